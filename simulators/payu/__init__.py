@@ -1,0 +1,1 @@
+"""PayU Latam simulator: payments and queries APIs, sandbox rules, signed confirmations."""
