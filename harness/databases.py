@@ -32,12 +32,12 @@ PREFIX = "payharness_"
 _SAFE = re.compile(r"^[a-z0-9_]{1,63}$")
 
 
-def _run(fn: Callable[[], Awaitable[T]]) -> T:
+def run_sync(fn: Callable[[], Awaitable[T]]) -> T:
     """Run an admin coroutine from sync code (fixtures, CLI); each call gets its own short-lived loop."""
     return asyncio.run(fn())  # type: ignore[arg-type]
 
 
-def _ident(name: str) -> str:
+def quote_ident(name: str) -> str:
     # Database names cannot be bound as parameters; allow only what we generate ourselves.
     if not _SAFE.match(name):
         raise ValueError(f"unsafe database name: {name!r}")
@@ -66,11 +66,11 @@ class DatabaseFactory:
         """Create the template database and migrate it to head; returns its name."""
         from core.db.migrate import upgrade
 
-        _run(lambda: self._admin(f"DROP DATABASE IF EXISTS {_ident(self.template)}",
-                                 f"CREATE DATABASE {_ident(self.template)}"))  # fmt: skip
+        run_sync(lambda: self._admin(f"DROP DATABASE IF EXISTS {quote_ident(self.template)}",
+                                 f"CREATE DATABASE {quote_ident(self.template)}"))  # fmt: skip
         upgrade(self.pg.database_dsn(self.template, driver="asyncpg"))
         # Mark it a template so nobody connects to it by mistake while clones are made.
-        _run(lambda: self._admin(f"ALTER DATABASE {_ident(self.template)} WITH IS_TEMPLATE true"))
+        run_sync(lambda: self._admin(f"ALTER DATABASE {quote_ident(self.template)} WITH IS_TEMPLATE true"))
         return self.template
 
     def new_name(self) -> str:
@@ -81,25 +81,25 @@ class DatabaseFactory:
         # FILE_COPY copies the template's files directly: for a small schema it is faster than the
         # default WAL_LOG strategy, which writes every block of the new database through the WAL.
         await self._admin(
-            f"CREATE DATABASE {_ident(name)} TEMPLATE {_ident(self.template)} STRATEGY = FILE_COPY"
+            f"CREATE DATABASE {quote_ident(name)} TEMPLATE {quote_ident(self.template)} STRATEGY = FILE_COPY"
         )
         return name
 
     def clone(self, name: str | None = None) -> str:
         """A fresh database migrated to head, cloned from the template; returns its name."""
-        return _run(lambda: self.clone_async(name))
+        return run_sync(lambda: self.clone_async(name))
 
     async def drop_async(self, name: str) -> None:
         # WITH (FORCE) ends connections a test left open (a pool not yet disposed, a killed worker).
-        await self._admin(f"DROP DATABASE IF EXISTS {_ident(name)} WITH (FORCE)")
+        await self._admin(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
 
     def drop(self, name: str) -> None:
-        _run(lambda: self.drop_async(name))
+        run_sync(lambda: self.drop_async(name))
 
     def drop_template(self) -> None:
-        _run(lambda: self._admin(
-            f"ALTER DATABASE {_ident(self.template)} WITH IS_TEMPLATE false",
-            f"DROP DATABASE IF EXISTS {_ident(self.template)} WITH (FORCE)",
+        run_sync(lambda: self._admin(
+            f"ALTER DATABASE {quote_ident(self.template)} WITH IS_TEMPLATE false",
+            f"DROP DATABASE IF EXISTS {quote_ident(self.template)} WITH (FORCE)",
         ))  # fmt: skip
 
     def url(self, name: str, *, driver: str = "asyncpg") -> str:

