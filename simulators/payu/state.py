@@ -1,0 +1,186 @@
+"""The PayU simulator's memory: orders, their transactions, cash vouchers, and the moves between states.
+
+One order per SUBMIT_TRANSACTION (as PayU's API does), one transaction per order here. Ids are drawn
+from a seeded RNG so a run with the same seed gives the same orderIds and transactionIds.
+
+Usage: ``store = PayUStore(seed=0); order = store.new_order(...); store.finalize(tx, "APPROVED", "APPROVED", now)``
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from simulators.payu.sandbox import FINAL_STATES, method_type
+
+# Order status (Queries API) by transaction state, for one-step AUTHORIZATION_AND_CAPTURE.
+# UNCONFIRMED for EXPIRED (a cash voucher never paid); chosen: DECLINED.
+ORDER_STATUS = {
+    "APPROVED": "CAPTURED",
+    "DECLINED": "DECLINED",
+    "ERROR": "DECLINED",
+    "EXPIRED": "DECLINED",
+    "PENDING": "IN_PROGRESS",
+    "SUBMITTED": "IN_PROGRESS",
+}
+
+
+def epoch_ms(moment: datetime) -> int:
+    """PayU's JSON dates (operationDate, EXPIRATION_DATE) are epoch milliseconds."""
+    return int(moment.timestamp() * 1000)
+
+
+@dataclass
+class Card:
+    """What PayU keeps of a card: the masked number, holder name, franchise and credit/debit."""
+
+    masked_number: str
+    holder: str
+    franchise: str
+    card_type: str  # CREDIT | DEBIT
+
+
+@dataclass
+class Transaction:
+    """One payment attempt and its current transactionResponse fields."""
+
+    id: str
+    order_id: int
+    payment_method: str
+    payment_country: str
+    type: str
+    state: str
+    response_code: str
+    created_at: datetime
+    operation_date: int
+    payment_network: str
+    response_message: str | None = None
+    pending_reason: str | None = None
+    payment_network_response_code: str | None = None
+    authorization_code: str | None = None
+    trazability_code: str | None = None
+    extra_parameters: dict[str, Any] = field(default_factory=dict)
+    request_extra: dict[str, Any] = field(default_factory=dict)
+    card: Card | None = None
+    payer: dict[str, Any] = field(default_factory=dict)
+    installments: int = 1
+    ip_address: str = ""
+    device_session_id: str | None = None
+    cus: str | None = None  # PSE bank tracking code
+    expires_at: datetime | None = None
+    finalized_at: datetime | None = None
+    paid_at: datetime | None = None
+    job_id: int | None = None  # the scheduled expiry or auto-finalisation, cancelled when final
+
+    @property
+    def kind(self) -> str:
+        return {2: "CARD", 6: "CARD", 4: "PSE", 7: "CASH"}[method_type(self.payment_method)]
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_STATES
+
+
+@dataclass
+class Order:
+    """A merchant order (referenceCode, amounts, buyer) and its transactions."""
+
+    id: int
+    account_id: str
+    reference_code: str
+    description: str
+    language: str
+    notify_url: str | None
+    signature: str
+    value: Decimal
+    currency: str
+    tax: Decimal
+    tax_return_base: Decimal
+    buyer: dict[str, Any]
+    shipping_address: dict[str, Any] | None
+    is_test: bool
+    creation_date: int
+    transactions: list[Transaction] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if not self.transactions:
+            return "NEW"
+        return ORDER_STATUS.get(self.transactions[-1].state, "IN_PROGRESS")
+
+
+class PayUStore:
+    """In-memory orders and transactions with seeded ids; not thread-safe (one event loop)."""
+
+    # PayU order ids in the docs are ten-digit numbers around 1.4e9; start near there.
+    _FIRST_ORDER_ID = 1_400_000_000
+
+    def __init__(self, *, seed: int = 0) -> None:
+        self._seed = seed
+        self.reset()
+
+    def reset(self) -> None:
+        self._rng = random.Random(self._seed)
+        self._next_order = self._FIRST_ORDER_ID + self._rng.randrange(100_000, 900_000)
+        self.orders: dict[int, Order] = {}
+        self.by_reference: dict[str, list[Order]] = {}
+        self.transactions: dict[str, Transaction] = {}
+
+    # ids
+    def next_order_id(self) -> int:
+        self._next_order += self._rng.randrange(1, 40)
+        return self._next_order
+
+    def new_uuid(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def digits(self, n: int) -> str:
+        return "".join(str(self._rng.randrange(10)) for _ in range(n))
+
+    def hex(self, n: int) -> str:
+        return "".join(self._rng.choice("0123456789abcdef") for _ in range(n))
+
+    # storage
+    def add(self, order: Order, tx: Transaction) -> None:
+        order.transactions.append(tx)
+        self.orders[order.id] = order
+        self.by_reference.setdefault(order.reference_code, []).append(order)
+        self.transactions[tx.id] = tx
+
+    def reference_taken(self, reference: str) -> bool:
+        return reference in self.by_reference
+
+    def order_of(self, tx: Transaction) -> Order:
+        return self.orders[tx.order_id]
+
+    def find_voucher(self, key: str) -> Transaction | None:
+        """A cash transaction by its transactionId or its REFERENCE (the orderId)."""
+        tx = self.transactions.get(key)
+        if tx is None and key.isdigit():
+            order = self.orders.get(int(key))
+            tx = order.transactions[-1] if order and order.transactions else None
+        return tx if tx is not None and tx.kind == "CASH" else None
+
+    # moves
+    def finalize(self, tx: Transaction, state: str, response_code: str, now: datetime) -> None:
+        """Move a transaction to a final state; the caller has checked it was pending."""
+        if tx.is_final:
+            raise ValueError(f"transaction {tx.id} is already {tx.state}")
+        tx.state = state
+        tx.response_code = response_code
+        tx.pending_reason = None
+        tx.finalized_at = now
+        tx.operation_date = epoch_ms(now)
+        if state == "APPROVED":
+            tx.authorization_code = tx.authorization_code or self.digits(6)
+            tx.payment_network_response_code = "00" if tx.kind != "CARD" else "81"
+            tx.response_message = "Approved by the merchant" if tx.kind == "CARD" else None
+            if tx.kind == "CASH":
+                tx.paid_at = now
+        else:
+            tx.payment_network_response_code = {"EXPIRED": None}.get(state, "05")
+            tx.response_message = None
