@@ -279,7 +279,7 @@ class WompiState:
 
     def add_card_token(self, fields: dict[str, str], now: datetime) -> CardToken:
         token = CardToken(
-            id=f"tok_{self.config.environment}_{self.config.merchant_number % 100000}_{self._hex(32)}",
+            id=f"tok_{self.config.environment}_{self.config.merchant_number}_{self._hex(32)}",
             created_at=now,
             expires_at=now + timedelta(seconds=self.config.card_token_ttl_seconds),
             **fields,
