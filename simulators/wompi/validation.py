@@ -93,9 +93,7 @@ def nequi_phone(body: dict[str, Any]) -> str:
     return phone
 
 
-def build_transaction(
-    body: dict[str, Any], state: WompiState, *, now: datetime, base_url: str
-) -> Transaction:
+def build_transaction(body: dict[str, Any], state: WompiState, *, now: datetime, base_url: str) -> Transaction:
     """Check a POST /v1/transactions body and return the new PENDING transaction (not yet stored).
 
     Every problem is collected before answering, as Wompi does, so one 422 lists them all.
