@@ -85,9 +85,7 @@ class MissingSignature(TaggedValue):
     type_tag = "missing_signature"
 
 
-Chaos = (
-    Duplicate | Reorder | Delay | ReplayLater | TamperUnsigned | TamperSigned | WrongSecret | MissingSignature
-)
+Chaos = Duplicate | Reorder | Delay | ReplayLater | TamperUnsigned | TamperSigned | WrongSecret | MissingSignature
 CHAOS_TYPES = registry(
     Duplicate, Reorder, Delay, ReplayLater, TamperUnsigned, TamperSigned, WrongSecret, MissingSignature
 )

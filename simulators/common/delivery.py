@@ -146,9 +146,7 @@ class WebhookDispatcher:
         async def job() -> None:
             await self._attempt(d, attempt, due)
 
-        d.job_id = self._scheduler.call_at_timestamp(
-            due, job, name=f"{d.message.gateway} webhook {d.id}#{attempt}"
-        )
+        d.job_id = self._scheduler.call_at_timestamp(due, job, name=f"{d.message.gateway} webhook {d.id}#{attempt}")
 
     def _release_held(self) -> None:
         # The event that overtook the held ones has been attempted: let them go right after it.
@@ -204,14 +202,10 @@ class WebhookDispatcher:
 
         self._scheduler.call_at_timestamp(due, job, name=f"{d.message.gateway} replay {d.id}")
 
-    async def _post(
-        self, url: str, body: bytes, headers: dict[str, str]
-    ) -> tuple[int | None, str | None, str, float]:
+    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None, str, float]:
         started = time.perf_counter()
         try:
-            response = await self._get_client().post(
-                url, content=body, headers=headers, timeout=self._timeout
-            )
+            response = await self._get_client().post(url, content=body, headers=headers, timeout=self._timeout)
         except httpx.HTTPError as exc:
             ms = (time.perf_counter() - started) * 1000
             return None, f"{type(exc).__name__}: {exc}", "", ms

@@ -50,9 +50,7 @@ class Hang(TaggedValue):
     type_tag = "hang"
 
     def __post_init__(self) -> None:
-        check(
-            isinstance(self.seconds, int | float) and 0 < self.seconds <= 600, "hang seconds must be 0..600"
-        )
+        check(isinstance(self.seconds, int | float) and 0 < self.seconds <= 600, "hang seconds must be 0..600")
 
 
 @dataclass(frozen=True)
@@ -90,9 +88,7 @@ class FailThenSucceed(TaggedValue):
 
 
 Fault = Latency | HttpError | RateLimited | Hang | ConnectionReset | Malformed | Truncated | FailThenSucceed
-FAULT_TYPES = registry(
-    Latency, HttpError, RateLimited, Hang, ConnectionReset, Malformed, Truncated, FailThenSucceed
-)
+FAULT_TYPES = registry(Latency, HttpError, RateLimited, Hang, ConnectionReset, Malformed, Truncated, FailThenSucceed)
 
 
 def fault_from_dict(data: Mapping[str, Any]) -> Fault:

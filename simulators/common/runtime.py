@@ -74,9 +74,7 @@ class SimRuntime:
         finally:
             await self.scheduler.stop()
 
-    def install(
-        self, app: FastAPI, *, reset_state: Callable[[], None], extra: APIRouter | None = None
-    ) -> None:
+    def install(self, app: FastAPI, *, reset_state: Callable[[], None], extra: APIRouter | None = None) -> None:
         """Mount /__admin, add fault and journal middleware, and expose ``app.state.sim``."""
         app.state.sim = self
         app.include_router(

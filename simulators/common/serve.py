@@ -14,8 +14,11 @@ LOCALHOST = "127.0.0.1"
 
 def bind_socket(host: str = LOCALHOST, port: int = 0) -> socket.socket:
     """A listening TCP socket; port 0 picks a free one (read it back with ``getsockname()``)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto must say TCP: asyncio only sets TCP_NODELAY on accepted sockets whose proto is
+    # IPPROTO_TCP, and without it Nagle plus delayed ACKs add 40 ms to every response.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind((host, port))
     sock.listen(2048)
     sock.set_inheritable(True)
@@ -58,6 +61,15 @@ def serve(
     server.run(sockets=[sock])
 
 
+class _QuickStopServer(uvicorn.Server):
+    # uvicorn polls should_exit every 100 ms; tests start and stop servers by the dozen.
+    async def main_loop(self) -> None:
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864_000
+            await asyncio.sleep(0.01)
+
+
 class ThreadedServer:
     """One app served by uvicorn in a background thread with its own event loop (tests, embedding).
 
@@ -71,7 +83,7 @@ class ThreadedServer:
         self._sock = bind_socket(LOCALHOST, port)
         self.port: int = self._sock.getsockname()[1]
         self.url = f"http://{LOCALHOST}:{self.port}"
-        self._server = uvicorn.Server(_config(app, fast=False, timeout_graceful_shutdown=1))
+        self._server = _QuickStopServer(_config(app, fast=False, timeout_graceful_shutdown=1))
         self._startup_timeout = startup_timeout
         self._thread = threading.Thread(target=self._run, name=f"sim-server-{self.port}", daemon=True)
         self._error: BaseException | None = None
