@@ -67,7 +67,7 @@ class DatabaseFactory:
         from core.db.migrate import upgrade
 
         run_sync(lambda: self._admin(f"DROP DATABASE IF EXISTS {quote_ident(self.template)}",
-                                 f"CREATE DATABASE {quote_ident(self.template)}"))  # fmt: skip
+                                 f"CREATE DATABASE {quote_ident(self.template)}"))
         upgrade(self.pg.database_dsn(self.template, driver="asyncpg"))
         # Mark it a template so nobody connects to it by mistake while clones are made.
         run_sync(lambda: self._admin(f"ALTER DATABASE {quote_ident(self.template)} WITH IS_TEMPLATE true"))
@@ -100,7 +100,7 @@ class DatabaseFactory:
         run_sync(lambda: self._admin(
             f"ALTER DATABASE {quote_ident(self.template)} WITH IS_TEMPLATE false",
             f"DROP DATABASE IF EXISTS {quote_ident(self.template)} WITH (FORCE)",
-        ))  # fmt: skip
+        ))
 
     def url(self, name: str, *, driver: str = "asyncpg") -> str:
         return self.pg.database_dsn(name, driver=driver)

@@ -192,14 +192,14 @@ def start_embedded(*, port: int | None = None, durable: bool | None = None) -> P
             [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
              "--locale=C", "--no-sync", "--no-instructions"],
             user, timeout=60,
-        )  # fmt: skip
+        )
         port = port or _free_port()
         options = (DURABLE_OPTIONS if durable else EMBEDDED_OPTIONS) + f" -h 127.0.0.1 -p {port} -k {data_root}"
         _run(
             [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-t", "30", "-l", str(data_root / "server.log"),
              "-o", options, "start"],
             user, timeout=40,
-        )  # fmt: skip
+        )
     except Exception:
         handle.stop()
         raise
@@ -208,7 +208,7 @@ def start_embedded(*, port: int | None = None, durable: bool | None = None) -> P
         subprocess.run(
             [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-t", "20", "-m", "fast", "stop"],
             user=user, capture_output=True, timeout=30, check=False,
-        )  # fmt: skip
+        )
 
     handle._stop.append(_stop_server)
     handle.dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"

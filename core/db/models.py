@@ -150,6 +150,8 @@ class OrderTransaction(TimestampMixin, Base):
     __tablename__ = "order_transactions"
     __table_args__ = (
         UniqueConstraint("gateway", "gateway_transaction_id", name="uq_order_transactions_gateway_txn"),
+        # The reference sent to the gateway names one attempt; PayU confirmations are mapped back by it.
+        UniqueConstraint("gateway", "reference", name="uq_order_transactions_gateway_reference"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(_CURRENCY_CHECK, name="currency_iso"),
         CheckConstraint(_payload_cap("gateway_response"), name="gateway_response_size"),
@@ -160,7 +162,7 @@ class OrderTransaction(TimestampMixin, Base):
     gateway: Mapped[Gateway] = mapped_column(_enum(Gateway, "gateway"))
     # Null until the gateway has assigned one (an attempt in flight); unique once known.
     gateway_transaction_id: Mapped[str | None] = mapped_column(String(128))
-    reference: Mapped[str] = mapped_column(String(255), index=True)  # reference sent to the gateway
+    reference: Mapped[str] = mapped_column(String(255))  # reference sent to the gateway, one per attempt
     payment_method: Mapped[str] = mapped_column(String(32))
     amount: Mapped[Decimal] = mapped_column(MONEY)
     currency: Mapped[str] = mapped_column(String(3))

@@ -33,7 +33,7 @@ async def insert_transaction(
             order_id, gateway, gateway_transaction_id or secrets.token_hex(8), f"REF-{secrets.token_hex(4)}",
             amount, status, gateway_response,
         )
-    )  # fmt: skip
+    )
 
 
 async def insert_event(
@@ -52,14 +52,14 @@ async def insert_event(
             " RETURNING id",
             gateway, event_key, payload_sha256, payload, transaction_id,
         )
-    )  # fmt: skip
+    )
 
 
 async def insert_efecty(
     conn: asyncpg.Connection, order_id: int, *, code: str, amount: Decimal = Decimal("50000.00"), **extra: object
 ) -> int:
     columns = {"order_id": order_id, "payment_code": code, "barcode_data": "415" + code, "amount": amount,
-               "expires_at": None, **extra}  # fmt: skip
+               "expires_at": None, **extra}
     columns["expires_at"] = columns["expires_at"] or await conn.fetchval("SELECT now() + interval '3 days'")
     names = ", ".join(columns)
     params = ", ".join(f"${i}" for i in range(1, len(columns) + 1))

@@ -53,11 +53,11 @@ async def test_webhook_event_replayed_with_different_data_is_refused(conn: async
     order_id = await insert_order(conn)
     txn = await insert_transaction(conn, order_id)
     await insert_event(conn, event_key="wompi:1234:APPROVED", payload='{"amount_in_cents": 5000000}',
-                       payload_sha256="a" * 64, transaction_id=txn)  # fmt: skip
+                       payload_sha256="a" * 64, transaction_id=txn)
     # The seed's UNIQUE(event_id, signature) would let this one in: different data, different signature.
     with pytest.raises(asyncpg.UniqueViolationError) as err:
         await insert_event(conn, event_key="wompi:1234:APPROVED", payload='{"amount_in_cents": 1}',
-                           payload_sha256="b" * 64, transaction_id=txn)  # fmt: skip
+                           payload_sha256="b" * 64, transaction_id=txn)
     assert err.value.constraint_name == "uq_webhook_events_identity"
     assert await conn.fetchval("SELECT count(*) FROM webhook_events") == 1
 
@@ -73,7 +73,7 @@ async def test_efecty_payment_code_is_unique(conn: asyncpg.Connection) -> None:
 async def test_idempotency_key_is_unique_per_buyer(conn: asyncpg.Connection) -> None:
     order_id = await insert_order(conn)
     sql = ("INSERT INTO idempotency_keys (buyer_id, key, request_sha256, order_id) "
-           "VALUES ($1, 'key-1', repeat('0', 64), $2)")  # fmt: skip
+           "VALUES ($1, 'key-1', repeat('0', 64), $2)")
     await conn.execute(sql, "buyer-1", order_id)
     await conn.execute(sql, "buyer-2", order_id)
     with pytest.raises(asyncpg.UniqueViolationError) as err:
@@ -109,7 +109,7 @@ async def test_an_order_with_transactions_cannot_be_deleted(conn: asyncpg.Connec
     ("table", "column"),
     [("orders", "status"), ("order_transactions", "status"), ("order_transactions", "gateway"),
      ("efecty_payments", "status"), ("webhook_events", "outcome")],
-)  # fmt: skip
+)
 async def test_status_columns_accept_only_their_enum(conn: asyncpg.Connection, table: str, column: str) -> None:
     udt = await conn.fetchval(
         "SELECT data_type FROM information_schema.columns WHERE table_name = $1 AND column_name = $2", table, column
@@ -191,3 +191,14 @@ async def test_timestamps_are_set_by_the_server(conn: asyncpg.Connection) -> Non
     )
     later = await conn.fetchval("SELECT updated_at FROM orders WHERE id = $1", order_id)
     assert later > created
+
+
+async def test_a_gateway_reference_names_one_transaction_attempt(conn: asyncpg.Connection) -> None:
+    order_id = await insert_order(conn)
+    sql = ("INSERT INTO order_transactions (order_id, gateway, reference, payment_method, amount, currency) "
+           "VALUES ($1, $2, 'ORD-1-T1', 'CARD', 1000, 'COP')")
+    await conn.execute(sql, order_id, "payu")
+    await conn.execute(sql, order_id, "wompi")
+    with pytest.raises(asyncpg.UniqueViolationError) as err:
+        await conn.execute(sql, order_id, "payu")
+    assert err.value.constraint_name == "uq_order_transactions_gateway_reference"

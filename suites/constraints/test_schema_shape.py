@@ -13,7 +13,7 @@ pytestmark = pytest.mark.scenario("DB-SCHEMA")
 MONEY_COLUMNS = {
     ("orders", "total_amount"), ("orders", "approved_amount"),
     ("order_transactions", "amount"), ("efecty_payments", "amount"),
-}  # fmt: skip
+}
 
 
 def test_no_float_column_exists_in_the_models() -> None:
@@ -59,7 +59,7 @@ async def test_every_foreign_key_column_has_an_index(conn: asyncpg.Connection) -
             "SELECT count(*) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
             "AND a.attnum = i.indkey[0] WHERE i.indrelid = $1::regclass AND a.attname = $2",
             fk["tbl"], fk["col"],
-        )  # fmt: skip
+        )
         if not indexed:
             missing.append(f"{fk['tbl']}.{fk['col']}")
     assert missing == []

@@ -1,0 +1,74 @@
+"""The core's app factory: ``create_app(settings)`` — no app or settings at import time (STYLE.md 2).
+
+Usage::
+
+    app = create_app(Settings())            # uvicorn "core.app:app_from_env" --factory for workers
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from core.errors import install_error_handlers
+from core.middleware import BodyLimitMiddleware
+from core.services import Services
+from core.settings import Settings
+
+
+def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> FastAPI:
+    """The reference payment core. ``http`` replaces the gateways' HTTP client (tests)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = Services.build(settings, http=http)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.aclose()
+
+    app = FastAPI(
+        title="payharness reference payment core",
+        version="0.1.0",
+        description="Checkout API, gateway clients and webhook processing for PayU, Wompi and Efecty.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    _include_routers(app)
+    # Order: the body limit runs first (outermost) so nothing reads an oversize body.
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
+                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type",
+                                                                         "Idempotency-Key"])
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    import importlib
+    import pkgutil
+
+    import core.api
+    import core.webhooks
+
+    # Each module under core.api and core.webhooks that defines `router` contributes its routes.
+    for package in (core.api, core.webhooks):
+        for info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            router = getattr(module, "router", None)
+            if router is not None:
+                app.include_router(router)
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory for ``payharness core``: settings from PAYHARNESS_* (fails closed when secrets are unset)."""
+    settings = Settings()  # type: ignore[call-arg]
+    logging.basicConfig(level=settings.log_level)
+    return create_app(settings)

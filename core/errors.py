@@ -1,0 +1,117 @@
+"""The core API's one error tree, mapped to HTTP in one exception handler (STYLE.md 10).
+
+```
+CoreError                         # an answer the client can act on: status, code, message
+├── BadRequest            400     # e.g. a body that is not what the endpoint takes
+├── Unauthorized          401     # missing/invalid bearer token, missing/invalid webhook signature
+├── Forbidden             403     # wrong role, someone else's order
+├── NotFound              404
+├── Conflict              409     # order not payable, idempotency key reused with another body,
+│                                 # a webhook identity replayed with other data
+├── Unprocessable         422     # validation: amount range, currency, mismatched webhook amount
+├── TooManyRequests       429     # carries Retry-After
+└── GatewayUnavailable    502/503 # a gateway failed or its breaker is open; nothing was charged twice
+```
+
+Anything else is a bug: the handler logs it with a support reference and answers 500 with that
+reference only — never a stack trace, SQL, or a secret.
+
+Usage::
+
+    raise Conflict("order_not_payable", "order 12 is paid")
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("payharness.core")
+
+
+class CoreError(Exception):
+    status = 400
+    code = "error"
+
+    def __init__(self, code: str | None = None, message: str = "", *, headers: dict[str, str] | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message or code or self.code)
+        self.code = code or self.code
+        self.message = message or self.code
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+
+class BadRequest(CoreError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(CoreError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(CoreError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(CoreError):
+    status, code = 404, "not_found"
+
+
+class Conflict(CoreError):
+    status, code = 409, "conflict"
+
+
+class Unprocessable(CoreError):
+    status, code = 422, "unprocessable"
+
+
+class TooManyRequests(CoreError):
+    status, code = 429, "rate_limited"
+
+
+class GatewayUnavailable(CoreError):
+    status, code = 503, "gateway_unavailable"
+
+
+def new_support_reference() -> str:
+    return "SUP-" + secrets.token_hex(6).upper()
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map the tree above, FastAPI's validation errors and everything unexpected to sanitized JSON."""
+
+    @app.exception_handler(CoreError)
+    async def _core(request: Request, exc: CoreError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, **exc.extra), status_code=exc.status,
+                            headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Field paths and messages only: pydantic's "input" echo could carry card data back.
+        fields = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in exc.errors()]
+        return JSONResponse(error_body("validation_error", "the request is not valid", fields=fields), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(error_body(f"http_{exc.status_code}", str(exc.detail)), exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        reference = new_support_reference()
+        log.error("unhandled error %s on %s %s", reference, request.method, request.url.path, exc_info=exc)
+        return JSONResponse(
+            error_body("internal_error", "internal error; quote the support reference", support_reference=reference),
+            status_code=500,
+        )

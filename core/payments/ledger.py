@@ -1,0 +1,151 @@
+"""Where money state changes: lock the order, apply the state machine to one transaction, keep the order in step.
+
+Every writer of money state goes through here — webhooks, synchronous gateway answers, Efecty
+confirmation and reconciliation — inside one database transaction that the caller opened.
+
+Locking rule (no deadlocks, no lost updates): a writer locks the **order** row first
+(``lock_order_of_transaction`` / ``lock_order``: ``SELECT … FOR UPDATE``), and only then reads the
+transaction in a new statement. Under READ COMMITTED each statement sees the latest committed data, so
+the transaction's status read after the lock is current. (Locking the order through a join that also
+reads the transaction would re-check only the locked row after a wait and could act on a stale status.)
+
+Isolation: READ COMMITTED plus that explicit lock, not SERIALIZABLE. Every event for an order is
+serialised on its row lock, which is exactly the conflict that matters; SERIALIZABLE would add retries on
+false conflicts (predicate locks on the unique indexes of webhook_events) for no extra safety here.
+
+Usage::
+
+    async with engine.begin() as conn:
+        order = await lock_order(conn, order_id)
+        outcome = await apply_status(conn, order=order, transaction_id=tid, incoming=TransactionStatus.APPROVED)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.db.models import AnomalyKind, Gateway, Order, OrderStatus, OrderTransaction, PaymentAnomaly, TransactionStatus
+from core.payments.statemachine import Decision, decide, order_after
+
+orders_t = Order.__table__
+txns_t = OrderTransaction.__table__
+anomalies_t = PaymentAnomaly.__table__
+
+
+@dataclass(frozen=True)
+class LockedOrder:
+    id: int
+    status: OrderStatus
+    total_amount: Decimal
+    approved_amount: Decimal
+    currency: str
+    flagged_for_refund: bool
+
+
+@dataclass(frozen=True)
+class TransactionRow:
+    id: int
+    order_id: int
+    gateway: Gateway
+    status: TransactionStatus
+    amount: Decimal
+    currency: str
+    reference: str
+    gateway_transaction_id: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: Decision
+    order_status: OrderStatus
+    transaction_status: TransactionStatus
+    flagged_for_refund: bool
+
+
+_ORDER_COLUMNS = (orders_t.c.id, orders_t.c.status, orders_t.c.total_amount, orders_t.c.approved_amount,
+                  orders_t.c.currency, orders_t.c.flagged_for_refund)
+_TXN_COLUMNS = (txns_t.c.id, txns_t.c.order_id, txns_t.c.gateway, txns_t.c.status, txns_t.c.amount,
+                txns_t.c.currency, txns_t.c.reference, txns_t.c.gateway_transaction_id)
+
+
+async def lock_order(conn: AsyncConnection, order_id: int) -> LockedOrder | None:
+    row = (await conn.execute(select(*_ORDER_COLUMNS).where(orders_t.c.id == order_id).with_for_update())).one_or_none()
+    return LockedOrder(*row) if row else None
+
+
+async def lock_order_of_transaction(conn: AsyncConnection, transaction_id: int) -> LockedOrder | None:
+    """Lock the order that owns a transaction (the transaction's order_id never changes)."""
+    owner = select(txns_t.c.order_id).where(txns_t.c.id == transaction_id).scalar_subquery()
+    row = (await conn.execute(select(*_ORDER_COLUMNS).where(orders_t.c.id == owner).with_for_update())).one_or_none()
+    return LockedOrder(*row) if row else None
+
+
+async def read_transaction(conn: AsyncConnection, transaction_id: int) -> TransactionRow | None:
+    row = (await conn.execute(select(*_TXN_COLUMNS).where(txns_t.c.id == transaction_id))).one_or_none()
+    return TransactionRow(*row) if row else None
+
+
+async def record_anomaly(
+    conn: AsyncConnection,
+    kind: AnomalyKind,
+    detail: dict[str, Any],
+    *,
+    gateway: Gateway | None = None,
+    order_id: int | None = None,
+    transaction_id: int | None = None,
+    webhook_event_id: int | None = None,
+) -> None:
+    await conn.execute(insert(anomalies_t).values(kind=kind, detail=detail, gateway=gateway, order_id=order_id,
+                                                  transaction_id=transaction_id,
+                                                  webhook_event_id=webhook_event_id))
+
+
+async def apply_status(
+    conn: AsyncConnection,
+    *,
+    order: LockedOrder,
+    transaction: TransactionRow,
+    incoming: TransactionStatus,
+    gateway_response: dict[str, Any] | None = None,
+    webhook_event_id: int | None = None,
+) -> Outcome:
+    """Apply ``incoming`` to a transaction of a locked order; returns what happened. Caller commits."""
+    decision = decide(transaction.status, incoming)
+    if decision in (Decision.SAME, Decision.LATE):
+        return Outcome(decision, order.status, transaction.status, order.flagged_for_refund)
+    if decision == Decision.CONFLICT:
+        await record_anomaly(conn, AnomalyKind.STATE_REGRESSION_REFUSED,
+                             {"current": transaction.status.value, "incoming": incoming.value},
+                             gateway=transaction.gateway, order_id=order.id, transaction_id=transaction.id,
+                             webhook_event_id=webhook_event_id)
+        return Outcome(decision, order.status, transaction.status, order.flagged_for_refund)
+
+    values: dict[str, Any] = {"status": incoming}
+    if gateway_response is not None:
+        values["gateway_response"] = gateway_response
+    await conn.execute(update(txns_t).where(txns_t.c.id == transaction.id).values(**values))
+
+    approved = order.approved_amount
+    if transaction.status == TransactionStatus.APPROVED:  # leaving APPROVED (a void)
+        approved -= transaction.amount
+    other_approved = approved > 0
+    if incoming == TransactionStatus.APPROVED:
+        approved += transaction.amount
+    status = order_after(order.status, incoming, other_approved=other_approved)
+    flagged = order.flagged_for_refund
+    order_values: dict[str, Any] = {"status": status, "approved_amount": approved}
+    if incoming == TransactionStatus.APPROVED and other_approved:
+        # Two different approved payments for one order: both stay recorded; a human refunds one.
+        flagged = True
+        order_values.update(flagged_for_refund=True, flag_reason="double payment: more than one approved transaction")
+        await record_anomaly(conn, AnomalyKind.DOUBLE_PAYMENT,
+                             {"approved_amount": str(approved), "total_amount": str(order.total_amount)},
+                             gateway=transaction.gateway, order_id=order.id, transaction_id=transaction.id,
+                             webhook_event_id=webhook_event_id)
+    await conn.execute(update(orders_t).where(orders_t.c.id == order.id).values(**order_values))
+    return Outcome(decision, status, incoming, flagged)

@@ -1,0 +1,68 @@
+"""What a running core holds: the database engine, one HTTP client, the gateway clients, the rate limiter.
+
+Built once per app by the lifespan from the settings; handlers reach it through ``core.deps``.
+
+Usage::
+
+    services = Services.build(settings)      # then: await services.aclose()
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from limits.aio.storage import storage_from_string
+from limits.aio.strategies import MovingWindowRateLimiter
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.db.session import make_engine
+from core.gateways.efecty import EfectyClient, EfectyConfig
+from core.gateways.payu import PayUClient, PayUConfig
+from core.gateways.resilience import BreakerPolicy, RetryPolicy, Timeouts
+from core.gateways.wompi import WompiClient, WompiConfig
+from core.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    http: httpx.AsyncClient
+    payu: PayUClient
+    wompi: WompiClient
+    efecty: EfectyClient
+    limiter: MovingWindowRateLimiter
+
+    @classmethod
+    def build(cls, settings: Settings, *, http: httpx.AsyncClient | None = None) -> Services:
+        """``http`` is injectable (STYLE.md 6): unit tests pass one with an httpx.MockTransport."""
+        r = settings.resilience
+        retry = RetryPolicy(attempts=r.attempts, initial_delay=r.initial_delay, multiplier=r.multiplier,
+                            max_delay=r.max_delay)
+        breaker = BreakerPolicy(failure_threshold=r.breaker_failures, reset_timeout=r.breaker_reset_seconds)
+        timeouts = Timeouts(read=settings.gateway_timeout_seconds)
+        client = http or httpx.AsyncClient(timeout=timeouts.as_httpx(),
+                                           limits=httpx.Limits(max_connections=100))
+        payu = PayUClient(client, PayUConfig(
+            api_key=settings.payu.api_key, api_login=settings.payu.api_login,
+            merchant_id=settings.payu.merchant_id, account_id=settings.payu.account_id,
+            base_url=settings.payu.base_url, test=settings.payu.test, notify_url=settings.payu.notify_url,
+            timeouts=Timeouts(read=max(settings.gateway_timeout_seconds, 1.0)), retry=retry, breaker=breaker,
+        ))
+        wompi = WompiClient(client, WompiConfig(
+            public_key=settings.wompi.public_key, private_key=settings.wompi.private_key,
+            integrity_secret=settings.wompi.integrity_secret, base_url=settings.wompi.base_url,
+            timeouts=timeouts, retry=retry, breaker=breaker,
+        ))
+        efecty = EfectyClient(client, EfectyConfig(
+            base_url=settings.efecty.base_url, api_key=settings.efecty.api_key, convenio=settings.efecty.convenio,
+            timeouts=timeouts, retry=retry, breaker=breaker,
+        ))
+        limiter = MovingWindowRateLimiter(storage_from_string(settings.limits.storage_uri))
+        return cls(settings=settings, engine=make_engine(settings.db), http=client, payu=payu, wompi=wompi,
+                   efecty=efecty, limiter=limiter)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        await self.engine.dispose()
