@@ -7,8 +7,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl
 
+import httpx
+
+from simulators.payu.app import create_app
 from simulators.payu.config import PayUConfig
+from simulators.payu.routes import PAYMENTS_PATH
 from simulators.payu.sandbox import TEST_CARDS
 from simulators.payu.signing import Algorithm, payment_signature
 
@@ -177,3 +182,50 @@ def pse_request(
         extra=extra,
     )
     return command("SUBMIT_TRANSACTION", config, transaction=tx)
+
+
+class InProcessPayU:
+    """A PayU simulator app driven in-process over ``httpx.ASGITransport`` (no lifespan, no socket).
+
+    Webhooks still go out over real HTTP. Jobs run only when the clock is advanced through the admin
+    API (``advance(0)`` runs what is due now), which makes tests deterministic.
+    Usage: ``payu = InProcessPayU(PayUConfig()); tr = await payu.submit(card_request("r1")); await payu.close()``
+    """
+
+    def __init__(self, config: PayUConfig | None = None) -> None:
+        self.app = create_app(config)
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://payu.test")
+
+    @property
+    def gateway(self) -> Any:
+        return self.app.state.sim.state
+
+    async def call(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self.client.post(path, json=body)
+        data: dict[str, Any] = response.json()
+        return data
+
+    async def submit(self, body: dict[str, Any]) -> dict[str, Any]:
+        """SUBMIT_TRANSACTION that must succeed; returns its transactionResponse."""
+        data = await self.call(PAYMENTS_PATH, body)
+        if data.get("code") != "SUCCESS":
+            raise AssertionError(f"SUBMIT_TRANSACTION failed: {data}")
+        response: dict[str, Any] = data["transactionResponse"]
+        return response
+
+    async def advance(self, seconds: float) -> None:
+        response = await self.client.post("/__admin/clock/advance", json={"seconds": seconds})
+        response.raise_for_status()
+
+    async def put_chaos(self, *rules: dict[str, Any], seed: int = 0) -> None:
+        response = await self.client.put("/__admin/chaos", json={"rules": list(rules), "seed": seed})
+        response.raise_for_status()
+
+    async def close(self) -> None:
+        await self.app.state.sim.scheduler.stop()  # also closes the dispatcher's HTTP client
+        await self.client.aclose()
+
+
+def form_fields(body: bytes) -> dict[str, str]:
+    """A confirmation POST's form body as a dict (blank values kept, as PayU sends them)."""
+    return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
