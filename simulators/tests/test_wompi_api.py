@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -21,7 +22,7 @@ async def wompi() -> AsyncIterator[WompiDriver]:
         yield WompiDriver(http, CONFIG)
 
 
-def error_of(response: httpx.Response) -> dict[str, object]:
+def error_of(response: httpx.Response) -> dict[str, Any]:
     return dict(response.json()["error"])
 
 
@@ -118,7 +119,7 @@ async def test_card_token_refuses_invalid_fields(wompi: WompiDriver, field: str,
     response = await wompi.http.post("/v1/tokens/cards", json=card, headers=wompi.public_auth)
     assert response.status_code == 422
     assert error_of(response)["type"] == "INPUT_VALIDATION_ERROR"
-    assert field in error_of(response)["messages"]  # type: ignore[operator]
+    assert field in error_of(response)["messages"]
 
 
 @pytest.mark.parametrize(("phone", "final"), [("3991111111", "APPROVED"), ("3992222222", "DECLINED")])
@@ -137,7 +138,7 @@ async def test_nequi_token_starts_pending_and_settles_on_the_sim_clock(
 async def test_nequi_token_needs_a_ten_digit_phone(wompi: WompiDriver) -> None:
     response = await wompi.http.post("/v1/tokens/nequi", json={"phone_number": "12345"}, headers=wompi.public_auth)
     assert response.status_code == 422
-    assert "phone_number" in error_of(response)["messages"]  # type: ignore[operator]
+    assert "phone_number" in error_of(response)["messages"]
 
 
 # -- transactions: sandbox outcomes ----------------------------------------------------------------
@@ -244,7 +245,7 @@ async def test_invalid_transaction_fields_are_reported_per_field(
     response = await wompi.create(body)
     assert response.status_code == 422
     assert error_of(response)["type"] == "INPUT_VALIDATION_ERROR"
-    assert field in error_of(response)["messages"]  # type: ignore[operator]
+    assert field in error_of(response)["messages"]
 
 
 @pytest.mark.parametrize(
@@ -256,7 +257,7 @@ async def test_each_required_field_is_required(wompi: WompiDriver, missing: str)
     del body[missing]
     response = await wompi.create(body)
     assert response.status_code == 422
-    assert missing in error_of(response)["messages"]  # type: ignore[operator]
+    assert missing in error_of(response)["messages"]
 
 
 async def test_fractional_amount_is_refused_and_never_parsed_as_float(wompi: WompiDriver) -> None:
@@ -268,14 +269,14 @@ async def test_fractional_amount_is_refused_and_never_parsed_as_float(wompi: Wom
         "/v1/transactions", content=raw, headers={**wompi.private_auth, "Content-Type": "application/json"}
     )
     assert response.status_code == 422
-    assert "amount_in_cents" in error_of(response)["messages"]  # type: ignore[operator]
+    assert "amount_in_cents" in error_of(response)["messages"]
 
 
 async def test_nested_payment_method_messages(wompi: WompiDriver) -> None:
     method = {"type": "CARD", "token": "tok_test_unknown", "installments": 0}
     response = await wompi.create(await wompi.transaction_body("nest-1", 100000, method))
     messages = error_of(response)["messages"]
-    assert set(messages["payment_method"]) == {"token", "installments"}  # type: ignore[index]
+    assert set(messages["payment_method"]) == {"token", "installments"}
 
 
 async def test_signature_with_expiration_time_is_checked(wompi: WompiDriver) -> None:
@@ -290,14 +291,14 @@ async def test_personal_data_token_is_not_an_acceptance_token(wompi: WompiDriver
     body = await wompi.transaction_body("swap-1", 100000, NEQUI)
     body["acceptance_token"], body["accept_personal_auth"] = body["accept_personal_auth"], body["acceptance_token"]
     messages = error_of(await wompi.create(body))["messages"]
-    assert {"acceptance_token", "accept_personal_auth"} <= set(messages)  # type: ignore[arg-type]
+    assert {"acceptance_token", "accept_personal_auth"} <= set(messages)
 
 
 async def test_acceptance_token_expires_on_the_sim_clock(wompi: WompiDriver) -> None:
     body = await wompi.transaction_body("ttl-1", 100000, NEQUI)
     await wompi.advance(CONFIG.acceptance_token_ttl_seconds + 1)
     response = await wompi.create(body)
-    assert "acceptance_token" in error_of(response)["messages"]  # type: ignore[operator]
+    assert "acceptance_token" in error_of(response)["messages"]
 
 
 async def test_malformed_json_is_a_validation_error(wompi: WompiDriver) -> None:

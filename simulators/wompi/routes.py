@@ -24,7 +24,8 @@ BAD_KEY = "La llave proporcionada no es válida"
 
 
 def _sim(request: Request) -> WompiGateway:
-    return request.app.state.sim.state  # type: ignore[no-any-return]
+    gateway: WompiGateway = request.app.state.sim.state
+    return gateway
 
 
 def _json(payload: Any, status: int = 200) -> Response:

@@ -127,7 +127,7 @@ def build_transaction(body: dict[str, Any], state: WompiState, *, now: datetime,
         if body.get(key) is not None and not isinstance(body[key], dict):
             errs.add(key, "Debe ser un objeto")
     errs.raise_if_any()
-    assert signature_ok and method is not None and outcome is not None
+    assert signature_ok and method is not None and outcome is not None and isinstance(amount, int)
     tx = Transaction(
         id=state.new_transaction_id(now),
         created_at=now,
@@ -221,7 +221,7 @@ def _card_method(
         errs.add("payment_method.token", "El token ha expirado")
         token = None
     installments = method.get("installments")
-    if not _is_int(installments) or not 1 <= installments <= 36:
+    if not (isinstance(installments, int) and _is_int(installments) and 1 <= installments <= 36):
         errs.add("payment_method.installments", "Debe ser un número entero entre 1 y 36")
     if token is None or errs.messages.get("payment_method"):
         return None, None
@@ -243,7 +243,8 @@ def _pse_method(
     outcome = pse_outcome(code) if isinstance(code, str) else None
     if outcome is None:
         errs.add("payment_method.financial_institution_code", "La institución financiera no existe")
-    customer = body.get("customer_data") if isinstance(body.get("customer_data"), dict) else {}
+    raw_customer = body.get("customer_data")
+    customer: dict[str, Any] = raw_customer if isinstance(raw_customer, dict) else {}
     for key in ("phone_number", "full_name"):
         if not customer.get(key):
             errs.add(f"customer_data.{key}", REQUIRED)
