@@ -347,3 +347,23 @@ async def test_journal_counts_charges_at_the_gateway(wompi: WompiDriver) -> None
             "status": "PENDING",
         }
     ]
+
+
+# -- admin -----------------------------------------------------------------------------------------
+
+
+async def test_reset_forgets_transactions_and_restores_the_events_url(wompi: WompiDriver) -> None:
+    tx = (await wompi.pay_nequi("reset-me", 100000)).json()["data"]
+    await wompi.set_events_url("http://127.0.0.1:9/elsewhere")
+    assert (await wompi.http.post("/__admin/reset")).status_code == 200
+    assert (await wompi.http.get(f"/v1/transactions/{tx['id']}")).status_code == 404
+    assert (await wompi.http.get("/__admin/wompi/events-url")).json() == {"url": CONFIG.events_url}
+    assert (await wompi.pay_nequi("reset-me", 100000)).status_code == 201  # the reference is free again
+    assert (await wompi.http.get("/__admin/scheduler")).json()["pending"][0]["name"].startswith("wompi finalize")
+
+
+async def test_admin_lists_transactions_and_rejects_a_bad_events_url(wompi: WompiDriver) -> None:
+    tx = (await wompi.pay_nequi("listed", 100000)).json()["data"]
+    listed = (await wompi.http.get("/__admin/wompi/transactions")).json()["data"]
+    assert [t["id"] for t in listed] == [tx["id"]]
+    assert (await wompi.set_events_url("ftp://nope")).status_code == 422
