@@ -499,3 +499,27 @@ async def test_garbled_submit_answer_is_looked_up_not_resent(sleep: FakeSleep) -
         )
     assert result.approved
     assert rec.commands() == ["SUBMIT_TRANSACTION", "ORDER_DETAIL_BY_REFERENCE_CODE"]
+
+
+async def test_submit_recovery_refuses_to_guess_between_several_orders(sleep: FakeSleep) -> None:
+    rec = Recorder(sequence(httpx.ReadTimeout("slow"), ok(result={"payload": [order_payload(), order_payload()]})))
+    payu, http = client(rec, sleep)
+    async with http:
+        with pytest.raises(PayUNetworkError, match="2 orders share reference") as info:
+            await payu.submit_card(
+                reference=REF, description="x", amount=Decimal(65000), buyer=BUYER, card=CARD, device=DEVICE
+            )
+    assert info.value.outcome_unknown and not info.value.retryable
+    assert rec.commands().count("SUBMIT_TRANSACTION") == 1
+
+
+async def test_submit_recovery_lookup_failing_leaves_the_outcome_unknown(sleep: FakeSleep) -> None:
+    rec = Recorder(sequence(httpx.ReadTimeout("slow"), *(httpx.Response(503) for _ in range(3))))
+    payu, http = client(rec, sleep)
+    async with http:
+        with pytest.raises(PayUNetworkError, match="lookup failed") as info:
+            await payu.submit_card(
+                reference=REF, description="x", amount=Decimal(65000), buyer=BUYER, card=CARD, device=DEVICE
+            )
+    assert info.value.outcome_unknown and not info.value.retryable
+    assert rec.commands() == ["SUBMIT_TRANSACTION"] + ["ORDER_DETAIL_BY_REFERENCE_CODE"] * 3

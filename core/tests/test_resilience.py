@@ -265,3 +265,17 @@ async def test_retry_loop_stops_at_an_open_breaker() -> None:
         await call_with_retry(attempt, policy=RetryPolicy(attempts=5), retry=True, sleep=sleep, rand=lambda: 0.0)
     assert calls == 2
     assert sleep.delays == [1.0, 2.0]
+
+
+def test_retry_after_parses_seconds_and_http_dates() -> None:
+    from datetime import UTC, datetime
+
+    from core.gateways._http import parse_retry_after
+
+    now = datetime(2025, 1, 31, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after("Fri, 31 Jan 2025 12:00:30 GMT", now=now) == 30.0
+    assert parse_retry_after("Fri, 31 Jan 2025 11:00:00 GMT", now=now) == 0.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("-5") is None
