@@ -48,11 +48,14 @@ def _success(key: str, payload: Any) -> Response:
     return json_response({"code": "SUCCESS", "error": None, key: payload})
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _submit_summary(body: dict[str, Any]) -> dict[str, Any]:
-    tx = body.get("transaction") if isinstance(body.get("transaction"), dict) else {}
-    order = tx.get("order") if isinstance(tx.get("order"), dict) else {}
-    values = order.get("additionalValues") if isinstance(order.get("additionalValues"), dict) else {}
-    tx_value = values.get("TX_VALUE") if isinstance(values.get("TX_VALUE"), dict) else {}
+    tx = _dict(body.get("transaction"))
+    order = _dict(tx.get("order"))
+    tx_value = _dict(_dict(order.get("additionalValues")).get("TX_VALUE"))
     amount = tx_value.get("value")
     return {
         "command": "SUBMIT_TRANSACTION",
@@ -102,15 +105,15 @@ def api_router() -> APIRouter:
         command = body.get("command")
         gateway = _gateway(request)
         gateway.check_merchant(body)
-        details = body.get("details") if isinstance(body.get("details"), dict) else {}
+        details = _dict(body.get("details"))
         store = gateway.store
         merchant_id = gateway.config.merchant_id
         if command == "PING":
             return _success("result", {"payload": "ping"})
         # UNCONFIRMED what PayU answers for an unknown id; chosen: SUCCESS with a null payload.
         if command == "ORDER_DETAIL":
-            order_id = details.get("orderId")
-            order = store.orders.get(int(order_id)) if str(order_id).isdigit() else None
+            order_id = str(details.get("orderId"))
+            order = store.orders.get(int(order_id)) if order_id.isdigit() else None
             return _success("result", {"payload": order_payload(order, merchant_id=merchant_id) if order else None})
         if command == "ORDER_DETAIL_BY_REFERENCE_CODE":
             orders = store.by_reference.get(str(details.get("referenceCode")), [])

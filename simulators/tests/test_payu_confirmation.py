@@ -10,16 +10,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-import httpx
 import pytest
-from fastapi import FastAPI
 
 from simulators.common.receiver import WebhookReceiver
-from simulators.payu import PayUConfig, create_app
+from simulators.payu import PayUConfig
 from simulators.payu.config import PAYU_RETRY_SCHEDULE
-from simulators.payu.routes import PAYMENTS_PATH
 from simulators.payu.signing import Algorithm, verify_confirmation
-from simulators.payu.testing import SANDBOX, card_request
+from simulators.payu.testing import SANDBOX, InProcessPayU, card_request
 
 StartReceiver = Callable[..., tuple[WebhookReceiver, str]]
 
@@ -40,25 +37,7 @@ DOCUMENTED_FIELDS = {
 CARD_FIELDS = {"cc_holder", "cc_number", "cardType", "franchise"}
 
 
-class Sim:
-    """The simulator in-process plus helpers to submit and to advance its clock."""
-
-    def __init__(self, app: FastAPI, client: httpx.AsyncClient) -> None:
-        self.app = app
-        self.client = client
-
-    async def submit(self, body: dict[str, Any]) -> dict[str, Any]:
-        data: dict[str, Any] = (await self.client.post(PAYMENTS_PATH, json=body)).json()
-        assert data["code"] == "SUCCESS", data
-        return data["transactionResponse"]  # type: ignore[no-any-return]
-
-    async def advance(self, seconds: float) -> None:
-        response = await self.client.post("/__admin/clock/advance", json={"seconds": seconds})
-        assert response.status_code == 200
-
-    async def put_chaos(self, *rules: dict[str, Any]) -> None:
-        response = await self.client.put("/__admin/chaos", json={"rules": list(rules)})
-        assert response.status_code == 200, response.text
+Sim = InProcessPayU
 
 
 @pytest.fixture
@@ -66,16 +45,12 @@ async def make_sim() -> AsyncIterator[Callable[..., Any]]:
     made: list[Sim] = []
 
     async def make(config: PayUConfig | None = None) -> Sim:
-        app = create_app(config)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://payu.test")
-        made.append(Sim(app, client))
+        made.append(Sim(config))
         return made[-1]
 
     yield make
     for sim in made:
-        # stop() also closes the dispatcher's HTTP client.
-        await sim.app.state.sim.scheduler.stop()
-        await sim.client.aclose()
+        await sim.close()
 
 
 @pytest.fixture
