@@ -1,0 +1,36 @@
+"""Efecty simulator app factory: wires the book, the shared engine and the routes together.
+
+In tests ``app.state.sim`` is the SimRuntime and ``app.state.sim.state`` the EfectyBook.
+"""
+
+from fastapi import FastAPI
+
+from simulators.common.runtime import SimRuntime
+from simulators.efecty.config import EfectyConfig
+from simulators.efecty.errors import EfectyError
+from simulators.efecty.routes import EfectyService, build_admin_extra, build_router, error_handler
+from simulators.efecty.state import EfectyBook
+
+
+def create_app(config: EfectyConfig | None = None) -> FastAPI:
+    """A fresh Efecty simulator.
+
+    Usage: ``app = create_app(EfectyConfig(notify_url=url))``; serve it, or drive it with
+    ``httpx.ASGITransport(app=app)``.
+    """
+    config = config or EfectyConfig()
+    sim = SimRuntime.build(
+        schedule=config.retry_schedule,
+        is_success=lambda status: 200 <= status < 300,
+        state=EfectyBook(seed=config.seed),
+        faults=config.faults,
+        chaos=config.chaos,
+        webhook_timeout_seconds=config.webhook_timeout_seconds,
+    )
+    app = FastAPI(title="Efecty simulator", lifespan=sim.lifespan, docs_url=None, redoc_url=None)
+    service = EfectyService(sim, config)
+    app.state.config = config
+    app.include_router(build_router(service))
+    app.add_exception_handler(EfectyError, error_handler())
+    sim.install(app, reset_state=sim.state.clear, extra=build_admin_extra(service))
+    return app
