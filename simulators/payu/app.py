@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from simulators.common.runtime import SimRuntime
 from simulators.payu.config import PayUConfig
 from simulators.payu.errors import PayUError, payu_error_handler
-from simulators.payu.routes import admin_router, api_router
+from simulators.payu.routes import admin_router, api_routes, receipts_router
 from simulators.payu.service import PayUGateway
 
 
@@ -45,7 +45,9 @@ def create_app(config: PayUConfig | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/__admin/openapi.json",
     )
-    app.include_router(api_router())
+    # The RPC endpoints go first so the router tries them before anything else.
+    app.router.routes[:0] = api_routes()
+    app.include_router(receipts_router())
     app.add_exception_handler(PayUError, payu_error_handler)
     sim.install(app, reset_state=gateway.reset, extra=admin_router())
     return app

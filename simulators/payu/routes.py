@@ -2,7 +2,8 @@
 
 Both APIs are RPC style: one URL each, always POST, the operation named by ``command`` in the body.
 
-Usage: ``app.include_router(api_router())``; ``sim.install(app, ..., extra=admin_router())``
+Usage: ``app.router.routes[:0] = api_routes()``; ``app.include_router(receipts_router())``;
+``sim.install(app, ..., extra=admin_router())``
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException, Request
 from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
 
-from simulators.payu.errors import BadRequest, PayUError
+from simulators.payu.errors import BadRequest, PayUError, error_body
 from simulators.payu.jsonio import json_response, loads
 from simulators.payu.render import order_payload, transaction_response
 from simulators.payu.sandbox import payment_methods_catalogue, pse_banks_catalogue
@@ -66,63 +68,94 @@ def _submit_summary(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def api_router() -> APIRouter:
-    """The two service.cgi endpoints and the voucher receipt pages."""
-    router = APIRouter()
+def api_routes() -> list[Route]:
+    """The two service.cgi endpoints as plain Starlette routes: the hot path skips FastAPI's
+    dependency machinery, which costs more than the simulator's own work on a PING."""
+    return [
+        Route(PAYMENTS_PATH, payments_endpoint, methods=["POST"]),
+        Route(QUERIES_PATH, queries_endpoint, methods=["POST"]),
+    ]
 
-    @router.post(PAYMENTS_PATH)
-    async def payments(request: Request) -> Response:
-        body = await _body(request)
-        command = body.get("command")
-        gateway = _gateway(request)
-        if command == "PING":
-            gateway.check_merchant(body)
-            return _success("transactionResponse", None)
-        if command == "SUBMIT_TRANSACTION":
-            summary = _submit_summary(body)
-            request.state.journal_summary = summary
-            try:
-                tx = gateway.submit(body, base_url=str(request.base_url))
-            except PayUError as exc:
-                summary.update(outcome="ERROR", error=exc.message)
-                raise
-            summary.update(transaction_id=tx.id, order_id=tx.order_id, outcome=tx.state)
-            return _success("transactionResponse", transaction_response(tx))
-        if command == "GET_PAYMENT_METHODS":
-            gateway.check_merchant(body)
-            return json_response({"code": "SUCCESS", "error": None, "paymentMethods": payment_methods_catalogue()})
-        if command == "GET_BANKS_LIST":
-            gateway.check_merchant(body)
-            info = body.get("bankListInformation")
-            if not isinstance(info, dict) or info.get("paymentMethod") != "PSE" or info.get("paymentCountry") != "CO":
-                raise BadRequest("bankListInformation must be {paymentMethod: PSE, paymentCountry: CO}")
-            return json_response({"code": "SUCCESS", "error": None, "banks": pse_banks_catalogue()})
-        raise BadRequest(f"Invalid command [{command}] for the payments API")
 
-    @router.post(QUERIES_PATH)
-    async def queries(request: Request) -> Response:
-        body = await _body(request)
-        command = body.get("command")
-        gateway = _gateway(request)
+def _error(request: Request, exc: PayUError, key: str) -> Response:
+    status = _gateway(request).config.error_http_status
+    return json_response(error_body(exc, payload_key=key), status=status)
+
+
+async def payments_endpoint(request: Request) -> Response:
+    """POST /payments-api/4.0/service.cgi: PING, SUBMIT_TRANSACTION, GET_PAYMENT_METHODS, GET_BANKS_LIST."""
+    try:
+        return await _payments(request)
+    except PayUError as exc:
+        return _error(request, exc, "transactionResponse")
+
+
+async def _payments(request: Request) -> Response:
+    body = await _body(request)
+    command = body.get("command")
+    gateway = _gateway(request)
+    if command == "PING":
         gateway.check_merchant(body)
-        details = _dict(body.get("details"))
-        store = gateway.store
-        merchant_id = gateway.config.merchant_id
-        if command == "PING":
-            return _success("result", {"payload": "ping"})
-        # UNCONFIRMED what PayU answers for an unknown id; chosen: SUCCESS with a null payload.
-        if command == "ORDER_DETAIL":
-            order_id = str(details.get("orderId"))
-            order = store.orders.get(int(order_id)) if order_id.isdigit() else None
-            return _success("result", {"payload": order_payload(order, merchant_id=merchant_id) if order else None})
-        if command == "ORDER_DETAIL_BY_REFERENCE_CODE":
-            orders = store.by_reference.get(str(details.get("referenceCode")), [])
-            payload = [order_payload(o, merchant_id=merchant_id) for o in orders] or None
-            return _success("result", {"payload": payload})
-        if command == "TRANSACTION_RESPONSE_DETAIL":
-            tx = store.transactions.get(str(details.get("transactionId")))
-            return _success("result", {"payload": transaction_response(tx) if tx else None})
-        raise BadRequest(f"Invalid command [{command}] for the queries API")
+        return _success("transactionResponse", None)
+    if command == "SUBMIT_TRANSACTION":
+        summary = _submit_summary(body)
+        request.state.journal_summary = summary
+        try:
+            tx = gateway.submit(body, base_url=str(request.base_url))
+        except PayUError as exc:
+            summary.update(outcome="ERROR", error=exc.message)
+            raise
+        summary.update(transaction_id=tx.id, order_id=tx.order_id, outcome=tx.state)
+        return _success("transactionResponse", transaction_response(tx))
+    if command == "GET_PAYMENT_METHODS":
+        gateway.check_merchant(body)
+        return json_response({"code": "SUCCESS", "error": None, "paymentMethods": payment_methods_catalogue()})
+    if command == "GET_BANKS_LIST":
+        gateway.check_merchant(body)
+        info = _dict(body.get("bankListInformation"))
+        if info.get("paymentMethod") != "PSE" or info.get("paymentCountry") != "CO":
+            raise BadRequest("bankListInformation must be {paymentMethod: PSE, paymentCountry: CO}")
+        return json_response({"code": "SUCCESS", "error": None, "banks": pse_banks_catalogue()})
+    raise BadRequest(f"Invalid command [{command}] for the payments API")
+
+
+async def queries_endpoint(request: Request) -> Response:
+    """POST /reports-api/4.0/service.cgi: PING, ORDER_DETAIL, ORDER_DETAIL_BY_REFERENCE_CODE,
+    TRANSACTION_RESPONSE_DETAIL."""
+    try:
+        return await _queries(request)
+    except PayUError as exc:
+        return _error(request, exc, "result")
+
+
+async def _queries(request: Request) -> Response:
+    body = await _body(request)
+    command = body.get("command")
+    gateway = _gateway(request)
+    gateway.check_merchant(body)
+    details = _dict(body.get("details"))
+    store = gateway.store
+    merchant_id = gateway.config.merchant_id
+    if command == "PING":
+        return _success("result", {"payload": "ping"})
+    # UNCONFIRMED what PayU answers for an unknown id; chosen: SUCCESS with a null payload.
+    if command == "ORDER_DETAIL":
+        order_id = str(details.get("orderId"))
+        order = store.orders.get(int(order_id)) if order_id.isdigit() else None
+        return _success("result", {"payload": order_payload(order, merchant_id=merchant_id) if order else None})
+    if command == "ORDER_DETAIL_BY_REFERENCE_CODE":
+        orders = store.by_reference.get(str(details.get("referenceCode")), [])
+        payload = [order_payload(o, merchant_id=merchant_id) for o in orders] or None
+        return _success("result", {"payload": payload})
+    if command == "TRANSACTION_RESPONSE_DETAIL":
+        tx = store.transactions.get(str(details.get("transactionId")))
+        return _success("result", {"payload": transaction_response(tx) if tx else None})
+    raise BadRequest(f"Invalid command [{command}] for the queries API")
+
+
+def receipts_router() -> APIRouter:
+    """The cash voucher's receipt pages (HTML and PDF), at PayU's checkout paths."""
+    router = APIRouter()
 
     @router.get("/ppp-web-gateway-payu/app/v2")
     async def receipt_html(request: Request, vid: str = "") -> Response:

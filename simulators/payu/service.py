@@ -294,11 +294,11 @@ class PayUGateway:
 
     def _confirm(self, order: Order, tx: Transaction) -> None:
         url = order.notify_url or self.config.default_confirmation_url
-        fields = confirmation_fields(order, tx, merchant_id=self.config.merchant_id)
-        state_pol, _ = response_code_pol(tx.response_code)
         if not url:
             self.journal.record("state", gateway="payu", transaction_id=tx.id, event="no_confirmation_url")
             return
+        fields = confirmation_fields(order, tx, merchant_id=self.config.merchant_id)
+        state_pol, _ = response_code_pol(tx.response_code)
         builder = ConfirmationBuilder(fields, self.signer)
         key = f"{order.reference_code}:{tx.id}:{state_pol}"
         self.dispatcher.send(WebhookMessage("payu", "confirmation", url, key, builder))

@@ -139,10 +139,10 @@ class PayUStore:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
 
     def digits(self, n: int) -> str:
-        return "".join(str(self._rng.randrange(10)) for _ in range(n))
+        return f"{self._rng.randrange(10**n):0{n}d}"
 
     def hex(self, n: int) -> str:
-        return "".join(self._rng.choice("0123456789abcdef") for _ in range(n))
+        return f"{self._rng.getrandbits(4 * n):0{n}x}"
 
     # storage
     def add(self, order: Order, tx: Transaction) -> None:
