@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
-from limits.aio.storage import storage_from_string
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.storage import storage_from_string
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db.session import make_engine
@@ -59,7 +59,9 @@ class Services:
             base_url=settings.efecty.base_url, api_key=settings.efecty.api_key, convenio=settings.efecty.convenio,
             timeouts=timeouts, retry=retry, breaker=breaker,
         ))
-        limiter = MovingWindowRateLimiter(storage_from_string(settings.limits.storage_uri))
+        uri = settings.limits.storage_uri
+        # The limits library picks its asyncio storages by an "async+" scheme prefix.
+        limiter = MovingWindowRateLimiter(storage_from_string(uri if uri.startswith("async+") else "async+" + uri))
         return cls(settings=settings, engine=make_engine(settings.db), http=client, payu=payu, wompi=wompi,
                    efecty=efecty, limiter=limiter)
 

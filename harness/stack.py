@@ -9,7 +9,6 @@ Usage::
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import signal
 import socket
@@ -54,8 +53,8 @@ class ServiceProcess:
         import tempfile
 
         self.log_path = Path(tempfile.mkstemp(prefix=f"payharness-{self.name}-", suffix=".log")[1])
-        out = self.log_path.open("wb")
-        self.proc = subprocess.Popen(self.argv, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        with self.log_path.open("wb") as out:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(self.argv, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         pending = list(self.ready_urls)
         while pending:
@@ -86,6 +85,43 @@ class ServiceProcess:
                 self.proc.wait()
 
 
+def simulator_credentials() -> dict[str, dict[str, str]]:
+    """The simulators' default credentials (what the core must be configured with to talk to them)."""
+    from simulators.efecty.config import EfectyConfig
+    from simulators.payu.config import PayUConfig
+    from simulators.wompi.config import WompiConfig
+
+    payu, wompi, efecty = PayUConfig(), WompiConfig(), EfectyConfig()
+    return {
+        "payu": {"merchant_id": payu.merchant_id, "account_id": "512321", "api_login": payu.api_login,
+                 "api_key": payu.api_key},
+        "wompi": {"public_key": wompi.public_key, "private_key": wompi.private_key,
+                  "integrity_secret": wompi.integrity_secret, "events_secret": wompi.events_secret},
+        "efecty": {"api_key": efecty.merchant_api_key, "convenio": efecty.convenio, "point_key": efecty.point_key},
+    }
+
+
+def core_environment(*, database_url: str, core_url: str, sims: dict[str, str], token_secret: str,
+                     extra: dict[str, str] | None = None) -> dict[str, str]:
+    """PAYHARNESS_* variables that point a core at the simulators and a database."""
+    creds = simulator_credentials()
+    env = {
+        "PAYHARNESS_DB__URL": database_url,
+        "PAYHARNESS_PAYU__BASE_URL": sims["payu"],
+        "PAYHARNESS_PAYU__NOTIFY_URL": f"{core_url}/webhooks/payu",
+        "PAYHARNESS_WOMPI__BASE_URL": f"{sims['wompi']}/v1",
+        "PAYHARNESS_EFECTY__BASE_URL": sims["efecty"],
+        "PAYHARNESS_AUTH__TOKEN_SECRET": token_secret,
+    }
+    for group in ("payu", "wompi"):
+        for key, value in creds[group].items():
+            env[f"PAYHARNESS_{group.upper()}__{key.upper()}"] = value
+    env["PAYHARNESS_EFECTY__API_KEY"] = creds["efecty"]["api_key"]
+    env["PAYHARNESS_EFECTY__CONVENIO"] = creds["efecty"]["convenio"]
+    env.update(extra or {})
+    return env
+
+
 @dataclass
 class Stack:
     """The running pieces and how to reach them."""
@@ -94,21 +130,59 @@ class Stack:
     database: str
     services: list[ServiceProcess] = field(default_factory=list)
     urls: dict[str, str] = field(default_factory=dict)
+    core_env: dict[str, str] = field(default_factory=dict)
+    core_service: ServiceProcess | None = None
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, *, database: str = "payharness", with_simulators: bool = True) -> Iterator[Stack]:
-        with provide_postgres() as pg:
+    def start(cls, *, database: str = "payharness", with_simulators: bool = True, with_core: bool = True,
+              core_workers: int = 2, postgres: PostgresHandle | None = None,
+              core_extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+        """Start what is asked for; ``postgres`` reuses a running server instead of providing one."""
+        with contextlib.ExitStack() as exit_stack:
+            pg = postgres or exit_stack.enter_context(provide_postgres())
             stack = cls(postgres=pg, database=database)
             try:
                 stack._create_database()
                 stack.urls["database"] = pg.database_dsn(database)
                 if with_simulators:
                     stack._start_simulators()
+                if with_core and with_simulators:
+                    stack.start_core(workers=core_workers, extra_env=core_extra_env)
                 yield stack
             finally:
+                stack.stop_core()
                 for service in reversed(stack.services):
                     service.stop()
+
+    def start_core(self, *, workers: int = 2, port: int | None = None, extra_env: dict[str, str] | None = None,
+                   token_secret: str | None = None) -> ServiceProcess:
+        """Serve the core with uvicorn (``workers`` processes) against the simulators and the database."""
+        import os
+        import secrets
+
+        token_secret = token_secret or self.core_env.get("PAYHARNESS_AUTH__TOKEN_SECRET") or secrets.token_urlsafe(32)
+        port = port or int(self.urls.get("core", "http://127.0.0.1:0").rsplit(":", 1)[1]) or free_port()
+        core_url = f"http://127.0.0.1:{port}"
+        self.core_env = core_environment(
+            database_url=self.postgres.database_dsn(self.database, driver="asyncpg"), core_url=core_url,
+            sims={k: self.urls[k] for k in ("payu", "wompi", "efecty")}, token_secret=token_secret,
+            extra=extra_env,
+        )
+        argv = [sys.executable, "-m", "uvicorn", "core.app:app_from_env", "--factory", "--host", "127.0.0.1",
+                "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+        self.core_service = ServiceProcess("core", argv, [f"{core_url}/openapi.json"],
+                                           env={**os.environ, **self.core_env}).start()
+        self.urls["core"] = core_url
+        return self.core_service
+
+    def stop_core(self) -> None:
+        if self.core_service is not None:
+            self.core_service.stop()
+            self.core_service = None
+
+    def running(self) -> list[ServiceProcess]:
+        return [*self.services, *([self.core_service] if self.core_service else [])]
 
     def _create_database(self) -> None:
         import asyncpg
@@ -128,33 +202,35 @@ class Stack:
         upgrade(self.postgres.database_dsn(self.database, driver="asyncpg"))
 
     def _start_simulators(self) -> None:
-        if importlib.util.find_spec("simulators.serve") is None:
-            log.warning("simulators: not available in this checkout yet")
-            return
+        """Each simulator in its own process (its own core under load), on a port chosen here."""
         ports = {name: free_port() for name in ("payu", "wompi", "efecty")}
-        argv = [sys.executable, "-m", "simulators.serve"]
+        # The core's address is chosen now so the Wompi simulator knows where to send events.
+        self.urls["core"] = f"http://127.0.0.1:{free_port()}"
+        extra = {"wompi": ["--events-url", f"{self.urls['core']}/webhooks/wompi"]}
         for name, port in ports.items():
-            argv += [f"--{name}-port", str(port)]
-        ready = [f"http://127.0.0.1:{port}/__admin/clock" for port in ports.values()]
-        self.services.append(ServiceProcess("simulators", argv, ready).start())
-        for name, port in ports.items():
+            argv = [sys.executable, "-m", f"simulators.{name}", "--port", str(port), *extra.get(name, [])]
+            ready = [f"http://127.0.0.1:{port}/__admin/clock"]
+            self.services.append(ServiceProcess(f"simulator-{name}", argv, ready).start())
             self.urls[name] = f"http://127.0.0.1:{port}"
 
 
-def run_stack(*, database: str, with_simulators: bool) -> int:
+def run_stack(*, database: str, with_simulators: bool, core_workers: int = 2) -> int:
     """`payharness up`: start everything, print where it is, wait for Ctrl-C."""
-    with Stack.start(database=database, with_simulators=with_simulators) as stack:
+    with Stack.start(database=database, with_simulators=with_simulators, core_workers=core_workers) as stack:
         print(f"postgres ({stack.postgres.kind}) and database {database!r} ready")
         for name, url in stack.urls.items():
             print(f"  {name:<10} {url}")
+        if stack.core_env:
+            secret = stack.core_env["PAYHARNESS_AUTH__TOKEN_SECRET"]
+            print(f"  token secret (for `payharness token`): {secret}")
         print("Ctrl-C to stop.", flush=True)
         try:
-            while all(s.proc is None or s.proc.poll() is None for s in stack.services):
+            while all(s.proc is None or s.proc.poll() is None for s in stack.running()):
                 time.sleep(0.5)
         except KeyboardInterrupt:
             print("stopping…")
             return 0
-        failed = [s for s in stack.services if s.proc and s.proc.poll() is not None]
+        failed = [s for s in stack.running() if s.proc and s.proc.poll() is not None]
         for service in failed:
             print(f"{service.name} stopped unexpectedly:\n{service.tail()}", file=sys.stderr)
         return 1

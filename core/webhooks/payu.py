@@ -1,0 +1,136 @@
+"""``POST /webhooks/payu``: PayU confirmation POSTs (form-encoded), verified, deduplicated, applied.
+
+PayU's ``sign`` covers merchant_id, reference_sale, new_value, currency and state_pol only
+(gateways.md §1.7, §4): ``transaction_id``, ``reference_pol``, ``response_code_pol`` and ``attempts`` are
+unsigned, and there is no timestamp, so a captured POST verifies forever. The core therefore maps the
+confirmation to the attempt it created through the signed ``reference_sale``; when the unsigned
+``transaction_id`` is not the one PayU gave the core for that attempt, it asks PayU (Queries API) what
+happened under that reference and applies only PayU's own answer. A verbatim replay is an identical
+event and changes nothing.
+
+Usage: the core submits transactions with ``notifyUrl`` = ``https://…/webhooks/payu``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from core.db.models import Gateway, OrderTransaction, TransactionStatus
+from core.deps import get_services
+from core.errors import Unauthorized, Unprocessable
+from core.gateways.errors import PayUError
+from core.services import Services
+from core.signing.payu import Algorithm, verify_confirmation
+from core.webhooks.recording import IncomingEvent, record_and_apply, record_unmatched
+
+router = APIRouter(tags=["webhooks"])
+txns_t = OrderTransaction.__table__
+
+# state_pol → our status (gateways.md §1.5). 7 (pending) is not sent to the confirmation URL per the
+# docs, but third-party code maps it, so it is understood (and recorded without effect on a final state).
+STATE_POL = {"4": TransactionStatus.APPROVED, "6": TransactionStatus.DECLINED, "5": TransactionStatus.EXPIRED,
+             "104": TransactionStatus.ERROR, "7": TransactionStatus.PENDING}
+PAYU_STATE = {"APPROVED": TransactionStatus.APPROVED, "DECLINED": TransactionStatus.DECLINED,
+              "EXPIRED": TransactionStatus.EXPIRED, "ERROR": TransactionStatus.ERROR,
+              "PENDING": TransactionStatus.PENDING, "SUBMITTED": TransactionStatus.PENDING}
+_ALGORITHMS = {"md5": Algorithm.MD5, "sha1": Algorithm.SHA1, "sha256": Algorithm.SHA256,
+               "hmac-sha256": Algorithm.HMAC_SHA256}
+
+
+def parse_form(raw: bytes) -> dict[str, str]:
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Unprocessable("malformed_form", "the body is not a form-encoded confirmation") from exc
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        if key in form:
+            # A repeated field could make the verifier and the processor read different values.
+            raise Unprocessable("malformed_form", f"field {key} appears twice")
+        form[key] = value
+    return form
+
+
+def to_incoming(form: dict[str, str]) -> IncomingEvent:
+    state = form["state_pol"]
+    if state not in STATE_POL:
+        raise Unprocessable("malformed_confirmation", f"unknown state_pol {state!r}")
+    try:
+        value = Decimal(form["value"])
+    except InvalidOperation as exc:
+        raise Unprocessable("malformed_confirmation", "value is not a decimal") from exc
+    if not value.is_finite() or value <= 0 or value.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise Unprocessable("malformed_confirmation", "value must be positive with at most 2 decimals")
+    transaction_id = form.get("transaction_id", "")
+    if not transaction_id or len(transaction_id) > 64:
+        raise Unprocessable("malformed_confirmation", "transaction_id missing")
+    identity = {k: form.get(k) for k in ("reference_sale", "transaction_id", "state_pol", "value", "currency",
+                                         "reference_pol", "response_code_pol")}
+    return IncomingEvent(
+        gateway=Gateway.PAYU, event_key=f"{form['reference_sale']}:{transaction_id}:{state}"[:255],
+        event_type="confirmation", signature=form["sign"].lower(), identity_data=identity, payload=dict(form),
+        status=STATE_POL[state], amount=value.quantize(Decimal("0.01")), currency=form["currency"],
+    )
+
+
+async def _our_attempt(services: Services, reference: str) -> tuple[int, str | None] | None:
+    async with services.engine.connect() as conn:
+        row = (await conn.execute(select(txns_t.c.id, txns_t.c.gateway_transaction_id).where(
+            txns_t.c.gateway == Gateway.PAYU, txns_t.c.reference == reference))).one_or_none()
+    return (int(row[0]), row[1]) if row else None
+
+
+async def _payu_says(services: Services, reference: str, transaction_id: str) -> TransactionStatus | None:
+    """PayU's own state for ``transaction_id`` under ``reference``; None when PayU has no such attempt."""
+    for order in await services.payu.order_by_reference(reference):
+        for attempt in order.transactions:
+            if attempt.id == transaction_id and attempt.response is not None:
+                return PAYU_STATE.get(attempt.response.state.upper())
+    return None
+
+
+@router.post("/webhooks/payu", summary="Receive a PayU confirmation (form-encoded)",
+             responses={401: {"description": "missing or invalid sign"},
+                        409: {"description": "event identity replayed with different data"},
+                        422: {"description": "malformed, or refused: amount/currency mismatch, unknown attempt"}})
+async def payu_confirmation(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
+    settings = services.settings.payu
+    form = parse_form(await request.body())
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    verdict = verify_confirmation(form, api_key=settings.api_key.get_secret_value(),
+                                  algorithm=_ALGORITHMS[settings.webhook_algorithm], hmac_secret=secret,
+                                  expected_merchant_id=settings.merchant_id)
+    if not verdict:
+        raise Unauthorized("invalid_signature", verdict.reason)
+    incoming = to_incoming(form)
+    attempt = await _our_attempt(services, form["reference_sale"])
+    if attempt is None:
+        result = await record_unmatched(services.engine, incoming, "no attempt of ours has this reference_sale")
+        return JSONResponse(result.body, status_code=result.status_code)
+    transaction_id, known_payu_id = attempt
+    if known_payu_id != form["transaction_id"]:
+        try:
+            confirmed = await _payu_says(services, form["reference_sale"], form["transaction_id"])
+        except PayUError as exc:
+            # Cannot confirm now: no 200, so PayU retries later.
+            raise exc
+        if confirmed is None:
+            result = await record_unmatched(services.engine, incoming,
+                                            "transaction_id is not a PayU attempt for this reference_sale")
+            return JSONResponse(result.body, status_code=result.status_code)
+        incoming = _with_status(incoming, confirmed)
+    result = await record_and_apply(services.engine, incoming, transaction_id=transaction_id)
+    return JSONResponse(result.body, status_code=result.status_code)
+
+
+def _with_status(event: IncomingEvent, status: TransactionStatus) -> IncomingEvent:
+    from dataclasses import replace
+
+    data: dict[str, Any] = {**event.identity_data, "confirmed_by_query": status.value}
+    return replace(event, status=status, identity_data=data)

@@ -1,0 +1,130 @@
+"""``POST /webhooks/wompi``: Wompi ``transaction.updated`` events, verified, deduplicated, applied.
+
+Wompi's checksum covers only ``signature.properties`` (id, status, amount_in_cents) and the timestamp
+(gateways.md §2.9, §4). Everything else — ``reference`` above all — is unsigned, so the core never uses
+it to find an order: it finds the transaction by the signed id among those it created, and when it does
+not know the id it re-reads the transaction from Wompi (``GET /v1/transactions/{id}``) and trusts only
+that answer.
+
+Usage: the app factory includes ``router``; Wompi is configured to post to ``https://…/webhooks/wompi``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select, update
+
+from core.db.models import Gateway, OrderTransaction, TransactionStatus
+from core.deps import get_services
+from core.errors import Unauthorized, Unprocessable
+from core.gateways.errors import WompiNotFoundError
+from core.money import from_cents
+from core.services import Services
+from core.signing.wompi import verify_event
+from core.webhooks.recording import IncomingEvent, record_and_apply, record_unmatched
+
+router = APIRouter(tags=["webhooks"])
+txns_t = OrderTransaction.__table__
+
+STATUSES = {
+    "PENDING": TransactionStatus.PENDING,
+    "APPROVED": TransactionStatus.APPROVED,
+    "DECLINED": TransactionStatus.DECLINED,
+    "VOIDED": TransactionStatus.VOIDED,
+    "ERROR": TransactionStatus.ERROR,
+}
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    try:
+        # parse_float=Decimal: no amount ever becomes a float, even one a forger sends.
+        event = json.loads(raw, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Unprocessable("malformed_json", "the body is not JSON") from exc
+    if not isinstance(event, dict):
+        raise Unprocessable("malformed_event", "the body is not a JSON object")
+    return event
+
+
+def check_fresh(timestamp: int, *, max_age: int, max_future: int, now: float | None = None) -> None:
+    """The signed timestamp must lie inside the window; a stale or future event is not authentic enough."""
+    now = time.time() if now is None else now
+    if timestamp < now - max_age:
+        raise Unauthorized("stale_event", "event timestamp is older than the accepted window")
+    if timestamp > now + max_future:
+        raise Unauthorized("future_event", "event timestamp is in the future")
+
+
+def to_incoming(event: dict[str, Any], signature: str) -> IncomingEvent:
+    """Validate the verified event's shape and reduce it to what the core acts on (422 when it can't)."""
+    tx = event.get("data", {}).get("transaction") if isinstance(event.get("data"), dict) else None
+    if event.get("event") != "transaction.updated" or not isinstance(tx, dict):
+        raise Unprocessable("unsupported_event", "only transaction.updated events are processed")
+    tx_id, status, cents, currency = tx.get("id"), tx.get("status"), tx.get("amount_in_cents"), tx.get("currency")
+    if not isinstance(tx_id, str) or not tx_id or len(tx_id) > 128:
+        raise Unprocessable("malformed_event", "transaction.id missing")
+    if status not in STATUSES:
+        raise Unprocessable("malformed_event", f"unknown transaction status {status!r}")
+    if isinstance(cents, bool) or not isinstance(cents, int) or cents <= 0:
+        raise Unprocessable("malformed_event", "amount_in_cents must be a positive integer")
+    if not isinstance(currency, str) or len(currency) != 3:
+        raise Unprocessable("malformed_event", "currency missing")
+    identity = {"id": tx_id, "status": status, "amount_in_cents": cents, "currency": currency,
+                "reference": tx.get("reference")}
+    return IncomingEvent(
+        gateway=Gateway.WOMPI, event_key=f"{tx_id}:{status}", event_type="transaction.updated",
+        signature=signature.lower(), identity_data=identity, payload=json.loads(json.dumps(event, default=str)),
+        status=STATUSES[status], amount=from_cents(cents), currency=currency,
+    )
+
+
+async def _find_transaction(services: Services, wompi_id: str) -> int | None:
+    """Our transaction for a Wompi id: by the id we stored, else by re-reading Wompi and our reference."""
+    async with services.engine.connect() as conn:
+        found = (await conn.execute(select(txns_t.c.id).where(
+            txns_t.c.gateway == Gateway.WOMPI, txns_t.c.gateway_transaction_id == wompi_id))).scalar_one_or_none()
+    if found is not None:
+        return int(found)
+    try:
+        remote = await services.wompi.get_transaction(wompi_id)
+    except WompiNotFoundError:
+        return None
+    # The reference comes from Wompi's own answer, not from the event body.
+    async with services.engine.begin() as conn:
+        found = (await conn.execute(
+            update(txns_t)
+            .where(txns_t.c.gateway == Gateway.WOMPI, txns_t.c.reference == remote.reference,
+                   txns_t.c.gateway_transaction_id.is_(None))
+            .values(gateway_transaction_id=wompi_id)
+            .returning(txns_t.c.id)
+        )).scalar_one_or_none()
+    return int(found) if found is not None else None
+
+
+@router.post("/webhooks/wompi", summary="Receive a Wompi event (transaction.updated)",
+             responses={401: {"description": "missing, invalid, stale or future signature"},
+                        409: {"description": "event identity replayed with different data"},
+                        422: {"description": "malformed, or refused: amount/currency mismatch, unknown transaction"}})
+async def wompi_event(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
+    settings = services.settings.wompi
+    event = parse_body(await request.body())
+    header = request.headers.get("x-event-checksum")
+    verdict = verify_event(event, events_secret=settings.events_secret.get_secret_value(), header_checksum=header)
+    if not verdict:
+        raise Unauthorized("invalid_signature", verdict.reason)
+    check_fresh(event["timestamp"], max_age=settings.max_event_age_seconds,
+                max_future=settings.max_event_future_seconds)
+    signature = header or event["signature"]["checksum"]
+    incoming = to_incoming(event, signature)
+    transaction_id = await _find_transaction(services, incoming.identity_data["id"])
+    if transaction_id is None:
+        result = await record_unmatched(services.engine, incoming, "no transaction of ours has this Wompi id")
+    else:
+        result = await record_and_apply(services.engine, incoming, transaction_id=transaction_id)
+    return JSONResponse(result.body, status_code=result.status_code)

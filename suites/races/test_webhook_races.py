@@ -1,0 +1,97 @@
+"""Concurrent webhooks against the live core (2 uvicorn workers): the row lock and the dedupe under attack.
+
+Each test names the guard it attacks: `SELECT … FOR UPDATE` on the order (core/payments/ledger.py),
+`INSERT … ON CONFLICT DO NOTHING` on the event identity (core/webhooks/recording.py), and the
+state machine's refusal to regress (core/payments/statemachine.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from decimal import Decimal
+
+import asyncpg
+import httpx
+import pytest
+
+from suites.conftest import Live, seed_transaction
+from suites.support.events import wompi_event
+
+pytestmark = pytest.mark.scenario("WH-RACE")
+AMOUNT = Decimal("50000.00")
+
+
+async def _fire(core: httpx.AsyncClient, requests: list[tuple[bytes, dict[str, str]]]) -> list[httpx.Response]:
+    async def post(body: bytes, headers: dict[str, str]) -> httpx.Response:
+        return await core.post("/webhooks/wompi", content=body, headers=headers)
+
+    return list(await asyncio.gather(*(post(b, h) for b, h in requests)))
+
+
+@pytest.fixture
+async def racing_core(live: Live) -> httpx.AsyncClient:
+    # Enough connections that all 50 requests are in flight at once.
+    async with httpx.AsyncClient(base_url=live.urls["core"], timeout=30,
+                                 limits=httpx.Limits(max_connections=64)) as client:
+        yield client
+
+
+async def test_duplicate_webhooks_create_one_event_and_one_state_change_when_fifty_race(
+    live: Live, racing_core: httpx.AsyncClient, core_db: asyncpg.Connection
+) -> None:
+    seeded = await seed_transaction(core_db, gateway="wompi", gateway_transaction_id="118437-2-00001")
+    event = wompi_event(tx_id="118437-2-00001", status="APPROVED", amount_in_cents=5_000_000,
+                        reference=str(seeded["reference"]), secret=live.creds["wompi"]["events_secret"])
+    responses = await _fire(racing_core, [event] * 50)
+    assert Counter(r.status_code for r in responses) == {200: 50}
+    assert Counter(r.json()["status"] for r in responses) == {"applied": 1, "duplicate": 49}
+    assert await core_db.fetchval("SELECT count(*) FROM webhook_events") == 1
+    order = await core_db.fetchrow("SELECT status, approved_amount, flagged_for_refund FROM orders")
+    assert dict(order) == {"status": "paid", "approved_amount": AMOUNT, "flagged_for_refund": False}
+
+
+async def test_conflicting_statuses_racing_end_in_one_final_state_without_regression(
+    live: Live, racing_core: httpx.AsyncClient, core_db: asyncpg.Connection
+) -> None:
+    seeded = await seed_transaction(core_db, gateway="wompi", gateway_transaction_id="118437-2-00002")
+    secret = live.creds["wompi"]["events_secret"]
+    events = {status: wompi_event(tx_id="118437-2-00002", status=status, amount_in_cents=5_000_000,
+                                  reference=str(seeded["reference"]), secret=secret)
+              for status in ("PENDING", "APPROVED", "DECLINED")}
+    batch = [events["PENDING"], events["APPROVED"], events["DECLINED"]] * 10
+    responses = await _fire(racing_core, batch)
+    assert {r.status_code for r in responses} == {200}
+    final = await core_db.fetchval("SELECT status FROM order_transactions")
+    assert final in {"approved", "declined"}
+    applied = [r.json() for r in responses if r.json()["status"] == "applied"]
+    # Exactly one final status was applied (PENDING on a pending transaction is "same", never applied).
+    assert len(applied) == 1 and applied[0]["transaction_status"] == final
+    order = await core_db.fetchrow("SELECT status, approved_amount FROM orders")
+    expected = ("paid", AMOUNT) if final == "approved" else ("failed", Decimal("0.00"))
+    assert (order["status"], order["approved_amount"]) == expected
+    refused = await core_db.fetchval("SELECT count(*) FROM payment_anomalies WHERE kind = 'state_regression_refused'")
+    assert refused == 1  # the other final status, once (its copies are duplicates)
+
+
+async def test_two_different_approved_payments_racing_are_both_recorded_and_the_order_flagged(
+    live: Live, racing_core: httpx.AsyncClient, core_db: asyncpg.Connection
+) -> None:
+    first = await seed_transaction(core_db, gateway="wompi", gateway_transaction_id="118437-2-00003")
+    second_id = await core_db.fetchval(
+        "INSERT INTO order_transactions (order_id, gateway, gateway_transaction_id, reference, payment_method,"
+        " amount, currency) VALUES ($1, 'wompi', '118437-2-00004', $2, 'NEQUI', $3, 'COP') RETURNING id",
+        first["order_id"], f"{first['reference']}-2", AMOUNT)
+    secret = live.creds["wompi"]["events_secret"]
+    a = wompi_event(tx_id="118437-2-00003", status="APPROVED", amount_in_cents=5_000_000,
+                    reference=str(first["reference"]), secret=secret)
+    b = wompi_event(tx_id="118437-2-00004", status="APPROVED", amount_in_cents=5_000_000,
+                    reference=f"{first['reference']}-2", secret=secret)
+    responses = await _fire(racing_core, [a, b] * 10)
+    assert {r.status_code for r in responses} == {200}
+    statuses = await core_db.fetch("SELECT id, status FROM order_transactions ORDER BY id")
+    assert [(r["id"], r["status"]) for r in statuses] == [(first["transaction_id"], "approved"),
+                                                          (second_id, "approved")]
+    order = await core_db.fetchrow("SELECT status, approved_amount, flagged_for_refund FROM orders")
+    assert dict(order) == {"status": "paid", "approved_amount": 2 * AMOUNT, "flagged_for_refund": True}
+    assert await core_db.fetchval("SELECT count(*) FROM payment_anomalies WHERE kind = 'double_payment'") == 1
