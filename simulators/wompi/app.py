@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from simulators.common.runtime import SimRuntime
 from simulators.wompi.config import WompiConfig
 from simulators.wompi.errors import WompiError, wompi_error_handler
-from simulators.wompi.routes import build_api_router, build_wompi_admin_router
+from simulators.wompi.routes import api_routes, build_wompi_admin_router
 from simulators.wompi.service import WompiGateway
 
 
@@ -45,7 +45,7 @@ def create_app(config: WompiConfig | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/__admin/openapi.json",
     )
-    app.include_router(build_api_router())
+    app.router.routes.extend(api_routes(gateway))
     app.add_exception_handler(WompiError, wompi_error_handler)
     sim.install(app, reset_state=gateway.reset, extra=build_wompi_admin_router())
     return app

@@ -1,6 +1,6 @@
 """Request-body checks for Wompi's write endpoints, answering with per-field INPUT_VALIDATION_ERROR messages.
 
-Usage: ``tx = build_transaction(parse_body(raw), state, now=clock.now(), base_url="http://127.0.0.1:8082")``
+Usage: ``tx = build_transaction(parse_body(raw), state, now=clock.now())``
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def nequi_phone(body: dict[str, Any]) -> str:
     return phone
 
 
-def build_transaction(body: dict[str, Any], state: WompiState, *, now: datetime, base_url: str) -> Transaction:
+def build_transaction(body: dict[str, Any], state: WompiState, *, now: datetime) -> Transaction:
     """Check a POST /v1/transactions body and return the new PENDING transaction (not yet stored).
 
     Every problem is collected before answering, as Wompi does, so one 422 lists them all.
@@ -143,8 +143,6 @@ def build_transaction(body: dict[str, Any], state: WompiState, *, now: datetime,
         shipping_address=body.get("shipping_address"),
         taxes=list(body.get("taxes") or []),
     )
-    if tx.payment_method_type == "PSE":
-        tx.async_url = f"{base_url.rstrip('/')}/pse/bank/{tx.id}"
     return tx
 
 
