@@ -331,9 +331,7 @@ RESPONSE_VECTORS = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("reference", "tx_value", "state", "algorithm", "secret", "expected"), RESPONSE_VECTORS
-)
+@pytest.mark.parametrize(("reference", "tx_value", "state", "algorithm", "secret", "expected"), RESPONSE_VECTORS)
 def test_response_signature_matches_documented_vector(
     reference: str, tx_value: str, state: str, algorithm: Algorithm, secret: str | None, expected: str
 ) -> None:
