@@ -26,7 +26,7 @@ class SimRuntime:
 
         sim = SimRuntime.build(gateway="efecty", schedule=(60, 300), is_success=lambda s: s < 300,
                                faults=config.faults, chaos=config.chaos, state=EfectyState())
-        app = FastAPI(lifespan=sim.lifespan)
+        app = sim.new_app(title="Efecty simulator")   # or FastAPI(lifespan=sim.lifespan)
         sim.install(app, reset_state=sim.state.clear, extra=admin_routes)
     """
 
@@ -66,6 +66,19 @@ class SimRuntime:
         dispatcher.chaos = chaos or WebhookChaosPlan()
         return cls(clock, scheduler, journal, FaultInjector(faults), dispatcher, state)
 
+    def new_app(self, **fastapi_options: Any) -> FastAPI:
+        """A FastAPI app with this runtime's lifespan and FastAPI's built-in telemetry switched off.
+
+        FastAPI's telemetry checks OpenTelemetry providers on every request; a simulator needs none
+        of it and must stay cheap under load. Usage: ``app = sim.new_app(title="Efecty simulator")``.
+        """
+        options: dict[str, Any] = {
+            "lifespan": self.lifespan,
+            "telemetry": {"tracing": False, "metrics": False, "logs": False},
+        }
+        options.update(fastapi_options)
+        return FastAPI(**options)
+
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         await self.scheduler.start()
@@ -89,5 +102,5 @@ class SimRuntime:
             )
         )
         # Added last = outermost: the journal sees the statuses that faults inject.
-        app.add_middleware(fault_middleware, injector=self.injector)  # type: ignore[arg-type]
-        app.add_middleware(journal_middleware, journal=self.journal)  # type: ignore[arg-type]
+        app.add_middleware(fault_middleware, injector=self.injector)
+        app.add_middleware(journal_middleware, journal=self.journal)

@@ -34,6 +34,9 @@ def _config(app: Any, *, fast: bool, **overrides: Any) -> uvicorn.Config:
         "log_level": "warning",
         "lifespan": "on",
         "timeout_graceful_shutdown": 2,
+        # Bound to 127.0.0.1 with no proxy in front: the proxy-headers wrapper is pure per-request cost.
+        "proxy_headers": False,
+        "server_header": False,
     }
     options.update(overrides)
     return uvicorn.Config(app, **options)

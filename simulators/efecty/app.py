@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from simulators.common.runtime import SimRuntime
 from simulators.efecty.config import EfectyConfig
 from simulators.efecty.errors import EfectyError
-from simulators.efecty.routes import EfectyService, build_admin_extra, build_router, error_handler
+from simulators.efecty.routes import EfectyService, build_admin_extra, build_routes, error_handler
 from simulators.efecty.state import EfectyBook
 
 
@@ -27,10 +27,10 @@ def create_app(config: EfectyConfig | None = None) -> FastAPI:
         chaos=config.chaos,
         webhook_timeout_seconds=config.webhook_timeout_seconds,
     )
-    app = FastAPI(title="Efecty simulator", lifespan=sim.lifespan, docs_url=None, redoc_url=None)
+    app = sim.new_app(title="Efecty simulator", docs_url=None, redoc_url=None)
     service = EfectyService(sim, config)
     app.state.config = config
-    app.include_router(build_router(service))
+    app.router.routes.extend(build_routes(service))
     app.add_exception_handler(EfectyError, error_handler())
     sim.install(app, reset_state=sim.state.clear, extra=build_admin_extra(service))
     return app
