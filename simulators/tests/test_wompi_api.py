@@ -367,3 +367,18 @@ async def test_admin_lists_transactions_and_rejects_a_bad_events_url(wompi: Womp
     listed = (await wompi.http.get("/__admin/wompi/transactions")).json()["data"]
     assert [t["id"] for t in listed] == [tx["id"]]
     assert (await wompi.set_events_url("ftp://nope")).status_code == 422
+
+
+def test_command_line_config_and_banner() -> None:
+    from simulators.wompi.__main__ import banner, config_from_args, parse_args
+
+    config = config_from_args(
+        parse_args(
+            ["--events-url", "http://127.0.0.1:9/e", "--finalize-delay", "0.5", "--regenerate-signature-on-retry"]
+        )
+    )
+    assert (config.events_url, config.finalize_delay_seconds) == ("http://127.0.0.1:9/e", 0.5)
+    assert config.regenerate_event_signature_on_retry is True
+    text = banner(config, 8082)
+    assert "http://127.0.0.1:8082/v1" in text
+    assert all(key in text for key in (config.public_key, config.private_key, config.events_secret))
