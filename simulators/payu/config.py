@@ -76,3 +76,20 @@ class PayUConfig:
     cash_confirmation_delay_seconds: float = 0.0
     # Base of the receipt URLs in cash responses; None = the URL the request came in on.
     public_base_url: str | None = None
+
+    def credentials(self) -> dict[str, str]:
+        """What a client needs to call this simulator (printed by ``simulators.serve``).
+
+        Usage: ``PayUConfig().credentials()["api_key"]``
+        """
+        creds = {
+            "merchant_id": self.merchant_id,
+            "account_id": next((a for a, country in self.accounts.items() if country == "CO"), ""),
+            "api_login": self.api_login,
+            "api_key": self.api_key,
+            "public_key": self.public_key,
+            "confirmation_signing": self.webhook_signing,
+        }
+        if self.webhook_signing == "HMAC_SHA256":
+            creds["webhook_secret"] = self.webhook_secret
+        return creds

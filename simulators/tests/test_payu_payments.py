@@ -336,3 +336,10 @@ async def test_admin_reset_forgets_orders(app: FastAPI, client: httpx.AsyncClien
     assert (await client.post("/__admin/reset")).status_code == 200
     assert app.state.sim.state.store.orders == {}
     assert (await pay(client, card_request(reference)))["code"] == "SUCCESS"
+
+
+def test_credentials_name_the_colombian_account_and_hide_an_unused_secret() -> None:
+    creds = PayUConfig().credentials()
+    assert creds["account_id"] == "512321" and creds["api_key"] == SANDBOX.api_key
+    assert "webhook_secret" not in creds
+    assert PayUConfig(webhook_signing="HMAC_SHA256", webhook_secret="k").credentials()["webhook_secret"] == "k"
