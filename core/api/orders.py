@@ -1,0 +1,130 @@
+"""``POST /orders`` and ``GET /orders/{id}``: a buyer creates an order to pay; its owner or an admin reads it.
+
+Usage: included by the app factory; ``POST /orders`` with ``{"amount": "65000.00", "currency": "COP"}``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Depends, Path
+from sqlalchemy import Table, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.api.schemas import OrderIn, OrderOut, TransactionOut, amount_out, error_responses
+from core.auth import Principal, Role, current_principal, require_buyer
+from core.db.models import Order, OrderTransaction
+from core.deps import get_services
+from core.errors import Forbidden, NotFound, Unprocessable
+from core.services import Services
+from core.settings import LimitSettings
+
+router = APIRouter(tags=["orders"])
+orders_t = cast(Table, Order.__table__)
+txns_t = cast(Table, OrderTransaction.__table__)
+
+
+def check_amount_range(amount: Decimal, limits: LimitSettings) -> None:
+    """422 unless ``min_amount <= amount <= max_amount`` (COP)."""
+    if not limits.min_amount <= amount <= limits.max_amount:
+        raise Unprocessable(
+            "amount_out_of_range",
+            f"amount must be between {amount_out(limits.min_amount)} and {amount_out(limits.max_amount)} COP",
+        )
+
+
+def new_order_reference() -> str:
+    # Random, not the serial id: references travel to gateways and receipts and should not count orders.
+    return "ORD-" + secrets.token_hex(8).upper()
+
+
+def _transaction_view(row: Any) -> TransactionOut:
+    return TransactionOut(
+        id=row.id,
+        gateway=row.gateway.value,
+        reference=row.reference,
+        payment_method=row.payment_method,
+        amount=amount_out(row.amount),
+        currency=row.currency,
+        status=row.status.value,
+        gateway_transaction_id=row.gateway_transaction_id,
+        created_at=row.created_at,
+    )
+
+
+async def order_view(conn: AsyncConnection, order_id: int) -> OrderOut | None:
+    """The order with its transactions as the API shows it, or None."""
+    order = (await conn.execute(select(orders_t).where(orders_t.c.id == order_id))).one_or_none()
+    if order is None:
+        return None
+    txns = (await conn.execute(select(txns_t).where(txns_t.c.order_id == order_id).order_by(txns_t.c.id))).all()
+    outstanding = max(order.total_amount - order.approved_amount, Decimal("0.00"))
+    return OrderOut(
+        id=order.id,
+        reference=order.reference,
+        buyer_id=order.buyer_id,
+        amount=amount_out(order.total_amount),
+        currency=order.currency,
+        status=order.status.value,
+        approved_amount=amount_out(order.approved_amount),
+        outstanding_amount=amount_out(outstanding),
+        flagged_for_refund=order.flagged_for_refund,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        transactions=[_transaction_view(t) for t in txns],
+    )
+
+
+@router.post(
+    "/orders",
+    status_code=201,
+    response_model=OrderOut,
+    summary="Create an order (buyer)",
+    responses=error_responses(401, 403, 413, 422),
+)
+async def create_order(
+    body: OrderIn,
+    principal: Annotated[Principal, Depends(require_buyer)],
+    services: Annotated[Services, Depends(get_services)],
+) -> OrderOut:
+    """Create a pending order of ``amount`` COP for the calling buyer. Amount range: settings.limits."""
+    check_amount_range(body.amount, services.settings.limits)
+    async with services.engine.begin() as conn:
+        order_id = (
+            await conn.execute(
+                insert(orders_t)
+                .values(
+                    reference=new_order_reference(),
+                    buyer_id=principal.subject,
+                    total_amount=body.amount,
+                    currency=body.currency,
+                )
+                .returning(orders_t.c.id)
+            )
+        ).scalar_one()
+        view = await order_view(conn, order_id)
+    assert view is not None
+    return view
+
+
+@router.get(
+    "/orders/{order_id}",
+    response_model=OrderOut,
+    summary="Read an order (its buyer or an admin)",
+    responses=error_responses(401, 403, 404),
+)
+async def get_order(
+    order_id: Annotated[int, Path(gt=0, le=2**63 - 1)],
+    principal: Annotated[Principal, Depends(current_principal)],
+    services: Annotated[Services, Depends(get_services)],
+) -> OrderOut:
+    """The order, its amounts (as strings) and every payment attempt with its status."""
+    async with services.engine.connect() as conn:
+        view = await order_view(conn, order_id)
+    if view is None:
+        raise NotFound("order_not_found", f"order {order_id} does not exist")
+    if principal.role is not Role.ADMIN and view.buyer_id != principal.subject:
+        raise Forbidden("not_your_order", f"order {order_id} belongs to another buyer")
+    return view
