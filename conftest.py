@@ -18,6 +18,8 @@ from hypothesis import HealthCheck, settings
 from harness.databases import DatabaseFactory
 from harness.postgres import PostgresHandle, provide_postgres
 
+pytest_plugins = ["harness.pytest_scenarios"]
+
 settings.register_profile("dev", max_examples=25, deadline=None)
 settings.register_profile(
     "ci", max_examples=50, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]

@@ -15,6 +15,8 @@ from .helpers import insert_efecty, insert_event, insert_order, insert_transacti
 pytestmark = pytest.mark.scenario("DB-CONSTRAINTS")
 
 
+@pytest.mark.scenario("DB-LARGE-PAYLOAD")
+@pytest.mark.scenario("DB-LARGE-PAYLOAD")
 @pytest.mark.parametrize("total", [Decimal("0"), Decimal("0.00"), Decimal("-1.00"), Decimal("-0.01")])
 async def test_order_total_must_be_positive_in_the_database(conn: asyncpg.Connection, total: Decimal) -> None:
     with pytest.raises(asyncpg.CheckViolationError) as err:

@@ -37,6 +37,7 @@ async def racing_core(live: Live) -> httpx.AsyncClient:
         yield client
 
 
+@pytest.mark.scenario("DB-CONCURRENT-INSERTS")
 async def test_duplicate_webhooks_create_one_event_and_one_state_change_when_fifty_race(
     live: Live, racing_core: httpx.AsyncClient, core_db: asyncpg.Connection
 ) -> None:

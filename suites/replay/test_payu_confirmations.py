@@ -29,6 +29,7 @@ async def _post(core: httpx.AsyncClient, form: dict[str, str]) -> httpx.Response
     return await core.post("/webhooks/payu", content=body, headers=headers)
 
 
+@pytest.mark.scenario("PAYU-CONFIRMATION-REPLAY")
 async def test_a_captured_confirmation_replayed_later_changes_nothing(
     live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
 ) -> None:
@@ -47,6 +48,9 @@ async def test_a_captured_confirmation_replayed_later_changes_nothing(
     assert again == state
 
 
+@pytest.mark.scenario("PAYU-CONFIRMATION-REPLAY")
+@pytest.mark.scenario("WH-SIGNATURE")
+@pytest.mark.scenario("WH-MALFORMED")
 @pytest.mark.parametrize(("field", "value"), [("value", "1.00"), ("state_pol", "4"), ("reference_sale", "X-1"),
                                               ("merchant_id", "500238")])
 async def test_a_tampered_signed_field_is_refused_with_401(

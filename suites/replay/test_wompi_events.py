@@ -47,6 +47,11 @@ async def test_identical_replay_answers_200_and_changes_nothing(live: Live, core
     assert before[1] == {"status": "paid", "approved_amount": AMOUNT, "flagged_for_refund": False}
 
 
+@pytest.mark.scenario("WH-SIGNATURE")
+@pytest.mark.scenario("WH-AMOUNT-CHECK")
+@pytest.mark.scenario("WH-EVENT-LINKED")
+@pytest.mark.scenario("WH-MALFORMED")
+@pytest.mark.scenario("WH-SIGNATURE")
 @pytest.mark.parametrize(("field", "value"), [("status", "APPROVED"), ("amount_in_cents", 1),
                                               ("id", "118437-1-99999")])
 async def test_tampered_signed_field_is_refused_with_401_and_writes_nothing(

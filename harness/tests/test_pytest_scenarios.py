@@ -1,0 +1,36 @@
+"""The scenario plugin: the catalog is well formed and outcomes fold into scenario statuses correctly."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.pytest_scenarios import build_report, load_catalog, scenario_status
+
+POINTS = {"payu", "efecty", "webhooks", "database", "api"}
+
+
+def test_the_catalog_covers_every_integration_point_and_every_seed_gap() -> None:
+    catalog = load_catalog()
+    assert {e["point"] for e in catalog} == POINTS
+    assert sum(e["source"] == "seed-not-tested" for e in catalog) >= 20
+    for entry in catalog:
+        assert entry["source"] in {"seed-tested", "seed-not-tested", "seed-finding", "added"}, entry["id"]
+
+
+@pytest.mark.parametrize(
+    ("runnable", "outcomes", "status"),
+    [(True, [], "not covered"), (False, [], "not runnable"), (True, ["passed", "failed"], "failed"),
+     (True, ["skipped"], "skipped"), (True, ["passed", "skipped"], "passed")],
+)
+def test_outcomes_fold_into_a_scenario_status(runnable: bool, outcomes: list[str], status: str) -> None:
+    assert scenario_status(runnable, outcomes) == status
+
+
+def test_the_report_counts_statuses_per_point() -> None:
+    catalog = [{"id": "A", "point": "api", "title": "a", "source": "added"},
+               {"id": "B", "point": "api", "title": "b", "source": "added"},
+               {"id": "C", "point": "payu", "title": "c", "source": "added", "runnable": False, "reason": "r"}]
+    report = build_report(catalog, {"A": ["t1", "t2"]}, {"t1": "passed", "t2": "failed"})
+    assert [s["status"] for s in report["scenarios"]] == ["failed", "not covered", "not runnable"]
+    assert report["by_point"] == {"api": {"total": 2, "failed": 1, "not covered": 1},
+                                  "payu": {"total": 1, "not runnable": 1}}
