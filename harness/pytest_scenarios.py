@@ -78,7 +78,9 @@ def scenario_status(runnable: bool, outcomes: list[str]) -> str:
     return "passed"
 
 
-def build_report(catalog: list[dict[str, Any]], links: dict[str, list[str]], outcomes: dict[str, str]) -> dict[str, Any]:
+def build_report(
+    catalog: list[dict[str, Any]], links: dict[str, list[str]], outcomes: dict[str, str]
+) -> dict[str, Any]:
     scenarios = []
     for entry in catalog:
         tests = [{"nodeid": n, "outcome": outcomes.get(n, "not run")} for n in links.get(entry["id"], [])]
