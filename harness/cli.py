@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PASS_THROUGH = {"test", "simulators"}
+PASS_THROUGH = {"test", "simulators", "core", "token", "reconcile", "load", "bench-load"}
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
@@ -55,6 +55,27 @@ def _cmd_simulators(args: argparse.Namespace) -> int:
     return int(serve_main(args.extra) or 0)
 
 
+def _delegate(target: str) -> Callable[[argparse.Namespace], int]:
+    """A subcommand whose options are parsed by another package's ``main(argv)`` (imported when run)."""
+
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        module, func = target.split(":")
+        return int(getattr(importlib.import_module(module), func)(args.extra) or 0)
+
+    return run
+
+
+DELEGATED = {
+    "core": ("core.serve:main", "serve the reference core with uvicorn (fails closed without its secrets)"),
+    "token": ("core.serve:token_main", "mint a bearer token for the core's API (--sub, --role)"),
+    "reconcile": ("core.serve:reconcile_main", "reconcile a day of Efecty payments (Asobancaria 2001)"),
+    "load": ("load.runner:main", "webhook load with Locust on a fresh stack, then the consistency audit"),
+    "bench-load": ("load.bench:main", "benchmark: sustained webhook rate vs bare asyncpg and pgbench"),
+}
+
+
 def _cmd_bench_db(args: argparse.Namespace) -> int:
     from harness.bench_db import main as bench_main
 
@@ -80,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sims = sub.add_parser("simulators", help="run the PayU, Wompi and Efecty simulators", add_help=False)
     sims.set_defaults(func=_cmd_simulators)
+
+    for name, (target, summary) in DELEGATED.items():
+        delegated = sub.add_parser(name, help=summary, add_help=False)
+        delegated.set_defaults(func=_delegate(target))
 
     bench = sub.add_parser("bench-db", help="time embedded Postgres start, template migration and a clone")
     bench.add_argument("--runs", type=int, default=5)
