@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema, model_validator
 
 from core.money import format_amount, parse_amount
 
@@ -28,6 +28,8 @@ def _amount_in(value: Any) -> Decimal:
 AmountIn = Annotated[
     Decimal,
     PlainValidator(_amount_in),
+    # Explicit: without it pydantic serialises a plain-validated Decimal with a warning.
+    PlainSerializer(lambda amount: format_amount(amount), return_type=str, when_used="json"),
     WithJsonSchema(
         {
             "anyOf": [{"type": "string", "pattern": r"^\d+(\.\d{1,2})?$"}, {"type": "integer"}],

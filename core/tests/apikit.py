@@ -96,6 +96,14 @@ class FakeGateways:
     calls: Counter[str] = field(default_factory=Counter)
     requests: list[httpx.Request] = field(default_factory=list)
 
+    async def wait_for(self, op: str) -> None:
+        """Until ``op`` has been called at least once (bounded: fails the test after two seconds)."""
+        for _ in range(200):
+            if self.calls[op]:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{op} was never called")
+
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=httpx.MockTransport(self.handle))
 

@@ -1,0 +1,200 @@
+"""One charge attempt at Wompi or PayU for ``POST /payments/process``, reduced to what the core records.
+
+A decline is an answer, not an error: it comes back as a ``ChargeResult`` with a failed status. Every
+other gateway error propagates to the caller, which knows (``GatewayError.outcome_unknown``) whether
+the charge may exist.
+
+Usage::
+
+    result = await charge(services, request=body, reference="ORD-…-1a2b3c4d", amount=Decimal("65000.00"),
+                          description="Order ORD-…", client=ClientInfo(ip="203.0.113.7", user_agent="…"))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from core.api.schemas import PayUCardIn, ProcessPaymentIn, WompiCardIn
+from core.db.models import TransactionStatus
+from core.gateways.errors import PayUTransactionError, WompiTransactionError
+from core.gateways.payu_models import PayUBuyer, PayUCard, PayUDevice, PayUTransactionResult
+from core.gateways.wompi_models import CardMethod, NequiMethod, PaymentMethod, PseMethod, WompiTransaction
+from core.money import to_cents
+from core.services import Services
+
+WOMPI_STATUS = {
+    "PENDING": TransactionStatus.PENDING,
+    "APPROVED": TransactionStatus.APPROVED,
+    "DECLINED": TransactionStatus.DECLINED,
+    "VOIDED": TransactionStatus.VOIDED,
+    "ERROR": TransactionStatus.ERROR,
+}
+# SUBMITTED: sent to the card network, unfinished — pending until a confirmation or a query says more.
+PAYU_STATUS = {
+    "APPROVED": TransactionStatus.APPROVED,
+    "DECLINED": TransactionStatus.DECLINED,
+    "ERROR": TransactionStatus.ERROR,
+    "EXPIRED": TransactionStatus.EXPIRED,
+    "PENDING": TransactionStatus.PENDING,
+    "SUBMITTED": TransactionStatus.PENDING,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """The payer's device as PayU's anti-fraud wants it."""
+
+    ip: str
+    user_agent: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeResult:
+    status: TransactionStatus
+    gateway_transaction_id: str | None
+    raw: dict[str, Any]  # a JSON-safe snapshot of the gateway's answer, kept on the transaction
+    redirect_url: str | None = None
+    amount_matches: bool = True  # False when the gateway reports another amount or currency than we sent
+    message: str | None = None
+
+
+def jsonable(value: Any) -> Any:
+    """Gateway answer dataclasses → plain JSON (Decimal and datetime as strings; no float ever made)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return str(value)
+
+
+def _wompi_method(body: ProcessPaymentIn, description: str) -> PaymentMethod:
+    if body.method == "CARD":
+        assert isinstance(body.card, WompiCardIn)
+        return CardMethod(token=body.card.token, installments=body.card.installments)
+    if body.method == "NEQUI":
+        assert body.nequi_phone is not None
+        return NequiMethod(body.nequi_phone)
+    assert body.pse is not None
+    return PseMethod(
+        user_type=body.pse.user_type,
+        user_legal_id_type=body.pse.legal_id_type,
+        user_legal_id=body.pse.legal_id,
+        financial_institution_code=body.pse.bank_code,
+        payment_description=description,
+    )
+
+
+def _from_wompi(tx: WompiTransaction, amount: Decimal, currency: str) -> ChargeResult:
+    return ChargeResult(
+        status=WOMPI_STATUS.get(tx.status, TransactionStatus.PENDING),
+        gateway_transaction_id=tx.id,
+        raw=jsonable(tx),
+        redirect_url=tx.async_payment_url,
+        amount_matches=tx.amount_in_cents == to_cents(amount) and tx.currency == currency,
+        message=tx.status_message,
+    )
+
+
+async def charge_wompi(
+    services: Services, body: ProcessPaymentIn, *, reference: str, amount: Decimal, description: str
+) -> ChargeResult:
+    acceptance, personal = body.acceptance_token, None
+    if acceptance is None:
+        tokens = await services.wompi.acceptance_tokens()
+        acceptance, personal = tokens.acceptance_token, tokens.personal_data_token
+    try:
+        tx = await services.wompi.create_transaction(
+            reference=reference,
+            amount=amount,
+            currency=body.currency,
+            customer_email=body.customer_email,
+            payment_method=_wompi_method(body, description),
+            acceptance_token=acceptance,
+            accept_personal_auth=personal,
+        )
+    except WompiTransactionError as exc:
+        if isinstance(exc.result, WompiTransaction):
+            return _from_wompi(exc.result, amount, body.currency)
+        # UNPROCESSABLE without a transaction (e.g. a declined payment source): nothing was charged.
+        return ChargeResult(
+            status=TransactionStatus.DECLINED,
+            gateway_transaction_id=None,
+            raw={"error": exc.error_code, "reason": exc.message},
+            message=exc.message,
+        )
+    return _from_wompi(tx, amount, body.currency)
+
+
+def _from_payu(result: PayUTransactionResult) -> ChargeResult:
+    return ChargeResult(
+        status=PAYU_STATUS.get(result.state, TransactionStatus.PENDING),
+        gateway_transaction_id=result.transaction_id,
+        raw=jsonable(result),
+        redirect_url=result.bank_url,
+        message=result.response_message,
+    )
+
+
+async def charge_payu_card(
+    services: Services, body: ProcessPaymentIn, *, reference: str, amount: Decimal, description: str, client: ClientInfo
+) -> ChargeResult:
+    card, payer = body.card, body.payer
+    assert isinstance(card, PayUCardIn) and payer is not None
+    buyer = PayUBuyer(
+        full_name=payer.full_name,
+        email=body.customer_email,
+        contact_phone=payer.phone,
+        dni_number=payer.dni_number,
+        dni_type=payer.dni_type,
+    )
+    payu_card = PayUCard(
+        number=card.number,
+        security_code=card.cvc,
+        name=card.holder,
+        expiration_date=f"{card.exp_year:04d}/{card.exp_month:02d}",
+        payment_method=card.brand,
+        installments=card.installments,
+    )
+    device = PayUDevice(ip_address=client.ip, user_agent=client.user_agent[:512])
+    try:
+        result = await services.payu.submit_card(
+            reference=reference,
+            description=description,
+            amount=amount,
+            currency=body.currency,
+            buyer=buyer,
+            card=payu_card,
+            device=device,
+        )
+    except PayUTransactionError as exc:
+        if isinstance(exc.result, PayUTransactionResult):
+            return _from_payu(exc.result)
+        raise
+    return _from_payu(result)
+
+
+async def charge(
+    services: Services, body: ProcessPaymentIn, *, reference: str, amount: Decimal, description: str, client: ClientInfo
+) -> ChargeResult:
+    """Dispatch a CARD, NEQUI or PSE charge to its gateway (EFECTY has its own flow)."""
+    if body.resolved_gateway == "payu":
+        return await charge_payu_card(
+            services, body, reference=reference, amount=amount, description=description, client=client
+        )
+    return await charge_wompi(services, body, reference=reference, amount=amount, description=description)

@@ -1,0 +1,357 @@
+"""``POST /payments/process``: pay an order by card, Nequi, PSE or Efecty cash, at most once per Idempotency-Key.
+
+Steps, and why in this order:
+
+1. auth, rate limits, body validation, the key header (400 without), the buyer owns the order (403/404);
+2. claim the key (``core.api.idempotency``) — a retry gets the first answer and stops here;
+3. one DB transaction: lock the order, check it is payable (pending/failed, else 409), the amount is its
+   outstanding total and in range (422); insert the attempt (``order_transactions``, status pending, a
+   fresh gateway reference) and commit — so a webhook faster than the gateway's own answer finds it;
+4. call the gateway with no database transaction open (an HTTP call never holds a row lock);
+5. one DB transaction: lock the order, store the gateway's id and answer on the attempt, apply a final
+   status through the ledger, store the HTTP answer on the key — commit, then answer.
+
+Failures: the breaker open or the gateway never reached → the attempt is marked ``error``, the key is
+released, 503. The gateway may have received the charge (timeout, 5xx) → the attempt stays pending for
+the webhook to settle, and 502 ``payment_outcome_unknown`` is stored on the key, so no retry with it can
+charge again. Declines are answers (200, status ``declined``).
+
+Usage: ``POST /payments/process`` with ``Idempotency-Key: <uuid>`` and a ProcessPaymentIn body.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.api.charges import ChargeResult, ClientInfo, charge, jsonable
+from core.api.idempotency import (
+    CheckoutOptions,
+    Replay,
+    attach_transaction,
+    claim_key,
+    fingerprint,
+    get_checkout_options,
+    release_key,
+    require_key,
+    store_answer,
+)
+from core.api.orders import check_amount_range, order_view
+from core.api.schemas import EfectyVoucherOut, ProcessPaymentIn, ProcessPaymentOut, amount_out, error_responses
+from core.auth import Principal
+from core.db.models import (
+    AnomalyKind,
+    EfectyPayment,
+    EfectyStatus,
+    Gateway,
+    Order,
+    OrderStatus,
+    OrderTransaction,
+    TransactionStatus,
+)
+from core.deps import get_services
+from core.efecty_codes import issue_code
+from core.errors import Conflict, CoreError, Forbidden, GatewayUnavailable, NotFound, Unprocessable, error_body
+from core.gateways.errors import (
+    CircuitOpenError,
+    GatewayError,
+    PayUAuthenticationError,
+    WompiAuthenticationError,
+)
+from core.gateways.resilience import BreakerState, CircuitBreaker
+from core.payments.ledger import apply_status, lock_order, read_transaction, record_anomaly
+from core.ratelimit import client_ip, payment_rate_limit
+from core.services import Services
+
+router = APIRouter(tags=["payments"])
+orders_t = cast(Table, Order.__table__)
+txns_t = cast(Table, OrderTransaction.__table__)
+efecty_t = cast(Table, EfectyPayment.__table__)
+PAYABLE = frozenset({OrderStatus.PENDING, OrderStatus.FAILED})
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    key_id: int
+    order_id: int
+    order_reference: str
+    transaction_id: int
+    reference: str
+    gateway: Gateway
+    amount: Decimal
+    efecty: EfectyVoucherOut | None = None
+
+
+def _breaker(services: Services, gateway: Gateway) -> CircuitBreaker:
+    if gateway is Gateway.PAYU:
+        return services.payu.breaker
+    if gateway is Gateway.WOMPI:
+        return services.wompi.breaker
+    return services.efecty.breaker
+
+
+async def _owned_order(services: Services, order_id: int, principal: Principal) -> None:
+    async with services.engine.connect() as conn:
+        owner = (await conn.execute(select(orders_t.c.buyer_id).where(orders_t.c.id == order_id))).scalar()
+    if owner is None:
+        raise NotFound("order_not_found", f"order {order_id} does not exist")
+    if owner != principal.subject:
+        raise Forbidden("not_your_order", f"order {order_id} belongs to another buyer")
+
+
+async def _insert_attempt(
+    conn: AsyncConnection,
+    services: Services,
+    body: ProcessPaymentIn,
+    key_id: int,
+    order_id: int,
+    order_reference: str,
+    gateway: Gateway,
+) -> Attempt:
+    efecty = None
+    if gateway is Gateway.EFECTY:
+        settings = services.settings.efecty
+        expires_at = datetime.now(UTC) + timedelta(hours=settings.voucher_ttl_hours)
+        issued = await issue_code(
+            conn,
+            order_id=order_id,
+            amount=body.amount,
+            expires_at=expires_at,
+            prefix=settings.code_prefix,
+            convenio=settings.convenio,
+        )
+        # The payment code is the reference the payer gives at the counter and the Asobancaria file carries.
+        reference = issued.payment_code
+        efecty = EfectyVoucherOut(
+            payment_code=issued.payment_code,
+            barcode_data=issued.barcode_data,
+            amount=amount_out(body.amount),
+            expires_at=expires_at,
+            convenio=settings.convenio,
+        )
+    else:
+        reference = f"{order_reference}-{secrets.token_hex(4)}"
+    txn_id = (
+        await conn.execute(
+            insert(txns_t)
+            .values(
+                order_id=order_id,
+                gateway=gateway,
+                reference=reference,
+                payment_method=body.method,
+                amount=body.amount,
+                currency=body.currency,
+                status=TransactionStatus.PENDING,
+            )
+            .returning(txns_t.c.id)
+        )
+    ).scalar_one()
+    if efecty is not None:
+        await conn.execute(update(efecty_t).where(efecty_t.c.payment_code == reference).values(transaction_id=txn_id))
+    await attach_transaction(conn, key_id, txn_id)
+    return Attempt(key_id, order_id, order_reference, int(txn_id), reference, gateway, body.amount, efecty)
+
+
+async def _prepare(services: Services, body: ProcessPaymentIn, key_id: int) -> Attempt:
+    gateway = Gateway(body.resolved_gateway)
+    breaker = _breaker(services, gateway)
+    if breaker.state is BreakerState.OPEN:
+        raise GatewayUnavailable(
+            "gateway_circuit_open", f"{gateway.value} is failing; payments through it are paused, retry later"
+        )
+    async with services.engine.begin() as conn:
+        order = await lock_order(conn, body.order_id)
+        if order is None:
+            raise NotFound("order_not_found", f"order {body.order_id} does not exist")
+        if order.status not in PAYABLE:
+            raise Conflict("order_not_payable", f"order {order.id} is {order.status.value}")
+        outstanding = order.total_amount - order.approved_amount
+        if body.amount != outstanding:
+            raise Unprocessable("amount_mismatch", f"amount must equal the outstanding {amount_out(outstanding)}")
+        check_amount_range(body.amount, services.settings.limits)
+        if gateway is Gateway.PAYU and body.amount != body.amount.to_integral_value():
+            raise Unprocessable("amount_has_cents", "PayU Colombia takes whole pesos only")
+        if body.currency != order.currency:
+            raise Unprocessable("currency_mismatch", f"the order is in {order.currency}")
+        reference = (await conn.execute(select(orders_t.c.reference).where(orders_t.c.id == order.id))).scalar_one()
+        return await _insert_attempt(conn, services, body, key_id, order.id, reference, gateway)
+
+
+async def _call_gateway(
+    services: Services, body: ProcessPaymentIn, attempt: Attempt, client: ClientInfo
+) -> ChargeResult:
+    description = f"Order {attempt.order_reference}"
+    if attempt.efecty is None:
+        return await charge(
+            services, body, reference=attempt.reference, amount=attempt.amount, description=description, client=client
+        )
+    voucher = await services.efecty.register_voucher(
+        payment_code=attempt.reference,
+        amount=attempt.amount,
+        expires_at=attempt.efecty.expires_at,
+        reference=attempt.order_reference,
+        description=description,
+        currency=body.currency,
+    )
+    return ChargeResult(
+        status=TransactionStatus.PENDING, gateway_transaction_id=voucher.payment_code, raw=jsonable(voucher)
+    )
+
+
+async def _answer(
+    conn: AsyncConnection, attempt: Attempt, *, redirect_url: str | None = None, message: str | None = None
+) -> dict[str, Any]:
+    view = await order_view(conn, attempt.order_id)
+    assert view is not None
+    txn = next(t for t in view.transactions if t.id == attempt.transaction_id)
+    out = ProcessPaymentOut(
+        order_id=view.id,
+        order_status=view.status,
+        transaction=txn,
+        redirect_url=redirect_url,
+        efecty=attempt.efecty,
+        message=message,
+    )
+    return out.model_dump(mode="json")
+
+
+async def _record_result(services: Services, attempt: Attempt, result: ChargeResult) -> dict[str, Any]:
+    async with services.engine.begin() as conn:
+        order = await lock_order(conn, attempt.order_id)
+        assert order is not None
+        await conn.execute(
+            update(txns_t).where(txns_t.c.id == attempt.transaction_id).values(gateway_response=result.raw)
+        )
+        if result.gateway_transaction_id:
+            # A webhook may have linked the id first (by re-reading the gateway); never overwrite it.
+            await conn.execute(
+                update(txns_t)
+                .where(txns_t.c.id == attempt.transaction_id, txns_t.c.gateway_transaction_id.is_(None))
+                .values(gateway_transaction_id=result.gateway_transaction_id)
+            )
+        txn = await read_transaction(conn, attempt.transaction_id)
+        assert txn is not None
+        message = result.message
+        if not result.amount_matches:
+            await record_anomaly(
+                conn,
+                AnomalyKind.AMOUNT_MISMATCH,
+                {"source": "gateway_answer", "raw": result.raw},
+                gateway=attempt.gateway,
+                order_id=order.id,
+                transaction_id=txn.id,
+            )
+            message = "the gateway reported another amount than requested; the payment is held for review"
+        elif result.status is not TransactionStatus.PENDING:
+            await apply_status(conn, order=order, transaction=txn, incoming=result.status)
+        body = await _answer(conn, attempt, redirect_url=result.redirect_url, message=message)
+        await store_answer(conn, attempt.key_id, status_code=200, body=body, transaction_id=attempt.transaction_id)
+    return body
+
+
+async def _fail_attempt(services: Services, attempt: Attempt, exc: GatewayError) -> None:
+    """The gateway never took the charge: close the attempt as ``error`` so the order is payable again."""
+    async with services.engine.begin() as conn:
+        order = await lock_order(conn, attempt.order_id)
+        txn = await read_transaction(conn, attempt.transaction_id)
+        assert order is not None and txn is not None
+        await apply_status(
+            conn,
+            order=order,
+            transaction=txn,
+            incoming=TransactionStatus.ERROR,
+            gateway_response={"error": exc.log_context()},
+        )
+        if attempt.gateway is Gateway.EFECTY:
+            # A code Efecty never registered can never be paid in time; a payment for it is an anomaly.
+            await conn.execute(
+                update(efecty_t)
+                .where(efecty_t.c.transaction_id == attempt.transaction_id)
+                .values(status=EfectyStatus.EXPIRED)
+            )
+
+
+async def _outcome_unknown(services: Services, attempt: Attempt, exc: GatewayError) -> CoreError:
+    error = GatewayUnavailable(
+        "payment_outcome_unknown",
+        f"{exc.gateway} did not answer clearly; the payment may have been taken. It is "
+        "pending: check the order before paying again.",
+        extra={"transaction_reference": attempt.reference},
+    )
+    error.status = 502
+    async with services.engine.begin() as conn:
+        await store_answer(
+            conn,
+            attempt.key_id,
+            status_code=502,
+            body=error_body(error.code, error.message, **error.extra),
+            transaction_id=attempt.transaction_id,
+        )
+    return error
+
+
+def _not_charged_error(exc: GatewayError) -> CoreError:
+    if isinstance(exc, CircuitOpenError):
+        return GatewayUnavailable("gateway_circuit_open", f"{exc.gateway} is failing; retry later")
+    if exc.retryable:  # a network error that never reached the gateway
+        return GatewayUnavailable("gateway_unreachable", f"{exc.gateway} could not be reached; retry later")
+    if isinstance(exc, PayUAuthenticationError | WompiAuthenticationError) or exc.status_code in (401, 403):
+        error = GatewayUnavailable("gateway_refused_credentials", f"{exc.gateway} refused the merchant credentials")
+        error.status = 502
+        return error
+    return Unprocessable("gateway_refused", f"{exc.gateway} refused the payment request: {exc.message}")
+
+
+@router.post(
+    "/payments/process",
+    response_model=ProcessPaymentOut,
+    summary="Pay an order (buyer; Idempotency-Key required)",
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422, 429, 502, 503),
+)
+async def process_payment(
+    body: ProcessPaymentIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(payment_rate_limit)],
+    services: Annotated[Services, Depends(get_services)],
+    options: Annotated[CheckoutOptions, Depends(get_checkout_options)],
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    """Charge the order's outstanding amount. The answer's ``transaction.status`` says what happened:
+    ``approved``, ``declined``/``error``, or ``pending`` (PSE and Nequi finish later; Efecty returns a code
+    to pay in cash). Retrying with the same key and body returns the same answer and never charges twice."""
+    key = require_key(idempotency_key)
+    await _owned_order(services, body.order_id, principal)
+    secret = services.settings.auth.token_secret.get_secret_value().encode()
+    claim = await claim_key(
+        services.engine,
+        buyer_id=principal.subject,
+        key=key,
+        order_id=body.order_id,
+        fingerprint=fingerprint(secret, body),
+        options=options,
+    )
+    if isinstance(claim, Replay):
+        return JSONResponse(claim.body, status_code=claim.status_code, headers={"Idempotent-Replayed": "true"})
+    try:
+        attempt = await _prepare(services, body, claim)
+    except Exception:
+        await release_key(services.engine, claim)
+        raise
+    client = ClientInfo(ip=client_ip(request), user_agent=request.headers.get("user-agent", ""))
+    try:
+        result = await _call_gateway(services, body, attempt, client)
+    except GatewayError as exc:
+        if exc.outcome_unknown:
+            raise await _outcome_unknown(services, attempt, exc) from None
+        await _fail_attempt(services, attempt, exc)
+        await release_key(services.engine, claim)
+        raise _not_charged_error(exc) from None
+    return JSONResponse(await _record_result(services, attempt, result))
