@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from core.errors import install_error_handlers
-from core.middleware import BodyLimitMiddleware
+from core.middleware import BodyLimitMiddleware, UnexpectedErrorMiddleware
 from core.services import Services
 from core.settings import Settings
 
@@ -48,6 +48,7 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type",
                                                                          "Idempotency-Key"])
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(UnexpectedErrorMiddleware)  # added last: outermost of ours
     return app
 
 

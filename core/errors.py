@@ -13,8 +13,8 @@ CoreError                         # an answer the client can act on: status, cod
 └── GatewayUnavailable    502/503 # a gateway failed or its breaker is open; nothing was charged twice
 ```
 
-Anything else is a bug: the handler logs it with a support reference and answers 500 with that
-reference only — never a stack trace, SQL, or a secret.
+Anything else is a bug: ``core.middleware.UnexpectedErrorMiddleware`` logs it with a support reference
+and answers 500 with that reference only — never a stack trace, SQL, or a secret.
 
 Usage::
 
@@ -89,7 +89,7 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Map the tree above, FastAPI's validation errors and everything unexpected to sanitized JSON."""
+    """Map the tree above and FastAPI's validation errors to JSON (the unexpected: see the middleware)."""
 
     @app.exception_handler(CoreError)
     async def _core(request: Request, exc: CoreError) -> JSONResponse:
@@ -106,12 +106,3 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(error_body(f"http_{exc.status_code}", str(exc.detail)), exc.status_code,
                             headers=getattr(exc, "headers", None))
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        reference = new_support_reference()
-        log.error("unhandled error %s on %s %s", reference, request.method, request.url.path, exc_info=exc)
-        return JSONResponse(
-            error_body("internal_error", "internal error; quote the support reference", support_reference=reference),
-            status_code=500,
-        )

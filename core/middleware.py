@@ -70,3 +70,44 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+class UnexpectedErrorMiddleware:
+    """Turn an unexpected exception into a sanitized 500 with a support reference, and keep the connection.
+
+    Starlette's catch-all handler answers and then re-raises, and uvicorn closes the connection when
+    an app raises after answering: a gateway or load balancer reusing that keep-alive connection sees a
+    reset instead of the 500. Catching here answers and ends the request normally. The reference is in
+    the log line with the traceback, so support can find it; the client gets nothing else.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            from core.errors import error_body, log, new_support_reference
+
+            reference = new_support_reference()
+            log.error("unhandled error %s on %s %s", reference, scope["method"], scope["path"], exc_info=exc)
+            if started:
+                raise  # half a response is out; only closing the connection is honest now
+            body = json.dumps(error_body("internal_error", "internal error; quote the support reference",
+                                         support_reference=reference)).encode()
+            await send({"type": "http.response.start", "status": 500,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
