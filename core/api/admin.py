@@ -1,0 +1,111 @@
+"""Admin endpoints for Efecty: confirm a cash payment by hand, and run the day's reconciliation.
+
+Usage: ``POST /admin/efecty/EFE-42-7KQ9ZP/confirm`` and ``POST /admin/reconcile?date=2025-01-31`` with an
+admin token.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel
+from sqlalchemy import Table, select
+
+from core.api.schemas import error_responses
+from core.auth import Principal, require_admin
+from core.db.models import EfectyStatus, Order
+from core.deps import get_services
+from core.errors import Conflict, GatewayUnavailable, NotFound
+from core.gateways.errors import AsobancariaFormatError, CircuitOpenError, GatewayError
+from core.payments.ledger import read_transaction
+from core.reconcile import confirm_voucher, locked_voucher, reconcile_day
+from core.services import Services
+
+router = APIRouter(tags=["admin"])
+orders_t = cast(Table, Order.__table__)
+
+
+class ConfirmOut(BaseModel):
+    payment_code: str
+    order_id: int
+    order_status: str
+    transaction_status: str
+    already_confirmed: bool
+
+
+class ReconcileOut(BaseModel):
+    day: date
+    lines: int
+    matched: int
+    already_confirmed: int
+    unknown: int
+    mismatched: int
+    expired: int
+    duplicates: int
+    anomalies_recorded: int
+    vouchers_expired: int
+
+
+@router.post(
+    "/admin/efecty/{code}/confirm",
+    response_model=ConfirmOut,
+    summary="Confirm an Efecty cash payment (admin; idempotent)",
+    responses=error_responses(401, 403, 404, 409),
+)
+async def confirm_efecty(
+    code: Annotated[str, Path(min_length=1, max_length=50)],
+    principal: Annotated[Principal, Depends(require_admin)],
+    services: Annotated[Services, Depends(get_services)],
+) -> ConfirmOut:
+    """Mark the voucher paid and its order paid through the ledger. Confirming twice changes nothing the
+    second time (``already_confirmed: true``); an expired voucher is refused (409) — settle it by hand."""
+    async with services.engine.begin() as conn:
+        found = await locked_voucher(conn, code)
+        if found is None:
+            raise NotFound("voucher_not_found", f"no Efecty payment code {code}")
+        order, payment = found
+        already = payment.status is EfectyStatus.PAID
+        if payment.status is EfectyStatus.EXPIRED:
+            raise Conflict("voucher_expired", f"voucher {code} expired; it cannot be confirmed")
+        if not already:
+            evidence: dict[str, Any] = {"via": "admin", "admin": principal.subject, "at": datetime.now(UTC).isoformat()}
+            await confirm_voucher(conn, order, payment, paid_at=datetime.now(UTC), evidence=evidence)
+        order_status = (await conn.execute(select(orders_t.c.status).where(orders_t.c.id == order.id))).scalar_one()
+        txn = await read_transaction(conn, payment.transaction_id) if payment.transaction_id else None
+    return ConfirmOut(
+        payment_code=code,
+        order_id=order.id,
+        order_status=order_status.value,
+        transaction_status=txn.status.value if txn else "unknown",
+        already_confirmed=already,
+    )
+
+
+@router.post(
+    "/admin/reconcile",
+    response_model=ReconcileOut,
+    summary="Reconcile a day of Efecty payments (admin)",
+    responses=error_responses(401, 403, 422, 502, 503),
+)
+async def reconcile(
+    principal: Annotated[Principal, Depends(require_admin)],
+    services: Annotated[Services, Depends(get_services)],
+    day: Annotated[date, Query(alias="date", description="Collection day, YYYY-MM-DD (Bogota)")],
+) -> ReconcileOut:
+    """Read the day's Asobancaria 2001 file from Efecty, confirm matching payments and record anomalies.
+    Running it again for the same day changes nothing."""
+    try:
+        summary = await reconcile_day(services, day)
+    except AsobancariaFormatError as exc:
+        error = GatewayUnavailable("efecty_file_malformed", f"the reconciliation file was refused: {exc.message}")
+        error.status = 502
+        raise error from None
+    except CircuitOpenError:
+        raise GatewayUnavailable("gateway_circuit_open", "efecty is failing; retry later") from None
+    except GatewayError as exc:
+        error = GatewayUnavailable("efecty_unavailable", f"the reconciliation file could not be read: {exc}")
+        error.status = 502
+        raise error from None
+    return ReconcileOut(**summary.as_dict())
