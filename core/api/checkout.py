@@ -21,6 +21,7 @@ Usage: ``POST /payments/process`` with ``Idempotency-Key: <uuid>`` and a Process
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -72,6 +73,7 @@ from core.ratelimit import client_ip, payment_rate_limit
 from core.services import Services
 
 router = APIRouter(tags=["payments"])
+log = logging.getLogger("payharness.core.checkout")
 orders_t = cast(Table, Order.__table__)
 txns_t = cast(Table, OrderTransaction.__table__)
 efecty_t = cast(Table, EfectyPayment.__table__)
@@ -349,6 +351,7 @@ async def process_payment(
     try:
         result = await _call_gateway(services, body, attempt, client)
     except GatewayError as exc:
+        log.warning("payment attempt %s failed at the gateway: %s", attempt.reference, exc, extra=exc.log_context())
         if exc.outcome_unknown:
             raise await _outcome_unknown(services, attempt, exc) from None
         await _fail_attempt(services, attempt, exc)

@@ -292,7 +292,7 @@ class Core:
             "/orders", json={"amount": amount, "currency": "COP"}, headers=self.auth(buyer)
         )
         assert response.status_code == 201, response.text
-        return response.json()  # type: ignore[no-any-return]
+        return response.json()
 
 
 @asynccontextmanager

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from core.auth import Principal, Role, decode_token
-from core.serve import token_main
+from core.serve import reconcile_main, token_main
 from core.tests.apikit import SECRETS, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,3 +138,13 @@ def test_token_main_without_a_secret_names_the_setting(
             monkeypatch.delenv(name)
     assert token_main(["--sub", "buyer-1"]) == 2
     assert "PAYHARNESS_AUTH__TOKEN_SECRET" in capsys.readouterr().err
+
+
+def test_reconcile_main_without_configuration_names_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("PAYHARNESS_"):
+            monkeypatch.delenv(name)
+    assert reconcile_main(["--date", "2025-01-31"]) == 2
+    assert "PAYHARNESS_EFECTY__BASE_URL" in capsys.readouterr().err
