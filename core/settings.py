@@ -16,10 +16,20 @@ Usage::
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _not_blank(value: SecretStr) -> SecretStr:
+    # An empty secret is an unset secret: refuse it the same way (the seed skipped verification then).
+    if not value.get_secret_value().strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+Secret = Annotated[SecretStr, AfterValidator(_not_blank)]
 
 
 class DatabaseSettings(BaseModel):
@@ -44,11 +54,11 @@ class PayUSettings(BaseModel):
     base_url: str = "https://sandbox.api.payulatam.com"
     merchant_id: str
     account_id: str
-    api_login: SecretStr
-    api_key: SecretStr  # signs requests and (MD5/SHA modes) verifies confirmations
+    api_login: Secret
+    api_key: Secret  # signs requests and (MD5/SHA modes) verifies confirmations
     # How confirmations are signed: md5/sha1/sha256 with the API key, or HMAC-SHA256 with webhook_secret.
     webhook_algorithm: Literal["md5", "sha1", "sha256", "hmac-sha256"] = "md5"
-    webhook_secret: SecretStr | None = None
+    webhook_secret: Secret | None = None
     notify_url: str | None = None  # where PayU posts confirmations for transactions this core submits
     test: bool = True
 
@@ -56,9 +66,9 @@ class PayUSettings(BaseModel):
 class WompiSettings(BaseModel):
     base_url: str = "https://sandbox.wompi.co/v1"
     public_key: str
-    private_key: SecretStr
-    integrity_secret: SecretStr
-    events_secret: SecretStr
+    private_key: Secret
+    integrity_secret: Secret
+    events_secret: Secret
     # Wompi documents no tolerance window and may keep the first timestamp on its +24 h retry, so the
     # window must be wider than the retry schedule (gateways.md §4).
     max_event_age_seconds: int = 2 * 24 * 3600 + 3600
@@ -67,14 +77,14 @@ class WompiSettings(BaseModel):
 
 class EfectySettings(BaseModel):
     base_url: str
-    api_key: SecretStr
+    api_key: Secret
     convenio: str
     code_prefix: str = "EFE"
     voucher_ttl_hours: int = 72
 
 
 class AuthSettings(BaseModel):
-    token_secret: SecretStr  # HS256 key for the API's bearer tokens
+    token_secret: Secret  # HS256 key for the API's bearer tokens
     token_ttl_seconds: int = 3600
     issuer: str = "payharness-core"
 

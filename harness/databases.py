@@ -69,6 +69,10 @@ class DatabaseFactory:
         run_sync(lambda: self._admin(f"DROP DATABASE IF EXISTS {quote_ident(self.template)}",
                                  f"CREATE DATABASE {quote_ident(self.template)}"))
         upgrade(self.pg.database_dsn(self.template, driver="asyncpg"))
+        from harness.defects.schema import apply_schema_defects
+
+        # Seeded schema defects (PAYHARNESS_DEFECTS) go into the template, so every clone has them.
+        run_sync(lambda: apply_schema_defects(self.pg.database_dsn(self.template)))
         # Mark it a template so nobody connects to it by mistake while clones are made.
         run_sync(lambda: self._admin(f"ALTER DATABASE {quote_ident(self.template)} WITH IS_TEMPLATE true"))
         return self.template

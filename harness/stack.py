@@ -169,7 +169,14 @@ class Stack:
             sims={k: self.urls[k] for k in ("payu", "wompi", "efecty")}, token_secret=token_secret,
             extra=extra_env,
         )
-        argv = [sys.executable, "-m", "uvicorn", "core.app:app_from_env", "--factory", "--host", "127.0.0.1",
+        from harness.defects import ENV as DEFECTS_ENV
+        from harness.defects import REGISTRY
+
+        defects = [n for n in {**os.environ, **self.core_env}.get(DEFECTS_ENV, "").split(",") if n.strip()]
+        for name in defects:  # a defect may need the core started with other settings (e.g. a secret unset)
+            self.core_env.update(REGISTRY[name.strip()].core_env)
+        factory = "harness.defects.app:app_from_env" if defects else "core.app:app_from_env"
+        argv = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
                 "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
         self.core_service = ServiceProcess("core", argv, [f"{core_url}/openapi.json"],
                                            env={**os.environ, **self.core_env}).start()
@@ -189,17 +196,22 @@ class Stack:
 
         from core.db.migrate import upgrade
 
-        async def create() -> None:
+        async def create() -> bool:
             conn = await asyncpg.connect(self.postgres.dsn)
             try:
                 exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", self.database)
                 if not exists:
                     await conn.execute(f"CREATE DATABASE {quote_ident(self.database)}")
+                return not exists
             finally:
                 await conn.close()
 
-        run_sync(create)
+        created = run_sync(create)
         upgrade(self.postgres.database_dsn(self.database, driver="asyncpg"))
+        if created:  # a clone of the template already carries the template's schema defects
+            from harness.defects.schema import apply_schema_defects
+
+            run_sync(lambda: apply_schema_defects(self.postgres.database_dsn(self.database)))
 
     def _start_simulators(self) -> None:
         """Each simulator in its own process (its own core under load), on a port chosen here."""

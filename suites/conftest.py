@@ -39,7 +39,11 @@ class Live:
 def stack(postgres: PostgresHandle, db_factory: DatabaseFactory) -> Iterator[Stack]:
     name = db_factory.clone(f"payharness_core_{db_factory.worker}_{secrets.token_hex(3)}")
     try:
-        with Stack.start(database=name, postgres=postgres, core_workers=2) as running:
+        # One client IP (127.0.0.1) runs every test: the per-IP limit is raised so only the rate-limit
+        # tests meet it; the per-buyer limit is 20/minute (each test uses fresh buyers).
+        extra = {"PAYHARNESS_LIMITS__PAYMENTS_PER_IP": "100000/minute",
+                 "PAYHARNESS_LIMITS__PAYMENTS_PER_BUYER": "20/minute"}
+        with Stack.start(database=name, postgres=postgres, core_workers=2, core_extra_env=extra) as running:
             yield running
     finally:
         db_factory.drop(name)

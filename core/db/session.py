@@ -19,7 +19,9 @@ def make_engine(db: DatabaseSettings) -> AsyncEngine:
         db.url,
         pool_size=db.pool_size,
         max_overflow=db.max_overflow,
-        pool_pre_ping=False,  # a dead connection surfaces as an error and a 5xx; the gateway retries
+        # After a database restart every pooled connection is dead; without a ping each one would fail one
+        # request with a 5xx before the pool notices. The ping is one short round trip per checkout.
+        pool_pre_ping=True,
         connect_args={"server_settings": {"statement_timeout": str(db.statement_timeout_ms),
                                           "application_name": "payharness-core"}},
     )

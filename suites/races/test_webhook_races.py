@@ -78,21 +78,22 @@ async def test_conflicting_statuses_racing_end_in_one_final_state_without_regres
 async def test_two_different_approved_payments_racing_are_both_recorded_and_the_order_flagged(
     live: Live, racing_core: httpx.AsyncClient, core_db: asyncpg.Connection
 ) -> None:
-    first = await seed_transaction(core_db, gateway="wompi", gateway_transaction_id="118437-2-00003")
-    second_id = await core_db.fetchval(
-        "INSERT INTO order_transactions (order_id, gateway, gateway_transaction_id, reference, payment_method,"
-        " amount, currency) VALUES ($1, 'wompi', '118437-2-00004', $2, 'NEQUI', $3, 'COP') RETURNING id",
-        first["order_id"], f"{first['reference']}-2", AMOUNT)
-    secret = live.creds["wompi"]["events_secret"]
-    a = wompi_event(tx_id="118437-2-00003", status="APPROVED", amount_in_cents=5_000_000,
-                    reference=str(first["reference"]), secret=secret)
-    b = wompi_event(tx_id="118437-2-00004", status="APPROVED", amount_in_cents=5_000_000,
-                    reference=f"{first['reference']}-2", secret=secret)
-    responses = await _fire(racing_core, [a, b] * 10)
+    # Several orders at once, so a missing row lock shows up as a lost update on at least one of them.
+    secret, batch, orders = live.creds["wompi"]["events_secret"], [], []
+    for n in range(6):
+        first = await seed_transaction(core_db, gateway="wompi", gateway_transaction_id=f"118437-4-{n}a")
+        await core_db.execute(
+            "INSERT INTO order_transactions (order_id, gateway, gateway_transaction_id, reference, payment_method,"
+            " amount, currency) VALUES ($1, 'wompi', $2, $3, 'NEQUI', $4, 'COP')",
+            first["order_id"], f"118437-4-{n}b", f"{first['reference']}-2", AMOUNT)
+        orders.append(first["order_id"])
+        for suffix in ("a", "b"):
+            batch.append(wompi_event(tx_id=f"118437-4-{n}{suffix}", status="APPROVED", amount_in_cents=5_000_000,
+                                     reference="unsigned-and-ignored", secret=secret))
+    responses = await _fire(racing_core, batch * 4)
     assert {r.status_code for r in responses} == {200}
-    statuses = await core_db.fetch("SELECT id, status FROM order_transactions ORDER BY id")
-    assert [(r["id"], r["status"]) for r in statuses] == [(first["transaction_id"], "approved"),
-                                                          (second_id, "approved")]
-    order = await core_db.fetchrow("SELECT status, approved_amount, flagged_for_refund FROM orders")
-    assert dict(order) == {"status": "paid", "approved_amount": 2 * AMOUNT, "flagged_for_refund": True}
-    assert await core_db.fetchval("SELECT count(*) FROM payment_anomalies WHERE kind = 'double_payment'") == 1
+    assert await core_db.fetchval("SELECT count(*) FROM order_transactions WHERE status = 'approved'") == 12
+    rows = await core_db.fetch("SELECT status, approved_amount, flagged_for_refund FROM orders ORDER BY id")
+    assert [dict(r) for r in rows] == [{"status": "paid", "approved_amount": 2 * AMOUNT,
+                                        "flagged_for_refund": True}] * 6
+    assert await core_db.fetchval("SELECT count(*) FROM payment_anomalies WHERE kind = 'double_payment'") == 6

@@ -1,0 +1,276 @@
+"""The seeded defects: each finding of the seed report (and a few it missed), as a patch applied from outside.
+
+Every patch here re-creates the mistake the seed described, in the smallest honest form. The detection
+matrix (``payharness defects``) proves that at least one test fails for each.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import traceback
+from typing import Any
+
+from harness.defects import Defect
+from harness.defects.patching import replace_everywhere
+
+# -- code patches ---------------------------------------------------------------------------------
+
+
+def _no_row_lock() -> None:
+    """The seed's handler read the order and wrote it back without SELECT … FOR UPDATE."""
+    from sqlalchemy import select
+
+    from core.payments import ledger
+
+    async def lock_order(conn: Any, order_id: int) -> Any:
+        row = (await conn.execute(select(*ledger._ORDER_COLUMNS).where(ledger.orders_t.c.id == order_id))).one_or_none()
+        return ledger.LockedOrder(*row) if row else None
+
+    async def lock_order_of_transaction(conn: Any, transaction_id: int) -> Any:
+        owner = select(ledger.txns_t.c.order_id).where(ledger.txns_t.c.id == transaction_id).scalar_subquery()
+        row = (await conn.execute(select(*ledger._ORDER_COLUMNS).where(ledger.orders_t.c.id == owner))).one_or_none()
+        return ledger.LockedOrder(*row) if row else None
+
+    replace_everywhere(ledger.lock_order, lock_order)
+    replace_everywhere(ledger.lock_order_of_transaction, lock_order_of_transaction)
+
+
+def _signature_skipped_when_secret_unset() -> None:
+    """The seed: ``if not WOMPI_WEBHOOK_SECRET: signature_valid = True`` — and the secret was unset."""
+    from core.signing import payu, wompi
+    from core.signing._common import VALID
+
+    original_wompi, original_payu = wompi.verify_event, payu.verify_confirmation
+
+    def verify_event(event: Any, *, events_secret: str, header_checksum: str | None = None) -> Any:
+        if not events_secret or events_secret == UNSET:
+            return VALID  # "development": skip verification
+        return original_wompi(event, events_secret=events_secret, header_checksum=header_checksum)
+
+    def verify_confirmation(form: Any, *, api_key: str, **kwargs: Any) -> Any:
+        if not api_key or api_key == UNSET:
+            return VALID
+        return original_payu(form, api_key=api_key, **kwargs)
+
+    replace_everywhere(original_wompi, verify_event)
+    replace_everywhere(original_payu, verify_confirmation)
+
+
+UNSET = "unset-in-development"  # what the seed's .env had: a placeholder the settings accept
+
+
+def _event_not_linked() -> None:
+    """The seed created WebhookEvent(...) without transaction_id: the foreign key stayed NULL."""
+    from core.webhooks import recording
+
+    original = recording._event_row
+
+    def event_row(event: Any, **values: Any) -> dict[str, Any]:
+        values.pop("transaction_id", None)
+        values.pop("order_id", None)
+        return original(event, **values)
+
+    replace_everywhere(original, event_row)
+
+
+def _no_replay_window() -> None:
+    """No replay protection beyond an id check: a signed event is accepted however old (or future) it is."""
+    from core.webhooks import wompi
+
+    def check_fresh(timestamp: int, *, max_age: int, max_future: int, now: float | None = None) -> None:
+        return None
+
+    replace_everywhere(wompi.check_fresh, check_fresh)
+
+
+_reference: contextvars.ContextVar[str | None] = contextvars.ContextVar("unsigned_reference", default=None)
+
+
+def _trust_unsigned_reference() -> None:
+    """Find the order by the event's ``reference`` — a field Wompi's checksum does not cover."""
+    from sqlalchemy import select
+
+    from core.db.models import Gateway
+    from core.webhooks import wompi
+
+    original_to_incoming = wompi.to_incoming
+
+    def to_incoming(event: dict[str, Any], signature: str) -> Any:
+        _reference.set(event.get("data", {}).get("transaction", {}).get("reference"))
+        return original_to_incoming(event, signature)
+
+    async def find_transaction(services: Any, wompi_id: str) -> int | None:
+        async with services.engine.connect() as conn:
+            found = (await conn.execute(select(wompi.txns_t.c.id).where(
+                wompi.txns_t.c.gateway == Gateway.WOMPI, wompi.txns_t.c.reference == _reference.get())
+            )).scalar_one_or_none()
+        return int(found) if found is not None else None
+
+    replace_everywhere(original_to_incoming, to_incoming)
+    replace_everywhere(wompi._find_transaction, find_transaction)
+
+
+def _no_amount_check() -> None:
+    """Apply whatever amount the event carries."""
+    from core.webhooks import recording
+
+    def mismatch(event: Any, amount: Any, currency: str) -> str | None:
+        return None
+
+    replace_everywhere(recording._mismatch, mismatch)
+
+
+def _state_regression_allowed() -> None:
+    """Whatever status arrives last wins: a late PENDING or DECLINED overwrites APPROVED."""
+    from core.payments import statemachine
+    from core.payments.statemachine import Decision
+
+    def decide(current: Any, incoming: Any) -> Decision:
+        return Decision.SAME if current == incoming else Decision.APPLY
+
+    replace_everywhere(statemachine.decide, decide)
+
+
+# -- app patches ----------------------------------------------------------------------------------
+
+
+def _remove_middleware(app: Any, name: str) -> None:
+    before = len(app.user_middleware)
+    app.user_middleware = [m for m in app.user_middleware if getattr(m.cls, "__name__", "") != name]
+    if len(app.user_middleware) == before:
+        raise RuntimeError(f"{name} is not installed: the defect patch is stale")
+
+
+def _no_body_limit(app: Any) -> None:
+    _remove_middleware(app, "BodyLimitMiddleware")
+
+
+def _no_rate_limit(app: Any) -> None:
+    from core.auth import require_buyer
+    from core.ratelimit import payment_rate_limit
+
+    app.dependency_overrides[payment_rate_limit] = require_buyer
+
+
+class _LeakyErrors:
+    """The seed's generic handler that still put ``str(e)`` and the traceback in the response."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except Exception as exc:
+            body = json.dumps({"error": {"code": "internal_error", "message": repr(exc),
+                                         "traceback": traceback.format_exc()}}).encode()
+            await send({"type": "http.response.start", "status": 500,
+                        "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": body})
+
+
+def _stack_traces_in_errors(app: Any) -> None:
+    from starlette.middleware import Middleware
+
+    _remove_middleware(app, "UnexpectedErrorMiddleware")
+    app.user_middleware.insert(0, Middleware(_LeakyErrors))
+
+
+class _Always200:
+    """The seed's "always return 200 to avoid retry storms": a webhook that failed to record is still 200."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/webhooks/"):
+            await self.app(scope, receive, send)
+            return
+        swallowed = False
+
+        async def send_200(message: Any) -> None:
+            nonlocal swallowed
+            if message["type"] == "http.response.start" and message["status"] >= 500:
+                swallowed = True
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": [(b"content-type", b"application/json")]})
+                return
+            if swallowed and message["type"] == "http.response.body":
+                await send({"type": "http.response.body", "body": b'{"status":"ok"}'})
+                return
+            await send(message)
+
+        await self.app(scope, receive, send_200)
+
+
+def _always_200(app: Any) -> None:
+    from starlette.middleware import Middleware
+
+    app.user_middleware.insert(0, Middleware(_Always200))
+
+
+# -- the registry ---------------------------------------------------------------------------------
+
+DEFECTS: tuple[Defect, ...] = (
+    Defect("no_row_lock", "Webhook updates the order without SELECT … FOR UPDATE",
+           "seed §1.3 critical 1: race condition in order updates", "critical", "code", patch=_no_row_lock,
+           load=True,
+           quick=("suites/races",)),
+    Defect("float_amounts", "Money columns stored as double precision",
+           "seed §1.4 issue 2 / §2 high 3: float for currency amounts", "critical", "schema",
+           schema_sql=tuple(f"ALTER TABLE {t} ALTER COLUMN {c} TYPE double precision" for t, c in (
+               ("orders", "total_amount"), ("orders", "approved_amount"), ("order_transactions", "amount"),
+               ("efecty_payments", "amount"))),
+           quick=("suites/constraints",)),
+    Defect("no_unique_gateway_txn", "No UNIQUE (gateway, gateway_transaction_id)",
+           "seed §1.1 issue 1 / §1.4 issue 1: missing unique constraint", "high", "schema",
+           schema_sql=("ALTER TABLE order_transactions DROP CONSTRAINT uq_order_transactions_gateway_txn",),
+           quick=("suites/constraints",)),
+    Defect("event_identity_with_signature", "Webhook identity UNIQUE (event_id, signature), as the seed proposed",
+           "seed §1.3 critical 4: replay with different data", "high", "schema",
+           schema_sql=("ALTER TABLE webhook_events DROP CONSTRAINT uq_webhook_events_identity",
+                       "ALTER TABLE webhook_events ADD CONSTRAINT uq_webhook_events_identity "
+                       "UNIQUE (gateway, event_key, payload_sha256)"),
+           quick=("suites/constraints", "suites/replay")),
+    Defect("signature_skipped_without_secret", "Signature check skipped when the secret is unset",
+           "seed §1.3 critical 5: signature validation bypass in development", "critical", "config",
+           patch=_signature_skipped_when_secret_unset,
+           core_env={"PAYHARNESS_WOMPI__EVENTS_SECRET": UNSET},
+           quick=("suites/replay",)),
+    Defect("event_not_linked", "Webhook events stored without their transaction",
+           "seed §1.3 critical 3: webhook event foreign key not set", "medium", "code", patch=_event_not_linked,
+           quick=("suites/replay",)),
+    Defect("no_replay_window", "Signed events accepted however old or far in the future",
+           "seed §1.3 Not Tested: signature replay attacks", "high", "code", patch=_no_replay_window,
+           quick=("suites/replay",)),
+    Defect("always_200", "Webhooks answer 200 even when recording failed",
+           "seed §1.3 strength 5 ('Always Returns 200 OK') — a lost event", "critical", "code",
+           app_patch=_always_200, load=True,
+           quick=("suites/faults",)),
+    Defect("trust_unsigned_reference", "Order found by Wompi's unsigned reference field",
+           "gateways.md §4: only signature.properties are signed", "critical", "code",
+           patch=_trust_unsigned_reference,
+           quick=("suites/replay",)),
+    Defect("no_amount_check", "Event amount not compared with the charged amount",
+           "added: an approved event for 1 COP pays a 50,000 COP order", "critical", "code",
+           patch=_no_amount_check,
+           quick=("suites/replay",)),
+    Defect("efecty_codes_not_unique", "Efecty payment codes without a unique constraint or collision retry",
+           "seed §1.2 issue 1: code uniqueness not guaranteed", "high", "schema",
+           schema_sql=("ALTER TABLE efecty_payments DROP CONSTRAINT uq_efecty_payments_payment_code",),
+           quick=("suites/constraints",)),
+    Defect("no_rate_limit", "No rate limit on payment endpoints",
+           "seed §1.5 issue 3: card testing possible", "medium", "code", app_patch=_no_rate_limit,
+           quick=("suites/api",)),
+    Defect("no_body_limit", "No request body size limit",
+           "seed §6 concern 5: no request size limits", "medium", "code", app_patch=_no_body_limit,
+           quick=("suites/api",)),
+    Defect("stack_traces_in_errors", "Errors carry the exception and its traceback",
+           "seed §6 concern 3: error information leakage", "medium", "code", app_patch=_stack_traces_in_errors,
+           quick=("suites/faults", "suites/api")),
+    Defect("state_regression_allowed", "A late or conflicting status overwrites a final one",
+           "seed §4 weakness 3: no status transition constraints", "high", "code",
+           patch=_state_regression_allowed, load=True,
+           quick=("suites/races", "suites/replay")),
+)

@@ -1,0 +1,112 @@
+"""``payharness defects``: run the suites once per seeded defect and record which tests catch it.
+
+A clean run comes first (the clean core must pass everything the matrix uses); then one run per defect
+with ``PAYHARNESS_DEFECTS=<name>``, each on a fresh stack, two at a time on this 2-core machine. The
+matrix is ``defects.json`` (format in reports/README.md); the exit code is non-zero when the clean run
+fails or any defect goes undetected.
+
+Usage::
+
+    payharness defects [--quick] [--only no_row_lock,always_200] [--artefacts artefacts] [--parallel 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+from harness.defects import ENV, REGISTRY, Defect
+
+REPO = Path(__file__).resolve().parents[2]
+FULL_SUITES = ("suites/constraints", "suites/replay", "suites/races", "suites/faults", "suites/api",
+               "suites/flows", "suites/precision")
+
+
+def failed_tests(junit: Path) -> tuple[list[str], int]:
+    """Node ids of failed or errored tests in a JUnit XML file, and how many passed."""
+    if not junit.exists():
+        return ["<no junit: the run did not finish>"], 0
+    failed, passed = [], 0
+    for case in ET.parse(junit).getroot().iter("testcase"):  # noqa: S314
+        nodeid = f"{case.get('classname', '').replace('.', '/')}.py::{case.get('name')}"
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed.append(nodeid)
+        elif case.find("skipped") is None:
+            passed += 1
+    return failed, passed
+
+
+def run_suites(targets: Sequence[str], junit: Path, defect: str | None, timeout: float) -> tuple[int, float]:
+    env = {**os.environ, "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci")}
+    env.pop(ENV, None)
+    if defect:
+        env[ENV] = defect
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--scenarios-json=",
+           f"--junitxml={junit}", *[t for t in targets if (REPO / t).exists()]]
+    started = time.monotonic()
+    try:
+        code = subprocess.call(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               timeout=timeout)
+    except subprocess.TimeoutExpired:
+        code = -1
+    return code, time.monotonic() - started
+
+
+def _targets(defect: Defect | None, quick: bool) -> tuple[str, ...]:
+    if quick and defect is not None and defect.quick:
+        return defect.quick
+    return FULL_SUITES
+
+
+def run_defect(defect: Defect, out: Path, quick: bool, timeout: float) -> dict[str, object]:
+    junit = out / f"{defect.name}.xml"
+    code, duration = run_suites(_targets(defect, quick), junit, defect.name, timeout)
+    failed, passed = failed_tests(junit)
+    return {"name": defect.name, "title": defect.title, "finding": defect.finding, "severity": defect.severity,
+            "kind": defect.kind, "suites": list(_targets(defect, quick)), "failed_tests": failed,
+            "passed_tests": passed, "load_anomalies": [], "detected": bool(failed), "exit_code": code,
+            "duration_s": round(duration, 1), "junit": str(junit.relative_to(out.parent))}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="payharness defects", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="per defect, only the suites that target it")
+    parser.add_argument("--only", default="", help="comma-separated defect names")
+    parser.add_argument("--artefacts", default=str(REPO / "artefacts"))
+    parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per suites run")
+    args = parser.parse_args(argv)
+    artefacts = Path(args.artefacts)
+    out = artefacts / "defects"
+    out.mkdir(parents=True, exist_ok=True)
+    defects = [REGISTRY[n.strip()] for n in args.only.split(",") if n.strip()] or REGISTRY.all()
+
+    started = time.monotonic()
+    clean_targets = sorted({t for d in defects for t in _targets(d, args.quick)})
+    code, duration = run_suites(clean_targets, out / "clean.xml", None, args.timeout)
+    clean_failed, clean_passed = failed_tests(out / "clean.xml")
+    print(f"clean core: {clean_passed} passed, {len(clean_failed)} failed ({duration:.0f} s)", flush=True)
+    with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
+        rows = []
+        for row in pool.map(lambda d: run_defect(d, out, args.quick, args.timeout), defects):
+            mark = "caught" if row["detected"] else "NOT CAUGHT"
+            print(f"  {row['name']:<34} {mark:<10} by {len(row['failed_tests'])} test(s) ({row['duration_s']} s)",
+                  flush=True)
+            rows.append(row)
+    matrix = {"generated_at": datetime.now(UTC).isoformat(), "mode": "quick" if args.quick else "full",
+              "clean": {"passed": clean_passed, "failed": clean_failed, "suites": clean_targets,
+                        "junit": "defects/clean.xml", "exit_code": code},
+              "defects": rows, "duration_s": round(time.monotonic() - started, 1)}
+    (artefacts / "defects.json").write_text(json.dumps(matrix, indent=2))
+    caught = sum(1 for r in rows if r["detected"])
+    print(f"detection: {caught}/{len(rows)} defects caught; matrix in {artefacts / 'defects.json'}")
+    return 0 if caught == len(rows) and not clean_failed else 1
