@@ -222,7 +222,7 @@ DEFECTS: tuple[Defect, ...] = (
            schema_sql=tuple(f"ALTER TABLE {t} ALTER COLUMN {c} TYPE double precision" for t, c in (
                ("orders", "total_amount"), ("orders", "approved_amount"), ("order_transactions", "amount"),
                ("efecty_payments", "amount"))),
-           quick=("suites/constraints",)),
+           quick=("suites/constraints", "suites/precision")),
     Defect("no_unique_gateway_txn", "No UNIQUE (gateway, gateway_transaction_id)",
            "seed §1.1 issue 1 / §1.4 issue 1: missing unique constraint", "high", "schema",
            schema_sql=("ALTER TABLE order_transactions DROP CONSTRAINT uq_order_transactions_gateway_txn",),
