@@ -1,0 +1,256 @@
+"""Locust event listeners: options, seeding at test start, ledger collection, and the audit on ``quitting``.
+
+Who does what, by process:
+
+* local runner (no workers): everything below, in one process;
+* master: seeds the run's orders at ``test_start`` (and hands the run id to workers through the spawn
+  message's options), collects every worker's ledger at ``test_stopping``, audits at ``quitting`` —
+  exactly once per Locust run, whatever the number of workers;
+* worker: writes its ledger; on the master's ``ledger_collect`` it stops its users, closes the ledger and
+  answers ``ledger_done`` (shipping the lines when the master is on another machine).
+
+The exit code: 1 when the audit finds an anomaly or a threshold breaks, 0 otherwise — also when some
+requests failed within the allowed error ratio (Locust alone would exit 1 on any failure).
+
+Usage: imported by ``load/locustfile.py``; nothing to call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import events
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from load.audit import SimView, audit
+from load.db import run_sync, seed_run, take_snapshot
+from load.ledger import read_ledger, write_lines
+from load.payloads import Mix
+from load.settle import settle_wompi_simulator
+from load.state import LoadState, pool_sizes, state_of
+from load.thresholds import Thresholds, evaluate, samples_from_stats
+
+log = logging.getLogger("payharness.load")
+COLLECT_TIMEOUT = 60.0
+SHIP_CHUNK = 2_000
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@events.init_command_line_parser.add_listener
+def add_arguments(parser: Any, **_: Any) -> None:
+    g = parser  # Locust's own add_argument: it knows env_var, include_in_web_ui and is_secret
+    g.add_argument(
+        "--database-url",
+        env_var="PAYHARNESS_LOAD_DATABASE_URL",
+        default="",
+        help="the core's database (plain postgresql:// URL): orders are seeded and audited there",
+    )
+    g.add_argument(
+        "--wompi-url",
+        env_var="PAYHARNESS_LOAD_WOMPI_URL",
+        default="",
+        help="the Wompi simulator (for WompiGatewayUser and the retry audit)",
+    )
+    g.add_argument("--efecty-url", env_var="PAYHARNESS_LOAD_EFECTY_URL", default="", help="the Efecty simulator")
+    g.add_argument(
+        "--token-secret",
+        env_var="PAYHARNESS_LOAD_TOKEN_SECRET",
+        default="",
+        is_secret=True,
+        help="the core's PAYHARNESS_AUTH__TOKEN_SECRET (checkout and Efecty users mint tokens with it)",
+    )
+    g.add_argument("--rate", type=float, default=100.0, help="webhook events per second offered, overall")
+    g.add_argument("--user-rate", type=float, default=5.0, help="events per second each webhook user offers")
+    g.add_argument("--sim-rate", type=float, default=2.0, help="payments per second through the Wompi simulator")
+    g.add_argument("--checkout-rate", type=float, default=1.0, help="checkouts per second per checkout user")
+    g.add_argument("--shape", choices=["steady", "ramp", "spike"], default="steady")
+    g.add_argument("--duration", type=float, default=0.0, help="shape length in s (default: --run-time, else 60)")
+    g.add_argument("--mix", default=str(Mix()), help="chaos per story, e.g. dup=0.10,ooo=0.05,invalid=0.02")
+    g.add_argument("--artefacts", default="artefacts/load", help="where the ledger and audit.json go")
+    g.add_argument("--check-p95", type=float, default=100.0, help="fail when webhook p95 (ms) exceeds this; 0 = off")
+    g.add_argument("--check-p99", type=float, default=250.0, help="fail when webhook p99 (ms) exceeds this; 0 = off")
+    g.add_argument("--check-error-ratio", type=float, default=0.001, help="fail above this failure ratio; -1 = off")
+    g.add_argument("--check-names", default=r"^webhook", help="regex of request names the thresholds apply to")
+    g.add_argument("--settle", type=float, default=2.0, help="seconds to let the core finish before the audit")
+    g.add_argument("--max-tries", type=int, default=6, help="delivery attempts per event on 5xx/connection errors")
+    g.add_argument("--no-audit", action="store_true", default=False, help="skip the audit (thresholds still apply)")
+    # Set by the master at test start and forwarded to workers in the spawn message.
+    g.add_argument("--load-run-id", default="", include_in_web_ui=False, help="(internal)")
+    g.add_argument("--load-workers", type=int, default=1, include_in_web_ui=False, help="(internal)")
+    g.add_argument("--load-pools", default="{}", include_in_web_ui=False, help="(internal)")
+
+
+@events.init.add_listener
+def on_init(environment: Environment, **_: Any) -> None:
+    opts = environment.parsed_options
+    if opts is None:  # a bare Environment (tests)
+        return
+    state = LoadState(artefacts=Path(opts.artefacts), node=f"{socket.gethostname()}-{os.getpid()}")
+    environment.payharness_load = state  # type: ignore[attr-defined]
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.register_message("ledger_collect", _on_collect, concurrent=True)
+    elif isinstance(runner, MasterRunner):
+        runner.register_message("ledger_chunk", _on_chunk)
+        runner.register_message("ledger_done", _on_done)
+
+
+@events.test_start.add_listener
+def on_test_start(environment: Environment, **_: Any) -> None:
+    state, opts, runner = state_of(environment), environment.parsed_options, environment.runner
+    if not isinstance(runner, WorkerRunner):
+        _seed(environment)
+    if not isinstance(runner, MasterRunner):
+        workers = opts.load_workers if isinstance(runner, WorkerRunner) else 1
+        index = getattr(runner, "worker_index", 0) if isinstance(runner, WorkerRunner) else 0
+        state.begin(run_id=opts.load_run_id, workers=max(1, workers), index=index, pools=json.loads(opts.load_pools))
+        state.open_writer()
+
+
+def _seed(environment: Environment) -> None:
+    state, opts = state_of(environment), environment.parsed_options
+    if not opts.database_url:
+        raise SystemExit("payharness load: --database-url is required (`payharness up` prints it)")
+    run_id = secrets.token_hex(3)
+    duration = opts.duration or opts.run_time or 60.0
+    pools = pool_sizes(
+        rate=opts.rate,
+        duration=duration,
+        mix=Mix.parse(opts.mix),
+        sim_rate=opts.sim_rate,
+        user_classes=environment.runner.user_classes,
+        shape=opts.shape,
+    )
+    started = time.perf_counter()
+    orders = run_sync(lambda: seed_run(opts.database_url, run_id, Mix.parse(opts.mix), pools))
+    log.warning(
+        "payharness load: run %s seeded %d orders in %.1f s (%s)", run_id, orders, time.perf_counter() - started, pools
+    )
+    workers = environment.runner.worker_count if isinstance(environment.runner, MasterRunner) else 1
+    opts.load_run_id, opts.load_workers, opts.load_pools = run_id, max(1, workers), json.dumps(pools)
+    state.run_ids.append(run_id)
+
+
+# ------------------------------------------------------------------------------------ ledger collection
+
+
+@events.test_stopping.add_listener
+def on_test_stopping(environment: Environment, **_: Any) -> None:
+    runner = environment.runner
+    if not isinstance(runner, MasterRunner):
+        return
+    state = state_of(environment)
+    state.awaiting = {c.id for c in runner.clients.all}
+    for client_id in sorted(state.awaiting):
+        runner.send_message("ledger_collect", {}, client_id=client_id)
+    deadline = time.monotonic() + COLLECT_TIMEOUT
+    while state.awaiting and time.monotonic() < deadline:
+        gevent.sleep(0.1)
+    if state.awaiting:
+        state.incomplete.update(state.awaiting)
+        log.error("payharness load: no ledger from workers %s", sorted(state.awaiting))
+
+
+def _on_collect(environment: Environment, msg: Any, **_: Any) -> None:
+    """Worker: stop sending, close the ledger, tell the master (shipping lines when it is elsewhere)."""
+    state, runner = state_of(environment), environment.runner
+    runner.stop()
+    count = state.close_writer()
+    master = getattr(environment.parsed_options, "master_host", "127.0.0.1")
+    if master not in LOOPBACK and state.writer_path is not None:
+        lines = state.writer_path.read_text(encoding="utf-8").splitlines()
+        for start in range(0, len(lines), SHIP_CHUNK):
+            runner.send_message("ledger_chunk", {"node": state.node, "lines": lines[start : start + SHIP_CHUNK]})
+    runner.send_message("ledger_done", {"node": state.node, "count": count, "client_id": runner.client_id})
+
+
+def _on_chunk(environment: Environment, msg: Any, **_: Any) -> None:
+    state = state_of(environment)
+    write_lines(state.artefacts / "ledger" / "shipped" / f"{msg.data['node']}.jsonl", msg.data["lines"])
+
+
+def _on_done(environment: Environment, msg: Any, **_: Any) -> None:
+    state = state_of(environment)
+    state.awaiting.discard(msg.data.get("client_id") or msg.node_id)
+    state.ledger_counts[msg.data["node"]] = int(msg.data["count"])
+
+
+# ------------------------------------------------------------------------------------------- the audit
+
+
+@events.quitting.add_listener
+def on_quitting(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner) or environment.parsed_options is None:
+        return
+    state, opts = state_of(environment), environment.parsed_options
+    state.close_writer()
+    if not state.run_ids:
+        return
+    limits = Thresholds(
+        p95_ms=opts.check_p95 or None,
+        p99_ms=opts.check_p99 or None,
+        max_error_ratio=None if opts.check_error_ratio < 0 else opts.check_error_ratio,
+        names=opts.check_names,
+    )
+    evaluation = evaluate(samples_from_stats(environment.stats), limits)
+    result: dict[str, Any] = {
+        "run_ids": state.run_ids,
+        "mix": opts.mix,
+        "rate": opts.rate,
+        "shape": opts.shape,
+        "thresholds": evaluation.to_dict(),
+        "ledger_nodes": state.ledger_counts,
+    }
+    audit_ok = True
+    if not opts.no_audit:
+        gevent.sleep(opts.settle)
+        report = run_audit(environment)
+        audit_ok = report["ok"]
+        result["audit"] = report
+    result["ok"] = audit_ok and evaluation.ok and not environment.runner.exceptions
+    state.artefacts.mkdir(parents=True, exist_ok=True)
+    (state.artefacts / "audit.json").write_text(json.dumps(result, indent=2, default=str))
+    _print_summary(result, state.artefacts / "audit.json")
+    environment.process_exit_code = 0 if result["ok"] else 1
+
+
+def run_audit(environment: Environment) -> dict[str, Any]:
+    state, opts = state_of(environment), environment.parsed_options
+    sim = SimView()
+    if opts.wompi_url and state.sim_used(environment):
+        sim = settle_wompi_simulator(opts.wompi_url)
+    ledger = [e for e in read_ledger(state.artefacts / "ledger") if e.run in state.run_ids]
+    sim_keys = {str(d.get("event_key")) for d in sim.deliveries}
+    snapshot = run_sync(lambda: take_snapshot(opts.database_url, state.run_ids, extra_keys=sim_keys))
+    report = audit(ledger, snapshot, sim=sim).to_dict()
+    if state.incomplete:
+        report["ok"] = False
+        report["anomaly_counts"]["ledger_incomplete"] = len(state.incomplete)
+        report["anomalies"]["ledger_incomplete"] = [{"subject": w, "detail": "no ledger"} for w in state.incomplete]
+    return report
+
+
+def _print_summary(result: dict[str, Any], path: Path) -> None:
+    t = result["thresholds"]
+    lines = [
+        f"payharness load: webhook requests {t['requests']}, failures {t['failures']} "
+        f"({t['error_ratio']:.4%}), p50 {t['p50_ms']:g} ms, p95 {t['p95_ms']:g} ms, p99 {t['p99_ms']:g} ms"
+    ]
+    lines += [f"  threshold broken: {b}" for b in t["breaches"]]
+    if "audit" in result:
+        a = result["audit"]
+        lines.append(
+            f"  audit: {'clean' if a['ok'] else 'ANOMALIES'} {a['anomaly_counts'] or ''} "
+            f"({a['stats']['requests']} ledger entries, {a['stats']['event_rows']} event rows)"
+        )
+    lines.append(f"  {'OK' if result['ok'] else 'FAILED'}: {path}")
+    print("\n".join(lines), flush=True)

@@ -1,0 +1,247 @@
+"""payharness load: Locust users for the webhook path, the Wompi simulator, the checkout and Efecty cash.
+
+Thin users; what they send is built in ``load.payloads``, done in ``load.actions``, and audited by
+``load.listeners`` when Locust quits. The shape (``--shape steady|ramp|spike``) turns ``--rate`` events/s
+into users paced at ``--user-rate`` each.
+
+Usage::
+
+    locust -f load/locustfile.py --headless --host http://127.0.0.1:8000 --database-url postgresql://… \\
+           --wompi-url http://127.0.0.1:8082 --rate 500 --duration 60 -t 70s
+    locust -f load/locustfile.py --host … --database-url …          # web UI on http://127.0.0.1:8089
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import uuid
+from decimal import Decimal
+
+import gevent
+from gevent.pool import Group
+from locust import FastHttpUser, LoadTestShape, constant_throughput, task
+from locust.exception import StopUser
+
+import load.listeners  # noqa: F401 - registers the options, the seeding, the ledger collection and the audit
+from load.actions import Context, WompiKeys, acceptance_token, checkout, deliver, efecty_cash, pay_at_simulator
+from load.payloads import Delivery, Mix, Renderer, plan_sim_story, plan_story, secrets_from
+from load.shapes import Pacer, Stage, build_stages, stage_at, users_for
+from load.state import state_of
+
+_user_ids = itertools.count(1)
+
+
+def _credentials() -> dict[str, dict[str, str]]:
+    from harness.stack import simulator_credentials
+
+    return simulator_credentials()
+
+
+class _LoadUser(FastHttpUser):
+    abstract = True
+    connection_timeout = 5.0
+    network_timeout = 15.0
+    pool: str = ""
+
+    def _ctx(self) -> Context:
+        state = state_of(self.environment)
+        assert state.writer is not None, "the ledger opens at test_start"
+        return Context(state.writer, state.run_id, self.environment.parsed_options.max_tries)
+
+
+class _WebhookUser(_LoadUser):
+    """Plays one story per task: its steps in order, each step's deliveries at the same moment."""
+
+    abstract = True
+
+    def on_start(self) -> None:
+        opts = self.environment.parsed_options
+        self.mix = Mix.parse(opts.mix)
+        self.render = Renderer(secrets_from(_credentials()))
+        self.pacer = Pacer(opts.user_rate)
+        self.bursts = Group()
+        self.delay = 0.0
+        gevent.sleep(self.pacer.first_delay())
+
+    def on_stop(self) -> None:
+        self.bursts.kill(block=True)  # bursts in flight write their ledger entries as they die
+
+    def wait_time(self) -> float:
+        return self.delay
+
+    def _send(self, step: tuple[Delivery, ...], ctx: Context) -> None:
+        if len(step) == 1:
+            deliver(self.client, step[0], self.render(step[0]), ctx)
+            return
+        requests = [(d, self.render(d)) for d in step]
+        for delivery, request in requests:
+            self.bursts.spawn(deliver, self.client, delivery, request, ctx)
+        self.bursts.join()
+
+    @task
+    def story(self) -> None:
+        state, ctx = state_of(self.environment), self._ctx()
+        story = plan_story(state.run_id, self.pool, state.next_index(self.pool), self.mix)
+        self.render.new_story()
+        for n, step in enumerate(story.steps):
+            if n:
+                gevent.sleep(self.pacer.after(len(story.steps[n - 1])))
+            self._send(step, ctx)
+        self.delay = self.pacer.after(len(story.steps[-1]))
+
+
+class WompiWebhookUser(_WebhookUser):
+    """Signed ``transaction.updated`` events for orders seeded beforehand."""
+
+    pool = "wompi"
+    weight = 3
+
+
+class PayUWebhookUser(_WebhookUser):
+    """Signed PayU confirmations (form-encoded) for orders seeded beforehand."""
+
+    pool = "payu"
+    weight = 1
+
+
+class WompiGatewayUser(_LoadUser):
+    """Pays seeded orders at the Wompi simulator, which then sends the events (and retries them) itself."""
+
+    pool = "sim"
+    fixed_count = 1
+
+    def on_start(self) -> None:
+        opts = self.environment.parsed_options
+        if not opts.wompi_url:
+            raise StopUser  # nothing to drive without the simulator
+        creds = _credentials()["wompi"]
+        self.base = opts.wompi_url.rstrip("/")
+        self.keys = WompiKeys(creds["public_key"], creds["private_key"], creds["integrity_secret"])
+        self.acceptance = acceptance_token(self.client, self.base, self.keys)
+
+    def wait_time(self) -> float:
+        return float(constant_throughput(self.environment.parsed_options.sim_rate)(self))
+
+    @task
+    def pay(self) -> None:
+        state = state_of(self.environment)
+        if self.acceptance is None:
+            self.acceptance = acceptance_token(self.client, self.base, self.keys)
+            return
+        story = plan_sim_story(state.run_id, state.next_index("sim"))
+        pay_at_simulator(self.client, self.base, self.keys, story, self.acceptance, self._ctx())
+
+
+class _ApiUser(_LoadUser):
+    abstract = True
+
+    def on_start(self) -> None:
+        opts = self.environment.parsed_options
+        if not opts.token_secret:
+            raise StopUser  # the API needs tokens signed with the core's secret
+        from pydantic import SecretStr
+
+        from core.auth import mint_token
+        from core.settings import AuthSettings
+
+        self.auth = AuthSettings(token_secret=SecretStr(opts.token_secret))
+        self.mint = mint_token
+        self.rng = random.Random()
+        self.uid = f"{next(_user_ids)}{uuid.uuid4().hex[:4]}"
+        self.n = 0
+
+    def wait_time(self) -> float:
+        return float(constant_throughput(self.environment.parsed_options.checkout_rate)(self))
+
+    def buyer_token(self) -> str:
+        # A buyer per payment: the per-buyer rate limit is about people, not about this test.
+        self.n += 1
+        return str(self.mint(self.auth, f"load-{state_of(self.environment).run_id}-{self.uid}-{self.n}", "buyer"))
+
+    def amount(self) -> Decimal:
+        return Decimal(self.rng.randrange(10_000, 500_000))
+
+
+class CheckoutUser(_ApiUser):
+    """Creates an order and pays it by card through ``POST /payments/process``; the simulator approves later."""
+
+    fixed_count = 1
+
+    def on_start(self) -> None:
+        super().on_start()
+        opts = self.environment.parsed_options
+        if not opts.wompi_url:
+            raise StopUser  # cards are tokenised at the Wompi simulator
+        creds = _credentials()["wompi"]
+        self.wompi = opts.wompi_url.rstrip("/")
+        self.keys = WompiKeys(creds["public_key"], creds["private_key"], creds["integrity_secret"])
+
+    @task
+    def pay_by_card(self) -> None:
+        checkout(
+            self.client,
+            self.buyer_token(),
+            self.amount(),
+            "4242424242424242",
+            self._ctx(),
+            wompi=self.wompi,
+            keys=self.keys,
+            replay=self.rng.random() < 0.2,
+        )
+
+
+class EfectyUser(_ApiUser):
+    """Pays an order in cash: voucher from the core, paid at the simulator's counter, confirmed by an admin."""
+
+    fixed_count = 1
+
+    def on_start(self) -> None:
+        super().on_start()
+        if not self.environment.parsed_options.efecty_url:
+            raise StopUser  # the counter payment happens at the Efecty simulator
+        self.efecty = self.environment.parsed_options.efecty_url.rstrip("/")
+        self.admin = str(self.mint(self.auth, "load-admin", "admin", ttl=24 * 3600))
+
+    @task
+    def pay_in_cash(self) -> None:
+        efecty_cash(
+            self.client,
+            self.buyer_token(),
+            self.admin,
+            self.amount(),
+            self._ctx(),
+            efecty=self.efecty,
+            confirm_twice=self.rng.random() < 0.2,
+        )
+
+
+class RateShape(LoadTestShape):
+    """``--shape`` over ``--duration`` (else ``--run-time``; steady runs until stopped when neither is set)."""
+
+    use_common_options = True
+
+    def reset_time(self) -> None:
+        super().reset_time()
+        self._stages: tuple[Stage, ...] | None = None
+
+    def _plan(self) -> None:
+        runner = self.runner
+        assert runner is not None
+        opts = runner.environment.parsed_options
+        duration = opts.duration or opts.run_time or (60.0 if opts.shape != "steady" else 10.0**9)
+        self._webhooks = any(issubclass(u, _WebhookUser) for u in runner.user_classes)
+        users = users_for(opts.rate, opts.user_rate)
+        self._fixed = sum(u.fixed_count for u in runner.user_classes)
+        self._stages = build_stages(opts.shape, users=users, duration=duration)
+
+    def tick(self) -> tuple[int, float] | None:
+        if getattr(self, "_stages", None) is None:
+            self._plan()
+        assert self._stages is not None
+        stage = stage_at(self._stages, self.get_run_time())
+        if stage is None:
+            return None
+        # The fixed-count users (simulator, checkout, Efecty) come on top of the paced webhook users.
+        webhook_users = stage.users if self._webhooks else 0
+        return webhook_users + self._fixed, max(stage.spawn_rate, float(self._fixed))

@@ -1,0 +1,282 @@
+"""``payharness load``: a fresh stack, headless Locust at a given rate and duration, the audit, the artefacts.
+
+Everything listens on 127.0.0.1 and stops by itself: the shape ends the run after ``--duration``, Locust's
+``-t`` stops it a little later if the shape did not, and a hard timeout here kills what is left.
+
+Usage::
+
+    payharness load --rate 500 --duration 60 --mix dup=0.10,ooo=0.05,invalid=0.02
+    payharness load --rate 300 --duration 30 --workers 2 --restart-core-at 12
+    python -m load.runner --rate 50 --duration 5 --artefacts /tmp/load-smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.stack import Stack, free_port
+
+LOAD_DIR = Path(__file__).resolve().parent
+REPO = LOAD_DIR.parent
+LOCUSTFILE = LOAD_DIR / "locustfile.py"
+CONFIG = LOAD_DIR / "locust.conf"
+ALL_USERS = ("WompiWebhookUser", "PayUWebhookUser", "WompiGatewayUser", "CheckoutUser", "EfectyUser")
+# The checkout's per-IP limit protects a real shop; here every request comes from 127.0.0.1.
+LOAD_CORE_ENV = {"PAYHARNESS_LIMITS__PAYMENTS_PER_IP": "100000/minute"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="payharness load", description=__doc__.splitlines()[0])
+    p.add_argument("--rate", type=float, default=100.0, help="webhook events per second, overall")
+    p.add_argument("--duration", type=float, default=30.0, help="seconds of load")
+    p.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: one local process)")
+    p.add_argument("--mix", default=None, help="e.g. dup=0.10,ooo=0.05,invalid=0.02 (default: locust.conf)")
+    p.add_argument("--shape", choices=["steady", "ramp", "spike"], default="steady")
+    p.add_argument("--user-rate", type=float, default=None, help="events/s per webhook user (default: locust.conf)")
+    p.add_argument("--users", nargs="*", default=list(ALL_USERS), metavar="CLASS", help="Locust user classes")
+    p.add_argument("--core-workers", type=int, default=2, help="uvicorn worker processes of the core")
+    p.add_argument("--restart-core-at", type=float, default=None, help="restart the core this many seconds in")
+    p.add_argument(
+        "--restart-mode",
+        choices=["term", "kill"],
+        default="term",
+        help="term: graceful stop; kill: SIGKILL the core and its workers",
+    )
+    p.add_argument("--artefacts", default=None, help="folder for the ledger, audit.json, Locust CSV and HTML")
+    p.add_argument(
+        "--defect-env",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="extra environment for the core (e.g. a seeded defect); repeatable",
+    )
+    p.add_argument("--check-p95", type=float, default=None)
+    p.add_argument("--check-p99", type=float, default=None)
+    p.add_argument("--check-error-ratio", type=float, default=None)
+    p.add_argument("--locust-arg", action="append", default=[], help="passed to Locust as is; repeatable")
+    return p
+
+
+@dataclass
+class Plan:
+    """The processes one run starts, as argument lists (kept in the result for the report)."""
+
+    master: list[str]
+    workers: list[list[str]] = field(default_factory=list)
+
+
+def locust_commands(args: argparse.Namespace, stack: Stack, artefacts: Path) -> Plan:
+    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--config", str(CONFIG)]
+    opts = [
+        "--headless",
+        "--host",
+        stack.urls["core"],
+        "--database-url",
+        stack.urls["database"],
+        "--wompi-url",
+        stack.urls["wompi"],
+        "--efecty-url",
+        stack.urls["efecty"],
+        "--token-secret",
+        stack.core_env["PAYHARNESS_AUTH__TOKEN_SECRET"],
+        "--rate",
+        f"{args.rate:g}",
+        "--duration",
+        f"{args.duration:g}",
+        "--shape",
+        args.shape,
+        "-t",
+        f"{int(args.duration + 15)}s",
+        "--stop-timeout",
+        "0",
+        "--artefacts",
+        str(artefacts),
+        "--csv",
+        str(artefacts / "locust"),
+        "--html",
+        str(artefacts / "locust.html"),
+        "--only-summary",
+    ]
+    for flag, value in (
+        ("--mix", args.mix),
+        ("--user-rate", args.user_rate),
+        ("--check-p95", args.check_p95),
+        ("--check-p99", args.check_p99),
+        ("--check-error-ratio", args.check_error_ratio),
+    ):
+        if value is not None:
+            opts += [flag, str(value)]
+    if args.restart_core_at is not None and args.check_error_ratio is None:
+        # While the core is down every request fails once before its retry lands: that is the point.
+        opts += ["--check-error-ratio", "0.2"]
+    opts += list(args.locust_arg)
+    if args.workers <= 0:
+        return Plan(master=[*base, *opts, *args.users])
+    port = free_port()
+    master = [
+        *base,
+        *opts,
+        "--master",
+        "--expect-workers",
+        str(args.workers),
+        "--master-bind-host",
+        "127.0.0.1",
+        "--master-bind-port",
+        str(port),
+        *args.users,
+    ]
+    worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port), *args.users]
+    return Plan(master=master, workers=[list(worker) for _ in range(args.workers)])
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def restart_core(stack: Stack, mode: str, *, workers: int, extra_env: dict[str, str]) -> float:
+    """Stop the core (gracefully, or SIGKILL it and its workers by pid) and start it on the same port."""
+    started = time.perf_counter()
+    service = stack.core_service
+    if mode == "kill" and service is not None and service.proc is not None:
+        for pid in [*_children(service.proc.pid), service.proc.pid]:
+            with contextlib.suppress(ProcessLookupError):  # a worker may already be gone
+                os.kill(pid, signal.SIGKILL)
+        service.proc.wait()
+    stack.stop_core()
+    stack.start_core(workers=workers, extra_env=extra_env)
+    return time.perf_counter() - started
+
+
+def parse_env(pairs: Sequence[str]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--defect-env {pair!r}: use KEY=VALUE")
+        env[key] = value
+    return env
+
+
+def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+
+
+def run(args: argparse.Namespace) -> int:
+    artefacts = Path(args.artefacts or REPO / "artefacts" / f"load-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
+    artefacts.mkdir(parents=True, exist_ok=True)
+    extra_env = {**LOAD_CORE_ENV, **parse_env(args.defect_env)}
+    events: dict[str, object] = {}
+    with Stack.start(core_workers=args.core_workers, core_extra_env=extra_env) as stack:
+        plan = locust_commands(args, stack, artefacts)
+        master = _spawn(plan.master, artefacts / "locust-master.log")
+        workers = [_spawn(argv, artefacts / f"locust-worker-{n}.log") for n, argv in enumerate(plan.workers)]
+        timer = None
+        if args.restart_core_at is not None:
+
+            def _restart() -> None:
+                took = restart_core(stack, args.restart_mode, workers=args.core_workers, extra_env=extra_env)
+                events["restart_seconds"] = round(took, 3)
+
+            timer = threading.Timer(args.restart_core_at + (3.0 if workers else 1.0), _restart)
+            timer.start()
+        code = _wait(master, workers, timeout=args.duration + 180)
+        if timer is not None:
+            timer.cancel()
+            timer.join()
+    _write_run(artefacts, args, plan, code, events)
+    _print_outcome(artefacts, code)
+    return code
+
+
+def _wait(master: subprocess.Popen[bytes], workers: list[subprocess.Popen[bytes]], *, timeout: float) -> int:
+    try:
+        code = master.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"payharness load: Locust still running after {timeout:.0f} s; stopping it", file=sys.stderr)
+        master.terminate()
+        try:
+            master.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            master.kill()
+        code = 124
+    for worker in workers:
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+    return code
+
+
+def _write_run(artefacts: Path, args: argparse.Namespace, plan: Plan, code: int, events: dict[str, object]) -> None:
+    redacted = [a if not a.startswith(("postgresql://",)) else "<database>" for a in plan.master]
+    secret_at = redacted.index("--token-secret") + 1 if "--token-secret" in redacted else None
+    if secret_at:
+        redacted[secret_at] = "<secret>"
+    record = {
+        "exit_code": code,
+        "rate": args.rate,
+        "duration": args.duration,
+        "workers": args.workers,
+        "mix": args.mix,
+        "shape": args.shape,
+        "restart_core_at": args.restart_core_at,
+        "restart_mode": args.restart_mode,
+        "defect_env": parse_env(args.defect_env),
+        "events": events,
+        "locust_master": redacted,
+    }
+    (artefacts / "run.json").write_text(json.dumps(record, indent=2))
+
+
+def _print_outcome(artefacts: Path, code: int) -> None:
+    audit_path = artefacts / "audit.json"
+    if audit_path.exists():
+        result = json.loads(audit_path.read_text())
+        t = result["thresholds"]
+        print(
+            f"webhooks: {t['requests']} requests, {t['failures']} failed ({t['error_ratio']:.4%}), "
+            f"p50 {t['p50_ms']:g} ms, p95 {t['p95_ms']:g} ms, p99 {t['p99_ms']:g} ms"
+        )
+        for breach in t["breaches"]:
+            print(f"  threshold broken: {breach}")
+        audit = result.get("audit")
+        if audit:
+            state = "clean" if audit["ok"] else f"ANOMALIES {audit['anomaly_counts']}"
+            stats = audit["stats"]
+            print(f"audit: {state}; {stats['requests']} ledger entries, {stats['event_rows']} event rows")
+            for kind, examples in audit["anomalies"].items():
+                for example in examples[:3]:
+                    print(f"  {kind}: {example['subject']}: {example['detail']}")
+    else:
+        print(f"no audit.json (Locust exited {code}); see {artefacts}/locust-master.log", file=sys.stderr)
+    print(f"exit {code}; artefacts in {artefacts}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for ``payharness load`` (the lead wires it into harness.cli)."""
+    return run(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
