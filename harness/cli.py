@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PASS_THROUGH = {"test", "simulators", "core", "token", "reconcile", "load", "bench-load", "defects", "report"}
+PASS_THROUGH = {"test", "simulators", "core", "token", "reconcile", "load", "bench-load", "defects", "report",
+                "audit"}
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
@@ -71,6 +72,8 @@ DELEGATED = {
     "core": ("core.serve:main", "serve the reference core with uvicorn (fails closed without its secrets)"),
     "token": ("core.serve:token_main", "mint a bearer token for the core's API (--sub, --role)"),
     "reconcile": ("core.serve:reconcile_main", "reconcile a day of Efecty payments (Asobancaria 2001)"),
+    "audit": ("harness.audit:main", "the main job: suites, load + audit, defect matrix, coverage, the report"),
+    "report": ("reports.cli:main", "build the auditor report (HTML, Markdown, JSON) from an artefacts folder"),
     "defects": ("harness.defects.matrix:main", "run the suites once per seeded defect: the detection matrix"),
     "load": ("load.runner:main", "webhook load with Locust on a fresh stack, then the consistency audit"),
     "bench-load": ("load.bench:main", "benchmark: sustained webhook rate vs bare asyncpg and pgbench"),

@@ -176,7 +176,13 @@ class Stack:
         for name in defects:  # a defect may need the core started with other settings (e.g. a secret unset)
             self.core_env.update(REGISTRY[name.strip()].core_env)
         factory = "harness.defects.app:app_from_env" if defects else "core.app:app_from_env"
-        argv = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1",
+        # PAYHARNESS_COVERAGE_DIR: measure the core (every worker) with coverage.py, data files there.
+        coverage_dir = os.environ.get("PAYHARNESS_COVERAGE_DIR")
+        runner = ["-m", "coverage", "run", f"--rcfile={REPO / 'pyproject.toml'}", "-m"] if coverage_dir else ["-m"]
+        if coverage_dir:
+            Path(coverage_dir).mkdir(parents=True, exist_ok=True)
+            self.core_env["COVERAGE_FILE"] = str(Path(coverage_dir) / ".coverage")
+        argv = [sys.executable, *runner, "uvicorn", factory, "--factory", "--host", "127.0.0.1",
                 "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
         self.core_service = ServiceProcess("core", argv, [f"{core_url}/openapi.json"],
                                            env={**os.environ, **self.core_env}).start()

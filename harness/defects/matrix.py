@@ -7,7 +7,10 @@ fails or any defect goes undetected.
 
 Usage::
 
-    payharness defects [--quick] [--only no_row_lock,always_200] [--artefacts artefacts] [--parallel 2]
+    payharness defects [--full] [--only no_row_lock,always_200] [--artefacts artefacts] [--parallel 2]
+
+By default each defect runs the suites that target it (``Defect.quick``); ``--full`` runs every suite
+for every defect (about four times longer), which shows every test a defect trips.
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ def run_defect(defect: Defect, out: Path, quick: bool, timeout: float) -> dict[s
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="payharness defects", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="per defect, only the suites that target it")
+    parser.add_argument("--full", action="store_true", help="every suite for every defect (slow)")
     parser.add_argument("--only", default="", help="comma-separated defect names")
     parser.add_argument("--artefacts", default=str(REPO / "artefacts"))
     parser.add_argument("--parallel", type=int, default=2)
@@ -91,18 +94,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     defects = [REGISTRY[n.strip()] for n in args.only.split(",") if n.strip()] or REGISTRY.all()
 
     started = time.monotonic()
-    clean_targets = sorted({t for d in defects for t in _targets(d, args.quick)})
+    clean_targets = sorted({t for d in defects for t in _targets(d, not args.full)})
     code, duration = run_suites(clean_targets, out / "clean.xml", None, args.timeout)
     clean_failed, clean_passed = failed_tests(out / "clean.xml")
     print(f"clean core: {clean_passed} passed, {len(clean_failed)} failed ({duration:.0f} s)", flush=True)
     with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
         rows = []
-        for row in pool.map(lambda d: run_defect(d, out, args.quick, args.timeout), defects):
+        for row in pool.map(lambda d: run_defect(d, out, not args.full, args.timeout), defects):
             mark = "caught" if row["detected"] else "NOT CAUGHT"
             print(f"  {row['name']:<34} {mark:<10} by {len(row['failed_tests'])} test(s) ({row['duration_s']} s)",
                   flush=True)
             rows.append(row)
-    matrix = {"generated_at": datetime.now(UTC).isoformat(), "mode": "quick" if args.quick else "full",
+    matrix = {"generated_at": datetime.now(UTC).isoformat(), "mode": "full" if args.full else "targeted",
               "clean": {"passed": clean_passed, "failed": clean_failed, "suites": clean_targets,
                         "junit": "defects/clean.xml", "exit_code": code},
               "defects": rows, "duration_s": round(time.monotonic() - started, 1)}

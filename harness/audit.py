@@ -1,0 +1,139 @@
+"""``payharness audit``: the main job — suites, a short load with its audit, the defect matrix, the report.
+
+Each step runs as its own process (a fresh stack on the embedded Postgres each time), writes its
+artefacts into one folder, and is recorded in ``run.json`` with its command, exit code and duration;
+the report is built only from that folder. The exit code is non-zero on any critical finding: a
+failing test, an undetected defect, a consistency-audit anomaly, or a step that did not finish.
+
+Usage::
+
+    payharness audit [--quick] [--artefacts artefacts/audit-<time>]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+REPO = Path(__file__).resolve().parent.parent
+SUITES = ("suites", "core/tests")
+QUICK_DEFECTS = ("no_row_lock", "float_amounts", "always_200", "signature_skipped_without_secret",
+                 "trust_unsigned_reference", "no_amount_check")
+
+
+@dataclass
+class Step:
+    name: str
+    command: list[str]
+    artefacts: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    timeout: float = 900.0
+    exit_code: int | None = None
+    duration_s: float = 0.0
+    log: str = ""
+
+
+def _run(step: Step, out: Path, console: Console) -> Step:
+    log_path = out / "logs" / f"{step.name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with console.status(f"[bold]{step.name}[/]: {' '.join(step.command[2:])[:90]}…"), log_path.open("wb") as log:
+        try:
+            step.exit_code = subprocess.call(step.command, cwd=REPO, env={**os.environ, **step.env},
+                                             stdout=log, stderr=subprocess.STDOUT, timeout=step.timeout)
+        except subprocess.TimeoutExpired:
+            step.exit_code = -1
+    step.duration_s = round(time.monotonic() - started, 1)
+    step.log = str(log_path.relative_to(out))
+    mark = "[green]ok[/]" if step.exit_code == 0 else f"[red]exit {step.exit_code}[/]"
+    console.print(f"  {step.name:<10} {mark:<22} {step.duration_s:>7.1f} s   log: {log_path}")
+    return step
+
+
+def _coverage(out: Path, console: Console) -> Step:
+    data = out / "coverage-data"
+    rc = f"--rcfile={REPO / 'pyproject.toml'}"
+    step = Step("coverage", [sys.executable, "-m", "coverage", "combine", rc, "-q", str(data)], ["coverage.json"],
+                env={"COVERAGE_FILE": str(data / ".coverage")}, timeout=120)
+    _run(step, out, console)
+    if step.exit_code == 0:
+        step.exit_code = subprocess.call([sys.executable, "-m", "coverage", "json", rc, "-q", "-o",
+                                          str(out / "coverage.json")], cwd=REPO,
+                                         env={**os.environ, "COVERAGE_FILE": str(data / ".coverage")})
+    return step
+
+
+def plan(out: Path, quick: bool) -> list[Step]:
+    py = sys.executable
+    coverage_env = {"PAYHARNESS_COVERAGE_DIR": str(out / "coverage-data"),
+                    "COVERAGE_FILE": str(out / "coverage-data" / ".coverage"), "HYPOTHESIS_PROFILE": "ci"}
+    defects = ["--only", ",".join(QUICK_DEFECTS)] if quick else []
+    return [
+        Step("suites", [py, "-m", "coverage", "run", f"--rcfile={REPO / 'pyproject.toml'}", "-m", "pytest",
+                        "-q", "-p", "no:cacheprovider", f"--junitxml={out / 'junit.xml'}",
+                        f"--scenarios-json={out / 'scenarios.json'}", *SUITES],
+             ["junit.xml", "scenarios.json"], env=coverage_env, timeout=900),
+        Step("bench-db", [py, "-m", "harness.cli", "bench-db", "--runs", "3", "--json", str(out / "bench_db.json")],
+             ["bench_db.json"], timeout=300),
+        Step("load", [py, "-m", "harness.cli", "load", "--rate", "100" if quick else "300",
+                      "--duration", "15" if quick else "40", "--artefacts", str(out / "load")],
+             ["load/audit.json", "load/locust_stats.csv", "load/locust_stats_history.csv"], timeout=600),
+        Step("defects", [py, "-m", "harness.cli", "defects", "--artefacts", str(out), *defects],
+             ["defects.json"], timeout=1500),
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="payharness audit", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter load; the matrix on six critical defects")
+    parser.add_argument("--artefacts", default=None, help="output folder (default artefacts/audit-<UTC time>)")
+    parser.add_argument("--skip", default="", help="comma-separated steps to skip (suites, bench-db, load, defects)")
+    args = parser.parse_args(argv)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = Path(args.artefacts or REPO / "artefacts" / f"audit-{stamp}").resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    console = Console(stderr=True)
+    console.print(f"[bold]payharness audit[/] → {out}" + (" (quick)" if args.quick else ""))
+    started_at, started = datetime.now(UTC), time.monotonic()
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    steps = [_run(step, out, console) for step in plan(out, args.quick) if step.name not in skip]
+    if "suites" not in skip:
+        steps.append(_coverage(out, console))
+    run = {"started_at": started_at.isoformat(), "finished_at": datetime.now(UTC).isoformat(),
+           "duration_s": round(time.monotonic() - started, 1), "quick": args.quick, "git_commit": _git_commit(),
+           "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                       "cpus": os.cpu_count()},
+           "steps": [asdict(s) for s in steps]}
+    (out / "run.json").write_text(json.dumps(run, indent=2))
+    report_code = _report(out, console)
+    failed = [s.name for s in steps if s.exit_code != 0]
+    console.print(f"report: {out / 'report' / 'report.html'}")
+    if failed or report_code:
+        console.print(f"[red]critical findings or failed steps: {', '.join(failed) or 'report'}[/]")
+        return 1
+    console.print("[green]no critical finding[/]")
+    return 0
+
+
+def _report(out: Path, console: Console) -> int:
+    step = Step("report", [sys.executable, "-m", "harness.cli", "report", str(out), "--out", str(out / "report")],
+                ["report/report.html", "report/report.md", "report/report.json"], timeout=300)
+    return _run(step, out, console).exit_code or 0
+
+
+def _git_commit() -> str | None:
+    try:
+        return subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=REPO, text=True).strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
