@@ -90,7 +90,8 @@ async def test_idempotency_unique_key_lets_one_of_ten_concurrent_duplicates_char
             assert gateways.create_gate is not None
             gateways.create_gate.set()
 
-        *answers, _ = await asyncio.gather(*(pay() for _ in range(10)), open_gate_when_the_charge_is_in_flight())
+        async with asyncio.timeout(10):
+            *answers, _ = await asyncio.gather(*(pay() for _ in range(10)), open_gate_when_the_charge_is_in_flight())
     assert [a.status_code for a in answers] == [200] * 10
     assert all(a.json() == answers[0].json() for a in answers)
     assert sum(a.headers.get("idempotent-replayed") == "true" for a in answers) == 9
@@ -108,11 +109,15 @@ async def test_a_duplicate_while_the_first_is_in_flight_gets_409_in_progress(dat
             core.client.post("/payments/process", json=card_body(order), headers=core.auth("buyer-1", **KEY))
         )
         await gateways.wait_for("create")
-        duplicate = await core.client.post(
-            "/payments/process", json=card_body(order), headers=core.auth("buyer-1", **KEY)
-        )
         assert gateways.create_gate is not None
-        gateways.create_gate.set()
+        try:
+            # Bounded: were the key not guarded, this duplicate would block on the gate too.
+            async with asyncio.timeout(5):
+                duplicate = await core.client.post(
+                    "/payments/process", json=card_body(order), headers=core.auth("buyer-1", **KEY)
+                )
+        finally:
+            gateways.create_gate.set()
         done = await first
         later = await core.client.post("/payments/process", json=card_body(order), headers=core.auth("buyer-1", **KEY))
     assert (duplicate.status_code, duplicate.json()["error"]["code"]) == (409, "idempotency_in_progress")
