@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -127,6 +128,7 @@ async def charge_wompi(
             payment_method=_wompi_method(body, description),
             acceptance_token=acceptance,
             accept_personal_auth=personal,
+            customer_data=_customer_data(body),
         )
     except WompiTransactionError as exc:
         if isinstance(exc.result, WompiTransaction):
@@ -139,6 +141,12 @@ async def charge_wompi(
             message=exc.message,
         )
     return _from_wompi(tx, amount, body.currency)
+
+
+def _customer_data(body: ProcessPaymentIn) -> dict[str, str] | None:
+    if body.payer is None:
+        return None
+    return {"phone_number": body.payer.phone, "full_name": body.payer.full_name}
 
 
 def _from_payu(result: PayUTransactionResult) -> ChargeResult:
@@ -171,7 +179,10 @@ async def charge_payu_card(
         payment_method=card.brand,
         installments=card.installments,
     )
-    device = PayUDevice(ip_address=client.ip, user_agent=client.user_agent[:512])
+    # PayU marks deviceSessionId mandatory for cards. The checkout page should send its fingerprint
+    # session; an API client without one gets a stable id derived from this attempt's reference.
+    session = card.device_session_id or hashlib.md5(reference.encode(), usedforsecurity=False).hexdigest()
+    device = PayUDevice(ip_address=client.ip, device_session_id=session, user_agent=client.user_agent[:512])
     try:
         result = await services.payu.submit_card(
             reference=reference,

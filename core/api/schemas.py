@@ -137,6 +137,10 @@ class PayUCardIn(BaseModel):
     holder: str = Field(min_length=1, max_length=255)
     brand: Literal["VISA", "MASTERCARD", "AMEX", "DINERS", "CODENSA"] = "VISA"
     installments: int = Field(default=1, ge=1, le=36)
+    device_session_id: str | None = Field(
+        default=None, min_length=1, max_length=255,
+        description="PayU's device fingerprint session id from the checkout page; derived when omitted.",
+    )
 
 
 class PayerIn(BaseModel):
@@ -197,6 +201,9 @@ class ProcessPaymentIn(BaseModel):
             raise ValueError("NEQUI needs nequi_phone")
         if self.method == "PSE" and self.pse is None:
             raise ValueError("PSE needs pse")
+        if self.method == "PSE" and self.payer is None:
+            # Wompi requires customer_data.phone_number and full_name for PSE (gateways.md §2.4).
+            raise ValueError("PSE needs payer (full_name and phone)")
         return self
 
     @property

@@ -86,8 +86,12 @@ async def test_pse_is_pending_with_the_bank_redirect(database: Database, conn: a
             "method": "PSE",
             "card": None,
             "pse": {"bank_code": "1", "user_type": 0, "legal_id_type": "CC", "legal_id": "1234567"},
+            "payer": {"full_name": "Ana Pérez", "phone": "3001234567", "dni_number": "1234567"},
         }
+        without_payer = {**body, "payer": None}
+        refused = await core.client.post("/payments/process", json=without_payer, headers=core.auth("buyer-1", **key()))
         r = await core.client.post("/payments/process", json=body, headers=core.auth("buyer-1", **key()))
+    assert refused.status_code == 422  # Wompi needs customer_data.phone_number and full_name for PSE
     assert r.status_code == 200, r.text
     assert r.json()["redirect_url"] == "https://bank.test/pse/123"
     assert (r.json()["transaction"]["status"], r.json()["order_status"]) == ("pending", "pending")

@@ -1,0 +1,83 @@
+"""A buyer and an admin talking to the live core, and the gateway-side moves a real payer would make.
+
+Usage::
+
+    buyer = Actor.buyer(live)                       # a fresh buyer id and token
+    order = await buyer.create_order(core, "50000.00")
+    paid = await buyer.pay(core, order["id"], "50000.00", method="NEQUI", nequi_phone="3991111111")
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from core.auth import mint_token
+from core.settings import AuthSettings
+from suites.conftest import Live
+
+
+def token(live: Live, subject: str, role: str) -> str:
+    auth = AuthSettings(token_secret=SecretStr(live.core_env["PAYHARNESS_AUTH__TOKEN_SECRET"]))
+    return mint_token(auth, subject, role)
+
+
+@dataclass(frozen=True)
+class Actor:
+    subject: str
+    headers: dict[str, str]
+
+    @classmethod
+    def buyer(cls, live: Live) -> Actor:
+        subject = f"buyer-{secrets.token_hex(4)}"
+        return cls(subject, {"authorization": f"Bearer {token(live, subject, 'buyer')}"})
+
+    @classmethod
+    def admin(cls, live: Live) -> Actor:
+        return cls("admin-1", {"authorization": f"Bearer {token(live, 'admin-1', 'admin')}"})
+
+    async def create_order(self, core: httpx.AsyncClient, amount: str) -> dict[str, Any]:
+        response = await core.post("/orders", json={"amount": amount, "currency": "COP"}, headers=self.headers)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    async def pay(self, core: httpx.AsyncClient, order_id: int, amount: str, *, method: str,
+                  key: str | None = None, **fields: Any) -> httpx.Response:
+        body = {"order_id": order_id, "amount": amount, "currency": "COP", "method": method,
+                "customer_email": "comprador@example.com", **fields}
+        headers = {**self.headers, "idempotency-key": key or secrets.token_hex(8)}
+        return await core.post("/payments/process", json=body, headers=headers)
+
+    async def order(self, core: httpx.AsyncClient, order_id: int) -> dict[str, Any]:
+        response = await core.get(f"/orders/{order_id}", headers=self.headers)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+
+async def wompi_card_token(live: Live, number: str = "4242424242424242") -> str:
+    """Tokenise a card at the Wompi simulator as the payer's browser would (public key)."""
+    async with httpx.AsyncClient(base_url=live.urls["wompi"], timeout=10) as client:
+        response = await client.post("/v1/tokens/cards", json={
+            "number": number, "cvc": "123", "exp_month": "08", "exp_year": "30", "card_holder": "Ana Pérez"},
+            headers={"authorization": f"Bearer {live.creds['wompi']['public_key']}"})
+    assert response.status_code in (200, 201), response.text
+    return str(response.json()["data"]["id"])
+
+
+async def advance_clock(live: Live, gateway: str, seconds: float) -> dict[str, Any]:
+    """Move a simulator's clock; returns when every delivery that came due has been attempted."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(f"{live.urls[gateway]}/__admin/clock/advance", json={"seconds": seconds})
+    response.raise_for_status()
+    return dict(response.json())
+
+
+async def journal(live: Live, gateway: str, kind: str = "request") -> list[dict[str, Any]]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.get(f"{live.urls[gateway]}/__admin/journal", params={"kind": kind})
+    response.raise_for_status()
+    return list(response.json()["entries"])
