@@ -41,6 +41,7 @@ def _cmd_lint(args: argparse.Namespace) -> int:
     steps = [
         [sys.executable, "-m", "ruff", "check", "."],
         [str(Path(sys.executable).parent / "lint-imports")],
+        [sys.executable, "-m", "mypy"],
     ]
     for step in steps:
         print("$", " ".join(step), flush=True)
@@ -100,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--artefacts", default=str(REPO / "artefacts"), help="where JUnit XML is written")
     test.set_defaults(func=_cmd_test)
 
-    lint = sub.add_parser("lint", help="ruff and the import contracts")
+    lint = sub.add_parser("lint", help="ruff, the import contracts and mypy")
     lint.set_defaults(func=_cmd_lint)
 
     sims = sub.add_parser("simulators", help="run the PayU, Wompi and Efecty simulators", add_help=False)

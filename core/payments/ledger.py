@@ -24,17 +24,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.db.models import AnomalyKind, Gateway, Order, OrderStatus, OrderTransaction, PaymentAnomaly, TransactionStatus
 from core.payments.statemachine import Decision, decide, order_after
 
-orders_t = Order.__table__
-txns_t = OrderTransaction.__table__
-anomalies_t = PaymentAnomaly.__table__
+orders_t = cast(Table, Order.__table__)
+txns_t = cast(Table, OrderTransaction.__table__)
+anomalies_t = cast(Table, PaymentAnomaly.__table__)
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ Usage: the core submits transactions with ``notifyUrl`` = ``https://…/webhooks
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from core.db.models import Gateway, OrderTransaction, TransactionStatus
 from core.deps import get_services
@@ -30,7 +30,7 @@ from core.signing.payu import Algorithm, verify_confirmation
 from core.webhooks.recording import IncomingEvent, record_and_apply, record_unmatched
 
 router = APIRouter(tags=["webhooks"])
-txns_t = OrderTransaction.__table__
+txns_t = cast(Table, OrderTransaction.__table__)
 
 # state_pol → our status (gateways.md §1.5). 7 (pending) is not sent to the confirmation URL per the
 # docs, but third-party code maps it, so it is understood (and recorded without effect on a final state).

@@ -24,9 +24,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -41,8 +41,8 @@ from core.db.models import (
 from core.payments.ledger import apply_status, lock_order_of_transaction, read_transaction, record_anomaly
 from core.payments.statemachine import Decision, decide
 
-events_t = WebhookEvent.__table__
-conflicts_t = WebhookEventConflict.__table__
+events_t = cast(Table, WebhookEvent.__table__)
+conflicts_t = cast(Table, WebhookEventConflict.__table__)
 
 
 @dataclass(frozen=True)

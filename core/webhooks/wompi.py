@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 import time
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 
 from core.db.models import Gateway, OrderTransaction, TransactionStatus
 from core.deps import get_services
@@ -30,7 +30,7 @@ from core.signing.wompi import verify_event
 from core.webhooks.recording import IncomingEvent, record_and_apply, record_unmatched
 
 router = APIRouter(tags=["webhooks"])
-txns_t = OrderTransaction.__table__
+txns_t = cast(Table, OrderTransaction.__table__)
 
 STATUSES = {
     "PENDING": TransactionStatus.PENDING,

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from harness.defects import ENV, REGISTRY, Defect
 
@@ -70,7 +71,7 @@ def _targets(defect: Defect | None, quick: bool) -> tuple[str, ...]:
     return FULL_SUITES
 
 
-def run_defect(defect: Defect, out: Path, quick: bool, timeout: float) -> dict[str, object]:
+def run_defect(defect: Defect, out: Path, quick: bool, timeout: float) -> dict[str, Any]:
     junit = out / f"{defect.name}.xml"
     code, duration = run_suites(_targets(defect, quick), junit, defect.name, timeout)
     failed, passed = failed_tests(junit)

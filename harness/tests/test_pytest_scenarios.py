@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from harness.pytest_scenarios import build_report, load_catalog, scenario_status
@@ -27,7 +29,7 @@ def test_outcomes_fold_into_a_scenario_status(runnable: bool, outcomes: list[str
 
 
 def test_the_report_counts_statuses_per_point() -> None:
-    catalog = [{"id": "A", "point": "api", "title": "a", "source": "added"},
+    catalog: list[dict[str, Any]] = [{"id": "A", "point": "api", "title": "a", "source": "added"},
                {"id": "B", "point": "api", "title": "b", "source": "added"},
                {"id": "C", "point": "payu", "title": "c", "source": "added", "runnable": False, "reason": "r"}]
     report = build_report(catalog, {"A": ["t1", "t2"]}, {"t1": "passed", "t2": "failed"})

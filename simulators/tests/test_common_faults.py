@@ -213,6 +213,6 @@ def test_fault_plans_round_trip_through_json_and_reject_nonsense() -> None:
         ({"status": 500}, "'type'"),
     ]:
         with pytest.raises(ValueError, match=message):
-            fault_from_dict(bad)
+            fault_from_dict(bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="probability"):
         FaultRule.from_dict({"fault": {"type": "malformed"}, "probability": 2})
