@@ -83,8 +83,15 @@ class EfectySettings(BaseModel):
     voucher_ttl_hours: int = 72
 
 
+def _long_enough(value: SecretStr) -> SecretStr:
+    # A short HMAC key can be brute-forced offline from any token it signed: refuse it at start-up.
+    if len(value.get_secret_value().encode()) < 32:
+        raise ValueError("must be at least 32 bytes")
+    return value
+
+
 class AuthSettings(BaseModel):
-    token_secret: Secret  # HS256 key for the API's bearer tokens
+    token_secret: Annotated[Secret, AfterValidator(_long_enough)]  # HS256 key for the API's bearer tokens
     token_ttl_seconds: int = 3600
     issuer: str = "payharness-core"
 
