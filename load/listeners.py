@@ -74,6 +74,12 @@ def add_arguments(parser: Any, **_: Any) -> None:
     g.add_argument("--checkout-rate", type=float, default=1.0, help="checkouts per second per checkout user")
     g.add_argument("--shape", choices=["steady", "ramp", "spike"], default="steady")
     g.add_argument("--duration", type=float, default=0.0, help="shape length in s (default: --run-time, else 60)")
+    g.add_argument(
+        "--pool-rate",
+        type=float,
+        default=0.0,
+        help="events/s the seeded pools are sized for (default: --rate; set it for unpaced ceiling runs)",
+    )
     g.add_argument("--mix", default=str(Mix()), help="chaos per story, e.g. dup=0.10,ooo=0.05,invalid=0.02")
     g.add_argument("--artefacts", default="artefacts/load", help="where the ledger and audit.json go")
     g.add_argument("--check-p95", type=float, default=100.0, help="fail when webhook p95 (ms) exceeds this; 0 = off")
@@ -112,6 +118,8 @@ def on_test_start(environment: Environment, **_: Any) -> None:
     if not isinstance(runner, MasterRunner):
         workers = opts.load_workers if isinstance(runner, WorkerRunner) else 1
         index = getattr(runner, "worker_index", 0) if isinstance(runner, WorkerRunner) else 0
+        # A worker learns the artefacts folder (like the run id) from the master's spawn message.
+        state.artefacts = Path(opts.artefacts)
         state.begin(run_id=opts.load_run_id, workers=max(1, workers), index=index, pools=json.loads(opts.load_pools))
         state.open_writer()
 
@@ -123,7 +131,7 @@ def _seed(environment: Environment) -> None:
     run_id = secrets.token_hex(3)
     duration = opts.duration or opts.run_time or 60.0
     pools = pool_sizes(
-        rate=opts.rate,
+        rate=opts.pool_rate or opts.rate,
         duration=duration,
         mix=Mix.parse(opts.mix),
         sim_rate=opts.sim_rate,
@@ -209,6 +217,7 @@ def on_quitting(environment: Environment, **_: Any) -> None:
         "shape": opts.shape,
         "thresholds": evaluation.to_dict(),
         "ledger_nodes": state.ledger_counts,
+        "pools_exhausted": sorted(state.exhausted),  # this process's users only (workers log theirs)
     }
     audit_ok = True
     if not opts.no_audit:

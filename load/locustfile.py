@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 import uuid
 from decimal import Decimal
 
@@ -224,6 +225,7 @@ class RateShape(LoadTestShape):
     def reset_time(self) -> None:
         super().reset_time()
         self._stages: tuple[Stage, ...] | None = None
+        self._run: str | None = None
 
     def _plan(self) -> None:
         runner = self.runner
@@ -238,8 +240,14 @@ class RateShape(LoadTestShape):
     def tick(self) -> tuple[int, float] | None:
         if getattr(self, "_stages", None) is None:
             self._plan()
-        assert self._stages is not None
-        stage = stage_at(self._stages, self.get_run_time())
+        assert self._stages is not None and self.runner is not None
+        state = state_of(self.runner.environment)
+        run = state.run_ids[-1] if state.run_ids else None
+        if run != getattr(self, "_run", None):
+            # The clock starts once the run's orders are seeded: seeding blocks test_start for seconds.
+            self._run = run
+            self.start_time = time.perf_counter()
+        stage = stage_at(self._stages, self.get_run_time() if run else 0.0)
         if stage is None:
             return None
         # The fixed-count users (simulator, checkout, Efecty) come on top of the paced webhook users.

@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K=V",
         help="extra environment for the core (e.g. a seeded defect); repeatable",
     )
+    p.add_argument(
+        "--defect",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a seeded defect from harness.defects (as --defect-env PAYHARNESS_DEFECTS=NAME); repeatable",
+    )
     p.add_argument("--check-p95", type=float, default=None)
     p.add_argument("--check-p99", type=float, default=None)
     p.add_argument("--check-error-ratio", type=float, default=None)
@@ -117,9 +124,16 @@ def locust_commands(args: argparse.Namespace, stack: Stack, artefacts: Path) -> 
     ):
         if value is not None:
             opts += [flag, str(value)]
-    if args.restart_core_at is not None and args.check_error_ratio is None:
-        # While the core is down every request fails once before its retry lands: that is the point.
-        opts += ["--check-error-ratio", "0.2"]
+    if args.restart_core_at is not None:
+        # While the core is down requests fail and wait, then their retries land: that is the point of the
+        # run, so only the audit judges it unless limits were given explicitly.
+        for flag, given, relaxed in (
+            ("--check-error-ratio", args.check_error_ratio, "0.2"),
+            ("--check-p95", args.check_p95, "0"),
+            ("--check-p99", args.check_p99, "0"),
+        ):
+            if given is None:
+                opts += [flag, relaxed]
     opts += list(args.locust_arg)
     if args.workers <= 0:
         return Plan(master=[*base, *opts, *args.users])
@@ -181,10 +195,32 @@ def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
 
 
+def defect_environment(args: argparse.Namespace) -> dict[str, str]:
+    env = parse_env(args.defect_env)
+    names = [n.strip() for n in [*env.get("PAYHARNESS_DEFECTS", "").split(","), *args.defect] if n.strip()]
+    if names:
+        env["PAYHARNESS_DEFECTS"] = ",".join(dict.fromkeys(names))
+    return env
+
+
 def run(args: argparse.Namespace) -> int:
     artefacts = Path(args.artefacts or REPO / "artefacts" / f"load-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
     artefacts.mkdir(parents=True, exist_ok=True)
-    extra_env = {**LOAD_CORE_ENV, **parse_env(args.defect_env)}
+    extra_env = {**LOAD_CORE_ENV, **defect_environment(args)}
+    # Schema defects are applied when the stack creates its database, from this process's environment.
+    saved = {key: os.environ.get(key) for key in extra_env}
+    os.environ.update(extra_env)
+    try:
+        return _run(args, artefacts, extra_env)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _run(args: argparse.Namespace, artefacts: Path, extra_env: dict[str, str]) -> int:
     events: dict[str, object] = {}
     with Stack.start(core_workers=args.core_workers, core_extra_env=extra_env) as stack:
         plan = locust_commands(args, stack, artefacts)
@@ -242,7 +278,7 @@ def _write_run(artefacts: Path, args: argparse.Namespace, plan: Plan, code: int,
         "shape": args.shape,
         "restart_core_at": args.restart_core_at,
         "restart_mode": args.restart_mode,
-        "defect_env": parse_env(args.defect_env),
+        "defect_env": defect_environment(args),
         "events": events,
         "locust_master": redacted,
     }

@@ -43,20 +43,20 @@ class LoadState:
     incomplete: set[str] = field(default_factory=set)
     ledger_counts: dict[str, int] = field(default_factory=dict)
     _taken: dict[str, int] = field(default_factory=dict)
-    _wrapped: set[str] = field(default_factory=set)
+    exhausted: set[str] = field(default_factory=set)  # pools that wrapped around
 
     def begin(self, *, run_id: str, workers: int, index: int, pools: dict[str, int]) -> None:
         self.run_id, self.workers, self.index, self.pools = run_id, workers, index, dict(pools)
         self._taken.clear()
-        self._wrapped.clear()
+        self.exhausted.clear()
 
     def next_index(self, pool: str) -> int:
         taken = self._taken.get(pool, 0)
         self._taken[pool] = taken + 1
         size = self.pools.get(pool, 0)
         mine = max(1, math.ceil((size - self.index) / self.workers)) if size > self.index else 1
-        if taken >= mine and pool not in self._wrapped:
-            self._wrapped.add(pool)
+        if taken >= mine and pool not in self.exhausted:
+            self.exhausted.add(pool)
             log.warning("payharness load: pool %s exhausted after %d stories; reusing its orders", pool, mine)
         return self.index + self.workers * (taken % mine)
 

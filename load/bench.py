@@ -1,0 +1,420 @@
+"""``payharness bench-load``: the sustained signed-webhook rate of the core against the raw ceiling, in one run.
+
+Phases, all on this machine, against one Postgres:
+
+1. generator: one Locust process sending signed events to a null endpoint — what the load generator can
+   offer at most here (if it is not well above the steps, the steps run with ``--workers``);
+2. steps: the core at rising offered rates (``--steps``, ``--step-seconds`` each); a step *holds* when p99 <
+   100 ms, errors < 0.1 % and the achieved rate is ≥ 95 % of the offered one; stepping stops at the first
+   step that does not hold;
+3. hold: the best held rate for ``--hold`` seconds, with the consistency audit;
+4. ceilings, unpaced (64 users sending as fast as answers come back): the core, the same SQL through bare
+   asyncpg behind a bare endpoint (``load.bare``), and pgbench running that SQL with 16 clients;
+5. ratios, ``bench.json``, a table.
+
+Usage::
+
+    payharness bench-load                                  # ~4 min, writes artefacts/bench/bench.json
+    payharness bench-load --steps 250,500,750 --step-seconds 10 --hold 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from harness.stack import ServiceProcess, Stack, free_port
+from load.bench_pgbench import run_pgbench
+from load.runner import CONFIG, LOAD_CORE_ENV, LOCUSTFILE, REPO
+
+P99_LIMIT_MS = 100.0
+ERROR_LIMIT = 0.001
+ACHIEVED_SHARE = 0.95
+CEILING_USERS = 64
+WARMUP_SECONDS = 3  # the history's first seconds include spawning
+
+
+@dataclass
+class Measure:
+    """One Locust run: what was offered and what came back."""
+
+    name: str
+    offered: float  # events/s asked for (0: unpaced)
+    seconds: float
+    achieved: float = 0.0
+    median_rps: float = 0.0
+    requests: int = 0
+    failures: int = 0
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+    p99_ms: float = 0.0
+    held: bool = False
+    audit_ok: bool | None = None
+    audit_counts: dict[str, int] = field(default_factory=dict)
+    locust_workers: int = 0
+    command: list[str] = field(default_factory=list)
+
+
+def _versions() -> dict[str, str]:
+    names = ("locust", "fastapi", "starlette", "uvicorn", "sqlalchemy", "asyncpg", "pydantic", "httpx")
+    found = {"python": platform.python_version()}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "missing"
+    return found
+
+
+def _machine() -> dict[str, Any]:
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else ""
+    )
+    return {"cpus": os.cpu_count(), "cpu": cpu, "platform": platform.platform(), "load_average": os.getloadavg()}
+
+
+def _history_median(path: Path) -> float:
+    if not path.exists():
+        return 0.0
+    with path.open() as handle:
+        rows = [r for r in csv.DictReader(handle) if r["Name"] == "Aggregated"]
+    rates = [float(r["Requests/s"]) for r in rows[WARMUP_SECONDS:] if float(r["Requests/s"]) > 0]
+    return round(statistics.median(rates), 1) if rates else 0.0
+
+
+def _aggregated_rps(path: Path, names: str = "webhook") -> float:
+    if not path.exists():
+        return 0.0
+    with path.open() as handle:
+        return round(sum(float(r["Requests/s"]) for r in csv.DictReader(handle) if r["Name"].startswith(names)), 1)
+
+
+def locust_run(
+    name: str,
+    *,
+    host: str,
+    stack: Stack,
+    out: Path,
+    offered: float,
+    seconds: float,
+    user_rate: float,
+    audit: bool,
+    workers: int = 0,
+    pool_rate: float | None = None,
+) -> Measure:
+    """One headless Locust run of WompiWebhookUser (plain stories: one new APPROVED event each)."""
+    out.mkdir(parents=True, exist_ok=True)
+    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--config", str(CONFIG)]
+    # Unpaced (offered 0): CEILING_USERS users, each asking for far more than any answer allows.
+    rate = offered or CEILING_USERS * user_rate
+    opts = [
+        "--headless",
+        "--host",
+        host,
+        "--database-url",
+        stack.urls["database"],
+        "--mix",
+        "none",
+        "--rate",
+        f"{rate:g}",
+        "--user-rate",
+        f"{user_rate:g}",
+        "--duration",
+        f"{seconds:g}",
+        "-t",
+        f"{int(seconds + 20)}s",
+        "--stop-timeout",
+        "0",
+        "--artefacts",
+        str(out),
+        "--csv",
+        str(out / "locust"),
+        "--only-summary",
+        "--check-p95",
+        "0",
+        "--check-p99",
+        f"{P99_LIMIT_MS:g}",
+        "--check-error-ratio",
+        f"{ERROR_LIMIT:g}",
+        "--settle",
+        "1",
+        "--pool-rate",
+        f"{pool_rate or offered:g}",
+    ]
+    if not audit:
+        opts.append("--no-audit")
+    procs: list[subprocess.Popen[bytes]] = []
+    if workers:
+        port = free_port()
+        master = [
+            *base,
+            *opts,
+            "--master",
+            "--expect-workers",
+            str(workers),
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(port),
+            "WompiWebhookUser",
+        ]
+        worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port), "WompiWebhookUser"]
+        argv, extra = master, [worker] * workers
+    else:
+        argv, extra = [*base, *opts, "WompiWebhookUser"], []
+    with (out / "locust.log").open("wb") as log:
+        main = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        procs = [subprocess.Popen(w, cwd=REPO, stdout=log, stderr=subprocess.STDOUT) for w in extra]
+        try:
+            main.wait(timeout=seconds + 120)
+        except subprocess.TimeoutExpired:
+            main.kill()
+            main.wait()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return _measure(name, out, offered, seconds, workers, argv)
+
+
+def _measure(name: str, out: Path, offered: float, seconds: float, workers: int, argv: list[str]) -> Measure:
+    m = Measure(name, offered, seconds, locust_workers=workers, command=_redact(argv))
+    result_path = out / "audit.json"
+    if result_path.exists():
+        result = json.loads(result_path.read_text())
+        t = result["thresholds"]
+        m.requests, m.failures = t["requests"], t["failures"]
+        m.p50_ms, m.p95_ms, m.p99_ms = t["p50_ms"], t["p95_ms"], t["p99_ms"]
+        if "audit" in result:
+            m.audit_ok, m.audit_counts = result["audit"]["ok"], result["audit"]["anomaly_counts"]
+    m.achieved = _aggregated_rps(out / "locust_stats.csv")
+    m.median_rps = _history_median(out / "locust_stats_history.csv")
+    ratio = m.failures / m.requests if m.requests else 1.0
+    m.held = (
+        bool(m.requests)
+        and m.p99_ms < P99_LIMIT_MS
+        and ratio < ERROR_LIMIT
+        and (not offered or m.achieved >= ACHIEVED_SHARE * offered)
+    )
+    return m
+
+
+def _redact(argv: list[str]) -> list[str]:
+    return ["<database>" if a.startswith("postgresql://") else a for a in argv]
+
+
+def bare_server(mode: str, *, dsn: str, workers: int) -> ServiceProcess:
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "load.bare:app_from_env",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    env = {**os.environ, "PAYHARNESS_BARE_DSN": dsn, "PAYHARNESS_BARE_MODE": mode}
+    # No GET route on the bare app: readiness is any HTTP answer, so probe a path that 404s.
+    return ServiceProcess(f"bare-{mode}", argv, [f"http://127.0.0.1:{port}/ready"], env=env).start()
+
+
+def _url(service: ServiceProcess) -> str:
+    return service.ready_urls[0].rsplit("/", 1)[0]
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    out = Path(args.artefacts).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    steps = [float(s) for s in args.steps.split(",")]
+    report: dict[str, Any] = {
+        "machine": _machine(),
+        "versions": _versions(),
+        "core_workers": args.core_workers,
+        "limits": {"p99_ms": P99_LIMIT_MS, "error_ratio": ERROR_LIMIT, "achieved_share": ACHIEVED_SHARE},
+        "started": time.strftime("%FT%T%z"),
+    }
+    with Stack.start(core_workers=args.core_workers, core_extra_env=LOAD_CORE_ENV) as stack:
+        dsn = stack.urls["database"]
+        report["postgres"] = stack.postgres.kind
+        # 1. what one Locust process can offer on this machine
+        null = bare_server("null", dsn=dsn, workers=args.core_workers)
+        try:
+            gen = locust_run(
+                "generator",
+                host=_url(null),
+                stack=stack,
+                out=out / "generator",
+                offered=0,
+                seconds=args.ceiling_seconds,
+                user_rate=1000,
+                audit=False,
+                pool_rate=2000,
+            )
+        finally:
+            null.stop()
+        workers = args.workers if args.workers is not None else (0 if gen.achieved >= 1.5 * max(steps) else 2)
+        report["generator"] = asdict(gen) | {"chosen_locust_workers": workers}
+        print(f"generator: one Locust process offers {gen.achieved:g} events/s; steps use {workers or 'no'} workers")
+        # 2. steps
+        report["steps"] = []
+        best: Measure | None = None
+        for rate in steps:
+            m = locust_run(
+                f"step-{rate:g}",
+                host=stack.urls["core"],
+                stack=stack,
+                out=out / f"step-{rate:g}",
+                offered=rate,
+                seconds=args.step_seconds,
+                user_rate=args.user_rate,
+                audit=False,
+                workers=workers,
+            )
+            report["steps"].append(asdict(m))
+            print(
+                f"step {rate:>6g}/s: achieved {m.achieved:g}/s, p50 {m.p50_ms:g} p95 {m.p95_ms:g} "
+                f"p99 {m.p99_ms:g} ms, failures {m.failures} -> {'held' if m.held else 'NOT held'}"
+            )
+            if not m.held:
+                break
+            best = m
+        # 3. hold the best rate, audited
+        if best is not None and args.hold > 0:
+            hold = locust_run(
+                "hold",
+                host=stack.urls["core"],
+                stack=stack,
+                out=out / "hold",
+                offered=best.offered,
+                seconds=args.hold,
+                user_rate=args.user_rate,
+                audit=True,
+                workers=workers,
+            )
+            report["hold"] = asdict(hold)
+            print(
+                f"hold {hold.offered:g}/s for {args.hold:g} s: achieved {hold.achieved:g}/s, p99 {hold.p99_ms:g} ms, "
+                f"audit {'clean' if hold.audit_ok else hold.audit_counts} -> {'held' if hold.held else 'NOT held'}"
+            )
+
+        # 4. ceilings
+        def ceiling(name: str, host: str) -> dict[str, Any]:
+            m = locust_run(
+                name,
+                host=host,
+                stack=stack,
+                out=out / name,
+                offered=0,
+                seconds=args.ceiling_seconds,
+                user_rate=1000,
+                audit=False,
+                workers=workers,
+                pool_rate=args.pool_rate,
+            )
+            print(f"{name}: {m.achieved:g}/s, p50 {m.p50_ms:g} p99 {m.p99_ms:g} ms, failures {m.failures}")
+            return asdict(m)
+
+        report["core_ceiling"] = ceiling("core-ceiling", stack.urls["core"])
+        bare = bare_server("sql", dsn=dsn, workers=args.core_workers)
+        try:
+            report["bare_ceiling"] = ceiling("bare-ceiling", _url(bare))
+        finally:
+            bare.stop()
+        report["pgbench"] = run_pgbench(stack, seconds=args.ceiling_seconds, clients=16, threads=2, out=out)
+    report["result"] = _result(report)
+    (out / "bench.json").write_text(json.dumps(report, indent=2, default=str))
+    _print_table(report, out / "bench.json")
+    return report
+
+
+def _result(report: dict[str, Any]) -> dict[str, Any]:
+    held = [s for s in report["steps"] if s["held"]]
+    sustained = max((s["offered"] for s in held), default=0.0)
+    hold = report.get("hold") or {}
+    bare = report["bare_ceiling"]["achieved"] or 0.0
+    core_ceiling = report["core_ceiling"]["achieved"] or 0.0
+    pgb = (report.get("pgbench") or {}).get("tps") or 0.0
+    return {
+        "sustained_rate": sustained,
+        "sustained_held_for_hold": bool(hold.get("held")) and bool(hold.get("audit_ok")),
+        "core_ceiling": core_ceiling,
+        "bare_asyncpg_ceiling": bare,
+        "pgbench_tps": pgb,
+        "ratio_sustained_to_bare": round(sustained / bare, 3) if bare else None,
+        "ratio_core_ceiling_to_bare": round(core_ceiling / bare, 3) if bare else None,
+        "ratio_bare_to_pgbench": round(bare / pgb, 3) if pgb else None,
+        "target": {"rate": 1000, "p99_ms": P99_LIMIT_MS, "ratio": 0.6},
+        "target_met": sustained >= 1000 and bool(hold.get("held")) and bare > 0 and sustained / bare >= 0.6,
+    }
+
+
+def _print_table(report: dict[str, Any], path: Path) -> None:
+    r = report["result"]
+    print(
+        f"sustained (p99 < {P99_LIMIT_MS:g} ms, < {ERROR_LIMIT:.1%} errors): {r['sustained_rate']:g} webhooks/s"
+        f"{' (held for the audited hold)' if r['sustained_held_for_hold'] else ''}"
+    )
+    print(
+        f"ceilings: core {r['core_ceiling']:g}/s, bare asyncpg {r['bare_asyncpg_ceiling']:g}/s, "
+        f"pgbench {r['pgbench_tps']:g} tps"
+    )
+    print(
+        f"ratio sustained/bare asyncpg: {r['ratio_sustained_to_bare']}; core ceiling/bare: "
+        f"{r['ratio_core_ceiling_to_bare']}; bare/pgbench: {r['ratio_bare_to_pgbench']}"
+    )
+    print(f"target (>= 1000/s, p99 < 100 ms, >= 0.6 of bare): {'met' if r['target_met'] else 'NOT met'}; {path}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="payharness bench-load", description=__doc__.splitlines()[0])
+    p.add_argument("--steps", default="250,500,750,1000,1250,1500", help="offered rates, events/s")
+    p.add_argument("--step-seconds", type=float, default=15.0)
+    p.add_argument("--hold", type=float, default=60.0, help="seconds at the best rate, audited (0: skip)")
+    p.add_argument("--ceiling-seconds", type=float, default=15.0)
+    p.add_argument("--user-rate", type=float, default=5.0, help="events/s per paced user")
+    p.add_argument("--pool-rate", type=float, default=4000.0, help="rate the unpaced runs' pools are sized for")
+    p.add_argument("--core-workers", type=int, default=2, help="uvicorn workers of the core and the bare apps")
+    p.add_argument("--workers", type=int, default=None, help="Locust workers (default: decided by phase 1)")
+    p.add_argument("--artefacts", default=str(REPO / "artefacts" / "bench"))
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for ``payharness bench-load`` (the lead wires it into harness.cli); 0 when the target is met."""
+    report = run(build_parser().parse_args(argv))
+    return 0 if report["result"]["target_met"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
