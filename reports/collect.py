@@ -1,0 +1,36 @@
+"""Collect: read every known artefact of one folder into plain data (absent ones stay marked absent).
+
+Usage::
+
+    artefacts = collect(Path("artefacts/audit-20261126T0700Z"))
+    artefacts.junit.source.present
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reports.model import Artefacts, source_for
+from reports.parse_bench import parse_bench, parse_bench_db
+from reports.parse_measure import parse_coverage, parse_load, parse_run
+from reports.parse_tests import parse_defects, parse_junit, parse_scenarios
+
+
+def collect(artefacts: Path) -> Artefacts:
+    """Parse the folder; never raises for a missing or broken artefact (its ``Source`` says so)."""
+    load_audit, load_stats, load_history, load_failures = parse_load(artefacts)
+    return Artefacts(
+        root=str(artefacts),
+        junit=parse_junit(artefacts),
+        scenarios=parse_scenarios(artefacts),
+        coverage=parse_coverage(artefacts),
+        defects=parse_defects(artefacts),
+        load_audit=load_audit,
+        load_stats=load_stats,
+        load_history=load_history,
+        load_failures=load_failures,
+        load_html=source_for(artefacts, "load_html"),
+        bench=parse_bench(artefacts),
+        bench_db=parse_bench_db(artefacts),
+        run=parse_run(artefacts),
+    )

@@ -1,0 +1,349 @@
+"""Plain data the report is made of: frozen dataclasses parsed from artefacts, and the artefact catalogue.
+
+Every parsed block carries the ``Source`` it came from (the artefact's path relative to the artefacts
+folder and the command that writes it), so every number on the page can name and link its file, and a
+missing file is shown as "not measured" with the command that would produce it.
+
+Usage::
+
+    src = source_for(Path("artefacts/audit-1"), "defects")
+    src.path, src.present, src.command      # "defects.json", True, "payharness defects --artefacts DIR"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# name → (path inside the artefacts folder, command that writes it). DIR stands for the artefacts folder.
+# A path may list alternatives separated by "|": the first that exists is read.
+ARTEFACTS: dict[str, tuple[str, str]] = {
+    "junit": ("junit.xml", "payharness audit (suites step: pytest --junitxml=DIR/junit.xml)"),
+    "scenarios": ("scenarios.json", "payharness audit (suites step: pytest --scenarios-json=DIR/scenarios.json)"),
+    "coverage": ("coverage.json", "payharness audit (coverage step: coverage combine, coverage json)"),
+    "defects": ("defects.json", "payharness defects --artefacts DIR"),
+    "load_audit": ("load/audit.json", "payharness load --artefacts DIR/load"),
+    "load_stats": ("load/locust_stats.csv", "payharness load --artefacts DIR/load"),
+    "load_history": ("load/locust_stats_history.csv", "payharness load --artefacts DIR/load"),
+    "load_failures": ("load/locust_failures.csv", "payharness load --artefacts DIR/load"),
+    "load_html": ("load/locust.html", "payharness load --artefacts DIR/load"),
+    "bench": ("bench.json|bench/bench.json", "payharness bench-load --artefacts DIR/bench"),
+    "bench_db": ("bench_db.json", "payharness bench-db --json DIR/bench_db.json"),
+    "run": ("run.json", "payharness audit"),
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """An artefact: where it lives (relative to the artefacts folder), who writes it, whether it was read."""
+
+    name: str
+    path: str
+    command: str
+    present: bool
+    error: str | None = None  # the file exists but could not be parsed
+    JSON_PROPERTIES = ("usable",)
+
+    @property
+    def usable(self) -> bool:
+        return self.present and self.error is None
+
+    def failed(self, error: str) -> Source:
+        return Source(self.name, self.path, self.command, self.present, error)
+
+
+def source_for(artefacts: Path, name: str) -> Source:
+    paths, command = ARTEFACTS[name]
+    candidates = paths.split("|")
+    found = next((p for p in candidates if (artefacts / p).is_file()), None)
+    return Source(name, found or candidates[0], command, found is not None)
+
+
+# ------------------------------------------------------------------------------------------- tests
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    nodeid: str
+    time_s: float
+    outcome: str  # passed | failed | error | skipped
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class JUnit:
+    source: Source
+    cases: tuple[CaseResult, ...] = ()
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for c in self.cases if c.outcome == outcome)
+
+
+@dataclass(frozen=True)
+class ScenarioTest:
+    nodeid: str
+    outcome: str
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    point: str
+    title: str
+    origin: str  # the catalog's "source": seed-tested | seed-not-tested | seed-finding | added
+    runnable: bool
+    reason: str
+    status: str  # passed | failed | skipped | not covered | not runnable
+    tests: tuple[ScenarioTest, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scenarios:
+    source: Source
+    scenarios: tuple[Scenario, ...] = ()
+
+
+# ------------------------------------------------------------------------------------------- coverage
+
+
+@dataclass(frozen=True)
+class Counts:
+    statements: int = 0
+    covered_lines: int = 0
+    branches: int = 0
+    covered_branches: int = 0
+    JSON_PROPERTIES = ("line_pct", "branch_pct", "combined_pct")
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            self.statements + other.statements,
+            self.covered_lines + other.covered_lines,
+            self.branches + other.branches,
+            self.covered_branches + other.covered_branches,
+        )
+
+    @property
+    def line_pct(self) -> float | None:
+        return round(100 * self.covered_lines / self.statements, 1) if self.statements else None
+
+    @property
+    def branch_pct(self) -> float | None:
+        return round(100 * self.covered_branches / self.branches, 1) if self.branches else None
+
+    @property
+    def combined_pct(self) -> float | None:
+        """coverage.py's own total with branch=true: covered lines and branches over all of them."""
+        whole = self.statements + self.branches
+        return round(100 * (self.covered_lines + self.covered_branches) / whole, 1) if whole else None
+
+
+@dataclass(frozen=True)
+class FileCoverage:
+    path: str
+    counts: Counts
+
+
+@dataclass(frozen=True)
+class ComponentCoverage:
+    component: str
+    counts: Counts
+    files: tuple[FileCoverage, ...]
+
+
+@dataclass(frozen=True)
+class Coverage:
+    source: Source
+    components: tuple[ComponentCoverage, ...] = ()
+    total: Counts = field(default_factory=Counts)
+
+
+# ------------------------------------------------------------------------------------------- defects
+
+
+@dataclass(frozen=True)
+class DefectRow:
+    name: str
+    title: str
+    finding: str
+    severity: str
+    kind: str
+    failed_tests: tuple[str, ...]
+    load_anomalies: tuple[str, ...]
+    detected: bool
+    duration_s: float
+    junit: str | None = None  # its own JUnit file, relative to the artefacts folder
+
+
+@dataclass(frozen=True)
+class DefectMatrix:
+    source: Source
+    mode: str = ""
+    clean_passed: int = 0
+    clean_failed: tuple[str, ...] = ()
+    clean_errors: tuple[str, ...] = ()
+    defects: tuple[DefectRow, ...] = ()
+
+
+# ------------------------------------------------------------------------------------------- load
+
+
+@dataclass(frozen=True)
+class LatencyRow:
+    """One request name in Locust's stats CSV (milliseconds; None where Locust wrote N/A)."""
+
+    method: str
+    name: str
+    requests: int
+    failures: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    rps: float
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    timestamp: int
+    users: int
+    rps: float
+    fps: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    method: str
+    name: str
+    error: str
+    occurrences: int
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    kind: str
+    count: int
+    examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LoadAudit:
+    """The consistency audit and the webhook thresholds, as ``load/audit.json`` has them."""
+
+    source: Source
+    audited: bool = False  # the run had an audit (``--no-audit`` leaves only thresholds)
+    ok: bool = False
+    anomalies: tuple[Anomaly, ...] = ()
+    stats: tuple[tuple[str, int], ...] = ()  # flat scalar counters: requests, orders, event_rows, …
+    by_role: tuple[tuple[str, int], ...] = ()
+    by_code: tuple[tuple[str, int], ...] = ()
+    requests: int = 0
+    failures: int = 0
+    error_ratio: float = 0.0
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    breaches: tuple[str, ...] = ()
+    rate: float | None = None
+    mix: str = ""
+
+
+@dataclass(frozen=True)
+class LoadStats:
+    source: Source
+    rows: tuple[LatencyRow, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoadHistory:
+    source: Source
+    points: tuple[HistoryPoint, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoadFailures:
+    source: Source
+    rows: tuple[FailureRow, ...] = ()
+
+
+# ------------------------------------------------------------------------------------------- benchmarks
+
+
+@dataclass(frozen=True)
+class Target:
+    """A limit on one figure of a row: ``on`` is p50 | p95 | p99 | value; ``basis`` says where it comes from."""
+
+    on: str
+    limit: float
+    basis: str
+    higher_is_better: bool = False
+
+    def met(self, measured: float) -> bool:
+        return measured >= self.limit if self.higher_is_better else measured <= self.limit
+
+
+@dataclass(frozen=True)
+class PerfFigure:
+    """One measured operation: latency percentiles in ms, or one ``value`` (a rate, a ratio) in ``unit``."""
+
+    operation: str
+    unit: str  # "ms", "/s", "ratio"
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+    value: float | None = None
+    targets: tuple[Target, ...] = ()
+    note: str = ""
+
+    def measured(self, on: str) -> float | None:
+        return {"p50": self.p50, "p95": self.p95, "p99": self.p99, "value": self.value}.get(on)
+
+
+@dataclass(frozen=True)
+class Bench:
+    source: Source
+    figures: tuple[PerfFigure, ...] = ()
+
+
+# ------------------------------------------------------------------------------------------- the run
+
+
+@dataclass(frozen=True)
+class RunStep:
+    name: str
+    command: str
+    exit_code: int | None
+    duration_s: float
+    artefacts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    source: Source
+    started_at: str = ""
+    finished_at: str = ""
+    duration_s: float | None = None
+    git_commit: str = ""
+    quick: bool = False
+    machine: tuple[tuple[str, str], ...] = ()
+    steps: tuple[RunStep, ...] = ()
+
+
+@dataclass(frozen=True)
+class Artefacts:
+    """Everything read from one artefacts folder, before any judgement."""
+
+    root: str
+    junit: JUnit
+    scenarios: Scenarios
+    coverage: Coverage
+    defects: DefectMatrix
+    load_audit: LoadAudit
+    load_stats: LoadStats
+    load_history: LoadHistory
+    load_failures: LoadFailures
+    load_html: Source
+    bench: Bench
+    bench_db: Bench
+    run: RunInfo

@@ -1,0 +1,133 @@
+"""Parsers for the benchmarks: ``bench_db.json`` (the foundation) and ``bench.json`` (sustained webhook rate).
+
+Targets come from the artefact itself (``targets_ms``, ``result.target``, ``limits``): the benchmark that
+measured a figure also says what it was held to, so the report types no limit of its own here.
+
+Usage::
+
+    bench = parse_bench(Path("artefacts/audit-1"))
+    [(f.operation, f.value, f.targets) for f in bench.figures]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from reports.model import Bench, PerfFigure, Source, Target
+from reports.parse_tests import guarded, read_json
+
+
+def _float(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# ------------------------------------------------------------------------------------------- bench_db.json
+
+_DB_FIGURES = (
+    ("embedded_start_ms", "Embedded Postgres start", "embedded_start"),
+    ("template_migration_ms", "Template database migration", "template_migration"),
+    ("clone_ms", "Database clone per test", "clone"),
+    ("drop_ms", "Database drop per test", "drop"),
+)
+
+
+def _bench_db(path: Path, source: Source) -> Bench:
+    data = read_json(path)
+    targets = data.get("targets_ms") or {}
+    figures = []
+    for key, label, target_key in _DB_FIGURES:
+        entry = data.get(key)
+        if not isinstance(entry, dict) or _float(entry.get("median")) is None:
+            continue
+        limit = _float(targets.get(target_key))
+        samples = entry.get("samples") or []
+        figures.append(
+            PerfFigure(
+                operation=label,
+                unit="ms",
+                p50=_float(entry["median"]),
+                targets=(Target("p50", limit, f"{source.path}: targets_ms.{target_key}"),) if limit else (),
+                note=f"median of {len(samples)} runs",
+            )
+        )
+    return Bench(source, tuple(figures))
+
+
+def parse_bench_db(artefacts: Path) -> Bench:
+    return guarded(artefacts, "bench_db", Bench, _bench_db)
+
+
+# ------------------------------------------------------------------------------------------- bench.json
+
+
+def _latency(name: str, m: dict[str, Any], p99_limit: float | None, path: str) -> PerfFigure:
+    offered = _float(m.get("offered"))
+    achieved = _float(m.get("achieved"))
+    note = f"offered {offered:g}/s, achieved {achieved:g}/s" if offered and achieved is not None else ""
+    if m.get("held") is not None:
+        note += ("; " if note else "") + ("held" if m.get("held") else "not held")
+    targets = (Target("p99", p99_limit, f"{path}: limits.p99_ms"),) if p99_limit else ()
+    return PerfFigure(
+        name,
+        "ms",
+        _float(m.get("p50_ms")),
+        _float(m.get("p95_ms")),
+        _float(m.get("p99_ms")),
+        targets=targets,
+        note=note,
+    )
+
+
+def _bench(path: Path, source: Source) -> Bench:
+    data = read_json(path)
+    result = data.get("result") or {}
+    target = result.get("target") or {}
+    p99_limit = _float((data.get("limits") or {}).get("p99_ms"))
+    figures: list[PerfFigure] = []
+    sustained = _float(result.get("sustained_rate"))
+    if sustained is not None:
+        rate_target = _float(target.get("rate"))
+        figures.append(
+            PerfFigure(
+                "Sustained signed-webhook rate (p99 and errors within limits)",
+                "/s",
+                value=sustained,
+                targets=(Target("value", rate_target, f"{source.path}: result.target.rate", True),)
+                if rate_target
+                else (),
+            )
+        )
+    for step in data.get("steps") or ():
+        figures.append(_latency(f"Webhook step {step.get('name', '')}", step, p99_limit, source.path))
+    if data.get("hold"):
+        figures.append(_latency("Webhook hold at the best rate (audited)", data["hold"], p99_limit, source.path))
+    for key, label in (
+        ("core_ceiling", "Core ceiling, unpaced"),
+        ("bare_asyncpg_ceiling", "Bare asyncpg ceiling, unpaced"),
+        ("pgbench_tps", "pgbench, same SQL"),
+    ):
+        value = _float(result.get(key))
+        if value is not None:
+            figures.append(PerfFigure(label, "/s", value=value))
+    ratio = _float(result.get("ratio_sustained_to_bare"))
+    if ratio is not None:
+        limit = _float(target.get("ratio"))
+        figures.append(
+            PerfFigure(
+                "Sustained rate ÷ bare asyncpg ceiling",
+                "ratio",
+                value=ratio,
+                targets=(Target("value", limit, f"{source.path}: result.target.ratio", True),) if limit else (),
+            )
+        )
+    return Bench(source, tuple(figures))
+
+
+def parse_bench(artefacts: Path) -> Bench:
+    return guarded(artefacts, "bench", Bench, _bench)

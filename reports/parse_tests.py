@@ -1,0 +1,147 @@
+"""Parsers for what the test runs leave behind: JUnit XML, scenarios.json and the defect matrix (pure).
+
+Each parser takes the artefacts folder and returns its frozen block; an absent file gives an empty block
+whose ``source.present`` is false, and an unreadable one an empty block whose ``source.error`` says why —
+never an exception, never a guessed value.
+
+Usage::
+
+    junit = parse_junit(Path("artefacts/audit-1"))
+    junit.count("failed"), junit.source.present
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from reports.model import (
+    CaseResult,
+    DefectMatrix,
+    DefectRow,
+    JUnit,
+    Scenario,
+    Scenarios,
+    ScenarioTest,
+    Source,
+    source_for,
+)
+
+T = TypeVar("T")
+PARSE_ERRORS = (ValueError, KeyError, TypeError, AttributeError, ET.ParseError, OSError, csv.Error)
+
+
+def guarded(artefacts: Path, name: str, empty: Callable[[Source], T], parse: Callable[[Path, Source], T]) -> T:
+    """Run ``parse`` on the artefact if it exists; an absent or broken file gives ``empty(source)``."""
+    source = source_for(artefacts, name)
+    if not source.present:
+        return empty(source)
+    try:
+        return parse(artefacts / source.path, source)
+    except PARSE_ERRORS as exc:
+        return empty(source.failed(f"{type(exc).__name__}: {exc}"))
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object at the top level")
+    return data
+
+
+# ------------------------------------------------------------------------------------------- JUnit
+
+
+def junit_nodeid(classname: str, name: str) -> str:
+    """pytest's node id from a JUnit testcase: a capitalised last part of the classname is a test class."""
+    parts = classname.split(".") if classname else []
+    klass = []
+    while parts and parts[-1][:1].isupper():
+        klass.insert(0, parts.pop())
+    module = "/".join(parts) + ".py" if parts else ""
+    return "::".join([p for p in (module, *klass) if p] + [name])
+
+
+def _case(element: ET.Element) -> CaseResult:
+    nodeid = junit_nodeid(element.get("classname", ""), element.get("name", ""))
+    time_s = float(element.get("time") or 0.0)
+    for tag, outcome in (("failure", "failed"), ("error", "error"), ("skipped", "skipped")):
+        found = element.find(tag)
+        if found is not None:
+            message = (found.get("message") or found.text or "").strip().splitlines()
+            return CaseResult(nodeid, time_s, outcome, message[0][:300] if message else "")
+    return CaseResult(nodeid, time_s, "passed")
+
+
+def _junit(path: Path, source: Source) -> JUnit:
+    # The file is our own run's output, not input from a stranger: the stdlib parser is fine here.
+    root = ET.parse(path).getroot()  # noqa: S314
+    return JUnit(source, tuple(_case(e) for e in root.iter("testcase")))
+
+
+def parse_junit(artefacts: Path) -> JUnit:
+    return guarded(artefacts, "junit", JUnit, _junit)
+
+
+# ------------------------------------------------------------------------------------------- scenarios
+
+
+def _scenario(raw: dict[str, Any]) -> Scenario:
+    tests = tuple(ScenarioTest(str(t["nodeid"]), str(t.get("outcome", "not run"))) for t in raw.get("tests", ()))
+    return Scenario(
+        id=str(raw["id"]),
+        point=str(raw["point"]),
+        title=str(raw.get("title", "")),
+        origin=str(raw.get("source", "")),
+        runnable=bool(raw.get("runnable", True)),
+        reason=str(raw.get("reason", "")),
+        status=str(raw.get("status", "not covered")),
+        tests=tests,
+    )
+
+
+def _scenarios(path: Path, source: Source) -> Scenarios:
+    return Scenarios(source, tuple(_scenario(s) for s in read_json(path)["scenarios"]))
+
+
+def parse_scenarios(artefacts: Path) -> Scenarios:
+    return guarded(artefacts, "scenarios", Scenarios, _scenarios)
+
+
+# ------------------------------------------------------------------------------------------- defects
+
+
+def _defect(raw: dict[str, Any]) -> DefectRow:
+    return DefectRow(
+        name=str(raw["name"]),
+        title=str(raw.get("title", "")),
+        finding=str(raw.get("finding", "")),
+        severity=str(raw.get("severity", "high")),
+        kind=str(raw.get("kind", "")),
+        failed_tests=tuple(str(t) for t in raw.get("failed_tests", ())),
+        load_anomalies=tuple(str(a) for a in raw.get("load_anomalies", ())),
+        detected=bool(raw["detected"]),
+        duration_s=float(raw.get("duration_s") or 0.0),
+        junit=str(raw["junit"]) if raw.get("junit") else None,
+    )
+
+
+def _defects(path: Path, source: Source) -> DefectMatrix:
+    data = read_json(path)
+    clean = data.get("clean") or {}
+    return DefectMatrix(
+        source,
+        mode=str(data.get("mode", "")),
+        clean_passed=int(clean.get("passed", 0)),
+        clean_failed=tuple(str(t) for t in clean.get("failed", ())),
+        clean_errors=tuple(str(t) for t in clean.get("errors", ())),
+        defects=tuple(_defect(d) for d in data["defects"]),
+    )
+
+
+def parse_defects(artefacts: Path) -> DefectMatrix:
+    return guarded(artefacts, "defects", DefectMatrix, _defects)
