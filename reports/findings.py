@@ -1,0 +1,219 @@
+"""Issues by severity, derived by rules from the parsed artefacts (no prose typed per run).
+
+* critical: a failing or erroring test; a test the clean core fails in the defect matrix; a seeded defect
+  no test detects; a consistency-audit anomaly; an audit step that did not finish, or failed without
+  writing its artefacts.
+* high: a performance target missed; a load threshold broken; an artefact present but unreadable; a load
+  run without its consistency audit.
+* medium: a runnable scenario no test exercised (not covered, or only skipped); an artefact not measured.
+* low: a skipped test; a scenario the catalog marks not runnable (with its reason).
+
+Usage::
+
+    issues = derive_issues(artefacts, perf_rows)
+    [i.title for i in issues if i.severity == "critical"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from reports.model import Artefacts, Source, source_for
+from reports.perf import PerfRow
+
+SEVERITIES = ("critical", "high", "medium", "low")
+# Artefacts whose absence is worth an issue; the load's HTML and failures CSV are optional extras.
+EXPECTED = (
+    "junit",
+    "scenarios",
+    "coverage",
+    "defects",
+    "load_audit",
+    "load_stats",
+    "load_history",
+    "bench",
+    "bench_db",
+    "run",
+)
+
+
+@dataclass(frozen=True)
+class Issue:
+    severity: str
+    kind: str
+    title: str
+    detail: str
+    source: Source
+    subject: str = ""  # what a recommendation acts on: a test id, a defect name, a scenario id, an artefact
+
+
+def _tests(a: Artefacts) -> Iterable[Issue]:
+    for case in a.junit.cases:
+        if case.outcome in ("failed", "error"):
+            yield Issue(
+                "critical",
+                "failing test",
+                f"Test {case.outcome}: {case.nodeid}",
+                case.message,
+                a.junit.source,
+                case.nodeid,
+            )
+        elif case.outcome == "skipped":
+            yield Issue(
+                "low", "skipped test", f"Test skipped: {case.nodeid}", case.message, a.junit.source, case.nodeid
+            )
+
+
+def _defects(a: Artefacts) -> Iterable[Issue]:
+    m = a.defects
+    for nodeid in (*m.clean_failed, *m.clean_errors):
+        yield Issue(
+            "critical",
+            "clean core fails",
+            f"The clean core fails {nodeid} in the defect-matrix run",
+            "a matrix is only meaningful when the clean core passes everything it runs",
+            m.source,
+            nodeid,
+        )
+    for d in m.defects:
+        if not d.detected:
+            yield Issue(
+                "critical",
+                "undetected defect",
+                f"Seeded defect {d.name} is not detected by any test",
+                f"{d.title} ({d.finding}; {d.severity} {d.kind} defect): with it applied every test passed",
+                m.source,
+                d.name,
+            )
+
+
+def _audit(a: Artefacts) -> Iterable[Issue]:
+    audit = a.load_audit
+    for anomaly in audit.anomalies:
+        yield Issue(
+            "critical",
+            "audit anomaly",
+            f"Consistency audit: {anomaly.count} × {anomaly.kind}",
+            "; ".join(anomaly.examples[:3]),
+            audit.source,
+            anomaly.kind,
+        )
+    for breach in audit.breaches:
+        yield Issue(
+            "high",
+            "load threshold",
+            f"Load threshold broken: {breach}",
+            "the load run's own gate on webhook requests",
+            audit.source,
+            breach,
+        )
+    if audit.source.usable and not audit.audited:
+        yield Issue(
+            "high",
+            "audit missing",
+            "The load run has no consistency audit",
+            "load/audit.json holds thresholds only (run without --no-audit)",
+            audit.source,
+            "load_audit",
+        )
+
+
+def _steps(a: Artefacts) -> Iterable[Issue]:
+    root = Path(a.root)
+    for step in a.run.steps:
+        if step.exit_code is None or step.exit_code < 0:
+            yield Issue(
+                "critical",
+                "step unfinished",
+                f"Audit step {step.name} did not finish",
+                f"exit {step.exit_code} after {step.duration_s:g} s: {step.command}",
+                a.run.source,
+                step.name,
+            )
+            continue
+        missing = [p for p in step.artefacts if not (root / p).is_file()]
+        if step.exit_code != 0 and missing:
+            yield Issue(
+                "critical",
+                "step failed",
+                f"Audit step {step.name} failed without writing {', '.join(missing)}",
+                f"exit {step.exit_code}: {step.command}",
+                a.run.source,
+                step.name,
+            )
+
+
+def _performance(perf: Sequence[PerfRow]) -> Iterable[Issue]:
+    for row in perf:
+        # The load run's overall webhook row is its own gate: its breaches are raised from audit.json.
+        if row.status == "missed" and row.source.name != "load_audit":
+            yield Issue(
+                "high",
+                "performance",
+                f"Target missed: {row.figure.operation}: {'; '.join(row.missed)}",
+                "; ".join(t.basis for t in row.figure.targets),
+                row.source,
+                row.figure.operation,
+            )
+
+
+def _scenarios(a: Artefacts) -> Iterable[Issue]:
+    for s in a.scenarios.scenarios:
+        if s.status == "not runnable":
+            yield Issue(
+                "low", "not runnable", f"Scenario {s.id} is not runnable here", s.reason, a.scenarios.source, s.id
+            )
+        elif s.status in ("not covered", "skipped"):
+            why = "no test is linked to it" if s.status == "not covered" else "its tests were all skipped"
+            yield Issue(
+                "medium",
+                "untested scenario",
+                f"Scenario {s.id} ({s.point}) is not tested: {why}",
+                s.title,
+                a.scenarios.source,
+                s.id,
+            )
+
+
+def _artefacts(a: Artefacts) -> Iterable[Issue]:
+    for name in EXPECTED:
+        source = source_for(Path(a.root), name)
+        parsed = _parsed_source(a, name)
+        if parsed is not None and parsed.error:
+            yield Issue(
+                "high", "unreadable artefact", f"Artefact {parsed.path} could not be read", parsed.error, parsed, name
+            )
+        elif not source.present:
+            yield Issue(
+                "medium",
+                "not measured",
+                f"Not measured: {source.path} is absent",
+                f"produced by: {source.command}",
+                source,
+                name,
+            )
+
+
+def _parsed_source(a: Artefacts, name: str) -> Source | None:
+    blocks = {
+        "junit": a.junit,
+        "scenarios": a.scenarios,
+        "coverage": a.coverage,
+        "defects": a.defects,
+        "load_audit": a.load_audit,
+        "load_stats": a.load_stats,
+        "load_history": a.load_history,
+        "bench": a.bench,
+        "bench_db": a.bench_db,
+        "run": a.run,
+    }
+    block = blocks.get(name)
+    return block.source if block is not None else None
+
+
+def derive_issues(a: Artefacts, perf: Sequence[PerfRow]) -> tuple[Issue, ...]:
+    """Every rule above, sorted by severity (stable within one)."""
+    found = [*_tests(a), *_defects(a), *_audit(a), *_steps(a), *_performance(perf), *_scenarios(a), *_artefacts(a)]
+    return tuple(sorted(found, key=lambda i: SEVERITIES.index(i.severity)))
