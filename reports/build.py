@@ -98,23 +98,6 @@ def _tests(a: Artefacts) -> SuiteTotals:
     )
 
 
-def _all_sources(a: Artefacts) -> tuple[Source, ...]:
-    blocks = (
-        a.run,
-        a.junit,
-        a.scenarios,
-        a.coverage,
-        a.defects,
-        a.load_audit,
-        a.load_stats,
-        a.load_history,
-        a.load_failures,
-        a.bench,
-        a.bench_db,
-    )
-    return (*(b.source for b in blocks), a.load_html)
-
-
 def analyse(a: Artefacts, *, now: datetime | None = None) -> ReportData:
     """Pure: parsed artefacts in, every section of the report out."""
     perf = performance_rows(a)
@@ -144,7 +127,7 @@ def analyse(a: Artefacts, *, now: datetime | None = None) -> ReportData:
         security=security,
         defects=a.defects,
         recommendations=recommend(a, issues, security),
-        artefacts=_all_sources(a),
+        artefacts=tuple(a.sources().values()),
     )
 
 

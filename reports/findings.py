@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from reports.model import Artefacts, Source, source_for
+from reports.model import Artefacts, Source
 from reports.perf import PerfRow
 
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -178,12 +178,12 @@ def _scenarios(a: Artefacts) -> Iterable[Issue]:
 
 
 def _artefacts(a: Artefacts) -> Iterable[Issue]:
+    parsed = a.sources()
     for name in EXPECTED:
-        source = source_for(Path(a.root), name)
-        parsed = _parsed_source(a, name)
-        if parsed is not None and parsed.error:
+        source = parsed[name]
+        if source.error:
             yield Issue(
-                "high", "unreadable artefact", f"Artefact {parsed.path} could not be read", parsed.error, parsed, name
+                "high", "unreadable artefact", f"Artefact {source.path} could not be read", source.error, source, name
             )
         elif not source.present:
             yield Issue(
@@ -194,23 +194,6 @@ def _artefacts(a: Artefacts) -> Iterable[Issue]:
                 source,
                 name,
             )
-
-
-def _parsed_source(a: Artefacts, name: str) -> Source | None:
-    blocks = {
-        "junit": a.junit,
-        "scenarios": a.scenarios,
-        "coverage": a.coverage,
-        "defects": a.defects,
-        "load_audit": a.load_audit,
-        "load_stats": a.load_stats,
-        "load_history": a.load_history,
-        "bench": a.bench,
-        "bench_db": a.bench_db,
-        "run": a.run,
-    }
-    block = blocks.get(name)
-    return block.source if block is not None else None
 
 
 def derive_issues(a: Artefacts, perf: Sequence[PerfRow]) -> tuple[Issue, ...]:

@@ -347,3 +347,22 @@ class Artefacts:
     bench: Bench
     bench_db: Bench
     run: RunInfo
+
+    def sources(self) -> dict[str, Source]:
+        """Each artefact's ``Source`` as its parser left it (present, absent or unreadable), by name."""
+        blocks = (
+            self.junit,
+            self.scenarios,
+            self.coverage,
+            self.defects,
+            self.load_audit,
+            self.load_stats,
+            self.load_history,
+            self.load_failures,
+            self.bench,
+            self.bench_db,
+            self.run,
+        )
+        found = {b.source.name: b.source for b in blocks}
+        found[self.load_html.name] = self.load_html
+        return found

@@ -59,7 +59,7 @@ def read_json(path: Path) -> dict[str, Any]:
 def junit_nodeid(classname: str, name: str) -> str:
     """pytest's node id from a JUnit testcase: a capitalised last part of the classname is a test class."""
     parts = classname.split(".") if classname else []
-    klass = []
+    klass: list[str] = []
     while parts and parts[-1][:1].isupper():
         klass.insert(0, parts.pop())
     module = "/".join(parts) + ".py" if parts else ""

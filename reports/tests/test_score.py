@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from reports.tests.support import Editor
 SRC = Source("x", "x.json", "make x", True)
 
 
-def _inputs(values: dict[str, float | None]) -> list[ScoreInput]:
+def _inputs(values: Mapping[str, float | None]) -> list[ScoreInput]:
     return [ScoreInput(name, weight, values.get(name), 0, 0, "", (SRC,)) for name, weight in WEIGHTS]
 
 
