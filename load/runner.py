@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.stack import Stack, free_port
+from load.db import run_sync
 
 LOAD_DIR = Path(__file__).resolve().parent
 REPO = LOAD_DIR.parent
@@ -47,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--users", nargs="*", default=list(ALL_USERS), metavar="CLASS", help="Locust user classes")
     p.add_argument("--core-workers", type=int, default=2, help="uvicorn worker processes of the core")
     p.add_argument("--restart-core-at", type=float, default=None, help="restart the core this many seconds in")
+    p.add_argument(
+        "--kill-db-connections-at",
+        type=float,
+        action="append",
+        default=[],
+        metavar="S",
+        help="terminate the core's database sessions this many seconds in; repeatable",
+    )
     p.add_argument(
         "--restart-mode",
         choices=["term", "kill"],
@@ -124,7 +133,7 @@ def locust_commands(args: argparse.Namespace, stack: Stack, artefacts: Path) -> 
     ):
         if value is not None:
             opts += [flag, str(value)]
-    if args.restart_core_at is not None:
+    if args.restart_core_at is not None or args.kill_db_connections_at:
         # While the core is down requests fail and wait, then their retries land: that is the point of the
         # run, so only the audit judges it unless limits were given explicitly.
         for flag, given, relaxed in (
@@ -226,22 +235,63 @@ def _run(args: argparse.Namespace, artefacts: Path, extra_env: dict[str, str]) -
         plan = locust_commands(args, stack, artefacts)
         master = _spawn(plan.master, artefacts / "locust-master.log")
         workers = [_spawn(argv, artefacts / f"locust-worker-{n}.log") for n, argv in enumerate(plan.workers)]
-        timer = None
-        if args.restart_core_at is not None:
-
-            def _restart() -> None:
-                took = restart_core(stack, args.restart_mode, workers=args.core_workers, extra_env=extra_env)
-                events["restart_seconds"] = round(took, 3)
-
-            timer = threading.Timer(args.restart_core_at + (3.0 if workers else 1.0), _restart)
-            timer.start()
+        done = threading.Event()
+        chaos = threading.Thread(target=_chaos, args=(stack, args, artefacts, extra_env, events, done), daemon=True)
+        chaos.start()
         code = _wait(master, workers, timeout=args.duration + 180)
-        if timer is not None:
-            timer.cancel()
-            timer.join()
+        done.set()
+        chaos.join(timeout=60)
     _write_run(artefacts, args, plan, code, events)
     _print_outcome(artefacts, code)
     return code
+
+
+def _chaos(
+    stack: Stack,
+    args: argparse.Namespace,
+    artefacts: Path,
+    extra_env: dict[str, str],
+    events: dict[str, object],
+    done: threading.Event,
+) -> None:
+    """Restart the core and kill its database connections at their times, counted from the load's start."""
+    plan = sorted(
+        [(t, "kill_db") for t in args.kill_db_connections_at]
+        + ([(args.restart_core_at, "restart")] if args.restart_core_at is not None else [])
+    )
+    if not plan:
+        return
+    # The load starts once the run's orders are seeded, which is when the ledger folder appears.
+    while not (artefacts / "ledger").exists():
+        if done.wait(0.1):
+            return
+    started = time.monotonic()
+    for at, action in plan:
+        if done.wait(max(0.0, at - (time.monotonic() - started))):
+            return
+        if action == "restart":
+            took = restart_core(stack, args.restart_mode, workers=args.core_workers, extra_env=extra_env)
+            events["restart_seconds"] = round(took, 3)
+        else:
+            killed = run_sync(lambda: kill_db_connections(stack))
+            events.setdefault("db_connections_killed", []).append(killed)  # type: ignore[union-attr]
+
+
+async def kill_db_connections(stack: Stack) -> int:
+    """Terminate every other session on the core's database: in-flight transactions fail mid-way."""
+    import asyncpg
+
+    conn = await asyncpg.connect(stack.postgres.dsn)
+    try:
+        return len(
+            await conn.fetch(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+                stack.database,
+            )
+        )
+    finally:
+        await conn.close()
 
 
 def _wait(master: subprocess.Popen[bytes], workers: list[subprocess.Popen[bytes]], *, timeout: float) -> int:
