@@ -37,65 +37,66 @@ def _module(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
 
 
+def _single(i: Issue) -> Recommendation | None:
+    """The action for one issue, or None when it is grouped with others (or needs none)."""
+    if i.kind == "undetected defect":
+        action = (
+            f"Add a test that fails when defect {i.subject} is applied, then confirm it with "
+            f"`payharness defects --only {i.subject}`"
+        )
+        return Recommendation("now", action, i.title, i.source)
+    if i.kind == "clean core fails":
+        return Recommendation(
+            "now", f"Make the clean core pass {i.subject} before trusting the matrix", i.title, i.source
+        )
+    if i.kind == "audit anomaly":
+        action = f"Find why the core produced {i.subject} under load; the examples in {i.source.path} name the rows"
+        return Recommendation("now", action, i.title, i.source)
+    if i.kind in ("step unfinished", "step failed"):
+        return Recommendation("now", f"Re-run the {i.subject} step and read logs/{i.subject}.log", i.title, i.source)
+    if i.kind == "unreadable artefact":
+        return Recommendation("now", f"Regenerate {i.source.path} with `{i.source.command}`", i.title, i.source)
+    if i.kind == "performance":
+        return Recommendation("soon", f"Bring {i.subject} within its target", i.title, i.source)
+    if i.kind == "load threshold":
+        return Recommendation(
+            "soon", f"Bring the load run's webhook latency within its gate ({i.subject})", i.title, i.source
+        )
+    if i.kind == "not measured":
+        return Recommendation("soon", f"Produce {i.source.path}: `{i.source.command}`", i.title, i.source)
+    if i.kind == "audit missing":
+        return Recommendation("soon", "Run the load with its consistency audit", i.title, i.source)
+    return None
+
+
 def _from_issues(issues: Sequence[Issue]) -> Iterable[Recommendation]:
     failing: dict[str, list[Issue]] = defaultdict(list)
+    untested: dict[str, list[Issue]] = defaultdict(list)  # by scenario id prefix: PAYU, WH, DB, API, …
     skipped: list[Issue] = []
     for i in issues:
         if i.kind == "failing test":
             failing[_module(i.subject)].append(i)
+        elif i.kind == "untested scenario":
+            untested[i.subject.split("-", 1)[0]].append(i)
         elif i.kind == "skipped test":
             skipped.append(i)
-        elif i.kind == "undetected defect":
-            yield Recommendation(
-                "now",
-                f"Add a test that fails when defect {i.subject} is applied, then confirm it "
-                f"with `payharness defects --only {i.subject}`",
-                i.title,
-                i.source,
-            )
-        elif i.kind == "clean core fails":
-            yield Recommendation(
-                "now", f"Make the clean core pass {i.subject} before trusting the matrix", i.title, i.source
-            )
-        elif i.kind == "audit anomaly":
-            yield Recommendation(
-                "now",
-                f"Find why the core produced {i.subject} under load; the examples in {i.source.path} name the rows",
-                i.title,
-                i.source,
-            )
-        elif i.kind in ("step unfinished", "step failed"):
-            yield Recommendation("now", f"Re-run the {i.subject} step and read logs/{i.subject}.log", i.title, i.source)
-        elif i.kind == "unreadable artefact":
-            yield Recommendation("now", f"Regenerate {i.source.path} with `{i.source.command}`", i.title, i.source)
-        elif i.kind in ("performance", "load threshold"):
-            yield Recommendation("soon", f"Bring {i.subject} within its target", i.title, i.source)
-        elif i.kind == "untested scenario":
-            yield Recommendation(
-                "soon",
-                f'Link a test to scenario {i.subject} with @pytest.mark.scenario("{i.subject}"): {i.detail}',
-                i.title,
-                i.source,
-            )
-        elif i.kind == "not measured":
-            yield Recommendation("soon", f"Produce {i.source.path}: `{i.source.command}`", i.title, i.source)
-        elif i.kind == "audit missing":
-            yield Recommendation("soon", "Run the load with its consistency audit", i.title, i.source)
+        elif (single := _single(i)) is not None:
+            yield single
     for module, group in failing.items():
         names = ", ".join(g.subject.split("::")[-1] for g in group[:3]) + (" …" if len(group) > 3 else "")
-        yield Recommendation(
-            "now",
-            f"Make the {len(group)} failing test(s) in {module} pass by fixing the core (not the test): {names}",
-            group[0].title,
-            group[0].source,
+        action = f"Make the {len(group)} failing test(s) in {module} pass by fixing the core (not the test): {names}"
+        yield Recommendation("now", action, group[0].title, group[0].source)
+    for group in untested.values():
+        ids = [g.subject for g in group]
+        marks = ", ".join(f'@pytest.mark.scenario("{x}")' for x in ids[:2]) + (", …" if len(ids) > 2 else "")
+        action = (
+            f"Cover {len(ids)} untested scenario(s) {', '.join(ids)}: write or run a test for each, linked ({marks})"
         )
+        because = "; ".join(f"{g.subject}: {g.detail}" for g in group[:3]) + (" …" if len(group) > 3 else "")
+        yield Recommendation("soon", action, because, group[0].source)
     if skipped:
-        yield Recommendation(
-            "later",
-            f"Run the {len(skipped)} skipped test(s) where their dependency exists: a skip proves nothing",
-            skipped[0].title,
-            skipped[0].source,
-        )
+        action = f"Run the {len(skipped)} skipped test(s) where their dependency exists: a skip proves nothing"
+        yield Recommendation("later", action, skipped[0].title, skipped[0].source)
 
 
 def _from_coverage(a: Artefacts) -> Iterable[Recommendation]:

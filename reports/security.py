@@ -1,7 +1,8 @@
 """The security section: attacks tried, by class, and what came of them (JUnit, scenarios, defects, load).
 
-A test belongs to an attack class when its name matches the class's pattern or it is linked (in
-scenarios.json) to one of the class's scenarios. Outcome per class:
+A test belongs to an attack class when its name matches the class's pattern, it is linked (in
+scenarios.json) to one of the class's scenarios, or it caught (in defects.json) a defect of the class.
+Outcome per class:
 
 * held: tests or load attempts of the class ran, and nothing got through;
 * broken: a test failed, a seeded defect of the class went undetected, or the load's audit saw the
@@ -103,12 +104,14 @@ def _linked(a: Artefacts, scenario_ids: tuple[str, ...]) -> set[str]:
 
 
 def _outcome(a: Artefacts, attack: AttackClass) -> AttackOutcome:
-    pattern, linked = re.compile(attack.tests, re.IGNORECASE), _linked(a, attack.scenarios)
+    defects = [d for d in a.defects.defects if re.search(attack.defects, d.name)]
+    # The tests that caught a defect of the class attack it too, whatever their name.
+    linked = _linked(a, attack.scenarios) | {t for d in defects for t in d.failed_tests}
+    pattern = re.compile(attack.tests, re.IGNORECASE)
     cases = [c for c in a.junit.cases if pattern.search(c.nodeid.rsplit("::", 1)[-1]) or c.nodeid in linked]
     failed = tuple(c.nodeid for c in cases if c.outcome in ("failed", "error"))
     passed = sum(1 for c in cases if c.outcome == "passed")
     skipped = sum(1 for c in cases if c.outcome == "skipped")
-    defects = [d for d in a.defects.defects if re.search(attack.defects, d.name)]
     roles = dict(a.load_audit.by_role)
     load_requests = sum(roles.get(r, 0) for r in attack.load_roles)
     load_breaches = sum(x.count for x in a.load_audit.anomalies if x.kind in attack.load_anomalies)

@@ -139,6 +139,7 @@ def test_security_classes_from_test_names_scenarios_defects_and_load(artefacts: 
 def test_recommendations_follow_the_gaps(artefacts: Path, edit: Editor) -> None:
     data = analyse(collect(artefacts))
     actions = [r.action for r in data.recommendations]
+    assert any(a.startswith("Cover 1 untested scenario(s) PAYU-SIGNATURE") for a in actions)
     assert any('@pytest.mark.scenario("PAYU-SIGNATURE")' in a for a in actions)
     # API coverage in the fixture is 75 % lines, 50 % branches: under the floors.
     assert any(a.startswith("Raise coverage of API") for a in actions)
