@@ -1,9 +1,14 @@
 """Fixtures for the live suites: one stack per run (simulators + core with 2 uvicorn workers), reset per test.
 
-The core serves one database for the whole run (restarting it per test would cost a second each);
+The core serves one database for the whole run (restarting it per test would cost seconds);
 ``live`` empties the core's tables (TRUNCATE … RESTART IDENTITY) and resets the simulators before each
 test, so every test starts from the same empty state. Tests that attack the schema itself use the root
 ``database`` fixture instead: a fresh clone per test.
+
+``pytest --target URL --target-payu URL --target-wompi URL --target-efecty URL --target-db DSN
+--target-token-secret SECRET`` runs the same suites against a stack that is already running (started
+with ``suites.support.target.SUITE_CORE_ENV``): no stack is started, and tests that must restart the core
+or cut its database off (they ask for ``stack``) are skipped.
 """
 
 from __future__ import annotations
@@ -20,9 +25,20 @@ import pytest
 from harness.databases import DatabaseFactory
 from harness.postgres import PostgresHandle
 from harness.stack import Stack, simulator_credentials
+from suites.support.http import client
+from suites.support.target import SUITE_CORE_ENV
 
-CORE_TABLES = ("payment_anomalies", "webhook_event_conflicts", "webhook_events", "idempotency_keys",
-               "efecty_payments", "order_transactions", "orders")
+CORE_TABLES = (
+    "payment_anomalies",
+    "webhook_event_conflicts",
+    "webhook_events",
+    "idempotency_keys",
+    "efecty_payments",
+    "order_transactions",
+    "orders",
+)
+TARGET_OPTIONS = {"--target-payu": "payu", "--target-wompi": "wompi", "--target-efecty": "efecty"}
+TOKEN_SECRET = "PAYHARNESS_AUTH__TOKEN_SECRET"
 
 
 @dataclass(frozen=True)
@@ -35,41 +51,112 @@ class Live:
     db_dsn: str
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("payharness-target", "run the live suites against a stack that is already running")
+    group.addoption(
+        "--target",
+        default=None,
+        metavar="URL",
+        help="the running core, e.g. http://127.0.0.1:8000 (no stack is started)",
+    )
+    for option, name in TARGET_OPTIONS.items():
+        group.addoption(option, default=None, metavar="URL", help=f"the {name} simulator the target core uses")
+    group.addoption(
+        "--target-db",
+        default=None,
+        metavar="DSN",
+        help="libpq URL of the target core's database; its core tables are emptied before each test",
+    )
+    group.addoption(
+        "--target-token-secret",
+        default=None,
+        metavar="SECRET",
+        help="the target core's PAYHARNESS_AUTH__TOKEN_SECRET, to mint buyer and admin tokens",
+    )
+
+
+def target_mode(config: pytest.Config) -> bool:
+    return bool(config.getoption("--target", default=None))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not target_mode(config):
+        return
+    needed = [*TARGET_OPTIONS, "--target-db", "--target-token-secret"]
+    missing = [option for option in needed if not config.getoption(option)]
+    if missing:
+        raise pytest.UsageError(f"--target also needs {', '.join(missing)} (`payharness up` prints them all)")
+
+
+def _target(config: pytest.Config) -> Live:
+    urls = {"core": str(config.getoption("--target")).rstrip("/")}
+    urls.update({name: str(config.getoption(option)).rstrip("/") for option, name in TARGET_OPTIONS.items()})
+    env = {**SUITE_CORE_ENV, TOKEN_SECRET: str(config.getoption("--target-token-secret"))}
+    return Live(urls=urls, creds=simulator_credentials(), core_env=env, db_dsn=str(config.getoption("--target-db")))
+
+
 @pytest.fixture(scope="session")
-def stack(postgres: PostgresHandle, db_factory: DatabaseFactory) -> Iterator[Stack]:
+def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """The session's stack: Postgres, the three simulators, the core (2 uvicorn workers). Not in target mode.
+
+    Usage: ask for it only to restart the core or reach its Postgres server; everything else uses ``live``.
+    """
+    if target_mode(request.config):
+        pytest.skip("needs a stack it controls (restart the core, cut its database off): not in --target mode")
+    postgres: PostgresHandle = request.getfixturevalue("postgres")
+    db_factory: DatabaseFactory = request.getfixturevalue("db_factory")
     name = db_factory.clone(f"payharness_core_{db_factory.worker}_{secrets.token_hex(3)}")
     try:
-        # One client IP (127.0.0.1) runs every test: the per-IP limit is raised so only the rate-limit
-        # tests meet it; the per-buyer limit is 20/minute (each test uses fresh buyers).
-        extra = {"PAYHARNESS_LIMITS__PAYMENTS_PER_IP": "100000/minute",
-                 "PAYHARNESS_LIMITS__PAYMENTS_PER_BUYER": "20/minute"}
-        with Stack.start(database=name, postgres=postgres, core_workers=2, core_extra_env=extra) as running:
+        with Stack.start(
+            database=name, postgres=postgres, core_workers=2, core_extra_env=dict(SUITE_CORE_ENV)
+        ) as running:
             yield running
     finally:
         db_factory.drop(name)
 
 
+@pytest.fixture(scope="session")
+def endpoints(request: pytest.FixtureRequest) -> Live:
+    """Where the stack is: the session stack's addresses, or the ``--target`` ones."""
+    if target_mode(request.config):
+        return _target(request.config)
+    running: Stack = request.getfixturevalue("stack")
+    return Live(
+        urls=dict(running.urls),
+        creds=simulator_credentials(),
+        core_env=dict(running.core_env),
+        db_dsn=running.postgres.database_dsn(running.database),
+    )
+
+
 @pytest.fixture
-async def live(stack: Stack) -> AsyncIterator[Live]:
-    """A clean stack for this test: empty core tables, simulators reset and pointed at the core."""
-    dsn = stack.postgres.database_dsn(stack.database)
-    conn = await asyncpg.connect(dsn)
+async def live(endpoints: Live) -> AsyncIterator[Live]:
+    """A clean stack for this test: empty core tables, simulators reset and pointed at the core.
+
+    Usage: ``async def test_x(live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection)``.
+    """
+    async with client() as http:
+        for name in ("payu", "wompi", "efecty"):
+            (await http.post(f"{endpoints.urls[name]}/__admin/reset")).raise_for_status()
+        (
+            await http.put(
+                f"{endpoints.urls['wompi']}/__admin/wompi/events-url",
+                json={"url": f"{endpoints.urls['core']}/webhooks/wompi"},
+            )
+        ).raise_for_status()
+    # Simulators first: a webhook they still had scheduled must not land in the freshly emptied tables.
+    conn = await asyncpg.connect(endpoints.db_dsn)
     try:
         await conn.execute(f"TRUNCATE {', '.join(CORE_TABLES)} RESTART IDENTITY CASCADE")
     finally:
         await conn.close()
-    async with httpx.AsyncClient(timeout=10) as client:
-        for name in ("payu", "wompi", "efecty"):
-            (await client.post(f"{stack.urls[name]}/__admin/reset")).raise_for_status()
-        (await client.put(f"{stack.urls['wompi']}/__admin/wompi/events-url",
-                          json={"url": f"{stack.urls['core']}/webhooks/wompi"})).raise_for_status()
-    yield Live(urls=dict(stack.urls), creds=simulator_credentials(), core_env=dict(stack.core_env), db_dsn=dsn)
+    yield endpoints
 
 
 @pytest.fixture
 async def core(live: Live) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=live.urls["core"], timeout=30) as client:
-        yield client
+    async with client(base_url=live.urls["core"], timeout=30) as http:
+        yield http
 
 
 @pytest.fixture
@@ -81,18 +168,38 @@ async def core_db(live: Live) -> AsyncIterator[asyncpg.Connection]:
         await conn.close()
 
 
-async def seed_transaction(conn: asyncpg.Connection, *, gateway: str, amount: Decimal = Decimal("50000.00"),
-                           gateway_transaction_id: str | None = None, status: str = "pending",
-                           buyer_id: str = "buyer-1") -> dict[str, object]:
+async def seed_transaction(
+    conn: asyncpg.Connection,
+    *,
+    gateway: str,
+    amount: Decimal = Decimal("50000.00"),
+    gateway_transaction_id: str | None = None,
+    status: str = "pending",
+    buyer_id: str = "buyer-1",
+) -> dict[str, object]:
     """An order and one pending attempt, as the core's checkout would have left them."""
     order_ref = f"ORD-{secrets.token_hex(5)}"
     order_id = await conn.fetchval(
         "INSERT INTO orders (reference, buyer_id, total_amount) VALUES ($1, $2, $3) RETURNING id",
-        order_ref, buyer_id, amount)
+        order_ref,
+        buyer_id,
+        amount,
+    )
     reference = f"{order_ref}-{secrets.token_hex(4)}"
     txn_id = await conn.fetchval(
         "INSERT INTO order_transactions (order_id, gateway, gateway_transaction_id, reference, payment_method,"
         " amount, currency, status) VALUES ($1, $2, $3, $4, 'CARD', $5, 'COP', $6) RETURNING id",
-        order_id, gateway, gateway_transaction_id, reference, amount, status)
-    return {"order_id": order_id, "transaction_id": txn_id, "reference": reference, "amount": amount,
-            "gateway_transaction_id": gateway_transaction_id}
+        order_id,
+        gateway,
+        gateway_transaction_id,
+        reference,
+        amount,
+        status,
+    )
+    return {
+        "order_id": order_id,
+        "transaction_id": txn_id,
+        "reference": reference,
+        "amount": amount,
+        "gateway_transaction_id": gateway_transaction_id,
+    }

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from core.auth import mint_token
 from core.settings import AuthSettings
 from suites.conftest import Live
+from suites.support.http import client as http_client
 
 
 def token(live: Live, subject: str, role: str) -> str:
@@ -60,7 +61,7 @@ class Actor:
 
 async def wompi_card_token(live: Live, number: str = "4242424242424242") -> str:
     """Tokenise a card at the Wompi simulator as the payer's browser would (public key)."""
-    async with httpx.AsyncClient(base_url=live.urls["wompi"], timeout=10) as client:
+    async with http_client(base_url=live.urls["wompi"]) as client:
         response = await client.post("/v1/tokens/cards", json={
             "number": number, "cvc": "123", "exp_month": "08", "exp_year": "30", "card_holder": "Ana Pérez"},
             headers={"authorization": f"Bearer {live.creds['wompi']['public_key']}"})
@@ -70,14 +71,14 @@ async def wompi_card_token(live: Live, number: str = "4242424242424242") -> str:
 
 async def advance_clock(live: Live, gateway: str, seconds: float) -> dict[str, Any]:
     """Move a simulator's clock; returns when every delivery that came due has been attempted."""
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with http_client(timeout=30) as client:
         response = await client.post(f"{live.urls[gateway]}/__admin/clock/advance", json={"seconds": seconds})
     response.raise_for_status()
     return dict(response.json())
 
 
 async def journal(live: Live, gateway: str, kind: str = "request") -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with http_client() as client:
         response = await client.get(f"{live.urls[gateway]}/__admin/journal", params={"kind": kind})
     response.raise_for_status()
     return list(response.json()["entries"])

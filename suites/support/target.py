@@ -1,0 +1,65 @@
+"""The core settings the live suites assume, and the environment to start a ``--target`` core with.
+
+The session stack starts its core with ``SUITE_CORE_ENV``; a core the suites only reach (``pytest
+--target URL``) must run with the same values or the timing-sensitive tests (faults) will not hold.
+
+Usage::
+
+    env $(python -m suites.support.target) payharness up     # a stack the suites can target
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SUITE_CORE_ENV: dict[str, str] = {
+    # One client IP (127.0.0.1) runs every test: the per-IP limit is raised so only the rate-limit tests meet
+    # it; the per-buyer limit is 20/minute (each test uses fresh buyers).
+    "PAYHARNESS_LIMITS__PAYMENTS_PER_IP": "100000/minute",
+    "PAYHARNESS_LIMITS__PAYMENTS_PER_BUYER": "20/minute",
+    # Production waits seconds to minutes between retries and 30 s before a breaker probes; the suites keep
+    # the same shape (3 attempts, x2 backoff, 5 failures open the breaker) on a time scale of tenths of a second.
+    "PAYHARNESS_RESILIENCE__ATTEMPTS": "3",
+    "PAYHARNESS_RESILIENCE__INITIAL_DELAY": "0.05",
+    "PAYHARNESS_RESILIENCE__MULTIPLIER": "2",
+    "PAYHARNESS_RESILIENCE__MAX_DELAY": "1.0",
+    "PAYHARNESS_RESILIENCE__BREAKER_FAILURES": "5",
+    "PAYHARNESS_RESILIENCE__BREAKER_RESET_SECONDS": "0.5",
+    "PAYHARNESS_GATEWAY_TIMEOUT_SECONDS": "2.0",
+}
+
+
+@dataclass(frozen=True)
+class Resilience:
+    """The retry and breaker numbers of the suites' core, for tests that count attempts or wait out a breaker."""
+
+    attempts: int
+    initial_delay: float
+    max_delay: float
+    breaker_failures: int
+    breaker_reset_seconds: float
+    gateway_timeout_seconds: float
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> Resilience:
+        prefix = "PAYHARNESS_RESILIENCE__"
+        return cls(
+            attempts=int(env[f"{prefix}ATTEMPTS"]),
+            initial_delay=float(env[f"{prefix}INITIAL_DELAY"]),
+            max_delay=float(env[f"{prefix}MAX_DELAY"]),
+            breaker_failures=int(env[f"{prefix}BREAKER_FAILURES"]),
+            breaker_reset_seconds=float(env[f"{prefix}BREAKER_RESET_SECONDS"]),
+            gateway_timeout_seconds=float(env["PAYHARNESS_GATEWAY_TIMEOUT_SECONDS"]),
+        )
+
+
+RESILIENCE = Resilience.from_env(SUITE_CORE_ENV)
+
+
+def main() -> None:
+    for key, value in SUITE_CORE_ENV.items():
+        print(f"{key}={value}")
+
+
+if __name__ == "__main__":
+    main()
