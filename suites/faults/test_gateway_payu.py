@@ -1,0 +1,185 @@
+"""PayU faults seen through ``POST /payments/process``: SUBMIT_TRANSACTION is never resent, the reference is looked up.
+
+PayU has no idempotency key, so a charge whose answer was lost (timeout, 5xx, reset, damaged body) is
+resolved by ``ORDER_DETAIL_BY_REFERENCE_CODE``: found → that result; not found → 502
+``payment_outcome_unknown``, stored on the Idempotency-Key so no retry with it can charge again. Only the
+lookups are retried. Charges are counted from the simulator's journal (a SUBMIT with a transaction id).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+
+from suites.conftest import Live
+from suites.support.faults import (
+    PAYU_CARD,
+    PAYU_PAYER,
+    PAYU_PAYMENTS,
+    PAYU_REPORTS,
+    SUBMIT,
+    assert_clear_error,
+    calm_breakers,
+    charges,
+    fired,
+    hold_webhooks,
+    pay,
+    pinned_core,
+    put_faults,
+    requests,
+    rule,
+)
+from suites.support.target import RESILIENCE
+
+pytestmark = pytest.mark.scenario("PAYU-TIMEOUT")
+
+
+@pytest.fixture
+async def pinned(live: Live) -> AsyncIterator[httpx.AsyncClient]:
+    async with pinned_core(live) as client:
+        try:
+            yield client
+        finally:
+            await calm_breakers(client, live, gateways=("payu",))
+
+
+def _submit(fault: dict[str, object], *, count: int | None = None) -> dict[str, object]:
+    return rule(fault, path=PAYU_PAYMENTS, method="POST", command=SUBMIT, count=count)
+
+
+async def _submits(live: Live) -> int:
+    return len(await requests(live, "payu", path=PAYU_PAYMENTS, command=SUBMIT))
+
+
+async def _lookups(live: Live) -> int:
+    return len(await requests(live, "payu", path=PAYU_REPORTS))
+
+
+async def _attempt_status(db: asyncpg.Connection, order_id: int) -> str:
+    return str(await db.fetchval("SELECT status FROM order_transactions WHERE order_id = $1", order_id))
+
+
+async def _pay_again(pinned: httpx.AsyncClient, buyer: object, order_id: int, key: str) -> httpx.Response:
+    return await buyer.pay(
+        pinned,
+        order_id,
+        "65000.00",
+        method="CARD",
+        gateway="payu",
+        card=PAYU_CARD,  # type: ignore[attr-defined]
+        payer=PAYU_PAYER,
+        key=key,
+    )
+
+
+async def test_latency_below_the_timeout_is_waited_out_with_one_submit(live: Live, pinned: httpx.AsyncClient) -> None:
+    await put_faults(live, "payu", _submit({"type": "latency", "ms": 400}))
+    _, _, response = await pay(pinned, live, "payu")
+    assert response.status_code == 200 and response.json()["order_status"] == "paid", response.text
+    assert await _submits(live) == 1
+    assert len(await charges(live, "payu")) == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+async def test_a_5xx_on_submit_is_never_resent_and_an_unknown_outcome_is_kept_on_the_key(
+    live: Live, pinned: httpx.AsyncClient, core_db: asyncpg.Connection, status: int
+) -> None:
+    await put_faults(live, "payu", _submit({"type": "http_error", "status": status}))
+    buyer, order, response = await pay(pinned, live, "payu", key=f"payu-5xx-{status}")
+    assert_clear_error(response, 502, "payment_outcome_unknown", live)
+    assert await fired(live, "payu") == [1]  # one SUBMIT reached PayU (and was refused there, unhandled)
+    assert await _lookups(live) == 1  # asked, found nothing: PayU has no order under the reference
+    assert await charges(live, "payu") == []
+    assert await _attempt_status(core_db, order["id"]) == "pending"
+    replay = await _pay_again(pinned, buyer, order["id"], f"payu-5xx-{status}")
+    assert replay.status_code == 502 and replay.headers.get("idempotent-replayed") == "true", replay.text
+    assert await fired(live, "payu") == [1]
+
+
+@pytest.mark.scenario("API-TIMEOUT")
+async def test_a_hanging_submit_gives_the_buyer_a_clear_502_soon_after_the_timeout(
+    live: Live, pinned: httpx.AsyncClient, core_db: asyncpg.Connection
+) -> None:
+    await put_faults(live, "payu", _submit({"type": "hang", "seconds": 10}))
+    started = time.monotonic()
+    _, order, response = await pay(pinned, live, "payu")
+    elapsed = time.monotonic() - started
+    assert_clear_error(response, 502, "payment_outcome_unknown", live)
+    assert RESILIENCE.gateway_timeout_seconds <= elapsed < RESILIENCE.gateway_timeout_seconds + 2
+    assert await fired(live, "payu") == [1]
+    assert await _lookups(live) == 1
+    assert await _attempt_status(core_db, order["id"]) == "pending"
+
+
+async def test_a_reset_submit_is_looked_up_not_resent(live: Live, pinned: httpx.AsyncClient) -> None:
+    await put_faults(live, "payu", _submit({"type": "connection_reset"}))
+    _, _, response = await pay(pinned, live, "payu")
+    assert_clear_error(response, 502, "payment_outcome_unknown", live)
+    assert await fired(live, "payu") == [1]
+    assert await _lookups(live) == 1
+    assert await charges(live, "payu") == []
+
+
+@pytest.mark.parametrize("damage", ["malformed", "truncated"])
+async def test_a_damaged_answer_after_the_charge_is_recovered_by_lookup_never_charged_twice(
+    live: Live, pinned: httpx.AsyncClient, damage: str
+) -> None:
+    await put_faults(live, "payu", _submit({"type": damage}))
+    _, _, response = await pay(pinned, live, "payu")
+    assert response.status_code == 200 and response.json()["order_status"] == "paid", response.text
+    assert response.json()["transaction"]["status"] == "approved"
+    assert await _submits(live) == 1
+    assert len(await charges(live, "payu")) == 1
+
+
+@pytest.mark.scenario("PAYU-PARTIAL-FAILURE")
+async def test_lookups_failing_n_times_then_succeeding_are_retried_and_find_the_one_charge(
+    live: Live, pinned: httpx.AsyncClient
+) -> None:
+    lookup_fails = RESILIENCE.attempts - 1
+    await hold_webhooks(live, "payu")  # the confirmation's own lookup would share the failing ones
+    await put_faults(
+        live,
+        "payu",
+        _submit({"type": "malformed"}),
+        rule({"type": "fail_then_succeed", "times": lookup_fails}, path=PAYU_REPORTS),
+    )
+    _, _, response = await pay(pinned, live, "payu")
+    assert response.status_code == 200 and response.json()["order_status"] == "paid", response.text
+    assert await _lookups(live) == lookup_fails + 1
+    assert len(await charges(live, "payu")) == 1
+
+
+@pytest.mark.scenario("PAYU-PARTIAL-FAILURE")
+async def test_a_submit_failing_once_is_not_retried_and_the_buyers_next_attempt_charges_once(
+    live: Live, pinned: httpx.AsyncClient
+) -> None:
+    await put_faults(live, "payu", _submit({"type": "fail_then_succeed", "times": 1}))
+    buyer, order, first = await pay(pinned, live, "payu")
+    assert_clear_error(first, 502, "payment_outcome_unknown", live)
+    # The buyer checks the order (still payable: nothing was approved) and pays with a new key.
+    assert (await buyer.order(pinned, order["id"]))["status"] == "pending"
+    second = await _pay_again(pinned, buyer, order["id"], "payu-next-0001")
+    assert second.status_code == 200 and second.json()["order_status"] == "paid", second.text
+    assert await _submits(live) == 1  # the failed SUBMIT was never handled, the second one was
+    assert len(await charges(live, "payu")) == 1
+
+
+async def test_a_429_on_submit_is_not_resent_and_frees_the_key_for_a_later_retry(
+    live: Live, pinned: httpx.AsyncClient, core_db: asyncpg.Connection
+) -> None:
+    await put_faults(live, "payu", _submit({"type": "rate_limited", "retry_after": 1}))
+    buyer, order, response = await pay(pinned, live, "payu", key="payu-429-0001")
+    # 429 means PayU did not take the request: nothing to look up, safe to send again later.
+    assert_clear_error(response, 503, "gateway_unreachable", live)
+    assert await _submits(live) == 0 and await fired(live, "payu") == [1]
+    assert await _lookups(live) == 0
+    assert await _attempt_status(core_db, order["id"]) == "error"
+    await put_faults(live, "payu")
+    again = await _pay_again(pinned, buyer, order["id"], "payu-429-0001")
+    assert again.status_code == 200 and "idempotent-replayed" not in again.headers, again.text
+    assert len(await charges(live, "payu")) == 1
