@@ -45,6 +45,17 @@ SHIP_CHUNK = 2_000
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
+def _opts(environment: Environment) -> Any:
+    """The parsed options, custom ones included (typed Any: Locust adds our arguments at run time)."""
+    assert environment.parsed_options is not None
+    return environment.parsed_options
+
+
+def _runner(environment: Environment) -> Any:
+    assert environment.runner is not None
+    return environment.runner
+
+
 @events.init_command_line_parser.add_listener
 def add_arguments(parser: Any, **_: Any) -> None:
     g = parser  # Locust's own add_argument: it knows env_var, include_in_web_ui and is_secret
@@ -97,12 +108,12 @@ def add_arguments(parser: Any, **_: Any) -> None:
 
 @events.init.add_listener
 def on_init(environment: Environment, **_: Any) -> None:
-    opts = environment.parsed_options
+    opts: Any = environment.parsed_options
     if opts is None:  # a bare Environment (tests)
         return
     state = LoadState(artefacts=Path(opts.artefacts), node=f"{socket.gethostname()}-{os.getpid()}")
     environment.payharness_load = state  # type: ignore[attr-defined]
-    runner = environment.runner
+    runner: Any = environment.runner
     if isinstance(runner, WorkerRunner):
         runner.register_message("ledger_collect", _on_collect, concurrent=True)
     elif isinstance(runner, MasterRunner):
@@ -112,7 +123,7 @@ def on_init(environment: Environment, **_: Any) -> None:
 
 @events.test_start.add_listener
 def on_test_start(environment: Environment, **_: Any) -> None:
-    state, opts, runner = state_of(environment), environment.parsed_options, environment.runner
+    state, opts, runner = state_of(environment), _opts(environment), _runner(environment)
     if not isinstance(runner, WorkerRunner):
         _seed(environment)
     if not isinstance(runner, MasterRunner):
@@ -125,7 +136,7 @@ def on_test_start(environment: Environment, **_: Any) -> None:
 
 
 def _seed(environment: Environment) -> None:
-    state, opts = state_of(environment), environment.parsed_options
+    state, opts, runner = state_of(environment), _opts(environment), _runner(environment)
     if not opts.database_url:
         raise SystemExit("payharness load: --database-url is required (`payharness up` prints it)")
     run_id = secrets.token_hex(3)
@@ -135,7 +146,7 @@ def _seed(environment: Environment) -> None:
         duration=duration,
         mix=Mix.parse(opts.mix),
         sim_rate=opts.sim_rate,
-        user_classes=environment.runner.user_classes,
+        user_classes=runner.user_classes,
         shape=opts.shape,
     )
     started = time.perf_counter()
@@ -143,7 +154,7 @@ def _seed(environment: Environment) -> None:
     log.warning(
         "payharness load: run %s seeded %d orders in %.1f s (%s)", run_id, orders, time.perf_counter() - started, pools
     )
-    workers = environment.runner.worker_count if isinstance(environment.runner, MasterRunner) else 1
+    workers = runner.worker_count if isinstance(runner, MasterRunner) else 1
     opts.load_run_id, opts.load_workers, opts.load_pools = run_id, max(1, workers), json.dumps(pools)
     state.run_ids.append(run_id)
 
@@ -170,7 +181,7 @@ def on_test_stopping(environment: Environment, **_: Any) -> None:
 
 def _on_collect(environment: Environment, msg: Any, **_: Any) -> None:
     """Worker: stop sending, close the ledger, tell the master (shipping lines when it is elsewhere)."""
-    state, runner = state_of(environment), environment.runner
+    state, runner = state_of(environment), _runner(environment)
     runner.stop()
     count = state.close_writer()
     master = getattr(environment.parsed_options, "master_host", "127.0.0.1")
@@ -199,7 +210,7 @@ def _on_done(environment: Environment, msg: Any, **_: Any) -> None:
 def on_quitting(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner) or environment.parsed_options is None:
         return
-    state, opts = state_of(environment), environment.parsed_options
+    state, opts = state_of(environment), _opts(environment)
     state.close_writer()
     if not state.run_ids:
         return
@@ -225,7 +236,7 @@ def on_quitting(environment: Environment, **_: Any) -> None:
         report = run_audit(environment)
         audit_ok = report["ok"]
         result["audit"] = report
-    result["ok"] = audit_ok and evaluation.ok and not environment.runner.exceptions
+    result["ok"] = audit_ok and evaluation.ok and not _runner(environment).exceptions
     state.artefacts.mkdir(parents=True, exist_ok=True)
     (state.artefacts / "audit.json").write_text(json.dumps(result, indent=2, default=str))
     _print_summary(result, state.artefacts / "audit.json")
@@ -233,7 +244,7 @@ def on_quitting(environment: Environment, **_: Any) -> None:
 
 
 def run_audit(environment: Environment) -> dict[str, Any]:
-    state, opts = state_of(environment), environment.parsed_options
+    state, opts = state_of(environment), _opts(environment)
     sim = SimView()
     if opts.wompi_url and state.sim_used(environment):
         sim = settle_wompi_simulator(opts.wompi_url)

@@ -18,6 +18,7 @@ import random
 import time
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import gevent
 from gevent.pool import Group
@@ -31,6 +32,11 @@ from load.shapes import Pacer, Stage, build_stages, stage_at, users_for
 from load.state import state_of
 
 _user_ids = itertools.count(1)
+
+
+def _opts(environment: Any) -> Any:
+    """Parsed options with the custom ones (payharness load adds them to Locust's parser at start-up)."""
+    return environment.parsed_options
 
 
 def _credentials() -> dict[str, dict[str, str]]:
@@ -48,7 +54,7 @@ class _LoadUser(FastHttpUser):
     def _ctx(self) -> Context:
         state = state_of(self.environment)
         assert state.writer is not None, "the ledger opens at test_start"
-        return Context(state.writer, state.run_id, self.environment.parsed_options.max_tries)
+        return Context(state.writer, state.run_id, _opts(self.environment).max_tries)
 
 
 class _WebhookUser(_LoadUser):
@@ -57,7 +63,7 @@ class _WebhookUser(_LoadUser):
     abstract = True
 
     def on_start(self) -> None:
-        opts = self.environment.parsed_options
+        opts = _opts(self.environment)
         self.mix = Mix.parse(opts.mix)
         self.render = Renderer(secrets_from(_credentials()))
         self.pacer = Pacer(opts.user_rate)
@@ -113,7 +119,7 @@ class WompiGatewayUser(_LoadUser):
     fixed_count = 1
 
     def on_start(self) -> None:
-        opts = self.environment.parsed_options
+        opts = _opts(self.environment)
         if not opts.wompi_url:
             raise StopUser  # nothing to drive without the simulator
         creds = _credentials()["wompi"]
@@ -122,7 +128,7 @@ class WompiGatewayUser(_LoadUser):
         self.acceptance = acceptance_token(self.client, self.base, self.keys)
 
     def wait_time(self) -> float:
-        return float(constant_throughput(self.environment.parsed_options.sim_rate)(self))
+        return float(constant_throughput(_opts(self.environment).sim_rate)(self))
 
     @task
     def pay(self) -> None:
@@ -138,7 +144,7 @@ class _ApiUser(_LoadUser):
     abstract = True
 
     def on_start(self) -> None:
-        opts = self.environment.parsed_options
+        opts = _opts(self.environment)
         if not opts.token_secret:
             raise StopUser  # the API needs tokens signed with the core's secret
         from pydantic import SecretStr
@@ -153,7 +159,7 @@ class _ApiUser(_LoadUser):
         self.n = 0
 
     def wait_time(self) -> float:
-        return float(constant_throughput(self.environment.parsed_options.checkout_rate)(self))
+        return float(constant_throughput(_opts(self.environment).checkout_rate)(self))
 
     def buyer_token(self) -> str:
         # A buyer per payment: the per-buyer rate limit is about people, not about this test.
@@ -171,7 +177,7 @@ class CheckoutUser(_ApiUser):
 
     def on_start(self) -> None:
         super().on_start()
-        opts = self.environment.parsed_options
+        opts = _opts(self.environment)
         if not opts.wompi_url:
             raise StopUser  # cards are tokenised at the Wompi simulator
         creds = _credentials()["wompi"]
@@ -199,9 +205,9 @@ class EfectyUser(_ApiUser):
 
     def on_start(self) -> None:
         super().on_start()
-        if not self.environment.parsed_options.efecty_url:
+        if not _opts(self.environment).efecty_url:
             raise StopUser  # the counter payment happens at the Efecty simulator
-        self.efecty = self.environment.parsed_options.efecty_url.rstrip("/")
+        self.efecty = _opts(self.environment).efecty_url.rstrip("/")
         self.admin = str(self.mint(self.auth, "load-admin", "admin", ttl=24 * 3600))
 
     @task
@@ -230,7 +236,7 @@ class RateShape(LoadTestShape):
     def _plan(self) -> None:
         runner = self.runner
         assert runner is not None
-        opts = runner.environment.parsed_options
+        opts = _opts(runner.environment)
         duration = opts.duration or opts.run_time or (60.0 if opts.shape != "steady" else 10.0**9)
         self._webhooks = any(issubclass(u, _WebhookUser) for u in runner.user_classes)
         users = users_for(opts.rate, opts.user_rate)

@@ -274,7 +274,8 @@ def _chaos(
             events["restart_seconds"] = round(took, 3)
         else:
             killed = run_sync(lambda: kill_db_connections(stack))
-            events.setdefault("db_connections_killed", []).append(killed)  # type: ignore[union-attr]
+            kills: list[int] = events.setdefault("db_connections_killed", [])  # type: ignore[assignment]
+            kills.append(killed)
 
 
 async def kill_db_connections(stack: Stack) -> int:

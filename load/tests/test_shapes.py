@@ -23,8 +23,8 @@ def test_ramp_climbs_to_the_target_then_holds() -> None:
 def test_spike_doubles_the_users_for_a_while() -> None:
     stages = build_stages("spike", users=50, duration=100)
     assert [(s.until, s.users) for s in stages] == [(40.0, 50), (pytest.approx(55.0), 100), (100, 50)]
-    assert stage_at(stages, 45).users == 100
-    assert stage_at(stages, 99.9).users == 50
+    assert stage_at(stages, 45) == stages[1]
+    assert stage_at(stages, 99.9) == stages[2]
     assert stage_at(stages, 100) is None
 
 
