@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 NO_DB = "postgresql+asyncpg://nobody@127.0.0.1:1/none"
 
 
+@pytest.mark.scenario("API-LARGE-PAYLOAD")
 async def test_a_body_over_the_limit_is_413_by_content_length(database: Database, conn: asyncpg.Connection) -> None:
     settings = make_settings(database.url, limits={"max_body_bytes": 1024})
     async with running_core(settings) as core:
@@ -30,6 +31,7 @@ async def test_a_body_over_the_limit_is_413_by_content_length(database: Database
     assert await conn.fetchval("SELECT count(*) FROM orders") == 0
 
 
+@pytest.mark.scenario("API-LARGE-PAYLOAD")
 async def test_a_chunked_body_over_the_limit_is_413(database: Database, conn: asyncpg.Connection) -> None:
     settings = make_settings(database.url, limits={"max_body_bytes": 1024})
     sent = 0
@@ -52,6 +54,7 @@ async def test_a_chunked_body_over_the_limit_is_413(database: Database, conn: as
     assert await conn.fetchval("SELECT count(*) FROM orders") == 0
 
 
+@pytest.mark.scenario("API-RATE-LIMIT")
 async def test_the_buyer_rate_limit_answers_429_with_retry_after(database: Database) -> None:
     settings = make_settings(database.url, limits={"payments_per_buyer": "2/minute", "payments_per_ip": "100/minute"})
     async with running_core(settings) as core:
@@ -76,6 +79,7 @@ async def test_the_buyer_rate_limit_answers_429_with_retry_after(database: Datab
     assert other_buyer.status_code != 429  # another buyer has an allowance of their own
 
 
+@pytest.mark.scenario("API-RATE-LIMIT")
 async def test_the_ip_rate_limit_spans_buyers(database: Database) -> None:
     settings = make_settings(database.url, limits={"payments_per_buyer": "100/minute", "payments_per_ip": "2/minute"})
     async with running_core(settings) as core:
@@ -88,6 +92,7 @@ async def test_the_ip_rate_limit_spans_buyers(database: Database) -> None:
     assert codes[2] == 429 and 429 not in codes[:2]
 
 
+@pytest.mark.scenario("API-CORS")
 @pytest.mark.parametrize(("origin", "allowed"), [("https://shop.example", True), ("https://evil.example", False)])
 async def test_cors_answers_only_configured_origins(origin: str, allowed: bool) -> None:
     settings = make_settings(NO_DB, cors_origins=["https://shop.example"])
@@ -112,6 +117,7 @@ async def test_cors_answers_only_configured_origins(origin: str, allowed: bool) 
         assert "access-control-allow-origin" not in simple.headers
 
 
+@pytest.mark.scenario("API-ERRORS-SANITIZED")
 async def test_an_unexpected_error_is_a_sanitized_500_with_a_logged_support_reference(
     database: Database, conn: asyncpg.Connection, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
+import pytest
 
 from core.api.idempotency import CheckoutOptions, get_checkout_options
 from core.tests.apikit import FakeGateways, make_settings, running_core
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 KEY = {"Idempotency-Key": "0b7a6c1e-5d1f-4c53-9a0e-3f1d2c4b5a69"}
 
 
+@pytest.mark.scenario("PAYU-CONCURRENT-CHARGES")
 async def test_a_sequential_retry_gets_the_first_answer_and_charges_once(
     database: Database, conn: asyncpg.Connection
 ) -> None:
@@ -72,6 +74,7 @@ async def test_keys_belong_to_one_buyer(database: Database) -> None:
     assert core.gateways.calls["create"] == 2
 
 
+@pytest.mark.scenario("PAYU-CONCURRENT-CHARGES")
 async def test_idempotency_unique_key_lets_one_of_ten_concurrent_duplicates_charge(
     database: Database, conn: asyncpg.Connection
 ) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from core.tests.apikit import SECRETS, FakeGateways, make_settings, running_core
 
 NO_DB = "postgresql+asyncpg://nobody@127.0.0.1:1/none"  # these endpoints never touch the database
 
 
+@pytest.mark.scenario("API-CONFIG")
 async def test_config_holds_public_identifiers_and_no_secret() -> None:
     async with running_core(make_settings(NO_DB)) as core:
         config = await core.client.get("/payments/config")
@@ -23,6 +26,7 @@ async def test_config_holds_public_identifiers_and_no_secret() -> None:
     assert "SECRET" not in config.text
 
 
+@pytest.mark.scenario("API-METHODS")
 async def test_banks_come_from_wompi_then_from_the_cache() -> None:
     async with running_core(make_settings(NO_DB)) as core:
         first = await core.client.get("/payments/methods")
@@ -36,6 +40,7 @@ async def test_banks_come_from_wompi_then_from_the_cache() -> None:
     assert set(methods) == {"CARD", "NEQUI", "PSE", "EFECTY"} and methods["PSE"]["available"] is True
 
 
+@pytest.mark.scenario("API-METHODS")
 async def test_a_wompi_failure_serves_the_built_in_sandbox_list() -> None:
     async with running_core(make_settings(NO_DB), FakeGateways(fail={"banks"})) as core:
         r = await core.client.get("/payments/methods")
@@ -57,6 +62,7 @@ async def test_with_production_keys_the_fallback_offers_no_invented_bank_codes()
     assert methods["PSE"]["available"] is False and methods["CARD"]["available"] is True
 
 
+@pytest.mark.scenario("API-METHODS")
 async def test_after_the_cache_period_a_failure_serves_the_last_good_list() -> None:
     gateways = FakeGateways()
     async with running_core(make_settings(NO_DB, pse_banks_cache_seconds=0), gateways) as core:

@@ -59,6 +59,7 @@ def _run_serve(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
     )
 
 
+@pytest.mark.scenario("WH-FAIL-CLOSED")
 def test_the_core_refuses_to_start_without_the_wompi_events_secret() -> None:
     result = _run_serve(_env(PAYHARNESS_WOMPI__EVENTS_SECRET=None), "--port", "1")
     assert result.returncode == 2
@@ -67,6 +68,7 @@ def test_the_core_refuses_to_start_without_the_wompi_events_secret() -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.scenario("WH-FAIL-CLOSED")
 def test_with_nothing_configured_every_required_variable_is_named() -> None:
     env = {k: v for k, v in _env().items() if not k.startswith("PAYHARNESS_")}
     result = _run_serve(env)

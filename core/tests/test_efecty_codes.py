@@ -25,6 +25,8 @@ from core.efecty_codes import (
     random_part,
 )
 
+pytestmark = pytest.mark.scenario("EFECTY-CODES")
+
 if TYPE_CHECKING:
     from conftest import Database
 
@@ -40,6 +42,7 @@ EXPIRY = datetime(2025, 2, 1, 3, 0, tzinfo=UTC)  # 2025-01-31 22:00 in Bogota
         ("03600029145", 2),  # UPC-A 036000291452
     ],
 )
+@pytest.mark.scenario("EFECTY-BARCODE")
 def test_gs1_check_digit_matches_published_barcodes(digits: str, check: int) -> None:
     assert gs1_check_digit(digits) == check
 
@@ -75,6 +78,7 @@ def test_barcode_layout() -> None:
     position=st.integers(0, BARCODE_LENGTH - 1),
     delta=st.integers(1, 9),
 )
+@pytest.mark.scenario("EFECTY-BARCODE")
 def test_any_single_digit_error_breaks_the_check_digit(order_id: int, cents: int, position: int, delta: int) -> None:
     data = barcode_data("110634", order_id, Decimal(cents) / 100, EXPIRY)
     assert barcode_is_valid(data)
@@ -94,6 +98,7 @@ async def _order(conn: asyncpg.Connection, reference: str) -> int:
     )
 
 
+@pytest.mark.scenario("EFECTY-CODE-UNIQUENESS")
 async def test_code_collisions_retry_with_a_new_random_part(database: Database, conn: asyncpg.Connection) -> None:
     order_id = await _order(conn, "ORD-COLLIDE")
     engine = create_async_engine(database.url)
@@ -129,6 +134,7 @@ async def test_code_collisions_retry_with_a_new_random_part(database: Database, 
     assert codes == [first.payment_code, second.payment_code]
 
 
+@pytest.mark.scenario("EFECTY-CODE-UNIQUENESS")
 async def test_a_source_that_always_collides_gives_up_after_bounded_attempts(
     database: Database, conn: asyncpg.Connection
 ) -> None:

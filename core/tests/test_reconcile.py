@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
+import pytest
 
 from core.efecty_codes import BOGOTA
 from core.reconcile import expire_overdue
@@ -39,6 +40,7 @@ async def snapshot(conn: asyncpg.Connection) -> dict[str, list[Any]]:
     return {t: [tuple(r) for r in await conn.fetch(f"SELECT * FROM {t} ORDER BY id")] for t in TABLES}
 
 
+@pytest.mark.scenario("EFECTY-RECONCILIATION")
 async def test_reconciliation_confirms_flags_each_anomaly_and_is_idempotent(
     database: Database, conn: asyncpg.Connection
 ) -> None:
@@ -142,6 +144,7 @@ async def test_overdue_vouchers_expire_only_when_efecty_says_so(database: Databa
     assert rows[fresh["id"]] == ("pending", "pending", "pending")
 
 
+@pytest.mark.scenario("EFECTY-ADMIN-CONFIRMATION")
 async def test_admin_confirmation_is_idempotent_and_refuses_expired_or_unknown_codes(
     database: Database, conn: asyncpg.Connection
 ) -> None:

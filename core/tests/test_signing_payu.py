@@ -17,6 +17,8 @@ from core.signing.payu import (
     verify_confirmation,
 )
 
+pytestmark = pytest.mark.scenario("PAYU-SIGNATURE")
+
 SANDBOX_KEY = "4Vj8eK4rloUd272L48hsrarnUA"
 MERCHANT = "508029"
 

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from core.signing.wompi import EventSignatureError, event_checksum, integrity_signature, verify_event
 
+pytestmark = pytest.mark.scenario("WH-SIGNATURE")
+
 INTEGRITY = "prod_integrity_Z5mMke9x0k8gpErbDqwrJXMqsI6SFli6"
 EVENTS = "prod_events_OcHnIzeBl5socpwByQ4hA52Em3USQ93Z"
 DOC_CONCAT = "1234-1610641025-49201APPROVED44900001530291411" + EVENTS

@@ -10,6 +10,7 @@ import pytest
 from load.runner import main
 
 
+@pytest.mark.scenario("PERF-WEBHOOK-LOAD")
 @pytest.mark.slow
 def test_a_short_run_against_a_live_stack_ends_with_a_clean_audit(tmp_path: Path) -> None:
     code = main(
