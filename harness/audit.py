@@ -27,7 +27,7 @@ from pathlib import Path
 from rich.console import Console
 
 REPO = Path(__file__).resolve().parent.parent
-SUITES = ("suites", "core/tests")
+SUITES = ("suites", "core/tests", "load/tests")
 QUICK_DEFECTS = ("no_row_lock", "float_amounts", "always_200", "signature_skipped_without_secret",
                  "trust_unsigned_reference", "no_amount_check")
 
@@ -86,8 +86,11 @@ def plan(out: Path, quick: bool) -> list[Step]:
              ["junit.xml", "scenarios.json"], env=coverage_env, timeout=900),
         Step("bench-db", [py, "-m", "harness.cli", "bench-db", "--runs", "3", "--json", str(out / "bench_db.json")],
              ["bench_db.json"], timeout=300),
+        # Latency limits are judged in the report against stated targets (a shared 2-core machine is noisy);
+        # the load step fails the audit on consistency anomalies and on errors.
         Step("load", [py, "-m", "harness.cli", "load", "--rate", "100" if quick else "300",
-                      "--duration", "15" if quick else "40", "--artefacts", str(out / "load")],
+                      "--duration", "15" if quick else "40", "--check-p95", "0", "--check-p99", "0",
+                      "--artefacts", str(out / "load")],
              ["load/audit.json", "load/locust_stats.csv", "load/locust_stats_history.csv"], timeout=600),
         Step("defects", [py, "-m", "harness.cli", "defects", "--artefacts", str(out), *defects],
              ["defects.json"], timeout=1500),
