@@ -420,8 +420,8 @@ def _sim_checks(sim: SimView, snapshot: Snapshot, recorded: set[tuple[str, str]]
     by_ref = {t.reference: t for t in snapshot.transactions if t.gateway == "wompi"}
     for sim_tx in sim.transactions:
         tx = by_ref.get(str(sim_tx.get("reference")))
-        if tx is None:
-            continue  # not one of this run's orders
+        if tx is None or sim_tx.get("status") == "PENDING":
+            continue  # not one of this run's orders, or no event yet: nothing to compare
         expected = WOMPI_STATUS.get(str(sim_tx.get("status")))
         if tx.gateway_id != sim_tx.get("id") or tx.status != expected:
             found.append(
@@ -432,6 +432,16 @@ def _sim_checks(sim: SimView, snapshot: Snapshot, recorded: set[tuple[str, str]]
                 )
             )
     return found
+
+
+def sim_view_of_run(sim: SimView, ledger: Sequence[LedgerEntry]) -> SimView:
+    """Only the simulator's transactions (and their deliveries) this run paid: a long-lived simulator
+    (``payharness up``) also remembers earlier runs and manual tests."""
+    ours = {e.attempt for e in ledger if e.role == "sim_charge" or e.role in API_ROLES}
+    txs = [t for t in sim.transactions if t.get("reference") in ours]
+    ids = {str(t.get("id")) for t in txs}
+    deliveries = [d for d in sim.deliveries if str(d.get("event_key", "")).rsplit(":", 1)[0] in ids]
+    return SimView(deliveries=deliveries, transactions=txs)
 
 
 def audit(ledger: Sequence[LedgerEntry], snapshot: Snapshot, *, sim: SimView | None = None) -> AuditReport:

@@ -94,6 +94,10 @@ def _patterns(run_ids: Iterable[str]) -> list[str]:
 async def take_snapshot(dsn: str, run_ids: Sequence[str], *, extra_keys: Iterable[str] = ()) -> Snapshot:
     """This run's orders, transactions, event rows, conflicts and the core's anomaly counts."""
     conn = await asyncpg.connect(plain_dsn(dsn))
+    # One REPEATABLE READ snapshot for every table: a request still landing between two reads would
+    # otherwise show an event row without the state change it made (or the reverse).
+    snapshot = conn.transaction(isolation="repeatable_read", readonly=True)
+    await snapshot.start()
     try:
         # Seeded orders belong to buyer load-<run>; orders the checkout users create, to load-<run>-<user>.
         buyers = [p for r in run_ids for p in (f"load-{r}", f"load-{r}-%")]
@@ -128,6 +132,7 @@ async def take_snapshot(dsn: str, run_ids: Sequence[str], *, extra_keys: Iterabl
             event_ids,
         )
     finally:
+        await snapshot.rollback()
         await conn.close()
     seeded = {f"load-{r}" for r in run_ids}
     return Snapshot(

@@ -75,15 +75,21 @@ class LedgerWriter:
     def write(self, entry: LedgerEntry) -> None:
         self._buffer.append(entry.to_json())
         self.count += 1
-        if len(self._buffer) >= self._batch:
+        if len(self._buffer) >= self._batch or self._file is None:
             self.flush()
 
     def flush(self) -> None:
-        if self._file is None or not self._buffer:
+        if not self._buffer:
             return
-        self._file.write("\n".join(self._buffer) + "\n")
-        self._file.flush()
+        text = "\n".join(self._buffer) + "\n"
         self._buffer.clear()
+        if self._file is None:
+            # A request that finished after close (a straggler at shutdown) is still written, never dropped.
+            with self.path.open("a", encoding="utf-8") as late:
+                late.write(text)
+            return
+        self._file.write(text)
+        self._file.flush()
 
     def close(self) -> None:
         self.flush()

@@ -31,7 +31,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from load.audit import SimView, audit
+from load.audit import SimView, audit, sim_view_of_run
 from load.db import run_sync, seed_run, take_snapshot
 from load.ledger import read_ledger, write_lines
 from load.payloads import Mix
@@ -211,6 +211,9 @@ def on_quitting(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner) or environment.parsed_options is None:
         return
     state, opts = state_of(environment), _opts(environment)
+    # Headless runs have stopped by now; after a SIGTERM (web UI) Locust fires quitting with users still
+    # running, so stop them first: nothing may be sent while the audit reads.
+    _runner(environment).stop()
     state.close_writer()
     if not state.run_ids:
         return
@@ -249,6 +252,7 @@ def run_audit(environment: Environment) -> dict[str, Any]:
     if opts.wompi_url and state.sim_used(environment):
         sim = settle_wompi_simulator(opts.wompi_url)
     ledger = [e for e in read_ledger(state.artefacts / "ledger") if e.run in state.run_ids]
+    sim = sim_view_of_run(sim, ledger)
     sim_keys = {str(d.get("event_key")) for d in sim.deliveries}
     snapshot = run_sync(lambda: take_snapshot(opts.database_url, state.run_ids, extra_keys=sim_keys))
     report = audit(ledger, snapshot, sim=sim).to_dict()

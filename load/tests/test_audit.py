@@ -20,6 +20,7 @@ from load.audit import (
     audit,
     decide,
     order_status_after,
+    sim_view_of_run,
 )
 from load.ledger import LedgerEntry
 
@@ -237,3 +238,15 @@ def test_report_groups_examples_by_kind(tmp_path: Path) -> None:
     data = audit(ledger, snapshot, sim=sim).to_dict(examples=1)
     assert data["ok"] is False
     assert data["anomalies"]["lost_event"][0]["subject"] == "W1:PENDING"
+
+
+def test_the_simulator_view_keeps_only_this_runs_payments() -> None:
+    ledger, _, sim = world()
+    stranger = {"id": "S8", "reference": "someone-elses", "status": "APPROVED"}
+    noisy = SimView(
+        deliveries=[*sim.deliveries, {"event_key": "S8:APPROVED", "status": "exhausted"}],
+        transactions=[*sim.transactions, stranger],
+    )
+    view = sim_view_of_run(noisy, ledger)
+    assert [t["id"] for t in view.transactions] == ["S4", "S5"]
+    assert [d["event_key"] for d in view.deliveries] == ["S4:APPROVED", "S5:APPROVED"]

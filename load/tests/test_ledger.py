@@ -44,3 +44,11 @@ def test_shipped_copies_are_not_counted_twice(tmp_path: Path) -> None:
     writer.close()
     write_lines(tmp_path / "shipped" / "w1.jsonl", writer.path.read_text().splitlines())
     assert len(read_ledger(tmp_path)) == 2
+
+
+def test_a_straggler_after_close_is_written_not_dropped(tmp_path: Path) -> None:
+    writer = LedgerWriter(tmp_path, node="w")
+    writer.write(_entry(writer, 1.0, 200))
+    writer.close()
+    writer.write(_entry(writer, 2.0, None))
+    assert [e.at for e in read_ledger(tmp_path)] == [1.0, 2.0]
