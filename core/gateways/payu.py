@@ -29,6 +29,7 @@ from pydantic import SecretStr
 
 from core.gateways._http import Caller, ErrorFamily, loads
 from core.gateways.errors import (
+    GatewayError,
     PayUAuthenticationError,
     PayUError,
     PayUNetworkError,
@@ -311,7 +312,9 @@ class PayUClient:
         # The charge may or may not exist at PayU. Re-sending could charge twice, so ask instead.
         try:
             orders = await self.order_by_reference(reference)
-        except PayUError as exc:
+        except GatewayError as exc:
+            # Any failure here — PayU's, or our breaker opening on the lookup — leaves the charge's fate
+            # unknown: it must never read as "not charged" (the caller would then free the retry).
             raise PayUNetworkError(
                 "submit outcome unknown and the reference lookup failed",
                 operation=SUBMIT,

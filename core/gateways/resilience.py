@@ -151,7 +151,24 @@ async def call_with_retry(
         before_sleep=_log_retry(operation),
         reraise=True,
     )
-    return await retrying(fn)
+    uncertain: list[GatewayError] = []
+
+    async def tracked() -> T:
+        try:
+            return await fn()
+        except GatewayError as exc:
+            if exc.outcome_unknown:
+                uncertain.append(exc)
+            raise
+
+    try:
+        return await retrying(tracked)
+    except CircuitOpenError as exc:
+        if uncertain:
+            # An earlier attempt may have reached the gateway. "The breaker refused; nothing was sent" would
+            # tell the caller the charge cannot exist, and free it to charge again: report the uncertainty.
+            raise uncertain[-1] from exc
+        raise
 
 
 class BreakerState(enum.StrEnum):

@@ -279,3 +279,29 @@ def test_retry_after_parses_seconds_and_http_dates() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("-5") is None
+
+
+async def test_a_breaker_opening_after_an_uncertain_attempt_reports_the_uncertainty() -> None:
+    # Attempt 1 may have reached the gateway (timed out); attempt 2 meets the open breaker. "Circuit open,
+    # nothing sent" would be a lie about attempt 1: the caller must see "outcome unknown".
+    calls = 0
+
+    async def fn() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise PayUNetworkError("timed out", operation="op", outcome_unknown=True, retryable=True)
+        raise CircuitOpenError("payu", reopens_in=5.0, operation="op")
+
+    with pytest.raises(PayUNetworkError) as err:
+        await call_with_retry(fn, policy=RetryPolicy(attempts=3, initial_delay=0.0), retry=True,
+                              sleep=FakeSleep())
+    assert err.value.outcome_unknown and calls == 2
+
+
+async def test_a_breaker_open_from_the_start_still_says_nothing_was_sent() -> None:
+    async def fn() -> None:
+        raise CircuitOpenError("payu", reopens_in=5.0, operation="op")
+
+    with pytest.raises(CircuitOpenError):
+        await call_with_retry(fn, policy=RetryPolicy(attempts=3, initial_delay=0.0), retry=True, sleep=FakeSleep())

@@ -96,11 +96,6 @@ async def test_the_breaker_opens_after_consecutive_failures_half_opens_for_one_p
 
 
 @pytest.mark.scenario("GW-BREAKER-MID-CHARGE", "PAYU-TIMEOUT")
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: a CircuitOpenError raised during the PayU reference lookup is"
-    " not a PayUError, so _recover_submit lets it through and checkout treats it as 'not charged'",
-)
 async def test_a_payu_charge_whose_lookup_meets_an_open_breaker_stays_outcome_unknown(
     live: Live, pinned: httpx.AsyncClient, core_db: asyncpg.Connection
 ) -> None:
@@ -127,11 +122,6 @@ async def test_a_payu_charge_whose_lookup_meets_an_open_breaker_stays_outcome_un
 
 
 @pytest.mark.scenario("GW-BREAKER-MID-CHARGE")
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: the retry loop ends on CircuitOpenError (not retryable, not"
-    " outcome-unknown) and forgets that an earlier attempt may have created the transaction",
-)
 async def test_a_wompi_charge_whose_retry_meets_an_open_breaker_stays_outcome_unknown(
     live: Live, pinned: httpx.AsyncClient, core_db: asyncpg.Connection
 ) -> None:
