@@ -92,7 +92,8 @@ def plan(out: Path, quick: bool) -> list[Step]:
                       "--duration", "15" if quick else "40", "--check-p95", "0", "--check-p99", "0",
                       "--artefacts", str(out / "load")],
              ["load/audit.json", "load/locust_stats.csv", "load/locust_stats_history.csv"], timeout=600),
-        Step("defects", [py, "-m", "harness.cli", "defects", "--artefacts", str(out), *defects],
+        Step("defects", [py, "-m", "harness.cli", "defects", "--artefacts", str(out),
+                         "--clean-junit", str(out / "junit.xml"), *defects],
              ["defects.json"], timeout=1500),
     ]
 

@@ -81,6 +81,13 @@ def run_defect(defect: Defect, out: Path, quick: bool, timeout: float) -> dict[s
             "duration_s": round(duration, 1), "junit": str(junit.relative_to(out.parent))}
 
 
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="payharness defects", description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="every suite for every defect (slow)")
@@ -88,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--artefacts", default=str(REPO / "artefacts"))
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per suites run")
+    parser.add_argument("--clean-junit", default=None,
+                        help="a JUnit file of the clean core's run to use as the baseline instead of running it")
     args = parser.parse_args(argv)
     artefacts = Path(args.artefacts)
     out = artefacts / "defects"
@@ -96,8 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.monotonic()
     clean_targets = sorted({t for d in defects for t in _targets(d, not args.full)})
-    code, duration = run_suites(clean_targets, out / "clean.xml", None, args.timeout)
-    clean_failed, clean_passed = failed_tests(out / "clean.xml")
+    if args.clean_junit:  # the audit's own suites run is the clean baseline: no need to run it twice
+        clean_xml, code, duration = Path(args.clean_junit).resolve(), 0, 0.0
+    else:
+        clean_xml = out / "clean.xml"
+        code, duration = run_suites(clean_targets, clean_xml, None, args.timeout)
+    clean_failed, clean_passed = failed_tests(clean_xml)
     print(f"clean core: {clean_passed} passed, {len(clean_failed)} failed ({duration:.0f} s)", flush=True)
     with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
         rows = []
@@ -108,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.append(row)
     matrix = {"generated_at": datetime.now(UTC).isoformat(), "mode": "full" if args.full else "targeted",
               "clean": {"passed": clean_passed, "failed": clean_failed, "suites": clean_targets,
-                        "junit": "defects/clean.xml", "exit_code": code},
+                        "junit": _relative(clean_xml, artefacts), "exit_code": code},
               "defects": rows, "duration_s": round(time.monotonic() - started, 1)}
     (artefacts / "defects.json").write_text(json.dumps(matrix, indent=2))
     caught = sum(1 for r in rows if r["detected"])
