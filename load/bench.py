@@ -37,6 +37,7 @@ from typing import Any
 
 from harness.stack import ServiceProcess, Stack, free_port
 from load.bench_pgbench import run_pgbench
+from load.ledger import read_ledger
 from load.runner import CONFIG, LOAD_CORE_ENV, LOCUSTFILE, REPO
 
 P99_LIMIT_MS = 100.0
@@ -53,7 +54,9 @@ class Measure:
     name: str
     offered: float  # events/s asked for (0: unpaced)
     seconds: float
-    achieved: float = 0.0
+    achieved: float = 0.0  # steady state, from the ledger (see _steady_rate)
+    window_seconds: float = 0.0
+    achieved_overall: float = 0.0  # Locust's own: requests over the whole run, ramp included
     median_rps: float = 0.0
     requests: int = 0
     failures: int = 0
@@ -101,6 +104,21 @@ def _history_median(path: Path) -> float:
         rows = [r for r in csv.DictReader(handle) if r["Name"] == "Aggregated"]
     rates = [float(r["Requests/s"]) for r in rows[WARMUP_SECONDS:] if float(r["Requests/s"]) > 0]
     return round(statistics.median(rates), 1) if rates else 0.0
+
+
+def _steady_rate(ledger_dir: Path, *, trim: float = 2.0) -> tuple[float, float]:
+    """Answered requests/s between the first and last ``trim`` seconds (spawning, stopping), and the window.
+
+    From the ledger's own send times: Locust's rates average over a sliding window that is still
+    filling during a short run."""
+    times = sorted(e.at for e in read_ledger(ledger_dir) if e.code is not None) if ledger_dir.exists() else []
+    if len(times) < 10:
+        return 0.0, 0.0
+    start, end = times[0] + trim, times[-1] - trim / 2
+    if end <= start:
+        return 0.0, 0.0
+    inside = sum(1 for t in times if start <= t <= end)
+    return round(inside / (end - start), 1), round(end - start, 1)
 
 
 def _aggregated_rps(path: Path, names: str = "webhook") -> float:
@@ -210,7 +228,8 @@ def _measure(name: str, out: Path, offered: float, seconds: float, workers: int,
         m.p50_ms, m.p95_ms, m.p99_ms = t["p50_ms"], t["p95_ms"], t["p99_ms"]
         if "audit" in result:
             m.audit_ok, m.audit_counts = result["audit"]["ok"], result["audit"]["anomaly_counts"]
-    m.achieved = _aggregated_rps(out / "locust_stats.csv")
+    m.achieved, m.window_seconds = _steady_rate(out / "ledger")
+    m.achieved_overall = _aggregated_rps(out / "locust_stats.csv")
     m.median_rps = _history_median(out / "locust_stats_history.csv")
     ratio = m.failures / m.requests if m.requests else 1.0
     m.held = (
@@ -424,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="payharness bench-load", description=__doc__.splitlines()[0])
     p.add_argument("--steps", default="250,500,750,1000,1250,1500", help="offered rates, events/s")
     p.add_argument("--step-seconds", type=float, default=15.0)
-    p.add_argument("--min-rate", type=float, default=25.0, help="lowest rate tried when the first step fails")
+    p.add_argument("--min-rate", type=float, default=10.0, help="lowest rate tried when the first step fails")
     p.add_argument("--hold", type=float, default=60.0, help="seconds at the best rate, audited (0: skip)")
     p.add_argument("--ceiling-seconds", type=float, default=15.0)
     p.add_argument("--user-rate", type=float, default=5.0, help="events/s per paced user")

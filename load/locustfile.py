@@ -26,6 +26,7 @@ from locust import FastHttpUser, LoadTestShape, constant_throughput, task
 from locust.exception import StopUser
 
 import load.listeners  # noqa: F401 - registers the options, the seeding, the ledger collection and the audit
+from harness.stack import simulator_credentials
 from load.actions import Context, WompiKeys, acceptance_token, checkout, deliver, efecty_cash, pay_at_simulator
 from load.payloads import Delivery, Mix, Renderer, plan_sim_story, plan_story, secrets_from
 from load.shapes import Pacer, Stage, build_stages, stage_at, users_for
@@ -40,9 +41,12 @@ def _opts(environment: Any) -> Any:
 
 
 def _credentials() -> dict[str, dict[str, str]]:
-    from harness.stack import simulator_credentials
+    return _CREDENTIALS
 
-    return simulator_credentials()
+
+# Read once when Locust loads this file: the simulators' configs import their apps, seconds of CPU that
+# would otherwise stall the first user (and every other greenlet) after the test started.
+_CREDENTIALS = simulator_credentials()
 
 
 class _LoadUser(FastHttpUser):
