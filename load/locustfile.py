@@ -70,7 +70,8 @@ class _WebhookUser(_LoadUser):
         opts = _opts(self.environment)
         self.mix = Mix.parse(opts.mix)
         self.render = Renderer(secrets_from(_credentials()))
-        self.pacer = Pacer(opts.user_rate)
+        # ⌈rate / user-rate⌉ users share the rate exactly (rounding up the users must not raise the rate).
+        self.pacer = Pacer(opts.rate / users_for(opts.rate, opts.user_rate))
         self.bursts = Group()
         self.delay = 0.0
         gevent.sleep(self.pacer.first_delay())
