@@ -1,0 +1,1 @@
+"""Tests of the load: pure functions, and one short live run."""

@@ -1,4 +1,4 @@
-"""The runner's pure helpers: defect environment and the Locust command lines (no processes started)."""
+"""The runner's pure helpers: the defect environment, KEY=VALUE parsing and the defaults (no processes started)."""
 
 from __future__ import annotations
 
