@@ -27,7 +27,8 @@ from core.settings import Settings
 @dataclass
 class Services:
     settings: Settings
-    engine: AsyncEngine
+    engine: AsyncEngine  # the API's pool (pinged on checkout)
+    webhook_engine: AsyncEngine  # the webhook hot path's pool (no ping; retries once on a dead connection)
     http: httpx.AsyncClient
     payu: PayUClient
     wompi: WompiClient
@@ -62,9 +63,11 @@ class Services:
         uri = settings.limits.storage_uri
         # The limits library picks its asyncio storages by an "async+" scheme prefix.
         limiter = MovingWindowRateLimiter(storage_from_string(uri if uri.startswith("async+") else "async+" + uri))
-        return cls(settings=settings, engine=make_engine(settings.db), http=client, payu=payu, wompi=wompi,
+        return cls(settings=settings, engine=make_engine(settings.db),
+                   webhook_engine=make_engine(settings.db, ping=False), http=client, payu=payu, wompi=wompi,
                    efecty=efecty, limiter=limiter)
 
     async def aclose(self) -> None:
         await self.http.aclose()
         await self.engine.dispose()
+        await self.webhook_engine.dispose()

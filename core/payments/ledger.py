@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import ColumnElement, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.db.models import AnomalyKind, Gateway, Order, OrderStatus, OrderTransaction, PaymentAnomaly, TransactionStatus
@@ -78,16 +78,29 @@ async def lock_order(conn: AsyncConnection, order_id: int) -> LockedOrder | None
     return LockedOrder(*row) if row else None
 
 
-async def lock_order_of_transaction(conn: AsyncConnection, transaction_id: int) -> LockedOrder | None:
-    """Lock the order that owns a transaction (the transaction's order_id never changes)."""
-    owner = select(txns_t.c.order_id).where(txns_t.c.id == transaction_id).scalar_subquery()
+async def lock_order_of(conn: AsyncConnection, *match: ColumnElement[bool]) -> LockedOrder | None:
+    """Lock the order owning the transaction that ``match`` selects (one statement: find and lock).
+
+    A transaction's order_id never changes, so finding it by a subquery inside the locking statement is
+    safe; the transaction itself is read afterwards (``read_transaction``), in a new statement.
+    """
+    owner = select(txns_t.c.order_id).where(*match).scalar_subquery()
     row = (await conn.execute(select(*_ORDER_COLUMNS).where(orders_t.c.id == owner).with_for_update())).one_or_none()
     return LockedOrder(*row) if row else None
 
 
-async def read_transaction(conn: AsyncConnection, transaction_id: int) -> TransactionRow | None:
-    row = (await conn.execute(select(*_TXN_COLUMNS).where(txns_t.c.id == transaction_id))).one_or_none()
+async def lock_order_of_transaction(conn: AsyncConnection, transaction_id: int) -> LockedOrder | None:
+    """Lock the order that owns a transaction."""
+    return await lock_order_of(conn, txns_t.c.id == transaction_id)
+
+
+async def read_transaction_where(conn: AsyncConnection, *match: ColumnElement[bool]) -> TransactionRow | None:
+    row = (await conn.execute(select(*_TXN_COLUMNS).where(*match))).one_or_none()
     return TransactionRow(*row) if row else None
+
+
+async def read_transaction(conn: AsyncConnection, transaction_id: int) -> TransactionRow | None:
+    return await read_transaction_where(conn, txns_t.c.id == transaction_id)
 
 
 async def record_anomaly(

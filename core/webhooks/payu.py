@@ -24,10 +24,14 @@ from sqlalchemy import Table, select
 from core.db.models import Gateway, OrderTransaction, TransactionStatus
 from core.deps import get_services
 from core.errors import Unauthorized, Unprocessable
-from core.gateways.errors import PayUError
 from core.services import Services
 from core.signing.payu import Algorithm, verify_confirmation
-from core.webhooks.recording import IncomingEvent, record_and_apply, record_unmatched
+from core.webhooks.recording import (
+    IncomingEvent,
+    once_more_on_a_dead_connection,
+    record_and_apply,
+    record_unmatched,
+)
 
 router = APIRouter(tags=["webhooks"])
 txns_t = cast(Table, OrderTransaction.__table__)
@@ -80,10 +84,13 @@ def to_incoming(form: dict[str, str]) -> IncomingEvent:
 
 
 async def _our_attempt(services: Services, reference: str) -> tuple[int, str | None] | None:
-    async with services.engine.connect() as conn:
-        row = (await conn.execute(select(txns_t.c.id, txns_t.c.gateway_transaction_id).where(
-            txns_t.c.gateway == Gateway.PAYU, txns_t.c.reference == reference))).one_or_none()
-    return (int(row[0]), row[1]) if row else None
+    async def read() -> tuple[int, str | None] | None:
+        async with services.webhook_engine.connect() as conn:
+            row = (await conn.execute(select(txns_t.c.id, txns_t.c.gateway_transaction_id).where(
+                txns_t.c.gateway == Gateway.PAYU, txns_t.c.reference == reference))).one_or_none()
+        return (int(row[0]), row[1]) if row else None
+
+    return await once_more_on_a_dead_connection(read)
 
 
 async def _payu_says(services: Services, reference: str, transaction_id: str) -> TransactionStatus | None:
@@ -109,23 +116,23 @@ async def payu_confirmation(request: Request, services: Services = Depends(get_s
     if not verdict:
         raise Unauthorized("invalid_signature", verdict.reason)
     incoming = to_incoming(form)
+    engine = services.webhook_engine
     attempt = await _our_attempt(services, form["reference_sale"])
     if attempt is None:
-        result = await record_unmatched(services.engine, incoming, "no attempt of ours has this reference_sale")
-        return JSONResponse(result.body, status_code=result.status_code)
+        unmatched = await record_unmatched(engine, incoming, "no attempt of ours has this reference_sale")
+        return JSONResponse(unmatched.body, status_code=unmatched.status_code)
     transaction_id, known_payu_id = attempt
     if known_payu_id != form["transaction_id"]:
-        try:
-            confirmed = await _payu_says(services, form["reference_sale"], form["transaction_id"])
-        except PayUError as exc:
-            # Cannot confirm now: no 200, so PayU retries later.
-            raise exc
+        # A PayU failure here propagates as a 5xx: nothing is acknowledged, and PayU retries later.
+        confirmed = await _payu_says(services, form["reference_sale"], form["transaction_id"])
         if confirmed is None:
-            result = await record_unmatched(services.engine, incoming,
-                                            "transaction_id is not a PayU attempt for this reference_sale")
-            return JSONResponse(result.body, status_code=result.status_code)
+            unmatched = await record_unmatched(engine, incoming,
+                                               "transaction_id is not a PayU attempt for this reference_sale")
+            return JSONResponse(unmatched.body, status_code=unmatched.status_code)
         incoming = _with_status(incoming, confirmed)
-    result = await record_and_apply(services.engine, incoming, transaction_id=transaction_id)
+    result = await record_and_apply(engine, incoming, match=[txns_t.c.id == transaction_id])
+    if result is None:  # the attempt was found a moment ago; RESTRICT foreign keys keep it
+        raise LookupError(f"transaction {transaction_id} vanished")
     return JSONResponse(result.body, status_code=result.status_code)
 
 

@@ -15,19 +15,21 @@ event lost that way is money state the shop never learns. Here any failure to re
 
 Usage::
 
-    result = await record_and_apply(engine, event, transaction_id=tid)
+    result = await record_and_apply(engine, event, match=[txns_t.c.id == tid])
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import ColumnElement, Table, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db.models import (
@@ -38,9 +40,10 @@ from core.db.models import (
     WebhookEvent,
     WebhookEventConflict,
 )
-from core.payments.ledger import apply_status, lock_order_of_transaction, read_transaction, record_anomaly
+from core.payments.ledger import apply_status, lock_order_of, read_transaction_where, record_anomaly
 from core.payments.statemachine import Decision, decide
 
+T = TypeVar("T")
 events_t = cast(Table, WebhookEvent.__table__)
 conflicts_t = cast(Table, WebhookEventConflict.__table__)
 
@@ -80,13 +83,40 @@ def _event_row(event: IncomingEvent, **values: Any) -> dict[str, Any]:
             **values}
 
 
-async def record_and_apply(engine: AsyncEngine, event: IncomingEvent, *, transaction_id: int) -> Result:
-    """Record ``event`` against one of our transactions and apply it; returns the HTTP answer."""
+async def once_more_on_a_dead_connection(work: Callable[[], Awaitable[T]]) -> T:
+    """Run a database transaction; if its pooled connection turns out dead, run it once more.
+
+    Safe because nothing commits on a dead connection, and the event path is idempotent anyway. A
+    second failure (the database really is down) propagates: a 5xx, and the gateway retries later.
+    """
+    try:
+        return await work()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return await work()
+
+
+async def record_and_apply(engine: AsyncEngine, event: IncomingEvent, *, match: Sequence[ColumnElement[bool]]
+                           ) -> Result | None:
+    """Record ``event`` against the transaction of ours that ``match`` selects and apply it.
+
+    Returns the HTTP answer, or None when no transaction matches (nothing written). Finding the
+    transaction and locking its order is one statement inside the same database transaction: the hot
+    path takes one connection from the pool, not two.
+    """
+    return await once_more_on_a_dead_connection(lambda: _record_and_apply(engine, event, match))
+
+
+async def _record_and_apply(engine: AsyncEngine, event: IncomingEvent, match: Sequence[ColumnElement[bool]]
+                            ) -> Result | None:
     async with engine.begin() as conn:
-        order = await lock_order_of_transaction(conn, transaction_id)
-        txn = await read_transaction(conn, transaction_id)
-        if order is None or txn is None:
-            raise LookupError(f"transaction {transaction_id} vanished")  # RESTRICT FKs make this a bug
+        order = await lock_order_of(conn, *match)
+        if order is None:
+            return None
+        txn = await read_transaction_where(conn, *match)
+        if txn is None:
+            raise LookupError("transaction vanished under its order's lock")  # RESTRICT FKs make this a bug
 
         mismatch = _mismatch(event, txn.amount, txn.currency)
         decision = decide(txn.status, event.status)
@@ -118,6 +148,10 @@ async def record_and_apply(engine: AsyncEngine, event: IncomingEvent, *, transac
 
 async def record_unmatched(engine: AsyncEngine, event: IncomingEvent, reason: str) -> Result:
     """A verified event for no transaction of ours: keep it (unlinked) and flag it, apply nothing."""
+    return await once_more_on_a_dead_connection(lambda: _record_unmatched(engine, event, reason))
+
+
+async def _record_unmatched(engine: AsyncEngine, event: IncomingEvent, reason: str) -> Result:
     async with engine.begin() as conn:
         inserted = (
             await conn.execute(

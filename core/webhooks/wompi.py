@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Table, select, update
+from sqlalchemy import ColumnElement, Table, update
 
 from core.db.models import Gateway, OrderTransaction, TransactionStatus
 from core.deps import get_services
@@ -84,19 +84,18 @@ def to_incoming(event: dict[str, Any], signature: str) -> IncomingEvent:
     )
 
 
-async def _find_transaction(services: Services, wompi_id: str) -> int | None:
-    """Our transaction for a Wompi id: by the id we stored, else by re-reading Wompi and our reference."""
-    async with services.engine.connect() as conn:
-        found = (await conn.execute(select(txns_t.c.id).where(
-            txns_t.c.gateway == Gateway.WOMPI, txns_t.c.gateway_transaction_id == wompi_id))).scalar_one_or_none()
-    if found is not None:
-        return int(found)
+def ours(incoming: IncomingEvent) -> list[ColumnElement[bool]]:
+    """How the core finds its transaction for an event: by the signed Wompi id it stored, nothing else."""
+    return [txns_t.c.gateway == Gateway.WOMPI, txns_t.c.gateway_transaction_id == incoming.identity_data["id"]]
+
+
+async def _adopt_from_wompi(services: Services, wompi_id: str) -> int | None:
+    """An id the core never stored: re-read it from Wompi and match the reference *Wompi* returns."""
     try:
         remote = await services.wompi.get_transaction(wompi_id)
     except WompiNotFoundError:
         return None
-    # The reference comes from Wompi's own answer, not from the event body.
-    async with services.engine.begin() as conn:
+    async with services.webhook_engine.begin() as conn:
         found = (await conn.execute(
             update(txns_t)
             .where(txns_t.c.gateway == Gateway.WOMPI, txns_t.c.reference == remote.reference,
@@ -122,9 +121,12 @@ async def wompi_event(request: Request, services: Services = Depends(get_service
                 max_future=settings.max_event_future_seconds)
     signature = header or event["signature"]["checksum"]
     incoming = to_incoming(event, signature)
-    transaction_id = await _find_transaction(services, incoming.identity_data["id"])
-    if transaction_id is None:
-        result = await record_unmatched(services.engine, incoming, "no transaction of ours has this Wompi id")
-    else:
-        result = await record_and_apply(services.engine, incoming, transaction_id=transaction_id)
+    engine = services.webhook_engine
+    result = await record_and_apply(engine, incoming, match=ours(incoming))
+    if result is None:
+        adopted = await _adopt_from_wompi(services, incoming.identity_data["id"])
+        if adopted is not None:
+            result = await record_and_apply(engine, incoming, match=[txns_t.c.id == adopted])
+    if result is None:
+        result = await record_unmatched(engine, incoming, "no transaction of ours has this Wompi id")
     return JSONResponse(result.body, status_code=result.status_code)

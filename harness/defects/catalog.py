@@ -6,7 +6,6 @@ matrix (``payharness defects``) proves that at least one test fails for each.
 
 from __future__ import annotations
 
-import contextvars
 import json
 import traceback
 from typing import Any
@@ -27,13 +26,13 @@ def _no_row_lock() -> None:
         row = (await conn.execute(select(*ledger._ORDER_COLUMNS).where(ledger.orders_t.c.id == order_id))).one_or_none()
         return ledger.LockedOrder(*row) if row else None
 
-    async def lock_order_of_transaction(conn: Any, transaction_id: int) -> Any:
-        owner = select(ledger.txns_t.c.order_id).where(ledger.txns_t.c.id == transaction_id).scalar_subquery()
+    async def lock_order_of(conn: Any, *match: Any) -> Any:
+        owner = select(ledger.txns_t.c.order_id).where(*match).scalar_subquery()
         row = (await conn.execute(select(*ledger._ORDER_COLUMNS).where(ledger.orders_t.c.id == owner))).one_or_none()
         return ledger.LockedOrder(*row) if row else None
 
     replace_everywhere(ledger.lock_order, lock_order)
-    replace_everywhere(ledger.lock_order_of_transaction, lock_order_of_transaction)
+    replace_everywhere(ledger.lock_order_of, lock_order_of)
 
 
 def _signature_skipped_when_secret_unset() -> None:
@@ -84,31 +83,16 @@ def _no_replay_window() -> None:
     replace_everywhere(wompi.check_fresh, check_fresh)
 
 
-_reference: contextvars.ContextVar[str | None] = contextvars.ContextVar("unsigned_reference", default=None)
-
-
 def _trust_unsigned_reference() -> None:
     """Find the order by the event's ``reference`` — a field Wompi's checksum does not cover."""
-    from sqlalchemy import select
-
     from core.db.models import Gateway
     from core.webhooks import wompi
 
-    original_to_incoming = wompi.to_incoming
+    def ours(incoming: Any) -> list[Any]:
+        reference = incoming.identity_data["reference"]  # unsigned
+        return [wompi.txns_t.c.gateway == Gateway.WOMPI, wompi.txns_t.c.reference == reference]
 
-    def to_incoming(event: dict[str, Any], signature: str) -> Any:
-        _reference.set(event.get("data", {}).get("transaction", {}).get("reference"))
-        return original_to_incoming(event, signature)
-
-    async def find_transaction(services: Any, wompi_id: str) -> int | None:
-        async with services.engine.connect() as conn:
-            found = (await conn.execute(select(wompi.txns_t.c.id).where(
-                wompi.txns_t.c.gateway == Gateway.WOMPI, wompi.txns_t.c.reference == _reference.get())
-            )).scalar_one_or_none()
-        return int(found) if found is not None else None
-
-    replace_everywhere(original_to_incoming, to_incoming)
-    replace_everywhere(wompi._find_transaction, find_transaction)
+    replace_everywhere(wompi.ours, ours)
 
 
 def _no_amount_check() -> None:
