@@ -87,8 +87,9 @@ def plan(out: Path, quick: bool) -> list[Step]:
         Step("bench-db", [py, "-m", "harness.cli", "bench-db", "--runs", "3", "--json", str(out / "bench_db.json")],
              ["bench_db.json"], timeout=300),
         # Latency limits are judged in the report against stated targets (a shared 2-core machine is noisy);
-        # the load step fails the audit on consistency anomalies and on errors.
-        Step("load", [py, "-m", "harness.cli", "load", "--rate", "100" if quick else "300",
+        # the load step fails the audit on consistency anomalies and on errors. The rate stays below what
+        # the core holds on 2 cores with the load generator beside it (payharness bench-load measures it).
+        Step("load", [py, "-m", "harness.cli", "load", "--rate", "40" if quick else "80",
                       "--duration", "15" if quick else "40", "--check-p95", "0", "--check-p99", "0",
                       "--artefacts", str(out / "load")],
              ["load/audit.json", "load/locust_stats.csv", "load/locust_stats_history.csv"], timeout=600),
