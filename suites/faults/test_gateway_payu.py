@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from suites.conftest import Live
+from suites.support.api import Actor
 from suites.support.faults import (
     PAYU_CARD,
     PAYU_PAYER,
@@ -63,14 +64,14 @@ async def _attempt_status(db: asyncpg.Connection, order_id: int) -> str:
     return str(await db.fetchval("SELECT status FROM order_transactions WHERE order_id = $1", order_id))
 
 
-async def _pay_again(pinned: httpx.AsyncClient, buyer: object, order_id: int, key: str) -> httpx.Response:
+async def _pay_again(pinned: httpx.AsyncClient, buyer: Actor, order_id: int, key: str) -> httpx.Response:
     return await buyer.pay(
         pinned,
         order_id,
         "65000.00",
         method="CARD",
         gateway="payu",
-        card=PAYU_CARD,  # type: ignore[attr-defined]
+        card=PAYU_CARD,
         payer=PAYU_PAYER,
         key=key,
     )
