@@ -23,7 +23,7 @@ from typing import Any
 
 from core.api.schemas import PayUCardIn, ProcessPaymentIn, WompiCardIn
 from core.db.models import TransactionStatus
-from core.gateways.errors import PayUTransactionError, WompiTransactionError
+from core.gateways.errors import GatewayError, PayUTransactionError, WompiTransactionError
 from core.gateways.payu_models import PayUBuyer, PayUCard, PayUDevice, PayUTransactionResult
 from core.gateways.wompi_models import CardMethod, NequiMethod, PaymentMethod, PseMethod, WompiTransaction
 from core.money import to_cents
@@ -117,7 +117,13 @@ async def charge_wompi(
 ) -> ChargeResult:
     acceptance, personal = body.acceptance_token, None
     if acceptance is None:
-        tokens = await services.wompi.acceptance_tokens()
+        try:
+            tokens = await services.wompi.acceptance_tokens()
+        except GatewayError as exc:
+            # A read that failed before any charge was sent: whatever its status, no money can have moved,
+            # so the buyer gets "not charged" (503) and the key is freed, not "outcome unknown".
+            exc.outcome_unknown = False
+            raise
         acceptance, personal = tokens.acceptance_token, tokens.personal_data_token
     try:
         tx = await services.wompi.create_transaction(

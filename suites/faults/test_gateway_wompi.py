@@ -160,11 +160,6 @@ async def test_a_damaged_answer_after_the_charge_is_read_back_by_reference_never
     assert [t["id"] for t in at_wompi] == [attempt["gateway_transaction_id"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: every 5xx is marked outcome-unknown, also on the acceptance-token read, so a charge never"
-    " sent is reported as 'may have been taken' and its attempt stays pending forever",
-)
 async def test_wompi_down_before_the_charge_tells_the_buyer_nothing_was_charged(
     live: Live, pinned: httpx.AsyncClient, core_db: asyncpg.Connection
 ) -> None:
