@@ -96,6 +96,18 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(exc.code, exc.message, **exc.extra), status_code=exc.status,
                             headers=exc.headers)
 
+    from core.gateways.errors import GatewayError
+
+    @app.exception_handler(GatewayError)
+    async def _gateway(request: Request, exc: GatewayError) -> JSONResponse:
+        # A gateway we had to ask (e.g. PayU's Queries API while checking a confirmation) failed or its
+        # breaker is open: an expected condition, not a bug. 503 so a webhook sender retries later.
+        reference = new_support_reference()
+        log.warning("gateway unavailable %s on %s %s: %s", reference, request.method, request.url.path, exc,
+                    extra=exc.log_context())
+        return JSONResponse(error_body("gateway_unavailable", "a payment gateway is unavailable; retry later",
+                                       support_reference=reference), status_code=503)
+
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         # Field paths and messages only: pydantic's "input" echo could carry card data back.
