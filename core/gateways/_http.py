@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 
 from core.gateways.errors import GatewayError
-from core.gateways.resilience import CircuitBreaker, RetryPolicy, Timeouts, call_with_retry
+from core.gateways.resilience import BreakerPolicy, CircuitBreaker, RetryPolicy, Timeouts, call_with_retry
 
 T = TypeVar("T")
 
@@ -172,3 +172,40 @@ class Caller:
                 status_code=response.status_code,
                 outcome_unknown=True,
             ) from exc
+
+
+class ClientConfig(Protocol):
+    @property
+    def timeouts(self) -> Timeouts: ...
+    @property
+    def retry(self) -> RetryPolicy: ...
+    @property
+    def breaker(self) -> BreakerPolicy: ...
+
+
+C = TypeVar("C", bound=ClientConfig)
+
+
+class GatewayClientBase(Generic[C]):
+    """What every gateway client starts with: its config, its own breaker, and a Caller on the injected client.
+
+    Subclasses name the gateway (``gateway``) and its error family (``errors``).
+    Usage: ``class WompiClient(GatewayClientBase[WompiConfig]): gateway = "wompi"; errors = WOMPI_ERRORS``.
+    """
+
+    gateway: str
+    errors: ErrorFamily
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        config: C,
+        *,
+        breaker: CircuitBreaker | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.config = config
+        self.breaker = breaker or CircuitBreaker(self.gateway, config.breaker)
+        self._caller = Caller(http, family=self.errors, timeouts=config.timeouts, retry_policy=config.retry,
+                              breaker=self.breaker, sleep=sleep, rand=rand)

@@ -16,9 +16,7 @@ Usage::
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -28,7 +26,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr
 
-from core.gateways._http import Caller, ErrorFamily, loads
+from core.gateways._http import ErrorFamily, GatewayClientBase, loads
 from core.gateways.errors import (
     EfectyAuthenticationError,
     EfectyDuplicateCodeError,
@@ -38,7 +36,7 @@ from core.gateways.errors import (
     EfectyTransactionError,
     EfectyValidationError,
 )
-from core.gateways.resilience import BreakerPolicy, CircuitBreaker, RetryPolicy, Timeouts
+from core.gateways.resilience import BreakerPolicy, RetryPolicy, Timeouts
 from core.money import format_amount, parse_amount
 
 __all__ = ["EfectyClient", "EfectyConfig", "Reconciliation", "ReconciliationPayment", "Voucher"]
@@ -165,29 +163,11 @@ def _raise_for_status(response: httpx.Response, operation: str) -> None:
     raise EfectyValidationError(message, details=dict(fields) if isinstance(fields, Mapping) else None, **common)
 
 
-class EfectyClient:
+class EfectyClient(GatewayClientBase[EfectyConfig]):
     """Async Efecty client; one instance (and one breaker) per process is intended."""
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        config: EfectyConfig,
-        *,
-        breaker: CircuitBreaker | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rand: Callable[[], float] = random.random,
-    ) -> None:
-        self.config = config
-        self.breaker = breaker or CircuitBreaker("efecty", config.breaker)
-        self._caller = Caller(
-            http,
-            family=EFECTY_ERRORS,
-            timeouts=config.timeouts,
-            retry_policy=config.retry,
-            breaker=self.breaker,
-            sleep=sleep,
-            rand=rand,
-        )
+    gateway = "efecty"
+    errors = EFECTY_ERRORS
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.config.api_key.get_secret_value()}"}

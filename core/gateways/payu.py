@@ -16,9 +16,7 @@ Usage::
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,7 +25,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from core.gateways._http import Caller, ErrorFamily, loads
+from core.gateways._http import ErrorFamily, GatewayClientBase, loads
 from core.gateways.errors import (
     GatewayError,
     PayUAuthenticationError,
@@ -48,7 +46,7 @@ from core.gateways.payu_models import (
     PayUPse,
     PayUTransactionResult,
 )
-from core.gateways.resilience import BreakerPolicy, CircuitBreaker, RetryPolicy, Timeouts
+from core.gateways.resilience import BreakerPolicy, RetryPolicy, Timeouts
 from core.money import payu_tx_value
 from core.signing.payu import Algorithm, payment_signature
 
@@ -108,29 +106,11 @@ def _error_text(payload: Any) -> str:
     return "request refused"
 
 
-class PayUClient:
+class PayUClient(GatewayClientBase[PayUConfig]):
     """Async PayU client; one instance (and one breaker) per process is intended."""
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        config: PayUConfig,
-        *,
-        breaker: CircuitBreaker | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rand: Callable[[], float] = random.random,
-    ) -> None:
-        self.config = config
-        self.breaker = breaker or CircuitBreaker("payu", config.breaker)
-        self._caller = Caller(
-            http,
-            family=PAYU_ERRORS,
-            timeouts=config.timeouts,
-            retry_policy=config.retry,
-            breaker=self.breaker,
-            sleep=sleep,
-            rand=rand,
-        )
+    gateway = "payu"
+    errors = PAYU_ERRORS
 
     # -- plumbing ---------------------------------------------------------------------------
 

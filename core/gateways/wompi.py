@@ -17,9 +17,7 @@ Usage::
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -28,7 +26,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr
 
-from core.gateways._http import Caller, ErrorFamily, loads
+from core.gateways._http import ErrorFamily, GatewayClientBase, loads
 from core.gateways.errors import (
     WompiAuthenticationError,
     WompiError,
@@ -37,7 +35,7 @@ from core.gateways.errors import (
     WompiTransactionError,
     WompiValidationError,
 )
-from core.gateways.resilience import BreakerPolicy, CircuitBreaker, RetryPolicy, Timeouts
+from core.gateways.resilience import BreakerPolicy, RetryPolicy, Timeouts
 from core.gateways.wompi_models import (
     FAILED_STATUSES,
     AcceptanceTokens,
@@ -108,29 +106,11 @@ def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-class WompiClient:
+class WompiClient(GatewayClientBase[WompiConfig]):
     """Async Wompi client; one instance (and one breaker) per process is intended."""
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        config: WompiConfig,
-        *,
-        breaker: CircuitBreaker | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rand: Callable[[], float] = random.random,
-    ) -> None:
-        self.config = config
-        self.breaker = breaker or CircuitBreaker("wompi", config.breaker)
-        self._caller = Caller(
-            http,
-            family=WOMPI_ERRORS,
-            timeouts=config.timeouts,
-            retry_policy=config.retry,
-            breaker=self.breaker,
-            sleep=sleep,
-            rand=rand,
-        )
+    gateway = "wompi"
+    errors = WOMPI_ERRORS
 
     def _auth(self, private: bool) -> dict[str, str]:
         key = self.config.private_key.get_secret_value() if private else self.config.public_key
