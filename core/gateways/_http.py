@@ -161,6 +161,24 @@ class Caller:
             raise network("server error", operation=operation, status_code=status, outcome_unknown=True)
         return response
 
+    def shaped(self, extract: Callable[[], T], response: httpx.Response, operation: str) -> T:
+        """Run a parser over a response; a payload of the wrong shape is a malformed answer, outcome unknown.
+
+        The gateway's own errors pass through; parsers signal a bad shape with KeyError, TypeError,
+        ValueError or ArithmeticError (models' docstrings), which become the family's NetworkError.
+        """
+        try:
+            return extract()
+        except GatewayError:
+            raise
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise self.family.network(
+                f"malformed {self.family.network.gateway} payload",
+                operation=operation,
+                status_code=response.status_code,
+                outcome_unknown=True,
+            ) from exc
+
     def decode(self, response: httpx.Response, operation: str) -> Any:
         """JSON body with Decimals; an unreadable 2xx body is treated like a garbled transport."""
         try:

@@ -184,17 +184,7 @@ class EfectyClient(GatewayClientBase[EfectyConfig]):
         # Every Efecty call is safe to repeat: reads, and registration keyed by our own code.
         def parse(response: httpx.Response) -> Any:
             _raise_for_status(response, operation)
-            try:
-                return extract(response)
-            except EfectyError:
-                raise
-            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-                raise EfectyNetworkError(
-                    "malformed Efecty payload",
-                    operation=operation,
-                    status_code=response.status_code,
-                    outcome_unknown=True,
-                ) from exc
+            return self._caller.shaped(lambda: extract(response), response, operation)
 
         return await self._caller.request(
             method,

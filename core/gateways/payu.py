@@ -29,7 +29,6 @@ from core.gateways._http import ErrorFamily, GatewayClientBase, loads
 from core.gateways.errors import (
     GatewayError,
     PayUAuthenticationError,
-    PayUError,
     PayUNetworkError,
     PayUTransactionError,
     PayUValidationError,
@@ -155,17 +154,7 @@ class PayUClient(GatewayClientBase[PayUConfig]):
     ) -> Any:
         def parse(response: httpx.Response) -> Any:
             payload = self._parse_envelope(response, operation)
-            try:
-                return extract(payload)
-            except PayUError:
-                raise
-            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-                raise PayUNetworkError(
-                    "malformed PayU payload",
-                    operation=operation,
-                    status_code=response.status_code,
-                    outcome_unknown=True,
-                ) from exc
+            return self._caller.shaped(lambda: extract(payload), response, operation)
 
         return await self._caller.request(
             "POST",

@@ -131,17 +131,7 @@ class WompiClient(GatewayClientBase[WompiConfig]):
         def parse(response: httpx.Response) -> Any:
             _raise_for_status(response, operation)
             payload = self._caller.decode(response, operation)
-            try:
-                return extract(payload["data"])
-            except WompiError:
-                raise
-            except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-                raise WompiNetworkError(
-                    "malformed Wompi payload",
-                    operation=operation,
-                    status_code=response.status_code,
-                    outcome_unknown=True,
-                ) from exc
+            return self._caller.shaped(lambda: extract(payload["data"]), response, operation)
 
         return await self._caller.request(
             method,
