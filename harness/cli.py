@@ -24,7 +24,18 @@ PASS_THROUGH = {"test", "simulators", "core", "token", "reconcile", "load", "ben
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
+    from harness.defects import ENV, REGISTRY
     from harness.stack import run_stack
+
+    if args.defect:
+        for name in args.defect:
+            try:
+                REGISTRY[name]
+            except KeyError as exc:
+                print(f"payharness up: {exc.args[0]}", file=sys.stderr)
+                return 2
+        os.environ[ENV] = ",".join(args.defect)
+        print(f"starting the core WITH SEEDED DEFECTS: {', '.join(args.defect)}", file=sys.stderr)
 
     return run_stack(database=args.database, with_simulators=not args.no_simulators)
 
@@ -95,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="bring the stack up on 127.0.0.1 and run until Ctrl-C")
     up.add_argument("--database", default="payharness", help="name of the database to migrate and use")
     up.add_argument("--no-simulators", action="store_true", help="do not start the gateway simulators")
+    up.add_argument("--defect", action="append", default=[], metavar="NAME",
+                    help="start the core with a seeded defect (repeatable; see payharness defects --help)")
     up.set_defaults(func=_cmd_up)
 
     test = sub.add_parser("test", help="run the test suites (pytest); extra arguments go to pytest")
