@@ -63,13 +63,8 @@ def banner(config: PayUConfig, port: int) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve one PayU simulator until interrupted. Usage: ``main(["--port", "0"])``."""
-    args = parse_args(argv)
-    config = config_from_args(args)
-
-    def ready(port: int) -> None:
-        print(banner(config, port), flush=True)
-
-    serve(create_app(config), port=args.port, on_ready=ready)
+    config = config_from_args(args := parse_args(argv))
+    serve(create_app(config), port=args.port, on_ready=lambda port: print(banner(config, port), flush=True))
     return 0
 
 
