@@ -27,6 +27,7 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.build(settings, http=http)
+        await services.open()
         app.state.services = services
         try:
             yield

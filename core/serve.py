@@ -105,6 +105,7 @@ def _yesterday_in_bogota() -> date:
 
 async def _reconcile(settings: Settings, day: date) -> dict[str, object]:
     services = Services.build(settings)
+    await services.open()
     try:
         return (await reconcile_day(services, day)).as_dict()
     finally:

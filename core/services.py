@@ -4,19 +4,21 @@ Built once per app by the lifespan from the settings; handlers reach it through 
 
 Usage::
 
-    services = Services.build(settings)      # then: await services.aclose()
+    services = Services.build(settings)
+    await services.open()                    # the webhook pool; then: await services.aclose()
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import asyncpg
 import httpx
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db.session import make_engine
+from core.db.session import make_engine, make_pool
 from core.gateways.efecty import EfectyClient, EfectyConfig
 from core.gateways.payu import PayUClient, PayUConfig
 from core.gateways.resilience import BreakerPolicy, RetryPolicy, Timeouts
@@ -28,12 +30,19 @@ from core.settings import Settings
 class Services:
     settings: Settings
     engine: AsyncEngine  # the API's pool (pinged on checkout)
-    webhook_engine: AsyncEngine  # the webhook hot path's pool (no ping; retries once on a dead connection)
     http: httpx.AsyncClient
     payu: PayUClient
     wompi: WompiClient
     efecty: EfectyClient
     limiter: MovingWindowRateLimiter
+    # The webhook hot path's bare asyncpg pool (no ping; retries once on a dead connection): open() makes it.
+    _webhook_pool: asyncpg.Pool | None = None
+
+    @property
+    def webhook_pool(self) -> asyncpg.Pool:
+        if self._webhook_pool is None:
+            raise RuntimeError("Services.open() was not awaited: the webhook pool does not exist")
+        return self._webhook_pool
 
     @classmethod
     def build(cls, settings: Settings, *, http: httpx.AsyncClient | None = None) -> Services:
@@ -63,11 +72,15 @@ class Services:
         uri = settings.limits.storage_uri
         # The limits library picks its asyncio storages by an "async+" scheme prefix.
         limiter = MovingWindowRateLimiter(storage_from_string(uri if uri.startswith("async+") else "async+" + uri))
-        return cls(settings=settings, engine=make_engine(settings.db),
-                   webhook_engine=make_engine(settings.db, ping=False), http=client, payu=payu, wompi=wompi,
+        return cls(settings=settings, engine=make_engine(settings.db), http=client, payu=payu, wompi=wompi,
                    efecty=efecty, limiter=limiter)
+
+    async def open(self) -> None:
+        """Open what needs a running event loop: the webhook pool."""
+        self._webhook_pool = await make_pool(self.settings.db)
 
     async def aclose(self) -> None:
         await self.http.aclose()
         await self.engine.dispose()
-        await self.webhook_engine.dispose()
+        if self._webhook_pool is not None:
+            await self._webhook_pool.close()

@@ -37,7 +37,7 @@ class DatabaseSettings(BaseModel):
     pool_size: int = 20
     max_overflow: int = 10
     # READ COMMITTED plus an explicit row lock on the order is the webhook path's isolation; see
-    # core/webhooks/apply.py for why not SERIALIZABLE.
+    # core/payments/ledger.py for why not SERIALIZABLE.
     statement_timeout_ms: int = 15_000
 
     @field_validator("url")

@@ -1,29 +1,44 @@
-"""The core's database engine: one asyncpg-backed SQLAlchemy engine per app, made by the app's lifespan.
+"""The core's database handles, made by the app's lifespan: a SQLAlchemy engine (the API) and a bare asyncpg
+pool (the webhook hot path; core/webhooks/store.py says why).
 
 Usage::
 
     engine = make_engine(settings.db)
     async with engine.begin() as conn:
         await conn.execute(...)
+    pool = await make_pool(settings.db)
 """
 
 from __future__ import annotations
 
+import asyncpg
+from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from core.settings import DatabaseSettings
 
 
-def make_engine(db: DatabaseSettings, *, ping: bool = True) -> AsyncEngine:
-    """``ping=True`` (the API): every checkout is tested, so a connection that died with the database never
-    fails a request. The webhook path uses ``ping=False``: the ping (BEGIN; ; ROLLBACK — three round trips)
-    was a third of its database time; it retries its transaction once on a dead connection instead
-    (core/webhooks/recording.py), which costs nothing until an outage."""
+def make_engine(db: DatabaseSettings) -> AsyncEngine:
+    """The API's engine: every checkout is pinged, so a connection that died with the database never fails a
+    request."""
     return create_async_engine(
         db.url,
         pool_size=db.pool_size,
         max_overflow=db.max_overflow,
-        pool_pre_ping=ping,
-        connect_args={"server_settings": {"statement_timeout": str(db.statement_timeout_ms),
-                                          "application_name": "payharness-core"}},
+        pool_pre_ping=True,
+        connect_args={"server_settings": _server_settings(db)},
     )
+
+
+async def make_pool(db: DatabaseSettings) -> asyncpg.Pool:
+    """The webhook path's pool. No ping: a ping (three round trips) was a third of the path's database time;
+    the path retries its transaction once on a dead connection instead (core/webhooks/recording.py), which
+    costs nothing until an outage. Connections open on demand (min_size 0), so the core starts, as with
+    the engine, even while the database is still coming up."""
+    dsn = make_url(db.url).set(drivername="postgresql").render_as_string(hide_password=False)
+    return await asyncpg.create_pool(dsn, min_size=0, max_size=db.pool_size + db.max_overflow,
+                                     server_settings=_server_settings(db))
+
+
+def _server_settings(db: DatabaseSettings) -> dict[str, str]:
+    return {"statement_timeout": str(db.statement_timeout_ms), "application_name": "payharness-core"}

@@ -1,10 +1,11 @@
 """Where money state changes: lock the order, apply the state machine to one transaction, keep the order in step.
 
-Every writer of money state goes through here — webhooks, synchronous gateway answers, Efecty
-confirmation and reconciliation — inside one database transaction that the caller opened.
+Every writer of money state goes through here — synchronous gateway answers, Efecty confirmation and
+reconciliation through ``apply_status``; webhooks through ``change_for``, whose writes the hot path carries
+out on bare asyncpg (core/webhooks/store.py) — inside one database transaction that the caller opened.
 
-Locking rule (no deadlocks, no lost updates): a writer locks the **order** row first
-(``lock_order_of_transaction`` / ``lock_order``: ``SELECT … FOR UPDATE``), and only then reads the
+Locking rule (no deadlocks, no lost updates): a writer locks the **order** row first (``lock_order``
+here, ``store.lock_order_of`` on the webhook path: ``SELECT … FOR UPDATE``), and only then reads the
 transaction in a new statement. Under READ COMMITTED each statement sees the latest committed data, so
 the transaction's status read after the lock is current. (Locking the order through a join that also
 reads the transaction would re-check only the locked row after a wait and could act on a stale status.)
@@ -17,7 +18,8 @@ Usage::
 
     async with engine.begin() as conn:
         order = await lock_order(conn, order_id)
-        outcome = await apply_status(conn, order=order, transaction_id=tid, incoming=TransactionStatus.APPROVED)
+        txn = await read_transaction(conn, transaction_id)
+        outcome = await apply_status(conn, order=order, transaction=txn, incoming=TransactionStatus.APPROVED)
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.db.models import AnomalyKind, Gateway, Order, OrderStatus, OrderTransaction, PaymentAnomaly, TransactionStatus
@@ -78,29 +80,10 @@ async def lock_order(conn: AsyncConnection, order_id: int) -> LockedOrder | None
     return LockedOrder(*row) if row else None
 
 
-async def lock_order_of(conn: AsyncConnection, *match: ColumnElement[bool]) -> LockedOrder | None:
-    """Lock the order owning the transaction that ``match`` selects (one statement: find and lock).
-
-    A transaction's order_id never changes, so finding it by a subquery inside the locking statement is
-    safe; the transaction itself is read afterwards (``read_transaction``), in a new statement.
-    """
-    owner = select(txns_t.c.order_id).where(*match).scalar_subquery()
-    row = (await conn.execute(select(*_ORDER_COLUMNS).where(orders_t.c.id == owner).with_for_update())).one_or_none()
-    return LockedOrder(*row) if row else None
-
-
-async def lock_order_of_transaction(conn: AsyncConnection, transaction_id: int) -> LockedOrder | None:
-    """Lock the order that owns a transaction."""
-    return await lock_order_of(conn, txns_t.c.id == transaction_id)
-
-
-async def read_transaction_where(conn: AsyncConnection, *match: ColumnElement[bool]) -> TransactionRow | None:
-    row = (await conn.execute(select(*_TXN_COLUMNS).where(*match))).one_or_none()
+async def read_transaction(conn: AsyncConnection, transaction_id: int) -> TransactionRow | None:
+    row = (await conn.execute(select(*_TXN_COLUMNS).where(txns_t.c.id == transaction_id))).one_or_none()
     return TransactionRow(*row) if row else None
 
-
-async def read_transaction(conn: AsyncConnection, transaction_id: int) -> TransactionRow | None:
-    return await read_transaction_where(conn, txns_t.c.id == transaction_id)
 
 
 async def record_anomaly(
@@ -118,6 +101,50 @@ async def record_anomaly(
                                                   webhook_event_id=webhook_event_id))
 
 
+@dataclass(frozen=True)
+class Change:
+    """What applying a status to a locked order's transaction does, before anything is written.
+
+    The writes are data so that two executors can carry them out: ``apply_status`` below (SQLAlchemy, the
+    API and reconciliation) and the webhook hot path (core/webhooks/store.py, bare asyncpg, one statement).
+    """
+
+    outcome: Outcome
+    transaction_status: TransactionStatus | None  # the transaction's new status; None: leave it
+    order_status: OrderStatus | None  # the order's new status and approved amount; None: leave the order
+    approved_amount: Decimal
+    flag_reason: str | None  # set: flag the order for a refund, with this reason
+    anomaly: tuple[AnomalyKind, dict[str, Any]] | None
+
+
+def change_for(order: LockedOrder, transaction: TransactionRow, incoming: TransactionStatus) -> Change:
+    """The state machine applied to one transaction of a locked order (pure: nothing is written)."""
+    decision = decide(transaction.status, incoming)
+    unchanged = Outcome(decision, order.status, transaction.status, order.flagged_for_refund)
+    if decision in (Decision.SAME, Decision.LATE):
+        return Change(unchanged, None, None, order.approved_amount, None, None)
+    if decision == Decision.CONFLICT:
+        refused = (AnomalyKind.STATE_REGRESSION_REFUSED, {"current": transaction.status.value,
+                                                          "incoming": incoming.value})
+        return Change(unchanged, None, None, order.approved_amount, None, refused)
+
+    approved = order.approved_amount
+    if transaction.status == TransactionStatus.APPROVED:  # leaving APPROVED (a void)
+        approved -= transaction.amount
+    other_approved = approved > 0
+    if incoming == TransactionStatus.APPROVED:
+        approved += transaction.amount
+    status = order_after(order.status, incoming, other_approved=other_approved)
+    if incoming == TransactionStatus.APPROVED and other_approved:
+        # Two different approved payments for one order: both stay recorded; a human refunds one.
+        double = (AnomalyKind.DOUBLE_PAYMENT, {"approved_amount": str(approved),
+                                               "total_amount": str(order.total_amount)})
+        return Change(Outcome(decision, status, incoming, True), incoming, status, approved,
+                      "double payment: more than one approved transaction", double)
+    return Change(Outcome(decision, status, incoming, order.flagged_for_refund), incoming, status, approved,
+                  None, None)
+
+
 async def apply_status(
     conn: AsyncConnection,
     *,
@@ -128,37 +155,19 @@ async def apply_status(
     webhook_event_id: int | None = None,
 ) -> Outcome:
     """Apply ``incoming`` to a transaction of a locked order; returns what happened. Caller commits."""
-    decision = decide(transaction.status, incoming)
-    if decision in (Decision.SAME, Decision.LATE):
-        return Outcome(decision, order.status, transaction.status, order.flagged_for_refund)
-    if decision == Decision.CONFLICT:
-        await record_anomaly(conn, AnomalyKind.STATE_REGRESSION_REFUSED,
-                             {"current": transaction.status.value, "incoming": incoming.value},
-                             gateway=transaction.gateway, order_id=order.id, transaction_id=transaction.id,
-                             webhook_event_id=webhook_event_id)
-        return Outcome(decision, order.status, transaction.status, order.flagged_for_refund)
-
-    values: dict[str, Any] = {"status": incoming}
-    if gateway_response is not None:
-        values["gateway_response"] = gateway_response
-    await conn.execute(update(txns_t).where(txns_t.c.id == transaction.id).values(**values))
-
-    approved = order.approved_amount
-    if transaction.status == TransactionStatus.APPROVED:  # leaving APPROVED (a void)
-        approved -= transaction.amount
-    other_approved = approved > 0
-    if incoming == TransactionStatus.APPROVED:
-        approved += transaction.amount
-    status = order_after(order.status, incoming, other_approved=other_approved)
-    flagged = order.flagged_for_refund
-    order_values: dict[str, Any] = {"status": status, "approved_amount": approved}
-    if incoming == TransactionStatus.APPROVED and other_approved:
-        # Two different approved payments for one order: both stay recorded; a human refunds one.
-        flagged = True
-        order_values.update(flagged_for_refund=True, flag_reason="double payment: more than one approved transaction")
-        await record_anomaly(conn, AnomalyKind.DOUBLE_PAYMENT,
-                             {"approved_amount": str(approved), "total_amount": str(order.total_amount)},
-                             gateway=transaction.gateway, order_id=order.id, transaction_id=transaction.id,
-                             webhook_event_id=webhook_event_id)
-    await conn.execute(update(orders_t).where(orders_t.c.id == order.id).values(**order_values))
-    return Outcome(decision, status, incoming, flagged)
+    change = change_for(order, transaction, incoming)
+    if change.transaction_status is not None:
+        values: dict[str, Any] = {"status": change.transaction_status}
+        if gateway_response is not None:
+            values["gateway_response"] = gateway_response
+        await conn.execute(update(txns_t).where(txns_t.c.id == transaction.id).values(**values))
+    if change.order_status is not None:
+        order_values: dict[str, Any] = {"status": change.order_status, "approved_amount": change.approved_amount}
+        if change.flag_reason is not None:
+            order_values.update(flagged_for_refund=True, flag_reason=change.flag_reason)
+        await conn.execute(update(orders_t).where(orders_t.c.id == order.id).values(**order_values))
+    if change.anomaly is not None:
+        kind, detail = change.anomaly
+        await record_anomaly(conn, kind, detail, gateway=transaction.gateway, order_id=order.id,
+                             transaction_id=transaction.id, webhook_event_id=webhook_event_id)
+    return change.outcome

@@ -14,14 +14,13 @@ Usage: the core submits transactions with ``notifyUrl`` = ``https://…/webhooks
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Table, select
 
-from core.db.models import Gateway, OrderTransaction, TransactionStatus
+from core.db.models import Gateway, TransactionStatus
 from core.deps import get_services
 from core.errors import Unauthorized, Unprocessable
 from core.services import Services
@@ -32,9 +31,10 @@ from core.webhooks.recording import (
     record_and_apply,
     record_unmatched,
 )
+from core.webhooks.store import TransactionMatch
 
 router = APIRouter(tags=["webhooks"])
-txns_t = cast(Table, OrderTransaction.__table__)
+OUR_ATTEMPT = "SELECT id, gateway_transaction_id FROM order_transactions WHERE gateway = 'payu' AND reference = $1"
 
 # state_pol → our status (gateways.md §1.5). 7 (pending) is not sent to the confirmation URL per the
 # docs, but third-party code maps it, so it is understood (and recorded without effect on a final state).
@@ -84,13 +84,8 @@ def to_incoming(form: dict[str, str]) -> IncomingEvent:
 
 
 async def _our_attempt(services: Services, reference: str) -> tuple[int, str | None] | None:
-    async def read() -> tuple[int, str | None] | None:
-        async with services.webhook_engine.connect() as conn:
-            row = (await conn.execute(select(txns_t.c.id, txns_t.c.gateway_transaction_id).where(
-                txns_t.c.gateway == Gateway.PAYU, txns_t.c.reference == reference))).one_or_none()
-        return (int(row[0]), row[1]) if row else None
-
-    return await once_more_on_a_dead_connection(read)
+    row = await once_more_on_a_dead_connection(lambda: services.webhook_pool.fetchrow(OUR_ATTEMPT, reference))
+    return (int(row[0]), row[1]) if row else None
 
 
 async def _payu_says(services: Services, reference: str, transaction_id: str) -> TransactionStatus | None:
@@ -116,21 +111,21 @@ async def payu_confirmation(request: Request, services: Services = Depends(get_s
     if not verdict:
         raise Unauthorized("invalid_signature", verdict.reason)
     incoming = to_incoming(form)
-    engine = services.webhook_engine
+    pool = services.webhook_pool
     attempt = await _our_attempt(services, form["reference_sale"])
     if attempt is None:
-        unmatched = await record_unmatched(engine, incoming, "no attempt of ours has this reference_sale")
+        unmatched = await record_unmatched(pool, incoming, "no attempt of ours has this reference_sale")
         return JSONResponse(unmatched.body, status_code=unmatched.status_code)
     transaction_id, known_payu_id = attempt
     if known_payu_id != form["transaction_id"]:
         # A PayU failure here propagates as a 5xx: nothing is acknowledged, and PayU retries later.
         confirmed = await _payu_says(services, form["reference_sale"], form["transaction_id"])
         if confirmed is None:
-            unmatched = await record_unmatched(engine, incoming,
+            unmatched = await record_unmatched(pool, incoming,
                                                "transaction_id is not a PayU attempt for this reference_sale")
             return JSONResponse(unmatched.body, status_code=unmatched.status_code)
         incoming = _with_status(incoming, confirmed)
-    result = await record_and_apply(engine, incoming, match=[txns_t.c.id == transaction_id])
+    result = await record_and_apply(pool, incoming, match=TransactionMatch(Gateway.PAYU, "id", transaction_id))
     if result is None:  # the attempt was found a moment ago; RESTRICT foreign keys keep it
         raise LookupError(f"transaction {transaction_id} vanished")
     return JSONResponse(result.body, status_code=result.status_code)

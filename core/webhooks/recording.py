@@ -13,39 +13,33 @@ event lost that way is money state the shop never learns. Here any failure to re
 | amount or currency differs from what was charged | 422 | event (rejected), an anomaly; nothing applied |
 | no transaction of ours matches | 422 | event (rejected, unlinked) and an unknown_reference anomaly |
 
+The database work is bare asyncpg (core/webhooks/store.py, which says why); the decisions are the
+ledger's and the state machine's, the same functions the API uses.
+
 Usage::
 
-    result = await record_and_apply(engine, event, match=[txns_t.c.id == tid])
+    result = await record_and_apply(pool, event, match=TransactionMatch(Gateway.WOMPI, "id", tid))
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar, cast
+from functools import cached_property
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Table, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+import asyncpg
 
-from core.db.models import (
-    AnomalyKind,
-    EventOutcome,
-    Gateway,
-    TransactionStatus,
-    WebhookEvent,
-    WebhookEventConflict,
-)
-from core.payments.ledger import apply_status, lock_order_of, read_transaction_where, record_anomaly
-from core.payments.statemachine import Decision, decide
+from core.db.models import AnomalyKind, EventOutcome, Gateway, TransactionStatus
+from core.payments.ledger import change_for
+from core.payments.statemachine import Decision
+from core.webhooks import store
+from core.webhooks.store import TransactionMatch
 
 T = TypeVar("T")
-events_t = cast(Table, WebhookEvent.__table__)
-conflicts_t = cast(Table, WebhookEventConflict.__table__)
 
 
 @dataclass(frozen=True)
@@ -57,12 +51,12 @@ class IncomingEvent:
     event_type: str
     signature: str
     identity_data: dict[str, Any]  # the fields whose change means "different data" (hashed)
-    payload: dict[str, Any]  # the raw event, kept for the audit trail
+    payload: dict[str, Any]  # the raw event, kept for the audit trail (Decimals are stored as strings)
     status: TransactionStatus
     amount: Decimal
     currency: str
 
-    @property
+    @cached_property
     def payload_sha256(self) -> str:
         canonical = json.dumps(self.identity_data, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
@@ -75,6 +69,9 @@ class Result:
 
 
 _OUTCOME_ANSWER = {EventOutcome.APPLIED: 200, EventOutcome.RECORDED: 200, EventOutcome.REJECTED: 422}
+# A pooled connection that died with the server (restart, pg_terminate_backend) fails with one of these.
+_DEAD_CONNECTION = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.AdminShutdownError,
+                    asyncpg.CrashShutdownError, ConnectionError)
 
 
 def _event_row(event: IncomingEvent, **values: Any) -> dict[str, Any]:
@@ -91,100 +88,77 @@ async def once_more_on_a_dead_connection(work: Callable[[], Awaitable[T]]) -> T:
     """
     try:
         return await work()
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
+    except _DEAD_CONNECTION:
+        pass
     return await work()
 
 
-async def record_and_apply(engine: AsyncEngine, event: IncomingEvent, *, match: Sequence[ColumnElement[bool]]
-                           ) -> Result | None:
+async def record_and_apply(pool: asyncpg.Pool, event: IncomingEvent, *, match: TransactionMatch) -> Result | None:
     """Record ``event`` against the transaction of ours that ``match`` selects and apply it.
 
-    Returns the HTTP answer, or None when no transaction matches (nothing written). Finding the
-    transaction and locking its order is one statement inside the same database transaction: the hot
-    path takes one connection from the pool, not two.
+    Returns the HTTP answer, or None when no transaction matches (nothing written).
     """
-    return await once_more_on_a_dead_connection(lambda: _record_and_apply(engine, event, match))
+    return await once_more_on_a_dead_connection(lambda: _record_and_apply(pool, event, match))
 
 
-async def _record_and_apply(engine: AsyncEngine, event: IncomingEvent, match: Sequence[ColumnElement[bool]]
-                            ) -> Result | None:
-    async with engine.begin() as conn:
-        order = await lock_order_of(conn, *match)
+async def _record_and_apply(pool: asyncpg.Pool, event: IncomingEvent, match: TransactionMatch) -> Result | None:
+    async with pool.acquire() as conn, conn.transaction():
+        order = await store.lock_order_of(conn, match)
         if order is None:
             return None
-        txn = await read_transaction_where(conn, *match)
+        txn = await store.read_transaction(conn, match)
         if txn is None:
             raise LookupError("transaction vanished under its order's lock")  # RESTRICT FKs make this a bug
 
         mismatch = _mismatch(event, txn.amount, txn.currency)
-        decision = decide(txn.status, event.status)
-        outcome = (EventOutcome.REJECTED if mismatch
-                   else EventOutcome.APPLIED if decision == Decision.APPLY else EventOutcome.RECORDED)
-        detail = mismatch or decision.value
-        inserted = (
-            await conn.execute(
-                pg_insert(events_t)
-                .values(**_event_row(event, transaction_id=txn.id, order_id=order.id, outcome=outcome, detail=detail))
-                .on_conflict_do_nothing(constraint="uq_webhook_events_identity")
-                .returning(events_t.c.id)
-            )
-        ).scalar_one_or_none()
-        if inserted is None:
-            return await _seen_before(conn, event)
         if mismatch:
             kind = AnomalyKind.AMOUNT_MISMATCH if mismatch.startswith("amount") else AnomalyKind.CURRENCY_MISMATCH
-            await record_anomaly(conn, kind, {"reason": mismatch, "event_key": event.event_key},
-                                 gateway=event.gateway, order_id=order.id, transaction_id=txn.id,
-                                 webhook_event_id=inserted)
+            row = _event_row(event, transaction_id=txn.id, order_id=order.id, outcome=EventOutcome.REJECTED,
+                             detail=mismatch)
+            inserted = await store.write(conn, row, change=None, order_id=order.id, transaction_id=txn.id,
+                                         anomaly=(kind, {"reason": mismatch, "event_key": event.event_key}))
+            if inserted is None:
+                return await _seen_before(conn, event)
             return Result(422, {"status": "rejected", "reason": mismatch})
-        result = await apply_status(conn, order=order, transaction=txn, incoming=event.status,
-                                    webhook_event_id=inserted)
+
+        change = change_for(order, txn, event.status)
+        decision = change.outcome.decision
+        outcome = EventOutcome.APPLIED if decision == Decision.APPLY else EventOutcome.RECORDED
+        row = _event_row(event, transaction_id=txn.id, order_id=order.id, outcome=outcome, detail=decision.value)
+        inserted = await store.write(conn, row, change=change, order_id=order.id, transaction_id=txn.id)
+        if inserted is None:
+            return await _seen_before(conn, event)
+    result = change.outcome
     return Result(200, {"status": outcome.value, "decision": result.decision.value,
                         "transaction_status": result.transaction_status.value,
                         "order_status": result.order_status.value})
 
 
-async def record_unmatched(engine: AsyncEngine, event: IncomingEvent, reason: str) -> Result:
+async def record_unmatched(pool: asyncpg.Pool, event: IncomingEvent, reason: str) -> Result:
     """A verified event for no transaction of ours: keep it (unlinked) and flag it, apply nothing."""
-    return await once_more_on_a_dead_connection(lambda: _record_unmatched(engine, event, reason))
+    return await once_more_on_a_dead_connection(lambda: _record_unmatched(pool, event, reason))
 
 
-async def _record_unmatched(engine: AsyncEngine, event: IncomingEvent, reason: str) -> Result:
-    async with engine.begin() as conn:
-        inserted = (
-            await conn.execute(
-                pg_insert(events_t)
-                .values(**_event_row(event, outcome=EventOutcome.REJECTED, detail=reason))
-                .on_conflict_do_nothing(constraint="uq_webhook_events_identity")
-                .returning(events_t.c.id)
-            )
-        ).scalar_one_or_none()
+async def _record_unmatched(pool: asyncpg.Pool, event: IncomingEvent, reason: str) -> Result:
+    async with pool.acquire() as conn, conn.transaction():
+        row = _event_row(event, outcome=EventOutcome.REJECTED, detail=reason)
+        inserted = await store.write(conn, row, change=None, order_id=None, transaction_id=None,
+                                     anomaly=(AnomalyKind.UNKNOWN_REFERENCE,
+                                              {"reason": reason, "event_key": event.event_key}))
         if inserted is None:
             return await _seen_before(conn, event)
-        await record_anomaly(conn, AnomalyKind.UNKNOWN_REFERENCE, {"reason": reason, "event_key": event.event_key},
-                             gateway=event.gateway, webhook_event_id=inserted)
     return Result(422, {"status": "rejected", "reason": reason})
 
 
-async def _seen_before(conn: Any, event: IncomingEvent) -> Result:
+async def _seen_before(conn: asyncpg.Connection, event: IncomingEvent) -> Result:
     """The identity exists: an identical replay gets the first answer; different data is a conflict."""
-    first = (
-        await conn.execute(
-            select(events_t.c.id, events_t.c.payload_sha256, events_t.c.outcome, events_t.c.detail).where(
-                events_t.c.gateway == event.gateway, events_t.c.event_key == event.event_key
-            )
-        )
-    ).one()
+    first = await store.first_event(conn, event.gateway, event.event_key)
     if first.payload_sha256 == event.payload_sha256:
         return Result(_OUTCOME_ANSWER[first.outcome], {"status": "duplicate", "first_outcome": first.outcome.value})
-    await conn.execute(insert(conflicts_t).values(webhook_event_id=first.id, payload_sha256=event.payload_sha256,
-                                                  payload=event.payload))
-    await record_anomaly(conn, AnomalyKind.IDENTITY_CONFLICT,
-                         {"event_key": event.event_key, "first_sha256": first.payload_sha256,
-                          "replayed_sha256": event.payload_sha256},
-                         gateway=event.gateway, webhook_event_id=first.id)
+    await store.write_conflict(conn, first, gateway=event.gateway, payload_sha256=event.payload_sha256,
+                               payload=event.payload,
+                               detail={"event_key": event.event_key, "first_sha256": first.payload_sha256,
+                                       "replayed_sha256": event.payload_sha256})
     return Result(409, {"status": "conflict", "reason": "this event identity was already received with other data"})
 
 

@@ -14,23 +14,25 @@ from __future__ import annotations
 import json
 import time
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import ColumnElement, Table, update
 
-from core.db.models import Gateway, OrderTransaction, TransactionStatus
+from core.db.models import Gateway, TransactionStatus
 from core.deps import get_services
 from core.errors import Unauthorized, Unprocessable
 from core.gateways.errors import WompiNotFoundError
 from core.money import from_cents
 from core.services import Services
 from core.signing.wompi import verify_event
-from core.webhooks.recording import IncomingEvent, record_and_apply, record_unmatched
+from core.webhooks.recording import IncomingEvent, once_more_on_a_dead_connection, record_and_apply, record_unmatched
+from core.webhooks.store import TransactionMatch
 
 router = APIRouter(tags=["webhooks"])
-txns_t = cast(Table, OrderTransaction.__table__)
+# An id the core never stored becomes ours only if Wompi's own answer names an attempt still without one.
+ADOPT = ("UPDATE order_transactions SET gateway_transaction_id = $1"
+         " WHERE gateway = 'wompi' AND reference = $2 AND gateway_transaction_id IS NULL RETURNING id")
 
 STATUSES = {
     "PENDING": TransactionStatus.PENDING,
@@ -79,14 +81,14 @@ def to_incoming(event: dict[str, Any], signature: str) -> IncomingEvent:
                 "reference": tx.get("reference")}
     return IncomingEvent(
         gateway=Gateway.WOMPI, event_key=f"{tx_id}:{status}", event_type="transaction.updated",
-        signature=signature.lower(), identity_data=identity, payload=json.loads(json.dumps(event, default=str)),
+        signature=signature.lower(), identity_data=identity, payload=event,
         status=STATUSES[status], amount=from_cents(cents), currency=currency,
     )
 
 
-def ours(incoming: IncomingEvent) -> list[ColumnElement[bool]]:
+def ours(incoming: IncomingEvent) -> TransactionMatch:
     """How the core finds its transaction for an event: by the signed Wompi id it stored, nothing else."""
-    return [txns_t.c.gateway == Gateway.WOMPI, txns_t.c.gateway_transaction_id == incoming.identity_data["id"]]
+    return TransactionMatch(Gateway.WOMPI, "gateway_transaction_id", incoming.identity_data["id"])
 
 
 async def _adopt_from_wompi(services: Services, wompi_id: str) -> int | None:
@@ -95,14 +97,8 @@ async def _adopt_from_wompi(services: Services, wompi_id: str) -> int | None:
         remote = await services.wompi.get_transaction(wompi_id)
     except WompiNotFoundError:
         return None
-    async with services.webhook_engine.begin() as conn:
-        found = (await conn.execute(
-            update(txns_t)
-            .where(txns_t.c.gateway == Gateway.WOMPI, txns_t.c.reference == remote.reference,
-                   txns_t.c.gateway_transaction_id.is_(None))
-            .values(gateway_transaction_id=wompi_id)
-            .returning(txns_t.c.id)
-        )).scalar_one_or_none()
+    found = await once_more_on_a_dead_connection(lambda: services.webhook_pool.fetchval(ADOPT, wompi_id,
+                                                                                      remote.reference))
     return int(found) if found is not None else None
 
 
@@ -121,12 +117,12 @@ async def wompi_event(request: Request, services: Services = Depends(get_service
                 max_future=settings.max_event_future_seconds)
     signature = header or event["signature"]["checksum"]
     incoming = to_incoming(event, signature)
-    engine = services.webhook_engine
-    result = await record_and_apply(engine, incoming, match=ours(incoming))
+    pool = services.webhook_pool
+    result = await record_and_apply(pool, incoming, match=ours(incoming))
     if result is None:
         adopted = await _adopt_from_wompi(services, incoming.identity_data["id"])
         if adopted is not None:
-            result = await record_and_apply(engine, incoming, match=[txns_t.c.id == adopted])
+            result = await record_and_apply(pool, incoming, match=TransactionMatch(Gateway.WOMPI, "id", adopted))
     if result is None:
-        result = await record_unmatched(engine, incoming, "no transaction of ours has this Wompi id")
+        result = await record_unmatched(pool, incoming, "no transaction of ours has this Wompi id")
     return JSONResponse(result.body, status_code=result.status_code)

@@ -20,19 +20,24 @@ def _no_row_lock() -> None:
     """The seed's handler read the order and wrote it back without SELECT … FOR UPDATE."""
     from sqlalchemy import select
 
+    from core.db.models import OrderStatus
     from core.payments import ledger
+    from core.webhooks import store
 
     async def lock_order(conn: Any, order_id: int) -> Any:
         row = (await conn.execute(select(*ledger._ORDER_COLUMNS).where(ledger.orders_t.c.id == order_id))).one_or_none()
         return ledger.LockedOrder(*row) if row else None
 
-    async def lock_order_of(conn: Any, *match: Any) -> Any:
-        owner = select(ledger.txns_t.c.order_id).where(*match).scalar_subquery()
-        row = (await conn.execute(select(*ledger._ORDER_COLUMNS).where(ledger.orders_t.c.id == owner))).one_or_none()
-        return ledger.LockedOrder(*row) if row else None
+    async def lock_order_of(conn: Any, match: Any) -> Any:  # the webhook path's lock, on bare asyncpg
+        sql = store.LOCK_ORDER[match.column]
+        if not sql.endswith(" FOR UPDATE"):
+            raise RuntimeError("the webhook path's lock statement changed: the defect patch is stale")
+        sql = sql.removesuffix(" FOR UPDATE")
+        row = await conn.fetchrow(sql, match.gateway.value, match.value)
+        return ledger.LockedOrder(row[0], OrderStatus(row[1]), *row[2:]) if row else None
 
     replace_everywhere(ledger.lock_order, lock_order)
-    replace_everywhere(ledger.lock_order_of, lock_order_of)
+    replace_everywhere(store.lock_order_of, lock_order_of)
 
 
 def _signature_skipped_when_secret_unset() -> None:
@@ -87,10 +92,11 @@ def _trust_unsigned_reference() -> None:
     """Find the order by the event's ``reference`` — a field Wompi's checksum does not cover."""
     from core.db.models import Gateway
     from core.webhooks import wompi
+    from core.webhooks.store import TransactionMatch
 
-    def ours(incoming: Any) -> list[Any]:
+    def ours(incoming: Any) -> Any:
         reference = incoming.identity_data["reference"]  # unsigned
-        return [wompi.txns_t.c.gateway == Gateway.WOMPI, wompi.txns_t.c.reference == reference]
+        return TransactionMatch(Gateway.WOMPI, "reference", reference)
 
     replace_everywhere(wompi.ours, ours)
 
