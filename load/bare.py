@@ -1,11 +1,11 @@
 """The benchmark's yardsticks: the webhook path's SQL behind a bare endpoint, and a null endpoint.
 
-``sql`` mode runs, for each ``POST /webhooks/wompi``, the same database work the core does for a new
-event — find the transaction by the Wompi id, then in one transaction lock its order, read it, insert
-the event (``ON CONFLICT DO NOTHING``), update the transaction and the order — through bare asyncpg
-(prepared statements, one pool per worker, sized like the core's), with no signature check, no ORM and no
-validation. What the core adds on top of this is what the benchmark's ratio measures. ``null`` mode
-answers 200 at once: how fast one Locust process can offer requests on this machine.
+``sql`` mode runs, for each ``POST /webhooks/wompi``, the same database transaction the core runs for a
+new event, with the core's own statements (core/webhooks/store.py: lock the order by the Wompi id, read
+the transaction, one statement that inserts the event and updates transaction and order) through bare
+asyncpg (one pool per worker, sized like the core's), with no signature check, no framework, no state
+machine and no validation. What the core adds on top of this is what the benchmark's ratio measures.
+``null`` mode answers 200 at once: how fast one Locust process can offer requests on this machine.
 
 Usage::
 
@@ -27,23 +27,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-FIND = "SELECT id FROM order_transactions WHERE gateway = 'wompi' AND gateway_transaction_id = $1"
-LOCK = (
-    "SELECT id, status, total_amount, approved_amount, currency, flagged_for_refund FROM orders"
-    " WHERE id = (SELECT order_id FROM order_transactions WHERE id = $1) FOR UPDATE"
-)
-READ = (
-    "SELECT id, order_id, gateway, status, amount, currency, reference, gateway_transaction_id"
-    " FROM order_transactions WHERE id = $1"
-)
-INSERT = (
-    "INSERT INTO webhook_events (gateway, event_key, event_type, signature, payload_sha256, payload,"
-    " transaction_id, order_id, outcome, detail)"
-    " VALUES ('wompi', $1, 'transaction.updated', $2, $3, $4::jsonb, $5, $6, 'applied', 'apply')"
-    " ON CONFLICT ON CONSTRAINT uq_webhook_events_identity DO NOTHING RETURNING id"
-)
-UPDATE_TX = "UPDATE order_transactions SET status = 'approved' WHERE id = $1"
-UPDATE_ORDER = "UPDATE orders SET status = 'paid', approved_amount = approved_amount + $2 WHERE id = $1"
+from core.webhooks.store import LOCK_ORDER, READ_TRANSACTION, WRITE
+
 OK = b'{"status":"applied"}'
 
 
@@ -52,17 +37,17 @@ async def apply_event(pool: asyncpg.Pool, body: bytes) -> int:
     event = json.loads(body)
     tx = event["data"]["transaction"]
     key, signature = f"{tx['id']}:{tx['status']}", event["signature"]["checksum"]
-    async with pool.acquire() as conn:
-        txn_id = await conn.fetchval(FIND, tx["id"])
-        if txn_id is None:
+    async with pool.acquire() as conn, conn.transaction():
+        order = await conn.fetchrow(LOCK_ORDER["gateway_transaction_id"], "wompi", tx["id"])
+        if order is None:
             return 422
-        async with conn.transaction():
-            order = await conn.fetchrow(LOCK, txn_id)
-            txn = await conn.fetchrow(READ, txn_id)
-            inserted = await conn.fetchval(INSERT, key, signature, "0" * 64, body.decode(), txn_id, order["id"])
-            if inserted is not None and txn["status"] == "pending":
-                await conn.execute(UPDATE_TX, txn_id)
-                await conn.execute(UPDATE_ORDER, order["id"], txn["amount"])
+        txn = await conn.fetchrow(READ_TRANSACTION["gateway_transaction_id"], "wompi", tx["id"])
+        fresh = txn["status"] == "pending"
+        await conn.fetchval(
+            WRITE, "wompi", key, "transaction.updated", signature, "0" * 64, body.decode(), txn["id"], order["id"],
+            "applied" if fresh else "recorded", "apply" if fresh else "same", txn["id"], "approved" if fresh else None,
+            order["id"], "paid" if fresh else None, order["approved_amount"] + txn["amount"], None, None, None,
+        )
     return 200
 
 

@@ -1,7 +1,10 @@
-"""pgbench running the webhook path's SQL (``bench_pgbench.sql``): the database's own ceiling for that work.
+"""pgbench running the webhook path's SQL: the database's own ceiling for that work.
 
-The seeded orders are the same kind the load uses (pending attempts with Wompi ids), so each pgbench
-transaction finds, locks, inserts and updates exactly what a new event makes the core do.
+The script is generated from the core's own statements (core/webhooks/store.py: LOCK_ORDER,
+READ_TRANSACTION, WRITE), with the parameters a new APPROVED Wompi event gives them, and written next
+to the results (``pgbench.sql``). The seeded orders are the same kind the load uses (pending attempts
+with Wompi ids), so each pgbench transaction locks, reads, inserts and updates exactly what such an
+event makes the core do.
 
 Usage: ``figures = run_pgbench(stack, seconds=15, clients=16, threads=2, out=Path("artefacts/bench"))``
 """
@@ -15,12 +18,39 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from core.webhooks.store import LOCK_ORDER, READ_TRANSACTION, WRITE
 from harness.stack import Stack, simulator_credentials
 from load.db import run_sync, seed_run
 from load.payloads import WOMPI_MERCHANT_NUMBER, Attempt, Mix, wompi_event
 
-SCRIPT = Path(__file__).resolve().parent / "bench_pgbench.sql"
 SEEDED = 100_000
+_WOMPI_ID = "(:prefix || lpad(:i::text, 6, '0'))"
+# The core's parameters ($n) as pgbench sees them: :variables, \gset results and literals.
+_LOCK = {1: "'wompi'", 2: _WOMPI_ID}
+_WRITE = {
+    1: "'wompi'", 2: "('pgbench-' || :i || '-' || :r)", 3: "'transaction.updated'", 4: "'pgbench'",
+    5: "repeat('0', 64)", 6: ":payload", 7: ":t_id", 8: ":o_id", 9: "'applied'", 10: "'apply'", 11: ":t_id",
+    12: "'approved'", 13: ":o_id", 14: "'paid'", 15: ":o_total_amount::numeric", 16: "NULL", 17: "NULL", 18: "NULL",
+}
+
+
+def _bind(sql: str, values: dict[int, str]) -> str:
+    return re.sub(r"\$(\d+)", lambda m: values[int(m.group(1))], " ".join(sql.split()))
+
+
+def script() -> str:
+    """The pgbench script: one new APPROVED event for a random seeded attempt, the core's statements."""
+    return "\n".join([
+        "-- Generated from core/webhooks/store.py for pgbench -M prepared. Variables: :prefix, :n, :payload.",
+        "\\set i random(0, :n - 1)",
+        "\\set r random(1, 1000000000000)",
+        "BEGIN;",
+        _bind(LOCK_ORDER["gateway_transaction_id"], _LOCK) + " \\gset o_",
+        _bind(READ_TRANSACTION["gateway_transaction_id"], _LOCK) + " \\gset t_",
+        _bind(WRITE, _WRITE) + ";",
+        "END;",
+        "",
+    ])
 
 
 def _parse(output: str) -> dict[str, Any]:
@@ -46,6 +76,8 @@ def run_pgbench(stack: Stack, *, seconds: float, clients: int, threads: int, out
     run_sync(lambda: seed_run(dsn, run_id, Mix.parse("none"), {"wompi": SEEDED}))
     sample = Attempt("wompi", "a", "O", "O-a", f"{WOMPI_MERCHANT_NUMBER}-{run_id}-000001", Decimal("50000.00"))
     payload = wompi_event(sample, "APPROVED", secret=simulator_credentials()["wompi"]["events_secret"]).body.decode()
+    script_path = out / "pgbench.sql"
+    script_path.write_text(script())
     argv = [
         str(bin_dir / "pgbench"),
         "-n",
@@ -58,7 +90,7 @@ def run_pgbench(stack: Stack, *, seconds: float, clients: int, threads: int, out
         "-T",
         str(int(seconds)),
         "-f",
-        str(SCRIPT),
+        str(script_path),
         "-D",
         f"prefix={WOMPI_MERCHANT_NUMBER}-{run_id}-",
         "-D",

@@ -1,0 +1,84 @@
+"""The benchmark's yardsticks run the core's own transaction: bare asyncpg and pgbench, on a real database."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from harness.postgres import PostgresHandle
+from load import bare
+from load.bench_pgbench import script
+from load.payloads import WOMPI_MERCHANT_NUMBER, Attempt, wompi_event
+
+SECRET = "test_events_secret"
+
+
+async def _seed(conn: asyncpg.Connection, n: int, prefix: str) -> None:
+    for i in range(n):
+        order_id = await conn.fetchval(
+            "INSERT INTO orders (reference, buyer_id, total_amount) VALUES ($1, 'b', 50000) RETURNING id", f"O-{i}"
+        )
+        await conn.execute(
+            "INSERT INTO order_transactions (order_id, gateway, gateway_transaction_id, reference, payment_method,"
+            " amount, currency) VALUES ($1, 'wompi', $2, $3, 'CARD', 50000, 'COP')",
+            order_id,
+            f"{prefix}{i:06d}",
+            f"R-{i}",
+        )
+
+
+async def _state(conn: asyncpg.Connection) -> list[tuple[str, str, Decimal, int]]:
+    rows = await conn.fetch(
+        "SELECT t.status::text, o.status::text, o.approved_amount,"
+        " (SELECT count(*) FROM webhook_events e WHERE e.transaction_id = t.id AND e.order_id = o.id)"
+        " FROM order_transactions t JOIN orders o ON o.id = t.order_id ORDER BY t.id"
+    )
+    return [tuple(r) for r in rows]
+
+
+def test_the_pgbench_script_binds_every_parameter_of_the_cores_statements() -> None:
+    text = script()
+    assert not re.search(r"\$\d", text)
+    assert "FOR UPDATE" in text and "ON CONFLICT ON CONSTRAINT uq_webhook_events_identity" in text
+
+
+async def test_the_bare_endpoint_applies_a_new_event_once_like_the_core(
+    conn: asyncpg.Connection, database: Any
+) -> None:
+    prefix = f"{WOMPI_MERCHANT_NUMBER}-bench-"
+    await _seed(conn, 1, prefix)
+    attempt = Attempt("wompi", "a", "O-0", "R-0", f"{prefix}000000", Decimal("50000.00"))
+    body = wompi_event(attempt, "APPROVED", secret=SECRET).body
+    pool = await asyncpg.create_pool(database.dsn, min_size=1, max_size=2)
+    try:
+        assert await bare.apply_event(pool, body) == 200
+        assert await bare.apply_event(pool, body) == 200  # the same event again: nothing more is written
+    finally:
+        await pool.close()
+    assert await _state(conn) == [("approved", "paid", Decimal("50000.00"), 1)]
+
+
+async def test_pgbench_runs_the_cores_transaction(
+    conn: asyncpg.Connection, database: Any, postgres: PostgresHandle, tmp_path: Path
+) -> None:
+    if postgres.bin_dir is None or not (postgres.bin_dir / "pgbench").exists():
+        pytest.skip(f"no pgbench next to a {postgres.kind} Postgres")
+    prefix = f"{WOMPI_MERCHANT_NUMBER}-pgb-"
+    await _seed(conn, 1, prefix)
+    path = tmp_path / "pgbench.sql"
+    path.write_text(script())
+    result = subprocess.run(
+        [str(postgres.bin_dir / "pgbench"), "-n", "-M", "prepared", "-t", "3", "-f", str(path),
+         "-D", f"prefix={prefix}", "-D", "n=1", "-D", 'payload={"event":"transaction.updated"}',
+         database.dsn],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "number of failed transactions: 0" in result.stdout
+    assert await _state(conn) == [("approved", "paid", Decimal("50000.00"), 3)]
