@@ -53,7 +53,7 @@ class CheckoutOptions:
     idempotency_poll_seconds: float = 0.05
 
 
-def get_checkout_options() -> CheckoutOptions:
+async def get_checkout_options() -> CheckoutOptions:  # async: no worker-thread hop (core/deps.py)
     return CheckoutOptions()
 
 

@@ -37,7 +37,13 @@ async def make_pool(db: DatabaseSettings) -> asyncpg.Pool:
     the engine, even while the database is still coming up."""
     dsn = make_url(db.url).set(drivername="postgresql").render_as_string(hide_password=False)
     return await asyncpg.create_pool(dsn, min_size=0, max_size=db.pool_size + db.max_overflow,
-                                     server_settings=_server_settings(db))
+                                     server_settings=_server_settings(db), reset=_keep_session)
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Nothing to reset on release. asyncpg's default reset (advisory unlock, CLOSE ALL, UNLISTEN, RESET
+    ALL) is one more round trip per webhook; the hot path never sets session state, and asyncpg itself
+    still rolls back a transaction left open before this is called."""
 
 
 def _server_settings(db: DatabaseSettings) -> dict[str, str]:
