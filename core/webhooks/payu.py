@@ -27,14 +27,14 @@ from core.services import Services
 from core.signing.payu import Algorithm, verify_confirmation
 from core.webhooks.recording import (
     IncomingEvent,
-    once_more_on_a_dead_connection,
+    Result,
     record_and_apply,
+    record_and_apply_attempt,
     record_unmatched,
 )
 from core.webhooks.store import TransactionMatch
 
 router = APIRouter(tags=["webhooks"])
-OUR_ATTEMPT = "SELECT id, gateway_transaction_id FROM order_transactions WHERE gateway = 'payu' AND reference = $1"
 
 # state_pol → our status (gateways.md §1.5). 7 (pending) is not sent to the confirmation URL per the
 # docs, but third-party code maps it, so it is understood (and recorded without effect on a final state).
@@ -83,11 +83,6 @@ def to_incoming(form: dict[str, str]) -> IncomingEvent:
     )
 
 
-async def _our_attempt(services: Services, reference: str) -> tuple[int, str | None] | None:
-    row = await once_more_on_a_dead_connection(lambda: services.webhook_pool.fetchrow(OUR_ATTEMPT, reference))
-    return (int(row[0]), row[1]) if row else None
-
-
 async def _payu_says(services: Services, reference: str, transaction_id: str) -> TransactionStatus | None:
     """PayU's own state for ``transaction_id`` under ``reference``; None when PayU has no such attempt."""
     for order in await services.payu.order_by_reference(reference):
@@ -112,22 +107,23 @@ async def payu_confirmation(request: Request, services: Services = Depends(get_s
         raise Unauthorized("invalid_signature", verdict.reason)
     incoming = to_incoming(form)
     pool = services.webhook_pool
-    attempt = await _our_attempt(services, form["reference_sale"])
-    if attempt is None:
+    ours = TransactionMatch(Gateway.PAYU, "reference", form["reference_sale"])
+    first = await record_and_apply_attempt(pool, incoming, match=ours, gateway_id=form["transaction_id"])
+    if first is None:
         unmatched = await record_unmatched(pool, incoming, "no attempt of ours has this reference_sale")
         return JSONResponse(unmatched.body, status_code=unmatched.status_code)
-    transaction_id, known_payu_id = attempt
-    if known_payu_id != form["transaction_id"]:
-        # A PayU failure here propagates as a 5xx: nothing is acknowledged, and PayU retries later.
-        confirmed = await _payu_says(services, form["reference_sale"], form["transaction_id"])
-        if confirmed is None:
-            unmatched = await record_unmatched(pool, incoming,
-                                               "transaction_id is not a PayU attempt for this reference_sale")
-            return JSONResponse(unmatched.body, status_code=unmatched.status_code)
-        incoming = _with_status(incoming, confirmed)
-    result = await record_and_apply(pool, incoming, match=TransactionMatch(Gateway.PAYU, "id", transaction_id))
+    if isinstance(first, Result):
+        return JSONResponse(first.body, status_code=first.status_code)
+    # Not the transaction_id PayU gave the core for this attempt (or none yet): ask PayU. A PayU failure
+    # here propagates as a 5xx: nothing is acknowledged, and PayU retries later.
+    confirmed = await _payu_says(services, form["reference_sale"], form["transaction_id"])
+    if confirmed is None:
+        unmatched = await record_unmatched(pool, incoming,
+                                           "transaction_id is not a PayU attempt for this reference_sale")
+        return JSONResponse(unmatched.body, status_code=unmatched.status_code)
+    result = await record_and_apply(pool, _with_status(incoming, confirmed), match=ours)
     if result is None:  # the attempt was found a moment ago; RESTRICT foreign keys keep it
-        raise LookupError(f"transaction {transaction_id} vanished")
+        raise LookupError(f"attempt {form['reference_sale']} vanished")
     return JSONResponse(result.body, status_code=result.status_code)
 
 

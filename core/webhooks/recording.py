@@ -68,6 +68,13 @@ class Result:
     body: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class OtherAttempt:
+    """The matched transaction carries another gateway id than the event names: nothing was written."""
+
+    known_gateway_id: str | None
+
+
 _OUTCOME_ANSWER = {EventOutcome.APPLIED: 200, EventOutcome.RECORDED: 200, EventOutcome.REJECTED: 422}
 # A pooled connection that died with the server (restart, pg_terminate_backend) fails with one of these.
 _DEAD_CONNECTION = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.AdminShutdownError,
@@ -98,10 +105,25 @@ async def record_and_apply(pool: asyncpg.Pool, event: IncomingEvent, *, match: T
 
     Returns the HTTP answer, or None when no transaction matches (nothing written).
     """
-    return await once_more_on_a_dead_connection(lambda: _record_and_apply(pool, event, match))
+    result = await once_more_on_a_dead_connection(lambda: _record_and_apply(pool, event, match, None))
+    if isinstance(result, OtherAttempt):  # only returned when a gateway id is expected
+        raise TypeError("record_and_apply expected no gateway id")
+    return result
 
 
-async def _record_and_apply(pool: asyncpg.Pool, event: IncomingEvent, match: TransactionMatch) -> Result | None:
+async def record_and_apply_attempt(pool: asyncpg.Pool, event: IncomingEvent, *, match: TransactionMatch,
+                                   gateway_id: str) -> Result | OtherAttempt | None:
+    """``record_and_apply``, provided the matched transaction carries ``gateway_id``.
+
+    When it carries another (or none yet), nothing is written and ``OtherAttempt`` says so: the caller
+    asks the gateway before applying anything. Checking inside the same database transaction saves the
+    separate read the check would otherwise take.
+    """
+    return await once_more_on_a_dead_connection(lambda: _record_and_apply(pool, event, match, gateway_id))
+
+
+async def _record_and_apply(pool: asyncpg.Pool, event: IncomingEvent, match: TransactionMatch,
+                            gateway_id: str | None) -> Result | OtherAttempt | None:
     async with pool.acquire() as conn, conn.transaction():
         order = await store.lock_order_of(conn, match)
         if order is None:
@@ -109,6 +131,8 @@ async def _record_and_apply(pool: asyncpg.Pool, event: IncomingEvent, match: Tra
         txn = await store.read_transaction(conn, match)
         if txn is None:
             raise LookupError("transaction vanished under its order's lock")  # RESTRICT FKs make this a bug
+        if gateway_id is not None and txn.gateway_transaction_id != gateway_id:
+            return OtherAttempt(txn.gateway_transaction_id)
 
         mismatch = _mismatch(event, txn.amount, txn.currency)
         if mismatch:
