@@ -66,7 +66,9 @@ def _post_once(client: Any, request: SignedRequest, delivery: Delivery, ctx: Con
             if code == delivery.expected_code:
                 response.success()
             else:
-                response.failure(f"{delivery.role}: expected {delivery.expected_code}, got {code or 'no answer'}")
+                # No answer: say why (refused, reset, timeout), so a rare one in a long run can be diagnosed.
+                got = code or f"no answer ({getattr(response, 'error', None)!r})"
+                response.failure(f"{delivery.role}: expected {delivery.expected_code}, got {got}")
     finally:
         # Also when the greenlet is killed mid-request at the end of the run: then code stays None.
         a = delivery.attempt
