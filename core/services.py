@@ -10,6 +10,7 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import asyncpg
@@ -18,7 +19,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db.session import make_engine, make_pool
+from core.db.session import make_engine, make_pool, warm_pool
 from core.gateways.efecty import EfectyClient, EfectyConfig
 from core.gateways.payu import PayUClient, PayUConfig
 from core.gateways.resilience import BreakerPolicy, RetryPolicy, Timeouts
@@ -37,6 +38,7 @@ class Services:
     limiter: MovingWindowRateLimiter
     # The webhook hot path's bare asyncpg pool (no ping; retries once on a dead connection): open() makes it.
     _webhook_pool: asyncpg.Pool | None = None
+    _warming: asyncio.Task[int] | None = None
 
     @property
     def webhook_pool(self) -> asyncpg.Pool:
@@ -76,11 +78,16 @@ class Services:
                    efecty=efecty, limiter=limiter)
 
     async def open(self) -> None:
-        """Open what needs a running event loop: the webhook pool."""
+        """Open what needs a running event loop: the webhook pool, warmed in the background."""
         self._webhook_pool = await make_pool(self.settings.db)
+        if self.settings.db.warm_connections:
+            self._warming = asyncio.create_task(warm_pool(self._webhook_pool, self.settings.db.warm_connections))
 
     async def aclose(self) -> None:
         await self.http.aclose()
         await self.engine.dispose()
+        if self._warming is not None:
+            self._warming.cancel()
+            await asyncio.gather(self._warming, return_exceptions=True)
         if self._webhook_pool is not None:
             await self._webhook_pool.close()

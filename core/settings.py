@@ -36,6 +36,10 @@ class DatabaseSettings(BaseModel):
     url: str  # SQLAlchemy URL, postgresql+asyncpg://…
     pool_size: int = 20
     max_overflow: int = 10
+    # Webhook-pool connections opened in the background at start-up. A cold pool under a burst opens
+    # dozens of connections at once, each a new Postgres backend, while the burst waits: the first
+    # seconds after a deploy were the slowest of a load run.
+    warm_connections: int = Field(default=10, ge=0)
     # READ COMMITTED plus an explicit row lock on the order is the webhook path's isolation; see
     # core/payments/ledger.py for why not SERIALIZABLE.
     statement_timeout_ms: int = 15_000

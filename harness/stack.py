@@ -182,8 +182,11 @@ class Stack:
         if coverage_dir:
             Path(coverage_dir).mkdir(parents=True, exist_ok=True)
             self.core_env["COVERAGE_FILE"] = str(Path(coverage_dir) / ".coverage")
+        # Keep-alive longer than any bounded run: a client that reuses a connection just as the server
+        # times it out (uvicorn's default is 5 s) sees it closed — a race that is the client's, not the core's.
         argv = [sys.executable, *runner, "uvicorn", factory, "--factory", "--host", "127.0.0.1",
-                "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+                "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+                "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS)]
         self.core_service = ServiceProcess("core", argv, [f"{core_url}/openapi.json"],
                                            env={**os.environ, **self.core_env}).start()
         self.urls["core"] = core_url
@@ -230,6 +233,9 @@ class Stack:
             ready = [f"http://127.0.0.1:{port}/__admin/clock"]
             self.services.append(ServiceProcess(f"simulator-{name}", argv, ready).start())
             self.urls[name] = f"http://127.0.0.1:{port}"
+
+
+KEEP_ALIVE_SECONDS = 120
 
 
 def run_stack(*, database: str, with_simulators: bool, core_workers: int = 2) -> int:

@@ -37,7 +37,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from harness.stack import ServiceProcess, Stack, free_port
+from harness.stack import KEEP_ALIVE_SECONDS, ServiceProcess, Stack, free_port
 from load.bench_pgbench import run_pgbench
 from load.ledger import read_ledger
 from load.runner import CONFIG, LOAD_CORE_ENV, LOCUSTFILE, REPO
@@ -287,6 +287,8 @@ def bare_server(mode: str, *, dsn: str, workers: int) -> ServiceProcess:
         "--no-access-log",
         "--log-level",
         "warning",
+        "--timeout-keep-alive",
+        str(KEEP_ALIVE_SECONDS),
     ]
     env = {**os.environ, "PAYHARNESS_BARE_DSN": dsn, "PAYHARNESS_BARE_MODE": mode}
     # No GET route on the bare app: readiness is any HTTP answer, so probe a path that 404s.
@@ -478,13 +480,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--core-workers", type=int, default=2, help="uvicorn workers of the core and the bare apps")
     p.add_argument("--workers", type=int, default=None, help="Locust workers (default: decided by phase 1)")
     p.add_argument("--artefacts", default=str(REPO / "artefacts" / "bench"))
+    p.add_argument("--exit-zero", action="store_true",
+                   help="exit 0 whenever the benchmark ran (the audit judges the target in its report)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point for ``payharness bench-load`` (the lead wires it into harness.cli); 0 when the target is met."""
-    report = run(build_parser().parse_args(argv))
-    return 0 if report["result"]["target_met"] else 1
+    """Entry point for ``payharness bench-load``; 0 when the target is met (or with --exit-zero)."""
+    args = build_parser().parse_args(argv)
+    report = run(args)
+    return 0 if report["result"]["target_met"] or args.exit_zero else 1
 
 
 if __name__ == "__main__":

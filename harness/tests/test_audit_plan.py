@@ -1,0 +1,21 @@
+"""What ``payharness audit`` runs: the quick audit skips the benchmark, the full one measures it for the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.audit import plan
+
+
+def test_the_full_audit_measures_the_sustained_rate_where_the_report_reads_it(tmp_path: Path) -> None:
+    steps = {s.name: s for s in plan(tmp_path, quick=False)}
+    bench = steps["bench-load"]
+    assert bench.command[bench.command.index("--artefacts") + 1] == str(tmp_path / "bench")
+    assert bench.artefacts == ["bench/bench.json"]
+    # A missed target is a finding in the report, not a failed step that would hide the rest of the audit.
+    assert "--exit-zero" in bench.command
+
+
+def test_the_quick_audit_leaves_the_benchmark_out(tmp_path: Path) -> None:
+    assert "bench-load" not in {s.name for s in plan(tmp_path, quick=True)}
+    assert {"suites", "bench-db", "load", "defects"} <= {s.name for s in plan(tmp_path, quick=True)}
