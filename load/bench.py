@@ -27,6 +27,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -165,6 +166,9 @@ def locust_run(
     pool_rate: float | None = None,
 ) -> Measure:
     """One headless Locust run of WompiWebhookUser (plain stories: one new APPROVED event each)."""
+    # A phase folder reused from an earlier run must not lend it ledger lines or an audit.json.
+    shutil.rmtree(out / "ledger", ignore_errors=True)
+    (out / "audit.json").unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--config", str(CONFIG)]
     # Unpaced (offered 0): CEILING_USERS users, each asking for far more than any answer allows.
