@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
+import pytest
+
 from core.db.session import make_pool, warm_pool
 from core.settings import DatabaseSettings
+from core.webhooks.recording import once_more_on_a_dead_connection
 
 
 async def test_warming_takes_at_most_half_the_pool_and_gives_it_back(database: Any) -> None:
@@ -25,5 +29,34 @@ async def test_warming_against_a_database_that_does_not_answer_leaves_the_pool_c
     pool = await make_pool(DatabaseSettings(url="postgresql://nobody@127.0.0.1:9/nothing"))
     try:
         assert await asyncio.wait_for(warm_pool(pool, 4), timeout=30) == 0
+    finally:
+        await pool.close()
+
+
+async def test_a_dead_connection_retires_the_pool_before_the_one_retry(database: Any) -> None:
+    pool = await make_pool(DatabaseSettings(url=database.url, pool_size=2, max_overflow=2))
+    try:
+        held = [await pool.acquire() for _ in range(2)]
+        before = {await c.fetchval("SELECT pg_backend_pid()") for c in held}
+        for conn in held:
+            await pool.release(conn)
+        attempts = 0
+
+        async def work() -> int:
+            nonlocal attempts
+            attempts += 1
+            async with pool.acquire() as conn:
+                if attempts == 1:  # as a connection whose backend was terminated fails
+                    raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+                return int(await conn.fetchval("SELECT pg_backend_pid()"))
+
+        assert await once_more_on_a_dead_connection(pool, work) not in before
+        assert attempts == 2
+
+        async def always_dead() -> int:
+            raise asyncpg.ConnectionDoesNotExistError("the database is down")
+
+        with pytest.raises(asyncpg.ConnectionDoesNotExistError):  # twice: it propagates (a 5xx, a retry later)
+            await once_more_on_a_dead_connection(pool, always_dead)
     finally:
         await pool.close()

@@ -76,9 +76,11 @@ class OtherAttempt:
 
 
 _OUTCOME_ANSWER = {EventOutcome.APPLIED: 200, EventOutcome.RECORDED: 200, EventOutcome.REJECTED: 422}
-# A pooled connection that died with the server (restart, pg_terminate_backend) fails with one of these.
+# A pooled connection that died with the server (restart, pg_terminate_backend) fails with one of these;
+# killed in the middle of a statement, asyncpg may report it as an InternalClientError ("cannot switch to
+# state …; another operation is in progress"), seen when terminating sessions under load.
 _DEAD_CONNECTION = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.AdminShutdownError,
-                    asyncpg.CrashShutdownError, ConnectionError)
+                    asyncpg.CrashShutdownError, asyncpg.InternalClientError, ConnectionError)
 
 
 def _event_row(event: IncomingEvent, **values: Any) -> dict[str, Any]:
@@ -87,16 +89,20 @@ def _event_row(event: IncomingEvent, **values: Any) -> dict[str, Any]:
             **values}
 
 
-async def once_more_on_a_dead_connection(work: Callable[[], Awaitable[T]]) -> T:
+async def once_more_on_a_dead_connection(pool: asyncpg.Pool, work: Callable[[], Awaitable[T]]) -> T:
     """Run a database transaction; if its pooled connection turns out dead, run it once more.
 
-    Safe because nothing commits on a dead connection, and the event path is idempotent anyway. A
-    second failure (the database really is down) propagates: a 5xx, and the gateway retries later.
+    A dead connection rarely dies alone (a database restart, sessions terminated together), so before the
+    second try every pooled connection is marked expired: the retry, and the requests after it, get new
+    ones instead of drawing the next dead one. Safe because the event path is idempotent: if a commit
+    went through and only its answer was lost with the connection, the retry finds the event recorded
+    and answers as for a replay. A second failure (the database really is down) propagates: a 5xx, and
+    the gateway retries later.
     """
     try:
         return await work()
     except _DEAD_CONNECTION:
-        pass
+        await pool.expire_connections()
     return await work()
 
 
@@ -105,7 +111,7 @@ async def record_and_apply(pool: asyncpg.Pool, event: IncomingEvent, *, match: T
 
     Returns the HTTP answer, or None when no transaction matches (nothing written).
     """
-    result = await once_more_on_a_dead_connection(lambda: _record_and_apply(pool, event, match, None))
+    result = await once_more_on_a_dead_connection(pool, lambda: _record_and_apply(pool, event, match, None))
     if isinstance(result, OtherAttempt):  # only returned when a gateway id is expected
         raise TypeError("record_and_apply expected no gateway id")
     return result
@@ -119,7 +125,8 @@ async def record_and_apply_attempt(pool: asyncpg.Pool, event: IncomingEvent, *, 
     asks the gateway before applying anything. Checking inside the same database transaction saves the
     separate read the check would otherwise take.
     """
-    return await once_more_on_a_dead_connection(lambda: _record_and_apply(pool, event, match, gateway_id))
+    return await once_more_on_a_dead_connection(pool, lambda: _record_and_apply(pool, event, match,
+                                                                                 gateway_id))
 
 
 async def _record_and_apply(pool: asyncpg.Pool, event: IncomingEvent, match: TransactionMatch,
@@ -160,7 +167,7 @@ async def _record_and_apply(pool: asyncpg.Pool, event: IncomingEvent, match: Tra
 
 async def record_unmatched(pool: asyncpg.Pool, event: IncomingEvent, reason: str) -> Result:
     """A verified event for no transaction of ours: keep it (unlinked) and flag it, apply nothing."""
-    return await once_more_on_a_dead_connection(lambda: _record_unmatched(pool, event, reason))
+    return await once_more_on_a_dead_connection(pool, lambda: _record_unmatched(pool, event, reason))
 
 
 async def _record_unmatched(pool: asyncpg.Pool, event: IncomingEvent, reason: str) -> Result:

@@ -97,8 +97,8 @@ async def _adopt_from_wompi(services: Services, wompi_id: str) -> int | None:
         remote = await services.wompi.get_transaction(wompi_id)
     except WompiNotFoundError:
         return None
-    found = await once_more_on_a_dead_connection(lambda: services.webhook_pool.fetchval(ADOPT, wompi_id,
-                                                                                      remote.reference))
+    pool = services.webhook_pool
+    found = await once_more_on_a_dead_connection(pool, lambda: pool.fetchval(ADOPT, wompi_id, remote.reference))
     return int(found) if found is not None else None
 
 
