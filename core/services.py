@@ -26,6 +26,8 @@ from core.gateways.resilience import BreakerPolicy, RetryPolicy, Timeouts
 from core.gateways.wompi import WompiClient, WompiConfig
 from core.settings import Settings
 
+POOL_CLOSE_SECONDS = 10.0
+
 
 @dataclass
 class Services:
@@ -87,7 +89,11 @@ class Services:
         await self.http.aclose()
         await self.engine.dispose()
         if self._warming is not None:
-            self._warming.cancel()
+            # Let the warming finish (it is bounded) rather than cancel it: an acquire cancelled while its
+            # connection is being made can leave the pool waiting forever for that connection on close().
             await asyncio.gather(self._warming, return_exceptions=True)
         if self._webhook_pool is not None:
-            await self._webhook_pool.close()
+            try:
+                await asyncio.wait_for(self._webhook_pool.close(), timeout=POOL_CLOSE_SECONDS)
+            except TimeoutError:
+                self._webhook_pool.terminate()

@@ -9,7 +9,9 @@ import asyncpg
 import pytest
 
 from core.db.session import make_pool, warm_pool
+from core.services import Services
 from core.settings import DatabaseSettings
+from core.tests.apikit import make_settings
 from core.webhooks.recording import once_more_on_a_dead_connection
 
 
@@ -60,3 +62,13 @@ async def test_a_dead_connection_retires_the_pool_before_the_one_retry(database:
             await once_more_on_a_dead_connection(pool, always_dead)
     finally:
         await pool.close()
+
+
+async def test_a_core_stopped_while_its_pool_warms_stops_promptly(database: Any) -> None:
+    settings = make_settings(database.url, db={"url": database.url, "pool_size": 10, "max_overflow": 0,
+                                               "warm_connections": 5})
+    for delay in (0, 0.001, 0.002, 0.004, 0.007, 0.01, 0.015, 0.02, 0.03, 0.05):  # stop mid-warming
+        services = Services.build(settings)
+        await services.open()
+        await asyncio.sleep(delay)
+        await asyncio.wait_for(services.aclose(), timeout=15)
