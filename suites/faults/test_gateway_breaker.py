@@ -28,7 +28,6 @@ from suites.support.faults import (
     WOMPI_TRANSACTIONS,
     acceptance_token,
     assert_clear_error,
-    calm_breakers,
     fired,
     hold_webhooks,
     pay,
@@ -50,10 +49,7 @@ REFUSING = {
 @pytest.fixture
 async def pinned(live: Live) -> AsyncIterator[httpx.AsyncClient]:
     async with pinned_core(live) as client:
-        try:
-            yield client
-        finally:
-            await calm_breakers(client, live)
+        yield client
 
 
 async def _calls(live: Live, gateway: str) -> int:

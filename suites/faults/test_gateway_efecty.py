@@ -19,7 +19,6 @@ from suites.conftest import Live
 from suites.support.faults import (
     EFECTY_VOUCHERS,
     assert_clear_error,
-    calm_breakers,
     fired,
     pay,
     pinned_core,
@@ -35,11 +34,8 @@ pytestmark = pytest.mark.scenario("EFECTY-GATEWAY-FAULTS")
 
 @pytest.fixture
 async def pinned(live: Live) -> AsyncIterator[httpx.AsyncClient]:
-    async with pinned_core(live) as client:
-        try:
-            yield client
-        finally:
-            await calm_breakers(client, live, gateways=("efecty",))
+    async with pinned_core(live, calm=("efecty",)) as client:
+        yield client
 
 
 def _register(fault: dict[str, object], *, count: int | None = None) -> dict[str, object]:

@@ -24,7 +24,6 @@ from suites.support.faults import (
     PAYU_REPORTS,
     SUBMIT,
     assert_clear_error,
-    calm_breakers,
     charges,
     fired,
     hold_webhooks,
@@ -41,11 +40,8 @@ pytestmark = pytest.mark.scenario("PAYU-TIMEOUT")
 
 @pytest.fixture
 async def pinned(live: Live) -> AsyncIterator[httpx.AsyncClient]:
-    async with pinned_core(live) as client:
-        try:
-            yield client
-        finally:
-            await calm_breakers(client, live, gateways=("payu",))
+    async with pinned_core(live, calm=("payu",)) as client:
+        yield client
 
 
 def _submit(fault: dict[str, object], *, count: int | None = None) -> dict[str, object]:

@@ -20,7 +20,6 @@ from suites.support.faults import (
     NEQUI_APPROVES,
     WOMPI_TRANSACTIONS,
     assert_clear_error,
-    calm_breakers,
     charges,
     fired,
     pay,
@@ -37,11 +36,8 @@ pytestmark = pytest.mark.scenario("WOMPI-GATEWAY-FAULTS")
 
 @pytest.fixture
 async def pinned(live: Live) -> AsyncIterator[httpx.AsyncClient]:
-    async with pinned_core(live) as client:
-        try:
-            yield client
-        finally:
-            await calm_breakers(client, live, gateways=("wompi",))
+    async with pinned_core(live, calm=("wompi",)) as client:
+        yield client
 
 
 def _post(fault: dict[str, object], *, count: int | None = None) -> dict[str, object]:

@@ -133,11 +133,20 @@ async def acceptance_token(live: Live) -> str:
 
 
 @contextlib.asynccontextmanager
-async def pinned_core(live: Live) -> AsyncIterator[httpx.AsyncClient]:
-    """A client with one kept-alive connection to the core, so every request is served by one uvicorn worker."""
+async def pinned_core(
+    live: Live, *, calm: tuple[str, ...] = ("payu", "wompi", "efecty")
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with one kept-alive connection to the core, so every request is served by one uvicorn worker.
+
+    On the way out it closes that worker's breakers of the ``calm`` gateways (``calm_breakers``), so a
+    test's failures never add up with the next test's.
+    """
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=60)
     async with client(base_url=live.urls["core"], timeout=30, limits=limits) as http:
-        yield http
+        try:
+            yield http
+        finally:
+            await calm_breakers(http, live, gateways=calm)
 
 
 async def pay(
