@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from core.db.models import AnomalyKind, EventOutcome, Gateway, TransactionStatus
-from core.payments.ledger import change_for
+from core.payments.ledger import Change, change_for
 from core.payments.statemachine import Decision
 from core.webhooks import store
 from core.webhooks.store import TransactionMatch
@@ -141,24 +141,26 @@ async def _record_and_apply(pool: asyncpg.Pool, event: IncomingEvent, match: Tra
         if gateway_id is not None and txn.gateway_transaction_id != gateway_id:
             return OtherAttempt(txn.gateway_transaction_id)
 
+        # Refused (amount or currency differs): the event and an anomaly, nothing applied. Otherwise the
+        # state machine's change. Either way one write, which does nothing more if the event is not new.
         mismatch = _mismatch(event, txn.amount, txn.currency)
+        change: Change | None = None
+        anomaly: tuple[AnomalyKind, dict[str, Any]] | None = None
         if mismatch:
             kind = AnomalyKind.AMOUNT_MISMATCH if mismatch.startswith("amount") else AnomalyKind.CURRENCY_MISMATCH
-            row = _event_row(event, transaction_id=txn.id, order_id=order.id, outcome=EventOutcome.REJECTED,
-                             detail=mismatch)
-            inserted = await store.write(conn, row, change=None, order_id=order.id, transaction_id=txn.id,
-                                         anomaly=(kind, {"reason": mismatch, "event_key": event.event_key}))
-            if inserted is None:
-                return await _seen_before(conn, event)
-            return Result(422, {"status": "rejected", "reason": mismatch})
-
-        change = change_for(order, txn, event.status)
-        decision = change.outcome.decision
-        outcome = EventOutcome.APPLIED if decision == Decision.APPLY else EventOutcome.RECORDED
-        row = _event_row(event, transaction_id=txn.id, order_id=order.id, outcome=outcome, detail=decision.value)
-        inserted = await store.write(conn, row, change=change, order_id=order.id, transaction_id=txn.id)
-        if inserted is None:
+            anomaly = (kind, {"reason": mismatch, "event_key": event.event_key})
+            outcome, detail = EventOutcome.REJECTED, mismatch
+        else:
+            change = change_for(order, txn, event.status)
+            decision = change.outcome.decision
+            outcome = EventOutcome.APPLIED if decision == Decision.APPLY else EventOutcome.RECORDED
+            detail = decision.value
+        row = _event_row(event, transaction_id=txn.id, order_id=order.id, outcome=outcome, detail=detail)
+        if await store.write(conn, row, change=change, order_id=order.id, transaction_id=txn.id,
+                             anomaly=anomaly) is None:
             return await _seen_before(conn, event)
+    if change is None:
+        return Result(422, {"status": "rejected", "reason": mismatch})
     result = change.outcome
     return Result(200, {"status": outcome.value, "decision": result.decision.value,
                         "transaction_status": result.transaction_status.value,
