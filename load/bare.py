@@ -1,8 +1,8 @@
 """The benchmark's yardsticks: the webhook path's SQL behind a bare endpoint, and a null endpoint.
 
-``sql`` mode runs, for each ``POST /webhooks/wompi``, the same database transaction the core runs for a
-new event, with the core's own statements (core/webhooks/store.py: lock the order by the Wompi id, read
-the transaction, one statement that inserts the event and updates transaction and order) through bare
+``sql`` mode runs, for each ``POST /webhooks/wompi``, the same database work the core runs for a
+new event, with the core's own statements (core/webhooks/store.py: read the order and the transaction by
+the Wompi id, then the guarded statement that inserts the event and updates transaction and order) through bare
 asyncpg (one pool per worker, sized like the core's), with no signature check, no framework, no state
 machine and no validation. What the core adds on top of this is what the benchmark's ratio measures.
 ``null`` mode answers 200 at once: how fast one Locust process can offer requests on this machine.
@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.webhooks.store import LOCK_ORDER, READ_TRANSACTION, WRITE
+from core.webhooks.store import GUARDED_WRITE, READ
 
 OK = b'{"status":"applied"}'
 
@@ -37,16 +37,18 @@ async def apply_event(pool: asyncpg.Pool, body: bytes) -> int:
     event = json.loads(body)
     tx = event["data"]["transaction"]
     key, signature = f"{tx['id']}:{tx['status']}", event["signature"]["checksum"]
-    async with pool.acquire() as conn, conn.transaction():
-        order = await conn.fetchrow(LOCK_ORDER["gateway_transaction_id"], "wompi", tx["id"])
-        if order is None:
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(READ["gateway_transaction_id"], "wompi", tx["id"])
+        if row is None:
             return 422
-        txn = await conn.fetchrow(READ_TRANSACTION["gateway_transaction_id"], "wompi", tx["id"])
-        fresh = txn["status"] == "pending"
-        await conn.fetchval(
-            WRITE, "wompi", key, "transaction.updated", signature, "0" * 64, body.decode(), txn["id"], order["id"],
-            "applied" if fresh else "recorded", "apply" if fresh else "same", txn["id"], "approved" if fresh else None,
-            order["id"], "paid" if fresh else None, order["approved_amount"] + txn["amount"], None, None, None,
+        fresh = row["transaction_status"] == "pending"
+        await conn.fetchrow(
+            GUARDED_WRITE, "wompi", key, "transaction.updated", signature, "0" * 64, body.decode(),
+            row["transaction_id"], row["order_id"], "applied" if fresh else "recorded", "apply" if fresh else "same",
+            row["transaction_id"], "approved" if fresh else None, row["order_id"], "paid" if fresh else None,
+            row["approved_amount"] + row["amount"], None, None, None,
+            row["order_status"], row["approved_amount"], row["flagged_for_refund"], row["transaction_status"],
+            row["gateway_transaction_id"],
         )
     return 200
 

@@ -1,10 +1,10 @@
 """pgbench running the webhook path's SQL: the database's own ceiling for that work.
 
-The script is generated from the core's own statements (core/webhooks/store.py: LOCK_ORDER,
-READ_TRANSACTION, WRITE), with the parameters a new APPROVED Wompi event gives them, and written next
-to the results (``pgbench.sql``). The seeded orders are the same kind the load uses (pending attempts
-with Wompi ids), so each pgbench transaction locks, reads, inserts and updates exactly what such an
-event makes the core do.
+The script is generated from the core's own statements (core/webhooks/store.py: READ, GUARDED_WRITE),
+with the parameters a new APPROVED Wompi event gives them, and written next to the results
+(``pgbench.sql``). The seeded orders are the same kind the load uses (pending attempts with Wompi ids), so
+each pgbench run of the script reads, locks, inserts and updates exactly what such an event makes the
+core do.
 
 Usage: ``figures = run_pgbench(stack, seconds=15, clients=16, threads=2, out=Path("artefacts/bench"))``
 """
@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from core.webhooks.store import LOCK_ORDER, READ_TRANSACTION, WRITE
+from core.webhooks.store import GUARDED_WRITE, READ
 from harness.stack import Stack, simulator_credentials
 from load.db import run_sync, seed_run
 from load.payloads import WOMPI_MERCHANT_NUMBER, Attempt, Mix, wompi_event
@@ -26,11 +26,14 @@ from load.payloads import WOMPI_MERCHANT_NUMBER, Attempt, Mix, wompi_event
 SEEDED = 100_000
 _WOMPI_ID = "(:prefix || lpad(:i::text, 6, '0'))"
 # The core's parameters ($n) as pgbench sees them: :variables, \gset results and literals.
-_LOCK = {1: "'wompi'", 2: _WOMPI_ID}
+_READ_PARAMS = {1: "'wompi'", 2: _WOMPI_ID}
 _WRITE = {
     1: "'wompi'", 2: "('pgbench-' || :i || '-' || :r)", 3: "'transaction.updated'", 4: "'pgbench'",
-    5: "repeat('0', 64)", 6: ":payload", 7: ":t_id", 8: ":o_id", 9: "'applied'", 10: "'apply'", 11: ":t_id",
-    12: "'approved'", 13: ":o_id", 14: "'paid'", 15: ":o_total_amount::numeric", 16: "NULL", 17: "NULL", 18: "NULL",
+    5: "repeat('0', 64)", 6: ":payload", 7: ":o_transaction_id", 8: ":o_order_id", 9: "'applied'", 10: "'apply'",
+    11: ":o_transaction_id", 12: "'approved'", 13: ":o_order_id", 14: "'paid'", 15: ":o_total_amount::numeric",
+    16: "NULL", 17: "NULL", 18: "NULL",
+    19: ":o_order_status", 20: ":o_approved_amount::numeric", 21: ":o_flagged_for_refund::boolean",
+    22: ":o_transaction_status", 23: ":o_gateway_transaction_id",
 }
 
 
@@ -44,11 +47,8 @@ def script() -> str:
         "-- Generated from core/webhooks/store.py for pgbench -M prepared. Variables: :prefix, :n, :payload.",
         "\\set i random(0, :n - 1)",
         "\\set r random(1, 1000000000000)",
-        "BEGIN;",
-        _bind(LOCK_ORDER["gateway_transaction_id"], _LOCK) + " \\gset o_",
-        _bind(READ_TRANSACTION["gateway_transaction_id"], _LOCK) + " \\gset t_",
-        _bind(WRITE, _WRITE) + ";",
-        "END;",
+        _bind(READ["gateway_transaction_id"], _READ_PARAMS) + " \\gset o_",
+        _bind(GUARDED_WRITE, _WRITE) + ";",
         "",
     ])
 

@@ -2,13 +2,23 @@
 
 Every writer of money state goes through here — synchronous gateway answers, Efecty confirmation and
 reconciliation through ``apply_status``; webhooks through ``change_for``, whose writes the hot path carries
-out on bare asyncpg (core/webhooks/store.py) — inside one database transaction that the caller opened.
+out on bare asyncpg (core/webhooks/store.py).
 
-Locking rule (no deadlocks, no lost updates): a writer locks the **order** row first (``lock_order``
-here, ``store.lock_order_of`` on the webhook path: ``SELECT … FOR UPDATE``), and only then reads the
-transaction in a new statement. Under READ COMMITTED each statement sees the latest committed data, so
-the transaction's status read after the lock is current. (Locking the order through a join that also
-reads the transaction would re-check only the locked row after a wait and could act on a stale status.)
+Locking rule (no deadlocks, no lost updates): a writer holds the **order** row's lock, taken before the
+transaction's, whenever it writes either of them, and decides only on values that cannot have moved under
+that lock. Two ways to get there:
+
+- pessimistic (API, reconciliation, in a database transaction the caller opened): ``lock_order`` here
+  (``SELECT … FOR UPDATE``), then read the transaction in a new statement — under READ COMMITTED each
+  statement sees the latest committed data, so the status read after the lock is current;
+- optimistic (webhooks): read both rows unlocked, decide, then one statement that locks the order and then
+  the transaction (``FOR UPDATE OF o, t``) *only if* both still hold what was read, and writes. A row
+  that changed — before the statement, or while it waited for the lock — fails the check (after a wait
+  Postgres re-reads the locked rows and re-checks the condition), nothing is written, and the event is
+  decided again on a fresh read; after a few losses the webhook takes the pessimistic way.
+
+Locking the order through a plain join that also reads the transaction would re-check only the locked row
+after a wait and could act on a stale status; that is why the optimistic statement locks both.
 
 Isolation: READ COMMITTED plus that explicit lock, not SERIALIZABLE. Every event for an order is
 serialised on its row lock, which is exactly the conflict that matters; SERIALIZABLE would add retries on

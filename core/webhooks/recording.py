@@ -1,4 +1,4 @@
-"""Recording a verified gateway event and applying it: dedupe, amount check, state machine — one transaction.
+"""Recording a verified gateway event and applying it: dedupe, amount check, state machine — one atomic write.
 
 The HTTP answer is decided here, after the commit, never before: 200 only once the event is durably
 recorded. The seed's handler answered 200 even when recording failed ("to avoid retry storms"); an
@@ -23,6 +23,7 @@ Usage::
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -129,36 +130,60 @@ async def record_and_apply_attempt(pool: asyncpg.Pool, event: IncomingEvent, *, 
                                                                                  gateway_id))
 
 
+# How many times an event is decided on an unlocked read before the rows are locked for it: each stale try
+# means another writer changed the order meanwhile, so a few tries settle all but a pile-up on one order.
+OPTIMISTIC_TRIES = 3
+
+
+class _Stale(enum.Enum):
+    STALE = "stale"
+
+
 async def _record_and_apply(pool: asyncpg.Pool, event: IncomingEvent, match: TransactionMatch,
                             gateway_id: str | None) -> Result | OtherAttempt | None:
-    async with pool.acquire() as conn, conn.transaction():
-        order = await store.lock_order_of(conn, match)
-        if order is None:
-            return None
-        txn = await store.read_transaction(conn, match)
-        if txn is None:
-            raise LookupError("transaction vanished under its order's lock")  # RESTRICT FKs make this a bug
-        if gateway_id is not None and txn.gateway_transaction_id != gateway_id:
-            return OtherAttempt(txn.gateway_transaction_id)
+    async with pool.acquire() as conn:
+        for _ in range(OPTIMISTIC_TRIES):
+            result = await _decide_and_write(conn, event, match, gateway_id, locked=False)
+            if result is not _Stale.STALE:
+                return result
+        # Still losing the race: read holding both rows' locks, then nothing can move until the commit.
+        async with conn.transaction():
+            result = await _decide_and_write(conn, event, match, gateway_id, locked=True)
+        if result is _Stale.STALE:
+            raise RuntimeError("the order or transaction changed under its own lock")
+        return result
 
-        # Refused (amount or currency differs): the event and an anomaly, nothing applied. Otherwise the
-        # state machine's change. Either way one write, which does nothing more if the event is not new.
-        mismatch = _mismatch(event, txn.amount, txn.currency)
-        change: Change | None = None
-        anomaly: tuple[AnomalyKind, dict[str, Any]] | None = None
-        if mismatch:
-            kind = AnomalyKind.AMOUNT_MISMATCH if mismatch.startswith("amount") else AnomalyKind.CURRENCY_MISMATCH
-            anomaly = (kind, {"reason": mismatch, "event_key": event.event_key})
-            outcome, detail = EventOutcome.REJECTED, mismatch
-        else:
-            change = change_for(order, txn, event.status)
-            decision = change.outcome.decision
-            outcome = EventOutcome.APPLIED if decision == Decision.APPLY else EventOutcome.RECORDED
-            detail = decision.value
-        row = _event_row(event, transaction_id=txn.id, order_id=order.id, outcome=outcome, detail=detail)
-        if await store.write(conn, row, change=change, order_id=order.id, transaction_id=txn.id,
-                             anomaly=anomaly) is None:
-            return await _seen_before(conn, event)
+
+async def _decide_and_write(conn: asyncpg.Connection, event: IncomingEvent, match: TransactionMatch,
+                            gateway_id: str | None, *, locked: bool) -> Result | OtherAttempt | _Stale | None:
+    found = await store.read(conn, match, locked=locked)
+    if found is None:
+        return None
+    order, txn = found
+    if gateway_id is not None and txn.gateway_transaction_id != gateway_id:
+        return OtherAttempt(txn.gateway_transaction_id)
+
+    # Refused (amount or currency differs): the event and an anomaly, nothing applied. Otherwise the state
+    # machine's change. Either way one write, which does nothing more if the event is not new.
+    mismatch = _mismatch(event, txn.amount, txn.currency)
+    change: Change | None = None
+    anomaly: tuple[AnomalyKind, dict[str, Any]] | None = None
+    if mismatch:
+        kind = AnomalyKind.AMOUNT_MISMATCH if mismatch.startswith("amount") else AnomalyKind.CURRENCY_MISMATCH
+        anomaly = (kind, {"reason": mismatch, "event_key": event.event_key})
+        outcome, detail = EventOutcome.REJECTED, mismatch
+    else:
+        change = change_for(order, txn, event.status)
+        decision = change.outcome.decision
+        outcome = EventOutcome.APPLIED if decision == Decision.APPLY else EventOutcome.RECORDED
+        detail = decision.value
+    row = _event_row(event, transaction_id=txn.id, order_id=order.id, outcome=outcome, detail=detail)
+    written = await store.write_if_unchanged(conn, row, change=change, order=order, transaction=txn,
+                                             anomaly=anomaly)
+    if written.stale:
+        return _Stale.STALE
+    if written.event_id is None:
+        return await _seen_before(conn, event)
     if change is None:
         return Result(422, {"status": "rejected", "reason": mismatch})
     result = change.outcome
@@ -173,12 +198,11 @@ async def record_unmatched(pool: asyncpg.Pool, event: IncomingEvent, reason: str
 
 
 async def _record_unmatched(pool: asyncpg.Pool, event: IncomingEvent, reason: str) -> Result:
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn:
         row = _event_row(event, outcome=EventOutcome.REJECTED, detail=reason)
-        inserted = await store.write(conn, row, change=None, order_id=None, transaction_id=None,
-                                     anomaly=(AnomalyKind.UNKNOWN_REFERENCE,
-                                              {"reason": reason, "event_key": event.event_key}))
-        if inserted is None:
+        written = await store.write(conn, row, anomaly=(AnomalyKind.UNKNOWN_REFERENCE,
+                                                        {"reason": reason, "event_key": event.event_key}))
+        if written.event_id is None:
             return await _seen_before(conn, event)
     return Result(422, {"status": "rejected", "reason": reason})
 

@@ -20,7 +20,6 @@ def _no_row_lock() -> None:
     """The seed's handler read the order and wrote it back without SELECT … FOR UPDATE."""
     from sqlalchemy import select
 
-    from core.db.models import OrderStatus
     from core.payments import ledger
     from core.webhooks import store
 
@@ -28,16 +27,15 @@ def _no_row_lock() -> None:
         row = (await conn.execute(select(*ledger._ORDER_COLUMNS).where(ledger.orders_t.c.id == order_id))).one_or_none()
         return ledger.LockedOrder(*row) if row else None
 
-    async def lock_order_of(conn: Any, match: Any) -> Any:  # the webhook path's lock, on bare asyncpg
-        sql = store.LOCK_ORDER[match.column]
-        if not sql.endswith(" FOR UPDATE"):
-            raise RuntimeError("the webhook path's lock statement changed: the defect patch is stale")
-        sql = sql.removesuffix(" FOR UPDATE")
-        row = await conn.fetchrow(sql, match.gateway.value, match.value)
-        return ledger.LockedOrder(row[0], OrderStatus(row[1]), *row[2:]) if row else None
+    async def write_if_unchanged(conn: Any, event_row: Any, *, change: Any, order: Any, transaction: Any,
+                                 anomaly: Any = None) -> Any:
+        # The webhook path's guard dropped: write what was decided on a read, whatever happened since.
+        params = store.write_params(event_row, change, order.id, transaction.id, anomaly)
+        row = await conn.fetchrow(store.WRITE, *params)
+        return store.Written(row[0])
 
     replace_everywhere(ledger.lock_order, lock_order)
-    replace_everywhere(store.lock_order_of, lock_order_of)
+    replace_everywhere(store.write_if_unchanged, write_if_unchanged)
 
 
 def _signature_skipped_when_secret_unset() -> None:

@@ -1,0 +1,109 @@
+"""The webhook path's guarded write: a decision made on rows that moved since they were read never lands.
+
+Two Wompi attempts of one order, on a real database. A concurrent writer is played by a second connection
+acting between the handler's read and its write — the window the guard closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import pytest
+
+from core.db.models import Gateway, TransactionStatus
+from core.db.session import make_pool
+from core.payments.ledger import change_for
+from core.settings import DatabaseSettings
+from core.webhooks import recording, store
+from core.webhooks.recording import IncomingEvent, Result, record_and_apply
+from core.webhooks.store import TransactionMatch
+
+AMOUNT = Decimal("50000.00")
+
+
+async def _order_with_two_attempts(conn: asyncpg.Connection) -> int:
+    order_id = int(await conn.fetchval(
+        "INSERT INTO orders (reference, buyer_id, total_amount) VALUES ('O-guard', 'b', $1) RETURNING id", AMOUNT))
+    for n in (1, 2):
+        await conn.execute(
+            "INSERT INTO order_transactions (order_id, gateway, gateway_transaction_id, reference, payment_method,"
+            " amount, currency) VALUES ($1, 'wompi', $2, $3, 'CARD', $4, 'COP')",
+            order_id, f"W{n}", f"R-{n}", AMOUNT)
+    return order_id
+
+
+def _approved(wompi_id: str) -> IncomingEvent:
+    identity = {"id": wompi_id, "status": "APPROVED", "amount_in_cents": 5_000_000, "currency": "COP"}
+    return IncomingEvent(gateway=Gateway.WOMPI, event_key=f"{wompi_id}:APPROVED", event_type="transaction.updated",
+                         signature="0" * 64, identity_data=identity, payload={"data": identity},
+                         status=TransactionStatus.APPROVED, amount=AMOUNT, currency="COP")
+
+
+def _match(wompi_id: str) -> TransactionMatch:
+    return TransactionMatch(Gateway.WOMPI, "gateway_transaction_id", wompi_id)
+
+
+async def _state(conn: asyncpg.Connection, order_id: int) -> tuple[str, Decimal, bool, list[str], int]:
+    row = await conn.fetchrow("SELECT status::text, approved_amount, flagged_for_refund FROM orders WHERE id = $1",
+                              order_id)
+    statuses = [r[0] for r in await conn.fetch(
+        "SELECT status::text FROM order_transactions WHERE order_id = $1 ORDER BY gateway_transaction_id", order_id)]
+    events = int(await conn.fetchval("SELECT count(*) FROM webhook_events"))
+    return row[0], row[1], row[2], statuses, events
+
+
+async def test_a_write_decided_on_a_stale_read_writes_nothing(conn: asyncpg.Connection, database: Any) -> None:
+    order_id = await _order_with_two_attempts(conn)
+    pool = await make_pool(DatabaseSettings(url=database.url, pool_size=2, max_overflow=0))
+    try:
+        async with pool.acquire() as handler:
+            found = await store.read(handler, _match("W1"))
+            assert found is not None
+            order, txn = found
+            # Meanwhile W2's approval lands: the order is paid with 50,000 approved.
+            await conn.execute("UPDATE order_transactions SET status = 'approved' WHERE gateway_transaction_id = 'W2'")
+            await conn.execute("UPDATE orders SET status = 'paid', approved_amount = $1 WHERE id = $2",
+                               AMOUNT, order_id)
+            # W1's approval, decided on the read from before: "first approval, order paid, no flag".
+            change = change_for(order, txn, TransactionStatus.APPROVED)
+            assert change.flag_reason is None
+            row = recording._event_row(_approved("W1"), transaction_id=txn.id, order_id=order.id,
+                                       outcome=recording.EventOutcome.APPLIED, detail="apply")
+            written = await store.write_if_unchanged(handler, row, change=change, order=order, transaction=txn)
+    finally:
+        await pool.close()
+    assert written.stale and written.event_id is None
+    assert await _state(conn, order_id) == ("paid", AMOUNT, False, ["pending", "approved"], 0)
+
+
+async def test_an_event_that_keeps_losing_the_race_is_decided_under_the_locks(
+    conn: asyncpg.Connection, database: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order_id = await _order_with_two_attempts(conn)
+    await conn.execute("UPDATE order_transactions SET status = 'approved' WHERE gateway_transaction_id = 'W2'")
+    await conn.execute("UPDATE orders SET status = 'paid', approved_amount = $1 WHERE id = $2", AMOUNT, order_id)
+    reads: list[bool] = []
+    original: Callable[..., Awaitable[Any]] = store.read
+
+    async def read_then_race(handler: asyncpg.Connection, match: TransactionMatch, *, locked: bool = False) -> Any:
+        found = await original(handler, match, locked=locked)
+        reads.append(locked)
+        if not locked:  # another writer changes the order after every unlocked read
+            await conn.execute("UPDATE orders SET flagged_for_refund = NOT flagged_for_refund WHERE id = $1", order_id)
+        return found
+
+    monkeypatch.setattr(store, "read", read_then_race)
+    pool = await make_pool(DatabaseSettings(url=database.url, pool_size=2, max_overflow=0))
+    try:
+        result = await record_and_apply(pool, _approved("W1"), match=_match("W1"))
+    finally:
+        await pool.close()
+    assert reads == [False] * recording.OPTIMISTIC_TRIES + [True]
+    assert isinstance(result, Result) and result.status_code == 200, result
+    # Decided on the current state: W1 is the second approval — both amounts counted, the order flagged.
+    assert result.body["decision"] == "apply" and result.body["order_status"] == "paid"
+    assert await _state(conn, order_id) == ("paid", 2 * AMOUNT, True, ["approved", "approved"], 1)
+    assert await conn.fetchval("SELECT count(*) FROM payment_anomalies WHERE kind = 'double_payment'") == 1
