@@ -150,3 +150,12 @@ def test_reconcile_main_without_configuration_names_what_is_missing(
             monkeypatch.delenv(name)
     assert reconcile_main(["--date", "2025-01-31"]) == 2
     assert "PAYHARNESS_EFECTY__BASE_URL" in capsys.readouterr().err
+
+
+def test_the_served_app_keeps_its_start_up_objects_out_of_the_collector() -> None:
+    # In a child process: freezing is process-wide and would leak into this test run.
+    probe = "import gc; from core.app import app_from_env; app_from_env(); print(gc.get_freeze_count())"
+    done = subprocess.run([sys.executable, "-c", probe], env=_env(), capture_output=True, text=True, timeout=60,
+                          check=False, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) > 10_000  # the framework, routes and models: far more than a few
