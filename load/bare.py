@@ -3,7 +3,7 @@
 ``sql`` mode runs, for each ``POST /webhooks/wompi``, the same database work the core runs for a
 new event, with the core's own statements (core/webhooks/store.py: read the order and the transaction by
 the Wompi id, then the guarded statement that inserts the event and updates transaction and order) through bare
-asyncpg (one pool per worker, sized like the core's), with no signature check, no framework, no state
+asyncpg (one pool per worker, sized and set like the core's), with no signature check, no framework, no state
 machine and no validation. What the core adds on top of this is what the benchmark's ratio measures.
 ``null`` mode answers 200 at once: how fast one Locust process can offer requests on this machine.
 
@@ -27,9 +27,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from core.db.session import WEBHOOK_SESSION
+from core.settings import DatabaseSettings
 from core.webhooks.store import GUARDED_WRITE, READ
 
 OK = b'{"status":"applied"}'
+WEBHOOK_POOL_SIZE: int = DatabaseSettings.model_fields["webhook_pool_size"].default  # the core's, per worker
 
 
 async def apply_event(pool: asyncpg.Pool, body: bytes) -> int:
@@ -53,14 +56,15 @@ async def apply_event(pool: asyncpg.Pool, body: bytes) -> int:
     return 200
 
 
-def create_app(*, dsn: str, mode: str = "sql", pool_size: int = 20) -> Starlette:
+def create_app(*, dsn: str, mode: str = "sql", pool_size: int = WEBHOOK_POOL_SIZE) -> Starlette:
     """``mode``: ``sql`` (the webhook path's SQL) or ``null`` (answer at once)."""
     state: dict[str, Any] = {}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if mode == "sql":
-            state["pool"] = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size)
+            state["pool"] = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size,
+                                                      server_settings=WEBHOOK_SESSION)
         try:
             yield
         finally:
@@ -80,5 +84,5 @@ def app_from_env() -> Starlette:
     return create_app(
         dsn=os.environ.get("PAYHARNESS_BARE_DSN", ""),
         mode=os.environ.get("PAYHARNESS_BARE_MODE", "sql"),
-        pool_size=int(os.environ.get("PAYHARNESS_BARE_POOL", "20")),
+        pool_size=int(os.environ.get("PAYHARNESS_BARE_POOL", str(WEBHOOK_POOL_SIZE))),
     )

@@ -11,6 +11,7 @@ Usage: ``figures = run_pgbench(stack, seconds=15, clients=16, threads=2, out=Pat
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import subprocess
@@ -18,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from core.db.session import WEBHOOK_SESSION
 from core.webhooks.store import GUARDED_WRITE, READ
 from harness.stack import Stack, simulator_credentials
 from load.db import run_sync, seed_run
@@ -99,7 +101,10 @@ def run_pgbench(stack: Stack, *, seconds: float, clients: int, threads: int, out
         f"payload={payload}",
         dsn,
     ]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    # The session the core's webhook pool runs these statements in (core/db/session.py).
+    options = " ".join(f"-c {name}={value}" for name, value in WEBHOOK_SESSION.items())
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False,
+                            env={**os.environ, "PGOPTIONS": options})
     (out / "pgbench.log").write_text(result.stdout + result.stderr)
     figures = _parse(result.stdout)
     redacted = [
@@ -112,4 +117,5 @@ def run_pgbench(stack: Stack, *, seconds: float, clients: int, threads: int, out
         "threads": threads,
         "seconds": seconds,
         "command": redacted,
+        "pgoptions": options,
     }

@@ -57,7 +57,7 @@ async def _state(conn: asyncpg.Connection, order_id: int) -> tuple[str, Decimal,
 
 async def test_a_write_decided_on_a_stale_read_writes_nothing(conn: asyncpg.Connection, database: Any) -> None:
     order_id = await _order_with_two_attempts(conn)
-    pool = await make_pool(DatabaseSettings(url=database.url, pool_size=2, max_overflow=0))
+    pool = await make_pool(DatabaseSettings(url=database.url, webhook_pool_size=2))
     try:
         async with pool.acquire() as handler:
             found = await store.read(handler, _match("W1"))
@@ -96,7 +96,7 @@ async def test_an_event_that_keeps_losing_the_race_is_decided_under_the_locks(
         return found
 
     monkeypatch.setattr(store, "read", read_then_race)
-    pool = await make_pool(DatabaseSettings(url=database.url, pool_size=2, max_overflow=0))
+    pool = await make_pool(DatabaseSettings(url=database.url, webhook_pool_size=2))
     try:
         result = await record_and_apply(pool, _approved("W1"), match=_match("W1"))
     finally:

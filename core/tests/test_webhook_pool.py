@@ -16,13 +16,16 @@ from core.webhooks.recording import once_more_on_a_dead_connection
 
 
 async def test_warming_takes_at_most_half_the_pool_and_gives_it_back(database: Any) -> None:
-    pool = await make_pool(DatabaseSettings(url=database.url, pool_size=2, max_overflow=2))
+    pool = await make_pool(DatabaseSettings(url=database.url, webhook_pool_size=4))
     try:
         assert await asyncio.wait_for(warm_pool(pool, 10), timeout=30) == 2  # half of 4, not 10: no deadlock
         assert pool.get_size() == 2 and pool.get_idle_size() == 2
         # The warmed connections already know the enum types: a status comes back as its label.
         async with pool.acquire() as conn:
             assert await conn.fetchval("SELECT 'paid'::order_status") == "paid"
+            # The session the hot path's statements are planned in (core/db/session.py says why).
+            assert await conn.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+            assert await conn.fetchval("SHOW jit") == "off"
     finally:
         await pool.close()
 
@@ -36,7 +39,7 @@ async def test_warming_against_a_database_that_does_not_answer_leaves_the_pool_c
 
 
 async def test_a_dead_connection_retires_the_pool_before_the_one_retry(database: Any) -> None:
-    pool = await make_pool(DatabaseSettings(url=database.url, pool_size=2, max_overflow=2))
+    pool = await make_pool(DatabaseSettings(url=database.url, webhook_pool_size=4))
     try:
         held = [await pool.acquire() for _ in range(2)]
         before = {await c.fetchval("SELECT pg_backend_pid()") for c in held}
