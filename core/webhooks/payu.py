@@ -17,11 +17,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from core.db.models import Gateway, TransactionStatus
-from core.deps import get_services
+from core.deps import services_of
 from core.errors import Unauthorized, Unprocessable
 from core.services import Services
 from core.signing.payu import Algorithm, verify_confirmation
@@ -96,7 +96,8 @@ async def _payu_says(services: Services, reference: str, transaction_id: str) ->
              responses={401: {"description": "missing or invalid sign"},
                         409: {"description": "event identity replayed with different data"},
                         422: {"description": "malformed, or refused: amount/currency mismatch, unknown attempt"}})
-async def payu_confirmation(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
+async def payu_confirmation(request: Request) -> JSONResponse:
+    services = services_of(request)  # not a Depends: resolving one cost more than the lookup (hot path)
     settings = services.settings.payu
     form = parse_form(await request.body())
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None

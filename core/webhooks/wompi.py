@@ -16,11 +16,11 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from core.db.models import Gateway, TransactionStatus
-from core.deps import get_services
+from core.deps import services_of
 from core.errors import Unauthorized, Unprocessable
 from core.gateways.errors import WompiNotFoundError
 from core.money import from_cents
@@ -106,7 +106,8 @@ async def _adopt_from_wompi(services: Services, wompi_id: str) -> int | None:
              responses={401: {"description": "missing, invalid, stale or future signature"},
                         409: {"description": "event identity replayed with different data"},
                         422: {"description": "malformed, or refused: amount/currency mismatch, unknown transaction"}})
-async def wompi_event(request: Request, services: Services = Depends(get_services)) -> JSONResponse:
+async def wompi_event(request: Request) -> JSONResponse:
+    services = services_of(request)  # not a Depends: resolving one cost more than the lookup (hot path)
     settings = services.settings.wompi
     event = parse_body(await request.body())
     header = request.headers.get("x-event-checksum")
