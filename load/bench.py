@@ -40,6 +40,7 @@ from typing import Any
 
 from harness.stack import KEEP_ALIVE_SECONDS, ServiceProcess, Stack, free_port
 from load.bench_pgbench import run_pgbench
+from load.cpu import CpuMeter
 from load.ledger import read_ledger
 from load.runner import CONFIG, LOAD_CORE_ENV, LOCUSTFILE, REPO
 
@@ -71,6 +72,10 @@ class Measure:
     steady_p50_ms: float = 0.0
     steady_p95_ms: float = 0.0
     steady_p99_ms: float = 0.0
+    # CPU over the same steady window, by part of the stack (load/cpu.py): milliseconds per answered request
+    # and average cores busy. On a small machine the parts share the cores; this is where a webhook's cost goes.
+    cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
+    cpu_cores: dict[str, float] = field(default_factory=dict)
     held: bool = False
     audit_ok: bool | None = None
     audit_counts: dict[str, int] = field(default_factory=dict)
@@ -121,6 +126,8 @@ class Steady:
     p50_ms: float = 0.0
     p95_ms: float = 0.0
     p99_ms: float = 0.0
+    start: float = 0.0  # the window, epoch seconds
+    end: float = 0.0
 
 
 def _rank(values: Sequence[float], share: float) -> float:
@@ -141,8 +148,8 @@ def _steady(ledger_dir: Path, *, trim: float = 2.0) -> Steady:
     inside = sorted(e.ms for e in entries if start <= e.at <= end)
     if end <= start or not inside:
         return Steady()
-    return Steady(round(len(inside) / (end - start), 1), round(end - start, 1),
-                  *(round(_rank(inside, q), 1) for q in (0.50, 0.95, 0.99)))
+    p50, p95, p99 = (round(_rank(inside, q), 1) for q in (0.50, 0.95, 0.99))
+    return Steady(round(len(inside) / (end - start), 1), round(end - start, 1), p50, p95, p99, start, end)
 
 
 def _aggregated_rps(path: Path, names: str = "webhook") -> float:
@@ -228,7 +235,7 @@ def locust_run(
         argv, extra = master, [worker] * workers
     else:
         argv, extra = [*base, *opts, "WompiWebhookUser"], []
-    with (out / "locust.log").open("wb") as log:
+    with (out / "locust.log").open("wb") as log, CpuMeter() as meter:
         main = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         procs = [subprocess.Popen(w, cwd=REPO, stdout=log, stderr=subprocess.STDOUT) for w in extra]
         try:
@@ -242,10 +249,11 @@ def locust_run(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-    return _measure(name, out, offered, seconds, workers, argv)
+    return _measure(name, out, offered, seconds, workers, argv, meter)
 
 
-def _measure(name: str, out: Path, offered: float, seconds: float, workers: int, argv: list[str]) -> Measure:
+def _measure(name: str, out: Path, offered: float, seconds: float, workers: int, argv: list[str],
+             meter: CpuMeter | None = None) -> Measure:
     m = Measure(name, offered, seconds, locust_workers=workers, command=_redact(argv))
     result_path = out / "audit.json"
     if result_path.exists():
@@ -258,6 +266,12 @@ def _measure(name: str, out: Path, offered: float, seconds: float, workers: int,
     steady = _steady(out / "ledger")
     m.achieved, m.window_seconds = steady.rate, steady.window_seconds
     m.steady_p50_ms, m.steady_p95_ms, m.steady_p99_ms = steady.p50_ms, steady.p95_ms, steady.p99_ms
+    if meter is not None and steady.window_seconds:
+        cpu, span = meter.between(steady.start, steady.end)
+        answered = steady.rate * steady.window_seconds
+        if span and answered:
+            m.cpu_cores = {role: round(value / span, 3) for role, value in cpu.items() if value}
+            m.cpu_ms_per_request = {role: round(1000 * value / answered, 3) for role, value in cpu.items() if value}
     m.achieved_overall = _aggregated_rps(out / "locust_stats.csv")
     m.median_rps = _history_median(out / "locust_stats_history.csv")
     ratio = m.failures / m.requests if m.requests else 1.0
@@ -268,6 +282,15 @@ def _measure(name: str, out: Path, offered: float, seconds: float, workers: int,
         and (not offered or m.achieved >= ACHIEVED_SHARE * offered)
     )
     return m
+
+
+def cpu_text(m: Measure) -> str:
+    """``; CPU ms/request core 1.42, postgres 0.81, generator 0.86 (1.71 cores busy)`` or nothing."""
+    if not m.cpu_ms_per_request:
+        return ""
+    parts = ", ".join(f"{role} {value:g}" for role, value in sorted(m.cpu_ms_per_request.items(),
+                                                                   key=lambda item: -item[1]) if value >= 0.01)
+    return f"; CPU ms/request {parts} ({sum(m.cpu_cores.values()):.2f} cores busy)"
 
 
 def _redact(argv: list[str]) -> list[str]:
@@ -359,18 +382,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 f"step {rate:>6g}/s ({m.locust_workers or 1} Locust process(es)):"
                 f" achieved {m.achieved:g}/s, steady p50 {m.steady_p50_ms:g} p95 {m.steady_p95_ms:g}"
                 f" p99 {m.steady_p99_ms:g} ms (whole run p99 {m.p99_ms:g}),"
-                f" failures {m.failures} -> {'held' if m.held else 'NOT held'}"
+                f" failures {m.failures} -> {'held' if m.held else 'NOT held'}{cpu_text(m)}"
             )
             return m
 
         # 2. steps up from the first; when even the first does not hold, halve until one does
         report["steps"] = []
         best: Measure | None = None
+        failed: Measure | None = None
         for rate in steps:
             m = step(rate)
             if not m.held:
+                failed = m
                 break
             best = m
+        # then narrow the gap between the last rate held and the first not held (a coarse grid would
+        # otherwise report its own spacing, not the core's rate)
+        for _ in range(args.refine if best is not None and failed is not None else 0):
+            assert best is not None and failed is not None
+            middle = round((best.offered + failed.offered) / 2 / 10) * 10
+            if middle in (best.offered, failed.offered):
+                break
+            m = step(middle)
+            best, failed = (m, failed) if m.held else (best, m)
         rate = steps[0] / 2
         while best is None and rate >= args.min_rate:
             m = step(rate)
@@ -410,7 +444,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 workers=int(args.workers or 0),
                 pool_rate=args.pool_rate,
             )
-            print(f"{name}: {m.achieved:g}/s, p50 {m.p50_ms:g} p99 {m.p99_ms:g} ms, failures {m.failures}")
+            print(f"{name}: {m.achieved:g}/s, p50 {m.p50_ms:g} p99 {m.p99_ms:g} ms, failures {m.failures}{cpu_text(m)}")
             return asdict(m)
 
         report["core_ceiling"] = ceiling("core-ceiling", stack.urls["core"])
@@ -477,6 +511,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", default="250,500,750,1000,1250,1500", help="offered rates, events/s")
     p.add_argument("--step-seconds", type=float, default=15.0)
     p.add_argument("--min-rate", type=float, default=10.0, help="lowest rate tried when the first step fails")
+    p.add_argument("--refine", type=int, default=2,
+                   help="steps that halve the gap between the last rate held and the first not held")
     p.add_argument("--hold", type=float, default=60.0, help="seconds at the best rate, audited (0: skip)")
     p.add_argument("--ceiling-seconds", type=float, default=15.0)
     p.add_argument("--user-rate", type=float, default=5.0, help="events/s per paced user")
