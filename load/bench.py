@@ -49,6 +49,7 @@ ERROR_LIMIT = 0.001
 ACHIEVED_SHARE = 0.95
 CEILING_USERS = 64
 WARMUP_SECONDS = 3  # the history's first seconds include spawning
+HOLD_TRIES = 2  # the best held step, then the next one below it
 
 
 @dataclass
@@ -378,6 +379,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 workers=workers_for(rate),
             )
             report["steps"].append(asdict(m))
+            steps_run.append(m)
             print(
                 f"step {rate:>6g}/s ({m.locust_workers or 1} Locust process(es)):"
                 f" achieved {m.achieved:g}/s, steady p50 {m.steady_p50_ms:g} p95 {m.steady_p95_ms:g}"
@@ -388,6 +390,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # 2. steps up from the first; when even the first does not hold, halve until one does
         report["steps"] = []
+        steps_run: list[Measure] = []
         best: Measure | None = None
         failed: Measure | None = None
         for rate in steps:
@@ -410,25 +413,31 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             m = step(rate)
             best = m if m.held else None
             rate /= 2
-        # 3. hold the best rate, audited
-        if best is not None and args.hold > 0:
+        # 3. hold the best rate, audited; if it does not hold for that long, the next rate held below it
+        report["holds"] = []
+        candidates = sorted((m for m in steps_run if m.held), key=lambda m: -m.offered)[:HOLD_TRIES]
+        for candidate in candidates if args.hold > 0 else []:
             hold = locust_run(
                 "hold",
                 host=stack.urls["core"],
                 stack=stack,
-                out=out / "hold",
-                offered=best.offered,
+                out=out / f"hold-{candidate.offered:g}",
+                offered=candidate.offered,
                 seconds=args.hold,
                 user_rate=args.user_rate,
                 audit=True,
-                workers=workers_for(best.offered),
+                workers=workers_for(candidate.offered),
             )
+            report["holds"].append(asdict(hold))
             report["hold"] = asdict(hold)
             print(
                 f"hold {hold.offered:g}/s for {args.hold:g} s: achieved {hold.achieved:g}/s, steady p99"
                 f" {hold.steady_p99_ms:g} ms (whole run {hold.p99_ms:g}), "
                 f"audit {'clean' if hold.audit_ok else hold.audit_counts} -> {'held' if hold.held else 'NOT held'}"
+                f"{cpu_text(hold)}"
             )
+            if hold.held and hold.audit_ok:
+                break
 
         # 4. ceilings
         def ceiling(name: str, host: str) -> dict[str, Any]:
@@ -463,14 +472,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _result(report: dict[str, Any]) -> dict[str, Any]:
     held = [s for s in report["steps"] if s["held"]]
-    sustained = max((s["offered"] for s in held), default=0.0)
-    hold = report.get("hold") or {}
+    confirmed = [h for h in report.get("holds") or [] if h["held"] and h["audit_ok"]]
+    # Sustained: the rate held for the whole audited hold when one was run and held; otherwise the best step.
+    sustained = max((h["offered"] for h in confirmed), default=max((s["offered"] for s in held), default=0.0))
+    hold = confirmed[0] if confirmed else (report.get("hold") or {})
     bare = report["bare_ceiling"]["achieved"] or 0.0
     core_ceiling = report["core_ceiling"]["achieved"] or 0.0
     pgb = (report.get("pgbench") or {}).get("tps") or 0.0
     return {
         "sustained_rate": sustained,
-        "sustained_held_for_hold": bool(hold.get("held")) and bool(hold.get("audit_ok")),
+        "sustained_held_for_hold": bool(confirmed),
+        "best_step_rate": max((s["offered"] for s in held), default=0.0),
         "core_ceiling": core_ceiling,
         "bare_asyncpg_ceiling": bare,
         "pgbench_tps": pgb,

@@ -105,8 +105,9 @@ def _bench(path: Path, source: Source) -> Bench:
         )
     for step in data.get("steps") or ():
         figures.append(_latency(f"Webhook step {step.get('name', '')}", step, p99_limit, source.path))
-    if data.get("hold"):
-        figures.append(_latency("Webhook hold at the best rate (audited)", data["hold"], p99_limit, source.path))
+    for hold in data.get("holds") or ([data["hold"]] if data.get("hold") else []):
+        label = f"Webhook hold at {_float(hold.get('offered')) or 0:g}/s (audited)"
+        figures.append(_latency(label, hold, p99_limit, source.path))
     for key, label in (
         ("core_ceiling", "Core ceiling, unpaced"),
         ("bare_asyncpg_ceiling", "Bare asyncpg ceiling, unpaced"),

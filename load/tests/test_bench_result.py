@@ -1,0 +1,36 @@
+"""The benchmark's verdict: the sustained rate is the one held for the whole audited hold, when there was one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from load.bench import _result
+
+
+def _run(steps: list[tuple[float, bool]], holds: list[tuple[float, bool]], bare: float) -> dict[str, Any]:
+    return {
+        "steps": [{"offered": rate, "held": held} for rate, held in steps],
+        "holds": [{"offered": rate, "held": held, "audit_ok": True} for rate, held in holds],
+        "bare_ceiling": {"achieved": bare},
+        "core_ceiling": {"achieved": 0.9 * bare},
+        "generator": {"achieved": 1800.0},
+    }
+
+
+def test_a_hold_that_breaks_gives_way_to_the_next_rate_held_below_it() -> None:
+    result = _result(_run([(450, True), (550, False), (500, True), (520, True)], [(520, False), (500, True)], 800))
+    assert result["sustained_rate"] == 500 and result["best_step_rate"] == 520
+    assert result["sustained_held_for_hold"] is True
+    assert result["ratio_sustained_to_bare"] == 0.625
+    assert result["target_met"] is False  # 500/s is not 1,000/s
+
+
+def test_without_a_hold_that_held_the_best_step_stands_but_is_marked_unconfirmed() -> None:
+    result = _result(_run([(450, True), (550, False)], [(450, False)], 800))
+    assert result["sustained_rate"] == 450 and result["sustained_held_for_hold"] is False
+
+
+def test_the_target_needs_the_rate_held_for_the_hold_and_the_ratio() -> None:
+    assert _result(_run([(1000, True)], [(1000, True)], 1500))["target_met"] is True
+    assert _result(_run([(1000, True)], [(1000, True)], 1700))["target_met"] is False  # 0.59 of bare
+    assert _result(_run([(1000, True)], [(1000, False)], 1500))["target_met"] is False
