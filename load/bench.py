@@ -49,7 +49,7 @@ ERROR_LIMIT = 0.001
 ACHIEVED_SHARE = 0.95
 CEILING_USERS = 64
 WARMUP_SECONDS = 3  # the history's first seconds include spawning
-HOLD_TRIES = 2  # the best held step, then the next one below it
+HOLD_TRIES = 3  # the best held step, then the next ones below it
 
 
 @dataclass
