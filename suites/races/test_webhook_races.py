@@ -1,7 +1,7 @@
 """Concurrent webhooks against the live core (2 uvicorn workers): the row lock and the dedupe under attack.
 
-Each test names the guard it attacks: `SELECT … FOR UPDATE` on the order and
-`INSERT … ON CONFLICT DO NOTHING` on the event identity (core/webhooks/store.py), and the
+Each test names the guard it attacks: the write guarded by `SELECT … FOR UPDATE` of the order and the
+transaction, and `INSERT … ON CONFLICT DO NOTHING` on the event identity (core/webhooks/store.py), and the
 state machine's refusal to regress (core/payments/statemachine.py).
 """
 
