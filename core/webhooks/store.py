@@ -51,15 +51,16 @@ _READ_COLUMNS = (
     "SELECT o.id AS order_id, o.status AS order_status, o.total_amount, o.approved_amount,"
     " o.currency AS order_currency, o.flagged_for_refund, t.id AS transaction_id, t.gateway,"
     " t.status AS transaction_status, t.amount, t.currency AS transaction_currency, t.reference,"
-    " t.gateway_transaction_id FROM order_transactions t JOIN orders o ON o.id = t.order_id"
+    " t.gateway_transaction_id FROM orders o JOIN order_transactions t ON t.order_id = o.id"
 )
 READ: dict[MatchColumn, str] = {
     "id": _READ_COLUMNS + " WHERE t.gateway = $1 AND t.id = $2",
     "gateway_transaction_id": _READ_COLUMNS + " WHERE t.gateway = $1 AND t.gateway_transaction_id = $2",
     "reference": _READ_COLUMNS + " WHERE t.gateway = $1 AND t.reference = $2",
 }
-# The same read holding both rows' locks, order first (the rows are locked in the order the OF list names
-# them), for the rare event that keeps losing the race (see write_if_unchanged).
+# The same read holding both rows' locks, order first (the OF list and the FROM list both name the order
+# first, and Postgres locks a joined row's relations in that order), for the rare event that keeps losing
+# the race (see recording.py).
 LOCKED = " FOR UPDATE OF o, t"
 
 # Data-modifying CTEs all run; the updates and the anomaly happen only when the event row was new
