@@ -7,11 +7,14 @@ Phases, all on this machine, against one Postgres:
 2. steps: the core at rising offered rates (``--steps``, ``--step-seconds`` each); a step *holds* when p99 <
    100 ms over its steady window (the first 2 s — spawning, each worker opening its connections — and the
    last second are left out; Locust's whole-run percentiles are kept beside), errors < 0.1 % and the
-   achieved rate is ≥ 95 % of the offered one; stepping stops at the first step that does not hold;
-3. hold: the best held rate for ``--hold`` seconds, with the consistency audit;
+   achieved rate is ≥ 95 % of the offered one; stepping stops at the first step that does not hold, and
+   ``--refine`` steps halve the gap between the last rate held and the first not held;
+3. hold: the best held rate for ``--hold`` seconds, with the consistency audit; if it does not hold that
+   long, the next held rates below it (``HOLD_TRIES``); the sustained rate is the one a hold confirmed;
 4. ceilings, unpaced (64 users sending as fast as answers come back): the core, the core's own statements
    through bare asyncpg behind a bare endpoint (``load.bare``), and pgbench running them with 16 clients;
-5. ratios, ``bench.json``, a table.
+5. ratios, ``bench.json``, a table. Every phase also gets its CPU by part of the stack over its steady
+   window (load/cpu.py).
 
 Usage::
 
