@@ -17,6 +17,7 @@ Usage: imported by ``load/locustfile.py``; nothing to call.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -133,6 +134,11 @@ def on_test_start(environment: Environment, **_: Any) -> None:
         state.artefacts = Path(opts.artefacts)
         state.begin(run_id=opts.load_run_id, workers=max(1, workers), index=index, pools=json.loads(opts.load_pools))
         state.open_writer()
+    # What is set up by now (Locust, the run's attempts) lives as long as the run: out of the cyclic collector's
+    # sight. Measured at 500/s: the generator's full collections took 115-135 ms each, six in 50 s, and every
+    # request in flight then looked that much slower.
+    gc.collect()
+    gc.freeze()
 
 
 def _seed(environment: Environment) -> None:
