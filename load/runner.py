@@ -104,8 +104,8 @@ def locust_commands(args: argparse.Namespace, stack: Stack, artefacts: Path) -> 
         stack.urls["wompi"],
         "--efecty-url",
         stack.urls["efecty"],
-        "--token-secret",
-        stack.core_env["PAYHARNESS_AUTH__TOKEN_SECRET"],
+        # One argument, "--opt=value": a generated secret may begin with "-", which would read as an option.
+        f"--token-secret={stack.core_env['PAYHARNESS_AUTH__TOKEN_SECRET']}",
         "--rate",
         f"{args.rate:g}",
         "--duration",
@@ -317,9 +317,7 @@ def _wait(master: subprocess.Popen[bytes], workers: list[subprocess.Popen[bytes]
 
 def _write_run(artefacts: Path, args: argparse.Namespace, plan: Plan, code: int, events: dict[str, object]) -> None:
     redacted = [a if not a.startswith(("postgresql://",)) else "<database>" for a in plan.master]
-    secret_at = redacted.index("--token-secret") + 1 if "--token-secret" in redacted else None
-    if secret_at:
-        redacted[secret_at] = "<secret>"
+    redacted = ["--token-secret=<secret>" if a.startswith("--token-secret=") else a for a in redacted]
     record = {
         "exit_code": code,
         "rate": args.rate,

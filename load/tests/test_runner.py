@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
-from load.runner import build_parser, defect_environment, parse_env
+from load.runner import build_parser, defect_environment, locust_commands, parse_env
 
 
 def test_defect_names_and_env_merge() -> None:
@@ -36,3 +39,14 @@ def test_defaults_drive_every_user_class() -> None:
     args: argparse.Namespace = build_parser().parse_args([])
     assert set(args.users) == {"WompiWebhookUser", "PayUWebhookUser", "WompiGatewayUser", "CheckoutUser", "EfectyUser"}
     assert (args.rate, args.duration, args.workers) == (100.0, 30.0, 0)
+
+
+def test_a_token_secret_that_begins_with_a_dash_reaches_locust_whole(tmp_path: Path) -> None:
+    secret = "-4IVyFlAL-yn2xhF4PaaYM4DZd7t0mXSg80MbvAt35Q"  # token_urlsafe can start with "-"
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in (("core", 1), ("wompi", 2), ("efecty", 3))}
+    stack = SimpleNamespace(urls={**urls, "database": "postgresql://x@127.0.0.1:4/db"},
+                            core_env={"PAYHARNESS_AUTH__TOKEN_SECRET": secret})
+    plan = locust_commands(build_parser().parse_args([]), cast(Any, stack), tmp_path)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--token-secret")  # as load/listeners.py adds it to Locust's parser
+    assert parser.parse_known_args(plan.master)[0].token_secret == secret
