@@ -135,8 +135,8 @@ def on_test_start(environment: Environment, **_: Any) -> None:
         state.begin(run_id=opts.load_run_id, workers=max(1, workers), index=index, pools=json.loads(opts.load_pools))
         state.open_writer()
     # What is set up by now (Locust, the run's attempts) lives as long as the run: out of the cyclic collector's
-    # sight. Measured at 500/s: the generator's full collections took 115-135 ms each, six in 50 s, and every
-    # request in flight then looked that much slower.
+    # sight. Measured at 500/s: the generator's one full collection during a 30 s run took 100.7 ms without
+    # this, 4.1 ms with it — a pause every request in flight would otherwise have counted as latency.
     gc.collect()
     gc.freeze()
 
