@@ -432,7 +432,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 workers=workers_for(candidate.offered),
             )
             report["holds"].append(asdict(hold))
-            report["hold"] = asdict(hold)
             print(
                 f"hold {hold.offered:g}/s for {args.hold:g} s: achieved {hold.achieved:g}/s, steady p99"
                 f" {hold.steady_p99_ms:g} ms (whole run {hold.p99_ms:g}), "
@@ -478,7 +477,7 @@ def _result(report: dict[str, Any]) -> dict[str, Any]:
     confirmed = [h for h in report.get("holds") or [] if h["held"] and h["audit_ok"]]
     # Sustained: the rate held for the whole audited hold when one was run and held; otherwise the best step.
     sustained = max((h["offered"] for h in confirmed), default=max((s["offered"] for s in held), default=0.0))
-    hold = confirmed[0] if confirmed else (report.get("hold") or {})
+    hold = confirmed[0] if confirmed else ((report.get("holds") or [{}])[-1])
     bare = report["bare_ceiling"]["achieved"] or 0.0
     core_ceiling = report["core_ceiling"]["achieved"] or 0.0
     pgb = (report.get("pgbench") or {}).get("tps") or 0.0

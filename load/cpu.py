@@ -125,8 +125,3 @@ class CpuMeter:
             return {}, 0.0
         (t0, first), (t1, last) = inside[0], inside[-1]
         return {role: round(last[role] - first.get(role, 0.0), 3) for role in sorted(last)}, t1 - t0
-
-    def whole(self) -> tuple[dict[str, float], float]:
-        if len(self.series) < 2:
-            return {}, 0.0
-        return self.between(self.series[0][0], self.series[-1][0])
