@@ -477,7 +477,6 @@ def _result(report: dict[str, Any]) -> dict[str, Any]:
     confirmed = [h for h in report.get("holds") or [] if h["held"] and h["audit_ok"]]
     # Sustained: the rate held for the whole audited hold when one was run and held; otherwise the best step.
     sustained = max((h["offered"] for h in confirmed), default=max((s["offered"] for s in held), default=0.0))
-    hold = confirmed[0] if confirmed else ((report.get("holds") or [{}])[-1])
     bare = report["bare_ceiling"]["achieved"] or 0.0
     core_ceiling = report["core_ceiling"]["achieved"] or 0.0
     pgb = (report.get("pgbench") or {}).get("tps") or 0.0
@@ -499,7 +498,8 @@ def _result(report: dict[str, Any]) -> dict[str, Any]:
             if report[name]["achieved"] >= 0.8 * (report["generator"]["achieved"] or 1e9)
         ],
         "target": {"rate": 1000, "p99_ms": P99_LIMIT_MS, "ratio": 0.6},
-        "target_met": sustained >= 1000 and bool(hold.get("held")) and bare > 0 and sustained / bare >= 0.6,
+        # A hold with an unclean audit confirms nothing: the target needs a confirmed rate.
+        "target_met": bool(confirmed) and sustained >= 1000 and bare > 0 and sustained / bare >= 0.6,
     }
 
 

@@ -7,10 +7,11 @@ from typing import Any
 from load.bench import _result
 
 
-def _run(steps: list[tuple[float, bool]], holds: list[tuple[float, bool]], bare: float) -> dict[str, Any]:
+def _run(steps: list[tuple[float, bool]], holds: list[tuple[float, bool]], bare: float,
+         audit_ok: bool = True) -> dict[str, Any]:
     return {
         "steps": [{"offered": rate, "held": held} for rate, held in steps],
-        "holds": [{"offered": rate, "held": held, "audit_ok": True} for rate, held in holds],
+        "holds": [{"offered": rate, "held": held, "audit_ok": audit_ok} for rate, held in holds],
         "bare_ceiling": {"achieved": bare},
         "core_ceiling": {"achieved": 0.9 * bare},
         "generator": {"achieved": 1800.0},
@@ -34,3 +35,4 @@ def test_the_target_needs_the_rate_held_for_the_hold_and_the_ratio() -> None:
     assert _result(_run([(1000, True)], [(1000, True)], 1500))["target_met"] is True
     assert _result(_run([(1000, True)], [(1000, True)], 1700))["target_met"] is False  # 0.59 of bare
     assert _result(_run([(1000, True)], [(1000, False)], 1500))["target_met"] is False
+    assert _result(_run([(1000, True)], [(1000, True)], 1500, audit_ok=False))["target_met"] is False
