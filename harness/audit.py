@@ -79,7 +79,7 @@ def plan(out: Path, quick: bool) -> list[Step]:
     coverage_env = {"PAYHARNESS_COVERAGE_DIR": str(out / "coverage-data"),
                     "COVERAGE_FILE": str(out / "coverage-data" / ".coverage"), "HYPOTHESIS_PROFILE": "ci"}
     defects = ["--only", ",".join(QUICK_DEFECTS)] if quick else []
-    # The full audit also measures the sustained webhook rate (about 4 minutes); its target is judged in
+    # The full audit also measures the sustained webhook rate (4 to 6 minutes); its target is judged in
     # the report (a missed performance target is a high finding, not a failed step).
     bench = [] if quick else [
         Step("bench-load", [py, "-m", "harness.cli", "bench-load", "--steps", "300,400,500,600,700",

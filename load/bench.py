@@ -45,7 +45,7 @@ from harness.stack import KEEP_ALIVE_SECONDS, ServiceProcess, Stack, free_port
 from load.bench_pgbench import run_pgbench
 from load.cpu import CpuMeter
 from load.ledger import read_ledger
-from load.runner import CONFIG, LOAD_CORE_ENV, LOCUSTFILE, REPO
+from load.runner import CONFIG, LOAD_CORE_ENV, LOCUSTFILE, REPO, redact
 
 P99_LIMIT_MS = 100.0
 ERROR_LIMIT = 0.001
@@ -258,7 +258,7 @@ def locust_run(
 
 def _measure(name: str, out: Path, offered: float, seconds: float, workers: int, argv: list[str],
              meter: CpuMeter | None = None) -> Measure:
-    m = Measure(name, offered, seconds, locust_workers=workers, command=_redact(argv))
+    m = Measure(name, offered, seconds, locust_workers=workers, command=redact(argv))
     result_path = out / "audit.json"
     if result_path.exists():
         result = json.loads(result_path.read_text())
@@ -295,10 +295,6 @@ def cpu_text(m: Measure) -> str:
     parts = ", ".join(f"{role} {value:g}" for role, value in sorted(m.cpu_ms_per_request.items(),
                                                                    key=lambda item: -item[1]) if value >= 0.01)
     return f"; CPU ms/request {parts} ({sum(m.cpu_cores.values()):.2f} cores busy)"
-
-
-def _redact(argv: list[str]) -> list[str]:
-    return ["<database>" if a.startswith("postgresql://") else a for a in argv]
 
 
 def bare_server(mode: str, *, dsn: str, workers: int) -> ServiceProcess:

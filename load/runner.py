@@ -315,9 +315,14 @@ def _wait(master: subprocess.Popen[bytes], workers: list[subprocess.Popen[bytes]
     return code
 
 
+def redact(argv: list[str]) -> list[str]:
+    """A command line fit for an artefact: the database URL and the token secret left out."""
+    return ["<database>" if a.startswith("postgresql://")
+            else "--token-secret=<secret>" if a.startswith("--token-secret=") else a for a in argv]
+
+
 def _write_run(artefacts: Path, args: argparse.Namespace, plan: Plan, code: int, events: dict[str, object]) -> None:
-    redacted = [a if not a.startswith(("postgresql://",)) else "<database>" for a in plan.master]
-    redacted = ["--token-secret=<secret>" if a.startswith("--token-secret=") else a for a in redacted]
+    redacted = redact(plan.master)
     record = {
         "exit_code": code,
         "rate": args.rate,

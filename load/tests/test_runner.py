@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import pytest
 
-from load.runner import build_parser, defect_environment, locust_commands, parse_env
+from load.runner import build_parser, defect_environment, locust_commands, parse_env, redact
 
 
 def test_defect_names_and_env_merge() -> None:
@@ -50,3 +50,5 @@ def test_a_token_secret_that_begins_with_a_dash_reaches_locust_whole(tmp_path: P
     parser = argparse.ArgumentParser()
     parser.add_argument("--token-secret")  # as load/listeners.py adds it to Locust's parser
     assert parser.parse_known_args(plan.master)[0].token_secret == secret
+    kept = " ".join(redact(plan.master))  # what run.json records
+    assert secret not in kept and "postgresql://" not in kept and "--token-secret=<secret>" in kept
