@@ -107,3 +107,24 @@ async def test_an_event_that_keeps_losing_the_race_is_decided_under_the_locks(
     assert result.body["decision"] == "apply" and result.body["order_status"] == "paid"
     assert await _state(conn, order_id) == ("paid", 2 * AMOUNT, True, ["approved", "approved"], 1)
     assert await conn.fetchval("SELECT count(*) FROM payment_anomalies WHERE kind = 'double_payment'") == 1
+
+
+async def test_an_applied_event_updates_the_order_and_the_transaction_in_place(conn: asyncpg.Connection) -> None:
+    """HOT updates (migration 0003): an index on a column the webhook changes would make every update write
+    into every index of the table; Postgres counts, per transaction, how many updates were HOT."""
+    order_id = await _order_with_two_attempts(conn)
+    found = await store.read(conn, _match("W1"))
+    assert found is not None
+    order, txn = found
+    change = change_for(order, txn, TransactionStatus.APPROVED)
+    row = recording._event_row(_approved("W1"), transaction_id=txn.id, order_id=order.id,
+                               outcome=recording.EventOutcome.APPLIED, detail="apply")
+    counts = ("SELECT pg_stat_get_xact_tuples_updated($1::regclass), pg_stat_get_xact_tuples_hot_updated($1::regclass)")
+    async with conn.transaction():
+        written = await store.write_if_unchanged(conn, row, change=change, order=order, transaction=txn)
+        assert written.event_id is not None and not written.stale
+        orders = tuple(await conn.fetchrow(counts, "orders"))
+        transactions = tuple(await conn.fetchrow(counts, "order_transactions"))
+    assert orders == (1, 1)  # (updated, of which HOT)
+    assert transactions == (1, 1)
+    assert (await _state(conn, order_id))[:4] == ("paid", AMOUNT, False, ["approved", "pending"])
