@@ -8,6 +8,7 @@ Usage::
 from __future__ import annotations
 
 import gc
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +16,8 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+from starlette.routing import Route
 
 from core.errors import install_error_handlers
 from core.middleware import BodyLimitMiddleware, UnexpectedErrorMiddleware
@@ -61,6 +64,8 @@ def _include_routers(app: FastAPI) -> None:
     import core.api
     import core.webhooks
 
+    webhooks: list[APIRoute] = []
+
     # Each module under core.webhooks and core.api that defines `router` contributes its routes. Webhooks
     # first: routing tries routes in order, and the webhooks are most of the traffic (behind the whole API,
     # matching was about a fifth of a webhook's framework time).
@@ -70,6 +75,24 @@ def _include_routers(app: FastAPI) -> None:
             router = getattr(module, "router", None)
             if router is not None:
                 app.include_router(router)
+                if package is core.webhooks:
+                    webhooks.extend(r for r in router.routes if isinstance(r, APIRoute))
+    app.router.routes[:0] = [_plain(route) for route in webhooks]
+
+
+def _plain(route: APIRoute) -> Route:
+    """A plain Starlette route in front of a webhook's FastAPI route, which stays for the OpenAPI schema.
+
+    FastAPI's per-request machinery (solving dependencies, its wrappers around the endpoint) was a fifth of
+    the CPU the core spent on an accepted webhook (in-process, 4,000 events: 850 -> 690 µs each). The
+    webhook endpoints take only the request, so Starlette can call them directly; errors still reach the
+    app's exception handlers, so the answers are the same.
+    """
+    params = list(inspect.signature(route.endpoint).parameters)
+    if params != ["request"]:
+        raise TypeError(f"{route.path}: a webhook endpoint takes only the request, not {params}")
+    return Route(route.path, route.endpoint, methods=sorted(route.methods), name=f"{route.name}_served",
+                 include_in_schema=False)
 
 
 def app_from_env() -> FastAPI:

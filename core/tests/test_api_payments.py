@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from starlette.routing import Route
 
+from core.app import create_app
 from core.tests.apikit import SECRETS, FakeGateways, make_settings, running_core
 
 NO_DB = "postgresql+asyncpg://nobody@127.0.0.1:1/none"  # these endpoints never touch the database
@@ -88,6 +90,8 @@ async def test_openapi_documents_every_endpoint() -> None:
         ("/health", "get"),
         ("/admin/efecty/{code}/confirm", "post"),
         ("/admin/reconcile", "post"),
+        ("/webhooks/wompi", "post"),
+        ("/webhooks/payu", "post"),
     ]:
         operation = paths[path][method]
         assert operation["summary"], path
@@ -95,3 +99,10 @@ async def test_openapi_documents_every_endpoint() -> None:
     assert {"400", "409", "429", "502", "503"} <= set(process["responses"])
     assert any(p["name"] == "Idempotency-Key" for p in process["parameters"])
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+
+
+def test_the_webhooks_are_served_by_plain_routes_ahead_of_fastapis() -> None:
+    # FastAPI's routes document them (above); plain Starlette routes, tried first, serve them (core/app.py).
+    app = create_app(make_settings(NO_DB))
+    served = [(route.path, type(route)) for route in app.router.routes[:2]]
+    assert sorted(served) == [("/webhooks/payu", Route), ("/webhooks/wompi", Route)]
