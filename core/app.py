@@ -91,7 +91,7 @@ def _plain(route: APIRoute) -> Route:
     params = list(inspect.signature(route.endpoint).parameters)
     if params != ["request"]:
         raise TypeError(f"{route.path}: a webhook endpoint takes only the request, not {params}")
-    return Route(route.path, route.endpoint, methods=sorted(route.methods), name=f"{route.name}_served",
+    return Route(route.path, route.endpoint, methods=sorted(route.methods or ()), name=f"{route.name}_served",
                  include_in_schema=False)
 
 
