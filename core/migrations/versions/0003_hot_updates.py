@@ -9,8 +9,9 @@ Every applied webhook updates one order and one transaction, changing their ``st
 entry into every index of the table — four on orders, five on order_transactions. Nothing in the core
 looks rows up by these statuses (reconciliation finds vouchers by ``efecty_payments.status``, which keeps
 its index), so both indexes go. ``fillfactor = 85`` leaves room on each page for the new row version, which
-HOT needs once pages fill up. Measured with pgbench on the webhook statements (8 clients, 15 s, same
-machine): 2,380-3,110 transactions/s before, 3,760-3,920 after, every update HOT.
+HOT needs once pages fill up. Measured with pgbench on the webhook statements (15 s each, same machine):
+8 clients 2,380-3,110 transactions/s before, 3,760-3,920 after; 16 clients 1,940-2,220 before, 2,320-2,770
+after; every update HOT after. The seed report asked for the status index; README.md says why it is gone.
 """
 
 from __future__ import annotations
