@@ -25,6 +25,7 @@ from core.gateways.payu import PayUClient, PayUConfig
 from core.gateways.resilience import BreakerPolicy, RetryPolicy, Timeouts
 from core.gateways.wompi import WompiClient, WompiConfig
 from core.settings import Settings
+from core.webhooks import store
 
 POOL_CLOSE_SECONDS = 10.0
 
@@ -81,7 +82,7 @@ class Services:
 
     async def open(self) -> None:
         """Open what needs a running event loop: the webhook pool, warmed in the background."""
-        self._webhook_pool = await make_pool(self.settings.db)
+        self._webhook_pool = await make_pool(self.settings.db, prime=store.prime)
         if self.settings.db.warm_connections:
             self._warming = asyncio.create_task(warm_pool(self._webhook_pool, self.settings.db.warm_connections))
 

@@ -12,6 +12,7 @@ Usage::
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 from sqlalchemy import make_url
@@ -21,6 +22,7 @@ from core.settings import DatabaseSettings
 
 logger = logging.getLogger(__name__)
 WARM_TIMEOUT_SECONDS = 5.0
+Prime = Callable[[asyncpg.Connection], Awaitable[None]]
 
 
 def make_engine(db: DatabaseSettings) -> AsyncEngine:
@@ -44,15 +46,22 @@ def make_engine(db: DatabaseSettings) -> AsyncEngine:
 WEBHOOK_SESSION = {"jit": "off", "plan_cache_mode": "force_generic_plan"}
 
 
-async def make_pool(db: DatabaseSettings) -> asyncpg.Pool:
+async def make_pool(db: DatabaseSettings, *, prime: Prime | None = None) -> asyncpg.Pool:
     """The webhook path's pool. No ping: a ping (three round trips) was a third of the path's database time;
     the path retries its transaction once on a dead connection instead (core/webhooks/recording.py), which
     costs nothing until an outage. Connections open on demand (min_size 0), so the core starts, as with
-    the engine, even while the database is still coming up."""
+    the engine, even while the database is still coming up. ``prime`` runs on every new connection, after
+    the enum types are learnt (the core passes ``store.prime``: the hot statements, planned once)."""
     dsn = make_url(db.url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def init(conn: asyncpg.Connection) -> None:
+        await _learn_enum_types(conn)
+        if prime is not None:
+            await prime(conn)
+
     return await asyncpg.create_pool(dsn, min_size=0, max_size=db.webhook_pool_size,
                                      server_settings=_server_settings(db) | WEBHOOK_SESSION,
-                                     init=_learn_enum_types, reset=_keep_session)
+                                     init=init, reset=_keep_session)
 
 
 # asyncpg learns a type it has no codec for (our enums) by an introspection query, per connection, on

@@ -12,6 +12,7 @@ from core.db.session import make_pool, warm_pool
 from core.services import Services
 from core.settings import DatabaseSettings
 from core.tests.apikit import make_settings
+from core.webhooks import store
 from core.webhooks.recording import once_more_on_a_dead_connection
 
 
@@ -75,3 +76,22 @@ async def test_a_core_stopped_while_its_pool_warms_stops_promptly(database: Any)
         await services.open()
         await asyncio.sleep(delay)
         await asyncio.wait_for(services.aclose(), timeout=15)
+
+
+async def test_the_cores_pool_plans_the_hot_statements_on_each_new_connection(database: Any, conn: Any) -> None:
+    """A connection's first guarded write costs 7-40 ms more than the next; the core's pool pays that when
+    the connection opens (store.prime), not on a webhook — and priming writes nothing."""
+    settings = make_settings(database.url, db={"url": database.url, "pool_size": 2, "max_overflow": 0,
+                                               "webhook_pool_size": 2, "warm_connections": 0})
+    services = Services.build(settings)
+    await services.open()
+    try:
+        async with services.webhook_pool.acquire() as fresh:
+            planned = await fresh.fetch("SELECT statement, generic_plans FROM pg_prepared_statements")
+    finally:
+        await services.aclose()
+    plans = {row["statement"]: row["generic_plans"] for row in planned}
+    for statement in (store.GUARDED_WRITE, *store.READ.values(), store.FIRST_EVENT):
+        assert plans.get(statement, 0) >= 1, statement[:60]
+    for table in ("webhook_events", "payment_anomalies", "orders", "order_transactions"):
+        assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table

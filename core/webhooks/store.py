@@ -107,6 +107,26 @@ INSERT INTO payment_anomalies (kind, detail, gateway, webhook_event_id) VALUES (
 """
 
 
+# Arguments that make each statement match nothing: no transaction has id 0, and with the order id NULL
+# the guard finds no row, so the guarded write inserts and updates nothing.
+_NOTHING: dict[MatchColumn, int | str] = {"id": 0, "gateway_transaction_id": "", "reference": ""}
+_UNMET_GUARD = (Gateway.WOMPI.value, *([None] * 17), OrderStatus.PENDING.value, 0, False,
+                TransactionStatus.PENDING.value, None)
+
+
+async def prime(conn: asyncpg.Connection) -> None:
+    """Plan the hot statements on a new connection, before it serves a webhook: run each once so that it
+    matches nothing and writes nothing. Their first execution on a connection costs 7-40 ms (parse, plan,
+    asyncpg's statement cache) against under 1 ms after; a pool opened into a burst paid that on every
+    connection at once, which made the first seconds of a load run the slowest."""
+    for column, value in _NOTHING.items():
+        await conn.fetchrow(READ[column], Gateway.WOMPI.value, value)
+    written = await conn.fetchrow(GUARDED_WRITE, *_UNMET_GUARD)
+    if written[1]:
+        raise RuntimeError("priming the guarded write found a row to lock")  # never: the order id is NULL
+    await conn.fetchrow(FIRST_EVENT, Gateway.WOMPI.value, "")
+
+
 @dataclass(frozen=True)
 class FirstEvent:
     id: int
