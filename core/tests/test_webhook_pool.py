@@ -79,8 +79,8 @@ async def test_a_core_stopped_while_its_pool_warms_stops_promptly(database: Any)
 
 
 async def test_the_cores_pool_plans_the_hot_statements_on_each_new_connection(database: Any, conn: Any) -> None:
-    """A connection's first guarded write costs 7-40 ms more than the next; the core's pool pays that when
-    the connection opens (store.prime), not on a webhook — and priming writes nothing."""
+    """A connection's first read and guarded write cost 3-6 ms each, under 1 ms after; the core's pool pays
+    that when the connection opens (store.prime), not on a webhook — and priming writes nothing."""
     settings = make_settings(database.url, db={"url": database.url, "pool_size": 2, "max_overflow": 0,
                                                "webhook_pool_size": 2, "warm_connections": 0})
     services = Services.build(settings)
