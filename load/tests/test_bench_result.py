@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from load.bench import _result
+from load.bench import _result, median_round
 
 
 def _run(steps: list[tuple[float, bool]], holds: list[tuple[float, bool]], bare: float,
@@ -36,3 +36,10 @@ def test_the_target_needs_the_rate_held_for_the_hold_and_the_ratio() -> None:
     assert _result(_run([(1000, True)], [(1000, True)], 1700))["target_met"] is False  # 0.59 of bare
     assert _result(_run([(1000, True)], [(1000, False)], 1500))["target_met"] is False
     assert _result(_run([(1000, True)], [(1000, True)], 1500, audit_ok=False))["target_met"] is False
+
+
+def test_the_ceilings_are_the_median_round_not_the_best_or_the_last() -> None:
+    rounds = [{"achieved": 901.0, "n": 1}, {"achieved": 671.0, "n": 2}, {"achieved": 737.0, "n": 3}]
+    assert median_round(rounds)["n"] == 3
+    assert median_round(rounds[:2])["n"] == 2  # an even count: the lower middle one
+    assert median_round(rounds[:1])["n"] == 1
