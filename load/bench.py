@@ -379,7 +379,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 workers=workers_for(rate),
             )
             report["steps"].append(asdict(m))
-            steps_run.append(m)
             print(
                 f"step {rate:>6g}/s ({m.locust_workers or 1} Locust process(es)):"
                 f" achieved {m.achieved:g}/s, steady p50 {m.steady_p50_ms:g} p95 {m.steady_p95_ms:g}"
@@ -390,7 +389,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # 2. steps up from the first; when even the first does not hold, halve until one does
         report["steps"] = []
-        steps_run: list[Measure] = []
         best: Measure | None = None
         failed: Measure | None = None
         for rate in steps:
@@ -415,18 +413,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             rate /= 2
         # 3. hold the best rate, audited; if it does not hold for that long, the next rate held below it
         report["holds"] = []
-        candidates = sorted((m for m in steps_run if m.held), key=lambda m: -m.offered)[:HOLD_TRIES]
-        for candidate in candidates if args.hold > 0 else []:
+        held_rates = sorted({s["offered"] for s in report["steps"] if s["held"]}, reverse=True)[:HOLD_TRIES]
+        for rate in held_rates if args.hold > 0 else []:
             hold = locust_run(
                 "hold",
                 host=stack.urls["core"],
                 stack=stack,
-                out=out / f"hold-{candidate.offered:g}",
-                offered=candidate.offered,
+                out=out / f"hold-{rate:g}",
+                offered=rate,
                 seconds=args.hold,
                 user_rate=args.user_rate,
                 audit=True,
-                workers=workers_for(candidate.offered),
+                workers=workers_for(rate),
             )
             report["holds"].append(asdict(hold))
             print(
