@@ -6,7 +6,10 @@ Steps, and why in this order:
 2. claim the key (``core.api.idempotency``) — a retry gets the first answer and stops here;
 3. one DB transaction: lock the order, check it is payable (pending/failed, else 409), the amount is its
    outstanding total and in range (422); insert the attempt (``order_transactions``, status pending, a
-   fresh gateway reference) and commit — so a webhook faster than the gateway's own answer finds it;
+   fresh gateway reference) and commit — so a webhook faster than the gateway's own answer finds it.
+   The insert is ``ON CONFLICT DO NOTHING`` on the one-live-attempt index (migration 0004): while another
+   attempt of the order is pending, whatever key or worker it came from, nothing is inserted and the answer
+   is 409 ``payment_attempt_live`` naming that attempt;
 4. call the gateway with no database transaction open (an HTTP call never holds a row lock);
 5. one DB transaction: lock the order, store the gateway's id and answer on the attempt, apply a final
    status through the ledger, store the HTTP answer on the key — commit, then answer.
@@ -14,7 +17,10 @@ Steps, and why in this order:
 Failures: the breaker open or the gateway never reached → the attempt is marked ``error``, the key is
 released, 503. The gateway may have received the charge (timeout, 5xx) → the attempt stays pending for
 the webhook to settle, and 502 ``payment_outcome_unknown`` is stored on the key, so no retry with it can
-charge again. Declines are answers (200, status ``declined``).
+charge again. Anything that fails once the gateway may have charged (above all storing its answer) gets
+the same 502 with a support reference, stored on the key when the database still takes it; the attempt
+stays pending either way, so neither this key nor a new one can charge the order again. Declines are
+answers (200, status ``declined``).
 
 Usage: ``POST /payments/process`` with ``Idempotency-Key: <uuid>`` and a ProcessPaymentIn body.
 """
@@ -30,7 +36,8 @@ from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.api.charges import ChargeResult, ClientInfo, charge, jsonable
@@ -44,6 +51,7 @@ from core.api.idempotency import (
     release_key,
     require_key,
     store_answer,
+    store_answer_if_open,
 )
 from core.api.orders import check_amount_range, order_view
 from core.api.schemas import EfectyVoucherOut, ProcessPaymentIn, ProcessPaymentOut, amount_out, error_responses
@@ -60,7 +68,16 @@ from core.db.models import (
 )
 from core.deps import get_services
 from core.efecty_codes import issue_code
-from core.errors import Conflict, CoreError, Forbidden, GatewayUnavailable, NotFound, Unprocessable, error_body
+from core.errors import (
+    Conflict,
+    CoreError,
+    Forbidden,
+    GatewayUnavailable,
+    NotFound,
+    Unprocessable,
+    error_body,
+    new_support_reference,
+)
 from core.gateways.errors import (
     CircuitOpenError,
     GatewayError,
@@ -78,6 +95,9 @@ orders_t = cast(Table, Order.__table__)
 txns_t = cast(Table, OrderTransaction.__table__)
 efecty_t = cast(Table, EfectyPayment.__table__)
 PAYABLE = frozenset({OrderStatus.PENDING, OrderStatus.FAILED})
+# An attempt that may still take the buyer's money; the one-live-attempt index (migration 0004) has the
+# same predicate, and ON CONFLICT only picks that index when the two agree.
+LIVE = txns_t.c.status == TransactionStatus.PENDING
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +163,7 @@ async def _insert_attempt(
         reference = f"{order_reference}-{secrets.token_hex(4)}"
     txn_id = (
         await conn.execute(
-            insert(txns_t)
+            pg_insert(txns_t)
             .values(
                 order_id=order_id,
                 gateway=gateway,
@@ -153,13 +173,51 @@ async def _insert_attempt(
                 currency=body.currency,
                 status=TransactionStatus.PENDING,
             )
+            .on_conflict_do_nothing(index_elements=[txns_t.c.order_id], index_where=LIVE)
             .returning(txns_t.c.id)
         )
-    ).scalar_one()
+    ).scalar_one_or_none()
+    if txn_id is None:
+        raise await _attempt_live(conn, order_id)
     if efecty is not None:
         await conn.execute(update(efecty_t).where(efecty_t.c.payment_code == reference).values(transaction_id=txn_id))
     await attach_transaction(conn, key_id, txn_id)
     return Attempt(key_id, order_id, order_reference, int(txn_id), reference, gateway, body.amount, efecty)
+
+
+async def _attempt_live(conn: AsyncConnection, order_id: int) -> Conflict:
+    """409 naming the order's live attempt. The caller holds the order's lock, and every writer of an
+    attempt's status takes it first, so the attempt read here is still the live one."""
+    live = (
+        await conn.execute(
+            select(
+                txns_t.c.id,
+                txns_t.c.reference,
+                txns_t.c.gateway,
+                txns_t.c.payment_method,
+                txns_t.c.status,
+                txns_t.c.amount,
+                txns_t.c.created_at,
+            ).where(txns_t.c.order_id == order_id, LIVE)
+        )
+    ).one()
+    return Conflict(
+        "payment_attempt_live",
+        f"order {order_id} already has a payment attempt in progress ({live.payment_method} via "
+        f"{live.gateway.value}, reference {live.reference}); wait for it to finish or complete it. A new "
+        "attempt is possible once it has failed",
+        extra={
+            "live_attempt": {
+                "id": live.id,
+                "reference": live.reference,
+                "gateway": live.gateway.value,
+                "payment_method": live.payment_method,
+                "status": live.status.value,
+                "amount": amount_out(live.amount),
+                "created_at": live.created_at.isoformat(),
+            }
+        },
+    )
 
 
 async def _prepare(services: Services, body: ProcessPaymentIn, key_id: int) -> Attempt:
@@ -300,6 +358,37 @@ async def _outcome_unknown(services: Services, attempt: Attempt, exc: GatewayErr
     return error
 
 
+async def _unrecorded(services: Services, attempt: Attempt, exc: BaseException) -> CoreError:
+    """The gateway may have charged, and the core failed afterwards (e.g. Postgres refused to store the
+    gateway's answer). Nothing of the answer was kept, so the attempt is still pending and blocks a new
+    charge; the key gets a 502 so its retries stop waiting on a request that is gone. Only an open key is
+    settled: when the failure hid a commit that did happen, the stored answer stands."""
+    reference = new_support_reference()
+    log.error(
+        "payment attempt %s: failed after the gateway was called, outcome unknown (%s)",
+        attempt.reference,
+        reference,
+        exc_info=exc,
+    )
+    error = GatewayUnavailable(
+        "payment_outcome_unknown",
+        "the payment may have been taken but could not be recorded. It is pending: check the order before "
+        "paying again, and quote the support reference.",
+        extra={"transaction_reference": attempt.reference, "support_reference": reference},
+    )
+    error.status = 502
+    body = error_body(error.code, error.message, **error.extra)
+    try:
+        async with services.engine.begin() as conn:
+            await store_answer_if_open(
+                conn, attempt.key_id, status_code=502, body=body, transaction_id=attempt.transaction_id
+            )
+    except Exception:
+        # The database is gone as well: the key stays open until claim_key finds it stale (idempotency.py).
+        log.exception("payment attempt %s: the 502 could not be stored on its key (%s)", attempt.reference, reference)
+    return error
+
+
 def _not_charged_error(exc: GatewayError) -> CoreError:
     if isinstance(exc, CircuitOpenError):
         return GatewayUnavailable("gateway_circuit_open", f"{exc.gateway} is failing; retry later")
@@ -348,13 +437,23 @@ async def process_payment(
         await release_key(services.engine, claim)
         raise
     client = ClientInfo(ip=client_ip(request), user_agent=request.headers.get("user-agent", ""))
+    # From here on the gateway may hold the charge: no failure may leave the key open or end the attempt
+    # without the gateway's word.
     try:
-        result = await _call_gateway(services, body, attempt, client)
-    except GatewayError as exc:
-        log.warning("payment attempt %s failed at the gateway: %s", attempt.reference, exc, extra=exc.log_context())
-        if exc.outcome_unknown:
-            raise await _outcome_unknown(services, attempt, exc) from None
-        await _fail_attempt(services, attempt, exc)
-        await release_key(services.engine, claim)
-        raise _not_charged_error(exc) from None
-    return JSONResponse(await _record_result(services, attempt, result))
+        try:
+            result = await _call_gateway(services, body, attempt, client)
+        except GatewayError as exc:
+            log.warning(
+                "payment attempt %s failed at the gateway: %s", attempt.reference, exc, extra=exc.log_context()
+            )
+            if exc.outcome_unknown:
+                raise await _outcome_unknown(services, attempt, exc) from None
+            await _fail_attempt(services, attempt, exc)
+            await release_key(services.engine, claim)
+            raise _not_charged_error(exc) from None
+        answer = await _record_result(services, attempt, result)
+    except CoreError:
+        raise
+    except Exception as exc:
+        raise await _unrecorded(services, attempt, exc) from None
+    return JSONResponse(answer)

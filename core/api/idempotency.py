@@ -6,7 +6,10 @@ request with the key finds the row and
 
 * with a different body (fingerprint) → 409 ``idempotency_key_reused``;
 * when the first has stored its answer → that answer: the same status and the same JSON body;
-* while the first is still running → polls for a short while, then 409 ``idempotency_in_progress``.
+* while the first is still running → polls for a short while, then 409 ``idempotency_in_progress``;
+* when the first died without an answer (its process killed, its database gone while it ran) and the key
+  is older than ``stale_key_seconds`` → the key is settled: released when no attempt was recorded (nothing
+  can have reached a gateway), else a stored 502 ``payment_outcome_unknown`` — never "in progress" forever.
 
 A request refused before anything happened (order not payable, wrong amount, breaker open, gateway never
 reached) releases its key, so the buyer can fix the request and retry with it. Once a gateway may have
@@ -27,19 +30,21 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass
 from typing import Any, cast
 
 from pydantic import BaseModel
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from core.db.models import IdempotencyKey
-from core.errors import BadRequest, Conflict
+from core.errors import BadRequest, Conflict, error_body, new_support_reference
 
+log = logging.getLogger("payharness.core.checkout")
 keys_t = cast(Table, IdempotencyKey.__table__)
 HEADER = "Idempotency-Key"
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{8,255}$")
@@ -51,6 +56,9 @@ class CheckoutOptions:
 
     idempotency_wait_seconds: float = 10.0
     idempotency_poll_seconds: float = 0.05
+    # Far beyond the longest a request can run (gateway timeouts of 15 s, statement timeouts of 15 s): a key
+    # still open after this belongs to a request that will never answer.
+    stale_key_seconds: float = 300.0
 
 
 async def get_checkout_options() -> CheckoutOptions:  # async: no worker-thread hop (core/deps.py)
@@ -104,11 +112,23 @@ async def claim_key(
                 return int(won)
             row = (
                 await conn.execute(
-                    select(keys_t.c.request_sha256, keys_t.c.status_code, keys_t.c.response_body).where(
-                        keys_t.c.buyer_id == buyer_id, keys_t.c.key == key
-                    )
+                    select(
+                        keys_t.c.id,
+                        keys_t.c.request_sha256,
+                        keys_t.c.status_code,
+                        keys_t.c.response_body,
+                        keys_t.c.transaction_id,
+                        (func.extract("epoch", func.now() - keys_t.c.created_at) > options.stale_key_seconds).label(
+                            "stale"
+                        ),
+                    ).where(keys_t.c.buyer_id == buyer_id, keys_t.c.key == key)
                 )
             ).one_or_none()
+            if row is not None and row.status_code is None and row.stale and hmac.compare_digest(
+                row.request_sha256, fingerprint
+            ):
+                await _settle_stale(conn, row.id, row.transaction_id)
+                continue
         if row is None:
             continue  # the first request released the key between our two statements: try to win it
         if not hmac.compare_digest(row.request_sha256, fingerprint):
@@ -126,6 +146,23 @@ async def claim_key(
         await asyncio.sleep(options.idempotency_poll_seconds)
 
 
+async def _settle_stale(conn: AsyncConnection, key_id: int, transaction_id: int | None) -> None:
+    if transaction_id is None:
+        # The attempt and its link to the key commit together, before any gateway call: no attempt, no charge.
+        await conn.execute(delete(keys_t).where(keys_t.c.id == key_id, keys_t.c.status_code.is_(None)))
+        return
+    reference = new_support_reference()
+    log.error("idempotency key %s: its request never answered; settled as outcome unknown (%s)", key_id, reference)
+    body = error_body(
+        "payment_outcome_unknown",
+        "the first request with this key never finished; the payment may have been taken. It is pending: check "
+        "the order before paying again, and quote the support reference.",
+        transaction_id=transaction_id,
+        support_reference=reference,
+    )
+    await store_answer_if_open(conn, key_id, status_code=502, body=body, transaction_id=transaction_id)
+
+
 async def store_answer(
     conn: AsyncConnection, key_id: int, *, status_code: int, body: dict[str, Any], transaction_id: int | None
 ) -> None:
@@ -133,6 +170,17 @@ async def store_answer(
     await conn.execute(
         update(keys_t)
         .where(keys_t.c.id == key_id)
+        .values(status_code=status_code, response_body=body, transaction_id=transaction_id)
+    )
+
+
+async def store_answer_if_open(
+    conn: AsyncConnection, key_id: int, *, status_code: int, body: dict[str, Any], transaction_id: int | None
+) -> None:
+    """Store an answer only on a key that has none yet: a fallback must never replace a real answer."""
+    await conn.execute(
+        update(keys_t)
+        .where(keys_t.c.id == key_id, keys_t.c.status_code.is_(None))
         .values(status_code=status_code, response_body=body, transaction_id=transaction_id)
     )
 

@@ -159,6 +159,14 @@ class OrderTransaction(TimestampMixin, Base):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint(_CURRENCY_CHECK, name="currency_iso"),
         CheckConstraint(_payload_cap("gateway_response"), name="gateway_response_size"),
+        # At most one live attempt per order (migration 0004): a second charge while one may still take the
+        # money is refused by Postgres, whichever worker or key asks. The checkout's ON CONFLICT names it.
+        Index(
+            "uq_order_transactions_one_live_attempt",
+            "order_id",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+        ),
         {"postgresql_with": {"fillfactor": 85}},
     )
 

@@ -88,6 +88,7 @@ class FakeGateways:
     wompi_status: str = "APPROVED"  # what POST /v1/transactions answers
     payu_state: str = "APPROVED"
     wompi_amount_in_cents: int | None = None  # report another amount than asked (None: echo the request)
+    wompi_status_message: str | None = None  # echoed in the created transaction's status_message
     fail: set[str] = field(default_factory=set)  # operations answering 500: "banks", "create", "payu", ...
     unreachable: set[str] = field(default_factory=set)  # operations raising a connect error
     create_gate: asyncio.Event | None = None  # when set, POST /v1/transactions waits for it
@@ -168,7 +169,7 @@ class FakeGateways:
                         "amount_in_cents": cents,
                         "currency": body["currency"],
                         "status": self.wompi_status,
-                        "status_message": None,
+                        "status_message": self.wompi_status_message,
                         "payment_method_type": method["type"],
                         "customer_email": body["customer_email"],
                         "payment_method": {"type": method["type"], "extra": extra},

@@ -24,14 +24,18 @@ from core.webhooks.store import TransactionMatch
 AMOUNT = Decimal("50000.00")
 
 
-async def _order_with_two_attempts(conn: asyncpg.Connection) -> int:
+async def _order_with_two_attempts(conn: asyncpg.Connection, *, w2: str | None) -> int:
+    """W1 pending and W2 in status ``w2``. Only one attempt of an order may be pending at a time (migration
+    0004), so the pair W1/W2 both pending that these tests used is gone: W2 is a settled or later attempt."""
     order_id = int(await conn.fetchval(
         "INSERT INTO orders (reference, buyer_id, total_amount) VALUES ('O-guard', 'b', $1) RETURNING id", AMOUNT))
-    for n in (1, 2):
+    for n, status in ((1, "pending"), (2, w2)):
+        if status is None:
+            continue
         await conn.execute(
             "INSERT INTO order_transactions (order_id, gateway, gateway_transaction_id, reference, payment_method,"
-            " amount, currency) VALUES ($1, 'wompi', $2, $3, 'CARD', $4, 'COP')",
-            order_id, f"W{n}", f"R-{n}", AMOUNT)
+            " amount, currency, status) VALUES ($1, 'wompi', $2, $3, 'CARD', $4, 'COP', $5)",
+            order_id, f"W{n}", f"R-{n}", AMOUNT, status)
     return order_id
 
 
@@ -56,15 +60,18 @@ async def _state(conn: asyncpg.Connection, order_id: int) -> tuple[str, Decimal,
 
 
 async def test_a_write_decided_on_a_stale_read_writes_nothing(conn: asyncpg.Connection, database: Any) -> None:
-    order_id = await _order_with_two_attempts(conn)
+    order_id = await _order_with_two_attempts(conn, w2=None)
     pool = await make_pool(DatabaseSettings(url=database.url, webhook_pool_size=2))
     try:
         async with pool.acquire() as handler:
             found = await store.read(handler, _match("W1"))
             assert found is not None
             order, txn = found
-            # Meanwhile W2's approval lands: the order is paid with 50,000 approved.
-            await conn.execute("UPDATE order_transactions SET status = 'approved' WHERE gateway_transaction_id = 'W2'")
+            # Meanwhile an approved W2 is recorded: the order is paid with 50,000 approved.
+            await conn.execute(
+                "INSERT INTO order_transactions (order_id, gateway, gateway_transaction_id, reference,"
+                " payment_method, amount, currency, status) VALUES ($1, 'wompi', 'W2', 'R-2', 'CARD', $2, 'COP',"
+                " 'approved')", order_id, AMOUNT)
             await conn.execute("UPDATE orders SET status = 'paid', approved_amount = $1 WHERE id = $2",
                                AMOUNT, order_id)
             # W1's approval, decided on the read from before: "first approval, order paid, no flag".
@@ -82,8 +89,7 @@ async def test_a_write_decided_on_a_stale_read_writes_nothing(conn: asyncpg.Conn
 async def test_an_event_that_keeps_losing_the_race_is_decided_under_the_locks(
     conn: asyncpg.Connection, database: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    order_id = await _order_with_two_attempts(conn)
-    await conn.execute("UPDATE order_transactions SET status = 'approved' WHERE gateway_transaction_id = 'W2'")
+    order_id = await _order_with_two_attempts(conn, w2="approved")
     await conn.execute("UPDATE orders SET status = 'paid', approved_amount = $1 WHERE id = $2", AMOUNT, order_id)
     reads: list[bool] = []
     original: Callable[..., Awaitable[Any]] = store.read
@@ -111,8 +117,10 @@ async def test_an_event_that_keeps_losing_the_race_is_decided_under_the_locks(
 
 async def test_an_applied_event_updates_the_order_and_the_transaction_in_place(conn: asyncpg.Connection) -> None:
     """HOT updates (migration 0003): an index on a column the webhook changes would make every update write
-    into every index of the table; Postgres counts, per transaction, how many updates were HOT."""
-    order_id = await _order_with_two_attempts(conn)
+    into every index of the table; Postgres counts, per transaction, how many updates were HOT. The order's
+    update stays HOT. The transaction's leaving ``pending`` is not, knowingly: the one-live-attempt index
+    (migration 0004) has ``status`` in its predicate, which is what lets Postgres refuse a second charge."""
+    order_id = await _order_with_two_attempts(conn, w2="declined")
     found = await store.read(conn, _match("W1"))
     assert found is not None
     order, txn = found
@@ -126,5 +134,5 @@ async def test_an_applied_event_updates_the_order_and_the_transaction_in_place(c
         orders = tuple(await conn.fetchrow(counts, "orders"))
         transactions = tuple(await conn.fetchrow(counts, "order_transactions"))
     assert orders == (1, 1)  # (updated, of which HOT)
-    assert transactions == (1, 1)
-    assert (await _state(conn, order_id))[:4] == ("paid", AMOUNT, False, ["approved", "pending"])
+    assert transactions == (1, 0)
+    assert (await _state(conn, order_id))[:4] == ("paid", AMOUNT, False, ["approved", "declined"])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import asyncpg
 import pytest
@@ -11,6 +13,9 @@ import pytest
 from core.db.models import RAW_PAYLOAD_MAX_BYTES
 
 from .helpers import insert_efecty, insert_event, insert_order, insert_transaction
+
+if TYPE_CHECKING:
+    from conftest import Database
 
 pytestmark = pytest.mark.scenario("DB-CONSTRAINTS")
 
@@ -42,12 +47,17 @@ async def test_efecty_amount_must_be_positive_in_the_database(conn: asyncpg.Conn
 
 async def test_one_gateway_transaction_id_is_stored_once_per_gateway(conn: asyncpg.Connection) -> None:
     order_id = await insert_order(conn)
-    await insert_transaction(conn, order_id, gateway="wompi", gateway_transaction_id="1234-1610641025-49201")
+    # Settled attempts: one order may hold one pending attempt only (a rule of its own, tested below).
+    settled = "declined"
+    await insert_transaction(
+        conn, order_id, gateway="wompi", gateway_transaction_id="1234-1610641025-49201", status=settled)
     with pytest.raises(asyncpg.UniqueViolationError) as err:
-        await insert_transaction(conn, order_id, gateway="wompi", gateway_transaction_id="1234-1610641025-49201")
+        await insert_transaction(
+            conn, order_id, gateway="wompi", gateway_transaction_id="1234-1610641025-49201", status=settled)
     assert err.value.constraint_name == "uq_order_transactions_gateway_txn"
     # The same id at another gateway is another transaction.
-    await insert_transaction(conn, order_id, gateway="payu", gateway_transaction_id="1234-1610641025-49201")
+    await insert_transaction(
+        conn, order_id, gateway="payu", gateway_transaction_id="1234-1610641025-49201", status=settled)
     assert await conn.fetchval("SELECT count(*) FROM order_transactions") == 2
 
 
@@ -197,10 +207,49 @@ async def test_timestamps_are_set_by_the_server(conn: asyncpg.Connection) -> Non
 
 async def test_a_gateway_reference_names_one_transaction_attempt(conn: asyncpg.Connection) -> None:
     order_id = await insert_order(conn)
-    sql = ("INSERT INTO order_transactions (order_id, gateway, reference, payment_method, amount, currency) "
-           "VALUES ($1, $2, 'ORD-1-T1', 'CARD', 1000, 'COP')")
+    # Declined: one order may hold one pending attempt only (tested below).
+    sql = ("INSERT INTO order_transactions (order_id, gateway, reference, payment_method, amount, currency, status) "
+           "VALUES ($1, $2, 'ORD-1-T1', 'CARD', 1000, 'COP', 'declined')")
     await conn.execute(sql, order_id, "payu")
     await conn.execute(sql, order_id, "wompi")
     with pytest.raises(asyncpg.UniqueViolationError) as err:
         await conn.execute(sql, order_id, "payu")
     assert err.value.constraint_name == "uq_order_transactions_gateway_reference"
+
+
+@pytest.mark.scenario("DB-ONE-LIVE-ATTEMPT")
+async def test_an_order_holds_at_most_one_pending_attempt(conn: asyncpg.Connection) -> None:
+    order_id = await insert_order(conn)
+    for settled in ("declined", "error", "expired", "voided", "approved"):
+        await insert_transaction(conn, order_id, status=settled)
+    live = await insert_transaction(conn, order_id)
+    with pytest.raises(asyncpg.UniqueViolationError) as err:
+        await insert_transaction(conn, order_id)
+    assert err.value.constraint_name == "uq_order_transactions_one_live_attempt"
+    # Nor may a settled attempt go back to pending beside the live one.
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await conn.execute("UPDATE order_transactions SET status = 'pending' WHERE status = 'declined'")
+    # Once the live attempt is final, the order may have a new one; another order is not affected.
+    await conn.execute("UPDATE order_transactions SET status = 'expired' WHERE id = $1", live)
+    await insert_transaction(conn, order_id)
+    await insert_transaction(conn, await insert_order(conn))
+
+
+@pytest.mark.scenario("DB-ONE-LIVE-ATTEMPT")
+async def test_two_connections_racing_a_pending_attempt_for_one_order_commit_one(
+    conn: asyncpg.Connection, database: Database
+) -> None:
+    order_id = await insert_order(conn)
+    other = await asyncpg.connect(database.dsn)
+    try:
+        async with conn.transaction():
+            await insert_transaction(conn, order_id)
+            # The second insert waits for the first transaction's outcome, then is refused.
+            racing = asyncio.ensure_future(insert_transaction(other, order_id))
+            await asyncio.sleep(0.2)
+            assert not racing.done()
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await racing
+    finally:
+        await other.close()
+    assert await conn.fetchval("SELECT count(*) FROM order_transactions WHERE status = 'pending'") == 1
