@@ -36,7 +36,7 @@ from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -95,9 +95,12 @@ orders_t = cast(Table, Order.__table__)
 txns_t = cast(Table, OrderTransaction.__table__)
 efecty_t = cast(Table, EfectyPayment.__table__)
 PAYABLE = frozenset({OrderStatus.PENDING, OrderStatus.FAILED})
-# An attempt that may still take the buyer's money; the one-live-attempt index (migration 0004) has the
-# same predicate, and ON CONFLICT only picks that index when the two agree.
+# An attempt that may still take the buyer's money: the one-live-attempt index's predicate (migration 0004).
 LIVE = txns_t.c.status == TransactionStatus.PENDING
+# ON CONFLICT finds that index only by proving its predicate from this one, so it must be a literal: with a
+# bound parameter the proof holds for the first custom plans and fails once asyncpg's prepared statement
+# goes generic (after five runs on a connection) — "no unique or exclusion constraint matching".
+LIVE_INDEX_PREDICATE = text("status = 'pending'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +176,7 @@ async def _insert_attempt(
                 currency=body.currency,
                 status=TransactionStatus.PENDING,
             )
-            .on_conflict_do_nothing(index_elements=[txns_t.c.order_id], index_where=LIVE)
+            .on_conflict_do_nothing(index_elements=[txns_t.c.order_id], index_where=LIVE_INDEX_PREDICATE)
             .returning(txns_t.c.id)
         )
     ).scalar_one_or_none()

@@ -240,3 +240,17 @@ async def test_a_key_whose_request_died_is_settled_not_in_progress_for_ever(
     else:
         assert retry.status_code == 200 and retry.json()["transaction"]["status"] == "pending"
         assert gateways.calls["create"] == 2
+
+
+async def test_the_live_attempt_guard_holds_under_generic_plans(database: Database, conn: asyncpg.Connection) -> None:
+    # ON CONFLICT must prove the index's predicate from the statement's; asyncpg's prepared statements go
+    # generic after five runs on a connection, and a bound parameter in the predicate then found no index
+    # (500 on the live stack). Forcing generic plans shows it on the first run.
+    await conn.execute(f'ALTER DATABASE "{database.name}" SET plan_cache_mode = force_generic_plan')
+    gateways = FakeGateways(wompi_status="PENDING")
+    async with running_core(make_settings(database.url), gateways) as core:
+        order = await core.create_order("buyer-1")
+        first = await pay(core, nequi_body(order), 1)
+        second = await pay(core, nequi_body(order), 2)
+    assert first.status_code == 200, first.text
+    assert_names_live_attempt(second, first.json()["transaction"])
