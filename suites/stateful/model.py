@@ -9,7 +9,10 @@ Rules (core/README.md, the state machine's table, the webhook identity):
 * a Wompi event's identity is (transaction id, status): the first event with an identity decides; the same
   identity again with the same data is a duplicate (first answer repeated), with other data a 409 conflict;
 * an event whose amount or currency differs from the transaction is refused (422) and applies nothing;
-* an order is payable through the API while ``pending`` or ``failed``.
+* an order is payable through the API while ``pending`` or ``failed`` (else 409 ``order_not_payable``),
+  and only while none of its attempts is live (``pending``): a second attempt, whatever its key or method,
+  gets 409 ``payment_attempt_live`` naming the live one, and the database refuses a second pending row
+  outright; once that attempt is final and failed a new one is allowed.
 
 Usage::
 
@@ -17,6 +20,7 @@ Usage::
     model.add_order(1, Decimal("50000.00"))
     model.add_transaction(7, order_id=1, gateway_id="118437-1-00001", reference="ORD-1-ab", amount=Decimal("50000.00"))
     assert model.event("118437-1-00001", "APPROVED", 5_000_000, "COP", "ORD-1-ab") == 200
+    assert model.pay_answer(1) == (200, None)
 """
 
 from __future__ import annotations
@@ -79,6 +83,20 @@ class Model:
 
     def payable(self, order_id: int) -> bool:
         return self.view(order_id).status in PAYABLE
+
+    def live_attempt(self, order_id: int) -> Transaction | None:
+        live = [self.transactions[t] for t in self.orders[order_id].transactions
+                if self.transactions[t].status == "pending"]
+        assert len(live) <= 1, live  # the model's own rule: never two
+        return live[0] if live else None
+
+    def pay_answer(self, order_id: int) -> tuple[int, str | None]:
+        """What ``POST /payments/process`` must answer for this order now: (status, error code)."""
+        if not self.payable(order_id):
+            return 409, "order_not_payable"
+        if self.live_attempt(order_id) is not None:
+            return 409, "payment_attempt_live"
+        return 200, None
 
     def view(self, order_id: int) -> OrderView:
         order = self.orders[order_id]

@@ -165,10 +165,16 @@ class PaymentMachine(RuleBasedStateMachine):
             body["payer"] = {"full_name": "Ana Pérez", "phone": "3001234567", "dni_number": "1020304050"}
         headers = {**self.buyers[order_id], "idempotency-key": secrets.token_hex(8)}
         response = self.http.post(f"{self.core}/payments/process", json=body, headers=headers)
-        if not self.model.payable(order_id):
-            assert response.status_code == 409, response.text
+        status, code = self.model.pay_answer(order_id)
+        assert response.status_code == status, (status, code, response.text)
+        if code is not None:
+            assert response.json()["error"]["code"] == code, response.text
+            if code == "payment_attempt_live":
+                live = self.model.live_attempt(order_id)
+                assert live is not None
+                named = response.json()["error"]["live_attempt"]
+                assert (named["id"], named["reference"], named["status"]) == (live.id, live.reference, "pending")
             return multiple()
-        assert response.status_code == 200, response.text
         txn = response.json()["transaction"]
         assert txn["status"] == "pending", txn
         self.model.add_transaction(
@@ -181,19 +187,21 @@ class PaymentMachine(RuleBasedStateMachine):
         return int(txn["id"])
 
     @rule(target=transactions, order_id=orders)
-    def seed_pending_attempt(self, order_id: int) -> int:
-        """An attempt the core recorded before the gateway answered (or whose answer was lost)."""
+    def seed_pending_attempt(self, order_id: int) -> Any:
+        """An attempt the core recorded before the gateway answered (or whose answer was lost). Written
+        straight to Postgres, past the API: while the order has a live attempt the database refuses it."""
         self.seeded += 1
         amount = self.model.orders[order_id].total
         gateway_id, reference = f"118437-9-{self.seeded:05d}", f"SEED-{order_id}-{secrets.token_hex(4)}"
-        txn_id = self.db.fetchval(
+        insert = (
             "INSERT INTO order_transactions (order_id, gateway, gateway_transaction_id, reference, payment_method,"
-            " amount, currency) VALUES ($1, 'wompi', $2, $3, 'NEQUI', $4, 'COP') RETURNING id",
-            order_id,
-            gateway_id,
-            reference,
-            amount,
+            " amount, currency) VALUES ($1, 'wompi', $2, $3, 'NEQUI', $4, 'COP') RETURNING id"
         )
+        if self.model.live_attempt(order_id) is not None:
+            with pytest.raises(asyncpg.UniqueViolationError, match="uq_order_transactions_one_live_attempt"):
+                self.db.fetchval(insert, order_id, gateway_id, reference, amount)
+            return multiple()
+        txn_id = self.db.fetchval(insert, order_id, gateway_id, reference, amount)
         self.model.add_transaction(
             int(txn_id), order_id=order_id, gateway_id=gateway_id, reference=reference, amount=amount
         )
