@@ -203,7 +203,9 @@ async def _attempt_live(conn: AsyncConnection, order_id: int) -> Conflict:
                 txns_t.c.created_at,
             ).where(txns_t.c.order_id == order_id, LIVE)
         )
-    ).one()
+    ).one_or_none()
+    if live is None:  # only a writer that skips the order's lock could get here: refuse, never charge
+        return Conflict("payment_attempt_live", f"order {order_id} has a payment attempt changing; retry shortly")
     return Conflict(
         "payment_attempt_live",
         f"order {order_id} already has a payment attempt in progress ({live.payment_method} via "
