@@ -69,7 +69,8 @@ async def test_status_is_not_indexed_so_webhook_updates_stay_in_place(conn: asyn
     # The seed asked for an index on the transaction status ("get all approved transactions"). The core
     # never looks rows up by status, and every applied webhook changes the status of one order and one
     # transaction: an index on it makes each of those updates write into every index of its table instead
-    # of updating in place (HOT). Migration 0003 drops both indexes and leaves room on each page.
+    # of updating in place (HOT). Migration 0003 drops both indexes and leaves room on each page. (0004's
+    # one-live-attempt index is partial on status = 'pending': a transaction leaving pending is not HOT.)
     indexes = await conn.fetch(
         "SELECT tablename, indexdef FROM pg_indexes WHERE tablename IN ('orders', 'order_transactions')")
     assert [r["indexdef"] for r in indexes if "(status)" in r["indexdef"]] == []

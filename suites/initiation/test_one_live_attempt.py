@@ -88,7 +88,7 @@ async def wide_core(live: Live) -> Any:
         yield client
 
 
-@pytest.mark.scenario("INIT-CONCURRENT-KEYS", "PAYU-CONCURRENT-CHARGES")
+@pytest.mark.scenario("INIT-CONCURRENT-KEYS")
 @pytest.mark.parametrize("method", METHODS)
 async def test_ten_requests_at_once_with_fresh_keys_charge_the_order_once(
     live: Live, wide_core: httpx.AsyncClient, core_db: asyncpg.Connection, method: str
