@@ -115,9 +115,10 @@ async def test_sums_over_many_transactions_equal_the_total_to_the_cent(database:
         async with conn.transaction():
             order_id = await conn.fetchval("INSERT INTO orders (reference, buyer_id, total_amount) VALUES"
                                            " ('ORD-SUM-' || gen_random_uuid(), 'b', $1) RETURNING id", sum(values))
+            # Settled (approved) rows: one order may hold only one pending attempt (migration 0004).
             await conn.executemany(
-                "INSERT INTO order_transactions (order_id, gateway, reference, payment_method, amount, currency)"
-                " VALUES ($1, 'wompi', gen_random_uuid()::text, 'CARD', $2, 'COP')",
+                "INSERT INTO order_transactions (order_id, gateway, reference, payment_method, amount, currency,"
+                " status) VALUES ($1, 'wompi', gen_random_uuid()::text, 'CARD', $2, 'COP', 'approved')",
                 [(order_id, v) for v in values])
             total, summed = await conn.fetchrow("SELECT o.total_amount, sum(t.amount) FROM orders o JOIN"
                                                 " order_transactions t ON t.order_id = o.id WHERE o.id = $1"
