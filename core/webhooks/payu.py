@@ -74,12 +74,17 @@ def to_incoming(form: dict[str, str]) -> IncomingEvent:
     transaction_id = form.get("transaction_id", "")
     if not transaction_id or len(transaction_id) > 64:
         raise Unprocessable("malformed_confirmation", "transaction_id missing")
-    identity = {k: form.get(k) for k in ("reference_sale", "transaction_id", "state_pol", "value", "currency",
-                                         "reference_pol", "response_code_pol")}
+    amount = value.quantize(Decimal("0.01"))
+    # The signed fields (value as the amount it signs) and transaction_id, which the core checks against the
+    # attempt or PayU's Queries API. reference_pol, response_code_pol, attempts… are unsigned and never acted
+    # on: a copy differing only there is a duplicate, not a conflict.
+    identity = {"reference_sale": form["reference_sale"], "transaction_id": transaction_id, "state_pol": state,
+                "value": str(amount), "currency": form["currency"]}
     return IncomingEvent(
         gateway=Gateway.PAYU, event_key=f"{form['reference_sale']}:{transaction_id}:{state}"[:255],
         event_type="confirmation", signature=form["sign"].lower(), identity_data=identity, payload=dict(form),
-        status=STATE_POL[state], amount=value.quantize(Decimal("0.01")), currency=form["currency"],
+        status=STATE_POL[state], amount=amount, currency=form["currency"],
+        signed_key=f"{form['reference_sale']}:{state}",
     )
 
 

@@ -99,11 +99,20 @@ GUARDED_WRITE = """WITH seen AS (
     FOR UPDATE OF o, t
 ), """ + _EFFECTS.format(guard="EXISTS (SELECT FROM seen)") + "\nSELECT (SELECT id FROM ev), EXISTS (SELECT FROM seen)"  # noqa: S608
 FIRST_EVENT = "SELECT id, payload_sha256, outcome, detail FROM webhook_events WHERE gateway = $1 AND event_key = $2"
+# One conflict row (and one anomaly) per first event and distinct data: a conflicting copy sent again is
+# answered 409 again but adds nothing. There is no unique index to lean on (adding one needs a migration), so
+# two copies racing past the NOT EXISTS are serialised on an advisory lock taken in an earlier statement of
+# the same transaction: under READ COMMITTED the insert's own snapshot then sees the other's commit.
+CONFLICT_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('webhook_event_conflicts', $1))"
 CONFLICT = """
 WITH c AS (
-    INSERT INTO webhook_event_conflicts (webhook_event_id, payload_sha256, payload) VALUES ($1, $2, $3::jsonb)
+    INSERT INTO webhook_event_conflicts (webhook_event_id, payload_sha256, payload)
+    SELECT $1::bigint, $2::text, $3::jsonb
+    WHERE NOT EXISTS (SELECT FROM webhook_event_conflicts WHERE webhook_event_id = $1 AND payload_sha256 = $2)
+    RETURNING id
 )
-INSERT INTO payment_anomalies (kind, detail, gateway, webhook_event_id) VALUES ('identity_conflict', $4::jsonb, $5, $1)
+INSERT INTO payment_anomalies (kind, detail, gateway, webhook_event_id)
+SELECT 'identity_conflict', $4::jsonb, $5, $1 FROM c
 """
 
 
@@ -235,5 +244,7 @@ async def write_conflict(
     payload: dict[str, Any],
     detail: dict[str, Any],
 ) -> None:
-    """Keep a refused same-identity, different-data event and flag it (identity_conflict)."""
-    await conn.execute(CONFLICT, first.id, payload_sha256, dumps(payload), dumps(detail), gateway.value)
+    """Keep a refused same-identity, different-data event and flag it (identity_conflict), once per data."""
+    async with conn.transaction():
+        await conn.execute(CONFLICT_LOCK, first.id)
+        await conn.execute(CONFLICT, first.id, payload_sha256, dumps(payload), dumps(detail), gateway.value)

@@ -77,8 +77,9 @@ def to_incoming(event: dict[str, Any], signature: str) -> IncomingEvent:
         raise Unprocessable("malformed_event", "amount_in_cents must be a positive integer")
     if not isinstance(currency, str) or len(currency) != 3:
         raise Unprocessable("malformed_event", "currency missing")
-    identity = {"id": tx_id, "status": status, "amount_in_cents": cents, "currency": currency,
-                "reference": tx.get("reference")}
+    # What "the same event" means: the signed values and the currency the charge check acts on. The unsigned
+    # rest (reference, customer_email, …) is never acted on, so a copy differing only there is a duplicate.
+    identity = {"id": tx_id, "status": status, "amount_in_cents": cents, "currency": currency}
     return IncomingEvent(
         gateway=Gateway.WOMPI, event_key=f"{tx_id}:{status}", event_type="transaction.updated",
         signature=signature.lower(), identity_data=identity, payload=event,
