@@ -13,6 +13,7 @@ Usage: the core submits transactions with ``notifyUrl`` = ``https://…/webhooks
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
@@ -61,7 +62,7 @@ def parse_form(raw: bytes) -> dict[str, str]:
     return form
 
 
-def to_incoming(form: dict[str, str]) -> IncomingEvent:
+def to_incoming(form: dict[str, str], *, raw_sha256: str | None = None) -> IncomingEvent:
     state = form["state_pol"]
     if state not in STATE_POL:
         raise Unprocessable("malformed_confirmation", f"unknown state_pol {state!r}")
@@ -82,9 +83,9 @@ def to_incoming(form: dict[str, str]) -> IncomingEvent:
                 "value": str(amount), "currency": form["currency"]}
     return IncomingEvent(
         gateway=Gateway.PAYU, event_key=f"{form['reference_sale']}:{transaction_id}:{state}"[:255],
-        event_type="confirmation", signature=form["sign"].lower(), identity_data=identity, payload=dict(form),
+        event_type="confirmation", signature=form["sign"].strip().lower(), identity_data=identity, payload=dict(form),
         status=STATE_POL[state], amount=amount, currency=form["currency"],
-        signed_key=f"{form['reference_sale']}:{state}",
+        signed_key=f"{form['reference_sale']}:{state}", raw_sha256=raw_sha256,
     )
 
 
@@ -104,14 +105,15 @@ async def _payu_says(services: Services, reference: str, transaction_id: str) ->
 async def payu_confirmation(request: Request) -> JSONResponse:
     services = services_of(request)  # not a Depends: resolving one cost more than the lookup (hot path)
     settings = services.settings.payu
-    form = parse_form(await request.body())
+    raw = await request.body()
+    form = parse_form(raw)
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     verdict = verify_confirmation(form, api_key=settings.api_key.get_secret_value(),
                                   algorithm=_ALGORITHMS[settings.webhook_algorithm], hmac_secret=secret,
                                   expected_merchant_id=settings.merchant_id)
     if not verdict:
         raise Unauthorized("invalid_signature", verdict.reason)
-    incoming = to_incoming(form)
+    incoming = to_incoming(form, raw_sha256=hashlib.sha256(raw).hexdigest())
     pool = services.webhook_pool
     ours = TransactionMatch(Gateway.PAYU, "reference", form["reference_sale"])
     first = await record_and_apply_attempt(pool, incoming, match=ours, gateway_id=form["transaction_id"])

@@ -43,7 +43,7 @@ import asyncpg
 from core.db.models import AnomalyKind, EventOutcome, Gateway, TransactionStatus
 from core.payments.ledger import Change, change_for
 from core.payments.statemachine import Decision
-from core.webhooks import store
+from core.webhooks import storable, store
 from core.webhooks.store import TransactionMatch
 
 T = TypeVar("T")
@@ -63,6 +63,12 @@ class IncomingEvent:
     amount: Decimal
     currency: str
     signed_key: str | None = None  # the identity from signed fields only, when event_key also has unsigned ones
+    raw_sha256: str | None = None  # SHA-256 of the request body as received, kept when the payload is not
+
+    @cached_property
+    def stored_payload(self) -> dict[str, Any]:
+        """The payload as the database can keep it: as sent, escaped, or bounded (core/webhooks/storable.py)."""
+        return storable.for_storage(self.payload, raw_sha256=self.raw_sha256, acted_on=self.identity_data)
 
     def refusal_key(self, reason: str) -> str:
         """Where a refused event is recorded: never ``event_key``, so the genuine event can still claim it."""
@@ -97,7 +103,7 @@ _DEAD_CONNECTION = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asy
 
 def _event_row(event: IncomingEvent, **values: Any) -> dict[str, Any]:
     return {"gateway": event.gateway, "event_key": event.event_key, "event_type": event.event_type,
-            "signature": event.signature, "payload_sha256": event.payload_sha256, "payload": event.payload,
+            "signature": event.signature, "payload_sha256": event.payload_sha256, "payload": event.stored_payload,
             **values}
 
 
@@ -197,7 +203,7 @@ async def _decide_and_write(conn: asyncpg.Connection, event: IncomingEvent, matc
     if written.event_id is None:
         return await _seen_before(conn, event, key)
     if change is None:
-        return Result(422, {"status": "rejected", "reason": mismatch})
+        return Result(422, {"status": "rejected", "reason": storable.text(mismatch or "")})
     result = change.outcome
     return Result(200, {"status": outcome.value, "decision": result.decision.value,
                         "transaction_status": result.transaction_status.value,
@@ -230,7 +236,7 @@ async def _seen_before(conn: asyncpg.Connection, event: IncomingEvent, key: str)
     if first.payload_sha256 == event.payload_sha256 or key != event.event_key:
         return Result(_OUTCOME_ANSWER[first.outcome], {"status": "duplicate", "first_outcome": first.outcome.value})
     await store.write_conflict(conn, first, gateway=event.gateway, payload_sha256=event.payload_sha256,
-                               payload=event.payload,
+                               payload=event.stored_payload,
                                detail={"event_key": event.event_key, "first_sha256": first.payload_sha256,
                                        "replayed_sha256": event.payload_sha256})
     return Result(409, {"status": "conflict", "reason": "this event identity was already received with other data"})

@@ -32,6 +32,7 @@ import asyncpg
 
 from core.db.models import AnomalyKind, EventOutcome, Gateway, OrderStatus, TransactionStatus
 from core.payments.ledger import Change, LockedOrder, TransactionRow
+from core.webhooks import storable
 
 MatchColumn = Literal["id", "gateway_transaction_id", "reference"]
 
@@ -145,13 +146,15 @@ class FirstEvent:
 
 
 def dumps(value: Any) -> str:
-    """JSON for a JSONB column; Decimals (never floats) become strings."""
-    return json.dumps(value, default=str, separators=(",", ":"))
+    """JSON for a JSONB column; Decimals (never floats) become strings, NUL and lone surrogates are written out."""
+    return json.dumps(storable.escaped(value)[0], default=str, separators=(",", ":"))
 
 
 async def read(conn: asyncpg.Connection, match: TransactionMatch, *, locked: bool = False,
                ) -> tuple[LockedOrder, TransactionRow] | None:
     """The order and the transaction ``match`` selects (``locked``: holding both rows' locks, in a transaction)."""
+    if isinstance(match.value, str) and not storable.clean(match.value):
+        return None  # Postgres cannot even compare it, and nothing the core stored contains it
     row = await conn.fetchrow(READ[match.column] + (LOCKED if locked else ""), match.gateway.value, match.value)
     if row is None:
         return None
@@ -175,7 +178,7 @@ def write_params(event_row: dict[str, Any], change: Change | None, order_id: int
     kind, detail = anomaly if anomaly else (None, None)
     return (
         event_row["gateway"].value,
-        event_row["event_key"],
+        storable.key(event_row["event_key"]),
         event_row["event_type"],
         event_row["signature"],
         event_row["payload_sha256"],
@@ -183,7 +186,7 @@ def write_params(event_row: dict[str, Any], change: Change | None, order_id: int
         event_row.get("transaction_id"),
         event_row.get("order_id"),
         event_row["outcome"].value,
-        event_row["detail"],
+        storable.text(event_row["detail"]) if event_row["detail"] is not None else None,
         transaction_id,
         change.transaction_status.value if change and change.transaction_status else None,
         order_id,
@@ -229,7 +232,7 @@ async def write_if_unchanged(
 
 
 async def first_event(conn: asyncpg.Connection, gateway: Gateway, event_key: str) -> FirstEvent:
-    row = await conn.fetchrow(FIRST_EVENT, gateway.value, event_key)
+    row = await conn.fetchrow(FIRST_EVENT, gateway.value, storable.key(event_key))
     if row is None:
         raise LookupError(f"event {event_key} conflicted yet is not there")  # the unique index says it is
     return FirstEvent(row[0], row[1], EventOutcome(row[2]), row[3])
