@@ -39,7 +39,7 @@ def event(wompi_id: str = "W1", currency: str = "COP", payload: dict[str, Any] |
 async def _counts(conn: asyncpg.Connection) -> tuple[int, int, int]:
     row = await conn.fetchrow("SELECT (SELECT count(*) FROM webhook_events), (SELECT count(*) FROM"
                               " webhook_event_conflicts), (SELECT count(*) FROM payment_anomalies)")
-    return tuple(row)  # type: ignore[return-value]
+    return row[0], row[1], row[2]
 
 
 async def _apply(database: Any, *events: IncomingEvent, unmatched: bool = False) -> list[Result | None]:

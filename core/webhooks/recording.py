@@ -9,9 +9,9 @@ event lost that way is money state the shop never learns. Here any failure to re
 |---|---|---|
 | new event, amounts match | 200 | event (applied or recorded), transaction and order updated by the state machine |
 | identical replay (same identity, same signed data) | the first answer again (200, or 422) | nothing |
-| same identity, different signed data | 409 | once per distinct data: a row in webhook_event_conflicts and an identity_conflict anomaly |
-| amount or currency differs from what was charged | 422 | once per signed identity and reason: event (rejected) under a refusal key, an anomaly; nothing applied |
-| no transaction of ours matches | 422 | once per signed identity: event (rejected, unlinked) under a refusal key and an unknown_reference anomaly |
+| same identity, different signed data | 409 | a conflict row and an identity_conflict anomaly, once per data |
+| amount or currency differs from what was charged | 422 | once per identity and reason: event (rejected), anomaly |
+| no transaction of ours matches | 422 | once per identity: event (rejected, unlinked), unknown_reference |
 
 A refused event never takes the event's identity (``event_key``): a copy of a genuine event with an unsigned
 field changed (Wompi's ``currency``) is refused, and the genuine event and its retries must still apply.

@@ -15,7 +15,7 @@ PAYU_TXN = "aa2f50b2-62a8-42de-b3be-c6fe08ec712f"
 
 
 async def _rows(db: asyncpg.Connection) -> dict[str, int]:
-    return {t: await db.fetchval(f"SELECT count(*) FROM {t}")  # noqa: S608 (fixed table names)
+    return {t: await db.fetchval(f"SELECT count(*) FROM {t}")
             for t in ("webhook_events", "webhook_event_conflicts", "payment_anomalies")}
 
 

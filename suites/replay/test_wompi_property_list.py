@@ -43,7 +43,8 @@ async def test_a_declined_card_is_not_paid_by_an_approved_event_built_from_its_o
     declined = wompi_event_dict(tx_id="118437-3-00001", status="DECLINED", amount_in_cents=CENTS,
                                 reference=str(seeded["reference"]), secret=live.creds["wompi"]["events_secret"])
     forged = _relisted(declined, status="APPROVED")
-    response = await core.post("/webhooks/wompi", json=forged, headers={"x-event-checksum": forged["signature"]["checksum"]})
+    headers = {"x-event-checksum": forged["signature"]["checksum"]}
+    response = await core.post("/webhooks/wompi", json=forged, headers=headers)
     assert response.status_code == 401, response.text
     assert await _state(core_db, seeded["order_id"]) == ("pending", Decimal("0.00"), 0)
     # The genuine event still applies afterwards.

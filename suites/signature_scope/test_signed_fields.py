@@ -98,7 +98,8 @@ async def test_payu_signs_merchant_reference_value_currency_state_and_the_core_c
     creds = live.creds["payu"]
     seen: dict[str, tuple[int, str]] = {}
     for field, (value, _) in PAYU.items():
-        seeded = await seed_transaction(core_db, gateway="payu", gateway_transaction_id=f"{PAYU_TXN[:-4]}{len(seen):04d}")
+        payu_id = f"{PAYU_TXN[:-4]}{len(seen):04d}"
+        seeded = await seed_transaction(core_db, gateway="payu", gateway_transaction_id=payu_id)
         form = payu_confirmation(reference_sale=str(seeded["reference"]), value=seeded["amount"],  # type: ignore[arg-type]
                                  status="APPROVED", api_key=creds["api_key"], merchant_id=creds["merchant_id"],
                                  transaction_id=str(seeded["gateway_transaction_id"]))
