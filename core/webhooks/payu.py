@@ -44,6 +44,7 @@ STATE_POL = {"4": TransactionStatus.APPROVED, "6": TransactionStatus.DECLINED, "
 PAYU_STATE = {"APPROVED": TransactionStatus.APPROVED, "DECLINED": TransactionStatus.DECLINED,
               "EXPIRED": TransactionStatus.EXPIRED, "ERROR": TransactionStatus.ERROR,
               "PENDING": TransactionStatus.PENDING, "SUBMITTED": TransactionStatus.PENDING}
+MAX_VALUE = Decimal(10) ** 13
 _ALGORITHMS = {"md5": Algorithm.MD5, "sha1": Algorithm.SHA1, "sha256": Algorithm.SHA256,
                "hmac-sha256": Algorithm.HMAC_SHA256}
 
@@ -72,6 +73,10 @@ def to_incoming(form: dict[str, str], *, raw_sha256: str | None = None) -> Incom
         raise Unprocessable("malformed_confirmation", "value is not a decimal") from exc
     if not value.is_finite() or value <= 0 or value.as_tuple().exponent < -2:  # type: ignore[operator]
         raise Unprocessable("malformed_confirmation", "value must be positive with at most 2 decimals")
+    if value >= MAX_VALUE:  # no charge is that large (Numeric(15, 2)), and the digits would fill every record
+        raise Unprocessable("malformed_confirmation", "value is larger than any charge")
+    if len(form["currency"]) != 3:
+        raise Unprocessable("malformed_confirmation", "currency must be a three-letter code")
     transaction_id = form.get("transaction_id", "")
     if not transaction_id or len(transaction_id) > 64:
         raise Unprocessable("malformed_confirmation", "transaction_id missing")
@@ -82,7 +87,7 @@ def to_incoming(form: dict[str, str], *, raw_sha256: str | None = None) -> Incom
     identity = {"reference_sale": form["reference_sale"], "transaction_id": transaction_id, "state_pol": state,
                 "value": str(amount), "currency": form["currency"]}
     return IncomingEvent(
-        gateway=Gateway.PAYU, event_key=f"{form['reference_sale']}:{transaction_id}:{state}"[:255],
+        gateway=Gateway.PAYU, event_key=f"{form['reference_sale']}:{transaction_id}:{state}",
         event_type="confirmation", signature=form["sign"].strip().lower(), identity_data=identity, payload=dict(form),
         status=STATE_POL[state], amount=amount, currency=form["currency"],
         signed_key=f"{form['reference_sale']}:{state}", raw_sha256=raw_sha256,

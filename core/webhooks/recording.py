@@ -187,7 +187,7 @@ async def _decide_and_write(conn: asyncpg.Connection, event: IncomingEvent, matc
     anomaly: tuple[AnomalyKind, dict[str, Any]] | None = None
     if mismatch:
         kind = AnomalyKind.AMOUNT_MISMATCH if mismatch.startswith("amount") else AnomalyKind.CURRENCY_MISMATCH
-        anomaly = (kind, {"reason": mismatch, "event_key": event.event_key})
+        anomaly = (kind, {"reason": mismatch, "event_key": storable.key(event.event_key)})
         outcome, detail = EventOutcome.REJECTED, mismatch
     else:
         change = change_for(order, txn, event.status)
@@ -220,7 +220,8 @@ async def _record_unmatched(pool: asyncpg.Pool, event: IncomingEvent, reason: st
         key = event.refusal_key(AnomalyKind.UNKNOWN_REFERENCE.value)
         row = _event_row(event, event_key=key, outcome=EventOutcome.REJECTED, detail=reason)
         written = await store.write(conn, row, anomaly=(AnomalyKind.UNKNOWN_REFERENCE,
-                                                        {"reason": reason, "event_key": event.event_key}))
+                                                        {"reason": reason,
+                                                         "event_key": storable.key(event.event_key)}))
         if written.event_id is None:
             return await _seen_before(conn, event, key)
     return Result(422, {"status": "rejected", "reason": reason})
@@ -237,7 +238,7 @@ async def _seen_before(conn: asyncpg.Connection, event: IncomingEvent, key: str)
         return Result(_OUTCOME_ANSWER[first.outcome], {"status": "duplicate", "first_outcome": first.outcome.value})
     await store.write_conflict(conn, first, gateway=event.gateway, payload_sha256=event.payload_sha256,
                                payload=event.stored_payload,
-                               detail={"event_key": event.event_key, "first_sha256": first.payload_sha256,
+                               detail={"event_key": storable.key(event.event_key), "first_sha256": first.payload_sha256,
                                        "replayed_sha256": event.payload_sha256})
     return Result(409, {"status": "conflict", "reason": "this event identity was already received with other data"})
 

@@ -36,6 +36,7 @@ router = APIRouter(tags=["webhooks"])
 ADOPT = ("UPDATE order_transactions SET gateway_transaction_id = $1"
          " WHERE gateway = 'wompi' AND reference = $2 AND gateway_transaction_id IS NULL RETURNING id")
 
+MAX_CENTS = 10**15  # Numeric(15, 2): no charge has more cents than this
 STATUSES = {
     "PENDING": TransactionStatus.PENDING,
     "APPROVED": TransactionStatus.APPROVED,
@@ -109,8 +110,8 @@ def to_incoming(event: dict[str, Any], signature: str, *, raw_sha256: str | None
         raise Unprocessable("malformed_event", "transaction.id missing")
     if status not in STATUSES:
         raise Unprocessable("malformed_event", f"unknown transaction status {status!r}")
-    if isinstance(cents, bool) or not isinstance(cents, int) or cents <= 0:
-        raise Unprocessable("malformed_event", "amount_in_cents must be a positive integer")
+    if isinstance(cents, bool) or not isinstance(cents, int) or not 0 < cents < MAX_CENTS:
+        raise Unprocessable("malformed_event", "amount_in_cents must be a positive integer below any charge's")
     if not isinstance(currency, str) or len(currency) != 3:
         raise Unprocessable("malformed_event", "currency missing")
     # What "the same event" means: the signed values and the currency the charge check acts on. The unsigned

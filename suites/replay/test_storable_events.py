@@ -87,16 +87,45 @@ async def test_a_payu_confirmation_with_nul_or_huge_fields_is_stored_and_applied
     assert (await _stored(core_db))["payharness_stored"]["raw_sha256"] == hashlib.sha256(body).hexdigest()
 
 
-async def test_a_payu_confirmation_with_a_nul_in_a_signed_field_is_recorded_as_unknown_not_a_500(
-    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
+# A signed reference no attempt of ours can have: with a NUL, long enough to fill every record it reaches
+# (the event key, the anomaly's detail), or longer than the key column.
+@pytest.mark.parametrize("reference", ["ORD-\x00-1", "\x00" * 20_000, "R" * 300])
+async def test_a_payu_confirmation_with_an_unstorable_signed_reference_is_recorded_as_unknown_not_a_500(
+    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection, reference: str
 ) -> None:
     creds = live.creds["payu"]
-    form = payu_confirmation(reference_sale="ORD-\x00-1", value=50_000, status="APPROVED",  # type: ignore[arg-type]
+    form = payu_confirmation(reference_sale=reference, value=50_000, status="APPROVED",  # type: ignore[arg-type]
                              api_key=creds["api_key"], merchant_id=creds["merchant_id"], transaction_id=PAYU_TXN)
     body, headers = form_body(form)
     first = await core.post("/webhooks/payu", content=body, headers=headers)
     again = await core.post("/webhooks/payu", content=body, headers=headers)
     assert (first.status_code, again.status_code) == (422, 422), first.text
+    assert await core_db.fetchval("SELECT count(*) FROM webhook_events") == 1
+    assert await core_db.fetchval("SELECT kind FROM payment_anomalies") == "unknown_reference"
+
+
+async def test_a_payu_confirmation_with_a_currency_no_charge_has_is_a_422_that_writes_nothing(
+    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
+) -> None:
+    # Signed, so it verifies; written into the refusal's reason it would overflow the anomaly's payload check.
+    seeded = await seed_transaction(core_db, gateway="payu", gateway_transaction_id=PAYU_TXN)
+    creds = live.creds["payu"]
+    form = payu_confirmation(reference_sale=str(seeded["reference"]), value=seeded["amount"],  # type: ignore[arg-type]
+                             status="APPROVED", api_key=creds["api_key"], merchant_id=creds["merchant_id"],
+                             transaction_id=PAYU_TXN, currency="\x00" * 20_000)
+    body, headers = form_body(form)
+    response = await core.post("/webhooks/payu", content=body, headers=headers)
+    assert response.status_code == 422, response.text
+    assert await core_db.fetchval("SELECT count(*) FROM webhook_events") == 0
+
+
+async def test_a_wompi_event_with_a_nul_in_its_signed_id_is_recorded_as_unknown_not_a_500(
+    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
+) -> None:
+    event = wompi_event_dict(tx_id="118437-\x00-1", status="APPROVED", amount_in_cents=CENTS, reference="R",
+                             secret=live.creds["wompi"]["events_secret"])
+    answers = [(await core.post("/webhooks/wompi", json=event)).status_code for _ in range(2)]
+    assert answers == [422, 422]
     assert await core_db.fetchval("SELECT count(*) FROM webhook_events") == 1
 
 
