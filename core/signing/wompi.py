@@ -4,6 +4,15 @@ The event checksum covers only the values named in ``signature.properties`` (res
 plus ``timestamp`` and the events secret (gateways.md §2.9). Every other field of the event, e.g.
 ``reference`` or ``customer_email`` when not listed, is unsigned and must not be trusted.
 
+The property list travels in the event, unsigned, and the values are concatenated without separators,
+so the sender chooses how the signed string is cut into values. Left open, anyone holding one genuine
+event could list a single unsigned field whose value is the whole captured concatenation and then set
+``id``, ``status`` and ``amount_in_cents`` freely. The list must therefore *begin* with
+``REQUIRED_PROPERTIES`` in Wompi's documented order, name each property once, and name only plain
+``transaction.<field>`` paths; more properties may follow (Wompi says the list may grow). With the id
+first and a status word after it, the only cut left to a forger is to move trailing digits of the
+amount into a later property, which makes the amount differ from the charge, and the core refuses it.
+
 Usage::
 
     integrity_signature("sk8-438k4-xmxm392-sn2m", 2490000, "COP", integrity_secret)
@@ -13,16 +22,21 @@ Usage::
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from core.signing._common import VALID, Verdict, hex_equal, invalid
 
-__all__ = ["EventSignatureError", "event_checksum", "integrity_signature", "verify_event"]
+__all__ = ["REQUIRED_PROPERTIES", "EventSignatureError", "event_checksum", "integrity_signature", "verify_event"]
 
 # Real events list three properties; a cap keeps a hostile body from making us hash megabytes.
 MAX_PROPERTIES = 32
+# What the core acts on, in the order Wompi documents; every event's list must start with exactly these.
+REQUIRED_PROPERTIES = ("transaction.id", "transaction.status", "transaction.amount_in_cents")
+# No nesting, no other top-level object, no empty or odd segments: a path names one field of the transaction.
+_PATH = re.compile(r"transaction\.[a-z_][a-z0-9_]{0,63}")
 
 
 class EventSignatureError(ValueError):
@@ -30,7 +44,12 @@ class EventSignatureError(ValueError):
 
 
 def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # A lone surrogate (JSON may escape one) has no UTF-8 form, so Wompi cannot have hashed it.
+        raise EventSignatureError("a signed value is not valid Unicode") from exc
+    return hashlib.sha256(data).hexdigest()
 
 
 def integrity_signature(
@@ -98,6 +117,13 @@ def _properties(event: Mapping[str, Any]) -> list[str]:
         raise EventSignatureError(f"signature.properties lists more than {MAX_PROPERTIES} entries")
     if not all(isinstance(p, str) for p in props):
         raise EventSignatureError("signature.properties must be a list of strings")
+    if tuple(props[: len(REQUIRED_PROPERTIES)]) != REQUIRED_PROPERTIES:
+        raise EventSignatureError("signature.properties must begin with " + ", ".join(REQUIRED_PROPERTIES))
+    if len(set(props)) != len(props):
+        raise EventSignatureError("signature.properties names a property twice")
+    for path in props:
+        if not _PATH.fullmatch(path):
+            raise EventSignatureError(f"property path {path[:80]!r} is not transaction.<field>")
     return props
 
 

@@ -12,7 +12,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.signing.wompi import EventSignatureError, event_checksum, integrity_signature, verify_event
+from core.signing.wompi import (
+    REQUIRED_PROPERTIES,
+    EventSignatureError,
+    event_checksum,
+    integrity_signature,
+    verify_event,
+)
 
 pytestmark = pytest.mark.scenario("WH-SIGNATURE")
 
@@ -134,12 +140,81 @@ def test_signed_fields_cannot_be_tampered_but_unsigned_ones_can() -> None:
     assert verify_event(event, events_secret=EVENTS)
 
 
-def test_property_list_is_read_from_the_event() -> None:
+def _resigned(event: dict[str, Any], properties: list[str], concatenation: str) -> dict[str, Any]:
+    """``event`` re-listed with ``properties`` and the checksum of ``concatenation`` (as if captured)."""
+    event["signature"]["properties"] = properties
+    event["signature"]["checksum"] = hashlib.sha256(f"{concatenation}{event['timestamp']}{EVENTS}".encode()).hexdigest()
+    return event
+
+
+def test_a_captured_concatenation_in_one_unsigned_field_is_refused() -> None:
+    # The attack of issue 13: the whole captured concatenation moved into customer_email, the acted-on fields
+    # then set at will. The checksum is the genuine one, so only the property rule can refuse it.
+    forged = _event()
+    forged["data"]["transaction"].update(customer_email="1234-1610641025-49201APPROVED4490000",
+                                         id="9999-1-00001", status="DECLINED", amount_in_cents=1)
+    forged["signature"]["properties"] = ["transaction.customer_email"]
+    assert hashlib.sha256(("1234-1610641025-49201APPROVED4490000" + "1530291411" + EVENTS).encode()).hexdigest() == (
+        forged["signature"]["checksum"])
+    verdict = verify_event(forged, events_secret=EVENTS)
+    assert not verdict
+    assert "must begin with" in verdict.reason
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [
+        ["transaction.reference", "transaction.status"],  # the permissive list the old test accepted
+        ["transaction.status", "transaction.id", "transaction.amount_in_cents"],  # re-ordered
+        ["transaction.id", "transaction.status"],  # amount missing
+        ["transaction.customer_email", "transaction.id", "transaction.status", "transaction.amount_in_cents"],
+        ["transaction.id", "transaction.status", "transaction.amount_in_cents", "transaction.id"],  # twice
+    ],
+)
+def test_the_property_list_must_begin_with_id_status_amount_once_each(properties: list[str]) -> None:
     event = _event()
-    event["signature"]["properties"] = ["transaction.reference", "transaction.status"]
-    text = "MZQ3X2DE2SMXAPPROVED1530291411" + EVENTS
-    event["signature"]["checksum"] = hashlib.sha256(text.encode()).hexdigest()
+    values = {p: str(event["data"]["transaction"][p.split(".")[1]]) for p in properties}
+    _resigned(event, properties, "".join(values[p] for p in properties))
+    verdict = verify_event(event, events_secret=EVENTS)
+    assert not verdict, properties
+    assert "must begin with" in verdict.reason or "twice" in verdict.reason
+
+
+@pytest.mark.parametrize("path", ["transaction.shipping_address.city", "transaction", "payment.id", "transaction.",
+                                  "transaction.ID", "transaction.id ", "transaction.__class__x" * 5])
+def test_extra_properties_must_be_plain_transaction_fields(path: str) -> None:
+    event = _event()
+    event["data"]["transaction"]["shipping_address"] = {"city": "Bogota"}
+    _resigned(event, [*REQUIRED_PROPERTIES, path], DOC_CONCAT.removesuffix("1530291411" + EVENTS) + "Bogota")
+    assert not verify_event(event, events_secret=EVENTS)
+
+
+def test_extra_properties_after_the_required_ones_are_signed_too() -> None:
+    # Wompi says the list may grow: an extra listed property is accepted, and covered by the checksum.
+    event = _resigned(_event(), [*REQUIRED_PROPERTIES, "transaction.reference"],
+                      "1234-1610641025-49201APPROVED4490000MZQ3X2DE2SMX")
     assert verify_event(event, events_secret=EVENTS)
+    event["data"]["transaction"]["reference"] = "OTHER"
+    assert not verify_event(event, events_secret=EVENTS)
+
+
+def test_only_the_amounts_trailing_digits_can_move_and_that_changes_the_amount() -> None:
+    # The one cut left to a forger: digits of the amount moved into a trailing extra property. The id and the
+    # status stay the captured ones; the amount becomes another number, which the charge check refuses.
+    event = _event()
+    event["data"]["transaction"].update(amount_in_cents=449, customer_email="0000")
+    _resigned(event, [*REQUIRED_PROPERTIES, "transaction.customer_email"], "1234-1610641025-49201APPROVED4490000")
+    assert event["signature"]["checksum"] == DOC_RECOMPUTED
+    assert verify_event(event, events_secret=EVENTS)
+    assert event["data"]["transaction"]["amount_in_cents"] != 4490000
+
+
+def test_a_lone_surrogate_in_a_signed_value_is_refused_not_raised() -> None:
+    event = _event()
+    event["data"]["transaction"]["id"] = "1234-\ud800"
+    verdict = verify_event(event, events_secret=EVENTS)
+    assert not verdict
+    assert "Unicode" in verdict.reason
 
 
 @pytest.mark.parametrize(
@@ -150,11 +225,12 @@ def test_property_list_is_read_from_the_event() -> None:
         (lambda e: e["signature"].update(properties=[]), "non-empty list"),
         (lambda e: e["signature"].update(properties="transaction.id"), "non-empty list"),
         (lambda e: e["signature"].update(properties=["transaction.id", 7]), "list of strings"),
-        (lambda e: e["signature"].update(properties=["transaction.nope"]), "does not resolve"),
-        (lambda e: e["signature"].update(properties=["transaction..id"]), "malformed"),
-        (lambda e: e["signature"].update(properties=["transaction.id.deeper"]), "does not resolve"),
-        (lambda e: e["signature"].update(properties=["transaction.shipping_address"]), "None"),
-        (lambda e: e["signature"].update(properties=["transaction"]), "not a signable scalar"),
+        (lambda e: e["signature"].update(properties=[*REQUIRED_PROPERTIES, "transaction.nope"]), "does not resolve"),
+        (lambda e: e["signature"].update(properties=[*REQUIRED_PROPERTIES, "transaction..id"]), "not transaction."),
+        (lambda e: e["signature"].update(properties=[*REQUIRED_PROPERTIES, "transaction.id.deeper"]),
+         "not transaction."),
+        (lambda e: e["signature"].update(properties=[*REQUIRED_PROPERTIES, "transaction.shipping_address"]), "None"),
+        (lambda e: e["data"]["transaction"].update(id={"n": 1}), "not a signable scalar"),
         (lambda e: e["signature"].update(properties=["transaction.id"] * 33), "more than"),
         (lambda e: e.pop("data"), "data object missing"),
         (lambda e: e.update(timestamp="1530291411"), "timestamp"),

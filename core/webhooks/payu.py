@@ -13,6 +13,7 @@ Usage: the core submits transactions with ``notifyUrl`` = ``https://…/webhooks
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
@@ -43,6 +44,7 @@ STATE_POL = {"4": TransactionStatus.APPROVED, "6": TransactionStatus.DECLINED, "
 PAYU_STATE = {"APPROVED": TransactionStatus.APPROVED, "DECLINED": TransactionStatus.DECLINED,
               "EXPIRED": TransactionStatus.EXPIRED, "ERROR": TransactionStatus.ERROR,
               "PENDING": TransactionStatus.PENDING, "SUBMITTED": TransactionStatus.PENDING}
+MAX_VALUE = Decimal(10) ** 13
 _ALGORITHMS = {"md5": Algorithm.MD5, "sha1": Algorithm.SHA1, "sha256": Algorithm.SHA256,
                "hmac-sha256": Algorithm.HMAC_SHA256}
 
@@ -61,7 +63,7 @@ def parse_form(raw: bytes) -> dict[str, str]:
     return form
 
 
-def to_incoming(form: dict[str, str]) -> IncomingEvent:
+def to_incoming(form: dict[str, str], *, raw_sha256: str | None = None) -> IncomingEvent:
     state = form["state_pol"]
     if state not in STATE_POL:
         raise Unprocessable("malformed_confirmation", f"unknown state_pol {state!r}")
@@ -71,15 +73,24 @@ def to_incoming(form: dict[str, str]) -> IncomingEvent:
         raise Unprocessable("malformed_confirmation", "value is not a decimal") from exc
     if not value.is_finite() or value <= 0 or value.as_tuple().exponent < -2:  # type: ignore[operator]
         raise Unprocessable("malformed_confirmation", "value must be positive with at most 2 decimals")
+    if value >= MAX_VALUE:  # no charge is that large (Numeric(15, 2)), and the digits would fill every record
+        raise Unprocessable("malformed_confirmation", "value is larger than any charge")
+    if len(form["currency"]) != 3:
+        raise Unprocessable("malformed_confirmation", "currency must be a three-letter code")
     transaction_id = form.get("transaction_id", "")
     if not transaction_id or len(transaction_id) > 64:
         raise Unprocessable("malformed_confirmation", "transaction_id missing")
-    identity = {k: form.get(k) for k in ("reference_sale", "transaction_id", "state_pol", "value", "currency",
-                                         "reference_pol", "response_code_pol")}
+    amount = value.quantize(Decimal("0.01"))
+    # The signed fields (value as the amount it signs) and transaction_id, which the core checks against the
+    # attempt or PayU's Queries API. reference_pol, response_code_pol, attempts… are unsigned and never acted
+    # on: a copy differing only there is a duplicate, not a conflict.
+    identity = {"reference_sale": form["reference_sale"], "transaction_id": transaction_id, "state_pol": state,
+                "value": str(amount), "currency": form["currency"]}
     return IncomingEvent(
-        gateway=Gateway.PAYU, event_key=f"{form['reference_sale']}:{transaction_id}:{state}"[:255],
-        event_type="confirmation", signature=form["sign"].lower(), identity_data=identity, payload=dict(form),
-        status=STATE_POL[state], amount=value.quantize(Decimal("0.01")), currency=form["currency"],
+        gateway=Gateway.PAYU, event_key=f"{form['reference_sale']}:{transaction_id}:{state}",
+        event_type="confirmation", signature=form["sign"].strip().lower(), identity_data=identity, payload=dict(form),
+        status=STATE_POL[state], amount=amount, currency=form["currency"],
+        signed_key=f"{form['reference_sale']}:{state}", raw_sha256=raw_sha256,
     )
 
 
@@ -99,14 +110,15 @@ async def _payu_says(services: Services, reference: str, transaction_id: str) ->
 async def payu_confirmation(request: Request) -> JSONResponse:
     services = services_of(request)  # not a Depends: resolving one cost more than the lookup (hot path)
     settings = services.settings.payu
-    form = parse_form(await request.body())
+    raw = await request.body()
+    form = parse_form(raw)
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     verdict = verify_confirmation(form, api_key=settings.api_key.get_secret_value(),
                                   algorithm=_ALGORITHMS[settings.webhook_algorithm], hmac_secret=secret,
                                   expected_merchant_id=settings.merchant_id)
     if not verdict:
         raise Unauthorized("invalid_signature", verdict.reason)
-    incoming = to_incoming(form)
+    incoming = to_incoming(form, raw_sha256=hashlib.sha256(raw).hexdigest())
     pool = services.webhook_pool
     ours = TransactionMatch(Gateway.PAYU, "reference", form["reference_sale"])
     first = await record_and_apply_attempt(pool, incoming, match=ours, gateway_id=form["transaction_id"])

@@ -9,9 +9,15 @@ event lost that way is money state the shop never learns. Here any failure to re
 |---|---|---|
 | new event, amounts match | 200 | event (applied or recorded), transaction and order updated by the state machine |
 | identical replay (same identity, same signed data) | the first answer again (200, or 422) | nothing |
-| same identity, different data | 409 | a row in webhook_event_conflicts and an identity_conflict anomaly |
-| amount or currency differs from what was charged | 422 | event (rejected), an anomaly; nothing applied |
-| no transaction of ours matches | 422 | event (rejected, unlinked) and an unknown_reference anomaly |
+| same identity, different signed data | 409 | a conflict row and an identity_conflict anomaly, once per data |
+| amount or currency differs from what was charged | 422 | once per identity and reason: event (rejected), anomaly |
+| no transaction of ours matches | 422 | once per identity: event (rejected, unlinked), unknown_reference |
+
+A refused event never takes the event's identity (``event_key``): a copy of a genuine event with an unsigned
+field changed (Wompi's ``currency``) is refused, and the genuine event and its retries must still apply.
+Refusals are keyed by the signed identity plus the reason (``refusal_key``), so a captured event replayed
+with ever different unsigned data writes one row, not one per copy. "Same data" means the signed data and
+what the core acts on (``identity_data``): unsigned fields the core ignores do not make a conflict.
 
 The database work is bare asyncpg (core/webhooks/store.py, which says why); the decisions are the
 ledger's and the state machine's, the same functions the API uses.
@@ -37,7 +43,7 @@ import asyncpg
 from core.db.models import AnomalyKind, EventOutcome, Gateway, TransactionStatus
 from core.payments.ledger import Change, change_for
 from core.payments.statemachine import Decision
-from core.webhooks import store
+from core.webhooks import storable, store
 from core.webhooks.store import TransactionMatch
 
 T = TypeVar("T")
@@ -51,11 +57,22 @@ class IncomingEvent:
     event_key: str  # identity, built from signed fields
     event_type: str
     signature: str
-    identity_data: dict[str, Any]  # the fields whose change means "different data" (hashed)
+    identity_data: dict[str, Any]  # signed and acted-on fields: their change means "different data" (hashed)
     payload: dict[str, Any]  # the raw event, kept for the audit trail (Decimals are stored as strings)
     status: TransactionStatus
     amount: Decimal
     currency: str
+    signed_key: str | None = None  # the identity from signed fields only, when event_key also has unsigned ones
+    raw_sha256: str | None = None  # SHA-256 of the request body as received, kept when the payload is not
+
+    @cached_property
+    def stored_payload(self) -> dict[str, Any]:
+        """The payload as the database can keep it: as sent, escaped, or bounded (core/webhooks/storable.py)."""
+        return storable.for_storage(self.payload, raw_sha256=self.raw_sha256, acted_on=self.identity_data)
+
+    def refusal_key(self, reason: str) -> str:
+        """Where a refused event is recorded: never ``event_key``, so the genuine event can still claim it."""
+        return f"{self.signed_key or self.event_key}:refused:{reason}"
 
     @cached_property
     def payload_sha256(self) -> str:
@@ -86,7 +103,7 @@ _DEAD_CONNECTION = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asy
 
 def _event_row(event: IncomingEvent, **values: Any) -> dict[str, Any]:
     return {"gateway": event.gateway, "event_key": event.event_key, "event_type": event.event_type,
-            "signature": event.signature, "payload_sha256": event.payload_sha256, "payload": event.payload,
+            "signature": event.signature, "payload_sha256": event.payload_sha256, "payload": event.stored_payload,
             **values}
 
 
@@ -170,22 +187,23 @@ async def _decide_and_write(conn: asyncpg.Connection, event: IncomingEvent, matc
     anomaly: tuple[AnomalyKind, dict[str, Any]] | None = None
     if mismatch:
         kind = AnomalyKind.AMOUNT_MISMATCH if mismatch.startswith("amount") else AnomalyKind.CURRENCY_MISMATCH
-        anomaly = (kind, {"reason": mismatch, "event_key": event.event_key})
+        anomaly = (kind, {"reason": mismatch, "event_key": storable.key(event.event_key)})
         outcome, detail = EventOutcome.REJECTED, mismatch
     else:
         change = change_for(order, txn, event.status)
         decision = change.outcome.decision
         outcome = EventOutcome.APPLIED if decision == Decision.APPLY else EventOutcome.RECORDED
         detail = decision.value
-    row = _event_row(event, transaction_id=txn.id, order_id=order.id, outcome=outcome, detail=detail)
+    key = event.refusal_key(anomaly[0].value) if anomaly else event.event_key
+    row = _event_row(event, event_key=key, transaction_id=txn.id, order_id=order.id, outcome=outcome, detail=detail)
     written = await store.write_if_unchanged(conn, row, change=change, order=order, transaction=txn,
                                              anomaly=anomaly)
     if written.stale:
         return _Stale.STALE
     if written.event_id is None:
-        return await _seen_before(conn, event)
+        return await _seen_before(conn, event, key)
     if change is None:
-        return Result(422, {"status": "rejected", "reason": mismatch})
+        return Result(422, {"status": "rejected", "reason": storable.text(mismatch or "")})
     result = change.outcome
     return Result(200, {"status": outcome.value, "decision": result.decision.value,
                         "transaction_status": result.transaction_status.value,
@@ -199,22 +217,28 @@ async def record_unmatched(pool: asyncpg.Pool, event: IncomingEvent, reason: str
 
 async def _record_unmatched(pool: asyncpg.Pool, event: IncomingEvent, reason: str) -> Result:
     async with pool.acquire() as conn:
-        row = _event_row(event, outcome=EventOutcome.REJECTED, detail=reason)
+        key = event.refusal_key(AnomalyKind.UNKNOWN_REFERENCE.value)
+        row = _event_row(event, event_key=key, outcome=EventOutcome.REJECTED, detail=reason)
         written = await store.write(conn, row, anomaly=(AnomalyKind.UNKNOWN_REFERENCE,
-                                                        {"reason": reason, "event_key": event.event_key}))
+                                                        {"reason": reason,
+                                                         "event_key": storable.key(event.event_key)}))
         if written.event_id is None:
-            return await _seen_before(conn, event)
+            return await _seen_before(conn, event, key)
     return Result(422, {"status": "rejected", "reason": reason})
 
 
-async def _seen_before(conn: asyncpg.Connection, event: IncomingEvent) -> Result:
-    """The identity exists: an identical replay gets the first answer; different data is a conflict."""
-    first = await store.first_event(conn, event.gateway, event.event_key)
-    if first.payload_sha256 == event.payload_sha256:
+async def _seen_before(conn: asyncpg.Connection, event: IncomingEvent, key: str) -> Result:
+    """The key exists: an identical replay gets the first answer; different data is a conflict.
+
+    A refusal key answers the refusal again whatever the data: its copies are the forger's to vary, and
+    recording each would grow without bound.
+    """
+    first = await store.first_event(conn, event.gateway, key)
+    if first.payload_sha256 == event.payload_sha256 or key != event.event_key:
         return Result(_OUTCOME_ANSWER[first.outcome], {"status": "duplicate", "first_outcome": first.outcome.value})
     await store.write_conflict(conn, first, gateway=event.gateway, payload_sha256=event.payload_sha256,
-                               payload=event.payload,
-                               detail={"event_key": event.event_key, "first_sha256": first.payload_sha256,
+                               payload=event.stored_payload,
+                               detail={"event_key": storable.key(event.event_key), "first_sha256": first.payload_sha256,
                                        "replayed_sha256": event.payload_sha256})
     return Result(409, {"status": "conflict", "reason": "this event identity was already received with other data"})
 

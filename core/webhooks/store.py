@@ -32,6 +32,7 @@ import asyncpg
 
 from core.db.models import AnomalyKind, EventOutcome, Gateway, OrderStatus, TransactionStatus
 from core.payments.ledger import Change, LockedOrder, TransactionRow
+from core.webhooks import storable
 
 MatchColumn = Literal["id", "gateway_transaction_id", "reference"]
 
@@ -99,11 +100,20 @@ GUARDED_WRITE = """WITH seen AS (
     FOR UPDATE OF o, t
 ), """ + _EFFECTS.format(guard="EXISTS (SELECT FROM seen)") + "\nSELECT (SELECT id FROM ev), EXISTS (SELECT FROM seen)"  # noqa: S608
 FIRST_EVENT = "SELECT id, payload_sha256, outcome, detail FROM webhook_events WHERE gateway = $1 AND event_key = $2"
+# One conflict row (and one anomaly) per first event and distinct data: a conflicting copy sent again is
+# answered 409 again but adds nothing. There is no unique index to lean on (adding one needs a migration), so
+# two copies racing past the NOT EXISTS are serialised on an advisory lock taken in an earlier statement of
+# the same transaction: under READ COMMITTED the insert's own snapshot then sees the other's commit.
+CONFLICT_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('webhook_event_conflicts', $1))"
 CONFLICT = """
 WITH c AS (
-    INSERT INTO webhook_event_conflicts (webhook_event_id, payload_sha256, payload) VALUES ($1, $2, $3::jsonb)
+    INSERT INTO webhook_event_conflicts (webhook_event_id, payload_sha256, payload)
+    SELECT $1::bigint, $2::text, $3::jsonb
+    WHERE NOT EXISTS (SELECT FROM webhook_event_conflicts WHERE webhook_event_id = $1 AND payload_sha256 = $2)
+    RETURNING id
 )
-INSERT INTO payment_anomalies (kind, detail, gateway, webhook_event_id) VALUES ('identity_conflict', $4::jsonb, $5, $1)
+INSERT INTO payment_anomalies (kind, detail, gateway, webhook_event_id)
+SELECT 'identity_conflict', $4::jsonb, $5, $1 FROM c
 """
 
 
@@ -136,13 +146,15 @@ class FirstEvent:
 
 
 def dumps(value: Any) -> str:
-    """JSON for a JSONB column; Decimals (never floats) become strings."""
-    return json.dumps(value, default=str, separators=(",", ":"))
+    """JSON for a JSONB column; Decimals (never floats) become strings, NUL and lone surrogates are written out."""
+    return json.dumps(storable.escaped(value)[0], default=str, separators=(",", ":"))
 
 
 async def read(conn: asyncpg.Connection, match: TransactionMatch, *, locked: bool = False,
                ) -> tuple[LockedOrder, TransactionRow] | None:
     """The order and the transaction ``match`` selects (``locked``: holding both rows' locks, in a transaction)."""
+    if isinstance(match.value, str) and not storable.clean(match.value):
+        return None  # Postgres cannot even compare it, and nothing the core stored contains it
     row = await conn.fetchrow(READ[match.column] + (LOCKED if locked else ""), match.gateway.value, match.value)
     if row is None:
         return None
@@ -166,7 +178,7 @@ def write_params(event_row: dict[str, Any], change: Change | None, order_id: int
     kind, detail = anomaly if anomaly else (None, None)
     return (
         event_row["gateway"].value,
-        event_row["event_key"],
+        storable.key(event_row["event_key"]),
         event_row["event_type"],
         event_row["signature"],
         event_row["payload_sha256"],
@@ -174,7 +186,7 @@ def write_params(event_row: dict[str, Any], change: Change | None, order_id: int
         event_row.get("transaction_id"),
         event_row.get("order_id"),
         event_row["outcome"].value,
-        event_row["detail"],
+        storable.text(event_row["detail"]) if event_row["detail"] is not None else None,
         transaction_id,
         change.transaction_status.value if change and change.transaction_status else None,
         order_id,
@@ -220,7 +232,7 @@ async def write_if_unchanged(
 
 
 async def first_event(conn: asyncpg.Connection, gateway: Gateway, event_key: str) -> FirstEvent:
-    row = await conn.fetchrow(FIRST_EVENT, gateway.value, event_key)
+    row = await conn.fetchrow(FIRST_EVENT, gateway.value, storable.key(event_key))
     if row is None:
         raise LookupError(f"event {event_key} conflicted yet is not there")  # the unique index says it is
     return FirstEvent(row[0], row[1], EventOutcome(row[2]), row[3])
@@ -235,5 +247,7 @@ async def write_conflict(
     payload: dict[str, Any],
     detail: dict[str, Any],
 ) -> None:
-    """Keep a refused same-identity, different-data event and flag it (identity_conflict)."""
-    await conn.execute(CONFLICT, first.id, payload_sha256, dumps(payload), dumps(detail), gateway.value)
+    """Keep a refused same-identity, different-data event and flag it (identity_conflict), once per data."""
+    async with conn.transaction():
+        await conn.execute(CONFLICT_LOCK, first.id)
+        await conn.execute(CONFLICT, first.id, payload_sha256, dumps(payload), dumps(detail), gateway.value)

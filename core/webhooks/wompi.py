@@ -11,6 +11,7 @@ Usage: the app factory includes ``router``; Wompi is configured to post to ``htt
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from decimal import Decimal
@@ -26,6 +27,7 @@ from core.gateways.errors import WompiNotFoundError
 from core.money import from_cents
 from core.services import Services
 from core.signing.wompi import verify_event
+from core.webhooks import storable
 from core.webhooks.recording import IncomingEvent, once_more_on_a_dead_connection, record_and_apply, record_unmatched
 from core.webhooks.store import TransactionMatch
 
@@ -34,6 +36,7 @@ router = APIRouter(tags=["webhooks"])
 ADOPT = ("UPDATE order_transactions SET gateway_transaction_id = $1"
          " WHERE gateway = 'wompi' AND reference = $2 AND gateway_transaction_id IS NULL RETURNING id")
 
+MAX_CENTS = 10**15  # Numeric(15, 2): no charge has more cents than this
 STATUSES = {
     "PENDING": TransactionStatus.PENDING,
     "APPROVED": TransactionStatus.APPROVED,
@@ -43,14 +46,48 @@ STATUSES = {
 }
 
 
+# Real events nest four levels (event → data → transaction → field); the cap leaves room and keeps every walk
+# over the body (the checksum, the storable copy) far from Python's recursion limit.
+MAX_DEPTH = 16
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads keeps the last of two equal keys; another reader (an audit tool, a proxy, a future parser)
+    # may keep the first, and then the signed value and the acted-on value would be different values.
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate key")
+    return obj
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            break
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN and Infinity: Python accepts them, JSON does not
+
+
 def parse_body(raw: bytes) -> dict[str, Any]:
     try:
         # parse_float=Decimal: no amount ever becomes a float, even one a forger sends.
-        event = json.loads(raw, parse_float=Decimal)
+        event = json.loads(raw, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+    except RecursionError as exc:
+        raise Unprocessable("malformed_json", f"the body nests deeper than {MAX_DEPTH} levels") from exc
     except (ValueError, UnicodeDecodeError) as exc:
-        raise Unprocessable("malformed_json", "the body is not JSON") from exc
+        raise Unprocessable("malformed_json", "the body is not JSON (or repeats a key)") from exc
     if not isinstance(event, dict):
         raise Unprocessable("malformed_event", "the body is not a JSON object")
+    if _depth(event) > MAX_DEPTH:
+        raise Unprocessable("malformed_json", f"the body nests deeper than {MAX_DEPTH} levels")
     return event
 
 
@@ -63,7 +100,7 @@ def check_fresh(timestamp: int, *, max_age: int, max_future: int, now: float | N
         raise Unauthorized("future_event", "event timestamp is in the future")
 
 
-def to_incoming(event: dict[str, Any], signature: str) -> IncomingEvent:
+def to_incoming(event: dict[str, Any], signature: str, *, raw_sha256: str | None = None) -> IncomingEvent:
     """Validate the verified event's shape and reduce it to what the core acts on (422 when it can't)."""
     tx = event.get("data", {}).get("transaction") if isinstance(event.get("data"), dict) else None
     if event.get("event") != "transaction.updated" or not isinstance(tx, dict):
@@ -73,16 +110,17 @@ def to_incoming(event: dict[str, Any], signature: str) -> IncomingEvent:
         raise Unprocessable("malformed_event", "transaction.id missing")
     if status not in STATUSES:
         raise Unprocessable("malformed_event", f"unknown transaction status {status!r}")
-    if isinstance(cents, bool) or not isinstance(cents, int) or cents <= 0:
-        raise Unprocessable("malformed_event", "amount_in_cents must be a positive integer")
+    if isinstance(cents, bool) or not isinstance(cents, int) or not 0 < cents < MAX_CENTS:
+        raise Unprocessable("malformed_event", "amount_in_cents must be a positive integer below any charge's")
     if not isinstance(currency, str) or len(currency) != 3:
         raise Unprocessable("malformed_event", "currency missing")
-    identity = {"id": tx_id, "status": status, "amount_in_cents": cents, "currency": currency,
-                "reference": tx.get("reference")}
+    # What "the same event" means: the signed values and the currency the charge check acts on. The unsigned
+    # rest (reference, customer_email, …) is never acted on, so a copy differing only there is a duplicate.
+    identity = {"id": tx_id, "status": status, "amount_in_cents": cents, "currency": currency}
     return IncomingEvent(
         gateway=Gateway.WOMPI, event_key=f"{tx_id}:{status}", event_type="transaction.updated",
         signature=signature.lower(), identity_data=identity, payload=event,
-        status=STATUSES[status], amount=from_cents(cents), currency=currency,
+        status=STATUSES[status], amount=from_cents(cents), currency=currency, raw_sha256=raw_sha256,
     )
 
 
@@ -93,11 +131,15 @@ def ours(incoming: IncomingEvent) -> TransactionMatch:
 
 async def _adopt_from_wompi(services: Services, wompi_id: str) -> int | None:
     """An id the core never stored: re-read it from Wompi and match the reference *Wompi* returns."""
+    if not storable.clean(wompi_id):
+        return None  # a NUL in a URL path: no Wompi id has one, and nothing of ours could match it
     try:
         remote = await services.wompi.get_transaction(wompi_id)
     except WompiNotFoundError:
         return None
     pool = services.webhook_pool
+    if not storable.clean(remote.reference):
+        return None
     found = await once_more_on_a_dead_connection(pool, lambda: pool.fetchval(ADOPT, wompi_id, remote.reference))
     return int(found) if found is not None else None
 
@@ -109,15 +151,16 @@ async def _adopt_from_wompi(services: Services, wompi_id: str) -> int | None:
 async def wompi_event(request: Request) -> JSONResponse:
     services = services_of(request)  # not a Depends: resolving one cost more than the lookup (hot path)
     settings = services.settings.wompi
-    event = parse_body(await request.body())
-    header = request.headers.get("x-event-checksum")
+    raw = await request.body()
+    event = parse_body(raw)
+    header = (request.headers.get("x-event-checksum") or "").strip() or None
     verdict = verify_event(event, events_secret=settings.events_secret.get_secret_value(), header_checksum=header)
     if not verdict:
         raise Unauthorized("invalid_signature", verdict.reason)
     check_fresh(event["timestamp"], max_age=settings.max_event_age_seconds,
                 max_future=settings.max_event_future_seconds)
-    signature = header or event["signature"]["checksum"]
-    incoming = to_incoming(event, signature)
+    signature = header or event["signature"]["checksum"].strip()  # verified hex: it fits the column
+    incoming = to_incoming(event, signature, raw_sha256=hashlib.sha256(raw).hexdigest())
     pool = services.webhook_pool
     result = await record_and_apply(pool, incoming, match=ours(incoming))
     if result is None:

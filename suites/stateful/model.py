@@ -8,7 +8,8 @@ Rules (core/README.md, the state machine's table, the webhook identity):
   else ``pending``; a second approved transaction keeps both and flags the order for a refund;
 * a Wompi event's identity is (transaction id, status): the first event with an identity decides; the same
   identity again with the same data is a duplicate (first answer repeated), with other data a 409 conflict;
-* an event whose amount or currency differs from the transaction is refused (422) and applies nothing;
+* an event whose amount or currency differs from the transaction is refused (422), applies nothing and does
+  not take the identity: the genuine event after it still applies;
 * an order is payable through the API while ``pending`` or ``failed`` (else 409 ``order_not_payable``),
   and only while none of its attempts is live (``pending``): a second attempt, whatever its key or method,
   gets 409 ``payment_attempt_live`` naming the live one, and the database refuses a second pending row
@@ -110,13 +111,12 @@ class Model:
     def event(self, gateway_id: str, status: str, cents: int, currency: str, reference: str) -> int:
         """Apply one genuine (correctly signed, fresh) event; returns the HTTP status the core must answer."""
         key, identity = (gateway_id, status), (cents, currency, reference)
+        txn = self.by_gateway_id[gateway_id]
+        if cents != txn.cents or currency != "COP":
+            return 422
         if key in self.identities:
             first, answer = self.identities[key]
             return answer if first == identity else 409
-        txn = self.by_gateway_id[gateway_id]
-        if cents != txn.cents or currency != "COP":
-            self.identities[key] = (identity, 422)
-            return 422
         self.identities[key] = (identity, 200)
         self._transition(txn, status.lower())
         return 200
