@@ -60,7 +60,16 @@ from core.db.models import (
 )
 from core.deps import get_services
 from core.efecty_codes import issue_code
-from core.errors import Conflict, CoreError, Forbidden, GatewayUnavailable, NotFound, Unprocessable, error_body
+from core.errors import (
+    Conflict,
+    CoreError,
+    Forbidden,
+    GatewayUnavailable,
+    NotFound,
+    Unprocessable,
+    error_body,
+    new_support_reference,
+)
 from core.gateways.errors import (
     CircuitOpenError,
     GatewayError,
@@ -286,7 +295,8 @@ async def _outcome_unknown(services: Services, attempt: Attempt, exc: GatewayErr
         "payment_outcome_unknown",
         f"{exc.gateway} did not answer clearly; the payment may have been taken. It is "
         "pending: check the order before paying again.",
-        extra={"transaction_reference": attempt.reference},
+        # Stored with the answer, so every replay quotes the reference the first answer gave.
+        extra={"transaction_reference": attempt.reference, "support_reference": new_support_reference()},
     )
     error.status = 502
     async with services.engine.begin() as conn:
