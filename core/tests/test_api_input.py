@@ -322,3 +322,15 @@ async def test_thirty_thousand_deep_json_is_a_4xx_on_every_api_route_that_takes_
             answers[route.path] = r.status_code
     assert len(answers) >= 2
     assert {p: s for p, s in answers.items() if not 400 <= s < 500} == {}
+
+
+@pytest.mark.scenario("API-STORABLE-INPUT")
+@pytest.mark.parametrize("day", ["0419-04-22", "1999-12-31", "2999-01-01"])
+async def test_a_reconciliation_day_efecty_cannot_have_a_file_for_is_422_not_a_gateway_502(
+    database: Database, day: str
+) -> None:
+    # Found by the hostile suite's schema fuzzing: year 419 reached Efecty, whose file then failed to parse.
+    async with running_core(make_settings(database.url)) as core:
+        r = await core.client.post(f"/admin/reconcile?date={day}", headers=core.auth("ops-1", "admin"))
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "date_out_of_range")
+    assert core.gateways.calls["asobancaria"] == 0
