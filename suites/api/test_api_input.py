@@ -109,6 +109,21 @@ async def test_a_header_just_over_the_limit_gets_431(live: Live) -> None:
 
 
 @pytest.mark.scenario("API-HEADER-LIMIT")
+async def test_a_head_over_the_limit_that_arrives_in_one_read_gets_431(live: Live) -> None:
+    # Small enough for one socket read: the server sees the whole head at once, never an incomplete one.
+    host, port = live.urls["core"].removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(b"GET /payments/config HTTP/1.1\r\nHost: core\r\n"
+                     + b"".join(b"X-Pad-%d: %s\r\n" % (n, b"a" * 1000) for n in range(20)) + b"\r\n")
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), timeout=10)
+    finally:
+        writer.close()
+    assert line.startswith(b"HTTP/1.1 431"), line
+
+
+@pytest.mark.scenario("API-HEADER-LIMIT")
 async def test_requests_under_the_header_limit_and_large_bodies_still_pass(live: Live, core: httpx.AsyncClient) -> None:
     buyer = Actor.buyer(live)
     padded = await core.get("/payments/config", headers={"x-padding": "a" * (HEAD_LIMIT // 2)})
