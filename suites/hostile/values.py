@@ -66,6 +66,20 @@ def hostile_values() -> st.SearchStrategy[Any]:
                         max_leaves=6)
 
 
+# NUL first and twice: it is what Postgres refuses and what got through before (issue 13).
+POISONS = ("\x00", "\x00\x00", "\ud800", "\udfff", "\u202e", "\ufeff", "\u0660")
+
+
+@st.composite
+def poisoned(draw: st.DrawFn, original: Any) -> Any:
+    """The valid value with a poison spliced in (a string), or a hostile value in its place: the first
+    keeps every other check passing, so what the poison reaches is what the core does with it."""
+    if isinstance(original, str) and draw(st.sampled_from([True, True, True, False])):
+        at = draw(st.integers(0, len(original)))
+        return original[:at] + draw(st.sampled_from(POISONS)) + original[at:]
+    return draw(hostile_values())
+
+
 def json_bytes(value: Any) -> bytes:
     """JSON as a careless client writes it: NaN and Infinity as tokens, lone surrogates as \\u escapes."""
     return json.dumps(value, allow_nan=True).encode()
@@ -128,12 +142,17 @@ def hostile_request(draw: st.DrawFn, endpoint: Endpoint, headers: dict[str, str]
         body = urlencode(endpoint.body).encode() if endpoint.form else json_bytes(endpoint.body)
     content_type: str | None = "application/x-www-form-urlencoded" if endpoint.form else "application/json"
     sent = {k: v.encode("latin-1") for k, v in headers.items()}
-    attack = draw(st.sampled_from(["field", "raw", "path", "content-type", "header"]))
+    # A body's fields are most of what a client controls: half the draws go there.
+    attacks = ["field"] * 4 if endpoint.body is not None else []
+    attack = draw(st.sampled_from([*attacks, "raw", "path", "content-type", "header"]))
     if attack == "field" and endpoint.body is not None:
         # A form's root is not a value: only its fields can be hostile there.
         targets = [p for p in _leaf_paths(endpoint.body) if p or not endpoint.form]
         target = draw(st.sampled_from(targets))
-        hostile = _replaced(endpoint.body, target, draw(hostile_values()))
+        original: Any = endpoint.body
+        for name in target:
+            original = original[name]
+        hostile = _replaced(endpoint.body, target, draw(poisoned(original)))
         if endpoint.form:
             fields = {k: v if isinstance(v, str) else json.dumps(v, allow_nan=True) for k, v in hostile.items()}
             body = urlencode({k: v.encode("utf-8", "surrogatepass") for k, v in fields.items()}).encode()
