@@ -19,8 +19,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from starlette.routing import Route
 
+from core.api.schemas import exact_integer_bounds
 from core.errors import install_error_handlers
-from core.middleware import BodyLimitMiddleware, UnexpectedErrorMiddleware
+from core.middleware import BodyLimitMiddleware, UnexpectedErrorMiddleware, UrlGuardMiddleware
 from core.services import Services
 from core.settings import Settings
 
@@ -47,12 +48,15 @@ def create_app(settings: Settings, *, http: httpx.AsyncClient | None = None) -> 
     app.state.settings = settings
     install_error_handlers(app)
     _include_routers(app)
+    generate_openapi = app.openapi
+    app.openapi = lambda: exact_integer_bounds(generate_openapi())  # type: ignore[method-assign]
     # Order: the body limit runs first (outermost) so nothing reads an oversize body.
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type",
                                                                          "Idempotency-Key"])
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(UrlGuardMiddleware)  # before the body is read: a bad URL is refused at once
     app.add_middleware(UnexpectedErrorMiddleware)  # added last: outermost of ours
     return app
 

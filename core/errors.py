@@ -14,7 +14,9 @@ CoreError                         # an answer the client can act on: status, cod
 ```
 
 Anything else is a bug: ``core.middleware.UnexpectedErrorMiddleware`` logs it with a support reference
-and answers 500 with that reference only — never a stack trace, SQL, or a secret.
+and answers 500 with that reference only — never a stack trace, SQL, or a secret. Every 5xx carries a
+``support_reference``: the handlers below add one (logged with the details), and that middleware adds one
+to any 5xx that still has none.
 
 Usage::
 
@@ -93,7 +95,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CoreError)
     async def _core(request: Request, exc: CoreError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, **exc.extra), status_code=exc.status,
+        extra = exc.extra
+        if exc.status >= 500:
+            # Raise sites may bring their own (a stored answer that replays must quote the same one).
+            reference = extra.get("support_reference") or new_support_reference()
+            extra = {**extra, "support_reference": reference}
+            log.warning("%s %s on %s %s: %s", exc.status, reference, request.method, request.url.path, exc.message)
+        return JSONResponse(error_body(exc.code, exc.message, **extra), status_code=exc.status,
                             headers=exc.headers)
 
     from core.gateways.errors import GatewayError
@@ -116,5 +124,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(error_body(f"http_{exc.status_code}", str(exc.detail)), exc.status_code,
+        extra: dict[str, Any] = {}
+        if exc.status_code >= 500:
+            extra["support_reference"] = reference = new_support_reference()
+            log.warning("%s %s on %s %s: %s", exc.status_code, reference, request.method, request.url.path,
+                        exc.detail)
+        return JSONResponse(error_body(f"http_{exc.status_code}", str(exc.detail), **extra), exc.status_code,
                             headers=getattr(exc, "headers", None))

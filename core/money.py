@@ -12,15 +12,19 @@ Usage::
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 __all__ = [
+    "AMOUNT_INT_MAX",
+    "AMOUNT_PATTERN",
     "CENT",
     "asobancaria_cents",
     "format_amount",
     "from_asobancaria_cents",
     "from_cents",
     "parse_amount",
+    "parse_amount_input",
     "payu_confirmation_value",
     "payu_response_value",
     "payu_tx_value",
@@ -29,6 +33,11 @@ __all__ = [
 ]
 
 CENT = Decimal("0.01")
+# The one published shape of an amount string a client may send: what NUMERIC(15, 2) holds, ASCII digits,
+# nothing else. Decimal() alone also reads "1e3", "+5", "65_000", " 5 " and full-width or Arabic-Indic digits.
+AMOUNT_PATTERN = r"^[0-9]{1,13}(\.[0-9]{1,2})?$"
+AMOUNT_INT_MAX = 10**13 - 1
+_AMOUNT_TEXT = re.compile(r"[0-9]{1,13}(?:\.[0-9]{1,2})?", re.ASCII)
 _TENTH = Decimal("0.1")
 _HUNDRED = Decimal(100)
 
@@ -55,6 +64,25 @@ def parse_amount(value: str | int | Decimal, *, allow_negative: bool = False) ->
     if not number.is_finite():
         raise ValueError(f"amount must be finite, got {number}")
     return quantize(number, allow_negative=allow_negative)
+
+
+def parse_amount_input(value: str | int) -> Decimal:
+    """Parse an amount a client sent: a string matching ``AMOUNT_PATTERN`` exactly, or an integer in range.
+
+    Stricter than ``parse_amount``, which also reads what gateways send. TypeError for any other type
+    (floats and bools included), ValueError for anything outside the pattern or the range.
+    Usage: ``parse_amount_input("65000.50")``.
+    """
+    if isinstance(value, str):
+        # fullmatch, not match with "$": "$" also matches before a trailing newline.
+        if _AMOUNT_TEXT.fullmatch(value) is None:
+            raise ValueError(f'amount must match {AMOUNT_PATTERN}, like "65000.00"')
+        return quantize(Decimal(value))
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"amounts must be str or int, not {type(value).__name__}")
+    if not 0 <= value <= AMOUNT_INT_MAX:
+        raise ValueError(f"an integer amount must be between 0 and {AMOUNT_INT_MAX}")
+    return quantize(Decimal(value))
 
 
 def quantize(amount: Decimal, *, allow_negative: bool = False) -> Decimal:

@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from core.auth import Role, mint_token
 from core.efecty_codes import BOGOTA
 from core.gateways.errors import GatewayError
+from core.httpserver import HTTP_PROTOCOL
 from core.reconcile import reconcile_day
 from core.services import Services
 from core.settings import AuthSettings, Settings, describe_missing
@@ -66,6 +67,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2) -> int:
         workers=max(1, workers),
         log_level=settings.log_level.lower(),
         server_header=False,
+        http=HTTP_PROTOCOL,  # httptools with a cap on request heads (431)
     )
     return 0
 

@@ -17,7 +17,8 @@ from core.api.schemas import error_responses
 from core.auth import Principal, require_admin
 from core.db.models import EfectyStatus, Order
 from core.deps import get_services
-from core.errors import Conflict, GatewayUnavailable, NotFound
+from core.efecty_codes import BOGOTA
+from core.errors import Conflict, GatewayUnavailable, NotFound, Unprocessable
 from core.gateways.errors import AsobancariaFormatError, CircuitOpenError, GatewayError
 from core.payments.ledger import read_transaction
 from core.reconcile import confirm_voucher, locked_voucher, reconcile_day
@@ -25,6 +26,8 @@ from core.services import Services
 
 router = APIRouter(tags=["admin"])
 orders_t = cast(Table, Order.__table__)
+# Before any Efecty file could exist; also keeps years below 1000, which no YYYYMMDD field can carry, out.
+EARLIEST_DAY = date(2000, 1, 1)
 
 
 class ConfirmOut(BaseModel):
@@ -96,6 +99,10 @@ async def reconcile(
 ) -> ReconcileOut:
     """Read the day's Asobancaria 2001 file from Efecty, confirm matching payments and record anomalies.
     Running it again for the same day changes nothing."""
+    today = datetime.now(UTC).astimezone(BOGOTA).date()
+    if not EARLIEST_DAY <= day <= today:
+        # A day Efecty cannot have a file for is the caller's mistake (422), not a gateway failure (502).
+        raise Unprocessable("date_out_of_range", f"date must be between {EARLIEST_DAY} and today ({today}, Bogota)")
     try:
         summary = await reconcile_day(services, day)
     except AsobancariaFormatError as exc:

@@ -349,7 +349,8 @@ async def _outcome_unknown(services: Services, attempt: Attempt, exc: GatewayErr
         "payment_outcome_unknown",
         f"{exc.gateway} did not answer clearly; the payment may have been taken. It is "
         "pending: check the order before paying again.",
-        extra={"transaction_reference": attempt.reference},
+        # Stored with the answer, so every replay quotes the reference the first answer gave.
+        extra={"transaction_reference": attempt.reference, "support_reference": new_support_reference()},
     )
     error.status = 502
     async with services.engine.begin() as conn:

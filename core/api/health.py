@@ -20,10 +20,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from core.deps import get_services
+from core.errors import log, new_support_reference
 from core.gateways.errors import EfectyNotFoundError, GatewayError
 from core.gateways.resilience import BreakerState, CircuitBreaker
 from core.services import Services
@@ -44,6 +45,7 @@ class CheckOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded", "down"]
     checks: dict[str, CheckOut]
+    support_reference: str | None = Field(default=None, description="With 503, as on every 5xx: quote it to support.")
 
 
 async def _timed(probe: Callable[[], Awaitable[Any]]) -> CheckOut:
@@ -117,4 +119,7 @@ async def health(request: Request, services: Annotated[Services, Depends(get_ser
     else:
         status, code = "degraded", 200
     out = HealthOut(status=status, checks=checks)  # type: ignore[arg-type]
+    if code >= 500:
+        out.support_reference = new_support_reference()
+        log.warning("health down %s: %s", out.support_reference, database.detail)
     return JSONResponse(out.model_dump(mode="json"), status_code=code)

@@ -2,7 +2,13 @@
 
 A JSON number with a fraction or exponent (``65000.5``, ``1e3``) has already become a binary float by the
 time it is parsed, so it is refused outright rather than "converted": ``"65000.50"`` is the way to send
-cents. Every amount leaving the API is a string with two decimals.
+cents. An amount string must match ``AMOUNT_PATTERN`` exactly — no sign, exponent, spaces, underscores or
+non-ASCII digits, which Python's ``Decimal`` would otherwise read. Every amount leaving the API is a string
+with two decimals.
+
+Every request model derives from ``InputModel``: each string it carries must be storable by Postgres and
+each integer must fit a ``bigint`` (``core.storable``), so no buyer input reaches a gateway that the core
+could not record afterwards.
 """
 
 from __future__ import annotations
@@ -11,16 +17,30 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
-from core.money import format_amount, parse_amount
+from core.money import AMOUNT_INT_MAX, AMOUNT_PATTERN, format_amount, parse_amount_input
+from core.storable import BIGINT_MAX, unstorable, unstorable_int
+
+# A row id as a client may send it: positive and within the bigint column it is looked up in.
+DbId = Annotated[int, Field(gt=0, le=BIGINT_MAX)]
 
 
 def _amount_in(value: Any) -> Decimal:
     if isinstance(value, float):
         raise ValueError("amounts are JSON strings or integers, never floating-point numbers")
     try:
-        return parse_amount(value)
+        return parse_amount_input(value)
     except TypeError:
         raise ValueError('amount must be a string like "65000.00" or an integer') from None
 
@@ -32,7 +52,10 @@ AmountIn = Annotated[
     PlainSerializer(lambda amount: format_amount(amount), return_type=str, when_used="json"),
     WithJsonSchema(
         {
-            "anyOf": [{"type": "string", "pattern": r"^\d+(\.\d{1,2})?$"}, {"type": "integer"}],
+            "anyOf": [
+                {"type": "string", "pattern": AMOUNT_PATTERN},
+                {"type": "integer", "minimum": 0, "maximum": AMOUNT_INT_MAX},
+            ],
             "examples": ["65000.00", 65000],
         }
     ),
@@ -41,6 +64,64 @@ AmountOut = Annotated[str, Field(pattern=r"^-?\d+\.\d{2}$", examples=["65000.00"
 Currency = Literal["COP"]
 Environment = Literal["test", "production"]
 BankSource = Literal["wompi", "cache", "stale", "fallback"]
+
+
+def _storable(value: Any, loc: str) -> None:
+    # Iterative: a body may nest containers thousands deep, and recursion would fail on it with a 500.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            problem = unstorable(item)
+        elif isinstance(item, int) and not isinstance(item, bool):
+            problem = unstorable_int(item)
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+            continue
+        elif isinstance(item, list | tuple | set | frozenset):
+            pending.extend(item)
+            continue
+        else:
+            continue
+        if problem is not None:
+            raise ValueError(f"{loc} {problem}")
+
+
+class InputModel(BaseModel):
+    """Base of every request body: unknown fields refused, every string and integer storable by Postgres.
+
+    The check runs on every field of every subclass, so a field added later is covered without a word.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_input(cls, value: Any, info: ValidationInfo) -> Any:
+        _storable(value, info.field_name or "value")
+        return value
+
+
+def exact_integer_bounds(spec: dict[str, Any]) -> dict[str, Any]:
+    """Give integer schemas in an OpenAPI document their bounds back as integers, in place.
+
+    FastAPI's OpenAPI model types ``maximum``/``minimum`` as floats, and ``2**63 - 1`` as a float is
+    ``2**63``: a published bound one past the column, which a schema-driven client takes at its word.
+    """
+    pending: list[Any] = [spec]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "integer":
+                for key in ("maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum"):
+                    bound = node.get(key)
+                    if isinstance(bound, float) and bound.is_integer():
+                        node[key] = min(int(bound), BIGINT_MAX)
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return spec
 
 
 def amount_out(value: Decimal) -> str:
@@ -79,9 +160,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 # -- orders --------------------------------------------------------------------------------------
 
 
-class OrderIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OrderIn(InputModel):
     amount: AmountIn = Field(description="Order total in COP: a string with at most two decimals, or an integer.")
     currency: Currency = "COP"
 
@@ -116,22 +195,19 @@ class OrderOut(BaseModel):
 # -- payments ------------------------------------------------------------------------------------
 
 
-class WompiCardIn(BaseModel):
+class WompiCardIn(InputModel):
     """A card already tokenised in the browser with Wompi's public key (``POST /v1/tokens/cards``)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     token: str = Field(min_length=1, max_length=128)
     installments: int = Field(default=1, ge=1, le=36)
 
 
-class PayUCardIn(BaseModel):
+class PayUCardIn(InputModel):
     """Card data for PayU's API integration; never stored or logged by the core."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    number: str = Field(pattern=r"^\d{13,20}$", repr=False)
-    cvc: str = Field(pattern=r"^\d{3,4}$", repr=False)
+    # [0-9], not \d: the validator's \d is Unicode and would let Arabic-Indic or full-width digits through.
+    number: str = Field(pattern=r"^[0-9]{13,20}$", max_length=20, repr=False)
+    cvc: str = Field(pattern=r"^[0-9]{3,4}$", max_length=4, repr=False)
     exp_month: int = Field(ge=1, le=12)
     exp_year: int = Field(ge=2000, le=2100)
     holder: str = Field(min_length=1, max_length=255)
@@ -143,10 +219,8 @@ class PayUCardIn(BaseModel):
     )
 
 
-class PayerIn(BaseModel):
+class PayerIn(InputModel):
     """Who pays: PayU needs it for cards."""
-
-    model_config = ConfigDict(extra="forbid")
 
     full_name: str = Field(min_length=1, max_length=150)
     phone: str = Field(min_length=7, max_length=20)
@@ -154,21 +228,17 @@ class PayerIn(BaseModel):
     dni_type: str | None = Field(default=None, max_length=3)
 
 
-class PseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PseIn(InputModel):
     bank_code: str = Field(min_length=1, max_length=16, description="financial_institution_code from /payments/methods")
     user_type: Literal[0, 1] = Field(default=0, description="0 natural person, 1 legal person")
     legal_id_type: Literal["CC", "CE", "NIT", "PP", "TI"] = "CC"
     legal_id: str = Field(min_length=3, max_length=20)
 
 
-class ProcessPaymentIn(BaseModel):
+class ProcessPaymentIn(InputModel):
     """Pay an order. Send the same body with the same ``Idempotency-Key`` to retry safely."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    order_id: int = Field(gt=0)
+    order_id: DbId
     amount: AmountIn = Field(description="Must equal the order's outstanding amount.")
     currency: Currency
     method: Literal["CARD", "NEQUI", "PSE", "EFECTY"]
@@ -183,7 +253,7 @@ class ProcessPaymentIn(BaseModel):
     )
     card: WompiCardIn | PayUCardIn | None = None
     payer: PayerIn | None = None
-    nequi_phone: str | None = Field(default=None, pattern=r"^3\d{9}$")
+    nequi_phone: str | None = Field(default=None, pattern=r"^3[0-9]{9}$", max_length=10)
     pse: PseIn | None = None
 
     @model_validator(mode="after")
