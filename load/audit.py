@@ -45,6 +45,7 @@ from decimal import Decimal
 from typing import Any
 
 from load.ledger import LedgerEntry
+from load.payloads import seeded_status
 
 # ------------------------------------------------------------------------------------------ the model
 
@@ -263,7 +264,7 @@ class _ModelOrder:
 
 def _replay_order(order: OrderRow, txs: list[TxRow], events: list[EventRow]) -> tuple[_ModelOrder, list[Anomaly]]:
     """Run the order's recorded events, in id order, through the model."""
-    model = _ModelOrder(tx_status={t.id: "pending" for t in txs})
+    model = _ModelOrder(tx_status={t.id: seeded_status(t.reference) for t in txs})
     found: list[Anomaly] = []
     for ev in sorted(events, key=lambda e: e.id):
         incoming = incoming_status(ev.gateway, ev.key)

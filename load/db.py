@@ -70,14 +70,15 @@ async def seed_run(dsn: str, run_id: str, mix: Mix, counts: dict[str, int]) -> i
                 await conn.execute(
                     "INSERT INTO order_transactions (order_id, gateway, gateway_transaction_id, reference,"
                     " payment_method, amount, currency, status) "
-                    "SELECT o, g::gateway, gid, r, 'CARD', a, 'COP', 'pending' "
-                    "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::numeric[])"
-                    " AS u(o, g, gid, r, a)",
+                    "SELECT o, g::gateway, gid, r, 'CARD', a, 'COP', s::transaction_status "
+                    "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::text[])"
+                    " AS u(o, g, gid, r, a, s)",
                     [o for o, _ in attempts],
                     [a.gateway for _, a in attempts],
                     [a.gateway_id for _, a in attempts],
                     [a.reference for _, a in attempts],
                     [a.amount for _, a in attempts],
+                    [a.seeded_status for _, a in attempts],
                 )
         # Fresh statistics now, as a database that has lived would have: otherwise autovacuum analyzes
         # the tables tens of thousands of rows just grew by in the middle of the run's first seconds.

@@ -60,7 +60,9 @@ class Mix:
 
     dup: the final event twice at once; ooo: a PENDING after the final; invalid: a forged APPROVED first;
     replay: the final event again, byte for byte, at the end; conflict: a different final status racing
-    the real one; double: a second attempt on the same order approved at the same moment.
+    the real one; double: a second attempt on the same order, one the core had already settled as ``error``
+    (an order holds one live attempt at a time: the database refuses a second pending one), approved by the
+    gateway at the same moment as the live one's final event — the core must refuse it and log the conflict.
 
     Usage: ``Mix.parse("dup=0.10,ooo=0.05,invalid=0.02")``
     """
@@ -111,6 +113,16 @@ class Attempt:
     reference: str  # the reference sent to the gateway (PayU's reference_sale)
     gateway_id: str | None  # Wompi transaction id / PayU transaction_id; None until the gateway assigns one
     amount: Decimal
+
+    @property
+    def seeded_status(self) -> str:
+        """The status the seed writes: the second attempt of a double payment was settled before the load."""
+        return seeded_status(self.reference)
+
+
+def seeded_status(reference: str) -> str:
+    """``error`` for a double payment's second attempt (reference ending ``-b``), else ``pending``."""
+    return "error" if reference.endswith("-b") else "pending"
 
 
 @dataclass(frozen=True)

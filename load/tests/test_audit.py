@@ -58,11 +58,12 @@ def entry(
 
 
 def world() -> tuple[list[LedgerEntry], Snapshot, SimView]:
-    """Three seeded orders — a plain story with chaos, a double payment, a conflict — plus one paid
-    through the simulator and one checkout; every row is what a correct core leaves."""
+    """Three seeded orders — a plain story with chaos, a late approval of an attempt already settled as
+    error (the load's ``double``: an order holds one live attempt, so the core refuses it), a conflict — plus
+    one paid through the simulator and one checkout; every row is what a correct core leaves."""
     orders = [
         OrderRow(1, "O1", D("100.00"), D("100.00"), "paid", False),
-        OrderRow(2, "O2", D("50.00"), D("100.00"), "paid", True),
+        OrderRow(2, "O2", D("50.00"), D("50.00"), "paid", False),
         OrderRow(3, "O3", D("70.50"), D("0"), "failed", False),
         OrderRow(4, "O4", D("30.00"), D("30.00"), "paid", False),
         OrderRow(5, "ORD-X", D("20.00"), D("20.00"), "paid", False, origin="api"),
@@ -70,7 +71,7 @@ def world() -> tuple[list[LedgerEntry], Snapshot, SimView]:
     txs = [
         TxRow(11, 1, "wompi", "W1", "O1-a", D("100.00"), "approved"),
         TxRow(21, 2, "wompi", "W2", "O2-a", D("50.00"), "approved"),
-        TxRow(22, 2, "wompi", "W2b", "O2-b", D("50.00"), "approved"),
+        TxRow(22, 2, "wompi", "W2b", "O2-b", D("50.00"), "error"),
         TxRow(31, 3, "payu", "u3", "O3-a", D("70.50"), "declined"),
         TxRow(41, 4, "wompi", "S4", "O4-a", D("30.00"), "approved"),
         TxRow(51, 5, "wompi", "S5", "ORD-X-1", D("20.00"), "approved"),
@@ -79,7 +80,7 @@ def world() -> tuple[list[LedgerEntry], Snapshot, SimView]:
         EventRow(101, "wompi", "W1:APPROVED", 11, 1, "applied", "sig-W1:APPROVED"),
         EventRow(102, "wompi", "W1:PENDING", 11, 1, "recorded", "sig-W1:PENDING"),
         EventRow(103, "wompi", "W2:APPROVED", 21, 2, "applied", "sig-W2:APPROVED"),
-        EventRow(104, "wompi", "W2b:APPROVED", 22, 2, "applied", "sig-W2b:APPROVED"),
+        EventRow(104, "wompi", "W2b:APPROVED", 22, 2, "recorded", "sig-W2b:APPROVED"),
         EventRow(105, "payu", "O3-a:u3:6", 31, 3, "applied", "sig-O3-a:u3:6"),
         EventRow(106, "payu", "O3-a:u3:4", 31, 3, "recorded", "sig-O3-a:u3:4"),
         EventRow(107, "wompi", "S4:APPROVED", 41, 4, "applied", "simsig4"),
@@ -91,7 +92,7 @@ def world() -> tuple[list[LedgerEntry], Snapshot, SimView]:
         entry(3, "W1:APPROVED", role="dup", answer="duplicate"),
         entry(4, "W1:PENDING", role="late", status="PENDING", answer="recorded"),
         entry(5, "W2:APPROVED", attempt="O2-a"),
-        entry(6, "W2b:APPROVED", role="double", attempt="O2-b"),
+        entry(6, "W2b:APPROVED", role="double", attempt="O2-b", answer="recorded"),
         entry(7, "O3-a:u3:6", gateway="payu", attempt="O3-a", status="DECLINED"),
         entry(8, "O3-a:u3:4", gateway="payu", role="conflict", attempt="O3-a", answer="recorded"),
         entry(9, "W1:PENDING", role="late", status="PENDING", code=None, answer=None),  # killed in flight
@@ -99,7 +100,7 @@ def world() -> tuple[list[LedgerEntry], Snapshot, SimView]:
         entry(11, "ORD-X", role="checkout", attempt="ORD-X-1", status="approved", answer="pending"),
     ]
     snapshot = Snapshot(
-        orders, txs, events, conflicts=0, core_anomalies=[("double_payment", 2), ("state_regression_refused", 3)]
+        orders, txs, events, conflicts=0, core_anomalies=[("state_regression_refused", 2), ("state_regression_refused", 3)]
     )
     sim = SimView(
         deliveries=[
@@ -123,7 +124,7 @@ def test_a_consistent_world_is_clean() -> None:
     report = audit(ledger, snapshot, sim=sim)
     assert report.anomalies == []
     assert report.ok
-    assert report.stats["model"] == {"conflicts": 1, "double_payments": 1}
+    assert report.stats["model"] == {"conflicts": 2, "double_payments": 0}
 
 
 def _with_events(snapshot: Snapshot, events: list[EventRow]) -> Snapshot:
@@ -167,7 +168,12 @@ PLANTED = {
     ),
     "order_mismatch": lambda led, s, m: (led, replace(s, orders=_edit(list(s.orders), 2, status="pending")), m),
     "approved_drift": lambda led, s, m: (led, replace(s, orders=_edit(list(s.orders), 0, approved=D("200.00"))), m),
-    "double_payment_unflagged": lambda led, s, m: (led, replace(s, orders=_edit(list(s.orders), 1, flagged=False)), m),
+    "double_payment_unflagged": lambda led, s, m: (
+        led,
+        replace(s, transactions=_edit(list(s.transactions), 2, status="approved"),
+                orders=_edit(list(s.orders), 1, approved=D("100.00"))),
+        m,
+    ),
     "conflict_recorded": lambda led, s, m: (led, replace(s, conflicts=1), m),
     "anomaly_log_mismatch": lambda led, s, m: (led, replace(s, core_anomalies=[("double_payment", 2)]), m),
     "undelivered_event": lambda led, s, m: (
@@ -212,11 +218,14 @@ def test_an_unanswered_request_may_or_may_not_have_landed() -> None:
 
 
 def test_lost_updates_without_the_row_lock_are_caught() -> None:
-    """Two approvals racing on one order without a lock: both applied, approved_amount counted once, no flag."""
+    """Two approvals racing on one order without a lock: the settled attempt's late approval applied too,
+    approved_amount counted once, no flag."""
     ledger, snapshot, sim = world()
-    orders = _edit(list(snapshot.orders), 1, approved=D("50.00"), flagged=False)
-    report = audit(ledger, replace(snapshot, orders=orders, core_anomalies=[("state_regression_refused", 3)]), sim=sim)
-    assert {"order_mismatch", "approved_drift", "double_payment_unflagged"} <= kinds(report)
+    txs = _edit(list(snapshot.transactions), 2, status="approved")
+    events = _edit(list(snapshot.events), 3, outcome="applied")
+    report = audit(ledger, replace(snapshot, transactions=txs, events=events,
+                                   core_anomalies=[("state_regression_refused", 3)]), sim=sim)
+    assert {"outcome_mismatch", "approved_drift", "double_payment_unflagged"} <= kinds(report)
 
 
 def test_the_model_follows_the_monotonic_table() -> None:
