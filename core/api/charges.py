@@ -28,6 +28,7 @@ from core.gateways.payu_models import PayUBuyer, PayUCard, PayUDevice, PayUTrans
 from core.gateways.wompi_models import CardMethod, NequiMethod, PaymentMethod, PseMethod, WompiTransaction
 from core.money import to_cents
 from core.services import Services
+from core.webhooks import storable
 
 WOMPI_STATUS = {
     "PENDING": TransactionStatus.PENDING,
@@ -63,6 +64,22 @@ class ChargeResult:
     redirect_url: str | None = None
     amount_matches: bool = True  # False when the gateway reports another amount or currency than we sent
     message: str | None = None
+
+    def storable(self) -> ChargeResult:
+        """This answer as Postgres can keep it: the gateway echoes buyer data and its own text (a card holder
+        tokenised straight at the gateway never passes our input rules), and a NUL or lone surrogate in any
+        of it would fail the write *after* the charge. Text is escaped, the snapshot escaped or bounded with
+        the digest of what arrived; an id Postgres cannot store is dropped (the webhook path re-reads it)."""
+        digest = hashlib.sha256(repr(self.raw).encode("utf-8", "surrogatepass")).hexdigest()
+        gid = self.gateway_transaction_id
+        return dataclasses.replace(
+            self,
+            raw=storable.for_storage(self.raw, raw_sha256=digest, acted_on={"status": self.status.value}),
+            gateway_transaction_id=gid if gid is None or (storable.clean(gid) and len(gid) <= 128)
+            else None,
+            redirect_url=storable.text(self.redirect_url) if self.redirect_url is not None else None,
+            message=storable.text(self.message) if self.message is not None else None,
+        )
 
 
 def jsonable(value: Any) -> Any:

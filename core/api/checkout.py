@@ -289,6 +289,7 @@ async def _answer(
 
 
 async def _record_result(services: Services, attempt: Attempt, result: ChargeResult) -> dict[str, Any]:
+    result = result.storable()
     async with services.engine.begin() as conn:
         order = await lock_order(conn, attempt.order_id)
         assert order is not None

@@ -192,21 +192,40 @@ async def test_the_database_refuses_a_second_live_attempt_even_when_python_does_
     await conn.execute(insert, order_id, "ORD-X-3", "pending")
 
 
-async def test_a_gateway_answer_the_database_refuses_is_502_stored_and_blocks_a_new_charge(
+async def test_a_gateway_answer_echoing_nul_is_stored_escaped_and_applied(
     database: Database, conn: asyncpg.Connection
 ) -> None:
-    # JSONB refuses \\u0000; a gateway echoing one in its answer made storing it fail after the charge.
+    # JSONB refuses \\u0000 and the gateway echoes text the buyer gave it directly (a card holder tokenised at
+    # Wompi never passes our input rules): storing that answer used to fail after the charge.
     gateways = FakeGateways(wompi_status_message="Aprobada\x00")
     async with running_core(make_settings(database.url), gateways) as core:
         order = await core.create_order("buyer-1")
         first = await pay(core, card_body(order), 1)
-        gateways.wompi_status_message = None
+    assert first.status_code == 200, first.text
+    assert first.json()["transaction"]["status"] == "approved"
+    stored = await conn.fetchval("SELECT gateway_response FROM order_transactions")
+    assert '"form": "escaped"' in stored and "raw_sha256" in stored and "Aprobada\\\\u0000" in stored
+    assert await conn.fetchval("SELECT status FROM orders") == "paid"
+
+
+async def test_a_gateway_answer_the_database_refuses_is_502_stored_and_blocks_a_new_charge(
+    database: Database, conn: asyncpg.Connection
+) -> None:
+    # Whatever makes the write of the gateway's answer fail after the charge (here a trigger refusing it).
+    await conn.execute("CREATE FUNCTION refuse_answer() RETURNS trigger LANGUAGE plpgsql AS"
+                       " $$ BEGIN RAISE EXCEPTION 'injected: the answer cannot be stored'; END $$")
+    await conn.execute("CREATE TRIGGER refuse_answer BEFORE UPDATE OF gateway_response ON order_transactions"
+                       " FOR EACH ROW EXECUTE FUNCTION refuse_answer()")
+    gateways = FakeGateways()
+    async with running_core(make_settings(database.url), gateways) as core:
+        order = await core.create_order("buyer-1")
+        first = await pay(core, card_body(order), 1)
         retry = await pay(core, card_body(order), 1)
         new_key = await pay(core, card_body(order), 2)
     assert first.status_code == 502, first.text
     error = first.json()["error"]
     assert error["code"] == "payment_outcome_unknown" and error["support_reference"].startswith("SUP-")
-    assert "\x00" not in first.text and "asyncpg" not in first.text
+    assert "injected" not in first.text and "asyncpg" not in first.text
     # The same key answers the same 502 at once (no "in progress" for ever); a new key cannot charge again.
     assert (retry.status_code, retry.json(), retry.headers["idempotent-replayed"]) == (502, first.json(), "true")
     assert new_key.status_code == 409 and new_key.json()["error"]["code"] == "payment_attempt_live"
