@@ -93,3 +93,20 @@ class HeadLimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
         # Not counting again until the next message begins: the rest of this read was this message's body.
         self._reading_head = False
+
+
+# uvicorn trusts X-Forwarded-For from 127.0.0.1 unless told otherwise, so any client on the core's own host
+# (or behind a proxy that passes the header through) chooses the address the per-IP limit counts and PayU's
+# anti-fraud receives. The core trusts no proxy unless this variable names them (IPs or networks, commas).
+TRUSTED_PROXIES_ENV = "PAYHARNESS_TRUSTED_PROXIES"
+
+
+def trusted_proxies(env: dict[str, str]) -> str:
+    """The proxies whose X-Forwarded-For the core believes; empty: none."""
+    return ",".join(p.strip() for p in env.get(TRUSTED_PROXIES_ENV, "").split(",") if p.strip())
+
+
+def proxy_argv(env: dict[str, str]) -> list[str]:
+    """uvicorn's command-line options for forwarded headers (see ``trusted_proxies``)."""
+    trusted = trusted_proxies(env)
+    return ["--proxy-headers", "--forwarded-allow-ips", trusted] if trusted else ["--no-proxy-headers"]

@@ -4,8 +4,8 @@ Moving windows (``services.limiter``) so a burst at a window edge cannot double 
 in process memory by default — each uvicorn worker then counts on its own, so the effective limit is
 ``workers ×`` the configured one; set ``PAYHARNESS_LIMITS__STORAGE_URI=redis://…`` to share the counts.
 
-The IP is ``request.client.host``: behind a reverse proxy run uvicorn with ``--forwarded-allow-ips`` set
-to the proxy's address, or every buyer shares the proxy's allowance.
+The IP is ``request.client.host``: behind a reverse proxy set ``PAYHARNESS_TRUSTED_PROXIES`` to the
+proxy's address (core/httpserver.py), or every buyer shares the proxy's allowance.
 
 Usage::
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -25,7 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from core.auth import Role, mint_token
 from core.efecty_codes import BOGOTA
 from core.gateways.errors import GatewayError
-from core.httpserver import HTTP_PROTOCOL
+from core.httpserver import HTTP_PROTOCOL, trusted_proxies
 from core.reconcile import reconcile_day
 from core.services import Services
 from core.settings import AuthSettings, Settings, describe_missing
@@ -59,6 +60,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2) -> int:
         return _refuse(exc)
     import uvicorn  # imported late: token and reconcile do not need it
 
+    trusted = trusted_proxies(dict(os.environ))
+
     uvicorn.run(
         "core.app:app_from_env",
         factory=True,
@@ -68,6 +71,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2) -> int:
         log_level=settings.log_level.lower(),
         server_header=False,
         http=HTTP_PROTOCOL,  # httptools with a cap on request heads (431)
+        proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None,  # no proxy trusted unless named
     )
     return 0
 

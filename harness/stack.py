@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from core.httpserver import HTTP_PROTOCOL
+from core.httpserver import HTTP_PROTOCOL, proxy_argv
 from harness.databases import quote_ident, run_sync
 from harness.postgres import PostgresHandle, provide_postgres
 
@@ -187,7 +187,8 @@ class Stack:
         # times it out (uvicorn's default is 5 s) sees it closed — a race that is the client's, not the core's.
         argv = [sys.executable, *runner, "uvicorn", factory, "--factory", "--host", "127.0.0.1",
                 "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning",
-                "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS), "--http", HTTP_PROTOCOL]
+                "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS), "--http", HTTP_PROTOCOL,
+                *proxy_argv({**os.environ, **self.core_env})]
         self.core_service = ServiceProcess("core", argv, [f"{core_url}/openapi.json"],
                                            env={**os.environ, **self.core_env}).start()
         self.urls["core"] = core_url

@@ -12,6 +12,7 @@ import pytest
 from suites.conftest import Live
 from suites.support.api import Actor, wompi_card_token
 from suites.support.faults import charges
+from suites.support.http import client as http_client
 
 HEAD_LIMIT = 16 * 1024  # core.httpserver.MAX_HEAD_BYTES, restated: the suite checks the core from outside
 
@@ -132,3 +133,26 @@ async def test_requests_under_the_header_limit_and_large_bodies_still_pass(live:
     big = json.dumps({"amount": "50000.00", "currency": "COP"}).encode().ljust(60_000)
     created = await core.post("/orders", content=big, headers={**buyer.headers, "content-type": "application/json"})
     assert created.status_code == 201, created.text
+
+
+@pytest.mark.scenario("API-RATE-LIMIT")
+async def test_a_client_chosen_x_forwarded_for_is_not_the_address_payu_or_the_limits_see(
+    live: Live, core: httpx.AsyncClient
+) -> None:
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: a client on the core's host (or behind a
+    # proxy passing the header on) would pick the address the per-IP limit counts and PayU's anti-fraud gets.
+    buyer = Actor.buyer(live)
+    order = await buyer.create_order(core, "65000.00")
+    card = {"number": "4037997623271984", "cvc": "777", "exp_month": 5, "exp_year": 2030, "holder": "APPROVED",
+            "brand": "VISA"}
+    payer = {"full_name": "Ana Pérez", "phone": "3001234567", "dni_number": "1020304050"}
+    body = {"order_id": order["id"], "amount": "65000.00", "currency": "COP", "method": "CARD", "gateway": "payu",
+            "customer_email": "comprador@example.com", "card": card, "payer": payer}
+    paid = await core.post("/payments/process", json=body, headers={
+        **buyer.headers, "idempotency-key": "xff-test-key-1", "X-Forwarded-For": "203.0.113.99"})
+    assert paid.status_code == 200, paid.text
+    payu_id = paid.json()["transaction"]["gateway_transaction_id"]
+    async with http_client(base_url=live.urls["payu"]) as client:
+        seen = (await client.get("/__admin/payu/orders")).json()["orders"]
+    addresses = {tx.get("ipAddress") for o in seen for tx in o.get("transactions", []) if tx.get("id") == payu_id}
+    assert addresses == {"127.0.0.1"}, addresses
