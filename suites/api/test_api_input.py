@@ -11,7 +11,7 @@ import pytest
 
 from suites.conftest import Live
 from suites.support.api import Actor, wompi_card_token
-from suites.support.faults import charges
+from suites.support.faults import PAYU_CARD, PAYU_PAYER, charges
 from suites.support.http import client as http_client
 
 HEAD_LIMIT = 16 * 1024  # core.httpserver.MAX_HEAD_BYTES, restated: the suite checks the core from outside
@@ -143,11 +143,8 @@ async def test_a_client_chosen_x_forwarded_for_is_not_the_address_payu_or_the_li
     # proxy passing the header on) would pick the address the per-IP limit counts and PayU's anti-fraud gets.
     buyer = Actor.buyer(live)
     order = await buyer.create_order(core, "65000.00")
-    card = {"number": "4037997623271984", "cvc": "777", "exp_month": 5, "exp_year": 2030, "holder": "APPROVED",
-            "brand": "VISA"}
-    payer = {"full_name": "Ana Pérez", "phone": "3001234567", "dni_number": "1020304050"}
     body = {"order_id": order["id"], "amount": "65000.00", "currency": "COP", "method": "CARD", "gateway": "payu",
-            "customer_email": "comprador@example.com", "card": card, "payer": payer}
+            "customer_email": "comprador@example.com", "card": PAYU_CARD, "payer": PAYU_PAYER}
     paid = await core.post("/payments/process", json=body, headers={
         **buyer.headers, "idempotency-key": "xff-test-key-1", "X-Forwarded-For": "203.0.113.99"})
     assert paid.status_code == 200, paid.text
