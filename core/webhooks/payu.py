@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal, InvalidOperation
-from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
@@ -141,7 +140,10 @@ async def payu_confirmation(request: Request) -> JSONResponse:
 
 
 def _with_status(event: IncomingEvent, status: TransactionStatus) -> IncomingEvent:
+    """The event, to be applied with PayU's own answer. Its identity and identity digest stay the event's:
+    they must not depend on the path that settled it. (They once carried ``confirmed_by_query``: PayU's
+    identical re-delivery, which takes the direct path once the attempt has its gateway id, then looked like
+    other data — 409, a conflict row, a false identity_conflict anomaly, and PayU retrying for days.)"""
     from dataclasses import replace
 
-    data: dict[str, Any] = {**event.identity_data, "confirmed_by_query": status.value}
-    return replace(event, status=status, identity_data=data)
+    return replace(event, status=status)
