@@ -100,7 +100,8 @@ def world() -> tuple[list[LedgerEntry], Snapshot, SimView]:
         entry(11, "ORD-X", role="checkout", attempt="ORD-X-1", status="approved", answer="pending"),
     ]
     snapshot = Snapshot(
-        orders, txs, events, conflicts=0, core_anomalies=[("state_regression_refused", 2), ("state_regression_refused", 3)]
+        orders, txs, events, conflicts=0,
+        core_anomalies=[("state_regression_refused", 2), ("state_regression_refused", 3)],
     )
     sim = SimView(
         deliveries=[
