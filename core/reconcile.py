@@ -7,7 +7,7 @@ For each detail line (user reference = payment code):
 | no such code | anomaly ``unknown_reference`` | ``unknown`` |
 | amount differs from the voucher | anomaly ``amount_mismatch``, nothing confirmed | ``mismatched`` |
 | code expired, or the collection day is after the expiry day (Bogota) | anomaly ``paid_after_expiry`` | ``expired`` |
-| code already paid, by this same line (or by an admin) | nothing | ``already_confirmed`` |
+| code paid by this same line, or by an admin (the line becomes its evidence) | nothing | ``already_confirmed`` |
 | code already paid by another line | anomaly ``double_payment`` | ``duplicates`` |
 | pending code, amount equal, in time | confirm through the ledger (transaction approved, voucher paid) | ``matched`` |
 
@@ -136,6 +136,18 @@ async def _evidence_key(conn: AsyncConnection, transaction_id: int | None) -> st
     return confirmation.get("source_key")
 
 
+async def _claim_admin_confirmation(conn: AsyncConnection, transaction_id: int, key: str) -> None:
+    """Record file line ``key`` as the evidence of an admin-confirmed voucher (the caller holds the order lock)."""
+    response = (await conn.execute(select(txns_t.c.gateway_response).where(txns_t.c.id == transaction_id))).scalar()
+    response = response or {}
+    confirmation = {**(response.get("confirmation") or {}), "source_key": key}
+    await conn.execute(
+        update(txns_t)
+        .where(txns_t.c.id == transaction_id)
+        .values(gateway_response={**response, "confirmation": confirmation})
+    )
+
+
 async def locked_voucher(conn: AsyncConnection, code: str) -> tuple[LockedOrder, Any] | None:
     """Lock the voucher's order, then read the voucher row, so its status is current (ledger locking rule)."""
     order_id = (await conn.execute(select(efecty_t.c.order_id).where(efecty_t.c.payment_code == code))).scalar()
@@ -192,6 +204,13 @@ async def _reconcile_line(conn: AsyncConnection, day: date, detail: Detail) -> t
         return LineResult.MISMATCHED, await _anomaly_once(conn, AnomalyKind.AMOUNT_MISMATCH, key, facts, **ids)
     if payment.status is EfectyStatus.PAID:
         confirmed_by = await _evidence_key(conn, payment.transaction_id)
+        if confirmed_by is None and payment.transaction_id is not None:
+            # Confirmed by an admin, who saw one cash payment but no file line. The first line for the code
+            # is that same payment: it takes the confirmation's place as its evidence, so any other line (a
+            # second payment) is a double payment, as it is for a code the file itself confirmed.
+            # Without this every later line would be "already confirmed" and a second payment would vanish.
+            await _claim_admin_confirmation(conn, payment.transaction_id, key)
+            return LineResult.ALREADY_CONFIRMED, False
         if confirmed_by is None or confirmed_by == key:
             return LineResult.ALREADY_CONFIRMED, False
         facts["confirmed_by"] = confirmed_by

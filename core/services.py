@@ -11,7 +11,7 @@ Usage::
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 import httpx
@@ -26,6 +26,7 @@ from core.gateways.resilience import BreakerPolicy, RetryPolicy, Timeouts
 from core.gateways.wompi import WompiClient, WompiConfig
 from core.settings import Settings
 from core.webhooks import store
+from core.webhooks.payu_answers import PayUAnswers
 
 POOL_CLOSE_SECONDS = 10.0
 
@@ -39,6 +40,8 @@ class Services:
     wompi: WompiClient
     efecty: EfectyClient
     limiter: MovingWindowRateLimiter
+    # What PayU's Queries API said per reference, for a minute: bounds the calls a captured confirmation buys.
+    payu_answers: PayUAnswers = field(default_factory=PayUAnswers)
     # The webhook hot path's bare asyncpg pool (no ping; retries once on a dead connection): open() makes it.
     _webhook_pool: asyncpg.Pool | None = None
     _warming: asyncio.Task[int] | None = None

@@ -117,6 +117,33 @@ async def test_a_second_payment_line_for_a_paid_code_is_a_double_payment(
     assert await conn.fetchval("SELECT approved_amount FROM orders") == Decimal("50000.00")
 
 
+@pytest.mark.scenario("EFECTY-ADMIN-CONFIRMATION", "EFECTY-RECONCILIATION")
+async def test_a_second_payment_line_after_an_admin_confirmation_is_a_double_payment(
+    database: Database, conn: asyncpg.Connection
+) -> None:
+    # The admin confirmed one cash payment by hand; the file then shows two payments of the code. The first is
+    # the one the admin saw; the second is a double payment, exactly as without the admin (attack a12).
+    today = datetime.now(UTC).astimezone(BOGOTA).date()
+    gateways = FakeGateways()
+    async with running_core(make_settings(database.url), gateways) as core:
+        admin = core.auth("ops-1", "admin")
+        _, code = await voucher(core, "buyer-1", "50000.00")
+        assert (await core.client.post(f"/admin/efecty/{code}/confirm", headers=admin)).status_code == 200
+        gateways.asobancaria[today] = asobancaria_file(today, [(code, Decimal("50000.00")), (code, Decimal("50000"))])
+        r = await core.client.post(f"/admin/reconcile?date={today}", headers=admin)
+        before = await snapshot(conn)
+        again = await core.client.post(f"/admin/reconcile?date={today}", headers=admin)
+        after = await snapshot(conn)
+    first = r.json()
+    assert (first["matched"], first["already_confirmed"], first["duplicates"]) == (0, 1, 1)
+    assert first["anomalies_recorded"] == 1
+    second = again.json()
+    assert (second["already_confirmed"], second["duplicates"], second["anomalies_recorded"]) == (1, 1, 0)
+    assert after == before  # the second run writes nothing: the first line stays the admin's evidence
+    assert [r[0] for r in await conn.fetch("SELECT kind::text FROM payment_anomalies")] == ["double_payment"]
+    assert await conn.fetchval("SELECT approved_amount FROM orders") == Decimal("50000.00")
+
+
 async def test_overdue_vouchers_expire_only_when_efecty_says_so(database: Database, conn: asyncpg.Connection) -> None:
     gateways = FakeGateways()
     async with running_core(make_settings(database.url), gateways) as core:

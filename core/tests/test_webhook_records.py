@@ -8,11 +8,20 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import pytest
 
 from core.db.models import Gateway, TransactionStatus
 from core.db.session import make_pool
 from core.settings import DatabaseSettings
-from core.webhooks.recording import IncomingEvent, Result, record_and_apply, record_unmatched
+from core.webhooks import payu
+from core.webhooks.recording import (
+    IncomingEvent,
+    OtherAttempt,
+    Result,
+    record_and_apply,
+    record_and_apply_attempt,
+    record_unmatched,
+)
 from core.webhooks.store import TransactionMatch
 
 AMOUNT = Decimal("50000.00")
@@ -72,7 +81,7 @@ async def test_a_conflicting_copy_sent_again_and_again_writes_one_conflict_row(
 ) -> None:
     await _attempt(conn)
     first = event()
-    other = replace(first, identity_data={**first.identity_data, "confirmed_by_query": "approved"})
+    other = replace(first, identity_data={**first.identity_data, "other": "data"})
     results = await _apply(database, first, other, other, other)
     assert [r.status_code for r in results if r is not None] == [200, 409, 409, 409]
     assert await _counts(conn) == (1, 1, 1)
@@ -83,3 +92,34 @@ async def test_unmatched_copies_write_one_refusal_and_one_anomaly(conn: asyncpg.
     results = await _apply(database, *copies, unmatched=True)
     assert {r.status_code for r in results if r is not None} == {422}
     assert await _counts(conn) == (1, 0, 1)
+
+
+@pytest.mark.scenario("PAYU-CONFIRMATION-REPLAY")
+async def test_a_payu_re_delivery_gets_the_first_answer_whichever_path_settled_the_first(
+    conn: asyncpg.Connection, database: Any
+) -> None:
+    # PayU's confirmation beat the core's own SUBMIT answer: the attempt had no gateway id yet, so the core
+    # asked PayU (Queries) and applied its answer. PayU then re-delivers the very same bytes after the SUBMIT
+    # answer was stored, and the direct path takes it. Same event: the first answer, nothing written (a10).
+    order_id = await conn.fetchval(
+        "INSERT INTO orders (reference, buyer_id, total_amount) VALUES ('O-P1', 'b', $1) RETURNING id", AMOUNT)
+    await conn.execute(
+        "INSERT INTO order_transactions (order_id, gateway, reference, payment_method, amount, currency)"
+        " VALUES ($1, 'payu', 'R-P1', 'CARD', $2, 'COP')", order_id, AMOUNT)
+    # As verified (to_incoming runs after the signature check): the fields the core reads.
+    form = {"merchant_id": "1", "reference_sale": "R-P1", "value": "50000.00", "currency": "COP", "state_pol": "4",
+            "transaction_id": "T-1", "sign": "0" * 32, "reference_pol": "1400449660", "attempts": "1"}
+    incoming = payu.to_incoming(form)
+    match = TransactionMatch(Gateway.PAYU, "reference", "R-P1")
+    pool = await make_pool(DatabaseSettings(url=database.url, webhook_pool_size=2))
+    try:
+        first = await record_and_apply_attempt(pool, incoming, match=match, gateway_id="T-1")
+        assert isinstance(first, OtherAttempt)  # no gateway id yet: the core asks PayU, which says APPROVED
+        settled = await record_and_apply(pool, payu._with_status(incoming, TransactionStatus.APPROVED), match=match)
+        await conn.execute("UPDATE order_transactions SET gateway_transaction_id = 'T-1'")  # SUBMIT answer stored
+        again = await record_and_apply_attempt(pool, payu.to_incoming(dict(form)), match=match, gateway_id="T-1")
+    finally:
+        await pool.close()
+    assert settled is not None and settled.status_code == 200 and settled.body["status"] == "applied"
+    assert isinstance(again, Result) and again.status_code == 200 and again.body["status"] == "duplicate"
+    assert await _counts(conn) == (1, 0, 0)  # one event; no conflict row, no identity_conflict anomaly

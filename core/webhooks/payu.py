@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 from decimal import Decimal, InvalidOperation
-from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
@@ -26,6 +25,7 @@ from core.deps import services_of
 from core.errors import Unauthorized, Unprocessable
 from core.services import Services
 from core.signing.payu import Algorithm, verify_confirmation
+from core.webhooks.payu_answers import FINAL, States
 from core.webhooks.recording import (
     IncomingEvent,
     Result,
@@ -95,12 +95,25 @@ def to_incoming(form: dict[str, str], *, raw_sha256: str | None = None) -> Incom
 
 
 async def _payu_says(services: Services, reference: str, transaction_id: str) -> TransactionStatus | None:
-    """PayU's own state for ``transaction_id`` under ``reference``; None when PayU has no such attempt."""
+    """PayU's own state for ``transaction_id`` under ``reference``; None when PayU has no such attempt.
+
+    PayU is asked at most once per reference while its answer is remembered (core/webhooks/payu_answers.py):
+    a captured confirmation sent again and again with new transaction_ids must not buy one outbound call each.
+    """
+    known = services.payu_answers.recall(reference)
+    if known is not None:
+        if transaction_id not in known:
+            return None  # PayU listed no such attempt a moment ago: the same refusal, without asking again
+        if known[transaction_id] in FINAL:
+            return known[transaction_id]
+    states: States = {}
     for order in await services.payu.order_by_reference(reference):
         for attempt in order.transactions:
-            if attempt.id == transaction_id and attempt.response is not None:
-                return PAYU_STATE.get(attempt.response.state.upper())
-    return None
+            state = PAYU_STATE.get(attempt.response.state.upper()) if attempt.response is not None else None
+            if states.get(attempt.id) is None:
+                states[attempt.id] = state
+    services.payu_answers.remember(reference, states)
+    return states.get(transaction_id)
 
 
 @router.post("/webhooks/payu", summary="Receive a PayU confirmation (form-encoded)",
@@ -141,7 +154,10 @@ async def payu_confirmation(request: Request) -> JSONResponse:
 
 
 def _with_status(event: IncomingEvent, status: TransactionStatus) -> IncomingEvent:
+    """The event, to be applied with PayU's own answer. Its identity and identity digest stay the event's:
+    they must not depend on the path that settled it. (They once carried ``confirmed_by_query``: PayU's
+    identical re-delivery, which takes the direct path once the attempt has its gateway id, then looked like
+    other data — 409, a conflict row, a false identity_conflict anomaly, and PayU retrying for days.)"""
     from dataclasses import replace
 
-    data: dict[str, Any] = {**event.identity_data, "confirmed_by_query": status.value}
-    return replace(event, status=status, identity_data=data)
+    return replace(event, status=status)

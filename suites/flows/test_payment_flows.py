@@ -167,3 +167,29 @@ async def test_an_unpaid_efecty_code_past_its_expiry_is_closed_and_a_late_paymen
     assert "paid_after_expiry" in kinds
     assert (await buyer.order(core, order["id"]))["status"] != "paid"
     assert Decimal((await buyer.order(core, order["id"]))["approved_amount"]) == 0
+
+
+@pytest.mark.scenario("FLOW-EFECTY", "EFECTY-ADMIN-CONFIRMATION", "EFECTY-RECONCILIATION")
+async def test_an_admin_confirmed_efecty_code_paid_twice_in_the_file_is_a_double_payment(
+    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
+) -> None:
+    # The admin confirms the payer's cash payment by hand; the file then shows it and a second payment of the
+    # same code. The second is a double payment, as it would be without the admin (attack a12).
+    buyer, admin = Actor.buyer(live), Actor.admin(live)
+    order, voucher = await _efecty_voucher(live, core, buyer, "65000.00")
+    code = voucher["payment_code"]
+    confirmed = await core.post(f"/admin/efecty/{code}/confirm", headers=admin.headers)
+    assert confirmed.status_code == 200 and confirmed.json()["order_status"] == "paid", confirmed.text
+    assert (await _cashier(live, code, "65000.00")).status_code == 201
+    async with httpx.AsyncClient(base_url=live.urls["efecty"], timeout=10) as client:
+        (await client.post("/__admin/reconciliation/inject",
+                           json={"payment_code": code, "amount": "65000.00"})).raise_for_status()
+    today = datetime.now(UTC).astimezone(BOGOTA).date().isoformat()
+    first = await _reconcile(core, admin, today)
+    assert (first["already_confirmed"], first["duplicates"], first["anomalies_recorded"]) == (1, 1, 1)
+    second = await _reconcile(core, admin, today)
+    assert (second["already_confirmed"], second["duplicates"], second["anomalies_recorded"]) == (1, 1, 0)
+    kinds = [r["kind"] for r in await core_db.fetch("SELECT kind FROM payment_anomalies WHERE order_id = $1",
+                                                    order["id"])]
+    assert kinds == ["double_payment"]
+    assert (await buyer.order(core, order["id"]))["approved_amount"] == "65000.00"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 import asyncpg
@@ -10,10 +11,12 @@ import pytest
 
 from suites.conftest import Live, seed_transaction
 from suites.support.events import form_body, payu_confirmation
+from suites.support.faults import requests
 
 pytestmark = pytest.mark.scenario("WH-REPLAY")
 AMOUNT = Decimal("50000.00")
 PAYU_TXN = "aa2f50b2-62a8-42de-b3be-c6fe08ec712f"
+QUERIES_PATH = "/reports-api/4.0/service.cgi"
 
 
 def _confirmation(live: Live, reference: str, **overrides: object) -> dict[str, str]:
@@ -104,3 +107,39 @@ async def test_a_malformed_form_is_a_422(live: Live, core: httpx.AsyncClient) ->
     response = await core.post("/webhooks/payu", content=b"sign=a&sign=b&%zz",
                                headers={"content-type": "application/x-www-form-urlencoded"})
     assert response.status_code == 422
+
+
+@pytest.mark.scenario("PAYU-CONFIRMATION-REPLAY", "PAYU-CONFIRMATION-AMPLIFICATION")
+async def test_a_captured_confirmation_with_ever_new_transaction_ids_buys_bounded_rows_and_payu_calls(
+    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
+) -> None:
+    # transaction_id is unsigned: each new one is a question only PayU can answer. Asked once, PayU's answer
+    # for the reference is remembered, so 30 copies cost at most one Queries call per worker (attack a09).
+    seeded = await seed_transaction(core_db, gateway="payu", gateway_transaction_id=PAYU_TXN)
+    form = _confirmation(live, str(seeded["reference"]))
+    before = len(await requests(live, "payu", path=QUERIES_PATH))
+    codes = {(await _post(core, {**form, "transaction_id": str(uuid.uuid4())})).status_code for _ in range(30)}
+    asked = len(await requests(live, "payu", path=QUERIES_PATH)) - before
+    assert codes == {422}
+    assert 1 <= asked <= 2  # the core runs two workers, each with its own memory
+    counts = await core_db.fetchrow("SELECT (SELECT count(*) FROM webhook_events), (SELECT count(*) FROM"
+                                    " webhook_event_conflicts), (SELECT count(*) FROM payment_anomalies)")
+    assert tuple(counts) == (1, 0, 1)
+    assert await core_db.fetchval("SELECT status FROM orders WHERE id = $1", seeded["order_id"]) == "pending"
+
+
+@pytest.mark.scenario("PAYU-CONFIRMATION-REPLAY", "PAYU-CONFIRMATION-AMPLIFICATION")
+async def test_a_genuine_confirmation_with_its_value_padded_is_a_duplicate(
+    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
+) -> None:
+    # PayU verifies `value` as a number; a padded copy is the same event, not a conflict row each (a09).
+    seeded = await seed_transaction(core_db, gateway="payu", gateway_transaction_id=PAYU_TXN)
+    form = _confirmation(live, str(seeded["reference"]))
+    assert (await _post(core, form)).status_code == 200
+    for padded in (f" {form['value']}", f"{form['value']}  ", f"\t{form['value']}", "50000.0", "50000"):
+        replay = await _post(core, {**form, "value": padded})
+        if replay.status_code == 401:
+            continue  # this padding is not the signed amount: refused before anything is written
+        assert (replay.status_code, replay.json()["status"]) == (200, "duplicate"), padded
+    assert await core_db.fetchval("SELECT count(*) FROM webhook_event_conflicts") == 0
+    assert await core_db.fetchval("SELECT count(*) FROM payment_anomalies") == 0
