@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -48,8 +49,18 @@ MESSAGE_ONLY_RAISE = r'^\s*raise \w+\(f?"[^"]*"\)( from \w+)?\s*$'
 GRACE_S = 20.0  # after SIGINT, how long mutmut may take to stop its workers and save verdicts
 
 
-def _source_files(modules: Sequence[str], root: Path = REPO) -> list[str]:
-    files = sorted(str(p.relative_to(root)) for p in (root / "core").rglob("*.py")
+@dataclass(frozen=True)
+class Project:
+    """What mutmut works on: a package under ``root``, and the pytest arguments every session gets."""
+
+    root: Path = REPO
+    package: str = "core"
+    pytest_args: tuple[str, ...] = ("-p", "no:cacheprovider", "--scenarios-json=")
+
+
+def source_files(modules: Sequence[str], project: Project = Project()) -> list[str]:
+    root = project.root
+    files = sorted(str(p.relative_to(root)) for p in (root / project.package).rglob("*.py")
                    if "tests" not in p.relative_to(root).parts)
     chosen = [f for m in modules for f in module_files(m, files)]
     missing = [m for m in modules if not module_files(m, files)]
@@ -62,21 +73,25 @@ def _toml_list(items: Sequence[str]) -> str:
     return "[" + ", ".join(json.dumps(i) for i in items) + "]"
 
 
-def _prepare(work: Path, files: Sequence[str], tests: Sequence[str], fresh: bool) -> None:
+def prepare(work: Path, files: Sequence[str], *, tests: Sequence[str], fresh: bool = False,
+            project: Project = Project()) -> None:
+    """Lay out mutmut's work dir for ``files``; earlier verdicts stay unless ``fresh`` or the tests changed."""
     if fresh and work.exists():
         shutil.rmtree(work)
-    work.mkdir(exist_ok=True)
-    for name in ("core", "conftest.py"):
+    work.mkdir(parents=True, exist_ok=True)
+    shared = [n for n in (project.package, "conftest.py") if (project.root / n).exists()]
+    for name in shared:
         link = work / name
         if not link.is_symlink():
-            link.symlink_to(REPO / name)
-    config = (REPO / "pyproject.toml").read_text() + (
+            link.symlink_to(project.root / name)
+    pyproject = project.root / "pyproject.toml"
+    config = (pyproject.read_text() if pyproject.is_file() else "") + (
         "\n[tool.mutmut]\n"
-        'source_paths = ["core"]\n'
+        f"source_paths = {_toml_list([project.package])}\n"
         f"only_mutate = {_toml_list(files)}\n"
-        'also_copy = ["conftest.py"]\n'
+        f"also_copy = {_toml_list([n for n in shared if n.endswith('.py')])}\n"
         f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
-        'pytest_add_cli_args = ["-p", "no:cacheprovider", "--scenarios-json="]\n'
+        f"pytest_add_cli_args = {_toml_list(project.pytest_args)}\n"
         f"do_not_mutate_patterns = {_toml_list([MESSAGE_ONLY_RAISE])}\n"
     )
     target = work / "pyproject.toml"
@@ -89,24 +104,27 @@ def _prepare(work: Path, files: Sequence[str], tests: Sequence[str], fresh: bool
         # for an already mutated file: drop such a plain copy so mutmut mutates it again.
         if copy.is_file() and "__mutmut_orig" not in copy.read_text():
             copy.unlink()
-    _reset_if_tests_changed(mutants)
+    _reset_if_tests_changed(mutants, _tests_fingerprint(project))
 
 
-def _tests_fingerprint() -> str:
+def _tests_fingerprint(project: Project) -> str:
     digest = hashlib.sha256()
-    for path in sorted([*(REPO / "core").rglob("tests/**/*.py"), REPO / "conftest.py"]):
-        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    root = project.root
+    paths = [p for p in (root / project.package).rglob("*.py") if "tests" in p.relative_to(root).parts]
+    if (root / "conftest.py").is_file():
+        paths.append(root / "conftest.py")
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
-def _reset_if_tests_changed(mutants: Path) -> None:
+def _reset_if_tests_changed(mutants: Path, now: str) -> None:
     """New or changed tests may kill what survived: send every verdict but "killed" back to "not checked".
 
     mutmut keeps a verdict until the mutated function changes, so without this a survivor would stay a
     survivor after the test that kills it is written.
     """
     stamp = mutants / "payharness-tests.sha256"
-    now = _tests_fingerprint()
     if stamp.is_file() and stamp.read_text() != now:
         for meta in mutants.rglob("*.py.meta"):
             data = json.loads(meta.read_text())
@@ -217,12 +235,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", default=str(WORK), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     modules = [m.strip().rstrip("/") for m in args.modules.split(",") if m.strip()]
-    files = _source_files(modules)
+    files = source_files(modules)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.artefacts or REPO / "artefacts" / f"mutants-{stamp}").resolve()
     out.mkdir(parents=True, exist_ok=True)
     work = Path(args.work).resolve()
-    _prepare(work, files, [t.strip() for t in args.tests.split(",") if t.strip()], args.fresh)
+    prepare(work, files, tests=[t.strip() for t in args.tests.split(",") if t.strip()], fresh=args.fresh)
     started_at, started = datetime.now(UTC), time.monotonic()
     print(f"payharness mutants: mutmut on {len(files)} files of {', '.join(modules)}; budget {args.budget:.0f} s; "
           f"log {out / 'mutmut.log'}", file=sys.stderr, flush=True)

@@ -97,8 +97,8 @@ def _outcome(status: str) -> str:
 
 
 def _figures(mutants: Sequence[Mutant], equivalents: Sequence[Equivalent]) -> dict[str, Any]:
-    counts: dict[str, Any] = {"total": len(mutants), "killed": 0, "survived": 0, "no_tests": 0, "timeout": 0, "not_run": 0,
-              "equivalent": 0}
+    counts: dict[str, Any] = {"total": len(mutants), "killed": 0, "survived": 0, "no_tests": 0, "timeout": 0,
+                              "not_run": 0, "equivalent": 0}
     survivors, equivalent, equivalent_killed = [], [], []
     for m in mutants:
         outcome = _outcome(m.status)
