@@ -133,7 +133,11 @@ def summarise(mutants: Sequence[Mutant], *, modules: Sequence[str], equivalents:
     for module in modules:
         files = module_files(module, paths)
         mine = [m for m in mutants if m.path in files]
-        rows.append({"module": module, "files": files, **_figures(mine, equivalents)})
+        by_file = []
+        for f in files:
+            figures = _figures([m for m in mine if m.path == f], equivalents)
+            by_file.append({"path": f, **{k: v for k, v in figures.items() if not isinstance(v, list)}})
+        rows.append({"module": module, "files": files, **_figures(mine, equivalents), "by_file": by_file})
     chosen = {p for row in rows for p in row["files"]}
     totals = _figures([m for m in mutants if m.path in chosen], equivalents)
     for key in ("survivors", "equivalents", "equivalent_but_killed"):

@@ -89,3 +89,10 @@ def test_the_checked_in_equivalents_all_give_a_reason() -> None:
     from harness.mutants.run import EQUIVALENTS
 
     assert all(e.reason.strip() and e.path.startswith("core/") for e in load_equivalents(EQUIVALENTS))
+
+
+def test_each_file_of_a_folder_module_has_its_own_figures_for_the_report_components() -> None:
+    mutants = [_m(1, "core/signing/payu.py", "killed"), _m(2, "core/signing/wompi.py", "survived")]
+    row = summarise(mutants, modules=["core/signing"], equivalents=[], run=RUN)["modules"][0]
+    assert [(f["path"], f["killed"], f["survived"], f["score"]) for f in row["by_file"]] == [
+        ("core/signing/payu.py", 1, 0, 1.0), ("core/signing/wompi.py", 0, 1, 0.0)]
