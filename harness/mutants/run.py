@@ -98,6 +98,7 @@ def prepare(work: Path, files: Sequence[str], *, tests: Sequence[str], fresh: bo
     if not target.is_file() or target.read_text() != config:
         target.write_text(config)
     mutants = work / "mutants"
+    mutants.mkdir(exist_ok=True)
     for f in files:
         copy = mutants / f
         # mutmut copies files it is not asked to mutate and then takes the copy (newer than the source)
@@ -130,17 +131,18 @@ def _reset_if_tests_changed(mutants: Path, now: str) -> None:
             data = json.loads(meta.read_text())
             data["exit_code_by_key"] = {k: (v if v in (1, 3) else None) for k, v in data["exit_code_by_key"].items()}
             meta.write_text(json.dumps(data))
-    if mutants.is_dir():
-        stamp.write_text(now)
+    stamp.write_text(now)
 
 
 def _functions(tree: ast.Module, source: str) -> dict[str, str]:
+    # Slicing lines once: ast.get_source_segment splits the whole (large) mutated file on every call.
+    lines = source.splitlines()
     found: dict[str, str] = {}
     for node in tree.body:
         body = node.body if isinstance(node, ast.ClassDef) else [node]
         for fn in body:
             if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
-                found[fn.name] = ast.get_source_segment(source, fn) or ""
+                found[fn.name] = "\n".join(lines[fn.lineno - 1:fn.end_lineno])
     return found
 
 
@@ -196,13 +198,19 @@ def _kill_stragglers(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_mutmut(work: Path, *, budget_s: float | None, jobs: int, log_path: Path, env: dict[str, str]) -> str | None:
     """Run ``mutmut run`` in ``work`` until it ends or the budget is spent; returns why it was stopped."""
     cmd = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(jobs)]
     with log_path.open("wb") as log:
         # Its own session: Ctrl-C reaches only us, and we stop mutmut's whole group in order.
+        # A shell starts background jobs with SIGINT ignored, and a child would inherit that: give mutmut
+        # the default back so that the SIGINT below stops it cleanly.
         proc = subprocess.Popen(cmd, cwd=work, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_default_sigint)
         try:
             code = proc.wait(timeout=budget_s)
         except subprocess.TimeoutExpired:

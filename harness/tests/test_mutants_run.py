@@ -73,6 +73,26 @@ def test_a_real_run_counts_the_killed_and_the_surviving_mutants(tmp_path: Path) 
 
 
 @pytest.mark.slow
+def test_a_new_test_gets_its_chance_at_the_survivors_and_kills_stay_killed(tmp_path: Path) -> None:
+    project, work = _tiny(tmp_path / "src"), tmp_path / "work"
+    files = source_files(["tiny/fee.py"], project)
+    env = dict(os.environ)
+    prepare(work, files, tests=["tiny/tests"], project=project)
+    assert run_mutmut(work, budget_s=120, jobs=1, log_path=tmp_path / "first.log", env=env) is None
+    first = {m.change: m.status for m in read_verdicts(work / "mutants", files)}
+    boundary = "if amount >= 100: -> if amount > 100:"
+    assert first[boundary] == "survived"
+    tests = project.root / "tiny" / "tests" / "test_fee.py"
+    tests.write_text(tests.read_text() + "\n\ndef test_a_hundred_pays_ten():\n    assert fee(100) == 10\n")
+    prepare(work, files, tests=["tiny/tests"], project=project)
+    reset = {m.change: m.status for m in read_verdicts(work / "mutants", files)}
+    assert reset[boundary] == "not checked"
+    assert all(reset[c] == "killed" for c, s in first.items() if s == "killed")
+    assert run_mutmut(work, budget_s=120, jobs=1, log_path=tmp_path / "second.log", env=env) is None
+    assert {m.change: m.status for m in read_verdicts(work / "mutants", files)}[boundary] == "killed"
+
+
+@pytest.mark.slow
 def test_a_spent_budget_stops_mutmut_leaves_no_process_and_counts_nothing_as_killed(tmp_path: Path) -> None:
     project, work = _tiny(tmp_path / "src"), tmp_path / "work"
     files = source_files(["tiny/fee.py"], project)
