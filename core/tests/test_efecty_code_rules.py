@@ -69,6 +69,16 @@ def test_values_that_do_not_fit_their_field_are_refused(order_id: int, amount: D
         barcode_data("110634", order_id, amount, EXPIRY)
 
 
+@pytest.mark.parametrize(("convenio", "order_id", "cents", "field"), [
+    ("1" * 11, 1, 100, "convenio does not fit in 10 digits"),
+    ("110634", 10**12, 100, "order id does not fit in 12 digits"),
+    ("110634", 1, 10**14, "amount does not fit in 14 digits"),
+])
+def test_a_value_too_wide_is_refused_naming_its_field(convenio: str, order_id: int, cents: int, field: str) -> None:
+    with pytest.raises(ValueError, match=f"^{field}$"):
+        barcode_data(convenio, order_id, Decimal(cents) / 100, EXPIRY)
+
+
 def _with_check(body: str) -> str:
     return body + str(gs1_check_digit(body))
 
@@ -106,6 +116,9 @@ def _integrity(orig: Exception, cause: Exception | None = None) -> IntegrityErro
         # A driver that names no constraint: only the message can tell.
         (_integrity(_Driver('violates unique constraint "uq_efecty_payments_payment_code"')), True),
         (_integrity(_Driver('violates foreign key constraint "fk_efecty_payments_order_id"')), False),
+        # A driver whose errors have no constraint_name attribute at all.
+        (_integrity(Exception('duplicate key violates unique constraint "uq_efecty_payments_payment_code"')), True),
+        (_integrity(Exception("deadlock detected")), False),
     ],
 )
 def test_only_a_violation_of_the_code_constraint_counts_as_a_collision(error: IntegrityError, collision: bool) -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from core.db.models import AnomalyKind, Gateway, OrderStatus, TransactionStatus
-from core.payments.ledger import LockedOrder, TransactionRow, change_for
+from core.payments.ledger import LockedOrder, Outcome, TransactionRow, change_for
 from core.payments.statemachine import Decision
 
 T = TransactionStatus
@@ -25,7 +25,7 @@ def test_an_approval_adds_the_transaction_amount_and_pays_the_order() -> None:
     change = change_for(_order(), _txn(T.PENDING), T.APPROVED)
     assert (change.transaction_status, change.order_status, change.approved_amount) == (
         T.APPROVED, OrderStatus.PAID, Decimal("50000.00"))
-    assert change.outcome.decision is Decision.APPLY and not change.outcome.flagged_for_refund
+    assert change.outcome == Outcome(Decision.APPLY, OrderStatus.PAID, T.APPROVED, False)
     assert change.flag_reason is None and change.anomaly is None
 
 
