@@ -55,6 +55,8 @@ async def test_each_anomaly_records_the_line_it_came_from_and_what_it_disagrees_
         gateways.asobancaria[today] = asobancaria_file(today, lines)
         r = await core.client.post(f"/admin/reconcile?date={today}", headers=core.auth("ops-1", "admin"))
     assert r.status_code == 200, r.text
+    assert {k: r.json()[k] for k in ("lines", "unknown", "mismatched", "expired", "matched", "duplicates")} == {
+        "lines": 6, "unknown": 2, "mismatched": 1, "expired": 1, "matched": 1, "duplicates": 1}
     details = parse_asobancaria(gateways.asobancaria[today]).details
     keys = [line_key(today, d) for d in details]
     found = await _anomalies(conn)
