@@ -1,0 +1,96 @@
+"""Idempotency key rows: releasing frees only that request's key and never an answered one; the transaction is
+linked to its own key only; the fingerprint's canonical form is fixed, since fingerprints outlive a deploy."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import TYPE_CHECKING
+
+import asyncpg
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from core.api.idempotency import (
+    CheckoutOptions,
+    Replay,
+    attach_transaction,
+    claim_key,
+    fingerprint,
+    release_key,
+    store_answer,
+)
+
+if TYPE_CHECKING:
+    from conftest import Database
+
+OPTIONS = CheckoutOptions(idempotency_wait_seconds=0.0)
+
+
+async def test_a_refused_request_frees_its_own_key_and_no_one_elses(database: Database,
+                                                                     conn: asyncpg.Connection) -> None:
+    order_id = await conn.fetchval(
+        "INSERT INTO orders (reference, buyer_id, total_amount) VALUES ('ORD-K', 'b1', 1000) RETURNING id")
+    engine = create_async_engine(database.url)
+    try:
+        refused = await claim_key(engine, buyer_id="b1", key="key-refused", fingerprint="f1", order_id=order_id,
+                                  options=OPTIONS)
+        in_flight = await claim_key(engine, buyer_id="b1", key="key-in-flight", fingerprint="f2",
+                                    order_id=order_id, options=OPTIONS)
+        answered = await claim_key(engine, buyer_id="b1", key="key-answered", fingerprint="f3", order_id=order_id,
+                                   options=OPTIONS)
+        assert isinstance(refused, int) and isinstance(in_flight, int) and isinstance(answered, int)
+        async with engine.begin() as c:
+            await store_answer(c, answered, status_code=200, body={"status": "APPROVED"}, transaction_id=None)
+
+        await release_key(engine, refused)
+        await release_key(engine, answered)  # too late: its answer is what a retry must get
+
+        assert [r["key"] for r in await conn.fetch("SELECT key FROM idempotency_keys ORDER BY id")] == [
+            "key-in-flight", "key-answered"]
+        again = await claim_key(engine, buyer_id="b1", key="key-refused", fingerprint="f1", order_id=order_id,
+                                options=OPTIONS)
+        replay = await claim_key(engine, buyer_id="b1", key="key-answered", fingerprint="f3", order_id=order_id,
+                                 options=OPTIONS)
+    finally:
+        await engine.dispose()
+    assert isinstance(again, int) and again not in (refused, in_flight, answered)
+    assert replay == Replay(200, {"status": "APPROVED"})
+
+
+class _Body(BaseModel):
+    order_id: int
+    method: str
+    card: dict[str, str]
+
+
+def test_the_fingerprint_is_an_hmac_of_compact_json_with_sorted_keys() -> None:
+    body = _Body(order_id=7, method="CARD", card={"token": "tok_1", "brand": "VISA"})
+    canonical = b'{"card":{"brand":"VISA","token":"tok_1"},"method":"CARD","order_id":7}'
+    assert fingerprint(b"secret", body) == hmac.new(b"secret", canonical, hashlib.sha256).hexdigest()
+
+
+async def test_a_transaction_is_linked_to_its_own_key_and_kept_with_the_answer(database: Database,
+                                                                              conn: asyncpg.Connection) -> None:
+    order_id = await conn.fetchval(
+        "INSERT INTO orders (reference, buyer_id, total_amount) VALUES ('ORD-T', 'b1', 1000) RETURNING id")
+    txn_ids = [await conn.fetchval(
+        "INSERT INTO order_transactions (order_id, gateway, reference, payment_method, amount, currency)"
+        " VALUES ($1, 'wompi', $2, 'CARD', 1000, 'COP') RETURNING id", order_id, f"ORD-T-{n}") for n in (1, 2)]
+    engine = create_async_engine(database.url)
+    try:
+        mine = await claim_key(engine, buyer_id="b1", key="key-mine", fingerprint="f1", order_id=order_id,
+                               options=OPTIONS)
+        other = await claim_key(engine, buyer_id="b1", key="key-other", fingerprint="f2", order_id=order_id,
+                                options=OPTIONS)
+        answered = await claim_key(engine, buyer_id="b1", key="key-answered", fingerprint="f3", order_id=order_id,
+                                   options=OPTIONS)
+        assert isinstance(mine, int) and isinstance(other, int) and isinstance(answered, int)
+        async with engine.begin() as c:
+            await attach_transaction(c, mine, txn_ids[0])
+            # An answer stored without an earlier attach still names its transaction.
+            await store_answer(c, answered, status_code=200, body={}, transaction_id=txn_ids[1])
+    finally:
+        await engine.dispose()
+    rows = {r["key"]: r["transaction_id"] for r in await conn.fetch("SELECT key, transaction_id FROM idempotency_keys")}
+    assert rows == {"key-mine": txn_ids[0], "key-other": None, "key-answered": txn_ids[1]}
