@@ -46,7 +46,8 @@ DEFAULT_TESTS = ("core/tests",)
 # The wording of an exception message is not decision code: a one-line ``raise SomeError("…")`` whose
 # only argument is a string is not mutated. Any other argument (a status code, a field) still is.
 MESSAGE_ONLY_RAISE = r'^\s*raise \w+\(f?"[^"]*"\)( from \w+)?\s*$'
-GRACE_S = 20.0  # after SIGINT, how long mutmut may take to stop its workers and save verdicts
+GRACE_S = 20.0
+TIMEOUT_MULTIPLIER = 5.0  # after SIGINT, how long mutmut may take to stop its workers and save verdicts
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,9 @@ def prepare(work: Path, files: Sequence[str], *, tests: Sequence[str], fresh: bo
         f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
         f"pytest_add_cli_args = {_toml_list(project.pytest_args)}\n"
         f"do_not_mutate_patterns = {_toml_list([MESSAGE_ONLY_RAISE])}\n"
+        # mutmut's default (15 × the tests' time, doubled) lets a mutant that polls forever hold a worker for
+        # minutes; a timeout is never a kill here, so a shorter limit changes no score, only the run's length.
+        f"timeout_multiplier = {TIMEOUT_MULTIPLIER}\n"
     )
     target = work / "pyproject.toml"
     if not target.is_file() or target.read_text() != config:
