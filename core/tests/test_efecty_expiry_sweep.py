@@ -4,6 +4,7 @@ what it does when Efecty fails or a voucher is paid meanwhile, and how reconcile
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -86,6 +87,24 @@ async def test_without_a_time_given_the_sweep_uses_the_current_time(
         gateways.voucher_status[due] = gateways.voucher_status[fresh] = "EXPIRED"
         expired = await expire_overdue(core.app.state.services)
     assert expired == 1 and (await _statuses(conn))[due] == "expired"
+
+
+async def test_the_default_time_is_utc_aware_whatever_the_machines_timezone(
+    database: Database, conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateways = FakeGateways()
+    async with running_core(make_settings(database.url), gateways) as core:
+        due = await _overdue(core, conn, "buyer-1", 1)
+        gateways.voucher_status[due] = "EXPIRED"
+        # A server set to Bogota time (POSIX spelling, so no tz database is needed): local clocks run 5 h behind.
+        monkeypatch.setenv("TZ", "COT+5")
+        time.tzset()
+        try:
+            expired = await expire_overdue(core.app.state.services)
+        finally:
+            monkeypatch.undo()
+            time.tzset()
+    assert expired == 1
 
 
 async def test_a_voucher_efecty_never_registered_is_closed(database: Database, conn: asyncpg.Connection) -> None:

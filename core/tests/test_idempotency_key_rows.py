@@ -94,3 +94,25 @@ async def test_a_transaction_is_linked_to_its_own_key_and_kept_with_the_answer(d
         await engine.dispose()
     rows = {r["key"]: r["transaction_id"] for r in await conn.fetch("SELECT key, transaction_id FROM idempotency_keys")}
     assert rows == {"key-mine": txn_ids[0], "key-other": None, "key-answered": txn_ids[1]}
+
+
+async def test_a_retry_replays_its_own_buyers_answer_when_another_buyer_used_the_same_key(
+    database: Database, conn: asyncpg.Connection
+) -> None:
+    order_id = await conn.fetchval(
+        "INSERT INTO orders (reference, buyer_id, total_amount) VALUES ('ORD-S', 'b1', 1000) RETURNING id")
+    engine = create_async_engine(database.url)
+    try:
+        answers = {}
+        for buyer in ("b1", "b2"):
+            key_id = await claim_key(engine, buyer_id=buyer, key="shared-key", fingerprint="f", order_id=order_id,
+                                     options=OPTIONS)
+            assert isinstance(key_id, int)
+            answers[buyer] = {"buyer": buyer}
+            async with engine.begin() as c:
+                await store_answer(c, key_id, status_code=200, body=answers[buyer], transaction_id=None)
+        replay = await claim_key(engine, buyer_id="b2", key="shared-key", fingerprint="f", order_id=order_id,
+                                 options=OPTIONS)
+    finally:
+        await engine.dispose()
+    assert replay == Replay(200, {"buyer": "b2"})

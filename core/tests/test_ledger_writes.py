@@ -67,3 +67,13 @@ async def test_a_second_approval_flags_the_order_with_its_reason_and_records_a_l
         "SELECT kind, gateway, order_id, transaction_id, webhook_event_id, detail FROM payment_anomalies")
     assert tuple(anomaly)[:5] == ("double_payment", "wompi", order_id, second, event_id)
     assert json.loads(anomaly["detail"]) == {"approved_amount": "100000.00", "total_amount": "50000.00"}
+
+
+async def test_unknown_ids_read_as_none(database: Database) -> None:
+    engine = create_async_engine(database.url)
+    try:
+        async with engine.begin() as c:
+            assert await lock_order(c, 987654) is None
+            assert await read_transaction(c, 987654) is None
+    finally:
+        await engine.dispose()
