@@ -8,6 +8,7 @@ import hmac
 from typing import TYPE_CHECKING
 
 import asyncpg
+import pytest
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -20,6 +21,7 @@ from core.api.idempotency import (
     release_key,
     store_answer,
 )
+from core.errors import Conflict
 
 if TYPE_CHECKING:
     from conftest import Database
@@ -116,3 +118,19 @@ async def test_a_retry_replays_its_own_buyers_answer_when_another_buyer_used_the
     finally:
         await engine.dispose()
     assert replay == Replay(200, {"buyer": "b2"})
+
+
+async def test_a_reused_key_is_refused_telling_the_client_what_to_do(database: Database,
+                                                                      conn: asyncpg.Connection) -> None:
+    order_id = await conn.fetchval(
+        "INSERT INTO orders (reference, buyer_id, total_amount) VALUES ('ORD-R', 'b1', 1000) RETURNING id")
+    engine = create_async_engine(database.url)
+    try:
+        await claim_key(engine, buyer_id="b1", key="key-reused", fingerprint="f1", order_id=order_id, options=OPTIONS)
+        with pytest.raises(Conflict) as refused:
+            await claim_key(engine, buyer_id="b1", key="key-reused", fingerprint="f2", order_id=order_id,
+                            options=OPTIONS)
+    finally:
+        await engine.dispose()
+    assert refused.value.code == "idempotency_key_reused"
+    assert "different request body" in refused.value.message and "use a new key" in refused.value.message
