@@ -8,6 +8,7 @@ import hmac
 from typing import TYPE_CHECKING
 
 import asyncpg
+import httpx
 import pytest
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -19,9 +20,10 @@ from core.api.idempotency import (
     claim_key,
     fingerprint,
     release_key,
+    require_key,
     store_answer,
 )
-from core.errors import Conflict
+from core.errors import BadRequest, Conflict
 
 if TYPE_CHECKING:
     from conftest import Database
@@ -134,3 +136,30 @@ async def test_a_reused_key_is_refused_telling_the_client_what_to_do(database: D
         await engine.dispose()
     assert refused.value.code == "idempotency_key_reused"
     assert "different request body" in refused.value.message and "use a new key" in refused.value.message
+
+
+def test_a_missing_or_malformed_key_is_refused_saying_what_a_key_must_be() -> None:
+    for value, code in ((None, "idempotency_key_required"), ("short", "idempotency_key_invalid")):
+        with pytest.raises(BadRequest) as refused:
+            require_key(value)
+        assert refused.value.code == code
+        assert "Idempotency-Key" in refused.value.message and "8–255 visible ASCII" in refused.value.message
+    assert require_key("0b7a6c1e-5d1f") == "0b7a6c1e-5d1f"
+
+
+async def test_a_duplicate_of_a_request_still_running_is_told_to_retry_shortly(database: Database,
+                                                                              conn: asyncpg.Connection) -> None:
+    order_id = await conn.fetchval(
+        "INSERT INTO orders (reference, buyer_id, total_amount) VALUES ('ORD-P', 'b1', 1000) RETURNING id")
+    engine = create_async_engine(database.url)
+    try:
+        await claim_key(engine, buyer_id="b1", key="key-running", fingerprint="f", order_id=order_id, options=OPTIONS)
+        with pytest.raises(Conflict) as busy:
+            await claim_key(engine, buyer_id="b1", key="key-running", fingerprint="f", order_id=order_id,
+                            options=OPTIONS)
+    finally:
+        await engine.dispose()
+    assert busy.value.code == "idempotency_in_progress"
+    assert "still being processed; retry shortly" in busy.value.message
+    # Header names are case-insensitive on the wire (Starlette lowercases them), so compare them that way.
+    assert dict(httpx.Headers(busy.value.headers)) == {"retry-after": "1"}
