@@ -285,7 +285,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _print(doc: dict, out: Path) -> None:
     print(f"{'module':<28} {'total':>5} {'killed':>6} {'surv':>5} {'t/o':>4} {'n/run':>5} {'equiv':>5} {'score':>7}")
     for row in [*doc["modules"], {"module": "all", **doc["totals"]}]:
-        score = "—" if row["score"] is None else f"{row['score']:.1%}"
+        judged = row["total"] - row["equivalent"]
+        # From the counts, not the rounded score, so the table agrees with the report's one-decimal figure.
+        score = "—" if not judged else f"{row['killed'] / judged:.1%}"
         print(f"{row['module']:<28} {row['total']:>5} {row['killed']:>6} {row['survived']:>5} {row['timeout']:>4} "
               f"{row['not_run']:>5} {row['equivalent']:>5} {score:>7}")
     state = "complete" if doc["complete"] else f"INCOMPLETE ({doc['stopped'] or 'mutants not run'})"
