@@ -28,6 +28,10 @@ from rich.console import Console
 
 REPO = Path(__file__).resolve().parent.parent
 SUITES = ("suites", "core/tests", "load/tests")
+# The mutation step's budget: the default modules take 25–35 minutes from scratch on 2 cores, more than an
+# audit should add. Verdicts persist in .mutmut/, so each audit carries on where the last stopped; until
+# every mutant has a verdict the report calls the score inconclusive. `payharness mutants` alone finishes it.
+MUTANTS_BUDGET_S = {True: 120, False: 300}
 QUICK_DEFECTS = ("no_row_lock", "float_amounts", "always_200", "signature_skipped_without_secret",
                  "trust_unsigned_reference", "no_amount_check")
 
@@ -105,6 +109,9 @@ def plan(out: Path, quick: bool) -> list[Step]:
         Step("defects", [py, "-m", "harness.cli", "defects", "--artefacts", str(out),
                          "--clean-junit", str(out / "junit.xml"), *defects],
              ["defects.json"], timeout=1500),
+        Step("mutants", [py, "-m", "harness.cli", "mutants", "--budget", str(MUTANTS_BUDGET_S[quick]),
+                         "--artefacts", str(out / "mutants")],
+             ["mutants/mutants.json"], timeout=MUTANTS_BUDGET_S[quick] + 180),
     ]
 
 
@@ -113,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter load; the matrix on six critical defects")
     parser.add_argument("--artefacts", default=None, help="output folder (default artefacts/audit-<UTC time>)")
     parser.add_argument("--skip", default="",
-                        help="comma-separated steps to skip (suites, bench-db, bench-load, load, defects)")
+                        help="comma-separated steps to skip (suites, bench-db, bench-load, load, defects, mutants)")
     args = parser.parse_args(argv)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.artefacts or REPO / "artefacts" / f"audit-{stamp}").resolve()

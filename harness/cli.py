@@ -20,7 +20,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PASS_THROUGH = {"test", "simulators", "core", "token", "reconcile", "load", "bench-load", "defects", "report",
-                "audit"}
+                "audit", "mutants"}
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
@@ -87,6 +87,7 @@ DELEGATED = {
     "audit": ("harness.audit:main", "the main job: suites, load + audit, defect matrix, coverage, the report"),
     "report": ("reports.cli:main", "build the auditor report (HTML, Markdown, JSON) from an artefacts folder"),
     "defects": ("harness.defects.matrix:main", "run the suites once per seeded defect: the detection matrix"),
+    "mutants": ("harness.mutants.run:main", "mutation score of the core's decision code (mutmut), within a budget"),
     "load": ("load.runner:main", "webhook load with Locust on a fresh stack, then the consistency audit"),
     "bench-load": ("load.bench:main", "benchmark: sustained webhook rate vs bare asyncpg and pgbench"),
 }

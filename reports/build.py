@@ -23,6 +23,7 @@ from reports.model import (
     LoadAudit,
     LoadFailures,
     LoadHistory,
+    Mutation,
     RunInfo,
     Scenario,
     Source,
@@ -71,6 +72,7 @@ class ReportData:
     points: tuple[PointSummary, ...]
     issues: tuple[Issue, ...]
     coverage: Coverage
+    mutation: Mutation
     performance: tuple[PerfRow, ...]
     history: LoadHistory
     failures: LoadFailures
@@ -120,6 +122,7 @@ def analyse(a: Artefacts, *, now: datetime | None = None) -> ReportData:
         points=summarise_points(a.scenarios),
         issues=issues,
         coverage=a.coverage,
+        mutation=a.mutation,
         performance=perf,
         history=a.load_history,
         failures=a.load_failures,

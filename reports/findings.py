@@ -5,7 +5,8 @@
   writing its artefacts.
 * high: a performance target missed; a load threshold broken; an artefact present but unreadable; a load
   run without its consistency audit.
-* medium: a runnable scenario no test exercised (not covered, or only skipped); an artefact not measured.
+* medium: a runnable scenario no test exercised (not covered, or only skipped); an artefact not measured;
+  a mutation run cut short (mutants not run); a module whose mutation score is under 90 %.
 * low: a skipped test; a scenario the catalog marks not runnable (with its reason).
 
 Usage::
@@ -36,7 +37,9 @@ EXPECTED = (
     "bench",
     "bench_db",
     "run",
+    "mutants",
 )
+MUTATION_FLOOR = 90.0  # issue 13's bar: killed ÷ non-equivalent mutants, per module
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,30 @@ def _scenarios(a: Artefacts) -> Iterable[Issue]:
             )
 
 
+def _mutation(a: Artefacts) -> Iterable[Issue]:
+    m = a.mutation
+    if m.status == "inconclusive":
+        yield Issue(
+            "medium",
+            "mutation inconclusive",
+            f"Mutation run cut short: {m.total.not_run} of {m.total.total} mutants not run",
+            f"stopped: {m.stopped or 'mutants left without a verdict'}; their modules' scores are lower bounds",
+            m.source,
+            "mutants",
+        )
+    for row in m.modules:
+        score = row.counts.score_pct
+        if row.status == "measured" and score is not None and score < MUTATION_FLOOR:
+            yield Issue(
+                "medium",
+                "mutation score",
+                f"Mutation score of {row.name} is {score:g} % (under {MUTATION_FLOOR:g} %)",
+                f"{row.counts.survived} survived, {row.counts.timeout} timed out of {row.counts.judged} judged",
+                m.source,
+                row.name,
+            )
+
+
 def _artefacts(a: Artefacts) -> Iterable[Issue]:
     parsed = a.sources()
     for name in EXPECTED:
@@ -198,5 +225,6 @@ def _artefacts(a: Artefacts) -> Iterable[Issue]:
 
 def derive_issues(a: Artefacts, perf: Sequence[PerfRow]) -> tuple[Issue, ...]:
     """Every rule above, sorted by severity (stable within one)."""
-    found = [*_tests(a), *_defects(a), *_audit(a), *_steps(a), *_performance(perf), *_scenarios(a), *_artefacts(a)]
+    found = [*_tests(a), *_defects(a), *_audit(a), *_steps(a), *_performance(perf), *_scenarios(a), *_mutation(a),
+             *_artefacts(a)]
     return tuple(sorted(found, key=lambda i: SEVERITIES.index(i.severity)))

@@ -30,6 +30,7 @@ ARTEFACTS: dict[str, tuple[str, str]] = {
     "bench": ("bench.json|bench/bench.json", "payharness bench-load --artefacts DIR/bench"),
     "bench_db": ("bench_db.json", "payharness bench-db --json DIR/bench_db.json"),
     "run": ("run.json", "payharness audit"),
+    "mutants": ("mutants.json|mutants/mutants.json", "payharness mutants --artefacts DIR"),
 }
 
 
@@ -155,6 +156,84 @@ class Coverage:
     source: Source
     components: tuple[ComponentCoverage, ...] = ()
     total: Counts = field(default_factory=Counts)
+
+
+# ------------------------------------------------------------------------------------------- mutation
+
+
+@dataclass(frozen=True)
+class MutantCounts:
+    """mutmut's verdicts over some files; score = killed ÷ (total − equivalent), timeouts are not kills."""
+
+    total: int = 0
+    killed: int = 0
+    survived: int = 0
+    timeout: int = 0
+    not_run: int = 0
+    equivalent: int = 0
+    JSON_PROPERTIES = ("score_pct", "judged")
+
+    def __add__(self, other: MutantCounts) -> MutantCounts:
+        return MutantCounts(self.total + other.total, self.killed + other.killed, self.survived + other.survived,
+                            self.timeout + other.timeout, self.not_run + other.not_run,
+                            self.equivalent + other.equivalent)
+
+    @property
+    def judged(self) -> int:
+        return self.total - self.equivalent
+
+    @property
+    def score_pct(self) -> float | None:
+        return round(100 * self.killed / self.judged, 1) if self.judged else None
+
+
+@dataclass(frozen=True)
+class MutationRow:
+    """A module as ``payharness mutants`` was asked for it, or a coverage component (its files summed)."""
+
+    name: str
+    counts: MutantCounts
+    files: tuple[str, ...] = ()
+    equivalents: tuple[tuple[str, str], ...] = ()  # (change, reason)
+
+    @property
+    def status(self) -> str:
+        """Inconclusive when mutants of these files were not run: the score is then a lower bound."""
+        if not self.counts.total:
+            return "not run"
+        return "inconclusive" if self.counts.not_run else "measured"
+
+    JSON_PROPERTIES = ("status",)
+
+
+@dataclass(frozen=True)
+class Mutation:
+    source: Source
+    tool: str = ""
+    tool_version: str = ""
+    git_commit: str = ""
+    duration_s: float | None = None
+    budget_s: float | None = None
+    stopped: str = ""
+    modules: tuple[MutationRow, ...] = ()
+    components: tuple[MutationRow, ...] = ()
+    total: MutantCounts = field(default_factory=MutantCounts)
+    JSON_PROPERTIES = ("status",)
+
+    @property
+    def counts(self) -> MutantCounts:
+        """The total, under the name a row uses, so one template cell renders both."""
+        return self.total
+
+    def component(self, name: str) -> MutationRow | None:
+        return next((c for c in self.components if c.name == name), None)
+
+    @property
+    def status(self) -> str:
+        """Not run without a usable mutants.json; inconclusive when the run was cut short."""
+        if not self.source.usable or not self.total.total:
+            return "not run"
+        return "inconclusive" if self.stopped or self.total.not_run else "measured"
 
 
 # ------------------------------------------------------------------------------------------- defects
@@ -347,6 +426,7 @@ class Artefacts:
     bench: Bench
     bench_db: Bench
     run: RunInfo
+    mutation: Mutation
 
     def sources(self) -> dict[str, Source]:
         """Each artefact's ``Source`` as its parser left it (present, absent or unreadable), by name."""
@@ -362,6 +442,7 @@ class Artefacts:
             self.bench,
             self.bench_db,
             self.run,
+            self.mutation,
         )
         found = {b.source.name: b.source for b in blocks}
         found[self.load_html.name] = self.load_html

@@ -19,3 +19,13 @@ def test_the_full_audit_measures_the_sustained_rate_where_the_report_reads_it(tm
 def test_the_quick_audit_leaves_the_benchmark_out(tmp_path: Path) -> None:
     assert "bench-load" not in {s.name for s in plan(tmp_path, quick=True)}
     assert {"suites", "bench-db", "load", "defects"} <= {s.name for s in plan(tmp_path, quick=True)}
+
+
+def test_the_audit_runs_the_mutation_step_within_a_budget_where_the_report_reads_it(tmp_path: Path) -> None:
+    for quick in (True, False):
+        step = {s.name: s for s in plan(tmp_path, quick=quick)}["mutants"]
+        budget = float(step.command[step.command.index("--budget") + 1])
+        assert step.command[step.command.index("--artefacts") + 1] == str(tmp_path / "mutants")
+        assert step.artefacts == ["mutants/mutants.json"]
+        # The step stops mutmut itself at the budget; the audit's own timeout is only the backstop.
+        assert 0 < budget <= 300 and step.timeout >= budget + 60
