@@ -79,8 +79,9 @@ async def test_a_transaction_is_linked_to_its_own_key_and_kept_with_the_answer(d
     order_id = await conn.fetchval(
         "INSERT INTO orders (reference, buyer_id, total_amount) VALUES ('ORD-T', 'b1', 1000) RETURNING id")
     txn_ids = [await conn.fetchval(
-        "INSERT INTO order_transactions (order_id, gateway, reference, payment_method, amount, currency)"
-        " VALUES ($1, 'wompi', $2, 'CARD', 1000, 'COP') RETURNING id", order_id, f"ORD-T-{n}") for n in (1, 2)]
+        "INSERT INTO order_transactions (order_id, gateway, reference, payment_method, amount, currency, status)"
+        " VALUES ($1, 'wompi', $2, 'CARD', 1000, 'COP', $3) RETURNING id", order_id, f"ORD-T-{n}", status)
+        for n, status in ((1, "declined"), (2, "pending"))]  # one live attempt per order
     engine = create_async_engine(database.url)
     try:
         mine = await claim_key(engine, buyer_id="b1", key="key-mine", fingerprint="f1", order_id=order_id,

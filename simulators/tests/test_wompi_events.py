@@ -116,7 +116,9 @@ async def test_admin_can_void_an_approved_card_and_the_void_is_an_event(
         await wompi.finalize(tx["id"], "APPROVED")
         assert (await wompi.finalize(tx["id"], "VOIDED")).status_code == 200
         await wompi.advance(0)
-        assert [b["data"]["transaction"]["status"] for b in bodies(receiver)] == ["APPROVED", "VOIDED"]
+        # Both events fall due at once and are delivered concurrently: their arrival order is not promised
+        # (seen reversed on a loaded machine), so the claim is that both arrive, once each.
+        assert sorted(b["data"]["transaction"]["status"] for b in bodies(receiver)) == ["APPROVED", "VOIDED"]
         nequi = (await wompi.pay_nequi("void-2", 100000)).json()["data"]
         assert (await wompi.finalize(nequi["id"], "VOIDED")).status_code == 422
         assert (await wompi.finalize(nequi["id"], "SOMETHING")).status_code == 422
