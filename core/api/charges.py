@@ -156,6 +156,9 @@ async def charge_wompi(
     except WompiTransactionError as exc:
         if isinstance(exc.result, WompiTransaction):
             return _from_wompi(exc.result, amount, body.currency)
+        if exc.outcome_unknown:
+            # A retry was refused, but an earlier try may have created the charge: not a decline.
+            raise
         # UNPROCESSABLE without a transaction (e.g. a declined payment source): nothing was charged.
         return ChargeResult(
             status=TransactionStatus.DECLINED,

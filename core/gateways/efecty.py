@@ -231,7 +231,20 @@ class EfectyClient(GatewayClientBase[EfectyConfig]):
                 extract=lambda r: Voucher.parse(self._json(r, op)["voucher"]),
             )
         except EfectyDuplicateCodeError as exc:
-            existing = await self.get_voucher(payment_code)
+            try:
+                existing = await self.get_voucher(payment_code)
+            except EfectyError as lookup:
+                if not exc.outcome_unknown:
+                    raise
+                # An earlier try may have registered the voucher (resilience.call_with_retry marked the
+                # refusal): a failed read-back must not turn that into "not registered", or the core would
+                # expire a code Efecty may still collect on.
+                raise EfectyNetworkError(
+                    "register outcome unknown and the voucher read-back failed",
+                    operation=op,
+                    retryable=False,
+                    outcome_unknown=True,
+                ) from lookup
             if (existing.amount, existing.currency, existing.reference) != (amount, currency, reference):
                 raise EfectyDuplicateCodeError(
                     "payment code already registered for another voucher",

@@ -4,6 +4,10 @@ Retries are only for calls where sending twice cannot charge twice (reads, PING,
 lookups, Efecty voucher registration with the same code, Wompi transactions with a unique
 reference). The clients choose that per operation; this module only knows how to wait and count.
 
+One rule is kept here for every client: once a try may have reached the gateway without a readable
+answer (``outcome_unknown``), the call ends in success or in an error that still says "outcome unknown"
+— never in the last try's "nothing happened" (429, a refusal, a connect error, the breaker open).
+
 Usage::
 
     breaker = CircuitBreaker("wompi", BreakerPolicy())
@@ -168,6 +172,16 @@ async def call_with_retry(
             # An earlier attempt may have reached the gateway. "The breaker refused; nothing was sent" would
             # tell the caller the charge cannot exist, and free it to charge again: report the uncertainty.
             raise uncertain[-1] from exc
+        raise
+    except GatewayError as exc:
+        if uncertain and not exc.outcome_unknown:
+            # The last try's error (429, a 4xx refusal, a connect error before sending) speaks only for that
+            # try; an earlier one may have charged. Reported as it came, it would read as "not charged" and
+            # free the caller to charge again. The error keeps its class, so a client can still recover from
+            # it (Wompi reads a taken reference back), but it now says the outcome is unknown and must not
+            # be resent blindly.
+            exc.outcome_unknown = True
+            exc.retryable = False
         raise
 
 

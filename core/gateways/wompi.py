@@ -272,14 +272,39 @@ class WompiClient(GatewayClientBase[WompiConfig]):
         self, reference: str, cents: int, currency: str, refusal: WompiValidationError
     ) -> WompiTransaction:
         # The reference is taken: most likely by our own earlier attempt whose answer we never saw.
-        existing = await self.find_by_reference(reference)
+        # refusal.outcome_unknown is set (resilience.call_with_retry) when an earlier try of this create
+        # may have reached Wompi; then only finding the transaction may end the uncertainty.
+        try:
+            existing = await self.find_by_reference(reference)
+        except WompiError as exc:
+            if not refusal.outcome_unknown:
+                raise
+            # A 429, a 404 or a timeout on the lookup says nothing about the charge our earlier try may
+            # have made: reporting the lookup's error would read as "not charged" and free a second charge.
+            raise WompiNetworkError(
+                "create outcome unknown and the reference lookup failed",
+                operation="create_transaction",
+                retryable=False,
+                outcome_unknown=True,
+            ) from exc
         if existing is None:
+            if refusal.outcome_unknown:
+                # Wompi says the reference is taken but does not list it (yet): the charge may exist.
+                raise WompiNetworkError(
+                    "create outcome unknown: the reference is taken but not found",
+                    operation="create_transaction",
+                    retryable=False,
+                    outcome_unknown=True,
+                ) from refusal
             raise refusal
         if existing.amount_in_cents != cents or existing.currency != currency:
+            # A transaction under our reference exists, with other terms: it may hold money, so it is not
+            # a "refused, nothing charged" — the attempt stays pending and its events decide.
             raise WompiValidationError(
                 "reference already used by a transaction with another amount or currency",
                 operation="create_transaction",
                 error_code="REFERENCE_CONFLICT",
                 result=existing,
+                outcome_unknown=True,
             ) from refusal
         return existing

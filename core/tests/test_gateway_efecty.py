@@ -244,3 +244,29 @@ async def test_reconciliation_file_returns_text_for_the_parser(sleep: FakeSleep)
         body = await efecty.reconciliation_file(date(2025, 1, 31))
     assert rec.requests[0].url.path == "/api/v1/reconciliation/2025-01-31/asobancaria"
     assert parse_asobancaria(body).details[0].amount == Decimal("50000.00")
+
+
+@pytest.mark.parametrize(
+    "read_back",
+    [[httpx.Response(429, json={})] * 3, [err(404, "NOT_FOUND")]],
+    ids=["read-back-429", "read-back-404"],
+)
+async def test_register_timing_out_then_duplicate_then_failed_read_back_is_outcome_unknown(
+    sleep: FakeSleep, read_back: list[Any]
+) -> None:
+    # The first POST may have registered the voucher; a read-back that fails must not say "not registered".
+    rec = Recorder(sequence(httpx.ReadTimeout("slow"), err(409, "DUPLICATE_CODE"), *read_back))
+    efecty, http = make(rec, sleep)
+    async with http:
+        with pytest.raises(EfectyError) as info:
+            await register(efecty)
+    assert info.value.outcome_unknown and not info.value.retryable
+
+
+async def test_register_timing_out_then_rate_limited_is_outcome_unknown(sleep: FakeSleep) -> None:
+    rec = Recorder(sequence(httpx.ReadTimeout("slow"), httpx.Response(429, json={}), httpx.Response(429, json={})))
+    efecty, http = make(rec, sleep)
+    async with http:
+        with pytest.raises(EfectyNetworkError) as info:
+            await register(efecty)
+    assert info.value.outcome_unknown

@@ -343,3 +343,99 @@ def test_card_token_and_keys_stay_out_of_repr() -> None:
     assert "tok_test_1" not in repr(CardMethod("tok_test_1"))
     cfg = WompiConfig(public_key=PUB, private_key=SecretStr(PRV), integrity_secret=SecretStr(INTEGRITY))
     assert PRV not in repr(cfg) and INTEGRITY not in repr(cfg)
+
+
+# -- a create whose first try may have charged ends in success or "outcome unknown", never "not charged" -----
+
+USED = {"type": "INPUT_VALIDATION_ERROR", "messages": {"reference": ["La referencia ya ha sido usada"]}}
+GARBLED = httpx.Response(200, content=b"\x00{not json")
+
+
+async def _create(wompi: WompiClient) -> Any:
+    return await wompi.create_transaction(
+        reference="sk8-438k4-xmxm392-sn2m",
+        amount=Decimal(24900),
+        customer_email="b@e.co",
+        payment_method=CardMethod(token="tok_test_1", installments=1),
+        acceptance_token="t",
+    )
+
+
+@pytest.mark.parametrize(
+    "lookup",
+    [
+        [httpx.Response(429, json={"error": {"type": "RATE_LIMITED"}})] * 3,  # b08: the lookup is rate limited
+        [error(404, type="NOT_FOUND_ERROR", reason="not found")],  # the lookup says not found
+        [data([])],  # the reference is taken but not listed yet
+        [httpx.ReadTimeout("slow")] * 3,
+    ],
+    ids=["lookup-429", "lookup-404", "lookup-empty", "lookup-timeout"],
+)
+async def test_garbled_create_then_reference_taken_then_lookup_fails_is_outcome_unknown(
+    sleep: FakeSleep, lookup: list[Any]
+) -> None:
+    rec = Recorder(sequence(GARBLED, error(422, **USED), *lookup))
+    wompi, http = make(rec, sleep)
+    async with http:
+        with pytest.raises(WompiError) as info:
+            await _create(wompi)
+    assert info.value.outcome_unknown and not info.value.retryable
+    assert [r.method for r in rec.requests][:3] == ["POST", "POST", "GET"]
+
+
+async def test_garbled_create_then_rate_limited_retries_is_outcome_unknown(sleep: FakeSleep) -> None:
+    # b09: the retried POST itself gets 429 until the retries run out.
+    limited = httpx.Response(429, json={"error": {"type": "RATE_LIMITED"}})
+    rec = Recorder(sequence(GARBLED, limited, limited))
+    wompi, http = make(rec, sleep)
+    async with http:
+        with pytest.raises(WompiNetworkError) as info:
+            await _create(wompi)
+    assert info.value.outcome_unknown and not info.value.retryable
+    assert len(rec.requests) == 3
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        error(422, type="INPUT_VALIDATION_ERROR", messages={"payment_method.token": ["Token ya usado"]}),
+        error(422, type="UNPROCESSABLE", reason="payment source declined"),
+    ],
+    ids=["4xx-field", "unprocessable"],
+)
+async def test_create_timing_out_then_refused_is_outcome_unknown(sleep: FakeSleep, refusal: httpx.Response) -> None:
+    rec = Recorder(sequence(httpx.ReadTimeout("slow"), refusal))
+    wompi, http = make(rec, sleep)
+    async with http:
+        with pytest.raises(WompiError) as info:
+            await _create(wompi)
+    assert info.value.outcome_unknown
+
+
+async def test_create_failing_with_5xx_then_meeting_the_open_breaker_is_outcome_unknown(sleep: FakeSleep) -> None:
+    http = Recorder(sequence(httpx.Response(502, text="bad gateway"))).client()
+    cfg = WompiConfig(public_key=PUB, private_key=SecretStr(PRV), integrity_secret=SecretStr(INTEGRITY),
+                      base_url="http://wompi.test/v1", breaker=BreakerPolicy(failure_threshold=1))
+    wompi = WompiClient(http, cfg, sleep=sleep, rand=lambda: 0.0)
+    async with http:
+        with pytest.raises(WompiError) as info:
+            await _create(wompi)
+    assert info.value.outcome_unknown
+
+
+async def test_garbled_create_then_lookup_finding_it_is_success(sleep: FakeSleep) -> None:
+    rec = Recorder(sequence(GARBLED, error(422, **USED), data([transaction("APPROVED")])))
+    wompi, http = make(rec, sleep)
+    async with http:
+        tx = await _create(wompi)
+    assert tx.status == "APPROVED"
+
+
+async def test_reference_refusal_on_the_only_try_with_a_failing_lookup_is_the_lookups_error(sleep: FakeSleep) -> None:
+    # No earlier try could have charged: the lookup's own error stands (here: not found).
+    rec = Recorder(sequence(error(422, **USED), error(404, type="NOT_FOUND_ERROR", reason="not found")))
+    wompi, http = make(rec, sleep)
+    async with http:
+        with pytest.raises(WompiNotFoundError) as info:
+            await _create(wompi)
+    assert not info.value.outcome_unknown

@@ -305,3 +305,48 @@ async def test_a_breaker_open_from_the_start_still_says_nothing_was_sent() -> No
 
     with pytest.raises(CircuitOpenError):
         await call_with_retry(fn, policy=RetryPolicy(attempts=3, initial_delay=0.0), retry=True, sleep=FakeSleep())
+
+
+class Steps:
+    """Raises the given errors in turn (the last one for every further try), counting the tries."""
+
+    def __init__(self, *errors: Exception) -> None:
+        self.errors = list(errors)
+        self.calls = 0
+
+    async def __call__(self) -> str:
+        self.calls += 1
+        raise self.errors[min(self.calls, len(self.errors)) - 1]
+
+
+def _unknown() -> PayUNetworkError:
+    return PayUNetworkError("timed out", operation="op", outcome_unknown=True, retryable=True)
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        # A 429 on the retry: "rate limited" speaks for that try only.
+        PayUNetworkError("rate limited", operation="op", status_code=429),
+        # A connect error: this try was never sent; the first one may have been.
+        PayUNetworkError("not delivered: ConnectError", operation="op"),
+        # A 4xx refusal of the retry (e.g. a duplicate reference, or a field rule) is not "never charged".
+        PayUValidationError("refused", operation="op", status_code=422),
+    ],
+    ids=["429", "connect-error", "4xx"],
+)
+async def test_after_an_uncertain_try_a_later_error_still_says_outcome_unknown(last: PayUNetworkError) -> None:
+    fn = Steps(_unknown(), last)
+    with pytest.raises(type(last)) as err:
+        await call_with_retry(fn, policy=RetryPolicy(attempts=3, initial_delay=0.0), retry=True, sleep=FakeSleep())
+    # Same class (a client can still recover from it), but never "nothing happened" and never re-sendable.
+    assert err.value is last
+    assert err.value.outcome_unknown and not err.value.retryable
+
+
+async def test_an_error_with_no_uncertain_try_before_it_is_reported_as_it_came() -> None:
+    refused = PayUValidationError("refused", operation="op", status_code=422)
+    with pytest.raises(PayUValidationError) as err:
+        await call_with_retry(Steps(PayUNetworkError("not delivered", operation="op"), refused),
+                              policy=RetryPolicy(attempts=3, initial_delay=0.0), retry=True, sleep=FakeSleep())
+    assert not err.value.outcome_unknown
