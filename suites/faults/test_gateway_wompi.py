@@ -22,6 +22,7 @@ from suites.support.faults import (
     assert_clear_error,
     charges,
     fired,
+    hold_webhooks,
     pay,
     pinned_core,
     put_faults,
@@ -29,6 +30,7 @@ from suites.support.faults import (
     rule,
     wompi_by_reference,
 )
+from suites.support.api import wompi_card_token
 from suites.support.target import RESILIENCE
 
 pytestmark = pytest.mark.scenario("WOMPI-GATEWAY-FAULTS")
@@ -168,3 +170,37 @@ async def test_wompi_down_before_the_charge_tells_the_buyer_nothing_was_charged(
         "gateway_unreachable",
         "error",
     ), response.text
+
+
+_RATE_LIMITED = {"type": "rate_limited", "retry_after": 1}
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        # b08: the retry meets "reference already used"; the reference lookup is rate limited, or answers 404.
+        rule(_RATE_LIMITED, path=WOMPI_TRANSACTIONS, method="GET", count=20),
+        rule({"type": "http_error", "status": 404}, path=WOMPI_TRANSACTIONS, method="GET", count=20),
+        # b09: the retried POST itself is rate limited until the retries run out.
+        _post(_RATE_LIMITED, count=20),
+    ],
+    ids=["lookup-429", "lookup-404", "retry-429"],
+)
+async def test_a_lost_answer_then_a_failed_lookup_or_retry_keeps_the_attempt_live_and_charges_once(
+    live: Live, pinned: httpx.AsyncClient, core_db: asyncpg.Connection, after: dict[str, object]
+) -> None:
+    # Wompi creates the charge but its answer is unreadable; whatever the core meets afterwards (a 429, a 404)
+    # speaks only for the later call. Read as "not charged", it freed the order for a second charge.
+    await hold_webhooks(live, "wompi")  # the first charge's APPROVED event must not settle the order meanwhile
+    await put_faults(live, "wompi", _post({"type": "malformed"}, count=1), after)
+    buyer, order, first = await pay(pinned, live, "wompi-card")
+    error = assert_clear_error(first, 502, "payment_outcome_unknown", live)
+    attempt = await _attempt(core_db, order["id"])
+    assert attempt["status"] == "pending" and error["transaction_reference"] == attempt["reference"]
+    await put_faults(live, "wompi")
+    card = {"token": await wompi_card_token(live)}
+    second = await buyer.pay(pinned, order["id"], "65000.00", method="CARD", card=card)
+    assert (second.status_code, second.json()["error"]["code"]) == (409, "payment_attempt_live"), second.text
+    assert len(await charges(live, "wompi")) == 1
+    # The one charge is the first attempt's, still pending in the core until Wompi's event settles it.
+    assert len(await wompi_by_reference(live, attempt["reference"])) == 1
