@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from suites.conftest import Live
+from suites.support.api import wompi_card_token
 from suites.support.faults import (
     NEQUI_APPROVES,
     WOMPI_TRANSACTIONS,
@@ -30,7 +31,6 @@ from suites.support.faults import (
     rule,
     wompi_by_reference,
 )
-from suites.support.api import wompi_card_token
 from suites.support.target import RESILIENCE
 
 pytestmark = pytest.mark.scenario("WOMPI-GATEWAY-FAULTS")
