@@ -42,7 +42,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.db.models import AnomalyKind, Gateway, Order, OrderStatus, OrderTransaction, PaymentAnomaly, TransactionStatus
-from core.payments.statemachine import Decision, decide, order_after
+from core.payments.statemachine import FAILED, Decision, decide, order_after
 
 orders_t = cast(Table, Order.__table__)
 txns_t = cast(Table, OrderTransaction.__table__)
@@ -136,6 +136,15 @@ def change_for(order: LockedOrder, transaction: TransactionRow, incoming: Transa
     if decision == Decision.CONFLICT:
         refused = (AnomalyKind.STATE_REGRESSION_REFUSED, {"current": transaction.status.value,
                                                           "incoming": incoming.value})
+        if incoming == TransactionStatus.APPROVED and transaction.status in FAILED:
+            # The gateway took money for an attempt the core had closed as failed (its buyer was told "not
+            # charged" and may have paid again). The status stays refused — a final state never regresses —
+            # but the money is real and counted nowhere: flag the order so a human refunds it. Its status and
+            # approved amount are written back unchanged; only the flag moves.
+            flagged = Outcome(decision, order.status, transaction.status, True)
+            return Change(flagged, None, order.status, order.approved_amount,
+                          f"approved by the gateway after the core closed the attempt as {transaction.status.value}",
+                          refused)
         return Change(unchanged, None, None, order.approved_amount, None, refused)
 
     approved = order.approved_amount

@@ -7,7 +7,7 @@ APPROVED, or a second, different final state for the same transaction, is record
 |---|---|---|---|---|
 | pending   | same (record)  | **apply** | **apply** | **apply** |
 | approved  | record (late)  | same      | refuse (conflict) | **apply** (a void of an approved card) |
-| declined / error / expired | record (late) | refuse (conflict) | same or refuse | refuse |
+| declined / error / expired | record (late) | refuse (conflict; the ledger flags the order) | same or refuse | refuse |
 | voided    | record (late)  | refuse    | refuse    | same |
 
 Usage::

@@ -81,3 +81,20 @@ def test_a_conflicting_final_status_is_refused_and_reported() -> None:
         None, None, Decimal("50000.00"))
     assert change.anomaly == (AnomalyKind.STATE_REGRESSION_REFUSED, {"current": "approved", "incoming": "declined"})
     assert change.outcome.transaction_status is T.APPROVED and change.outcome.order_status is OrderStatus.PAID
+
+
+@pytest.mark.parametrize("closed", [T.ERROR, T.DECLINED, T.EXPIRED])
+@pytest.mark.parametrize(("order_status", "approved"), [(OrderStatus.FAILED, "0"), (OrderStatus.PAID, "50000.00")])
+def test_a_late_approval_of_a_failed_attempt_is_refused_but_flags_the_order_for_a_refund(
+    closed: T, order_status: OrderStatus, approved: str
+) -> None:
+    # Money the gateway took for an attempt the core had closed: not counted (a final state never regresses),
+    # but never only an anomaly row — the order is flagged so a human refunds it.
+    order = _order(order_status, approved)
+    change = change_for(order, _txn(closed), T.APPROVED)
+    assert change.outcome.decision is Decision.CONFLICT
+    assert change.transaction_status is None
+    assert (change.order_status, change.approved_amount) == (order_status, Decimal(approved))
+    assert change.flag_reason and closed.value in change.flag_reason
+    assert change.anomaly == (AnomalyKind.STATE_REGRESSION_REFUSED, {"current": closed.value, "incoming": "approved"})
+    assert change.outcome.flagged_for_refund and change.outcome.transaction_status is closed

@@ -105,8 +105,9 @@ async def test_a_settled_attempts_late_approval_racing_the_live_ones_counts_the_
     assert {r.status_code for r in responses} == {200}
     assert await core_db.fetchval("SELECT count(*) FROM order_transactions WHERE status = 'approved'") == 6
     rows = await core_db.fetch("SELECT status, approved_amount, flagged_for_refund FROM orders ORDER BY id")
+    # The settled attempt's approval is money taken and not counted: the order is flagged for a refund.
     assert [dict(r) for r in rows] == [{"status": "paid", "approved_amount": AMOUNT,
-                                        "flagged_for_refund": False}] * 6
-    # The settled attempt's approval is refused, once per order, for a human to refund.
+                                        "flagged_for_refund": True}] * 6
+    # The settled attempt's approval is refused, once per order.
     assert await core_db.fetchval(
         "SELECT count(*) FROM payment_anomalies WHERE kind = 'state_regression_refused'") == 6

@@ -53,6 +53,8 @@ class Order:
     id: int
     total: Decimal
     failed_once: bool = False
+    # A genuine APPROVED arrived for an attempt already failed: refused, but the order is flagged for a refund.
+    late_approval: bool = False
     transactions: list[int] = field(default_factory=list)
 
 
@@ -106,7 +108,7 @@ class Model:
         ]
         total = sum(approved, Decimal("0.00"))
         status = "paid" if approved else "failed" if order.failed_once else "pending"
-        return OrderView(status=status, approved=total, flagged=len(approved) > 1)
+        return OrderView(status=status, approved=total, flagged=len(approved) > 1 or order.late_approval)
 
     def event(self, gateway_id: str, status: str, cents: int, currency: str, reference: str) -> int:
         """Apply one genuine (correctly signed, fresh) event; returns the HTTP status the core must answer."""
@@ -122,6 +124,8 @@ class Model:
         return 200
 
     def _transition(self, txn: Transaction, incoming: str) -> None:
+        if txn.status in FAILED and incoming == "approved":
+            self.orders[txn.order_id].late_approval = True
         if txn.status != "pending" or incoming == "pending":
             return  # a final status never changes; a late pending is only recorded
         txn.status = incoming
