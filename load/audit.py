@@ -283,6 +283,8 @@ def _replay_order(order: OrderRow, txs: list[TxRow], events: list[EventRow]) -> 
             )
         if decision == "conflict":
             model.conflicts += 1
+            if incoming == "approved" and current in ("declined", "error", "expired"):
+                model.flagged = True  # the gateway took money for an attempt the core had closed: refund it
         if decision != "apply":
             continue
         other_approved = any(s == "approved" for tid, s in model.tx_status.items() if tid != ev.transaction_id)

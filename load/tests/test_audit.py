@@ -59,12 +59,12 @@ def entry(
 
 def world() -> tuple[list[LedgerEntry], Snapshot, SimView]:
     """Three seeded orders — a plain story with chaos, a late approval of an attempt already settled as
-    error (the load's ``double``: an order holds one live attempt, so the core refuses it), a conflict — plus
+    error (the load's ``double``: the core refuses it and flags the order for a refund), a conflict — plus
     one paid through the simulator and one checkout; every row is what a correct core leaves."""
     orders = [
         OrderRow(1, "O1", D("100.00"), D("100.00"), "paid", False),
-        OrderRow(2, "O2", D("50.00"), D("50.00"), "paid", False),
-        OrderRow(3, "O3", D("70.50"), D("0"), "failed", False),
+        OrderRow(2, "O2", D("50.00"), D("50.00"), "paid", True),
+        OrderRow(3, "O3", D("70.50"), D("0"), "failed", True),
         OrderRow(4, "O4", D("30.00"), D("30.00"), "paid", False),
         OrderRow(5, "ORD-X", D("20.00"), D("20.00"), "paid", False, origin="api"),
     ]
@@ -172,7 +172,7 @@ PLANTED = {
     "double_payment_unflagged": lambda led, s, m: (
         led,
         replace(s, transactions=_edit(list(s.transactions), 2, status="approved"),
-                orders=_edit(list(s.orders), 1, approved=D("100.00"))),
+                orders=_edit(list(s.orders), 1, approved=D("100.00"), flagged=False)),
         m,
     ),
     "conflict_recorded": lambda led, s, m: (led, replace(s, conflicts=1), m),
@@ -224,7 +224,8 @@ def test_lost_updates_without_the_row_lock_are_caught() -> None:
     ledger, snapshot, sim = world()
     txs = _edit(list(snapshot.transactions), 2, status="approved")
     events = _edit(list(snapshot.events), 3, outcome="applied")
-    report = audit(ledger, replace(snapshot, transactions=txs, events=events,
+    orders = _edit(list(snapshot.orders), 1, flagged=False)
+    report = audit(ledger, replace(snapshot, orders=orders, transactions=txs, events=events,
                                    core_anomalies=[("state_regression_refused", 3)]), sim=sim)
     assert {"outcome_mismatch", "approved_drift", "double_payment_unflagged"} <= kinds(report)
 
