@@ -20,7 +20,8 @@ lock through the ledger, and only if the attempt is still the pending one that w
 
 Usage::
 
-    resolution = await resolve_attempt(services, transaction_id)   # None: not eligible (still in flight)
+    resolution = await resolve_attempt(services, transaction_id)   # .found says what the gateway said
+    if resolution.ended: ...                                        # the order is free (or paid)
 """
 
 from __future__ import annotations
@@ -91,13 +92,20 @@ class _Word:
 
 
 async def eligible(
-    conn: AsyncConnection, transaction_id: int, created_at: datetime, gateway_id: str | None, grace_seconds: float
+    conn: AsyncConnection,
+    transaction_id: int,
+    created_at: datetime,
+    gateway_id: str | None,
+    grace_seconds: float,
+    *,
+    on_demand: bool = False,
 ) -> bool:
-    """Whether the attempt's outcome is unknown and may be asked about: pending past the grace period, or
-    without a gateway id once the request that created it is over (so "not found" cannot mean "not yet")."""
+    """Whether the attempt may be asked about: pending past the grace period, or without a gateway id once
+    the request that created it is over (so "not found" cannot mean "not yet"). ``on_demand`` (an admin)
+    also asks about a young attempt with a gateway id: the gateway's word on a charge it named is safe."""
     if datetime.now(UTC) - created_at >= timedelta(seconds=grace_seconds):
         return True
-    if gateway_id is not None:
+    if gateway_id is not None and not on_demand:
         return False  # the gateway answered with its id a moment ago: its webhook settles it
     open_keys = (
         await conn.execute(
@@ -138,7 +146,7 @@ async def _ask(services: Services, gateway: Gateway, reference: str, amount: Dec
     return _Word(ChargeResult(status, voucher.payment_code, jsonable(voucher)))
 
 
-async def _settle(services: Services, txn_id: int, word: _Word, asked_at: str) -> Resolution:
+async def _settle(services: Services, txn_id: int, word: _Word, asked_at: str, by: str = "checkout") -> Resolution:
     async with services.engine.begin() as conn:
         txn = await read_transaction(conn, txn_id)
         assert txn is not None
@@ -152,7 +160,8 @@ async def _settle(services: Services, txn_id: int, word: _Word, asked_at: str) -
 
         if txn.status is not TransactionStatus.PENDING:
             return answer(Found.NOT_LIVE, f"the attempt is already {txn.status.value}")
-        evidence: dict[str, Any] = {"via": "reference_lookup", "asked_at": asked_at}
+        # Who asked (the checkout, or an admin by name) and when: kept on the attempt or its anomaly.
+        evidence: dict[str, Any] = {"via": "reference_lookup", "by": by, "asked_at": asked_at}
         if word.held is not None:
             await record_anomaly(conn, AnomalyKind.IDENTITY_CONFLICT, {**evidence, "held": word.held},
                                  gateway=txn.gateway, order_id=order.id, transaction_id=txn.id)
@@ -204,7 +213,9 @@ async def _settle(services: Services, txn_id: int, word: _Word, asked_at: str) -
                           f"the gateway has it as {result.status.value}")
 
 
-async def resolve_attempt(services: Services, transaction_id: int) -> Resolution:
+async def resolve_attempt(
+    services: Services, transaction_id: int, *, on_demand: bool = False, by: str = "checkout"
+) -> Resolution:
     """Ask the gateway about a pending attempt and apply its word; see the module docstring."""
     async with services.engine.connect() as conn:
         row = (
@@ -216,7 +227,7 @@ async def resolve_attempt(services: Services, transaction_id: int) -> Resolution
         ).one()
         if row.status is TransactionStatus.PENDING and not await eligible(
             conn, transaction_id, row.created_at, row.gateway_transaction_id,
-            services.settings.live_attempt_grace_seconds,
+            services.settings.live_attempt_grace_seconds, on_demand=on_demand,
         ):
             txn = await read_transaction(conn, transaction_id)
             assert txn is not None
@@ -235,4 +246,4 @@ async def resolve_attempt(services: Services, transaction_id: int) -> Resolution
         assert txn is not None
         return Resolution(Found.LOOKUP_FAILED, txn.id, txn.order_id, txn.reference, txn.gateway, txn.status,
                           txn.gateway_transaction_id, f"the gateway could not be asked: {exc.message}")
-    return await _settle(services, transaction_id, word, asked_at)
+    return await _settle(services, transaction_id, word, asked_at, by)

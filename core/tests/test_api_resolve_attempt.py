@@ -8,6 +8,7 @@ asks the gateway by the attempt's reference first (core/api/resolve.py).
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -140,3 +141,74 @@ async def test_an_efecty_voucher_efecty_never_registered_is_closed(
     assert card.status_code == 200 and card.json()["order_status"] == "paid", card.text
     assert await conn.fetchval("SELECT status FROM efecty_payments") == "expired"
     assert await conn.fetchval("SELECT count(*) FROM order_transactions WHERE status = 'pending'") == 0
+
+
+async def resolve(core: Core, reference: str, role: str = "admin") -> httpx.Response:
+    return await core.client.post(f"/admin/attempts/{reference}/resolve", headers=core.auth("ops-1", role))
+
+
+async def test_an_admin_ends_an_attempt_the_gateway_never_created(
+    database: Database, conn: asyncpg.Connection
+) -> None:
+    gateways = FakeGateways(fail={"create"})
+    async with running_core(make_settings(database.url), gateways) as core:
+        order = await core.create_order("buyer-1")
+        reference = unknown(await pay(core, card_body(order), 1))
+        gateways.fail.clear()
+        refused = await resolve(core, reference, role="buyer")
+        missing = await resolve(core, "ORD-NOPE-00000000")
+        done = await resolve(core, reference)
+        again = await resolve(core, reference)
+        gateways.wompi_status = "APPROVED"
+        paid = await pay(core, card_body(order), 2)
+    assert refused.status_code == 403 and missing.status_code == 404
+    assert done.status_code == 200, done.text
+    assert done.json()["found"] == "not_at_gateway" and done.json()["transaction_status"] == "error"
+    assert done.json()["order_status"] == "failed"
+    assert again.json()["found"] == "not_live"  # idempotent: nothing changes the second time
+    assert paid.status_code == 200 and paid.json()["order_status"] == "paid"
+    assert '"admin:ops-1"' in (await attempt(conn, reference))["gateway_response"]
+    assert len(gateways.created) == 1
+
+
+async def test_an_admin_adopts_a_charge_the_gateway_holds(database: Database, conn: asyncpg.Connection) -> None:
+    gateways = FakeGateways(fail_after_create={"create"})
+    async with running_core(make_settings(database.url), gateways) as core:
+        order = await core.create_order("buyer-1")
+        reference = unknown(await pay(core, card_body(order), 1))
+        done = await resolve(core, reference)
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert (body["found"], body["transaction_status"], body["order_status"]) == ("adopted", "approved", "paid")
+    assert body["gateway_transaction_id"] == "wompi-1" and gateways.calls["create"] == 1
+
+
+async def test_an_admin_lookup_that_fails_leaves_the_attempt_live(
+    database: Database, conn: asyncpg.Connection
+) -> None:
+    gateways = FakeGateways(fail={"create"})
+    async with running_core(make_settings(database.url), gateways) as core:
+        order = await core.create_order("buyer-1")
+        reference = unknown(await pay(core, card_body(order), 1))
+        gateways.fail = {"find"}
+        failed = await resolve(core, reference)
+    assert (failed.status_code, failed.json()["error"]["code"]) == (502, "gateway_lookup_failed"), failed.text
+    assert (await attempt(conn, reference))["status"] == "pending"
+
+
+async def test_an_admin_does_not_close_an_attempt_whose_request_is_still_calling_the_gateway(
+    database: Database, conn: asyncpg.Connection
+) -> None:
+    gateways = FakeGateways(create_gate=asyncio.Event())
+    async with running_core(make_settings(database.url), gateways) as core:
+        order = await core.create_order("buyer-1")
+        first = asyncio.create_task(pay(core, card_body(order), 1))
+        await gateways.wait_for("create")
+        reference = await conn.fetchval("SELECT reference FROM order_transactions")
+        early = await resolve(core, reference)
+        assert gateways.create_gate is not None
+        gateways.create_gate.set()
+        answered = await first
+    assert early.status_code == 200 and early.json()["found"] == "in_flight", early.text
+    assert gateways.calls["find"] == 0
+    assert answered.status_code == 200 and answered.json()["order_status"] == "paid"
