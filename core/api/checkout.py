@@ -9,7 +9,8 @@ Steps, and why in this order:
    fresh gateway reference) and commit — so a webhook faster than the gateway's own answer finds it.
    The insert is ``ON CONFLICT DO NOTHING`` on the one-live-attempt index (migration 0004): while another
    attempt of the order is pending, whatever key or worker it came from, nothing is inserted and the answer
-   is 409 ``payment_attempt_live`` naming that attempt;
+   is 409 ``payment_attempt_live`` naming that attempt — unless that attempt's outcome is unknown and its
+   gateway, asked by reference, ends it (``core.api.resolve``; then the insert is tried once more);
 4. call the gateway with no database transaction open (an HTTP call never holds a row lock);
 5. one DB transaction: lock the order, store the gateway's id and answer on the attempt, apply a final
    status through the ledger, store the HTTP answer on the key — commit, then answer.
