@@ -89,6 +89,7 @@ class _Word:
 
     result: ChargeResult | None
     held: str | None = None  # set: the record does not fit the attempt; why
+    held_kind: AnomalyKind = AnomalyKind.IDENTITY_CONFLICT
 
 
 async def eligible(
@@ -128,8 +129,11 @@ async def _ask(services: Services, gateway: Gateway, reference: str, amount: Dec
             return _Word(None, held=f"{len(orders)} PayU orders share the reference")
         order = orders[0]
         if order.amount is not None and (order.amount != amount or (order.currency or currency) != currency):
-            return _Word(None, held=f"PayU order {order.id} is for {order.amount} {order.currency}")
-        payment = order.latest_payment()
+            return _Word(None, held=f"PayU order {order.id} is for {order.amount} {order.currency}",
+                         held_kind=AnomalyKind.AMOUNT_MISMATCH)
+        # An approved charge anywhere in the order is money taken, whatever a later attempt of it says.
+        approved = [t for t in order.transactions if t.response is not None and t.response.state == "APPROVED"]
+        payment = approved[0] if approved else order.latest_payment()
         if payment is None or payment.response is None:
             # The order exists at PayU, its charge has no result yet: it may still take the money.
             pending = ChargeResult(TransactionStatus.PENDING, None, {"payu_order": order.id})
@@ -163,7 +167,7 @@ async def _settle(services: Services, txn_id: int, word: _Word, asked_at: str, b
         # Who asked (the checkout, or an admin by name) and when: kept on the attempt or its anomaly.
         evidence: dict[str, Any] = {"via": "reference_lookup", "by": by, "asked_at": asked_at}
         if word.held is not None:
-            await record_anomaly(conn, AnomalyKind.IDENTITY_CONFLICT, {**evidence, "held": word.held},
+            await record_anomaly(conn, word.held_kind, {**evidence, "held": word.held},
                                  gateway=txn.gateway, order_id=order.id, transaction_id=txn.id)
             return answer(Found.HELD, word.held)
         if word.result is None:

@@ -212,3 +212,20 @@ async def test_an_admin_does_not_close_an_attempt_whose_request_is_still_calling
     assert early.status_code == 200 and early.json()["found"] == "in_flight", early.text
     assert gateways.calls["find"] == 0
     assert answered.status_code == 200 and answered.json()["order_status"] == "paid"
+
+
+async def test_payu_has_the_charge_so_it_is_adopted_and_not_charged_again(
+    database: Database, conn: asyncpg.Connection
+) -> None:
+    # PayU charged, answered 503, and its own lookup failed during the request: the core could not know.
+    gateways = FakeGateways(fail_after_create={"payu_submit"}, fail={"payu_query"})
+    async with running_core(make_settings(database.url), gateways) as core:
+        order = await core.create_order("buyer-1", "65000")
+        reference = unknown(await pay(core, card_body(order, **PAYU), 1))
+        gateways.fail_after_create.clear()
+        gateways.fail.clear()
+        second = await pay(core, card_body(order, **PAYU), 2)
+    assert (second.status_code, second.json()["error"]["code"]) == (409, "order_not_payable"), second.text
+    adopted = await attempt(conn, reference)
+    assert (adopted["status"], adopted["gateway_transaction_id"]) == ("approved", "payu-tx-1")
+    assert gateways.calls["payu_submit"] == 1
