@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     gateway_timeout_seconds: float = 15.0
     pse_banks_cache_seconds: int = 3600
+    # A pending attempt older than this is asked about at its gateway by reference when a new payment of its
+    # order meets it (core/api/resolve.py). Longer than any create call runs (gateway timeouts of 15 s, a
+    # few retries), short enough that a buyer retrying after an outage is not turned away for long.
+    live_attempt_grace_seconds: float = 60.0
     log_level: str = "WARNING"
 
     @field_validator("payu")

@@ -1,7 +1,8 @@
-"""Admin endpoints for Efecty: confirm a cash payment by hand, and run the day's reconciliation.
+"""Admin endpoints: confirm an Efecty cash payment by hand, run the day's reconciliation, and end a live
+attempt whose outcome is unknown from its gateway's records.
 
-Usage: ``POST /admin/efecty/EFE-42-7KQ9ZP/confirm`` and ``POST /admin/reconcile?date=2025-01-31`` with an
-admin token.
+Usage: ``POST /admin/efecty/EFE-42-7KQ9ZP/confirm``, ``POST /admin/reconcile?date=2025-01-31`` and
+``POST /admin/attempts/ORD-…-1a2b3c4d/resolve`` with an admin token.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel
 from sqlalchemy import Table, select
 
+from core.api.resolve import Found, resolve_attempt
 from core.api.schemas import error_responses
 from core.auth import Principal, require_admin
-from core.db.models import EfectyStatus, Order
+from core.db.models import EfectyStatus, Order, OrderTransaction
 from core.deps import get_services
 from core.efecty_codes import BOGOTA
 from core.errors import Conflict, GatewayUnavailable, NotFound, Unprocessable
@@ -26,6 +28,7 @@ from core.services import Services
 
 router = APIRouter(tags=["admin"])
 orders_t = cast(Table, Order.__table__)
+txns_t = cast(Table, OrderTransaction.__table__)
 # Before any Efecty file could exist; also keeps years below 1000, which no YYYYMMDD field can carry, out.
 EARLIEST_DAY = date(2000, 1, 1)
 
@@ -36,6 +39,18 @@ class ConfirmOut(BaseModel):
     order_status: str
     transaction_status: str
     already_confirmed: bool
+
+
+class ResolveOut(BaseModel):
+    reference: str
+    transaction_id: int
+    order_id: int
+    gateway: str
+    found: str  # core.api.resolve.Found: not_at_gateway | adopted | still_pending | held | not_live | in_flight
+    transaction_status: str
+    order_status: str
+    gateway_transaction_id: str | None
+    detail: str
 
 
 class ReconcileOut(BaseModel):
@@ -116,3 +131,44 @@ async def reconcile(
         error.status = 502
         raise error from None
     return ReconcileOut(**summary.as_dict())
+
+
+@router.post(
+    "/admin/attempts/{reference}/resolve",
+    response_model=ResolveOut,
+    summary="End a live attempt whose outcome is unknown from its gateway's records (admin)",
+    responses=error_responses(401, 403, 404, 502),
+)
+async def resolve(
+    reference: Annotated[str, Path(min_length=1, max_length=64)],
+    principal: Annotated[Principal, Depends(require_admin)],
+    services: Annotated[Services, Depends(get_services)],
+) -> ResolveOut:
+    """Ask the attempt's gateway by its reference and apply what it says through the ledger: nothing there →
+    ``error``; the gateway has it → its id and status. ``found`` says which; an attempt already ended
+    (``not_live``) or whose request may still be calling the gateway (``in_flight``) is left alone. A lookup
+    that fails changes nothing and answers 502: the gateway may hold the money."""
+    async with services.engine.connect() as conn:
+        txn_id = (await conn.execute(select(txns_t.c.id).where(txns_t.c.reference == reference))).scalar()
+    if txn_id is None:
+        raise NotFound("attempt_not_found", f"no payment attempt with reference {reference}")
+    resolution = await resolve_attempt(services, int(txn_id), on_demand=True, by=f"admin:{principal.subject}")
+    if resolution.found is Found.LOOKUP_FAILED:
+        error = GatewayUnavailable("gateway_lookup_failed", f"the attempt was left live: {resolution.detail}")
+        error.status = 502
+        raise error
+    async with services.engine.connect() as conn:
+        order_status = (
+            await conn.execute(select(orders_t.c.status).where(orders_t.c.id == resolution.order_id))
+        ).scalar_one()
+    return ResolveOut(
+        reference=resolution.reference,
+        transaction_id=resolution.transaction_id,
+        order_id=resolution.order_id,
+        gateway=resolution.gateway.value,
+        found=resolution.found.value,
+        transaction_status=resolution.transaction_status.value,
+        order_status=order_status.value,
+        gateway_transaction_id=resolution.gateway_transaction_id,
+        detail=resolution.detail,
+    )

@@ -9,7 +9,8 @@ Steps, and why in this order:
    fresh gateway reference) and commit — so a webhook faster than the gateway's own answer finds it.
    The insert is ``ON CONFLICT DO NOTHING`` on the one-live-attempt index (migration 0004): while another
    attempt of the order is pending, whatever key or worker it came from, nothing is inserted and the answer
-   is 409 ``payment_attempt_live`` naming that attempt;
+   is 409 ``payment_attempt_live`` naming that attempt — unless that attempt's outcome is unknown and its
+   gateway, asked by reference, ends it (``core.api.resolve``; then the insert is tried once more);
 4. call the gateway with no database transaction open (an HTTP call never holds a row lock);
 5. one DB transaction: lock the order, store the gateway's id and answer on the attempt, apply a final
    status through the ledger, store the HTTP answer on the key — commit, then answer.
@@ -54,6 +55,7 @@ from core.api.idempotency import (
     store_answer_if_open,
 )
 from core.api.orders import check_amount_range, order_view
+from core.api.resolve import resolve_attempt
 from core.api.schemas import EfectyVoucherOut, ProcessPaymentIn, ProcessPaymentOut, amount_out, error_responses
 from core.auth import Principal
 from core.db.models import (
@@ -226,6 +228,32 @@ async def _attempt_live(conn: AsyncConnection, order_id: int) -> Conflict:
 
 
 async def _prepare(services: Services, body: ProcessPaymentIn, key_id: int) -> Attempt:
+    """Insert the attempt; when a live attempt whose outcome is unknown is in the way, ask its gateway first.
+
+    Without that an attempt the gateway never created (a 5xx to the create call) would block the order
+    for ever: no event comes for a charge that does not exist. The gateway is asked with no transaction
+    open, its word applied under the order's lock (core/api/resolve.py), and the insert tried once more;
+    any doubt (lookup failed, still pending, a record that does not fit) keeps today's 409."""
+    try:
+        return await _prepare_once(services, body, key_id)
+    except Conflict as exc:
+        live = exc.extra.get("live_attempt") if exc.code == "payment_attempt_live" else None
+        if not live:
+            raise
+        try:
+            resolution = await resolve_attempt(services, int(live["id"]))
+        except Exception:
+            # Whatever went wrong, the attempt is untouched (the change commits whole or not at all): 409.
+            log.exception("live attempt %s: resolving it failed", live.get("reference"))
+            raise exc from None
+        if not resolution.ended:
+            raise
+        log.info("live attempt %s ended by reference lookup (%s)", resolution.reference, resolution.found.value)
+    # The order may be paid now (the gateway had approved it): the second pass answers order_not_payable.
+    return await _prepare_once(services, body, key_id)
+
+
+async def _prepare_once(services: Services, body: ProcessPaymentIn, key_id: int) -> Attempt:
     gateway = Gateway(body.resolved_gateway)
     breaker = _breaker(services, gateway)
     if breaker.state is BreakerState.OPEN:

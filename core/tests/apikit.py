@@ -94,6 +94,10 @@ class FakeGateways:
     create_gate: asyncio.Event | None = None  # when set, POST /v1/transactions waits for it
     asobancaria: dict[date, str] = field(default_factory=dict)
     voucher_status: dict[str, str] = field(default_factory=dict)  # code → PENDING|PAID|EXPIRED
+    # Charges the gateway made, by reference, as its lookup by reference lists them (Wompi: the transaction;
+    # PayU: the transactionResponse). A create answering 500 made none, unless its op is in ``fail_after_create``.
+    created: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fail_after_create: set[str] = field(default_factory=set)  # "create" / "payu_submit": charge, then 500
     calls: Counter[str] = field(default_factory=Counter)
     requests: list[httpx.Request] = field(default_factory=list)
 
@@ -150,6 +154,11 @@ class FakeGateways:
                     "meta": {},
                 },
             )
+        if path.startswith("/transactions?") and request.method == "GET":
+            failed = self._check("find")
+            reference = request.url.params["reference"]
+            found = [self.created[reference]] if reference in self.created else []
+            return failed or _json(200, {"data": found})
         if path == "/transactions" and request.method == "POST":
             failed = self._check("create")
             if self.create_gate is not None:
@@ -160,22 +169,21 @@ class FakeGateways:
             method = body["payment_method"]
             extra = {"async_payment_url": "https://bank.test/pse/123"} if method["type"] == "PSE" else {}
             cents = self.wompi_amount_in_cents or body["amount_in_cents"]
-            return _json(
-                201,
-                {
-                    "data": {
-                        "id": f"wompi-{self.calls['create']}",
-                        "reference": body["reference"],
-                        "amount_in_cents": cents,
-                        "currency": body["currency"],
-                        "status": self.wompi_status,
-                        "status_message": self.wompi_status_message,
-                        "payment_method_type": method["type"],
-                        "customer_email": body["customer_email"],
-                        "payment_method": {"type": method["type"], "extra": extra},
-                    }
-                },
-            )
+            tx = {
+                "id": f"wompi-{self.calls['create']}",
+                "reference": body["reference"],
+                "amount_in_cents": cents,
+                "currency": body["currency"],
+                "status": self.wompi_status,
+                "status_message": self.wompi_status_message,
+                "payment_method_type": method["type"],
+                "customer_email": body["customer_email"],
+                "payment_method": {"type": method["type"], "extra": extra},
+            }
+            self.created[body["reference"]] = tx
+            if "create" in self.fail_after_create:
+                return _json(503, {"error": {"type": "SERVICE_UNAVAILABLE"}})
+            return _json(201, {"data": tx})
         raise AssertionError(f"unexpected Wompi call {request.method} {path}")
 
     def _payu(self, request: httpx.Request) -> httpx.Response:
@@ -183,23 +191,40 @@ class FakeGateways:
         if command == "PING":
             return self._check("payu_ping") or _json(200, {"code": "SUCCESS", "error": None})
         if command == "SUBMIT_TRANSACTION":
-            return self._check("payu_submit") or _json(
-                200,
-                {
-                    "code": "SUCCESS",
-                    "error": None,
-                    "transactionResponse": {
-                        "orderId": 1400449660,
-                        "transactionId": f"payu-tx-{self.calls['payu_submit']}",
-                        "state": self.payu_state,
-                        "responseCode": self.payu_state,
-                        "operationDate": 1624461913704,
-                        "responseMessage": "ok",
-                        "extraParameters": {},
-                        "additionalInfo": {},
-                    },
-                },
-            )
+            failed = self._check("payu_submit")
+            if failed:
+                return failed
+            order = json.loads(request.content)["transaction"]["order"]
+            response = {
+                "orderId": 1400449660,
+                "transactionId": f"payu-tx-{self.calls['payu_submit']}",
+                "state": self.payu_state,
+                "responseCode": self.payu_state,
+                "operationDate": 1624461913704,
+                "responseMessage": "ok",
+                "extraParameters": {},
+                "additionalInfo": {},
+            }
+            self.created[order["referenceCode"]] = response
+            if "payu_submit" in self.fail_after_create:
+                return _json(503, {"error": "boom"})
+            return _json(200, {"code": "SUCCESS", "error": None, "transactionResponse": response})
+        if command == "ORDER_DETAIL_BY_REFERENCE_CODE":
+            failed = self._check("payu_query")
+            reference = json.loads(request.content)["details"]["referenceCode"]
+            if failed:
+                return failed
+            orders = []
+            if reference in self.created:
+                response = self.created[reference]
+                orders.append({
+                    "id": response["orderId"],
+                    "referenceCode": reference,
+                    "status": "CAPTURED",
+                    "transactions": [{"id": response["transactionId"], "type": "AUTHORIZATION_AND_CAPTURE",
+                                      "transactionResponse": response}],
+                })
+            return _json(200, {"code": "SUCCESS", "error": None, "result": {"payload": orders or None}})
         raise AssertionError(f"unexpected PayU command {command}")
 
     def _efecty(self, request: httpx.Request, path: str) -> httpx.Response:

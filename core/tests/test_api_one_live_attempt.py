@@ -137,12 +137,16 @@ async def test_after_a_failed_attempt_a_new_key_may_pay(
     assert gateways.calls["create"] == 2
 
 
-async def test_an_outcome_unknown_attempt_blocks_a_new_key(database: Database, conn: asyncpg.Connection) -> None:
-    gateways = FakeGateways(fail={"create"})
+async def test_an_outcome_unknown_attempt_blocks_a_new_key_while_the_gateway_may_hold_it(
+    database: Database, conn: asyncpg.Connection
+) -> None:
+    # The gateway cannot be asked (its lookup fails too): the attempt stays live. When the lookup works, the
+    # gateway's word ends it (test_api_resolve_attempt.py).
+    gateways = FakeGateways(fail={"create", "find"})
     async with running_core(make_settings(database.url), gateways) as core:
         order = await core.create_order("buyer-1")
         unknown = await pay(core, card_body(order), 1)
-        gateways.fail.clear()
+        gateways.fail.discard("create")
         second = await pay(core, card_body(order), 2)
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (502, "payment_outcome_unknown")
     assert second.status_code == 409 and second.json()["error"]["code"] == "payment_attempt_live"
