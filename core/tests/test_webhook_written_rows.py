@@ -8,13 +8,16 @@ import asyncio
 import json
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import asyncpg
 import pytest
 
 from core.db.models import Gateway, OrderStatus, TransactionStatus
 from core.db.session import make_pool
+from core.gateways.errors import WompiNotFoundError
+from core.services import Services
 from core.settings import DatabaseSettings
 from core.webhooks import store
 from core.webhooks.recording import (
@@ -26,6 +29,7 @@ from core.webhooks.recording import (
     record_unmatched,
 )
 from core.webhooks.store import TransactionMatch
+from core.webhooks.wompi import _adopt_from_wompi
 
 AMOUNT = Decimal("50000.00")
 MATCH = TransactionMatch(Gateway.WOMPI, "gateway_transaction_id", "W1")
@@ -222,3 +226,43 @@ async def test_the_optimistic_read_does_not_wait_for_a_lock_and_the_locked_read_
     finally:
         await reader.close()
         await holder.close()
+
+
+class WompiReads:
+    """Wompi's GET /v1/transactions/{id}: the reference Wompi holds for each id it knows; counts the calls."""
+
+    def __init__(self, **references: str) -> None:
+        self.references = references
+        self.asked: list[str] = []
+
+    async def get_transaction(self, wompi_id: str) -> Any:
+        self.asked.append(wompi_id)
+        if wompi_id not in self.references:
+            raise WompiNotFoundError("NOT_FOUND_ERROR")
+        return SimpleNamespace(reference=self.references[wompi_id])
+
+
+async def _adopt(database: Any, wompi: WompiReads, wompi_id: str) -> int | None:
+    async def work(pool: asyncpg.Pool) -> int | None:
+        return await _adopt_from_wompi(cast(Services, SimpleNamespace(wompi=wompi, webhook_pool=pool)), wompi_id)
+
+    return await _run(database, work)
+
+
+async def test_an_unknown_wompi_id_is_adopted_only_by_the_attempt_wompi_names_that_has_none(
+    conn: asyncpg.Connection, database: Any
+) -> None:
+    order_id = await conn.fetchval(
+        "INSERT INTO orders (reference, buyer_id, total_amount) VALUES ('O-2', 'b', $1) RETURNING id", AMOUNT)
+    txn_id = await conn.fetchval(
+        "INSERT INTO order_transactions (order_id, gateway, reference, payment_method, amount, currency)"
+        " VALUES ($1, 'wompi', 'R-2', 'CARD', $2, 'COP') RETURNING id", order_id, AMOUNT)
+    wompi = WompiReads(W7="R-2", W8="R-2", W9="R-unknown", W10="R-\x00")
+    assert await _adopt(database, wompi, "W7") == txn_id
+    assert await conn.fetchval("SELECT gateway_transaction_id FROM order_transactions WHERE id = $1", txn_id) == "W7"
+    assert await _adopt(database, wompi, "W8") is None  # the attempt has its id now: never a second one
+    assert await _adopt(database, wompi, "W9") is None  # Wompi names no attempt of ours
+    assert await _adopt(database, wompi, "W10") is None  # a reference nothing of ours can hold
+    assert await _adopt(database, wompi, "W404") is None  # Wompi does not know the id
+    assert await _adopt(database, wompi, "W\x00") is None  # not even asked: no Wompi id holds a NUL
+    assert wompi.asked == ["W7", "W8", "W9", "W10", "W404"]
