@@ -14,7 +14,7 @@ from typing import Any, cast
 import asyncpg
 import pytest
 
-from core.db.models import Gateway, OrderStatus, TransactionStatus
+from core.db.models import EventOutcome, Gateway, OrderStatus, TransactionStatus
 from core.db.session import make_pool
 from core.gateways.errors import WompiNotFoundError
 from core.services import Services
@@ -151,6 +151,10 @@ async def test_an_event_for_no_transaction_of_ours_is_kept_unlinked_and_flagged_
     assert first == Result(422, {"status": "rejected", "reason": "no transaction of ours has this Wompi id"})
     assert again == Result(422, {"status": "duplicate", "first_outcome": "rejected"})
     [row] = await _events(conn)
+    assert await store.first_event(conn, Gateway.WOMPI, "W9:APPROVED:refused:unknown_reference") == store.FirstEvent(
+        row["id"], event.payload_sha256, EventOutcome.REJECTED, "no transaction of ours has this Wompi id")
+    with pytest.raises(LookupError, match=r"^event W9:APPROVED conflicted yet is not there$"):
+        await store.first_event(conn, Gateway.WOMPI, "W9:APPROVED")
     assert (row["event_key"], row["outcome"], row["detail"], row["transaction_id"], row["order_id"]) == (
         "W9:APPROVED:refused:unknown_reference", "rejected", "no transaction of ours has this Wompi id", None, None)
     assert await _anomalies(conn) == [{
