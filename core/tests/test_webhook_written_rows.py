@@ -5,7 +5,9 @@ bounded-copies rules are in test_webhook_guard.py and test_webhook_records.py.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from decimal import Decimal
 from types import SimpleNamespace
@@ -270,3 +272,58 @@ async def test_an_unknown_wompi_id_is_adopted_only_by_the_attempt_wompi_names_th
     assert await _adopt(database, wompi, "W404") is None  # Wompi does not know the id
     assert await _adopt(database, wompi, "W\x00") is None  # not even asked: no Wompi id holds a NUL
     assert wompi.asked == ["W7", "W8", "W9", "W10", "W404"]
+
+
+class OneDeadConnection:
+    """The pool the webhook path gets, whose first connection died with the server: the first use fails as
+    asyncpg fails on a terminated backend, every later one works; counts the pool's retirements."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.dead = True
+        self.expired = 0
+
+    def _fail_once(self) -> None:
+        if self.dead:
+            self.dead = False
+            raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        self._fail_once()
+        async with self.pool.acquire() as conn:
+            yield conn
+
+    async def fetchval(self, *args: Any) -> Any:
+        self._fail_once()
+        return await self.pool.fetchval(*args)
+
+    async def expire_connections(self) -> None:
+        self.expired += 1
+        await self.pool.expire_connections()
+
+
+async def test_every_webhook_write_survives_one_dead_pooled_connection(conn: asyncpg.Connection,
+                                                                       database: Any) -> None:
+    order_id, _ = await _attempt(conn)
+    earlier = await conn.fetchval(  # an earlier attempt whose Wompi id the core never learned
+        "INSERT INTO order_transactions (order_id, gateway, reference, payment_method, amount, currency, status)"
+        " VALUES ($1, 'wompi', 'R-3', 'CARD', $2, 'COP', 'declined') RETURNING id", order_id, AMOUNT)
+
+    async def work(pool: asyncpg.Pool) -> list[Any]:
+        results: list[Any] = []
+        for write in (lambda p: record_and_apply(p, _event("PENDING"), match=MATCH),
+                      lambda p: record_and_apply_attempt(p, _event(), match=MATCH, gateway_id="W1"),
+                      lambda p: record_unmatched(p, _event(wompi_id="W9"), "none of ours"),
+                      lambda p: _adopt_from_wompi(cast(Services, SimpleNamespace(
+                          wompi=WompiReads(W3="R-3"), webhook_pool=p)), "W3")):
+            flaky = OneDeadConnection(pool)
+            results.append((await write(flaky), flaky.expired))
+        return results
+
+    pending, approved, unmatched, adopted = await _run(database, work)
+    assert pending == (Result(200, {"status": "recorded", "decision": "same", "transaction_status": "pending",
+                                    "order_status": "pending"}), 1)
+    assert approved[0].body["status"] == "applied" and approved[1] == 1
+    assert unmatched == (Result(422, {"status": "rejected", "reason": "none of ours"}), 1)
+    assert adopted == (earlier, 1)
