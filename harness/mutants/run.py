@@ -46,6 +46,8 @@ DEFAULT_TESTS = ("core/tests",)
 # The wording of an exception message is not decision code: a one-line ``raise SomeError("…")`` whose
 # only argument is a string is not mutated. Any other argument (a status code, a field) still is.
 MESSAGE_ONLY_RAISE = r'^\s*raise \w+\(f?"[^"]*"\)( from \w+)?\s*$'
+# mutmut's exit codes for "no test reaches this mutant" (mutmut.stats.status_by_exit_code).
+NO_TESTS_EXIT_CODES = (5, 33)
 GRACE_S = 20.0
 TIMEOUT_MULTIPLIER = 5.0  # after SIGINT, how long mutmut may take to stop its workers and save verdicts
 
@@ -109,7 +111,31 @@ def prepare(work: Path, files: Sequence[str], *, tests: Sequence[str], fresh: bo
         # for an already mutated file: drop such a plain copy so mutmut mutates it again.
         if copy.is_file() and "__mutmut_orig" not in copy.read_text():
             copy.unlink()
+    _drop_stats_if_files_changed(mutants, files)
     _reset_if_tests_changed(mutants, _tests_fingerprint(project))
+
+
+def _drop_stats_if_files_changed(mutants: Path, files: Sequence[str]) -> None:
+    """Make mutmut map tests to functions again when a file is mutated that its last mapping did not cover.
+
+    mutmut's stats pass records which test calls which function only for the files it mutated then, and on
+    the next run it keeps that mapping, pruned to the files mutated now, without looking for callers of
+    functions it did not trampoline before: after ``--modules core/signing``, a run on ``core/webhooks``
+    found no test for any of its 1,047 mutants and called them all survivors. The mapping stays valid for
+    a subset of the files it covers; for any other file it is dropped (a full stats pass follows), and the
+    "no tests" verdicts it produced are cleared.
+    """
+    stamp = mutants / "payharness-stats-files.json"
+    covered = set(json.loads(stamp.read_text())) if stamp.is_file() else set()
+    if not set(files) <= covered:
+        (mutants / "mutmut-stats.json").unlink(missing_ok=True)
+        for meta in mutants.rglob("*.py.meta"):
+            data = json.loads(meta.read_text())
+            codes = data["exit_code_by_key"]
+            if any(v in NO_TESTS_EXIT_CODES for v in codes.values()):
+                data["exit_code_by_key"] = {k: (None if v in NO_TESTS_EXIT_CODES else v) for k, v in codes.items()}
+                meta.write_text(json.dumps(data))
+    stamp.write_text(json.dumps(sorted(files)))
 
 
 def _tests_fingerprint(project: Project) -> str:

@@ -104,3 +104,36 @@ def test_a_spent_budget_stops_mutmut_leaves_no_process_and_counts_nothing_as_kil
     doc = summarise(read_verdicts(work / "mutants", files), modules=["tiny/fee.py"], equivalents=[],
                     run=RunFacts("mutmut", "x", None, "", 0.5, 0.5, stopped))
     assert doc["totals"]["killed"] == 0 and not doc["complete"]
+
+
+TAX = '''
+def tax(amount):
+    return amount * 19 // 100
+'''
+
+
+@pytest.mark.slow
+def test_a_run_on_another_module_maps_its_tests_instead_of_calling_every_mutant_untested(tmp_path: Path) -> None:
+    # mutmut keeps the test-to-function map of the last run, which covers only the files mutated then:
+    # without a new map, every mutant of the second module came out "no tests" (counted as survived).
+    project, work = _tiny(tmp_path / "src"), tmp_path / "work"
+    (project.root / "tiny" / "tax.py").write_text(TAX)
+    (project.root / "tiny" / "tests" / "test_tax.py").write_text(
+        "from tiny.tax import tax\n\n\ndef test_tax_is_nineteen_percent():\n    assert tax(100) == 19\n"
+    )
+    env = dict(os.environ)
+    fee_files = source_files(["tiny/fee.py"], project)
+    prepare(work, fee_files, tests=["tiny/tests"], project=project)
+    assert run_mutmut(work, budget_s=120, jobs=1, log_path=tmp_path / "fee.log", env=env) is None
+    tax_files = source_files(["tiny/tax.py"], project)
+    prepare(work, tax_files, tests=["tiny/tests"], project=project)
+    assert run_mutmut(work, budget_s=120, jobs=1, log_path=tmp_path / "tax.log", env=env) is None
+    tax_verdicts = {m.change: m.status for m in read_verdicts(work / "mutants", tax_files)}
+    assert tax_verdicts and "no tests" not in tax_verdicts.values(), tax_verdicts
+    assert tax_verdicts["return amount * 19 // 100 -> return amount / 19 // 100"] == "killed"
+    # Back to a file the map no longer covers: mapped again, and the earlier kills still stand.
+    prepare(work, fee_files, tests=["tiny/tests"], project=project)
+    assert run_mutmut(work, budget_s=120, jobs=1, log_path=tmp_path / "fee2.log", env=env) is None
+    fee_verdicts = {m.change: m.status for m in read_verdicts(work / "mutants", fee_files)}
+    assert fee_verdicts["return 0 -> return 1"] == "killed"
+    assert "no tests" not in fee_verdicts.values(), fee_verdicts
