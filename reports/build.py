@@ -106,6 +106,7 @@ def analyse(a: Artefacts, *, now: datetime | None = None) -> ReportData:
     issues = derive_issues(a, perf)
     security = security_outcomes(a)
     critical = sum(1 for i in issues if i.severity == "critical")
+    inconclusive = sum(1 for i in issues if "inconclusive" in i.kind)
     integrity = Integrity(
         audit=a.load_audit,
         database=tuple(s for s in a.scenarios.scenarios if s.point == "database"),
@@ -117,7 +118,7 @@ def analyse(a: Artefacts, *, now: datetime | None = None) -> ReportData:
         generated_at=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
         artefacts_dir=a.root,
         run=a.run,
-        score=health_score(inputs_from(a, perf), critical),
+        score=health_score(inputs_from(a, perf), critical, inconclusive),
         tests=_tests(a),
         points=summarise_points(a.scenarios),
         issues=issues,

@@ -14,7 +14,8 @@
 An input whose artefact is absent, unreadable or empty is *not measured* and counts as 0: a figure the
 run did not produce cannot vouch for the integration, and the page lists it beside the score. Bands:
 90–100 healthy, 75–89 needs attention, below 75 at risk — and any critical issue makes it "at risk"
-whatever the number.
+whatever the number; a check that did not finish (an inconclusive mutation run) keeps it from "healthy"
+("inconclusive" instead).
 
 Usage::
 
@@ -149,14 +150,20 @@ def inputs_from(a: Artefacts, perf: Sequence[PerfRow]) -> tuple[ScoreInput, ...]
     )
 
 
-def band_of(score: float, critical: int) -> str:
+def band_of(score: float, critical: int, inconclusive: int = 0) -> str:
     if critical:
         return "at risk"
-    return next(label for floor, label in BANDS if score >= floor)
+    band = next(label for floor, label in BANDS if score >= floor)
+    # A check that was cut short or never finished has not vouched for anything: the page may not call the
+    # integration healthy while one is open (the lower bands stand, they already say "not good enough").
+    if inconclusive and band == "healthy":
+        return "inconclusive"
+    return band
 
 
-def health_score(inputs: Sequence[ScoreInput], critical: int) -> HealthScore:
+def health_score(inputs: Sequence[ScoreInput], critical: int, inconclusive: int = 0) -> HealthScore:
+    """The score and its band; ``inconclusive`` counts checks that did not finish (e.g. a cut-short mutation run)."""
     total_weight = sum(i.weight for i in inputs)
     score = round(100 * sum(i.points for i in inputs) / total_weight, 1) if total_weight else 0.0
     sources = tuple({s.path: s for i in inputs for s in i.sources}.values())
-    return HealthScore(score, band_of(score, critical), critical, tuple(inputs), FORMULA, sources)
+    return HealthScore(score, band_of(score, critical, inconclusive), critical, tuple(inputs), FORMULA, sources)

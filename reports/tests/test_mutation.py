@@ -89,6 +89,9 @@ def test_a_run_cut_short_is_inconclusive_in_red_and_never_a_pass(artefacts: Path
     assert issue.severity == "medium" and "40 of 490" in issue.title
     # An incomplete module is not judged against the floor: its score is only a lower bound.
     assert not [i for i in data.issues if i.kind == "mutation score"]
+    # The headline cannot say "healthy" while a check is open (the clean fixture scores in the healthy band).
+    assert data.score.score >= 90 and data.score.band == "inconclusive"
+    assert "— INCONCLUSIVE**" in md
 
 
 def test_a_complete_module_under_ninety_percent_is_an_issue(artefacts: Path, edit: Editor) -> None:

@@ -67,6 +67,16 @@ def test_bands(score: float, critical: int, band: str) -> None:
     assert band_of(score, critical) == band
 
 
+@pytest.mark.parametrize(
+    ("score", "critical", "band"),
+    [(100.0, 0, "inconclusive"), (89.9, 0, "needs attention"), (74.9, 0, "at risk"), (99.0, 1, "at risk")],
+)
+def test_an_inconclusive_check_keeps_the_band_from_healthy_and_only_from_healthy(
+    score: float, critical: int, band: str
+) -> None:
+    assert band_of(score, critical, inconclusive=1) == band
+
+
 def test_inputs_measured_from_the_fixture(artefacts: Path) -> None:
     data = analyse(collect(artefacts))
     inputs = {i.name: i for i in data.score.inputs}
