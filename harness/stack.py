@@ -60,10 +60,13 @@ class ServiceProcess:
         pending = list(self.ready_urls)
         while pending:
             if self.proc.poll() is not None:
-                raise ServiceFailed(f"{self.name} exited with {self.proc.returncode}:\n{self.tail()}")
-            if time.monotonic() > deadline:
+                last = self.tail()
                 self.stop()
-                raise ServiceFailed(f"{self.name} not ready after {timeout:.0f} s:\n{self.tail()}")
+                raise ServiceFailed(f"{self.name} exited with {self.proc.returncode}:\n{last}")
+            if time.monotonic() > deadline:
+                last = self.tail()
+                self.stop()
+                raise ServiceFailed(f"{self.name} not ready after {timeout:.0f} s:\n{last}")
             try:
                 httpx.get(pending[0], timeout=1.0)
                 pending.pop(0)
@@ -84,6 +87,10 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # The log lives only as long as its process: every start made one in the temp directory, and nothing
+        # removed them (hundreds after a day of test runs). A failure quotes its tail before stopping.
+        if self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
 
 
 def simulator_credentials() -> dict[str, dict[str, str]]:
