@@ -19,12 +19,12 @@ import re
 BIGINT_MAX = 2**63 - 1
 BIGINT_MIN = -(2**63)
 
-_NUL_OR_SURROGATE = re.compile("[\x00\ud800-\udfff]")
+NUL_OR_SURROGATE = re.compile("[\x00\ud800-\udfff]")  # also what core/webhooks/storable.py escapes
 
 
 def unstorable(text: str) -> str | None:
     """Why Postgres text/JSONB would refuse ``text``, or None when it can be stored."""
-    found = _NUL_OR_SURROGATE.search(text)
+    found = NUL_OR_SURROGATE.search(text)
     if found is None:
         return None
     if found.group() == "\x00":

@@ -22,26 +22,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
 from core.db.models import RAW_PAYLOAD_MAX_BYTES
+from core.storable import NUL_OR_SURROGATE
 
 # Headroom under the database's check for what the size estimate might not foresee; the estimate renders the
 # way jsonb::text does (", " and ": ", non-ASCII as UTF-8, control characters escaped).
 STORED_MAX_BYTES = RAW_PAYLOAD_MAX_BYTES - 4096
 KEY_MAX = 255  # webhook_events.event_key is varchar(255)
 ACTED_ON_STRING_MAX = 1024
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def clean(text: str) -> bool:
     """Whether Postgres accepts ``text`` as it is (no NUL, no lone surrogate)."""
-    return _UNSTORABLE.search(text) is None
+    return NUL_OR_SURROGATE.search(text) is None
 
 
 def _escape(text: str) -> str:
-    return _UNSTORABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return NUL_OR_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def text(value: str) -> str:
