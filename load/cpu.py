@@ -1,18 +1,21 @@
-"""Where a benchmark phase's CPU went: seconds of CPU per part of the stack, read from Linux's /proc.
+"""Where a benchmark phase's CPU went: seconds of CPU per part of the stack, counted over our processes only.
 
 A webhook's cost on one machine is shared by the core, Postgres and the load generator; on 2 cores
-they compete, so a rate that holds is a budget split three ways. ``CpuMeter`` samples every process's
-user+system time while a phase runs and sums it by *role*, found by walking each process's parents
-to a command line the role is known by (a uvicorn worker is a bare ``spawn_main`` child: its parent says
-whether it serves the core or the bare endpoint). Processes that start and end inside the phase are
-counted from their last sample. Not Linux, or Postgres not on this machine (a DSN, Docker): those roles
-are simply absent from the figures.
+they compete, so a rate that holds is a budget split three ways. ``CpuMeter`` samples the user+system
+time of *our* processes while a phase runs — the process tree under each root (by default this process:
+the stack, Locust and pgbench are its children; the benchmark adds the embedded postmaster, which
+``pg_ctl`` detaches from our tree) — and sums it by *role*, found by walking each process's parents to a
+command line the role is known by (a uvicorn worker is a bare ``spawn_main`` child: its parent says
+whether it serves the core or the bare endpoint). On a shared machine another job's Postgres or Locust
+has the same command line as ours, which is why the roots, not the command lines, decide what is ours.
+Processes that start and end inside the phase are counted from their last sample. Postgres that the
+harness did not start (a DSN, Docker) is not among the roots: that role is then simply absent.
 
-Why not psutil: four fields of /proc/<pid>/stat and the command line are all this needs.
+psutil reads the process table on Linux, macOS and the BSDs alike.
 
 Usage::
 
-    with CpuMeter() as meter:
+    with CpuMeter(roots=(os.getpid(), postmaster_pid)) as meter:
         run_the_phase()
     seconds, span = meter.between(window_start, window_end)  # ({"core": 9.1, "postgres": 5.2, ...}, 9.5)
 """
@@ -22,10 +25,11 @@ from __future__ import annotations
 import os
 import threading
 import time
-from pathlib import Path
+from collections.abc import Sequence
 from types import TracebackType
 
-PROC = Path("/proc")
+import psutil
+
 # (role, what its command line contains); the first role found up the parent chain wins.
 ROLES: tuple[tuple[str, str], ...] = (
     ("core", "core.app:app_from_env"),
@@ -38,20 +42,26 @@ ROLES: tuple[tuple[str, str], ...] = (
 )
 
 
-def _snapshot() -> dict[int, tuple[int, float, str]]:
-    """pid -> (parent pid, CPU seconds so far, command line)."""
-    tick = os.sysconf("SC_CLK_TCK")
+def _snapshot(roots: Sequence[int]) -> dict[int, tuple[int, float, str]]:
+    """pid -> (parent pid, CPU seconds so far, command line), for the roots and everything below them."""
     found: dict[int, tuple[int, float, str]] = {}
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
+    for root in roots:
         try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue  # gone meanwhile
-        fields = stat.rsplit(")", 1)[1].split()
-        found[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick, cmdline)
+            top = psutil.Process(root)
+            tree = [top, *top.children(recursive=True)]
+        except psutil.Error:
+            continue  # the root is gone
+        for proc in tree:
+            try:
+                with proc.oneshot():
+                    parent, times = proc.ppid(), proc.cpu_times()
+            except psutil.Error:
+                continue  # gone meanwhile
+            try:
+                cmdline = " ".join(proc.cmdline())
+            except psutil.Error:
+                cmdline = ""  # exited, not yet reaped: no command line any more
+            found[proc.pid] = (parent, times.user + times.system, cmdline)
     return found
 
 
@@ -67,14 +77,15 @@ def role_of(pid: int, processes: dict[int, tuple[int, float, str]]) -> str:
 
 
 class CpuMeter:
-    """Samples /proc in a thread every ``interval`` seconds between ``__enter__`` and ``__exit__``.
+    """Samples the process trees under ``roots`` (default: this process) every ``interval`` seconds in a thread.
 
     ``series`` holds, per sample, the wall-clock time and each role's CPU seconds since the start, so a
     phase can be judged on its steady window only (``between``), spawning and seeding left out.
     """
 
-    def __init__(self, interval: float = 0.5) -> None:
+    def __init__(self, interval: float = 0.5, roots: Sequence[int] = ()) -> None:
         self.interval = interval
+        self.roots = tuple(roots) or (os.getpid(),)
         self.series: list[tuple[float, dict[str, float]]] = []
         self._first: dict[int, float] = {}
         self._last: dict[int, tuple[float, str]] = {}
@@ -83,10 +94,14 @@ class CpuMeter:
 
     @staticmethod
     def available() -> bool:
-        return (PROC / "self" / "stat").exists()
+        try:
+            psutil.Process().cpu_times()
+        except (psutil.Error, NotImplementedError):
+            return False
+        return True
 
     def _sample(self) -> None:
-        processes = _snapshot()
+        processes = _snapshot(self.roots)
         for pid, (_, cpu, cmdline) in processes.items():
             self._first.setdefault(pid, 0.0)  # born during the phase: all its CPU counts
             # An exited process not yet reaped has no command line any more: it keeps the role it had.
@@ -105,7 +120,7 @@ class CpuMeter:
     def __enter__(self) -> CpuMeter:
         if self.available():
             # The baseline: what every process running now had used before the phase.
-            self._first = {pid: cpu for pid, (_, cpu, _) in _snapshot().items()}
+            self._first = {pid: cpu for pid, (_, cpu, _) in _snapshot(self.roots).items()}
             self.series.append((time.time(), {}))
             self._thread.start()
         return self

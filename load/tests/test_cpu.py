@@ -1,10 +1,13 @@
-"""The benchmark's CPU meter: roles found up the process tree, and real CPU time counted by role."""
+"""The benchmark's CPU meter: roles found up the process tree, real CPU time counted by role, ours only."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 
+import psutil
 import pytest
 
 from load.cpu import CpuMeter, role_of
@@ -28,7 +31,7 @@ def test_a_process_takes_the_role_of_the_nearest_known_ancestor(pid: int, role: 
     assert role_of(pid, PROCESSES) == role
 
 
-@pytest.mark.skipif(not CpuMeter.available(), reason="needs Linux /proc")
+@pytest.mark.skipif(not CpuMeter.available(), reason="needs a process table psutil can read")
 def test_cpu_burnt_by_a_process_born_inside_the_phase_is_counted_for_its_role() -> None:
     burn = "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass"
     with CpuMeter(interval=0.1) as meter:
@@ -37,3 +40,47 @@ def test_cpu_burnt_by_a_process_born_inside_the_phase_is_counted_for_its_role() 
     seconds, span = meter.between(0.0, float("inf"))  # the whole phase
     assert seconds.get("generator", 0.0) >= 0.5
     assert span > 0.5
+
+
+BURN = "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass"
+# Starts the burner in its own session and exits at once: the burner is re-parented away from our tree, as
+# another job's Locust on a shared machine would be. It prints the burner's pid.
+DETACH = (
+    "import subprocess, sys\n"
+    "child = subprocess.Popen([sys.executable, '-c', sys.argv[1], '-m', 'locust'], start_new_session=True,\n"
+    "                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+    "print(child.pid)"
+)
+
+
+def _detached_burner() -> int:
+    out = subprocess.run([sys.executable, "-c", DETACH, BURN], check=True, timeout=30, capture_output=True, text=True)
+    return int(out.stdout.strip())
+
+
+def _wait_gone(pid: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, f"the detached burner {pid} did not end"
+        time.sleep(0.05)
+
+
+@pytest.mark.skipif(not CpuMeter.available(), reason="needs a process table psutil can read")
+def test_a_foreign_process_with_our_command_line_is_not_counted_but_our_own_child_is() -> None:
+    with CpuMeter(interval=0.1) as meter:
+        foreign = _detached_burner()
+        assert foreign not in {p.pid for p in psutil.Process().children(recursive=True)}
+        subprocess.run([sys.executable, "-c", BURN, "-m", "locust"], check=True, timeout=30)
+        _wait_gone(foreign)  # it burnt its 0.6 s while the meter was sampling
+    seconds, _ = meter.between(0.0, float("inf"))
+    assert 0.5 <= seconds.get("generator", 0.0) < 0.9  # our child's 0.6 s, not the foreign one's besides
+
+
+@pytest.mark.skipif(not CpuMeter.available(), reason="needs a process table psutil can read")
+def test_a_detached_process_given_as_a_root_is_counted_as_ours() -> None:
+    # The embedded postmaster is such a process: pg_ctl starts it outside our tree.
+    foreign = _detached_burner()
+    with CpuMeter(interval=0.1, roots=(os.getpid(), foreign)) as meter:
+        _wait_gone(foreign)
+    seconds, _ = meter.between(0.0, float("inf"))
+    assert seconds.get("generator", 0.0) >= 0.3  # what it burnt after the meter's baseline
