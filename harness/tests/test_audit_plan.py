@@ -16,6 +16,13 @@ def test_the_full_audit_measures_the_sustained_rate_where_the_report_reads_it(tm
     assert "--exit-zero" in bench.command
 
 
+def test_the_full_audit_benchmark_searches_within_a_budget(tmp_path: Path) -> None:
+    bench = {s.name: s for s in plan(tmp_path, quick=False)}["bench-load"]
+    budget = float(bench.command[bench.command.index("--budget") + 1])
+    # About the six 10 s steps the audit ran before the search; the step's timeout leaves room for the rest.
+    assert 0 < budget <= 150 and bench.timeout >= budget + 300
+
+
 def test_the_quick_audit_leaves_the_benchmark_out(tmp_path: Path) -> None:
     assert "bench-load" not in {s.name for s in plan(tmp_path, quick=True)}
     assert {"suites", "bench-db", "load", "defects"} <= {s.name for s in plan(tmp_path, quick=True)}

@@ -1,13 +1,15 @@
-"""The benchmark's verdict: the sustained rate is the one held for the whole audited hold, when there was one."""
+"""The benchmark's verdict: the sustained rate is the one held for the whole audited hold, when there was one,
+and a lower bound when no rate above it failed."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from load.bench import _result, median_round
 
 
-def _run(steps: list[tuple[float, bool]], holds: list[tuple[float, bool]], bare: float,
+def _run(steps: Sequence[tuple[float, bool]], holds: Sequence[tuple[float, bool]], bare: float,
          audit_ok: bool = True) -> dict[str, Any]:
     return {
         "steps": [{"offered": rate, "held": held} for rate, held in steps],
@@ -36,6 +38,25 @@ def test_the_target_needs_the_rate_held_for_the_hold_and_the_ratio() -> None:
     assert _result(_run([(1000, True)], [(1000, True)], 1700))["target_met"] is False  # 0.59 of bare
     assert _result(_run([(1000, True)], [(1000, False)], 1500))["target_met"] is False
     assert _result(_run([(1000, True)], [(1000, True)], 1500, audit_ok=False))["target_met"] is False
+
+
+def test_a_search_whose_every_step_held_reports_a_lower_bound_and_no_measured_ratio() -> None:
+    # The audit that prompted the search: 300-700/s all held, and the report said "ratio 0.467".
+    capped = _run([(300, True), (400, True), (500, True), (600, True), (700, True)], [(700, True)], 1500)
+    capped["search"] = {"outcome": "budget_ended", "lower_bound": 700}
+    result = _result(capped)
+    assert result["sustained_rate"] == 700 and result["sustained_is_lower_bound"] is True
+    assert result["ratio_sustained_to_bare"] is None
+    assert result["ratio_sustained_to_bare_lower_bound"] == 0.467
+    assert result["search_outcome"] == "budget_ended"
+
+
+def test_a_rate_that_failed_above_the_sustained_one_makes_the_ratio_measured() -> None:
+    for steps, holds in (([(450, True), (550, False)], [(450, True)]),  # a step failed above it
+                         ([(450, True), (500, True)], [(500, False), (450, True)])):  # a longer hold did
+        result = _result(_run(steps, holds, 900))
+        assert result["sustained_rate"] == 450 and result["sustained_is_lower_bound"] is False
+        assert result["ratio_sustained_to_bare"] == 0.5 and result["ratio_sustained_to_bare_lower_bound"] is None
 
 
 def test_the_ceilings_are_the_median_round_not_the_best_or_the_last() -> None:
