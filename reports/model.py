@@ -374,6 +374,7 @@ class PerfFigure:
     value: float | None = None
     targets: tuple[Target, ...] = ()
     note: str = ""
+    lower_bound: str = ""  # why ``value`` is only a lower bound ("budget ended"); empty when it was measured
 
     def measured(self, on: str) -> float | None:
         return {"p50": self.p50, "p95": self.p95, "p99": self.p99, "value": self.value}.get(on)

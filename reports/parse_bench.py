@@ -84,6 +84,28 @@ def _latency(name: str, m: dict[str, Any], p99_limit: float | None, path: str) -
     )
 
 
+def _lower_bound(data: dict[str, Any]) -> str:
+    """Why the sustained rate is only a lower bound: the search's budget ended, or (an older artefact) no rate
+    above it was tried."""
+    ended = (data.get("search") or {}).get("outcome") == "budget_ended"
+    return "budget ended" if ended else "no rate above it failed"
+
+
+def _search_note(data: dict[str, Any]) -> str:
+    """The search's bracket, as the benchmark recorded it."""
+    found = data.get("search") or {}
+    held, failed = _float(found.get("held")), _float(found.get("failed"))
+    elapsed, budget = _float(found.get("elapsed_s")), _float((found.get("plan") or {}).get("budget_s"))
+    spent = f" in {elapsed:g} s of a {budget:g} s budget" if elapsed and budget else ""
+    if found.get("outcome") == "found" and held is not None and failed is not None:
+        return f"search: held {held:g}/s, not held {failed:g}/s{spent}"
+    if found.get("outcome") == "budget_ended":
+        return f"search: no step failed{spent}; the limit lies above {held or 0:g}/s"
+    if found.get("outcome") == "none_held":
+        return f"search: no rate held, down to {failed or 0:g}/s"
+    return ""
+
+
 def _bench(path: Path, source: Source) -> Bench:
     data = read_json(path)
     result = data.get("result") or {}
@@ -91,6 +113,7 @@ def _bench(path: Path, source: Source) -> Bench:
     p99_limit = _float((data.get("limits") or {}).get("p99_ms"))
     figures: list[PerfFigure] = []
     sustained = _float(result.get("sustained_rate"))
+    bound = _lower_bound(data) if result.get("sustained_is_lower_bound") else ""
     if sustained is not None:
         rate_target = _float(target.get("rate"))
         figures.append(
@@ -101,6 +124,8 @@ def _bench(path: Path, source: Source) -> Bench:
                 targets=(Target("value", rate_target, f"{source.path}: result.target.rate", True),)
                 if rate_target
                 else (),
+                note=_search_note(data),
+                lower_bound=bound,
             )
         )
     for step in data.get("steps") or ():
@@ -116,7 +141,11 @@ def _bench(path: Path, source: Source) -> Bench:
         value = _float(result.get(key))
         if value is not None:
             figures.append(PerfFigure(label, "/s", value=value))
+    # A capped search's ratio is only a lower bound; the artefact keeps it under its own key so that nothing
+    # reads it as measured.
     ratio = _float(result.get("ratio_sustained_to_bare"))
+    if ratio is None and bound:
+        ratio = _float(result.get("ratio_sustained_to_bare_lower_bound"))
     if ratio is not None:
         limit = _float(target.get("ratio"))
         figures.append(
@@ -125,6 +154,7 @@ def _bench(path: Path, source: Source) -> Bench:
                 "ratio",
                 value=ratio,
                 targets=(Target("value", limit, f"{source.path}: result.target.ratio", True),) if limit else (),
+                lower_bound=bound,
             )
         )
     return Bench(source, tuple(figures))

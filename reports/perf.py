@@ -4,7 +4,8 @@ Rows come from ``load/audit.json`` (webhook percentiles over the whole run), ``l
 row per request name), ``bench_db.json`` and ``bench.json``. Load targets come from ``targets.toml`` (with
 their basis); benchmark targets from the benchmark's own artefact. Status: *met* when every target of the
 row holds, *missed* when one does not, *no target* when none applies, *not measured* when the figure a
-target needs is absent.
+target needs is absent, *lower bound* when the figure is only a lower bound (a benchmark whose budget ended
+before its limit was found) that cannot settle its target: neither met nor missed, and not scored.
 
 Usage::
 
@@ -28,7 +29,7 @@ TARGETS_FILE = Path(__file__).resolve().parent / "targets.toml"
 @dataclass(frozen=True)
 class PerfRow:
     figure: PerfFigure
-    status: str  # met | missed | no target | not measured
+    status: str  # met | missed | lower bound | no target | not measured
     source: Source
     missed: tuple[str, ...] = ()  # "p99 350 ms > 250 ms", one per broken target
 
@@ -53,19 +54,31 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:g} ms" if unit == "ms" else f"{value:g}{unit}" if unit == "/s" else f"{value:g}"
 
 
+def _decided(figure: PerfFigure, target: Target, measured: float) -> bool:
+    """Whether ``measured`` settles ``target``: a lower bound proves a "≥" target met and a "≤" target missed,
+    and says nothing otherwise (the true value may lie on either side of the limit)."""
+    if not (figure.lower_bound and target.on == "value"):
+        return True
+    return target.met(measured) == target.higher_is_better
+
+
 def judge(figure: PerfFigure, source: Source) -> PerfRow:
     if not figure.targets:
         return PerfRow(figure, "no target", source)
     missed = []
+    undecided = False
     for target in figure.targets:
         measured = figure.measured(target.on)
         if measured is None:
             return PerfRow(figure, "not measured", source)
-        if not target.met(measured):
+        if not _decided(figure, target, measured):
+            undecided = True
+        elif not target.met(measured):
             sign = "<" if target.higher_is_better else ">"
             label = "" if target.on == "value" else f"{target.on} "
             missed.append(f"{label}{_fmt(measured, figure.unit)} {sign} {_fmt(target.limit, figure.unit)}")
-    return PerfRow(figure, "missed" if missed else "met", source, tuple(missed))
+    status = "missed" if missed else "lower bound" if undecided else "met"
+    return PerfRow(figure, status, source, tuple(missed))
 
 
 def _load_rows(a: Artefacts, targets: list[dict[str, Any]]) -> list[PerfRow]:

@@ -1,0 +1,76 @@
+"""The benchmark in the report: a search that found its limit is measured; one whose budget ended is "≥"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from reports.build import analyse, build_report
+from reports.collect import collect
+from reports.parse_bench import parse_bench
+from reports.tests.support import Editor
+
+SUSTAINED = "Sustained signed-webhook rate (p99 and errors within limits)"
+RATIO = "Sustained rate ÷ bare asyncpg ceiling"
+
+
+def _capped(d: dict[str, Any]) -> None:
+    """What the benchmark writes when every step held until its budget ended (the audit that said "0.467")."""
+    d["steps"] = [{"name": f"step-{r}", "offered": float(r), "held": True, "p99_ms": 20.0} for r in (300, 450, 700)]
+    d["holds"] = [{"name": "hold", "offered": 700.0, "held": True, "audit_ok": True, "p99_ms": 20.0}]
+    d["search"] = {"outcome": "budget_ended", "held": 700.0, "failed": None, "lower_bound": 700.0,
+                   "elapsed_s": 118.0, "plan": {"budget_s": 120.0}}
+    d["result"].update(sustained_rate=700.0, sustained_is_lower_bound=True, bare_asyncpg_ceiling=1500.0,
+                       ratio_sustained_to_bare=None, ratio_sustained_to_bare_lower_bound=0.467,
+                       search_outcome="budget_ended", target={"rate": 1000, "p99_ms": 100.0, "ratio": 0.6})
+
+
+def test_a_capped_search_gives_lower_bounds_that_are_neither_met_nor_missed(artefacts: Path, edit: Editor) -> None:
+    edit("bench.json", _capped)
+    figures = {f.operation: f for f in parse_bench(artefacts).figures}
+    assert (figures[SUSTAINED].value, figures[SUSTAINED].lower_bound) == (700.0, "budget ended")
+    assert "no step failed in 118 s of a 120 s budget" in figures[SUSTAINED].note
+    assert (figures[RATIO].value, figures[RATIO].lower_bound) == (0.467, "budget ended")
+    data = analyse(collect(artefacts))
+    rows = {r.figure.operation: r for r in data.performance}
+    assert rows[SUSTAINED].status == "lower bound" and rows[RATIO].status == "lower bound"
+    assert not [i for i in data.issues if i.kind == "performance" and ("Sustained" in i.title)]
+
+
+def test_a_capped_search_renders_as_at_least_with_its_reason(artefacts: Path, edit: Editor, tmp_path: Path) -> None:
+    edit("bench.json", _capped)
+    build_report(artefacts, tmp_path / "report")
+    md = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    assert "| ≥ 700 /s (budget ended) | value ≥ 1000 /s | lower bound |" in md
+    assert "| ≥ 0.467 ratio (budget ended) | value ≥ 0.6 ratio | lower bound |" in md
+    assert "≥ 700 /s" in html and 'class="st-lower-bound"' in html
+    assert "missed" not in "".join(line for line in md.splitlines() if "Sustained" in line)
+
+
+def test_a_lower_bound_above_its_target_proves_it_met(artefacts: Path, edit: Editor) -> None:
+    def far(d: dict[str, Any]) -> None:
+        _capped(d)
+        d["result"].update(sustained_rate=1200.0, ratio_sustained_to_bare_lower_bound=0.8)
+
+    edit("bench.json", far)
+    rows = {r.figure.operation: r for r in analyse(collect(artefacts)).performance}
+    assert rows[SUSTAINED].status == "met" and rows[RATIO].status == "met"
+
+
+def test_a_search_that_found_its_limit_is_measured_and_judged(artefacts: Path, edit: Editor, tmp_path: Path) -> None:
+    def found(d: dict[str, Any]) -> None:
+        d["search"] = {"outcome": "found", "held": 500.0, "failed": 550.0, "elapsed_s": 90.0,
+                       "plan": {"budget_s": 120.0}}
+        d["result"].update(sustained_is_lower_bound=False, ratio_sustained_to_bare_lower_bound=None,
+                           target={"rate": 1000, "p99_ms": 100.0, "ratio": 0.6})
+
+    edit("bench.json", found)
+    figures = {f.operation: f for f in parse_bench(artefacts).figures}
+    assert figures[SUSTAINED].lower_bound == ""
+    assert figures[SUSTAINED].note == "search: held 500/s, not held 550/s in 90 s of a 120 s budget"
+    rows = {r.figure.operation: r for r in analyse(collect(artefacts)).performance}
+    assert rows[SUSTAINED].status == "missed" and rows[RATIO].status == "missed"
+    build_report(artefacts, tmp_path / "report")
+    md = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    assert "| 500 /s |" in md and "≥ 500" not in md and "≥ 0.556" not in md
