@@ -49,6 +49,7 @@ from typing import Any
 import asyncpg
 import psutil
 
+from harness.postgres import PostgresHandle
 from harness.stack import KEEP_ALIVE_SECONDS, ServiceProcess, Stack, free_port
 from load.bench_pgbench import run_pgbench
 from load.bench_search import SearchPlan, search
@@ -501,14 +502,14 @@ PHASES: tuple[tuple[str, Callable[[Run], None]], ...] = (
 )
 
 
-def _postmaster_pid(stack: Stack) -> int | None:
+def postmaster_pid(postgres: PostgresHandle) -> int | None:
     """The embedded server's postmaster (``pg_ctl`` starts it outside our process tree); None for a server the
     harness did not start, whose other clients' work is not ours to count."""
-    if stack.postgres.kind != "embedded":
+    if postgres.kind != "embedded":
         return None
 
     async def parent_of_backend() -> int | None:
-        conn = await asyncpg.connect(plain_dsn(stack.urls["database"]))
+        conn = await asyncpg.connect(plain_dsn(postgres.dsn))
         try:  # while connected: the backend ends with its connection
             return psutil.Process(int(await conn.fetchval("SELECT pg_backend_pid()"))).ppid()
         except psutil.Error:
@@ -532,7 +533,7 @@ def run(args: argparse.Namespace, plan: SearchPlan) -> dict[str, Any]:
     }
     with Stack.start(core_workers=args.core_workers, core_extra_env=LOAD_CORE_ENV) as stack:
         report["postgres"] = stack.postgres.kind
-        postmaster = _postmaster_pid(stack)
+        postmaster = postmaster_pid(stack.postgres)
         roots = (os.getpid(),) if postmaster is None else (os.getpid(), postmaster)
         bench = Run(args, plan, out, stack, report, cpu_roots=roots)
         for name, phase in PHASES:
