@@ -74,3 +74,15 @@ def test_a_search_that_found_its_limit_is_measured_and_judged(artefacts: Path, e
     build_report(artefacts, tmp_path / "report")
     md = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
     assert "| 500 /s |" in md and "≥ 500" not in md and "≥ 0.556" not in md
+
+
+def test_a_step_is_shown_with_the_steady_percentiles_it_was_judged_on(artefacts: Path, edit: Editor) -> None:
+    def steady(d: dict[str, Any]) -> None:  # a real step: held, its first second slow
+        d["steps"] = [{"name": "step-450", "offered": 450.0, "achieved": 451.4, "held": True, "p50_ms": 4.0,
+                       "p95_ms": 20.0, "p99_ms": 200.0, "steady_p50_ms": 3.4, "steady_p95_ms": 17.5,
+                       "steady_p99_ms": 37.6}]
+
+    edit("bench.json", steady)
+    row = next(r for r in analyse(collect(artefacts)).performance if r.figure.operation == "Webhook step step-450")
+    assert (row.figure.p50, row.figure.p95, row.figure.p99) == (3.4, 17.5, 37.6)
+    assert row.status == "met" and "whole run p99 200 ms" in row.figure.note
