@@ -9,8 +9,9 @@ Phases, all on this machine, against one Postgres:
    and the lowest not held down to ``--resolution``, all within ``--budget`` seconds; a step *holds* when
    p99 < 100 ms over its steady window (the first 2 s — spawning, each worker opening its connections — and
    the last second are left out; Locust's whole-run percentiles are kept beside), errors < 0.1 % and the
-   achieved rate is ≥ 95 % of the offered one. When the budget ends before any step failed, the best held
-   rate is a lower bound, and so is its ratio: ``bench.json`` says so rather than report them as measured;
+   achieved rate is ≥ 95 % of the offered one (``load.thresholds.StepLimits``). When the budget ends before
+   any step failed, the best held rate is a lower bound, and so is its ratio: ``bench.json`` says so rather
+   than report them as measured (load/bench_result.py);
 3. hold: the best held rate for ``--hold`` seconds, with the consistency audit; if it does not hold that
    long, the next held rates below it (``HOLD_TRIES``); the sustained rate is the one a hold confirmed;
 4. ceilings, unpaced (64 users sending as fast as answers come back): the core and the core's own
@@ -52,15 +53,17 @@ import psutil
 from harness.postgres import PostgresHandle
 from harness.stack import KEEP_ALIVE_SECONDS, ServiceProcess, Stack, free_port
 from load.bench_pgbench import run_pgbench
+from load.bench_result import median_round, print_table, search_text, verdict
 from load.bench_search import SearchPlan, search
 from load.cpu import CpuMeter
 from load.db import plain_dsn, run_sync
 from load.ledger import read_ledger
 from load.runner import CONFIG, LOAD_CORE_ENV, LOCUSTFILE, REPO, redact
+from load.thresholds import STEP_LIMITS
 
-P99_LIMIT_MS = 100.0
-ERROR_LIMIT = 0.001
-ACHIEVED_SHARE = 0.95
+P99_LIMIT_MS = STEP_LIMITS.p99_ms
+ERROR_LIMIT = STEP_LIMITS.max_error_ratio
+ACHIEVED_SHARE = STEP_LIMITS.achieved_share
 CEILING_USERS = 64
 WARMUP_SECONDS = 3  # the history's first seconds include spawning
 HOLD_TRIES = 3  # the best held step, then the next ones below it
@@ -293,13 +296,8 @@ def _measure(name: str, out: Path, offered: float, seconds: float, workers: int,
             m.cpu_ms_per_request = {role: round(1000 * value / answered, 3) for role, value in cpu.items() if value}
     m.achieved_overall = _aggregated_rps(out / "locust_stats.csv")
     m.median_rps = _history_median(out / "locust_stats_history.csv")
-    ratio = m.failures / m.requests if m.requests else 1.0
-    m.held = (
-        bool(m.requests)
-        and m.steady_p99_ms < P99_LIMIT_MS
-        and ratio < ERROR_LIMIT
-        and (not offered or m.achieved >= ACHIEVED_SHARE * offered)
-    )
+    m.held = STEP_LIMITS.holds(requests=m.requests, failures=m.failures, steady_p99_ms=m.steady_p99_ms,
+                               offered=offered, achieved=m.achieved)
     return m
 
 
@@ -414,7 +412,7 @@ def _search(run: Run) -> None:
     found = search(step, run.plan, first_cost=args.step_seconds + STEP_OVERHEAD_SECONDS)
     run.report["search"] = found.to_dict()
     spent = f"{found.elapsed_s:.0f} s of a {run.plan.budget_s:g} s budget"
-    print(f"search: {_search_text(run.report['search'])} after {spent}")
+    print(f"search: {search_text(run.report['search'])} after {spent}")
 
 
 def _holds(run: Run) -> None:
@@ -541,86 +539,10 @@ def run(args: argparse.Namespace, plan: SearchPlan) -> dict[str, Any]:
             phase(bench)
             report["phase_seconds"][name] = round(time.monotonic() - began, 1)
     report["machine"]["load_average_after"] = os.getloadavg()  # other work on the machine skews every figure
-    report["result"] = _result(report)
+    report["result"] = verdict(report)
     (out / "bench.json").write_text(json.dumps(report, indent=2, default=str))
-    _print_table(report, out / "bench.json")
+    print_table(report, out / "bench.json")
     return report
-
-
-def median_round(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The round whose achieved rate is the median (the lower middle one of an even count)."""
-    ordered = sorted(rounds, key=lambda m: m["achieved"])
-    return ordered[(len(ordered) - 1) // 2]
-
-
-def _result(report: dict[str, Any]) -> dict[str, Any]:
-    held = [s for s in report["steps"] if s["held"]]
-    confirmed = [h for h in report.get("holds") or [] if h["held"] and h["audit_ok"]]
-    # Sustained: the rate held for the whole audited hold when one was run and held; otherwise the best step.
-    sustained = max((h["offered"] for h in confirmed), default=max((s["offered"] for s in held), default=0.0))
-    # Only a rate that failed above it makes the sustained rate the core's limit; without one it is where the
-    # search stopped (its budget ended), a lower bound — and so is its ratio to the bare ceiling.
-    tried = [*report["steps"], *(report.get("holds") or [])]
-    lower_bound = not any(not m["held"] and m["offered"] > sustained for m in tried)
-    bare = report["bare_ceiling"]["achieved"] or 0.0
-    core_ceiling = report["core_ceiling"]["achieved"] or 0.0
-    pgb = (report.get("pgbench") or {}).get("tps") or 0.0
-    ratio = round(sustained / bare, 3) if bare else None
-    return {
-        "search_outcome": (report.get("search") or {}).get("outcome"),
-        "sustained_rate": sustained,
-        "sustained_is_lower_bound": lower_bound,
-        "sustained_held_for_hold": bool(confirmed),
-        "best_step_rate": max((s["offered"] for s in held), default=0.0),
-        "core_ceiling": core_ceiling,
-        "bare_asyncpg_ceiling": bare,
-        "pgbench_tps": pgb,
-        "ratio_sustained_to_bare": None if lower_bound else ratio,
-        "ratio_sustained_to_bare_lower_bound": ratio if lower_bound else None,
-        "ratio_core_ceiling_to_bare": round(core_ceiling / bare, 3) if bare else None,
-        "ratio_bare_to_pgbench": round(bare / pgb, 3) if pgb else None,
-        # A ceiling near what the generator itself can offer measures the generator, not the server.
-        "generator_capacity": report["generator"]["achieved"],
-        "generator_bound": [
-            name
-            for name in ("core_ceiling", "bare_ceiling")
-            if report[name]["achieved"] >= 0.8 * (report["generator"]["achieved"] or 1e9)
-        ],
-        "target": {"rate": 1000, "p99_ms": P99_LIMIT_MS, "ratio": 0.6},
-        # A hold with an unclean audit confirms nothing: the target needs a confirmed rate. A lower bound that
-        # meets the target proves it as well as a measured rate would.
-        "target_met": bool(confirmed) and sustained >= 1000 and bare > 0 and sustained / bare >= 0.6,
-    }
-
-
-def _search_text(found: dict[str, Any]) -> str:
-    """``held 560/s, not held 600/s`` or ``>= 1,500/s (budget ended)`` or ``no rate held down to 10/s``."""
-    if found.get("outcome") == "found":
-        narrow = "" if found.get("resolution_reached") else " (budget ended before the resolution)"
-        return f"held {found['held']:g}/s, not held {found['failed']:g}/s{narrow}"
-    if found.get("outcome") == "budget_ended":
-        return f">= {found.get('lower_bound') or 0:g}/s (budget ended before a step failed)"
-    return f"no rate held, down to {found.get('failed') or 0:g}/s"
-
-
-def _print_table(report: dict[str, Any], path: Path) -> None:
-    r = report["result"]
-    bound = ">= " if r["sustained_is_lower_bound"] else ""
-    print(
-        f"sustained (p99 < {P99_LIMIT_MS:g} ms, < {ERROR_LIMIT:.1%} errors): {bound}{r['sustained_rate']:g} webhooks/s"
-        f"{' (held for the audited hold)' if r['sustained_held_for_hold'] else ''}"
-        f"{' — a lower bound: no rate above it failed' if bound else ''}"
-    )
-    print(
-        f"ceilings: core {r['core_ceiling']:g}/s, bare asyncpg {r['bare_asyncpg_ceiling']:g}/s, "
-        f"pgbench {r['pgbench_tps']:g} tps"
-    )
-    ratio = f">= {r['ratio_sustained_to_bare_lower_bound']}" if bound else r["ratio_sustained_to_bare"]
-    print(
-        f"ratio sustained/bare asyncpg: {ratio}; core ceiling/bare: "
-        f"{r['ratio_core_ceiling_to_bare']}; bare/pgbench: {r['ratio_bare_to_pgbench']}"
-    )
-    print(f"target (>= 1000/s, p99 < 100 ms, >= 0.6 of bare): {'met' if r['target_met'] else 'NOT met'}; {path}")
 
 
 def build_parser() -> argparse.ArgumentParser:

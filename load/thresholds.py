@@ -1,4 +1,5 @@
-"""Thresholds that fail a run: p95, p99 and error ratio over the webhook requests, as pure functions.
+"""Thresholds that fail a run: p95, p99 and error ratio over the webhook requests, as pure functions; and what a
+benchmark step must meet to *hold* (``StepLimits``).
 
 In the spirit of locust-plugins' ``--check-*`` options. Expected 401s (deliberately forged signatures) are
 marked successes by the users (``catch_response``), so they never count as errors here; a 5xx, a
@@ -8,6 +9,7 @@ Usage::
 
     result = evaluate(samples_from_stats(environment.stats), Thresholds(p95_ms=100, p99_ms=250))
     result.breaches          # ["p99 312 ms > 250 ms", ...]; empty when the run held
+    STEP_LIMITS.holds(requests=5000, failures=0, steady_p99_ms=42.0, offered=500, achieved=498.3)  # True
 """
 
 from __future__ import annotations
@@ -65,6 +67,28 @@ class Evaluation:
             "breaches": list(self.breaches),
             "ok": self.ok,
         }
+
+
+@dataclass(frozen=True)
+class StepLimits:
+    """A benchmark step *holds* when its steady-window p99 is under ``p99_ms``, under ``max_error_ratio`` of its
+    requests failed and it achieved at least ``achieved_share`` of the offered rate (an unpaced run, offered 0,
+    has no rate to achieve). Overload shows as achieved < offered as often as it shows as latency."""
+
+    p99_ms: float = 100.0
+    max_error_ratio: float = 0.001
+    achieved_share: float = 0.95
+
+    def holds(self, *, requests: int, failures: int, steady_p99_ms: float, offered: float, achieved: float) -> bool:
+        return (
+            requests > 0
+            and steady_p99_ms < self.p99_ms
+            and failures / requests < self.max_error_ratio
+            and (not offered or achieved >= self.achieved_share * offered)
+        )
+
+
+STEP_LIMITS = StepLimits()
 
 
 def percentile(times: Mapping[int, int], q: float) -> float:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from load.bench import _result, median_round
+from load.bench_result import median_round, verdict
 
 
 def _run(steps: Sequence[tuple[float, bool]], holds: Sequence[tuple[float, bool]], bare: float,
@@ -21,7 +21,7 @@ def _run(steps: Sequence[tuple[float, bool]], holds: Sequence[tuple[float, bool]
 
 
 def test_a_hold_that_breaks_gives_way_to_the_next_rate_held_below_it() -> None:
-    result = _result(_run([(450, True), (550, False), (500, True), (520, True)], [(520, False), (500, True)], 800))
+    result = verdict(_run([(450, True), (550, False), (500, True), (520, True)], [(520, False), (500, True)], 800))
     assert result["sustained_rate"] == 500 and result["best_step_rate"] == 520
     assert result["sustained_held_for_hold"] is True
     assert result["ratio_sustained_to_bare"] == 0.625
@@ -29,22 +29,22 @@ def test_a_hold_that_breaks_gives_way_to_the_next_rate_held_below_it() -> None:
 
 
 def test_without_a_hold_that_held_the_best_step_stands_but_is_marked_unconfirmed() -> None:
-    result = _result(_run([(450, True), (550, False)], [(450, False)], 800))
+    result = verdict(_run([(450, True), (550, False)], [(450, False)], 800))
     assert result["sustained_rate"] == 450 and result["sustained_held_for_hold"] is False
 
 
 def test_the_target_needs_the_rate_held_for_the_hold_and_the_ratio() -> None:
-    assert _result(_run([(1000, True)], [(1000, True)], 1500))["target_met"] is True
-    assert _result(_run([(1000, True)], [(1000, True)], 1700))["target_met"] is False  # 0.59 of bare
-    assert _result(_run([(1000, True)], [(1000, False)], 1500))["target_met"] is False
-    assert _result(_run([(1000, True)], [(1000, True)], 1500, audit_ok=False))["target_met"] is False
+    assert verdict(_run([(1000, True)], [(1000, True)], 1500))["target_met"] is True
+    assert verdict(_run([(1000, True)], [(1000, True)], 1700))["target_met"] is False  # 0.59 of bare
+    assert verdict(_run([(1000, True)], [(1000, False)], 1500))["target_met"] is False
+    assert verdict(_run([(1000, True)], [(1000, True)], 1500, audit_ok=False))["target_met"] is False
 
 
 def test_a_search_whose_every_step_held_reports_a_lower_bound_and_no_measured_ratio() -> None:
     # The audit that prompted the search: 300-700/s all held, and the report said "ratio 0.467".
     capped = _run([(300, True), (400, True), (500, True), (600, True), (700, True)], [(700, True)], 1500)
     capped["search"] = {"outcome": "budget_ended", "lower_bound": 700}
-    result = _result(capped)
+    result = verdict(capped)
     assert result["sustained_rate"] == 700 and result["sustained_is_lower_bound"] is True
     assert result["ratio_sustained_to_bare"] is None
     assert result["ratio_sustained_to_bare_lower_bound"] == 0.467
@@ -54,7 +54,7 @@ def test_a_search_whose_every_step_held_reports_a_lower_bound_and_no_measured_ra
 def test_a_rate_that_failed_above_the_sustained_one_makes_the_ratio_measured() -> None:
     for steps, holds in (([(450, True), (550, False)], [(450, True)]),  # a step failed above it
                          ([(450, True), (500, True)], [(500, False), (450, True)])):  # a longer hold did
-        result = _result(_run(steps, holds, 900))
+        result = verdict(_run(steps, holds, 900))
         assert result["sustained_rate"] == 450 and result["sustained_is_lower_bound"] is False
         assert result["ratio_sustained_to_bare"] == 0.5 and result["ratio_sustained_to_bare_lower_bound"] is None
 

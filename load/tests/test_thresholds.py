@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from load.thresholds import Sample, Thresholds, evaluate, percentile
+import pytest
+
+from load.thresholds import STEP_LIMITS, Sample, StepLimits, Thresholds, evaluate, percentile
 
 
 def test_percentile_over_buckets() -> None:
@@ -37,3 +39,23 @@ def test_switched_off_limits_and_empty_runs() -> None:
     off = Thresholds(p95_ms=None, p99_ms=None, max_error_ratio=None)
     assert evaluate([Sample("webhook x", 10, 10, {5000: 10})], off).ok
     assert evaluate([], off).breaches == ("no requests matched '^webhook'",)
+
+
+@pytest.mark.parametrize(
+    ("requests", "failures", "p99", "offered", "achieved", "held"),
+    [
+        (5000, 0, 42.0, 500.0, 498.3, True),
+        (5000, 0, 100.0, 500.0, 498.3, False),  # the limit itself does not hold
+        (5000, 5, 42.0, 500.0, 498.3, False),  # 0.1 % of 5,000
+        (5000, 4, 42.0, 500.0, 498.3, True),
+        (5000, 0, 42.0, 500.0, 470.0, False),  # 94 % of the offered rate: the core fell behind without slowing
+        (0, 0, 0.0, 500.0, 0.0, False),  # nothing answered is not a pass
+        (5000, 0, 42.0, 0.0, 10.0, True),  # unpaced: no rate to achieve
+    ],
+)
+def test_a_benchmark_step_holds_only_within_every_limit(
+    requests: int, failures: int, p99: float, offered: float, achieved: float, held: bool
+) -> None:
+    for limits, expected in ((STEP_LIMITS, held), (StepLimits(p99_ms=40.0), False)):
+        got = limits.holds(requests=requests, failures=failures, steady_p99_ms=p99, offered=offered, achieved=achieved)
+        assert got is expected
