@@ -24,7 +24,7 @@ Phases, all on this machine, against one Postgres:
 
 Usage::
 
-    payharness bench-load                                  # ~5 min, writes artefacts/bench/bench.json
+    payharness bench-load                                  # ~6 min, writes artefacts/bench/bench.json
     payharness bench-load --start 300 --budget 120 --step-seconds 10 --hold 30
 """
 
