@@ -16,9 +16,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from harness.databases import DatabaseFactory
+from harness.defects import Seeding
 from harness.postgres import PostgresHandle, provide_postgres
 
-pytest_plugins = ["harness.pytest_scenarios"]
+pytest_plugins = ["harness.pytest_scenarios", "harness.defects.pytest_plugin"]
 
 settings.register_profile("dev", max_examples=25, deadline=None)
 settings.register_profile(
@@ -45,9 +46,9 @@ def postgres() -> Iterator[PostgresHandle]:
 
 
 @pytest.fixture(scope="session")
-def db_factory(postgres: PostgresHandle) -> Iterator[DatabaseFactory]:
-    """The template database, migrated to head once per session (per xdist worker)."""
-    factory = DatabaseFactory(postgres)
+def db_factory(postgres: PostgresHandle, seeding: Seeding) -> Iterator[DatabaseFactory]:
+    """The template database, migrated to head once per session (per xdist worker), with any seeded defects."""
+    factory = DatabaseFactory(postgres, seeding=seeding)
     factory.build_template()
     yield factory
     factory.drop_template()

@@ -24,20 +24,18 @@ PASS_THROUGH = {"test", "simulators", "core", "token", "reconcile", "load", "ben
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    from harness.defects import ENV, REGISTRY
+    from harness.defects import Seeding
     from harness.stack import run_stack
 
-    if args.defect:
-        for name in args.defect:
-            try:
-                REGISTRY[name]
-            except KeyError as exc:
-                print(f"payharness up: {exc.args[0]}", file=sys.stderr)
-                return 2
-        os.environ[ENV] = ",".join(args.defect)
-        print(f"starting the core WITH SEEDED DEFECTS: {', '.join(args.defect)}", file=sys.stderr)
+    try:
+        seeding = Seeding.named(args.defect)
+    except KeyError as exc:
+        print(f"payharness up: {exc.args[0]}", file=sys.stderr)
+        return 2
+    if seeding.defects:
+        print(f"starting the core WITH SEEDED DEFECTS: {', '.join(seeding.names)}", file=sys.stderr)
 
-    return run_stack(database=args.database, with_simulators=not args.no_simulators)
+    return run_stack(database=args.database, with_simulators=not args.no_simulators, seeding=seeding)
 
 
 def _cmd_test(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from typing import TypeVar
 
 import asyncpg
 
+from harness.defects import Seeding
 from harness.postgres import PostgresHandle
 
 T = TypeVar("T")
@@ -47,8 +48,9 @@ def quote_ident(name: str) -> str:
 class DatabaseFactory:
     """Owns the template database on one server and hands out clones of it."""
 
-    def __init__(self, pg: PostgresHandle, *, template: str | None = None) -> None:
+    def __init__(self, pg: PostgresHandle, *, template: str | None = None, seeding: Seeding | None = None) -> None:
         self.pg = pg
+        self.seeding = seeding or Seeding()  # schema defects to put into the template (none by default)
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         self.worker = re.sub(r"[^a-z0-9]", "", worker.lower()) or "main"
         # One template per process: xdist workers may migrate at the same time without stepping on each other.
@@ -71,8 +73,8 @@ class DatabaseFactory:
         upgrade(self.pg.database_dsn(self.template, driver="asyncpg"))
         from harness.defects.schema import apply_schema_defects
 
-        # Seeded schema defects (PAYHARNESS_DEFECTS) go into the template, so every clone has them.
-        run_sync(lambda: apply_schema_defects(self.pg.database_dsn(self.template)))
+        # Seeded schema defects go into the template, so every clone has them.
+        run_sync(lambda: apply_schema_defects(self.pg.database_dsn(self.template), self.seeding))
         # Mark it a template so nobody connects to it by mistake while clones are made.
         run_sync(lambda: self._admin(f"ALTER DATABASE {quote_ident(self.template)} WITH IS_TEMPLATE true"))
         return self.template

@@ -23,6 +23,7 @@ import httpx
 
 from core.httpserver import HTTP_PROTOCOL, proxy_argv
 from harness.databases import quote_ident, run_sync
+from harness.defects import Seeding
 from harness.postgres import PostgresHandle, provide_postgres
 
 log = logging.getLogger("payharness.stack")
@@ -140,16 +141,20 @@ class Stack:
     urls: dict[str, str] = field(default_factory=dict)
     core_env: dict[str, str] = field(default_factory=dict)
     core_service: ServiceProcess | None = None
+    seeding: Seeding = field(default_factory=Seeding)  # defects every core of this stack is started with
 
     @classmethod
     @contextlib.contextmanager
     def start(cls, *, database: str = "payharness", with_simulators: bool = True, with_core: bool = True,
               core_workers: int = 2, postgres: PostgresHandle | None = None,
-              core_extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
-        """Start what is asked for; ``postgres`` reuses a running server instead of providing one."""
+              core_extra_env: dict[str, str] | None = None, seeding: Seeding | None = None) -> Iterator[Stack]:
+        """Start what is asked for; ``postgres`` reuses a running server instead of providing one.
+
+        ``seeding``: defects for the database this creates and for every core it starts (none by default).
+        """
         with contextlib.ExitStack() as exit_stack:
             pg = postgres or exit_stack.enter_context(provide_postgres())
-            stack = cls(postgres=pg, database=database)
+            stack = cls(postgres=pg, database=database, seeding=seeding or Seeding())
             try:
                 stack._create_database()
                 stack.urls["database"] = pg.database_dsn(database)
@@ -177,13 +182,10 @@ class Stack:
             sims={k: self.urls[k] for k in ("payu", "wompi", "efecty")}, token_secret=token_secret,
             extra=extra_env,
         )
-        from harness.defects import ENV as DEFECTS_ENV
-        from harness.defects import REGISTRY
-
-        defects = [n for n in {**os.environ, **self.core_env}.get(DEFECTS_ENV, "").split(",") if n.strip()]
-        for name in defects:  # a defect may need the core started with other settings (e.g. a secret unset)
-            self.core_env.update(REGISTRY[name.strip()].core_env)
-        factory = "harness.defects.app:app_from_env" if defects else "core.app:app_from_env"
+        # Seeded defects reach the core's factory (a separate process) as its environment, from the value here
+        # only (none: the variables are emptied); a defect may need other settings too (e.g. a secret unset).
+        self.core_env.update(self.seeding.env())
+        factory = "harness.defects.app:app_from_env" if self.seeding.for_core else "core.app:app_from_env"
         # PAYHARNESS_COVERAGE_DIR: measure the core (every worker) with coverage.py, data files there.
         coverage_dir = os.environ.get("PAYHARNESS_COVERAGE_DIR")
         runner = ["-m", "coverage", "run", f"--rcfile={REPO / 'pyproject.toml'}", "-m"] if coverage_dir else ["-m"]
@@ -229,7 +231,7 @@ class Stack:
         if created:  # a clone of the template already carries the template's schema defects
             from harness.defects.schema import apply_schema_defects
 
-            run_sync(lambda: apply_schema_defects(self.postgres.database_dsn(self.database)))
+            run_sync(lambda: apply_schema_defects(self.postgres.database_dsn(self.database), self.seeding))
 
     def _start_simulators(self) -> None:
         """Each simulator in its own process (its own core under load), on a port chosen here."""
@@ -247,9 +249,10 @@ class Stack:
 KEEP_ALIVE_SECONDS = 120
 
 
-def run_stack(*, database: str, with_simulators: bool, core_workers: int = 2) -> int:
+def run_stack(*, database: str, with_simulators: bool, core_workers: int = 2, seeding: Seeding | None = None) -> int:
     """`payharness up`: start everything, print where it is, wait for Ctrl-C."""
-    with Stack.start(database=database, with_simulators=with_simulators, core_workers=core_workers) as stack:
+    with Stack.start(database=database, with_simulators=with_simulators, core_workers=core_workers,
+                     seeding=seeding) as stack:
         print(f"postgres ({stack.postgres.kind}) and database {database!r} ready")
         for name, url in stack.urls.items():
             print(f"  {name:<10} {url}")

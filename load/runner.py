@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.defects import ENV as DEFECTS_ENV
+from harness.defects import Seeding
 from harness.stack import Stack, free_port
 from load.db import run_sync
 
@@ -216,22 +218,17 @@ def run(args: argparse.Namespace) -> int:
     artefacts = Path(args.artefacts or REPO / "artefacts" / f"load-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
     artefacts.mkdir(parents=True, exist_ok=True)
     extra_env = {**LOAD_CORE_ENV, **defect_environment(args)}
-    # Schema defects are applied when the stack creates its database, from this process's environment.
-    saved = {key: os.environ.get(key) for key in extra_env}
-    os.environ.update(extra_env)
+    # Seeded defects are a value the stack applies (schema and core); their names leave the core's environment.
     try:
-        return _run(args, artefacts, extra_env)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        seeding = Seeding.named(extra_env.pop(DEFECTS_ENV, "").split(","))
+    except KeyError as exc:
+        raise SystemExit(f"payharness load: {exc.args[0]}") from None
+    return _run(args, artefacts, extra_env, seeding)
 
 
-def _run(args: argparse.Namespace, artefacts: Path, extra_env: dict[str, str]) -> int:
+def _run(args: argparse.Namespace, artefacts: Path, extra_env: dict[str, str], seeding: Seeding) -> int:
     events: dict[str, object] = {}
-    with Stack.start(core_workers=args.core_workers, core_extra_env=extra_env) as stack:
+    with Stack.start(core_workers=args.core_workers, core_extra_env=extra_env, seeding=seeding) as stack:
         plan = locust_commands(args, stack, artefacts)
         master = _spawn(plan.master, artefacts / "locust-master.log")
         workers = [_spawn(argv, artefacts / f"locust-worker-{n}.log") for n, argv in enumerate(plan.workers)]

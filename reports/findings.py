@@ -1,7 +1,8 @@
 """Issues by severity, derived by rules from the parsed artefacts (no prose typed per run).
 
 * critical: a failing or erroring test; a test the clean core fails in the defect matrix; a seeded defect
-  no test detects; a consistency-audit anomaly; an audit step that did not finish, or failed without
+  no test detects, or whose run is inconclusive (it crashed, timed out, or the defect was not confirmed
+  applied); a consistency-audit anomaly; an audit step that did not finish, or failed without
   writing its artefacts.
 * high: a performance target missed; a load threshold broken; an artefact present but unreadable; a load
   run without its consistency audit.
@@ -81,7 +82,16 @@ def _defects(a: Artefacts) -> Iterable[Issue]:
             nodeid,
         )
     for d in m.defects:
-        if not d.detected:
+        if d.outcome == "inconclusive":
+            yield Issue(
+                "critical",
+                "defect inconclusive",
+                f"Seeded defect {d.name}: its run is inconclusive",
+                f"{d.reason}. {d.title} ({d.finding}): the matrix cannot say whether a test catches it",
+                m.source,
+                d.name,
+            )
+        elif not d.detected:
             yield Issue(
                 "critical",
                 "undetected defect",

@@ -248,9 +248,15 @@ class DefectRow:
     kind: str
     failed_tests: tuple[str, ...]
     load_anomalies: tuple[str, ...]
-    detected: bool
+    outcome: str  # caught | missed | inconclusive (harness/defects/matrix.py says when)
     duration_s: float
     junit: str | None = None  # its own JUnit file, relative to the artefacts folder
+    reason: str = ""
+    caught_by: tuple[str, ...] = ()  # tests that pass on the clean core and fail with the defect
+
+    @property
+    def detected(self) -> bool:
+        return self.outcome == "caught"
 
 
 @dataclass(frozen=True)

@@ -77,10 +77,19 @@ def _case(element: ET.Element) -> CaseResult:
     return CaseResult(nodeid, time_s, "passed")
 
 
-def _junit(path: Path, source: Source) -> JUnit:
+def read_junit(path: Path) -> tuple[CaseResult, ...]:
+    """Every testcase of a JUnit XML file with its pytest node id and outcome; raises on an unreadable file.
+
+    The one reading of JUnit in the project: the report and the defect matrix (``harness.defects.matrix``)
+    both call it, so a test has the same node id in junit.xml, in defects.json and in scenarios.json.
+    """
     # The file is our own run's output, not input from a stranger: the stdlib parser is fine here.
     root = ET.parse(path).getroot()  # noqa: S314
-    return JUnit(source, tuple(_case(e) for e in root.iter("testcase")))
+    return tuple(_case(e) for e in root.iter("testcase"))
+
+
+def _junit(path: Path, source: Source) -> JUnit:
+    return JUnit(source, read_junit(path))
 
 
 def parse_junit(artefacts: Path) -> JUnit:
@@ -115,7 +124,15 @@ def parse_scenarios(artefacts: Path) -> Scenarios:
 # ------------------------------------------------------------------------------------------- defects
 
 
+DEFECT_OUTCOMES = ("caught", "missed", "inconclusive")
+
+
 def _defect(raw: dict[str, Any]) -> DefectRow:
+    # Fail closed: a row without a verdict (a matrix from before runs were confirmed, or a hand-edited one)
+    # has not shown that its run finished with the defect applied, whatever its "detected" says.
+    outcome, reason = str(raw.get("outcome", "")), str(raw.get("reason", ""))
+    if outcome not in DEFECT_OUTCOMES:
+        outcome, reason = "inconclusive", f"no verdict in defects.json (outcome {outcome or 'absent'})"
     return DefectRow(
         name=str(raw["name"]),
         title=str(raw.get("title", "")),
@@ -124,9 +141,11 @@ def _defect(raw: dict[str, Any]) -> DefectRow:
         kind=str(raw.get("kind", "")),
         failed_tests=tuple(str(t) for t in raw.get("failed_tests", ())),
         load_anomalies=tuple(str(a) for a in raw.get("load_anomalies", ())),
-        detected=bool(raw["detected"]),
+        outcome=outcome,
         duration_s=float(raw.get("duration_s") or 0.0),
         junit=str(raw["junit"]) if raw.get("junit") else None,
+        reason=reason,
+        caught_by=tuple(str(t) for t in raw.get("caught_by", ())),
     )
 
 

@@ -45,6 +45,13 @@ def _single(i: Issue) -> Recommendation | None:
             f"`payharness defects --only {i.subject}`"
         )
         return Recommendation("now", action, i.title, i.source)
+    if i.kind == "defect inconclusive":
+        action = (
+            f"Re-run `payharness defects --only {i.subject}` and read its JUnit file and record "
+            "(defects/<name>.xml, defects/<name>.applied/): a row proves nothing until its run finishes with the "
+            "defect applied"
+        )
+        return Recommendation("now", action, i.title, i.source)
     if i.kind == "clean core fails":
         return Recommendation(
             "now", f"Make the clean core pass {i.subject} before trusting the matrix", i.title, i.source

@@ -5,7 +5,7 @@
 | input | weight | value |
 |---|---|---|
 | scenarios passing | 25 | passed scenarios ÷ runnable scenarios (scenarios.json) |
-| defects detected | 25 | detected ÷ seeded defects (defects.json) |
+| defects detected | 25 | caught ÷ seeded defects; an inconclusive run is not a catch (defects.json) |
 | consistency audit | 15 | 1 if the load run's audit found no anomaly, else 0 (load/audit.json) |
 | core coverage | 15 | covered lines and branches ÷ all lines and branches of core/ (coverage.json) |
 | tests passing | 10 | passed ÷ (passed + failed + errors), skips excluded (junit.xml) |
@@ -15,7 +15,7 @@ An input whose artefact is absent, unreadable or empty is *not measured* and cou
 run did not produce cannot vouch for the integration, and the page lists it beside the score. Bands:
 90–100 healthy, 75–89 needs attention, below 75 at risk — and any critical issue makes it "at risk"
 whatever the number; a check that did not finish (an inconclusive mutation run) keeps it from "healthy"
-("inconclusive" instead).
+("inconclusive" instead). An inconclusive defect-matrix row is both: a critical issue, and not a catch.
 
 Usage::
 
@@ -85,6 +85,7 @@ def inputs_from(a: Artefacts, perf: Sequence[PerfRow]) -> tuple[ScoreInput, ...]
     passed_scenarios = sum(1 for s in a.scenarios.scenarios if s.status == "passed")
     defects = a.defects.defects
     detected = sum(1 for d in defects if d.detected)
+    undecided = sum(1 for d in defects if d.outcome == "inconclusive")
     audit = a.load_audit
     audit_usable = audit.source.usable and audit.audited
     cov = a.coverage.total
@@ -107,12 +108,13 @@ def inputs_from(a: Artefacts, perf: Sequence[PerfRow]) -> tuple[ScoreInput, ...]
             f"{passed_scenarios} of {runnable} runnable scenarios pass",
             a.scenarios.source,
         ),
-        _ratio(
+        _ratio(  # an inconclusive row counts as not caught
             "defects detected",
             detected,
             len(defects),
             a.defects.source.usable,
-            f"{detected} of {len(defects)} seeded defects caught",
+            f"{detected} of {len(defects)} seeded defects caught"
+            + (f", {undecided} inconclusive" if undecided else ""),
             a.defects.source,
         ),
         _ratio(

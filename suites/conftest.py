@@ -109,7 +109,11 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
     name = db_factory.clone(f"payharness_core_{db_factory.worker}_{secrets.token_hex(3)}")
     try:
         with Stack.start(
-            database=name, postgres=postgres, core_workers=2, core_extra_env=dict(SUITE_CORE_ENV)
+            database=name,
+            postgres=postgres,
+            core_workers=2,
+            core_extra_env=dict(SUITE_CORE_ENV),
+            seeding=db_factory.seeding,
         ) as running:
             yield running
     finally:

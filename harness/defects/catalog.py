@@ -50,10 +50,12 @@ def _signature_skipped_when_secret_unset() -> None:
             return VALID  # "development": skip verification
         return original_wompi(event, events_secret=events_secret, header_checksum=header_checksum)
 
-    def verify_confirmation(form: Any, *, api_key: str, **kwargs: Any) -> Any:
+    def verify_confirmation(form: Any, *, api_key: str, algorithm: Any = payu.Algorithm.MD5,
+                            hmac_secret: str | None = None, expected_merchant_id: str | None = None) -> Any:
         if not api_key or api_key == UNSET:
             return VALID
-        return original_payu(form, api_key=api_key, **kwargs)
+        return original_payu(form, api_key=api_key, algorithm=algorithm, hmac_secret=hmac_secret,
+                             expected_merchant_id=expected_merchant_id)
 
     replace_everywhere(original_wompi, verify_event)
     replace_everywhere(original_payu, verify_confirmation)

@@ -1,9 +1,18 @@
 """``payharness defects``: run the suites once per seeded defect and record which tests catch it.
 
-A clean run comes first (the clean core must pass everything the matrix uses); then one run per defect
-with ``PAYHARNESS_DEFECTS=<name>``, each on a fresh stack, two at a time on this 2-core machine. The
-matrix is ``defects.json`` (format in reports/README.md); the exit code is non-zero when the clean run
-fails or any defect goes undetected.
+Each defect's run is judged against a clean baseline — the outcomes of the same tests on the clean core —
+and against what the run's own processes recorded they applied. A row is one of:
+
+* **caught**: the run finished (pytest exited 0 or 1 and wrote its JUnit file), every part of the defect
+  was confirmed applied (``Seeding.record``), and at least one test that passed on the clean core failed;
+* **missed**: the same, but no such test failed, and no test errored;
+* **inconclusive** (with its reason): anything else — no clean baseline, a timeout, a crash, no JUnit, no
+  test run, a part never confirmed applied, or only setup/teardown errors. The report makes it critical.
+
+The baseline costs no extra suites run inside ``payharness audit``: its own suites run (every suite, on
+the clean core) is passed as ``--clean-junit``. Alone, ``payharness defects`` runs the union of the
+defects' suites once on the clean core first. The matrix is ``defects.json`` (format in reports/README.md);
+the exit code is non-zero unless every defect is caught and the clean core passes.
 
 Usage::
 
@@ -18,51 +27,110 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.defects import ENV, REGISTRY, Defect
+from harness.defects import REGISTRY, Defect, applied_parts
+from reports.model import CaseResult
+from reports.parse_tests import PARSE_ERRORS, read_junit
 
 REPO = Path(__file__).resolve().parents[2]
 FULL_SUITES = ("suites/constraints", "suites/replay", "suites/races", "suites/faults", "suites/api",
                "suites/flows", "suites/precision")
+FINISHED = (0, 1)  # pytest: all passed, some failed; 2–5 are an interrupt, an internal or usage error, no tests
+TIMED_OUT = -1
 
 
-def failed_tests(junit: Path) -> tuple[list[str], int]:
-    """Node ids of failed or errored tests in a JUnit XML file, and how many passed."""
+@dataclass(frozen=True)
+class SuitesRun:
+    """What one pytest run left: its exit code (``TIMED_OUT``), its cases, or why they could not be read."""
+
+    exit_code: int
+    duration_s: float
+    cases: tuple[CaseResult, ...] | None
+    junit_error: str = ""
+
+    @property
+    def outcomes(self) -> dict[str, str]:
+        return {c.nodeid: c.outcome for c in self.cases or ()}
+
+    def unfinished(self) -> str:
+        """Why this run cannot vouch for anything ("" when it finished and wrote its JUnit file)."""
+        if self.exit_code == TIMED_OUT:
+            return f"the run timed out after {self.duration_s:.0f} s"
+        if self.exit_code not in FINISHED:
+            return f"pytest exited {self.exit_code} (interrupted, internal or usage error, or no tests)"
+        if self.cases is None:
+            return f"no JUnit results: {self.junit_error}"
+        if not any(c.outcome in ("passed", "failed") for c in self.cases):
+            return "no test ran (every test skipped or errored)"
+        return ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: str  # caught | missed | inconclusive
+    reason: str
+    caught_by: tuple[str, ...] = ()
+
+
+def judge(defect: Defect, run: SuitesRun, clean: Mapping[str, str] | None, applied: Mapping[str, set[str]]) -> Verdict:
+    """Pure: a defect's run against the clean core's outcomes (``None``: no baseline) and what was applied."""
+    if clean is None:
+        return Verdict("inconclusive", "no clean baseline: the clean core's run did not finish")
+    unfinished = run.unfinished()
+    if unfinished:
+        return Verdict("inconclusive", unfinished)
+    missing = sorted(defect.parts - applied.get(defect.name, set()))
+    if missing:
+        return Verdict("inconclusive", f"not confirmed applied: {', '.join(missing)} (see the run's record)")
+    outcomes = run.outcomes
+    caught_by = tuple(n for n, o in outcomes.items() if o == "failed" and clean.get(n) == "passed")
+    if caught_by:
+        return Verdict("caught", f"{len(caught_by)} test(s) that pass on the clean core fail", caught_by)
+    errored = [n for n, o in outcomes.items() if o == "error"]
+    if errored:
+        return Verdict("inconclusive", f"{len(errored)} test(s) errored in setup or teardown, none that pass on "
+                                       f"the clean core failed: first {errored[0]}")
+    failed = sum(1 for o in outcomes.values() if o == "failed")
+    why = f"; {failed} failing test(s) did not pass on the clean core" if failed else ""
+    return Verdict("missed", f"every test that passes on the clean core passes with it applied{why}")
+
+
+def read_run(junit: Path, exit_code: int, duration_s: float) -> SuitesRun:
     if not junit.exists():
-        return ["<no junit: the run did not finish>"], 0
-    failed, passed = [], 0
-    for case in ET.parse(junit).getroot().iter("testcase"):  # noqa: S314
-        nodeid = f"{case.get('classname', '').replace('.', '/')}.py::{case.get('name')}"
-        if case.find("failure") is not None or case.find("error") is not None:
-            failed.append(nodeid)
-        elif case.find("skipped") is None:
-            passed += 1
-    return failed, passed
+        return SuitesRun(exit_code, duration_s, None, f"{junit.name} was not written")
+    try:
+        return SuitesRun(exit_code, duration_s, read_junit(junit))
+    except PARSE_ERRORS as exc:
+        return SuitesRun(exit_code, duration_s, None, f"{junit.name}: {type(exc).__name__}: {exc}")
 
 
-def run_suites(targets: Sequence[str], junit: Path, defect: str | None, timeout: float) -> tuple[int, float]:
+def run_suites(targets: Sequence[str], junit: Path, defect: Defect | None, record: Path | None,
+               timeout: float) -> SuitesRun:
+    """pytest on ``targets`` with ``defect`` seeded; a JUnit file or record left by an earlier run is removed first."""
+    junit.unlink(missing_ok=True)
+    if record is not None:
+        shutil.rmtree(record, ignore_errors=True)
     env = {**os.environ, "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci")}
-    env.pop(ENV, None)
-    if defect:
-        env[ENV] = defect
+    seed = ["--seed-defects", defect.name, "--seed-record", str(record)] if defect and record else []
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--scenarios-json=",
-           f"--junitxml={junit}", *[t for t in targets if (REPO / t).exists()]]
+           f"--junitxml={junit}", *seed, *targets]
     started = time.monotonic()
     try:
         code = subprocess.call(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                timeout=timeout)
     except subprocess.TimeoutExpired:
-        code = -1
-    return code, time.monotonic() - started
+        code = TIMED_OUT
+    return read_run(junit, code, time.monotonic() - started)
 
 
 def _targets(defect: Defect | None, quick: bool) -> tuple[str, ...]:
@@ -71,19 +139,27 @@ def _targets(defect: Defect | None, quick: bool) -> tuple[str, ...]:
     return FULL_SUITES
 
 
-def run_defect(defect: Defect, out: Path, quick: bool, timeout: float) -> dict[str, Any]:
-    junit = out / f"{defect.name}.xml"
-    code, duration = run_suites(_targets(defect, quick), junit, defect.name, timeout)
-    failed, passed = failed_tests(junit)
+def run_defect(defect: Defect, out: Path, clean: Mapping[str, str] | None, quick: bool,
+               timeout: float) -> dict[str, Any]:
+    junit, record = out / f"{defect.name}.xml", out / f"{defect.name}.applied"
+    targets = _targets(defect, quick)
+    run = run_suites(targets, junit, defect, record, timeout)
+    applied = applied_parts(record)
+    verdict = judge(defect, run, clean, applied)
+    outcomes = run.outcomes
     return {"name": defect.name, "title": defect.title, "finding": defect.finding, "severity": defect.severity,
-            "kind": defect.kind, "suites": list(_targets(defect, quick)), "failed_tests": failed,
-            "passed_tests": passed, "load_anomalies": [], "detected": bool(failed), "exit_code": code,
-            "duration_s": round(duration, 1), "junit": str(junit.relative_to(out.parent))}
+            "kind": defect.kind, "suites": list(targets), "outcome": verdict.outcome, "reason": verdict.reason,
+            "detected": verdict.outcome == "caught", "caught_by": list(verdict.caught_by),
+            "failed_tests": [n for n, o in outcomes.items() if o in ("failed", "error")],
+            "passed_tests": sum(1 for o in outcomes.values() if o == "passed"),
+            "parts": sorted(defect.parts), "applied": sorted(applied.get(defect.name, set())),
+            "load_anomalies": [], "exit_code": run.exit_code, "duration_s": round(run.duration_s, 1),
+            "junit": _relative(junit, out.parent), "record": _relative(record, out.parent)}
 
 
 def _relative(path: Path, root: Path) -> str:
     try:
-        return str(path.relative_to(root.resolve()))
+        return str(path.resolve().relative_to(root.resolve()))
     except ValueError:
         return str(path)
 
@@ -98,32 +174,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clean-junit", default=None,
                         help="a JUnit file of the clean core's run to use as the baseline instead of running it")
     args = parser.parse_args(argv)
+    try:
+        defects = [REGISTRY[n.strip()] for n in args.only.split(",") if n.strip()] or REGISTRY.all()
+    except KeyError as exc:
+        parser.error(str(exc.args[0]))
     artefacts = Path(args.artefacts)
     out = artefacts / "defects"
     out.mkdir(parents=True, exist_ok=True)
-    defects = [REGISTRY[n.strip()] for n in args.only.split(",") if n.strip()] or REGISTRY.all()
 
     started = time.monotonic()
     clean_targets = sorted({t for d in defects for t in _targets(d, not args.full)})
     if args.clean_junit:  # the audit's own suites run is the clean baseline: no need to run it twice
-        clean_xml, code, duration = Path(args.clean_junit).resolve(), 0, 0.0
+        clean_xml = Path(args.clean_junit).resolve()
+        clean_run = read_run(clean_xml, 0, 0.0)
     else:
         clean_xml = out / "clean.xml"
-        code, duration = run_suites(clean_targets, clean_xml, None, args.timeout)
-    clean_failed, clean_passed = failed_tests(clean_xml)
-    print(f"clean core: {clean_passed} passed, {len(clean_failed)} failed ({duration:.0f} s)", flush=True)
+        clean_run = run_suites(clean_targets, clean_xml, None, None, args.timeout)
+    clean_broken = clean_run.unfinished()
+    clean = None if clean_broken else clean_run.outcomes
+    clean_failed = [n for n, o in clean_run.outcomes.items() if o == "failed"]
+    clean_errors = [n for n, o in clean_run.outcomes.items() if o == "error"]
+    clean_passed = sum(1 for o in clean_run.outcomes.values() if o == "passed")
+    print(f"clean core: {clean_passed} passed, {len(clean_failed) + len(clean_errors)} failed "
+          f"({clean_run.duration_s:.0f} s){f' — NO BASELINE: {clean_broken}' if clean_broken else ''}", flush=True)
     with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
         rows = []
-        for row in pool.map(lambda d: run_defect(d, out, not args.full, args.timeout), defects):
-            mark = "caught" if row["detected"] else "NOT CAUGHT"
-            print(f"  {row['name']:<34} {mark:<10} by {len(row['failed_tests'])} test(s) ({row['duration_s']} s)",
+        for row in pool.map(lambda d: run_defect(d, out, clean, not args.full, args.timeout), defects):
+            print(f"  {row['name']:<34} {row['outcome'].upper():<12} {row['reason']} ({row['duration_s']} s)",
                   flush=True)
             rows.append(row)
     matrix = {"generated_at": datetime.now(UTC).isoformat(), "mode": "full" if args.full else "targeted",
-              "clean": {"passed": clean_passed, "failed": clean_failed, "suites": clean_targets,
-                        "junit": _relative(clean_xml, artefacts), "exit_code": code},
+              "clean": {"passed": clean_passed, "failed": clean_failed, "errors": clean_errors,
+                        "suites": clean_targets, "junit": _relative(clean_xml, artefacts),
+                        "exit_code": clean_run.exit_code, "baseline": clean_broken or "usable"},
               "defects": rows, "duration_s": round(time.monotonic() - started, 1)}
     (artefacts / "defects.json").write_text(json.dumps(matrix, indent=2))
-    caught = sum(1 for r in rows if r["detected"])
-    print(f"detection: {caught}/{len(rows)} defects caught; matrix in {artefacts / 'defects.json'}")
-    return 0 if caught == len(rows) and not clean_failed else 1
+    counts = {k: sum(1 for r in rows if r["outcome"] == k) for k in ("caught", "missed", "inconclusive")}
+    print(f"detection: {counts['caught']}/{len(rows)} defects caught, {counts['missed']} missed, "
+          f"{counts['inconclusive']} inconclusive; matrix in {artefacts / 'defects.json'}")
+    return 0 if counts["caught"] == len(rows) and not clean_failed and not clean_errors and clean else 1

@@ -1,17 +1,21 @@
-"""Applies the schema side of seeded defects to a freshly migrated database."""
+"""Applies the schema side of seeded defects to a freshly migrated database, and records it."""
 
 from __future__ import annotations
 
 import asyncpg
 
-from harness.defects import Defect, active_defects
+from harness.defects import Seeding
 
 
-async def apply_schema_defects(dsn: str, defects: list[Defect] | None = None) -> list[str]:
-    """Run each active schema defect's SQL on the database at ``dsn``; returns the statements run."""
-    statements = [sql for d in (active_defects() if defects is None else defects) for sql in d.schema_sql]
-    if not statements:
+async def apply_schema_defects(dsn: str, seeding: Seeding) -> list[str]:
+    """Run each seeded schema defect's SQL on the database at ``dsn`` in one transaction; returns the statements.
+
+    Recorded (``Seeding.record``) only once the transaction has committed.
+    """
+    schema = [d for d in seeding.defects if d.schema_sql]
+    if not schema:
         return []
+    statements = [sql for d in schema for sql in d.schema_sql]
     conn = await asyncpg.connect(dsn)
     try:
         async with conn.transaction():
@@ -19,4 +23,5 @@ async def apply_schema_defects(dsn: str, defects: list[Defect] | None = None) ->
                 await conn.execute(sql)
     finally:
         await conn.close()
+    seeding.write_record("schema", {d.name: {"schema"} for d in schema})
     return statements
