@@ -27,8 +27,9 @@ from pathlib import Path
 from rich.console import Console
 
 from harness.argtypes import comma_list, one_of, plain
+from harness.paths import repo_root
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = repo_root()
 SUITES = ("suites", "core/tests", "load/tests")
 # The mutation step's budget: the default modules take 25–35 minutes from scratch on 2 cores, more than an
 # audit should add. Verdicts persist in .mutmut/, so each audit carries on where the last stopped; until

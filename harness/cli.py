@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from harness.argtypes import defect_name, positive_int
+from harness.paths import NotACheckout, repo_root
 
-REPO = Path(__file__).resolve().parent.parent
 PASS_THROUGH = {"test", "simulators", "core", "token", "reconcile", "load", "bench-load", "defects", "report",
                 "audit", "mutants"}
 
@@ -37,11 +37,11 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 
 def _cmd_test(args: argparse.Namespace) -> int:
-    artefacts = Path(args.artefacts)
+    artefacts = Path(args.artefacts) if args.artefacts else repo_root() / "artefacts"
     artefacts.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pytest", f"--junitxml={artefacts / 'junit.xml'}", *args.extra]
     env = {**os.environ, "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci")}
-    return subprocess.call(cmd, cwd=REPO, env=env)
+    return subprocess.call(cmd, cwd=repo_root(), env=env)
 
 
 def _cmd_lint(args: argparse.Namespace) -> int:
@@ -52,7 +52,7 @@ def _cmd_lint(args: argparse.Namespace) -> int:
     ]
     for step in steps:
         print("$", " ".join(step), flush=True)
-        code = subprocess.call(step, cwd=REPO)
+        code = subprocess.call(step, cwd=repo_root())
         if code:
             return code
     return 0
@@ -120,7 +120,7 @@ def _add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name:
     if name == "test":
         test = sub.add_parser("test", help="run the test suites (pytest); other arguments go to pytest",
                               description="Run every test with pytest; arguments it does not know go to pytest.")
-        test.add_argument("--artefacts", default=str(REPO / "artefacts"),
+        test.add_argument("--artefacts", default=None,
                           help="folder for junit.xml and scenarios.json (default: artefacts/)")
         test.set_defaults(func=_cmd_test)
     elif name == "up":
@@ -159,6 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
+    except NotACheckout as exc:
+        print(f"payharness {args.command}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

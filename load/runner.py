@@ -34,12 +34,13 @@ from harness.argtypes import (
     positive_int,
     ratio_or_off,
 )
+from harness.paths import repo_root
 from harness.stack import Stack, free_port
 from load.db import run_sync
 from load.payloads import Mix
 
 LOAD_DIR = Path(__file__).resolve().parent
-REPO = LOAD_DIR.parent
+REPO = repo_root()
 LOCUSTFILE = LOAD_DIR / "locustfile.py"
 CONFIG = LOAD_DIR / "locust.conf"
 ALL_USERS = ("WompiWebhookUser", "PayUWebhookUser", "WompiGatewayUser", "CheckoutUser", "EfectyUser")

@@ -30,8 +30,9 @@ from typing import Any
 
 from harness.argtypes import comma_list, defect_name, plain, positive_float, positive_int
 from harness.defects import ENV, REGISTRY, Defect
+from harness.paths import repo_root
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = repo_root()
 FULL_SUITES = ("suites/constraints", "suites/replay", "suites/races", "suites/faults", "suites/api",
                "suites/flows", "suites/precision")
 

@@ -33,8 +33,9 @@ from pathlib import Path
 
 from harness.argtypes import plain, positive_float, positive_int
 from harness.mutants.summary import Mutant, RunFacts, load_equivalents, module_files, summarise
+from harness.paths import repo_root
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = repo_root()
 WORK = REPO / ".mutmut"
 EQUIVALENTS = Path(__file__).with_name("equivalent.toml")
 DEFAULT_MODULES = (
