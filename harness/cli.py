@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -76,6 +77,30 @@ def _delegate(target: str) -> Callable[[argparse.Namespace], int]:
     return run
 
 
+def _module(name: str) -> Callable[[argparse.Namespace], int]:
+    """A subcommand run as ``python -m name`` in a child process, which parses its own options.
+
+    The load and the benchmark run this way so the harness imports no load code (an import contract):
+    load builds on the harness's stack, not the other way round.
+    """
+
+    def run(args: argparse.Namespace) -> int:
+        proc = subprocess.Popen([sys.executable, "-m", name, *args.extra], cwd=repo_root())
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            # The child stops its own stack and Locust on SIGINT; wait for it rather than orphan them.
+            proc.send_signal(signal.SIGINT)
+            return proc.wait()
+
+    return run
+
+
+# Commands run as a child process: ``(module, one line for --help)``.
+MODULES = {
+    "load": ("load.runner", "webhook load with Locust on a fresh stack, then the consistency audit"),
+    "bench-load": ("load.bench", "benchmark: sustained webhook rate vs bare asyncpg and pgbench"),
+}
 # The commands whose options another package's ``main(argv)`` parses, in the order --help lists them
 # (the audit first: it is the main job); ``(target, one line for --help)``.
 DELEGATED = {
@@ -83,8 +108,6 @@ DELEGATED = {
     "report": ("reports.cli:main", "build the auditor report (HTML, Markdown, JSON) from an artefacts folder"),
     "defects": ("harness.defects.matrix:main", "run the suites once per seeded defect: the detection matrix"),
     "mutants": ("harness.mutants.run:main", "mutation score of the core's decision code (mutmut), within a budget"),
-    "load": ("load.runner:main", "webhook load with Locust on a fresh stack, then the consistency audit"),
-    "bench-load": ("load.bench:main", "benchmark: sustained webhook rate vs bare asyncpg and pgbench"),
     "core": ("core.serve:main", "serve the reference core with uvicorn (fails closed without its secrets)"),
     "token": ("core.serve:token_main", "mint a bearer token for the core's API (--sub, --role)"),
     "reconcile": ("core.serve:reconcile_main", "reconcile a day of Efecty payments (Asobancaria 2001)"),
@@ -112,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
+    if name in MODULES:
+        module, summary = MODULES[name]
+        sub.add_parser(name, help=summary, add_help=False).set_defaults(func=_module(module))
+        return
     if name in DELEGATED:
         target, summary = DELEGATED[name]
         # No help of its own: `payharness NAME --help` reaches the package's parser, which knows the options.
