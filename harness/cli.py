@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -78,25 +77,24 @@ def _delegate(target: str) -> Callable[[argparse.Namespace], int]:
 
 
 def _module(name: str) -> Callable[[argparse.Namespace], int]:
-    """A subcommand run as ``python -m name`` in a child process, which parses its own options.
+    """A subcommand that becomes ``python -m name`` (exec, same process), which parses its own options.
 
     The load and the benchmark run this way so the harness imports no load code (an import contract):
-    load builds on the harness's stack, not the other way round.
+    load builds on the harness's stack, not the other way round. Exec rather than a child process: the
+    caller's signals and timeouts (Ctrl-C, the audit's kill) reach the load runner itself, never a
+    middleman that would leave it orphaned.
     """
 
     def run(args: argparse.Namespace) -> int:
-        proc = subprocess.Popen([sys.executable, "-m", name, *args.extra], cwd=repo_root())
-        try:
-            return proc.wait()
-        except KeyboardInterrupt:
-            # The child stops its own stack and Locust on SIGINT; wait for it rather than orphan them.
-            proc.send_signal(signal.SIGINT)
-            return proc.wait()
+        repo_root()  # outside a checkout, say so here rather than from the load's own imports
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-m", name, *args.extra])  # noqa: S606 (no shell: an argv)
 
     return run
 
 
-# Commands run as a child process: ``(module, one line for --help)``.
+# Commands run as ``python -m`` in this process's place: ``(module, one line for --help)``.
 MODULES = {
     "load": ("load.runner", "webhook load with Locust on a fresh stack, then the consistency audit"),
     "bench-load": ("load.bench", "benchmark: sustained webhook rate vs bare asyncpg and pgbench"),

@@ -111,15 +111,21 @@ def test_top_level_help_lists_the_audit_first_and_every_command(monkeypatch: pyt
     assert "``" not in (parser.description or "") + parser.format_help()
 
 
-def test_load_runs_as_a_child_process_and_the_harness_imports_no_load_code() -> None:
-    """``payharness load`` reaches load's own parser in a child; the harness process never imports ``load``."""
+def test_load_replaces_the_harness_process_which_imports_no_load_code() -> None:
+    """``payharness load`` execs ``python -m load.runner``; before that, the harness never imports ``load``."""
     probe = (
-        "import sys; from harness import cli; code = cli.main(['load', '--rate', '-1']); "
-        "leaked = sorted(m for m in sys.modules if m.split('.')[0] == 'load'); "
-        "print('LOADED', leaked); sys.exit(code)"
+        "import os, sys; from harness import cli; "
+        "os.execv = lambda path, argv: print('EXEC', argv[1:]); cli.main(['load', '--rate', '-1']); "
+        "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] == 'load'))"
     )
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False,
                          cwd=ROOT)
-    assert run.returncode == 2, run.stderr
-    assert "payharness load: error: argument --rate: must be > 0, got -1" in run.stderr
+    assert "EXEC ['-m', 'load.runner', '--rate', '-1']" in run.stdout, run.stdout + run.stderr
     assert "LOADED []" in run.stdout, run.stdout
+
+
+def test_payharness_load_reaches_the_load_parser(tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-m", "harness.cli", "load", "--rate", "-1"], capture_output=True,
+                         text=True, timeout=60, check=False, cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.rstrip().splitlines()[-1] == "payharness load: error: argument --rate: must be > 0, got -1"
