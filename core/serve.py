@@ -76,12 +76,33 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 2) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    """An argparse type: an integer >= 1 (workers, seconds), refused at parse time otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port 0..65535, got {text}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``payharness core`` / ``python -m core.serve``: ``--host``, ``--port``, ``--workers``."""
     parser = argparse.ArgumentParser(prog="payharness core", description="Serve the reference payment core.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000)")
+    parser.add_argument("--workers", type=_count, default=2, help="uvicorn worker processes (default 2)")
     args = parser.parse_args(argv)
     return serve(args.host, args.port, args.workers)
 
@@ -90,8 +111,9 @@ def token_main(argv: Sequence[str] | None = None) -> int:
     """``payharness token --sub buyer-1 --role buyer [--ttl 3600]``: print a bearer token for the API."""
     parser = argparse.ArgumentParser(prog="payharness token", description="Mint a bearer token for the core's API.")
     parser.add_argument("--sub", required=True, help="buyer or admin id (the token's subject)")
-    parser.add_argument("--role", choices=[r.value for r in Role], default=Role.BUYER.value)
-    parser.add_argument("--ttl", type=int, default=None, help="seconds (default PAYHARNESS_AUTH__TOKEN_TTL_SECONDS)")
+    parser.add_argument("--role", choices=[r.value for r in Role], default=Role.BUYER.value,
+                        help="what the token may do (default buyer)")
+    parser.add_argument("--ttl", type=_count, default=None, help="seconds (default PAYHARNESS_AUTH__TOKEN_TTL_SECONDS)")
     args = parser.parse_args(argv)
     try:
         auth = _AuthOnly().auth  # type: ignore[call-arg]

@@ -26,7 +26,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-REPO = Path(__file__).resolve().parent.parent
+from harness.argtypes import comma_list, one_of, plain
+from harness.paths import repo_root
+
+REPO = repo_root()
 SUITES = ("suites", "core/tests", "load/tests")
 # The mutation step's budget: the default modules take 25–35 minutes from scratch on 2 cores, more than an
 # audit should add. Verdicts persist in .mutmut/, so each audit carries on where the last stopped; until
@@ -116,11 +119,12 @@ def plan(out: Path, quick: bool) -> list[Step]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="payharness audit", description=__doc__.splitlines()[0])
+    steps_named = [step.name for step in plan(REPO, quick=False)]
+    parser = argparse.ArgumentParser(prog="payharness audit", description=plain(__doc__))
     parser.add_argument("--quick", action="store_true", help="shorter load; the matrix on six critical defects")
     parser.add_argument("--artefacts", default=None, help="output folder (default artefacts/audit-<UTC time>)")
-    parser.add_argument("--skip", default="",
-                        help="comma-separated steps to skip (suites, bench-db, bench-load, load, defects, mutants)")
+    parser.add_argument("--skip", type=comma_list(one_of(steps_named)), default="", metavar="STEP,…",
+                        help=f"comma-separated steps to skip ({', '.join(steps_named)})")
     args = parser.parse_args(argv)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.artefacts or REPO / "artefacts" / f"audit-{stamp}").resolve()

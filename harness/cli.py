@@ -1,11 +1,11 @@
-"""The ``payharness`` command: bring the stack up, run the tests, serve the pieces, measure the foundation.
+"""The payharness command: the audit, the tests, the stack and its pieces, the benchmarks.
 
 Usage::
 
+    payharness audit         # the main job: suites, load + audit, defect matrix, coverage, the report
+    payharness test [pytest args]
     payharness up            # Postgres + simulators + core on 127.0.0.1 until Ctrl-C
-    payharness test [-- pytest args]
-    payharness simulators    # the three gateway simulators alone
-    payharness bench-db      # embedded Postgres start, template migration, clone: medians of 5
+    payharness load --help   # every command explains its options; exit codes are in the README
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from harness.argtypes import defect_name, positive_int
+from harness.paths import NotACheckout, repo_root
+
 PASS_THROUGH = {"test", "simulators", "core", "token", "reconcile", "load", "bench-load", "defects", "report",
                 "audit", "mutants"}
 
@@ -39,11 +41,11 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 
 def _cmd_test(args: argparse.Namespace) -> int:
-    artefacts = Path(args.artefacts)
+    artefacts = Path(args.artefacts) if args.artefacts else repo_root() / "artefacts"
     artefacts.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pytest", f"--junitxml={artefacts / 'junit.xml'}", *args.extra]
     env = {**os.environ, "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci")}
-    return subprocess.call(cmd, cwd=REPO, env=env)
+    return subprocess.call(cmd, cwd=repo_root(), env=env)
 
 
 def _cmd_lint(args: argparse.Namespace) -> int:
@@ -54,7 +56,7 @@ def _cmd_lint(args: argparse.Namespace) -> int:
     ]
     for step in steps:
         print("$", " ".join(step), flush=True)
-        code = subprocess.call(step, cwd=REPO)
+        code = subprocess.call(step, cwd=repo_root())
         if code:
             return code
     return 0
@@ -78,17 +80,45 @@ def _delegate(target: str) -> Callable[[argparse.Namespace], int]:
     return run
 
 
+def _module(name: str) -> Callable[[argparse.Namespace], int]:
+    """A subcommand that becomes ``python -m name`` (exec, same process), which parses its own options.
+
+    The load and the benchmark run this way so the harness imports no load code (an import contract):
+    load builds on the harness's stack, not the other way round. Exec rather than a child process: the
+    caller's signals and timeouts (Ctrl-C, the audit's kill) reach the load runner itself, never a
+    middleman that would leave it orphaned.
+    """
+
+    def run(args: argparse.Namespace) -> int:
+        repo_root()  # outside a checkout, say so here rather than from the load's own imports
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-m", name, *args.extra])  # noqa: S606 (no shell: an argv)
+
+    return run
+
+
+# Commands run as ``python -m`` in this process's place: ``(module, one line for --help)``.
+MODULES = {
+    "load": ("load.runner", "webhook load with Locust on a fresh stack, then the consistency audit"),
+    "bench-load": ("load.bench", "benchmark: sustained webhook rate vs bare asyncpg and pgbench"),
+}
+# The commands whose options another package's ``main(argv)`` parses, in the order --help lists them
+# (the audit first: it is the main job); ``(target, one line for --help)``.
 DELEGATED = {
-    "core": ("core.serve:main", "serve the reference core with uvicorn (fails closed without its secrets)"),
-    "token": ("core.serve:token_main", "mint a bearer token for the core's API (--sub, --role)"),
-    "reconcile": ("core.serve:reconcile_main", "reconcile a day of Efecty payments (Asobancaria 2001)"),
     "audit": ("harness.audit:main", "the main job: suites, load + audit, defect matrix, coverage, the report"),
     "report": ("reports.cli:main", "build the auditor report (HTML, Markdown, JSON) from an artefacts folder"),
     "defects": ("harness.defects.matrix:main", "run the suites once per seeded defect: the detection matrix"),
     "mutants": ("harness.mutants.run:main", "mutation score of the core's decision code (mutmut), within a budget"),
-    "load": ("load.runner:main", "webhook load with Locust on a fresh stack, then the consistency audit"),
-    "bench-load": ("load.bench:main", "benchmark: sustained webhook rate vs bare asyncpg and pgbench"),
+    "core": ("core.serve:main", "serve the reference core with uvicorn (fails closed without its secrets)"),
+    "token": ("core.serve:token_main", "mint a bearer token for the core's API (--sub, --role)"),
+    "reconcile": ("core.serve:reconcile_main", "reconcile a day of Efecty payments (Asobancaria 2001)"),
 }
+# Commands a newcomer needs first, then the pieces, then the measurements: the order of --help.
+ORDER = ("audit", "test", "up", "load", "defects", "mutants", "report", "lint", "simulators", "core", "token",
+         "reconcile", "bench-load", "bench-db")
+DESCRIPTION = "Prove a PayU, Wompi and Efecty payment integration right, on one machine, with real parts."
+EPILOG = "Run `payharness COMMAND --help` for a command's options. Exit codes of every command: README.md."
 
 
 def _cmd_bench_db(args: argparse.Namespace) -> int:
@@ -98,36 +128,53 @@ def _cmd_bench_db(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="payharness", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="payharness", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    up = sub.add_parser("up", help="bring the stack up on 127.0.0.1 and run until Ctrl-C")
-    up.add_argument("--database", default="payharness", help="name of the database to migrate and use")
-    up.add_argument("--no-simulators", action="store_true", help="do not start the gateway simulators")
-    up.add_argument("--defect", action="append", default=[], metavar="NAME",
-                    help="start the core with a seeded defect (repeatable; see payharness defects --help)")
-    up.set_defaults(func=_cmd_up)
-
-    test = sub.add_parser("test", help="run the test suites (pytest); extra arguments go to pytest")
-    test.add_argument("--artefacts", default=str(REPO / "artefacts"), help="where JUnit XML is written")
-    test.set_defaults(func=_cmd_test)
-
-    lint = sub.add_parser("lint", help="ruff, the import contracts and mypy")
-    lint.set_defaults(func=_cmd_lint)
-
-    sims = sub.add_parser("simulators", help="run the PayU, Wompi and Efecty simulators", add_help=False)
-    sims.set_defaults(func=_cmd_simulators)
-
-    for name, (target, summary) in DELEGATED.items():
-        delegated = sub.add_parser(name, help=summary, add_help=False)
-        delegated.set_defaults(func=_delegate(target))
-
-    bench = sub.add_parser("bench-db", help="time embedded Postgres start, template migration and a clone")
-    bench.add_argument("--runs", type=int, default=5)
-    bench.add_argument("--json", default=None, help="also write the figures to this JSON file")
-    bench.set_defaults(func=_cmd_bench_db)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in ORDER:
+        _add_command(sub, name)
     return parser
+
+
+def _add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str) -> None:
+    if name in MODULES:
+        module, summary = MODULES[name]
+        sub.add_parser(name, help=summary, add_help=False).set_defaults(func=_module(module))
+        return
+    if name in DELEGATED:
+        target, summary = DELEGATED[name]
+        # No help of its own: `payharness NAME --help` reaches the package's parser, which knows the options.
+        sub.add_parser(name, help=summary, add_help=False).set_defaults(func=_delegate(target))
+        return
+    if name == "test":
+        test = sub.add_parser("test", help="run the test suites (pytest); other arguments go to pytest",
+                              description="Run every test with pytest; arguments it does not know go to pytest.")
+        test.add_argument("--artefacts", default=None,
+                          help="folder for junit.xml and scenarios.json (default: artefacts/)")
+        test.set_defaults(func=_cmd_test)
+    elif name == "up":
+        up = sub.add_parser("up", help="bring the stack up on 127.0.0.1 and run until Ctrl-C",
+                            description="Start Postgres, the three simulators and the core; print their URLs.")
+        up.add_argument("--database", default="payharness", help="name of the database to migrate and use")
+        up.add_argument("--no-simulators", action="store_true", help="do not start the gateway simulators")
+        up.add_argument("--defect", type=defect_name, action="append", default=[], metavar="NAME",
+                        help="start the core with this seeded defect (repeatable; harness/defects/catalog.py)")
+        up.set_defaults(func=_cmd_up)
+    elif name == "lint":
+        lint = sub.add_parser("lint", help="ruff, the import contracts and mypy",
+                              description="ruff, import-linter's contracts, mypy; stops at the first failure.")
+        lint.set_defaults(func=_cmd_lint)
+    elif name == "simulators":
+        sims = sub.add_parser("simulators", help="run the PayU, Wompi and Efecty simulators", add_help=False)
+        sims.set_defaults(func=_cmd_simulators)
+    elif name == "bench-db":
+        bench = sub.add_parser("bench-db", help="time embedded Postgres start, template migration and a clone",
+                               description="Time the embedded Postgres start, the template migration, a clone, a drop.")
+        bench.add_argument("--runs", type=positive_int, default=5, help="repetitions; medians are printed (default 5)")
+        bench.add_argument("--json", default=None, metavar="FILE", help="also write the figures to this JSON file")
+        bench.set_defaults(func=_cmd_bench_db)
+    else:
+        raise ValueError(f"no command {name!r}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -141,6 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
+    except NotACheckout as exc:
+        print(f"payharness {args.command}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -20,7 +20,9 @@ from typing import Any
 
 import pytest
 
-CATALOG = Path(__file__).resolve().parent.parent / "suites" / "scenarios.toml"
+from harness.paths import repo_root
+
+CATALOG = repo_root() / "suites" / "scenarios.toml"
 _outcomes: dict[str, str] = {}
 _links: dict[str, list[str]] = defaultdict(list)
 

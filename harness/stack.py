@@ -24,10 +24,11 @@ import httpx
 from core.httpserver import HTTP_PROTOCOL, proxy_argv
 from harness.databases import quote_ident, run_sync
 from harness.defects import Seeding
+from harness.paths import repo_root
 from harness.postgres import PostgresHandle, provide_postgres
 
 log = logging.getLogger("payharness.stack")
-REPO = Path(__file__).resolve().parent.parent
+REPO = repo_root()
 
 
 def free_port() -> int:

@@ -50,6 +50,12 @@ from typing import Any
 import asyncpg
 import psutil
 
+from harness.argtypes import (
+    non_negative_float,
+    plain,
+    positive_float,
+    positive_int,
+)
 from harness.postgres import PostgresHandle
 from harness.stack import KEEP_ALIVE_SECONDS, ServiceProcess, Stack, free_port
 from load.bench_pgbench import run_pgbench
@@ -546,25 +552,27 @@ def run(args: argparse.Namespace, plan: SearchPlan) -> dict[str, Any]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="payharness bench-load", description=__doc__.splitlines()[0])
-    p.add_argument("--start", type=float, default=250.0, help="the search's first offered rate, events/s")
-    p.add_argument("--growth", type=float, default=1.5,
+    p = argparse.ArgumentParser(prog="payharness bench-load", description=plain(__doc__))
+    p.add_argument("--start", type=positive_float, default=250.0, help="the search's first offered rate, events/s")
+    p.add_argument("--growth", type=positive_float, default=1.5,
                    help="while every step holds, the next offers this many times the last (at least +resolution)")
-    p.add_argument("--resolution", type=float, default=25.0,
+    p.add_argument("--resolution", type=positive_float, default=25.0,
                    help="bisect until the highest rate held and the lowest not held are this close, events/s")
-    p.add_argument("--budget", type=float, default=240.0,
+    p.add_argument("--budget", type=positive_float, default=240.0,
                    help="seconds for the search; a step starts only if it fits (holds and ceilings come after)")
-    p.add_argument("--step-seconds", type=float, default=15.0)
-    p.add_argument("--min-rate", type=float, default=10.0, help="lowest rate tried when the first step fails")
-    p.add_argument("--hold", type=float, default=60.0, help="seconds at the best rate, audited (0: skip)")
-    p.add_argument("--ceiling-seconds", type=float, default=15.0)
-    p.add_argument("--ceiling-rounds", type=int, default=3,
+    p.add_argument("--step-seconds", type=positive_float, default=15.0, help="seconds at each step")
+    p.add_argument("--min-rate", type=positive_float, default=10.0, help="lowest rate tried when the first step fails")
+    p.add_argument("--hold", type=non_negative_float, default=60.0, help="seconds at the best rate, audited (0: skip)")
+    p.add_argument("--ceiling-seconds", type=positive_float, default=15.0,
+                   help="seconds of each unpaced run that measures the core's and the bare apps' ceilings")
+    p.add_argument("--ceiling-rounds", type=positive_int, default=3,
                    help="core and bare ceilings, alternating, this many times each; the median round counts")
-    p.add_argument("--user-rate", type=float, default=5.0, help="events/s per paced user")
-    p.add_argument("--pool-rate", type=float, default=4000.0, help="rate the unpaced runs' pools are sized for")
-    p.add_argument("--core-workers", type=int, default=2, help="uvicorn workers of the core and the bare apps")
-    p.add_argument("--workers", type=int, default=None, help="Locust workers (default: decided by phase 1)")
-    p.add_argument("--artefacts", default=str(REPO / "artefacts" / "bench"))
+    p.add_argument("--user-rate", type=positive_float, default=5.0, help="events/s per paced user")
+    p.add_argument("--pool-rate", type=positive_float, default=4000.0, help="rate the unpaced pools are sized for")
+    p.add_argument("--core-workers", type=positive_int, default=2, help="uvicorn workers of the core and the bare apps")
+    p.add_argument("--workers", type=positive_int, default=None, help="Locust workers (default: decided by phase 1)")
+    p.add_argument("--artefacts", default=str(REPO / "artefacts" / "bench"),
+                   help="folder for bench.json and the runs' logs (default: artefacts/bench)")
     p.add_argument("--exit-zero", action="store_true",
                    help="exit 0 whenever the benchmark ran (the audit judges the target in its report)")
     return p

@@ -25,13 +25,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.argtypes import (
+    defect_name,
+    non_negative_float,
+    non_negative_int,
+    plain,
+    positive_float,
+    positive_int,
+    ratio_or_off,
+)
 from harness.defects import ENV as DEFECTS_ENV
 from harness.defects import Seeding
+from harness.paths import repo_root
 from harness.stack import Stack, free_port
 from load.db import run_sync
+from load.payloads import Mix
 
 LOAD_DIR = Path(__file__).resolve().parent
-REPO = LOAD_DIR.parent
+REPO = repo_root()
 LOCUSTFILE = LOAD_DIR / "locustfile.py"
 CONFIG = LOAD_DIR / "locust.conf"
 ALL_USERS = ("WompiWebhookUser", "PayUWebhookUser", "WompiGatewayUser", "CheckoutUser", "EfectyUser")
@@ -39,51 +50,69 @@ ALL_USERS = ("WompiWebhookUser", "PayUWebhookUser", "WompiGatewayUser", "Checkou
 LOAD_CORE_ENV = {"PAYHARNESS_LIMITS__PAYMENTS_PER_IP": "100000/minute"}
 
 
+def _mix(text: str) -> str:
+    """``--mix`` as Locust will read it, checked here first (names and probabilities)."""
+    try:
+        Mix.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _env_pair(text: str) -> str:
+    key, sep, _ = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: use KEY=VALUE")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="payharness load", description=__doc__.splitlines()[0])
-    p.add_argument("--rate", type=float, default=100.0, help="webhook events per second, overall")
-    p.add_argument("--duration", type=float, default=30.0, help="seconds of load")
-    p.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: one local process)")
-    p.add_argument("--mix", default=None, help="e.g. dup=0.10,ooo=0.05,invalid=0.02 (default: locust.conf)")
-    p.add_argument("--shape", choices=["steady", "ramp", "spike"], default="steady")
-    p.add_argument("--user-rate", type=float, default=None, help="events/s per webhook user (default: locust.conf)")
-    p.add_argument("--users", nargs="*", default=list(ALL_USERS), metavar="CLASS", help="Locust user classes")
-    p.add_argument("--core-workers", type=int, default=2, help="uvicorn worker processes of the core")
-    p.add_argument("--restart-core-at", type=float, default=None, help="restart the core this many seconds in")
-    p.add_argument(
-        "--kill-db-connections-at",
-        type=float,
-        action="append",
-        default=[],
-        metavar="S",
-        help="terminate the core's database sessions this many seconds in; repeatable",
-    )
-    p.add_argument(
-        "--restart-mode",
-        choices=["term", "kill"],
-        default="term",
-        help="term: graceful stop; kill: SIGKILL the core and its workers",
-    )
+    p = argparse.ArgumentParser(prog="payharness load", description=plain(__doc__))
+    p.add_argument("--rate", type=positive_float, default=100.0, help="webhook events per second, overall")
+    p.add_argument("--duration", type=positive_float, default=30.0, help="seconds of load")
+    p.add_argument("--workers", type=non_negative_int, default=0,
+                   help="Locust worker processes (0: one local process)")
+    p.add_argument("--mix", type=_mix, default=None,
+                   help="chaos per story, e.g. dup=0.10,ooo=0.05,invalid=0.02; 'none' for none (default: locust.conf)")
+    p.add_argument("--shape", choices=["steady", "ramp", "spike"], default="steady",
+                   help="steady rate, a ramp up to --rate, or a spike in the middle (default: steady)")
+    p.add_argument("--user-rate", type=positive_float, default=None,
+                   help="events/s per webhook user (default: locust.conf)")
+    p.add_argument("--users", nargs="*", choices=ALL_USERS, default=list(ALL_USERS), metavar="CLASS",
+                   help=f"Locust user classes to run (default: all of {', '.join(ALL_USERS)})")
+    p.add_argument("--core-workers", type=positive_int, default=2, help="uvicorn worker processes of the core")
+    p.add_argument("--restart-core-at", type=non_negative_float, default=None, metavar="S",
+                   help="restart the core this many seconds into the load (before --duration ends)")
+    p.add_argument("--kill-db-connections-at", type=non_negative_float, action="append", default=[], metavar="S",
+                   help="terminate the core's database sessions this many seconds in; repeatable")
+    p.add_argument("--restart-mode", choices=["term", "kill"], default="term",
+                   help="term: graceful stop; kill: SIGKILL the core and its workers")
     p.add_argument("--artefacts", default=None, help="folder for the ledger, audit.json, Locust CSV and HTML")
-    p.add_argument(
-        "--defect-env",
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="extra environment for the core (e.g. a seeded defect); repeatable",
-    )
-    p.add_argument(
-        "--defect",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="a seeded defect from harness.defects (as --defect-env PAYHARNESS_DEFECTS=NAME); repeatable",
-    )
-    p.add_argument("--check-p95", type=float, default=None)
-    p.add_argument("--check-p99", type=float, default=None)
-    p.add_argument("--check-error-ratio", type=float, default=None)
-    p.add_argument("--locust-arg", action="append", default=[], help="passed to Locust as is; repeatable")
+    p.add_argument("--defect-env", type=_env_pair, action="append", default=[], metavar="K=V",
+                   help="extra environment for the core (e.g. a seeded defect); repeatable")
+    p.add_argument("--defect", type=defect_name, action="append", default=[], metavar="NAME",
+                   help="start the core with this seeded defect (payharness defects lists them); repeatable")
+    p.add_argument("--check-p95", type=non_negative_float, default=None, metavar="MS",
+                   help="fail when the webhooks' p95 exceeds this many ms; 0 = off (default: locust.conf)")
+    p.add_argument("--check-p99", type=non_negative_float, default=None, metavar="MS",
+                   help="fail when the webhooks' p99 exceeds this many ms; 0 = off (default: locust.conf)")
+    p.add_argument("--check-error-ratio", type=ratio_or_off, default=None, metavar="R",
+                   help="fail above this failed-request ratio (0..1); -1 = off (default: locust.conf)")
+    p.add_argument("--locust-arg", action="append", default=[], metavar="ARG",
+                   help="passed to Locust as is; repeatable")
     return p
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse and cross-check: every error here exits 2 before anything starts."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    for flag, at in [("--restart-core-at", args.restart_core_at)] + [
+        ("--kill-db-connections-at", t) for t in args.kill_db_connections_at
+    ]:
+        if at is not None and at >= args.duration:
+            parser.error(f"argument {flag}: {at:g} s is not within --duration {args.duration:g} s")
+    return args
 
 
 @dataclass
@@ -357,12 +386,26 @@ def _print_outcome(artefacts: Path, code: int) -> None:
                     print(f"  {kind}: {example['subject']}: {example['detail']}")
     else:
         print(f"no audit.json (Locust exited {code}); see {artefacts}/locust-master.log", file=sys.stderr)
+    if code != 0:
+        for log in sorted(artefacts.glob("locust-*.log")):
+            tail = log_tail(log)
+            if tail:
+                print(f"--- last lines of {log.name} ---\n{tail}", file=sys.stderr)
     print(f"exit {code}; artefacts in {artefacts}")
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of a log, or "" when it is missing or empty."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for ``payharness load`` (the lead wires it into harness.cli)."""
-    return run(build_parser().parse_args(argv))
+    return run(parse_args(argv))
 
 
 if __name__ == "__main__":

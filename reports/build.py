@@ -1,4 +1,4 @@
-"""Build the report: collect the artefacts, derive every section as plain data, render HTML, Markdown, JSON.
+"""Build the report: collect the artefacts, derive every section as plain data (``analyse``), render it.
 
 Usage::
 
@@ -9,136 +9,15 @@ Usage::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
+from reports.analyse import ReportData, analyse
 from reports.collect import collect
-from reports.findings import Issue, derive_issues
-from reports.model import (
-    Artefacts,
-    Coverage,
-    DefectMatrix,
-    DefectRow,
-    LoadAudit,
-    LoadFailures,
-    LoadHistory,
-    Mutation,
-    RunInfo,
-    Scenario,
-    Source,
-)
-from reports.perf import PerfRow, performance_rows
-from reports.points import PointSummary, summarise_points
-from reports.recommend import Recommendation, recommend
-from reports.score import HealthScore, health_score, inputs_from
-from reports.security import AttackOutcome, security_outcomes
-
-
-@dataclass(frozen=True)
-class SuiteTotals:
-    source: Source
-    total: int
-    passed: int
-    failed: int
-    errors: int
-    skipped: int
-    duration_s: float
-
-
-@dataclass(frozen=True)
-class Integrity:
-    """The data-integrity audit: the load run's consistency audit, the database scenarios, schema defects."""
-
-    audit: LoadAudit
-    database: tuple[Scenario, ...]
-    scenarios_source: Source
-    schema_defects: tuple[DefectRow, ...]
-    defects_source: Source
-    JSON_PROPERTIES = ("sources",)
-
-    @property
-    def sources(self) -> tuple[Source, ...]:
-        return (self.audit.source, self.scenarios_source, self.defects_source)
-
-
-@dataclass(frozen=True)
-class ReportData:
-    generated_at: str
-    artefacts_dir: str
-    run: RunInfo
-    score: HealthScore
-    tests: SuiteTotals
-    points: tuple[PointSummary, ...]
-    issues: tuple[Issue, ...]
-    coverage: Coverage
-    mutation: Mutation
-    performance: tuple[PerfRow, ...]
-    history: LoadHistory
-    failures: LoadFailures
-    integrity: Integrity
-    security: tuple[AttackOutcome, ...]
-    defects: DefectMatrix
-    recommendations: tuple[Recommendation, ...]
-    artefacts: tuple[Source, ...]
-
-    @property
-    def critical_count(self) -> int:
-        return sum(1 for i in self.issues if i.severity == "critical")
-
-
-def _tests(a: Artefacts) -> SuiteTotals:
-    cases = a.junit.cases
-    return SuiteTotals(
-        a.junit.source,
-        total=len(cases),
-        passed=a.junit.count("passed"),
-        failed=a.junit.count("failed"),
-        errors=a.junit.count("error"),
-        skipped=a.junit.count("skipped"),
-        duration_s=round(sum(c.time_s for c in cases), 1),
-    )
-
-
-def analyse(a: Artefacts, *, now: datetime | None = None) -> ReportData:
-    """Pure: parsed artefacts in, every section of the report out."""
-    perf = performance_rows(a)
-    issues = derive_issues(a, perf)
-    security = security_outcomes(a)
-    critical = sum(1 for i in issues if i.severity == "critical")
-    inconclusive = sum(1 for i in issues if "inconclusive" in i.kind)
-    integrity = Integrity(
-        audit=a.load_audit,
-        database=tuple(s for s in a.scenarios.scenarios if s.point == "database"),
-        scenarios_source=a.scenarios.source,
-        schema_defects=tuple(d for d in a.defects.defects if d.kind == "schema"),
-        defects_source=a.defects.source,
-    )
-    return ReportData(
-        generated_at=(now or datetime.now(UTC)).isoformat(timespec="seconds"),
-        artefacts_dir=a.root,
-        run=a.run,
-        score=health_score(inputs_from(a, perf), critical, inconclusive),
-        tests=_tests(a),
-        points=summarise_points(a.scenarios),
-        issues=issues,
-        coverage=a.coverage,
-        mutation=a.mutation,
-        performance=perf,
-        history=a.load_history,
-        failures=a.load_failures,
-        integrity=integrity,
-        security=security,
-        defects=a.defects,
-        recommendations=recommend(a, issues, security),
-        artefacts=tuple(a.sources().values()),
-    )
+from reports.render import write_all
 
 
 def build_report(artefacts: Path, out: Path) -> ReportData:
     """Collect → analyse → render ``report.html``, ``report.md`` and ``report.json`` into ``out``."""
-    from reports.render import write_all
-
     data = analyse(collect(artefacts.resolve()))
     write_all(data, out.resolve())
     return data

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from reports.build import ReportData
+from reports.analyse import ReportData
 from reports.model import Source
 
 COLOURS = {

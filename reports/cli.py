@@ -21,7 +21,9 @@ from reports.build import build_report
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="payharness report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="payharness report", description="The auditor report (HTML, Markdown, JSON) from an artefacts folder."
+    )
     parser.add_argument("artefacts", type=Path, help="folder written by payharness audit (or its steps)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: ARTEFACTS/report)")
     parser.add_argument("--fail-on-critical", action="store_true", help="exit 3 when a critical issue is found")

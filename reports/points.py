@@ -84,25 +84,3 @@ def summarise_points(scenarios: Scenarios) -> tuple[PointSummary, ...]:
         )
         for point in [*known, *extra]
     )
-
-
-@dataclass(frozen=True)
-class ScenarioTotals:
-    """All points together: the health score's scenario input."""
-
-    source: Source
-    runnable: int
-    passed: int
-    tested: int
-    total: int
-
-
-def scenario_totals(scenarios: Scenarios) -> ScenarioTotals:
-    items = scenarios.scenarios
-    return ScenarioTotals(
-        source=scenarios.source,
-        runnable=sum(1 for s in items if s.runnable),
-        passed=sum(1 for s in items if s.status == "passed"),
-        tested=sum(1 for s in items if s.status in TESTED),
-        total=len(items),
-    )

@@ -1,6 +1,6 @@
 """Render: ReportData → one self-contained HTML file (charts inline as base64 PNG), Markdown, and JSON.
 
-Templates only lay out what ``reports.build.analyse`` computed; links to artefacts are relative to the
+Templates only lay out what ``reports.analyse.analyse`` computed; links to artefacts are relative to the
 output folder, so the report can be opened in place next to the artefacts it names.
 
 Usage::
@@ -19,7 +19,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from reports.build import ReportData
+from reports.analyse import ReportData
 from reports.charts import Chart, draw_all
 from reports.model import Source
 

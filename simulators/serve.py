@@ -65,13 +65,24 @@ def _child(gateway: str, port: int, options: dict[str, Any], reports: Any) -> No
     serve(create_app(config), port=0, sock=sock)
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port 0..65535, refused at parse time otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a TCP port 0..65535 (0: a free one), got {text}")
+    return value
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="payharness simulators", description=__doc__.splitlines()[0])
     for gateway in GATEWAYS:
-        parser.add_argument(f"--{gateway}-port", type=int, default=0, help="0 = a free port")
+        parser.add_argument(f"--{gateway}-port", type=_port, default=0, help="0 = a free port")
         parser.add_argument(f"--{gateway}-webhook-url", default=None, help=f"sets {_WEBHOOK_FIELD[gateway]}")
     parser.add_argument("--only", choices=GATEWAYS, action="append", help="run just this one (repeatable)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the simulators' random choices (default 0)")
     parser.add_argument("--json", action="store_true", help="print the endpoints as one JSON document")
     return parser.parse_args(argv)
 

@@ -406,16 +406,6 @@ class PayUClient(GatewayClientBase[PayUConfig]):
 
     # -- queries API ------------------------------------------------------------------------
 
-    async def ping_queries(self) -> bool:
-        await self._call(
-            self.config.queries_url,
-            self._envelope("PING"),
-            operation="PING",
-            retry=True,
-            extract=lambda payload: None,
-        )
-        return True
-
     async def order_by_reference(self, reference: str) -> list[PayUOrder]:
         """Every PayU order for our reference (normally zero or one)."""
         body = self._envelope("ORDER_DETAIL_BY_REFERENCE_CODE", details={"referenceCode": reference})

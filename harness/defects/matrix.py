@@ -38,11 +38,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.argtypes import comma_list, defect_name, plain, positive_float, positive_int
 from harness.defects import REGISTRY, Defect, applied_parts
+from harness.paths import repo_root
 from reports.model import CaseResult
 from reports.parse_tests import PARSE_ERRORS, read_junit
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = repo_root()
 FULL_SUITES = ("suites/constraints", "suites/replay", "suites/races", "suites/faults", "suites/api",
                "suites/flows", "suites/precision")
 FINISHED = (0, 1)  # pytest: all passed, some failed; 2–5 are an interrupt, an internal or usage error, no tests
@@ -165,12 +167,14 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="payharness defects", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="payharness defects", description=plain(__doc__))
     parser.add_argument("--full", action="store_true", help="every suite for every defect (slow)")
-    parser.add_argument("--only", default="", help="comma-separated defect names")
-    parser.add_argument("--artefacts", default=str(REPO / "artefacts"))
-    parser.add_argument("--parallel", type=int, default=2)
-    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per suites run")
+    parser.add_argument("--only", type=comma_list(defect_name), default="", metavar="NAME,…",
+                        help="comma-separated defect names (default: all; harness/defects/catalog.py)")
+    parser.add_argument("--artefacts", default=str(REPO / "artefacts"),
+                        help="folder for defects.json and each run's JUnit (default: artefacts/)")
+    parser.add_argument("--parallel", type=positive_int, default=2, help="defect runs at once (default 2)")
+    parser.add_argument("--timeout", type=positive_float, default=600.0, help="seconds per suites run")
     parser.add_argument("--clean-junit", default=None,
                         help="a JUnit file of the clean core's run to use as the baseline instead of running it")
     args = parser.parse_args(argv)

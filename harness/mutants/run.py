@@ -31,9 +31,11 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
+from harness.argtypes import plain, positive_float, positive_int
 from harness.mutants.summary import Mutant, RunFacts, load_equivalents, module_files, summarise
+from harness.paths import repo_root
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = repo_root()
 WORK = REPO / ".mutmut"
 EQUIVALENTS = Path(__file__).with_name("equivalent.toml")
 DEFAULT_MODULES = (
@@ -261,13 +263,13 @@ def _git_commit() -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="payharness mutants", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="payharness mutants", description=plain(__doc__))
     parser.add_argument("--modules", default=",".join(DEFAULT_MODULES),
                         help="comma-separated files or folders under core/ (default: the decision code)")
-    parser.add_argument("--budget", type=float, default=1200.0,
+    parser.add_argument("--budget", type=positive_float, default=1200.0,
                         help="seconds before the run is stopped; what was not run counts as not run")
     parser.add_argument("--artefacts", default=None, help="output folder (default artefacts/mutants-<UTC time>)")
-    parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once (the machine is shared)")
+    parser.add_argument("--jobs", type=positive_int, default=1, help="mutants tested at once (the machine is shared)")
     parser.add_argument("--tests", default=",".join(DEFAULT_TESTS), help="pytest paths mutmut may choose from")
     parser.add_argument("--fresh", action="store_true", help="forget earlier verdicts in .mutmut/")
     parser.add_argument("--work", default=str(WORK), help=argparse.SUPPRESS)

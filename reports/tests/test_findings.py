@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from reports.build import analyse, build_report
+from reports.analyse import analyse
+from reports.build import build_report
 from reports.cli import main
 from reports.collect import collect
 from reports.tests.support import Editor

@@ -101,7 +101,7 @@ def test_a_complete_module_under_ninety_percent_is_an_issue(artefacts: Path, edi
             entry.update(killed=entry["killed"] - 20, survived=entry["survived"] + 20)
 
     edit("mutants.json", weaker)
-    from reports.build import analyse
+    from reports.analyse import analyse
 
     issues = analyse(collect(artefacts)).issues
     assert [i.title for i in issues if i.kind == "mutation score"] == [

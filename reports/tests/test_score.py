@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from reports.build import analyse
+from reports.analyse import analyse
 from reports.collect import collect
 from reports.model import Source
 from reports.score import WEIGHTS, ScoreInput, band_of, health_score

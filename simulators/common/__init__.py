@@ -29,10 +29,9 @@ from simulators.common.faults import (
     RateLimited,
     Truncated,
     fault_from_dict,
-    fault_middleware,
 )
 from simulators.common.journal import Journal
-from simulators.common.middleware import journal_middleware
+from simulators.common.middleware import fault_middleware, journal_middleware
 from simulators.common.runtime import SimRuntime
 from simulators.common.scheduler import Scheduler
 from simulators.common.serve import ThreadedServer, serve

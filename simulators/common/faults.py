@@ -220,10 +220,6 @@ class FaultInjector:
         return {"plan": self._plan.to_dict(), "applied": list(self._applied)}
 
 
-# The contract names faults.py as the home of the middleware; it lives in middleware.py (which needs
-# the values above), re-exported here once they exist.
-from simulators.common.middleware import fault_middleware  # noqa: E402
-
 __all__ = [
     "FAULT_TYPES",
     "ConnectionReset",
@@ -239,5 +235,4 @@ __all__ = [
     "RateLimited",
     "Truncated",
     "fault_from_dict",
-    "fault_middleware",
 ]

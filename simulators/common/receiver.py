@@ -1,7 +1,6 @@
 """A recording webhook receiver app with a programmable answer, for contract tests and demos."""
 
 import asyncio
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,10 +33,6 @@ class WebhookReceiver:
     statuses: list[int] = field(default_factory=list)
     delay_seconds: float = 0.0
     received: list[Received] = field(default_factory=list)
-
-    def program(self, statuses: Iterable[int], then: int = 200) -> None:
-        self.statuses = list(statuses)
-        self.status = then
 
     def app(self) -> Starlette:
         async def handle(request: Request) -> Response:

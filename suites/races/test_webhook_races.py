@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import asyncpg
@@ -30,7 +31,7 @@ async def _fire(core: httpx.AsyncClient, requests: list[tuple[bytes, dict[str, s
 
 
 @pytest.fixture
-async def racing_core(live: Live) -> httpx.AsyncClient:
+async def racing_core(live: Live) -> AsyncIterator[httpx.AsyncClient]:
     # Enough connections that all 50 requests are in flight at once.
     async with httpx.AsyncClient(base_url=live.urls["core"], timeout=30,
                                  limits=httpx.Limits(max_connections=64)) as client:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import httpx
@@ -115,7 +116,7 @@ async def test_missing_signature_wrong_secret_and_mismatched_header_are_refused(
     live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
 ) -> None:
     seeded = await seed_transaction(core_db, gateway="wompi", gateway_transaction_id="118437-1-00007")
-    kwargs = {"tx_id": "118437-1-00007", "status": "APPROVED", "amount_in_cents": 5_000_000,
+    kwargs: dict[str, Any] = {"tx_id": "118437-1-00007", "status": "APPROVED", "amount_in_cents": 5_000_000,
               "reference": str(seeded["reference"])}
     unsigned = wompi_event_dict(secret=_secret(live), **kwargs)
     del unsigned["signature"]["checksum"]
