@@ -32,7 +32,9 @@ BAD = [
     ("load", ["--duration", "10", "--restart-core-at", "12"], "--restart-core-at"),
     ("load", ["--kill-db-connections-at", "-3"], "--kill-db-connections-at"),
     ("load", ["--defect-env", "NOEQUALS"], "--defect-env"),
-    ("bench-load", ["--steps", "100,-5"], "--steps"),
+    ("bench-load", ["--start", "-5"], "--start"),
+    ("bench-load", ["--budget", "0"], "--budget"),
+    ("bench-load", ["--resolution", "-1"], "--resolution"),
     ("bench-load", ["--step-seconds", "0"], "--step-seconds"),
     ("bench-load", ["--workers", "0"], "--workers"),
     ("bench-load", ["--hold", "-1"], "--hold"),
@@ -72,7 +74,8 @@ def test_good_values_parse() -> None:
     args = runner.parse_args(["--rate", "50", "--duration", "20", "--restart-core-at", "5", "--mix", "none",
                               "--users", "WompiWebhookUser", "--defect", "no_row_lock", "--check-error-ratio", "-1"])
     assert (args.rate, args.duration, args.restart_core_at, args.users) == (50.0, 20.0, 5.0, ["WompiWebhookUser"])
-    assert bench.build_parser().parse_args(["--steps", "100,200.5"]).steps == "100,200.5"
+    parsed = bench.build_parser().parse_args(["--start", "100", "--budget", "200.5"])
+    assert (parsed.start, parsed.budget) == (100.0, 200.5)
 
 
 @pytest.mark.parametrize("command", sorted(PARSERS))
