@@ -32,7 +32,7 @@ async def _linked_events(db: asyncpg.Connection, order_id: int) -> list[asyncpg.
                           " ON t.id = e.transaction_id WHERE t.order_id = $1", order_id)
 
 
-@pytest.mark.scenario("FLOW-CARD", "PAYU-SANDBOX-CONNECTIVITY")
+@pytest.mark.scenario("FLOW-CARD")
 async def test_a_wompi_card_payment_ends_in_a_paid_order_through_the_signed_event(
     live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
 ) -> None:
@@ -51,7 +51,7 @@ async def test_a_wompi_card_payment_ends_in_a_paid_order_through_the_signed_even
     assert len(charges) == 1
 
 
-@pytest.mark.scenario("FLOW-CARD")
+@pytest.mark.scenario("FLOW-CARD", "PAYU-SANDBOX-CONNECTIVITY")
 async def test_a_payu_card_approved_at_once_is_paid_once_even_after_the_confirmation_arrives(
     live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
 ) -> None:
