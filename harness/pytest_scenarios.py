@@ -1,10 +1,16 @@
 """pytest plugin: links tests to the scenario catalog and writes scenario → outcome as JSON.
 
 Each test names the scenarios it covers with ``@pytest.mark.scenario("WH-REPLAY")``. An id missing from
-``suites/scenarios.toml`` stops the run at collection (a typo must not silently uncover a scenario).
-After the run, ``artefacts/scenarios.json`` (``--scenarios-json``) says for each scenario whether its
-tests passed, failed, were skipped, or whether no test covers it — what the report turns into "tested /
-not tested" per integration point.
+``suites/scenarios.toml``, or named twice on one test, fails the collection of its module and so stops
+the run (a typo must not silently uncover a scenario, and a copied marker must not hide a missing one).
+
+The links travel inside the test reports (``user_properties``), and ``scenarios.json`` is built from
+reports alone: under pytest-xdist the controller never collects, it only receives the workers' reports,
+so a link kept anywhere else would be lost. The file is written beside the JUnit XML (``--junitxml``), or
+where ``--scenarios-json`` says, or at ``artefacts/scenarios.json``. It says for each scenario whether its
+tests passed, failed, were skipped, or whether no test that ran covers it — what the report turns into
+"tested / not tested" per integration point. Nothing in it depends on the run's order or its time, so a
+run with ``-n 2`` writes the same file as a run without.
 
 Usage: registered by the root conftest (``pytest_plugins``); ``pytest --scenarios-json out.json``.
 """
@@ -13,8 +19,8 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections import defaultdict
-from datetime import UTC, datetime
+from collections import Counter, defaultdict
+from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +29,8 @@ import pytest
 from harness.paths import repo_root
 
 CATALOG = repo_root() / "suites" / "scenarios.toml"
-_outcomes: dict[str, str] = {}
-_links: dict[str, list[str]] = defaultdict(list)
+DEFAULT_TARGET = Path("artefacts") / "scenarios.json"
+PROPERTY = "scenario"  # the user_properties name that carries one scenario id
 
 
 def load_catalog(path: Path = CATALOG) -> list[dict[str, Any]]:
@@ -40,32 +46,89 @@ def load_catalog(path: Path = CATALOG) -> list[dict[str, Any]]:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--scenarios-json", default="artefacts/scenarios.json",
-                     help="where to write scenario → outcome (empty string: don't write)")
+    parser.addoption("--scenarios-json", default=None,
+                     help="where to write scenario → outcome (default: scenarios.json beside --junitxml, else "
+                          "artefacts/scenarios.json; empty string: don't write)")
+    parser.addoption("--scenarios-catalog", default=str(CATALOG),
+                     help="the scenario catalog (TOML) that markers are checked against")
 
 
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    known = {e["id"] for e in load_catalog()}
-    unknown = set()
-    for item in items:
-        for mark in item.iter_markers("scenario"):
-            for scenario_id in mark.args:
-                if scenario_id not in known:
-                    unknown.add(f"{scenario_id} ({item.nodeid})")
-                _links[scenario_id].append(item.nodeid)
-    if unknown:
-        raise pytest.UsageError(f"scenario ids not in {CATALOG.name}: {sorted(unknown)}")
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(ScenarioRecorder(config), "payharness-scenarios")
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+def scenario_ids(item: pytest.Item) -> list[str]:
+    """The scenario ids a test names, from its own marker and any on its class or module, in that order."""
+    return [str(scenario_id) for mark in item.iter_markers("scenario") for scenario_id in mark.args]
+
+
+def record(links: dict[str, set[str]], outcomes: dict[str, str], report: pytest.TestReport) -> None:
+    """Fold one report (setup, call or teardown) into the links and the test's outcome."""
+    for name, value in report.user_properties:
+        if name == PROPERTY:
+            links[str(value)].add(report.nodeid)
     # A failure in setup or teardown fails the test; a skip anywhere is a skip; otherwise the call decides.
-    previous = _outcomes.get(report.nodeid)
+    previous = outcomes.get(report.nodeid)
     if report.failed:
-        _outcomes[report.nodeid] = "failed"
+        outcomes[report.nodeid] = "failed"
     elif report.skipped and previous != "failed":
-        _outcomes[report.nodeid] = "skipped"
+        outcomes[report.nodeid] = "skipped"
     elif report.when == "call" and report.passed and previous is None:
-        _outcomes[report.nodeid] = "passed"
+        outcomes[report.nodeid] = "passed"
+
+
+class ScenarioRecorder:
+    """Checks the markers where tests are collected, and folds reports where they arrive.
+
+    In a plain run both happen in one process; under xdist the workers collect (and attach the ids to
+    each item's ``user_properties``) and the controller receives every report and writes the file.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.catalog = Path(config.getoption("--scenarios-catalog"))
+        self.known = {e["id"] for e in load_catalog(self.catalog)}
+        self.links: dict[str, set[str]] = defaultdict(set)
+        self.outcomes: dict[str, str] = {}
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, pytest.CollectReport,
+                                                                                    pytest.CollectReport]:
+        # A bad marker fails the collection of its module (or class): that stops the run, and under xdist the
+        # controller shows the worker's collection error as it is (an exception in a later collection hook
+        # reaches it only as an unreadable internal error).
+        report = yield
+        if not report.passed:
+            return report
+        problems: list[str] = []
+        for item in report.result:
+            if isinstance(item, pytest.Item):
+                problems.extend(self._check(item))
+        if problems:
+            report.outcome = "failed"
+            report.longrepr = "\n".join(problems)
+            report.result = []
+        return report
+
+    def _check(self, item: pytest.Item) -> list[str]:
+        ids = scenario_ids(item)
+        problems = [f"scenario id not in {self.catalog.name}: {i} ({item.nodeid})" for i in ids
+                    if i not in self.known]
+        problems += [f"scenario id named twice on one test (module, class and test markers add up): {i} "
+                     f"({item.nodeid})" for i, n in Counter(ids).items() if n > 1]
+        item.user_properties.extend((PROPERTY, i) for i in dict.fromkeys(ids))
+        return problems
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        record(self.links, self.outcomes, report)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        target = target_path(self.config)
+        if target is None or hasattr(self.config, "workerinput"):  # xdist workers: the controller writes it
+            return
+        report = build_report(load_catalog(self.catalog), self.links, self.outcomes, self.catalog.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(report, indent=2) + "\n")
 
 
 def scenario_status(runnable: bool, outcomes: list[str]) -> str:
@@ -81,11 +144,16 @@ def scenario_status(runnable: bool, outcomes: list[str]) -> str:
 
 
 def build_report(
-    catalog: list[dict[str, Any]], links: dict[str, list[str]], outcomes: dict[str, str]
+    catalog: list[dict[str, Any]], links: Mapping[str, Iterable[str]], outcomes: dict[str, str],
+    catalog_name: str = CATALOG.name,
 ) -> dict[str, Any]:
+    """scenario → its tests (by node id) and a status, plus counts per integration point.
+
+    Usage: ``build_report(load_catalog(), {"WH-REPLAY": {"suites/…::test_x"}}, {"suites/…::test_x": "passed"})``.
+    """
     scenarios = []
     for entry in catalog:
-        tests = [{"nodeid": n, "outcome": outcomes.get(n, "not run")} for n in links.get(entry["id"], [])]
+        tests = [{"nodeid": n, "outcome": outcomes.get(n, "not run")} for n in sorted(links.get(entry["id"], ()))]
         ran = [t["outcome"] for t in tests if t["outcome"] != "not run"]
         scenarios.append({**entry, "runnable": entry.get("runnable", True), "tests": tests,
                           "status": scenario_status(entry.get("runnable", True), ran)})
@@ -93,14 +161,14 @@ def build_report(
     for s in scenarios:
         points[s["point"]]["total"] += 1
         points[s["point"]][s["status"]] += 1
-    return {"generated_at": datetime.now(UTC).isoformat(), "catalog": str(CATALOG.name),
-            "scenarios": scenarios, "by_point": {k: dict(v) for k, v in points.items()}}
+    return {"catalog": catalog_name, "scenarios": scenarios,
+            "by_point": {k: dict(sorted(v.items())) for k, v in sorted(points.items())}}
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    target = session.config.getoption("--scenarios-json")
-    if not target or hasattr(session.config, "workerinput"):  # xdist workers: the controller writes it
-        return
-    path = Path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(build_report(load_catalog(), _links, _outcomes), indent=2))
+def target_path(config: pytest.Config) -> Path | None:
+    """Where scenarios.json goes: ``--scenarios-json``, else beside ``--junitxml``, else artefacts/."""
+    explicit = config.getoption("--scenarios-json")
+    if explicit is not None:
+        return Path(explicit) if explicit else None
+    junit = getattr(config.option, "xmlpath", None)
+    return Path(junit).parent / "scenarios.json" if junit else DEFAULT_TARGET

@@ -1,9 +1,9 @@
 """Fixtures for the live suites: one stack per run (simulators + core with 2 uvicorn workers), reset per test.
 
 The core serves one database for the whole run (restarting it per test would cost seconds);
-``live`` empties the core's tables (TRUNCATE … RESTART IDENTITY) and resets the simulators before each
-test, so every test starts from the same empty state. Tests that attack the schema itself use the root
-``database`` fixture instead: a fresh clone per test.
+``live`` quiesces and resets the simulators and empties the core's tables once no transaction is open on
+them (``support.reset``) before each test, so every test starts from the same empty state. Tests that
+attack the schema itself use the root ``database`` fixture instead: a fresh clone per test.
 
 ``pytest --target URL --target-payu URL --target-wompi URL --target-efecty URL --target-db DSN
 --target-token-secret SECRET`` runs the same suites against a stack that is already running (started
@@ -13,7 +13,6 @@ or cut its database off (they ask for ``stack``) are skipped.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -27,17 +26,10 @@ from harness.databases import DatabaseFactory
 from harness.postgres import PostgresHandle
 from harness.stack import Stack, simulator_credentials
 from suites.support.http import client
+from suites.support.reset import CORE_TABLES as CORE_TABLES  # what other suites import from here
+from suites.support.reset import reset_stack
 from suites.support.target import SUITE_CORE_ENV
 
-CORE_TABLES = (
-    "payment_anomalies",
-    "webhook_event_conflicts",
-    "webhook_events",
-    "idempotency_keys",
-    "efecty_payments",
-    "order_transactions",
-    "orders",
-)
 TARGET_OPTIONS = {"--target-payu": "payu", "--target-wompi": "wompi", "--target-efecty": "efecty"}
 TOKEN_SECRET = "PAYHARNESS_AUTH__TOKEN_SECRET"
 
@@ -135,37 +127,22 @@ def endpoints(request: pytest.FixtureRequest) -> Live:
 
 
 @pytest.fixture
-async def live(endpoints: Live) -> AsyncIterator[Live]:
-    """A clean stack for this test: empty core tables, simulators reset and pointed at the core.
+async def live(request: pytest.FixtureRequest, endpoints: Live) -> AsyncIterator[Live]:
+    """A clean stack for this test: simulators quiesced and reset, the core's tables emptied once it is quiet.
+
+    A reset that cannot finish stops the session (exit code 3) with the reason: the stack is in an unknown
+    state, so neither this test nor any after it would say anything about the core.
 
     Usage: ``async def test_x(live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection)``.
     """
-    async with client() as http:
-        for name in ("payu", "wompi", "efecty"):
-            (await http.post(f"{endpoints.urls[name]}/__admin/reset")).raise_for_status()
-        (
-            await http.put(
-                f"{endpoints.urls['wompi']}/__admin/wompi/events-url",
-                json={"url": f"{endpoints.urls['core']}/webhooks/wompi"},
-            )
-        ).raise_for_status()
-    # Simulators first: a webhook they still had scheduled must not land in the freshly emptied tables.
-    conn = await asyncpg.connect(endpoints.db_dsn)
     try:
-        # A request of the previous test may still be running in the core (a delivery the simulator sent just
-        # before its reset): TRUNCATE locks the tables one by one, and when that request holds one and wants
-        # another, Postgres breaks the deadlock by cancelling one side — seen once, cancelling ours. The
-        # reset is not what is under test: try again once that request has ended.
-        for attempt in range(5):
-            try:
-                await conn.execute(f"TRUNCATE {', '.join(CORE_TABLES)} RESTART IDENTITY CASCADE")
-                break
-            except asyncpg.DeadlockDetectedError:
-                if attempt == 4:
-                    raise
-                await asyncio.sleep(0.2)
-    finally:
-        await conn.close()
+        await reset_stack(endpoints.urls, endpoints.db_dsn)
+    except Exception as exc:  # any reason at all: the session cannot go on
+        reason = (f"payharness: the per-test reset before {request.node.nodeid} failed, so the stack's state is "
+                  f"unknown and the session stops here (not a result of any test): {exc!r}")
+        # shouldstop carries the reason to the xdist controller, which shows it as the run's interruption.
+        request.session.shouldstop = reason
+        pytest.exit(reason, returncode=pytest.ExitCode.INTERNAL_ERROR)
     yield endpoints
 
 

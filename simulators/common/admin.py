@@ -13,6 +13,9 @@ from simulators.common.faults import FaultInjector, FaultPlan
 from simulators.common.journal import Journal
 from simulators.common.scheduler import Scheduler
 
+# Longer than a delivery's own timeout (10 s): a delivery still running after this is stuck, and is cancelled.
+RESET_DRAIN_SECONDS = 15.0
+
 
 class Advance(BaseModel):
     seconds: float = Field(ge=0, le=10 * 365 * 86400)
@@ -98,14 +101,16 @@ def build_admin_router(
 
     @router.post("/reset")
     async def reset() -> dict[str, Any]:
-        scheduler.clear()
+        # Deliveries already on the wire get their answer first: a receiver must not be left working on a
+        # request the simulator has forgotten (it would land in whatever state the receiver is reset to).
+        cancelled = await scheduler.drain(budget_seconds=RESET_DRAIN_SECONDS)
         dispatcher.reset()
         dispatcher.chaos = WebhookChaosPlan()
         injector.clear()
         reset_state()
         clock.reset()
         journal.clear()
-        return {"reset": True, "now": clock.now().isoformat()}
+        return {"reset": True, "now": clock.now().isoformat(), "cancelled_deliveries": cancelled}
 
     if extra is not None:
         router.include_router(extra)

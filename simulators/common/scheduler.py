@@ -146,6 +146,31 @@ class Scheduler:
         for hook in self._stop_hooks:
             await hook()
 
+    async def drain(self, budget_seconds: float) -> int:
+        """Drop every pending job and let the running ones finish; return how many had to be cancelled.
+
+        A running job is a delivery on the wire: cancelling it abandons the request while its receiver
+        goes on working on it. So a job is cancelled only when it outlives ``budget_seconds``; what the
+        finished jobs schedule (a retry, a replay) is dropped with the rest.
+
+        Usage: ``cancelled = await scheduler.drain(budget_seconds=15)`` (the admin reset).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget_seconds
+        while True:
+            self._heap.clear()
+            self._live.clear()
+            remaining = deadline - loop.time()
+            if not self._inflight or remaining <= 0:
+                break
+            await asyncio.wait(set(self._inflight), timeout=remaining)
+        overdue = set(self._inflight)
+        for task in overdue:
+            task.cancel()
+        if overdue:
+            await asyncio.wait(overdue)
+        return len(overdue)
+
     def clear(self) -> None:
         """Drop every pending job and cancel the ones running."""
         self._heap.clear()

@@ -66,14 +66,14 @@ def serve_with(live_server) -> Iterator[Callable[..., tuple[FastAPI, httpx.Clien
 
 
 def test_latency_is_measurable_and_then_the_request_is_served(serve_with) -> None:
-    _, client = serve_with(FaultRule(Latency(250), path="/ping"))
+    app, client = serve_with(FaultRule(Latency(250), path="/ping"))
     started = time.perf_counter()
     response = client.get("/ping")
     assert time.perf_counter() - started >= 0.25
     assert response.json()["ok"] is True
-    started = time.perf_counter()
     client.post("/charge")
-    assert time.perf_counter() - started < 0.25
+    # The rule delayed /ping and nothing else: its count, not a stopwatch (a busy machine is slow anyway).
+    assert app.state.sim.injector.snapshot()["applied"] == [1]
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
@@ -100,7 +100,7 @@ def test_hang_outlasts_the_client_timeout(serve_with) -> None:
     started = time.perf_counter()
     with pytest.raises(httpx.ReadTimeout):
         client.post("/charge", timeout=0.3)
-    assert 0.3 <= time.perf_counter() - started < 2
+    assert 0.3 <= time.perf_counter() - started < 5  # the client's timeout ended it, not the 5 s hang
     assert app.state.sim.state["charges"] == 0
     assert client.post("/charge").status_code == 200
 

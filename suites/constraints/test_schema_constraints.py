@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.scenario("DB-CONSTRAINTS")
 
 
-@pytest.mark.scenario("DB-LARGE-PAYLOAD")
-@pytest.mark.scenario("DB-LARGE-PAYLOAD")
 @pytest.mark.parametrize("total", [Decimal("0"), Decimal("0.00"), Decimal("-1.00"), Decimal("-0.01")])
 async def test_order_total_must_be_positive_in_the_database(conn: asyncpg.Connection, total: Decimal) -> None:
     with pytest.raises(asyncpg.CheckViolationError) as err:
@@ -146,6 +144,7 @@ async def test_transaction_status_cannot_be_set_to_an_unknown_value(conn: asyncp
         await conn.execute("UPDATE order_transactions SET status = 'settled' WHERE id = $1", txn)
 
 
+@pytest.mark.scenario("DB-LARGE-PAYLOAD")
 async def test_oversize_gateway_response_is_refused(conn: asyncpg.Connection) -> None:
     order_id = await insert_order(conn)
     big = json.dumps({"blob": "x" * RAW_PAYLOAD_MAX_BYTES})
@@ -157,6 +156,7 @@ async def test_oversize_gateway_response_is_refused(conn: asyncpg.Connection) ->
     await insert_transaction(conn, order_id, gateway_response=fits)
 
 
+@pytest.mark.scenario("DB-LARGE-PAYLOAD")
 async def test_oversize_webhook_payload_is_refused(conn: asyncpg.Connection) -> None:
     big = json.dumps({"blob": "y" * RAW_PAYLOAD_MAX_BYTES})
     with pytest.raises(asyncpg.CheckViolationError) as err:

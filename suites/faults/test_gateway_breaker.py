@@ -38,6 +38,10 @@ from suites.support.faults import (
 )
 from suites.support.target import RESILIENCE
 
+# How long a busy shared machine may pause this test between two requests (longer than the whole cool-down
+# the suites once used, 0.5 s): each "still open" check below survives such a pause.
+BUSY_MACHINE_PAUSE = 0.75
+
 # Where each gateway's payment path first calls it (Wompi: the merchant's acceptance token, then the charge).
 REFUSING = {
     "payu": rule({"type": "rate_limited", "retry_after": 30}, path=PAYU_PAYMENTS, command=SUBMIT),
@@ -56,8 +60,10 @@ async def _calls(live: Live, gateway: str) -> int:
     return (await fired(live, gateway))[0]
 
 
-@pytest.mark.scenario("GW-BREAKER", "PAYU-PARTIAL-FAILURE")
-@pytest.mark.parametrize("gateway", ["payu", "wompi", "efecty"])
+@pytest.mark.scenario("GW-BREAKER")
+@pytest.mark.parametrize(
+    "gateway", [pytest.param("payu", marks=pytest.mark.scenario("PAYU-PARTIAL-FAILURE")), "wompi", "efecty"]
+)
 async def test_the_breaker_opens_after_consecutive_failures_half_opens_for_one_probe_and_closes(
     live: Live, pinned: httpx.AsyncClient, gateway: str
 ) -> None:
@@ -67,7 +73,8 @@ async def test_the_breaker_opens_after_consecutive_failures_half_opens_for_one_p
         assert_clear_error(response, 503, "gateway_unreachable", live)
     assert await _calls(live, gateway) == RESILIENCE.breaker_failures
 
-    # Open: the worker answers at once and the gateway hears nothing.
+    # Open: the worker answers at once and the gateway hears nothing — also after a pause of the machine.
+    await asyncio.sleep(BUSY_MACHINE_PAUSE)
     _, _, response = await pay(pinned, live, gateway)
     assert_clear_error(response, 503, "gateway_circuit_open", live)
     assert await _calls(live, gateway) == RESILIENCE.breaker_failures

@@ -26,6 +26,7 @@ from suites.support.faults import (
     assert_clear_error,
     charges,
     fired,
+    hangs_cut_short,
     hold_webhooks,
     pay,
     pinned_core,
@@ -106,7 +107,10 @@ async def test_a_hanging_submit_gives_the_buyer_a_clear_502_soon_after_the_timeo
     _, order, response = await pay(pinned, live, "payu")
     elapsed = time.monotonic() - started
     assert_clear_error(response, 502, "payment_outcome_unknown", live)
-    assert RESILIENCE.gateway_timeout_seconds <= elapsed < RESILIENCE.gateway_timeout_seconds + 2
+    # Abandoned at the core's timeout, not waited out: read from the journal, not from the clock (an upper
+    # bound on elapsed time fails on a busy machine); pytest-timeout bounds a real hang.
+    assert elapsed >= RESILIENCE.gateway_timeout_seconds
+    assert await hangs_cut_short(live, "payu") == [0]
     assert await fired(live, "payu") == [1]
     assert await _lookups(live) == 1
     assert await _attempt_status(core_db, order["id"]) == "pending"

@@ -23,6 +23,7 @@ from suites.support.faults import (
     assert_clear_error,
     charges,
     fired,
+    hangs_cut_short,
     hold_webhooks,
     pay,
     pinned_core,
@@ -131,7 +132,9 @@ async def test_a_hang_past_the_timeout_is_abandoned_and_the_retry_charges_once(
     _, _, response = await pay(pinned, live, "wompi")
     elapsed = time.monotonic() - started
     assert response.status_code == 200, response.text
-    assert RESILIENCE.gateway_timeout_seconds <= elapsed < RESILIENCE.gateway_timeout_seconds + 2
+    # Abandoned at the core's timeout, not waited out (the journal, not an upper bound on elapsed time).
+    assert elapsed >= RESILIENCE.gateway_timeout_seconds
+    assert await hangs_cut_short(live, "wompi") == [0]
     assert await fired(live, "wompi") == [1]
     assert len(await charges(live, "wompi")) == 1
 

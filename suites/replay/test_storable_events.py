@@ -15,7 +15,7 @@ import pytest
 from suites.conftest import Live, seed_transaction
 from suites.support.events import form_body, payu_confirmation, wompi_event_dict
 
-pytestmark = pytest.mark.scenario("WH-STORABLE-PAYLOAD", "DB-LARGE-PAYLOAD")
+pytestmark = pytest.mark.scenario("WH-STORABLE-PAYLOAD")
 CENTS = 5_000_000
 PAYU_TXN = "aa2f50b2-62a8-42de-b3be-c6fe08ec712f"
 BODY_LIMIT = 64 * 1024  # LIMITS__MAX_BODY_BYTES in the suites

@@ -107,6 +107,23 @@ async def requests(
     return entries
 
 
+async def hangs_cut_short(live: Live, gateway: str, *, budget: float = 10.0) -> list[int]:
+    """The statuses the simulator journaled for its hung requests, once each of them has ended.
+
+    0 means the caller hung up before the hang ran out (the simulator never answered); 504 means the caller
+    waited the whole hang. This tells "abandoned at the client's timeout" from "waited out" without timing
+    anything, so a slow machine cannot make it fail. An entry is journaled when its request ends, so this
+    polls until one is there.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + budget
+    while not (hung := [e for e in await requests(live, gateway) if e.get("fault") == "hang"]):
+        if loop.time() > deadline:
+            raise AssertionError(f"{gateway} journaled no hung request in {budget} s")
+        await asyncio.sleep(0.05)
+    return [int(e["status"]) for e in hung]
+
+
 async def charges(live: Live, gateway: str) -> list[dict[str, Any]]:
     """Money-moving calls the gateway accepted: each is a charge (Wompi, PayU) or a registered voucher (Efecty)."""
     entries = await requests(live, gateway)

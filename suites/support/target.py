@@ -19,12 +19,14 @@ SUITE_CORE_ENV: dict[str, str] = {
     "PAYHARNESS_LIMITS__PAYMENTS_PER_BUYER": "20/minute",
     # Production waits seconds to minutes between retries and 30 s before a breaker probes; the suites keep
     # the same shape (3 attempts, x2 backoff, 5 failures open the breaker) on a time scale of tenths of a second.
+    # The cool-down is the one window a test must act within (an open breaker must still be open when its
+    # next request lands): 2 s, so a machine busy with other work still has room (0.5 s did not).
     "PAYHARNESS_RESILIENCE__ATTEMPTS": "3",
     "PAYHARNESS_RESILIENCE__INITIAL_DELAY": "0.05",
     "PAYHARNESS_RESILIENCE__MULTIPLIER": "2",
     "PAYHARNESS_RESILIENCE__MAX_DELAY": "1.0",
     "PAYHARNESS_RESILIENCE__BREAKER_FAILURES": "5",
-    "PAYHARNESS_RESILIENCE__BREAKER_RESET_SECONDS": "0.5",
+    "PAYHARNESS_RESILIENCE__BREAKER_RESET_SECONDS": "2.0",
     "PAYHARNESS_GATEWAY_TIMEOUT_SECONDS": "2.0",
 }
 
