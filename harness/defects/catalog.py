@@ -1,6 +1,6 @@
-"""The seeded defects: each finding of the seed report (and a few it missed), as a patch applied from outside.
+"""The seeded defects: the findings of the seed report and of issue 13 (and a few more), as outside patches.
 
-Every patch here re-creates the mistake the seed described, in the smallest honest form. The detection
+Every patch here re-creates the mistake a finding described, in the smallest honest form. The detection
 matrix (``payharness defects``) proves that at least one test fails for each.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
 from harness.defects import Defect
@@ -120,6 +121,77 @@ def _state_regression_allowed() -> None:
         return Decision.SAME if current == incoming else Decision.APPLY
 
     replace_everywhere(statemachine.decide, decide)
+
+
+def _properties_unchecked() -> None:
+    """The Wompi checksum is taken over whatever ``signature.properties`` the event lists (the core before issue 13)."""
+    from core.signing import wompi
+
+    def properties(event: Any) -> list[str]:
+        # Only the list's shape is checked; nothing requires it to cover the id, status and amount acted on.
+        signature = event.get("signature")
+        if not isinstance(signature, Mapping):
+            raise wompi.EventSignatureError("signature object missing")
+        props = signature.get("properties")
+        if not isinstance(props, list) or not props or len(props) > wompi.MAX_PROPERTIES:
+            raise wompi.EventSignatureError("signature.properties must be a short non-empty list")
+        if not all(isinstance(p, str) for p in props):
+            raise wompi.EventSignatureError("signature.properties must be a list of strings")
+        return props
+
+    replace_everywhere(wompi._properties, properties)
+
+
+def _two_live_attempts() -> None:
+    """The checkout before the one-live-attempt rule: a plain INSERT of the attempt (its index is dropped too)."""
+    from sqlalchemy import insert, update
+
+    from core.api import checkout
+
+    async def insert_attempt(conn: Any, services: Any, body: Any, key_id: int, order_id: int, order_reference: str,
+                             gateway: Any) -> Any:
+        efecty = None
+        if gateway is checkout.Gateway.EFECTY:
+            settings = services.settings.efecty
+            expires_at = checkout.datetime.now(checkout.UTC) + checkout.timedelta(hours=settings.voucher_ttl_hours)
+            issued = await checkout.issue_code(conn, order_id=order_id, amount=body.amount, expires_at=expires_at,
+                                               prefix=settings.code_prefix, convenio=settings.convenio)
+            reference = issued.payment_code
+            efecty = checkout.EfectyVoucherOut(payment_code=issued.payment_code, barcode_data=issued.barcode_data,
+                                               amount=checkout.amount_out(body.amount), expires_at=expires_at,
+                                               convenio=settings.convenio)
+        else:
+            reference = f"{order_reference}-{checkout.secrets.token_hex(4)}"
+        # Whatever other attempt of the order is still pending: inserted, and the gateway is called again.
+        txn_id = (await conn.execute(
+            insert(checkout.txns_t).values(order_id=order_id, gateway=gateway, reference=reference,
+                                           payment_method=body.method, amount=body.amount, currency=body.currency,
+                                           status=checkout.TransactionStatus.PENDING)
+            .returning(checkout.txns_t.c.id))).scalar_one()
+        if efecty is not None:
+            await conn.execute(update(checkout.efecty_t).where(checkout.efecty_t.c.payment_code == reference)
+                               .values(transaction_id=txn_id))
+        await checkout.attach_transaction(conn, key_id, txn_id)
+        return checkout.Attempt(key_id, order_id, order_reference, int(txn_id), reference, gateway, body.amount,
+                                efecty)
+
+    replace_everywhere(checkout._insert_attempt, insert_attempt)
+
+
+def _payload_stored_raw() -> None:
+    """The webhook's payload goes to JSONB as received: ``json.dumps(event.payload)``, no escaping, no bound."""
+    from core.webhooks import recording, store
+
+    original = recording._event_row
+
+    def event_row(event: Any, **values: Any) -> dict[str, Any]:
+        return original(event, **values) | {"payload": event.payload}
+
+    def dumps(value: Any) -> str:
+        return json.dumps(value, default=str, separators=(",", ":"))
+
+    replace_everywhere(original, event_row)
+    replace_everywhere(store.dumps, dumps)
 
 
 # -- app patches ----------------------------------------------------------------------------------
@@ -263,4 +335,17 @@ DEFECTS: tuple[Defect, ...] = (
            "seed §4 weakness 3: no status transition constraints", "high", "code",
            patch=_state_regression_allowed, load=True,
            quick=("suites/races", "suites/replay")),
+    Defect("wompi_properties_unchecked", "Wompi checksum over whatever signature.properties the event lists",
+           "issue 13 §1 critical: Wompi signature.properties is chosen by the sender", "critical", "code",
+           patch=_properties_unchecked,
+           quick=("suites/signature_scope", "suites/replay")),
+    Defect("two_live_attempts", "A new payment attempt while the order's last one is still pending",
+           "issue 13 §1 high: one order, two charges (no uq_order_transactions_one_live_attempt)", "high", "schema",
+           patch=_two_live_attempts,
+           schema_sql=("DROP INDEX uq_order_transactions_one_live_attempt",),
+           quick=("suites/initiation", "suites/constraints")),
+    Defect("payload_stored_raw", "Webhook payloads stored as received: no escaping, no bound",
+           "issue 13 §1 high: text Postgres cannot store (NUL, a payload that re-serialises past the cap)",
+           "high", "code", patch=_payload_stored_raw,
+           quick=("suites/replay",)),
 )
