@@ -36,7 +36,7 @@ SUITES = ("suites", "core/tests", "load/tests")
 # every mutant has a verdict the report calls the score inconclusive. `payharness mutants` alone finishes it.
 MUTANTS_BUDGET_S = {True: 120, False: 300}
 QUICK_DEFECTS = ("no_row_lock", "float_amounts", "always_200", "signature_skipped_without_secret",
-                 "trust_unsigned_reference", "no_amount_check")
+                 "trust_unsigned_reference", "no_amount_check", "wompi_properties_unchecked")
 
 
 @dataclass

@@ -46,7 +46,7 @@ from reports.parse_tests import PARSE_ERRORS, read_junit
 
 REPO = repo_root()
 FULL_SUITES = ("suites/constraints", "suites/replay", "suites/races", "suites/faults", "suites/api",
-               "suites/flows", "suites/precision")
+               "suites/flows", "suites/precision", "suites/initiation", "suites/signature_scope")
 FINISHED = (0, 1)  # pytest: all passed, some failed; 2–5 are an interrupt, an internal or usage error, no tests
 TIMED_OUT = -1
 
