@@ -185,9 +185,16 @@ async def test_the_409_names_this_orders_pending_attempt_not_another_orders_or_a
         refused = await pay(core, card_body(order), 4)
     assert declined.json()["transaction"]["status"] == "declined"
     assert refused.status_code == 409, refused.text
-    named = refused.json()["error"]["live_attempt"]
-    assert (named["id"], named["reference"], named["status"]) == (
-        live.json()["transaction"]["id"], live.json()["transaction"]["reference"], "pending")
+    error, attempt = refused.json()["error"], live.json()["transaction"]
+    created_at = await conn.fetchval("SELECT created_at FROM order_transactions WHERE id = $1", attempt["id"])
+    assert error["live_attempt"] == {
+        "id": attempt["id"], "reference": attempt["reference"], "gateway": "wompi", "payment_method": "NEQUI",
+        "status": "pending", "amount": "65000.00", "created_at": created_at.isoformat(),
+    }
+    assert error["message"] == (
+        f"order {order['id']} already has a payment attempt in progress (NEQUI via wompi, reference "
+        f"{attempt['reference']}); wait for it to finish or complete it. A new attempt is possible once it has failed"
+    )
     assert await conn.fetchval("SELECT count(*) FROM order_transactions") == 3
 
 
