@@ -222,6 +222,8 @@ async def test_a_gateway_answer_the_database_refuses_is_502_stored_and_blocks_a_
                        " FOR EACH ROW EXECUTE FUNCTION refuse_answer()")
     gateways = FakeGateways()
     async with running_core(make_settings(database.url), gateways) as core:
+        # "At once": a key left open would make the retry wait, and fail, after a fraction of a second.
+        core.app.dependency_overrides[get_checkout_options] = lambda: CheckoutOptions(idempotency_wait_seconds=0.3)
         order = await core.create_order("buyer-1")
         first = await pay(core, card_body(order), 1)
         retry = await pay(core, card_body(order), 1)
