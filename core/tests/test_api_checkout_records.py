@@ -208,3 +208,45 @@ async def test_a_live_attempt_gone_by_the_time_it_is_read_is_still_a_409(databas
     assert (conflict.status, conflict.code) == (409, "payment_attempt_live")
     assert conflict.message == "order 424242 has a payment attempt changing; retry shortly"
     assert conflict.extra == {}
+
+
+# -- a live attempt whose outcome is unknown is in the way ---------------------------------------------------
+
+
+async def test_an_attempt_ended_by_asking_the_gateway_is_logged_and_the_order_paid(
+    database: Database, conn: asyncpg.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    gateways = FakeGateways(fail={"create"})  # Wompi made nothing
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    async with running_core(make_settings(database.url), gateways) as core:
+        order = await core.create_order("buyer-1")
+        await pay(core, card_body(order), 1)
+        gateways.fail.clear()
+        paid = await pay(core, card_body(order), 2)
+    reference = await conn.fetchval("SELECT reference FROM order_transactions WHERE status = 'error'")
+    assert paid.status_code == 200, paid.text
+    infos = [r.getMessage() for r in caplog.records if r.name == LOGGER and r.levelno == logging.INFO]
+    assert infos == [f"live attempt {reference} ended by reference lookup (not_at_gateway)"]
+
+
+async def test_a_resolution_that_fails_keeps_the_409_and_is_logged(
+    database: Database, conn: asyncpg.Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    gateways = FakeGateways(fail={"create"})
+    caplog.set_level(logging.ERROR, logger=LOGGER)
+    async with running_core(make_settings(database.url), gateways) as core:
+        order = await core.create_order("buyer-1")
+        await pay(core, card_body(order), 1)
+        gateways.fail.clear()
+        # Ending the attempt needs a write Postgres now refuses: the resolution fails half way.
+        await refuse(conn, "order_transactions", "NEW.status <> OLD.status")
+        second = await pay(core, card_body(order), 2)
+    reference = await conn.fetchval("SELECT reference FROM order_transactions")
+    assert second.status_code == 409, second.text
+    error = second.json()["error"]
+    assert (error["code"], error["live_attempt"]["reference"]) == ("payment_attempt_live", reference)
+    assert gateways.calls["create"] == 1
+    [record] = [r for r in caplog.records if r.name == LOGGER and r.levelno == logging.ERROR]
+    assert record.getMessage() == f"live attempt {reference}: resolving it failed"
+    assert record.exc_info is not None and "injected: refused" in str(record.exc_info[1])
+    assert await conn.fetchval("SELECT status FROM order_transactions") == "pending"

@@ -12,7 +12,7 @@ from core.api.checkout import _prepare_once
 from core.api.schemas import ProcessPaymentIn
 from core.errors import CoreError
 from core.tests.apikit import Core, make_settings, running_core
-from core.tests.test_api_one_live_attempt import PAYU, charges, pay
+from core.tests.test_api_one_live_attempt import PAYU, charges, efecty_body, pay
 from core.tests.test_api_process import card_body, key
 
 if TYPE_CHECKING:
@@ -101,19 +101,23 @@ async def test_an_order_kept_in_another_currency_is_refused(database: Database, 
     assert refusal(r) == (422, "currency_mismatch", "the order is in USD")
 
 
-async def test_an_open_breaker_refuses_before_any_attempt_is_written(
-    database: Database, conn: asyncpg.Connection
+@pytest.mark.parametrize(("method", "gateway"), [("payu-card", "payu"), ("wompi-card", "wompi"), ("efecty", "efecty")])
+async def test_an_open_breaker_refuses_its_gateways_payments_before_any_attempt_is_written(
+    database: Database, conn: asyncpg.Connection, method: str, gateway: str
 ) -> None:
     async with running_core(make_settings(database.url)) as core:
-        order = await core.create_order("buyer-1")
+        order = await core.create_order("buyer-1", "65000")
+        bodies = {"payu-card": card_body(order, **PAYU), "wompi-card": card_body(order), "efecty": efecty_body(order)}
+        breaker = getattr(core.app.state.services, gateway).breaker
         for _ in range(3):  # breaker_failures=3 in the test settings
-            core.app.state.services.payu.breaker.record_failure()
-        payu = await pay(core, card_body(order, **PAYU), 1)
+            breaker.record_failure()
+        refused = await pay(core, bodies[method], 1)
         await assert_nothing_happened(core, conn)
-        wompi = await pay(core, card_body(order), 2)
-    assert refusal(payu) == (503, "gateway_circuit_open",
-                             "payu is failing; payments through it are paused, retry later")
-    assert wompi.status_code == 200, wompi.text  # one gateway's breaker pauses that gateway only
+        # One gateway's breaker pauses that gateway only.
+        others = [await pay(core, body, n) for n, (name, body) in enumerate(bodies.items(), start=2) if name != method]
+    assert refusal(refused) == (503, "gateway_circuit_open",
+                                f"{gateway} is failing; payments through it are paused, retry later")
+    assert [r.status_code for r in others] == [200, 409]  # paid by the first, so the second is not payable
 
 
 async def test_an_order_gone_after_the_ownership_check_is_404(database: Database) -> None:
