@@ -80,6 +80,17 @@ async def test_the_amount_must_be_what_is_still_outstanding(database: Database, 
     assert rest.json()["transaction"]["amount"] == "50000.00"
 
 
+async def test_an_outstanding_rest_below_the_minimum_payment_is_refused(
+    database: Database, conn: asyncpg.Connection
+) -> None:
+    async with running_core(make_settings(database.url)) as core:
+        order = await core.create_order("buyer-1", "65000")
+        await conn.execute("UPDATE orders SET approved_amount = 64500")
+        r = await pay(core, card_body(order, amount="500.00"), 1)
+        await assert_nothing_happened(core, conn)
+    assert refusal(r) == (422, "amount_out_of_range", "amount must be between 1000.00 and 50000000.00 COP")
+
+
 async def test_payu_takes_whole_pesos_only_and_wompi_takes_cents(
     database: Database, conn: asyncpg.Connection
 ) -> None:
