@@ -418,3 +418,20 @@ def test_an_id_longer_than_the_column_is_dropped_and_absent_text_stays_absent() 
     assert kept.gateway_transaction_id is None
     assert (kept.redirect_url, kept.message, kept.raw) == (None, None, {})
     assert ChargeResult(TransactionStatus.PENDING, None, {}).storable().gateway_transaction_id is None
+
+
+def test_a_lone_surrogate_in_the_answer_is_escaped_and_digested() -> None:
+    raw = {"customer_email": "ana\ud800@example.co"}
+    kept = ChargeResult(status=TransactionStatus.DECLINED, gateway_transaction_id="t-1", raw=raw).storable()
+    digest = hashlib.sha256(repr(raw).encode("utf-8", "surrogatepass")).hexdigest()
+    assert kept.raw == {"payharness_stored": {"form": "escaped", "raw_sha256": digest},
+                        "event": {"customer_email": "ana\\ud800@example.co"}}
+    assert kept.gateway_transaction_id == "t-1"
+
+
+def test_an_answer_too_big_to_keep_whole_keeps_the_status_the_core_acted_on() -> None:
+    raw = {"id": "t-1", "status_message": "x" * 70_000}
+    kept = ChargeResult(status=TransactionStatus.DECLINED, gateway_transaction_id="t-1", raw=raw).storable()
+    digest = hashlib.sha256(repr(raw).encode()).hexdigest()
+    assert kept.raw == {"payharness_stored": {"form": "bounded", "raw_sha256": digest, "truncated": True},
+                        "acted_on": {"status": "declined"}}
