@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -142,6 +143,13 @@ async def test_a_second_payment_line_after_an_admin_confirmation_is_a_double_pay
     assert after == before  # the second run writes nothing: the first line stays the admin's evidence
     assert [r[0] for r in await conn.fetch("SELECT kind::text FROM payment_anomalies")] == ["double_payment"]
     assert await conn.fetchval("SELECT approved_amount FROM orders") == Decimal("50000.00")
+    # The admin's confirmation keeps its own facts, beside Efecty's registration answer, and gains the first
+    # file line as its evidence.
+    kept = json.loads(await conn.fetchval("SELECT gateway_response FROM order_transactions"))
+    assert (kept["payment_code"], kept["status"]) == (code, "PENDING")
+    confirmation = kept["confirmation"]
+    assert (confirmation["via"], confirmation["admin"]) == ("admin", "ops-1")
+    assert confirmation["source_key"] == f"{today.isoformat()}:1:{code}"
 
 
 async def test_overdue_vouchers_expire_only_when_efecty_says_so(database: Database, conn: asyncpg.Connection) -> None:
