@@ -257,7 +257,8 @@ async def test_a_key_whose_request_died_is_settled_not_in_progress_for_ever(
         if not attempt_recorded:
             await conn.execute("UPDATE idempotency_keys SET transaction_id = NULL")
             await conn.execute("UPDATE order_transactions SET status = 'error'")
-        retry = await pay(core, nequi_body(order), 1)
+        # Bounded: a key the claim fails to settle would have the retry loop on it for ever.
+        retry = await asyncio.wait_for(pay(core, nequi_body(order), 1), timeout=3)
     assert first.status_code == 200
     if attempt_recorded:
         assert (retry.status_code, retry.json()["error"]["code"]) == (502, "payment_outcome_unknown")
