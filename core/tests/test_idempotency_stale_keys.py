@@ -14,7 +14,15 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from core.api.idempotency import CheckoutOptions, Replay, _settle_stale, attach_transaction, claim_key, store_answer
+from core.api.idempotency import (
+    CheckoutOptions,
+    Replay,
+    _settle_stale,
+    attach_transaction,
+    claim_key,
+    store_answer,
+    store_answer_if_open,
+)
 
 if TYPE_CHECKING:
     from conftest import Database
@@ -99,3 +107,22 @@ async def test_settling_never_frees_a_key_that_got_its_answer_meanwhile(
         await _settle_stale(c, key_id, None)
     row = await conn.fetchrow("SELECT status_code, response_body FROM idempotency_keys WHERE id = $1", key_id)
     assert row is not None and (row["status_code"], json.loads(row["response_body"])) == (200, {"late": True})
+
+
+async def test_a_fallback_answer_fills_only_its_own_open_key_and_links_the_attempt(
+    engine: AsyncEngine, conn: asyncpg.Connection
+) -> None:
+    order_id, txn_id = await order_with_attempt(conn)
+    mine, other, answered = [await claim(engine, order_id, "b1", k) for k in ("key-mine", "key-other", "key-done")]
+    assert isinstance(mine, int) and isinstance(other, int) and isinstance(answered, int)
+    async with engine.begin() as c:
+        await store_answer(c, answered, status_code=200, body={"real": True}, transaction_id=None)
+        for key_id in (mine, answered):
+            await store_answer_if_open(c, key_id, status_code=502, body={"fallback": True}, transaction_id=txn_id)
+    rows = {r["id"]: (r["status_code"], json.loads(r["response_body"] or "null"), r["transaction_id"])
+            for r in await conn.fetch("SELECT id, status_code, response_body, transaction_id FROM idempotency_keys")}
+    assert rows == {
+        mine: (502, {"fallback": True}, txn_id),
+        other: (None, None, None),
+        answered: (200, {"real": True}, None),  # a fallback never replaces a real answer
+    }
