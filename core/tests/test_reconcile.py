@@ -221,3 +221,26 @@ async def test_a_malformed_file_is_refused_and_changes_nothing(database: Databas
         after = await snapshot(conn)
     assert (r.status_code, r.json()["error"]["code"]) == (502, "efecty_file_malformed")
     assert after == before
+
+
+async def test_a_corrected_file_line_with_another_finding_is_recorded_once_more(
+    database: Database, conn: asyncpg.Connection
+) -> None:
+    # Efecty re-issues a day's file: the same line (day, sequence, code) now carries the right amount, so what
+    # is wrong with it changes — an amount mismatch first, a payment after expiry now. Each finding is recorded
+    # once per line; a second finding of the line is not hidden behind the first.
+    today = datetime.now(UTC).astimezone(BOGOTA).date()
+    gateways = FakeGateways()
+    async with running_core(make_settings(database.url), gateways) as core:
+        admin = core.auth("ops-1", "admin")
+        _, code = await voucher(core, "buyer-1", "50000.00")
+        await conn.execute("UPDATE efecty_payments SET status = 'expired'")
+        gateways.asobancaria[today] = asobancaria_file(today, [(code, Decimal("49000"))])
+        first = await core.client.post(f"/admin/reconcile?date={today}", headers=admin)
+        gateways.asobancaria[today] = asobancaria_file(today, [(code, Decimal("50000"))])
+        corrected = await core.client.post(f"/admin/reconcile?date={today}", headers=admin)
+        again = await core.client.post(f"/admin/reconcile?date={today}", headers=admin)
+    assert [r.json()["anomalies_recorded"] for r in (first, corrected, again)] == [1, 1, 0]
+    rows = await conn.fetch("SELECT kind::text, gateway::text, detail FROM payment_anomalies ORDER BY id")
+    assert [(r["kind"], r["gateway"]) for r in rows] == [("amount_mismatch", "efecty"), ("paid_after_expiry", "efecty")]
+    assert {json.loads(r["detail"])["source_key"] for r in rows} == {f"{today.isoformat()}:1:{code}"}
