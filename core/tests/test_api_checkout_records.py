@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from core.api import checkout
 from core.api.checkout import _attempt_live
 from core.api.idempotency import CheckoutOptions, get_checkout_options
 from core.tests.apikit import Core, FakeGateways, make_settings, running_core
@@ -250,3 +251,21 @@ async def test_a_resolution_that_fails_keeps_the_409_and_is_logged(
     assert record.getMessage() == f"live attempt {reference}: resolving it failed"
     assert record.exc_info is not None and "injected: refused" in str(record.exc_info[1])
     assert await conn.fetchval("SELECT status FROM order_transactions") == "pending"
+
+
+async def test_a_reference_collision_is_not_mistaken_for_a_live_attempt(
+    database: Database, conn: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The insert's ON CONFLICT targets the one-live-attempt index only: any other uniqueness it breaks (here a
+    # repeated gateway reference, 32 random bits repeating) is an error, not "an attempt is in progress".
+    monkeypatch.setattr(checkout.secrets, "token_hex", lambda n: "0" * (2 * n))
+    gateways = FakeGateways(wompi_status="DECLINED")
+    async with running_core(make_settings(database.url), gateways) as core:
+        order = await core.create_order("buyer-1")
+        declined = await pay(core, card_body(order), 1)
+        collided = await pay(core, card_body(order), 2)
+    assert declined.json()["transaction"]["status"] == "declined"
+    assert collided.status_code == 500, collided.text
+    assert collided.json()["error"]["support_reference"].startswith("SUP-")
+    assert gateways.calls["create"] == 1
+    assert await conn.fetchval("SELECT count(*) FROM order_transactions") == 1
