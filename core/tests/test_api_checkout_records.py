@@ -226,6 +226,11 @@ async def test_an_attempt_ended_by_asking_the_gateway_is_logged_and_the_order_pa
         paid = await pay(core, card_body(order), 2)
     reference = await conn.fetchval("SELECT reference FROM order_transactions WHERE status = 'error'")
     assert paid.status_code == 200, paid.text
+    # The attempt inserted after the lookup belongs to the new request's key: its answer is stored there.
+    stored = await conn.fetchrow("SELECT status_code, response_body, transaction_id FROM idempotency_keys "
+                                 "WHERE key = 'test-key-0002-abcdef'")
+    assert (stored["status_code"], json.loads(stored["response_body"]), stored["transaction_id"]) == (
+        200, paid.json(), paid.json()["transaction"]["id"])
     infos = [r.getMessage() for r in caplog.records if r.name == LOGGER and r.levelno == logging.INFO]
     assert infos == [f"live attempt {reference} ended by reference lookup (not_at_gateway)"]
 
