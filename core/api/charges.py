@@ -70,7 +70,8 @@ class ChargeResult:
         tokenised straight at the gateway never passes our input rules), and a NUL or lone surrogate in any
         of it would fail the write *after* the charge. Text is escaped, the snapshot escaped or bounded with
         the digest of what arrived; an id Postgres cannot store is dropped (the webhook path re-reads it)."""
-        digest = hashlib.sha256(repr(self.raw).encode("utf-8", "surrogatepass")).hexdigest()
+        # repr() escapes every non-printable character, lone surrogates included: it always encodes.
+        digest = hashlib.sha256(repr(self.raw).encode()).hexdigest()
         gid = self.gateway_transaction_id
         return dataclasses.replace(
             self,

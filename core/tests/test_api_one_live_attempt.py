@@ -222,6 +222,8 @@ async def test_a_gateway_answer_the_database_refuses_is_502_stored_and_blocks_a_
                        " FOR EACH ROW EXECUTE FUNCTION refuse_answer()")
     gateways = FakeGateways()
     async with running_core(make_settings(database.url), gateways) as core:
+        # "At once": a key left open would make the retry wait, and fail, after a fraction of a second.
+        core.app.dependency_overrides[get_checkout_options] = lambda: CheckoutOptions(idempotency_wait_seconds=0.3)
         order = await core.create_order("buyer-1")
         first = await pay(core, card_body(order), 1)
         retry = await pay(core, card_body(order), 1)
@@ -255,7 +257,8 @@ async def test_a_key_whose_request_died_is_settled_not_in_progress_for_ever(
         if not attempt_recorded:
             await conn.execute("UPDATE idempotency_keys SET transaction_id = NULL")
             await conn.execute("UPDATE order_transactions SET status = 'error'")
-        retry = await pay(core, nequi_body(order), 1)
+        # Bounded: a key the claim fails to settle would have the retry loop on it for ever.
+        retry = await asyncio.wait_for(pay(core, nequi_body(order), 1), timeout=3)
     assert first.status_code == 200
     if attempt_recorded:
         assert (retry.status_code, retry.json()["error"]["code"]) == (502, "payment_outcome_unknown")

@@ -8,7 +8,7 @@ import pytest
 
 from core.db.models import AnomalyKind, Gateway, OrderStatus, TransactionStatus
 from core.payments.ledger import LockedOrder, Outcome, TransactionRow, change_for
-from core.payments.statemachine import Decision
+from core.payments.statemachine import FAILED, Decision, decide
 
 T = TransactionStatus
 
@@ -98,3 +98,18 @@ def test_a_late_approval_of_a_failed_attempt_is_refused_but_flags_the_order_for_
     assert change.flag_reason and closed.value in change.flag_reason
     assert change.anomaly == (AnomalyKind.STATE_REGRESSION_REFUSED, {"current": closed.value, "incoming": "approved"})
     assert change.outcome.flagged_for_refund and change.outcome.transaction_status is closed
+
+
+def test_only_a_late_approval_of_a_failed_attempt_flags_among_all_refused_conflicts() -> None:
+    order = _order(OrderStatus.FAILED)
+    conflicts = [(current, incoming) for current in T for incoming in T
+                 if decide(current, incoming) is Decision.CONFLICT]
+    assert conflicts  # the table has final states that refuse another
+    for current, incoming in conflicts:
+        change = change_for(order, _txn(current), incoming)
+        late_approval = incoming is T.APPROVED and current in FAILED
+        assert change.outcome.flagged_for_refund is late_approval, (current, incoming)
+        assert (change.flag_reason is not None) is late_approval, (current, incoming)
+        # Either way nothing moves but the flag: the order keeps its status, the transaction its own.
+        assert (change.outcome.order_status, change.outcome.transaction_status) == (OrderStatus.FAILED, current)
+        assert change.transaction_status is None and change.approved_amount == Decimal("0")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -142,6 +143,13 @@ async def test_a_second_payment_line_after_an_admin_confirmation_is_a_double_pay
     assert after == before  # the second run writes nothing: the first line stays the admin's evidence
     assert [r[0] for r in await conn.fetch("SELECT kind::text FROM payment_anomalies")] == ["double_payment"]
     assert await conn.fetchval("SELECT approved_amount FROM orders") == Decimal("50000.00")
+    # The admin's confirmation keeps its own facts, beside Efecty's registration answer, and gains the first
+    # file line as its evidence.
+    kept = json.loads(await conn.fetchval("SELECT gateway_response FROM order_transactions"))
+    assert (kept["payment_code"], kept["status"]) == (code, "PENDING")
+    confirmation = kept["confirmation"]
+    assert (confirmation["via"], confirmation["admin"]) == ("admin", "ops-1")
+    assert confirmation["source_key"] == f"{today.isoformat()}:1:{code}"
 
 
 async def test_overdue_vouchers_expire_only_when_efecty_says_so(database: Database, conn: asyncpg.Connection) -> None:
@@ -213,3 +221,26 @@ async def test_a_malformed_file_is_refused_and_changes_nothing(database: Databas
         after = await snapshot(conn)
     assert (r.status_code, r.json()["error"]["code"]) == (502, "efecty_file_malformed")
     assert after == before
+
+
+async def test_a_corrected_file_line_with_another_finding_is_recorded_once_more(
+    database: Database, conn: asyncpg.Connection
+) -> None:
+    # Efecty re-issues a day's file: the same line (day, sequence, code) now carries the right amount, so what
+    # is wrong with it changes — an amount mismatch first, a payment after expiry now. Each finding is recorded
+    # once per line; a second finding of the line is not hidden behind the first.
+    today = datetime.now(UTC).astimezone(BOGOTA).date()
+    gateways = FakeGateways()
+    async with running_core(make_settings(database.url), gateways) as core:
+        admin = core.auth("ops-1", "admin")
+        _, code = await voucher(core, "buyer-1", "50000.00")
+        await conn.execute("UPDATE efecty_payments SET status = 'expired'")
+        gateways.asobancaria[today] = asobancaria_file(today, [(code, Decimal("49000"))])
+        first = await core.client.post(f"/admin/reconcile?date={today}", headers=admin)
+        gateways.asobancaria[today] = asobancaria_file(today, [(code, Decimal("50000"))])
+        corrected = await core.client.post(f"/admin/reconcile?date={today}", headers=admin)
+        again = await core.client.post(f"/admin/reconcile?date={today}", headers=admin)
+    assert [r.json()["anomalies_recorded"] for r in (first, corrected, again)] == [1, 1, 0]
+    rows = await conn.fetch("SELECT kind::text, gateway::text, detail FROM payment_anomalies ORDER BY id")
+    assert [(r["kind"], r["gateway"]) for r in rows] == [("amount_mismatch", "efecty"), ("paid_after_expiry", "efecty")]
+    assert {json.loads(r["detail"])["source_key"] for r in rows} == {f"{today.isoformat()}:1:{code}"}

@@ -341,7 +341,10 @@ async def test_after_an_uncertain_try_a_later_error_still_says_outcome_unknown(l
         await call_with_retry(fn, policy=RetryPolicy(attempts=3, initial_delay=0.0), retry=True, sleep=FakeSleep())
     # Same class (a client can still recover from it), but never "nothing happened" and never re-sendable.
     assert err.value is last
-    assert err.value.outcome_unknown and not err.value.retryable
+    # As logged and stored with an attempt (log_context): outcome unknown, and not retryable — false, not unset.
+    context = err.value.log_context()
+    assert (context["outcome_unknown"], context["retryable"]) == (True, False)
+    assert context["retryable"] is False
 
 
 async def test_an_error_with_no_uncertain_try_before_it_is_reported_as_it_came() -> None:
