@@ -141,7 +141,9 @@ async def _queries(request: Request) -> Response:
     # UNCONFIRMED what PayU answers for an unknown id; chosen: SUCCESS with a null payload.
     if command == "ORDER_DETAIL":
         order_id = str(details.get("orderId"))
-        order = store.orders.get(int(order_id)) if order_id.isdigit() else None
+        # isdigit alone admits "²", which int() refuses; PayU order ids are short ASCII digit strings.
+        numeric = order_id.isascii() and order_id.isdigit() and len(order_id) <= 19
+        order = store.orders.get(int(order_id)) if numeric else None
         return _success("result", {"payload": order_payload(order, merchant_id=merchant_id) if order else None})
     if command == "ORDER_DETAIL_BY_REFERENCE_CODE":
         orders = store.by_reference.get(str(details.get("referenceCode")), [])
