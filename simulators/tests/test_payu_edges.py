@@ -120,4 +120,3 @@ async def test_cards_with_non_ascii_digits_are_refused(client: httpx.AsyncClient
     body = card_request(ref(), value=65000)
     body["transaction"]["creditCard"].update(card)
     await refused(client, body)
-
