@@ -6,7 +6,6 @@ import json
 import socket
 import struct
 from collections.abc import Awaitable, Callable, MutableMapping
-from decimal import Decimal
 from typing import Any
 
 from simulators.common.faults import (
@@ -20,6 +19,7 @@ from simulators.common.faults import (
     Truncated,
 )
 from simulators.common.journal import Journal
+from simulators.common.jsonbody import parse_json
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -146,7 +146,7 @@ def _command_of(body: bytes) -> str | None:
     if not body.lstrip().startswith(b"{"):
         return None
     try:
-        data = json.loads(body, parse_float=Decimal)
+        data = parse_json(body)
     except ValueError:
         return None
     command = data.get("command") if isinstance(data, dict) else None
