@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from starlette.routing import Route
 
+from simulators.common.jsonbody import parse_json
 from simulators.common.runtime import SimRuntime
 from simulators.efecty import asobancaria
 from simulators.efecty.config import EfectyConfig
@@ -28,7 +29,7 @@ def json_response(payload: Any, status: int = 200) -> Response:
 
 async def read_json(request: Request) -> dict[str, Any]:
     try:
-        data = json.loads(await request.body(), parse_float=Decimal)
+        data = parse_json(await request.body())
     except ValueError:
         raise ValidationFailed({"body": "must be a JSON object"}) from None
     if not isinstance(data, dict):
@@ -136,13 +137,20 @@ class EfectyService:
         return asobancaria.render(file, control_length=self.config.control_record_length)
 
 
+# Asobancaria writes the year in four digits; days before this are refused (chosen: the format is from 2001).
+FIRST_DAY = date(2000, 1, 1)
+
+
 def _day(value: str) -> date:
-    if len(value) == 10:
+    if len(value) == 10 and value.isascii():
         try:
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             pass
-    raise ValidationFailed({"date": "must be YYYY-MM-DD"})
+        else:
+            if day >= FIRST_DAY:
+                return day
+    raise ValidationFailed({"date": f"must be YYYY-MM-DD, from {FIRST_DAY.isoformat()}"})
 
 
 def build_routes(service: EfectyService) -> list[Route]:
