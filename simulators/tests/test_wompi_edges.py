@@ -164,3 +164,52 @@ async def test_hostile_bodies_are_input_validation_errors(wompi: WompiDriver, ra
     headers = {**wompi.private_auth, "content-type": "application/json"}
     response = await wompi.http.post("/v1/transactions", content=raw, headers=headers)
     assert list(messages(response)) == ["body"]
+
+
+PSE = {
+    "type": "PSE",
+    "user_type": 0,
+    "user_legal_id_type": "CC",
+    "user_legal_id": "1999888777",
+    "financial_institution_code": "1",
+    "payment_description": "Pago de prueba",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"payment_method": {**PSE, "user_legal_id_type": {"CC": 1}}}, "payment_method"),
+        ({"payment_method": {**PSE, "user_legal_id_type": ["CC"]}}, "payment_method"),
+        ({"payment_method": PSE, "customer_data": "Pedro"}, "customer_data"),
+        ({"payment_method": PSE, "customer_data": [1]}, "customer_data"),
+    ],
+)
+async def test_pse_fields_of_the_wrong_type_are_reported_not_crashed_on(
+    wompi: WompiDriver, change: dict[str, Any], field: str
+) -> None:
+    body = await wompi.transaction_body(f"pse-odd-{len(str(change))}", 100000, NEQUI)
+    body.update(change)
+    assert field in messages(await wompi.create(body))
+
+
+async def test_a_whole_object_message_wins_over_its_fields_messages(wompi: WompiDriver) -> None:
+    body = await wompi.transaction_body("pse-obj", 100000, PSE, customer_data="Pedro")
+    assert messages(await wompi.create(body))["customer_data"] == ["Debe ser un objeto"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/nothing"),
+        ("GET", "/v1/transactions/a/b"),
+        ("GET", "/v1/transactions/"),
+        ("DELETE", "/v1/transactions"),
+    ],
+)
+async def test_paths_and_methods_wompi_lacks_are_not_found_in_its_envelope(
+    wompi: WompiDriver, method: str, path: str
+) -> None:
+    response = await wompi.http.request(method, path, headers=wompi.private_auth)
+    assert response.status_code == 404
+    assert response.json() == {"error": {"type": "NOT_FOUND_ERROR", "reason": "La entidad solicitada no existe"}}

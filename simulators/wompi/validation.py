@@ -285,7 +285,8 @@ def _pse_method(
     before = bool(errs.messages.get("payment_method") or errs.messages.get("customer_data"))
     if method.get("user_type") not in (0, 1) or isinstance(method.get("user_type"), bool):
         errs.add("payment_method.user_type", "Debe ser 0 (persona natural) o 1 (persona jurídica)")
-    if method.get("user_legal_id_type") not in PSE_ID_TYPES:
+    id_type = method.get("user_legal_id_type")
+    if not isinstance(id_type, str) or id_type not in PSE_ID_TYPES:  # a dict or list is unhashable
         errs.add("payment_method.user_legal_id_type", "Tipo de documento no válido")
     _text(method, "user_legal_id", errs, path="payment_method.user_legal_id", max_len=20)
     _text(method, "payment_description", errs, path="payment_method.payment_description", max_len=64)
