@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 from simulators.common.jsonbody import parse_json
@@ -276,6 +278,18 @@ def build_admin_extra(service: EfectyService) -> APIRouter:
         return json_response({"payment": payment.to_json()}, 201)
 
     return router
+
+
+def routing_error_handler() -> Callable[[Request, Exception], Any]:
+    """404 and 405 from routing in the simulator's envelope; other HTTP errors as FastAPI renders them."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code in (404, 405):
+            return json_response(VoucherNotFound(f"no route {request.method} {request.url.path}").body(), 404)
+        return await http_exception_handler(request, exc)
+
+    return handle
 
 
 def error_handler() -> Callable[[Request, Exception], Any]:

@@ -52,3 +52,20 @@ async def test_the_first_day_of_the_format_still_renders_its_file() -> None:
         response = await client.get("/api/v1/reconciliation/2000-01-01/asobancaria")
         assert response.status_code == 200
         assert response.text.splitlines()[0][12:20] == "20000101"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/nothing"),
+        ("GET", "/api/v1/vouchers/a/b"),
+        ("GET", "/api/v1/vouchers/"),
+        ("PUT", "/api/v1/vouchers"),
+    ],
+)
+async def test_paths_and_methods_it_lacks_are_not_found_in_its_envelope(method: str, path: str) -> None:
+    async with efecty() as (_, client):
+        response = await client.request(method, path)
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "NOT_FOUND"
+        assert set(response.json()["error"]) == {"code", "message"}
