@@ -178,8 +178,9 @@ def mutated(draw: st.DrawFn, body: dict[str, Any]) -> dict[str, Any]:
             break
         # Most changes land on a field where gateways keep their limits (amounts, currencies, dates).
         keen = [p for p in paths if _INTERESTING.search(str(p[-1]))]
-        path = draw(st.sampled_from(keen if keen and draw(st.integers(0, 3)) else paths))
-        parent = copy
+        prefer_keen = bool(keen) and draw(st.integers(0, 3)) > 0
+        path = draw(st.sampled_from(keen if prefer_keen else paths))
+        parent: Any = copy
         for step in path[:-1]:
             parent = parent[step]
         original = parent[path[-1]]

@@ -41,14 +41,14 @@ def test_a_crash_is_journaled_with_the_500_the_client_received(live_server: Call
 
 
 def test_an_injected_reset_is_journaled_as_no_answer(live_server: Callable[[Any], str]) -> None:
-    app = crashing_app(FaultPlan([FaultRule(ConnectionReset(), path="/fine", count=1)]))
+    app = crashing_app(FaultPlan((FaultRule(ConnectionReset(), path="/fine", count=1),)))
     with httpx.Client(base_url=live_server(app), timeout=5) as client, pytest.raises(httpx.TransportError):
         client.get("/fine")
     assert request_statuses(app) == [("/fine", 0)]
 
 
 def test_an_injected_error_is_journaled_with_its_status(live_server: Callable[[Any], str]) -> None:
-    app = crashing_app(FaultPlan([FaultRule(HttpError(503), path="/fine", count=1)]))
+    app = crashing_app(FaultPlan((FaultRule(HttpError(503), path="/fine", count=1),)))
     with httpx.Client(base_url=live_server(app), timeout=5) as client:
         assert client.get("/fine").status_code == 503
     entries = app.state.sim.journal.entries("request")
