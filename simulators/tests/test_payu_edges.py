@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from simulators.common import FaultPlan, FaultRule, HttpError
 from simulators.payu import PayUConfig, create_app
 from simulators.payu.routes import PAYMENTS_PATH, QUERIES_PATH
 from simulators.payu.testing import card_request, command
@@ -120,3 +121,31 @@ async def test_cards_with_non_ascii_digits_are_refused(client: httpx.AsyncClient
     body = card_request(ref(), value=65000)
     body["transaction"]["creditCard"].update(card)
     await refused(client, body)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 30000 + b"]" * 30000,
+        b'{"command": "PING", "merchant": {"apiLogin": "\\ud800", "apiKey": "x"}}',
+        b'{"command": "PING", "x": NaN}',
+        b'{"command": "PING", "x": ' + b"[" * 100 + b"]" * 100 + b"}",
+    ],
+)
+@pytest.mark.parametrize("path", [PAYMENTS_PATH, QUERIES_PATH])
+async def test_hostile_bodies_get_an_error_reply(client: httpx.AsyncClient, raw: bytes, path: str) -> None:
+    response = await client.post(path, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 200
+    key = "result" if path == QUERIES_PATH else "transactionResponse"
+    assert response.json() == {"code": "ERROR", "error": response.json()["error"], key: None}
+    assert "JSON" in response.json()["error"]
+
+
+async def test_a_deep_body_passes_a_fault_plan_that_reads_commands() -> None:
+    rule = FaultRule(HttpError(503), path="/payments-api/*", match_command="SUBMIT_TRANSACTION")
+    app = create_app(PayUConfig(faults=FaultPlan((rule,))))
+    raw = b'{"a":' * 3000 + b"1" + b"}" * 3000
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://payu.test") as client:
+        response = await client.post(PAYMENTS_PATH, content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 200
+    assert response.json()["code"] == "ERROR"
