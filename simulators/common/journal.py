@@ -37,9 +37,12 @@ class Journal:
 
     def entries(self, kind: str | None = None, *, since: int = 0) -> list[dict[str, Any]]:
         """Entries oldest first, optionally of one kind and with ``seq`` greater than ``since``."""
+        # A snapshot first: tests read the journal from their own thread while the server appends to it,
+        # and iterating a deque that grows raises. Copying a deque is one step under the GIL.
+        snapshot = tuple(self._entries)
         return [
             {**e, "at": datetime.fromtimestamp(e["at"], UTC).isoformat()}
-            for e in self._entries
+            for e in snapshot
             if (kind is None or e["kind"] == kind) and e["seq"] > since
         ]
 

@@ -6,7 +6,6 @@ import json
 import socket
 import struct
 from collections.abc import Awaitable, Callable, MutableMapping
-from decimal import Decimal
 from typing import Any
 
 from simulators.common.faults import (
@@ -20,6 +19,7 @@ from simulators.common.faults import (
     Truncated,
 )
 from simulators.common.journal import Journal
+from simulators.common.jsonbody import parse_json
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -75,7 +75,10 @@ def fault_middleware(app: ASGIApp, injector: FaultInjector, *, exempt_prefix: st
 
 
 def journal_middleware(app: ASGIApp, journal: Journal, *, exempt_prefix: str = "/__admin") -> ASGIApp:
-    """Record every non-admin request (method, path, status) in the journal, faults included.
+    """Record every non-admin request (method, path, status) in the journal, faults and crashes included.
+
+    The status is the one the client gets: an unhandled exception is journaled as the 500 that the
+    framework answers with, and 0 means no answer was sent at all (an injected connection reset).
 
     A handler adds a parsed summary of a money-moving call with
     ``request.state.journal_summary = {"command": ..., "reference": ..., "amount": "65000"}``.
@@ -98,6 +101,14 @@ def journal_middleware(app: ASGIApp, journal: Journal, *, exempt_prefix: str = "
 
         try:
             await app(scope, receive, send_status)
+        except InjectedConnectionReset:
+            raise  # no answer was sent: status stays 0, as with a reset on a real socket
+        except Exception:
+            # Starlette's outermost error middleware turns the crash into a 500 after this one has
+            # returned, so the status it will send is recorded here; a client counting 5xx sees it.
+            if status == 0:
+                status = 500
+            raise
         finally:
             fields: dict[str, Any] = {"method": scope["method"], "path": scope["path"], "status": status}
             if "fault" in state:
@@ -135,7 +146,7 @@ def _command_of(body: bytes) -> str | None:
     if not body.lstrip().startswith(b"{"):
         return None
     try:
-        data = json.loads(body, parse_float=Decimal)
+        data = parse_json(body)
     except ValueError:
         return None
     command = data.get("command") if isinstance(data, dict) else None

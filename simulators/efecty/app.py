@@ -4,11 +4,18 @@ In tests ``app.state.sim`` is the SimRuntime and ``app.state.sim.state`` the Efe
 """
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from simulators.common.runtime import SimRuntime
 from simulators.efecty.config import EfectyConfig
 from simulators.efecty.errors import EfectyError
-from simulators.efecty.routes import EfectyService, build_admin_extra, build_routes, error_handler
+from simulators.efecty.routes import (
+    EfectyService,
+    build_admin_extra,
+    build_routes,
+    error_handler,
+    routing_error_handler,
+)
 from simulators.efecty.state import EfectyBook
 
 
@@ -30,7 +37,10 @@ def create_app(config: EfectyConfig | None = None) -> FastAPI:
     app = sim.new_app(title="Efecty simulator", docs_url=None, redoc_url=None)
     service = EfectyService(sim, config)
     app.state.config = config
+    # An unknown path is a 404 in the simulator's envelope, never a redirect to another path.
+    app.router.redirect_slashes = False
     app.router.routes.extend(build_routes(service))
     app.add_exception_handler(EfectyError, error_handler())
+    app.add_exception_handler(StarletteHTTPException, routing_error_handler())
     sim.install(app, reset_state=sim.state.clear, extra=build_admin_extra(service))
     return app

@@ -38,11 +38,14 @@ def parse_iso(value: object) -> datetime | None:
     """An ISO-8601 timestamp with an explicit offset (``Z`` allowed), as aware UTC; else None."""
     if not isinstance(value, str):
         return None
+    if len(value) > 40:
+        return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        # astimezone overflows for the first and last hours Python can represent (0001-01-01, 9999-12-31).
+        return moment.astimezone(UTC) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):
         return None
-    return moment.astimezone(UTC) if moment.tzinfo is not None else None
 
 
 def bogota_day(moment: datetime) -> date:

@@ -8,8 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
+from simulators.common.jsonbody import parse_json
 from simulators.common.runtime import SimRuntime
 from simulators.efecty import asobancaria
 from simulators.efecty.config import EfectyConfig
@@ -28,7 +31,7 @@ def json_response(payload: Any, status: int = 200) -> Response:
 
 async def read_json(request: Request) -> dict[str, Any]:
     try:
-        data = json.loads(await request.body(), parse_float=Decimal)
+        data = parse_json(await request.body())
     except ValueError:
         raise ValidationFailed({"body": "must be a JSON object"}) from None
     if not isinstance(data, dict):
@@ -136,13 +139,20 @@ class EfectyService:
         return asobancaria.render(file, control_length=self.config.control_record_length)
 
 
+# Asobancaria writes the year in four digits; days before this are refused (chosen: the format is from 2001).
+FIRST_DAY = date(2000, 1, 1)
+
+
 def _day(value: str) -> date:
-    if len(value) == 10:
+    if len(value) == 10 and value.isascii():
         try:
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             pass
-    raise ValidationFailed({"date": "must be YYYY-MM-DD"})
+        else:
+            if day >= FIRST_DAY:
+                return day
+    raise ValidationFailed({"date": f"must be YYYY-MM-DD, from {FIRST_DAY.isoformat()}"})
 
 
 def build_routes(service: EfectyService) -> list[Route]:
@@ -268,6 +278,18 @@ def build_admin_extra(service: EfectyService) -> APIRouter:
         return json_response({"payment": payment.to_json()}, 201)
 
     return router
+
+
+def routing_error_handler() -> Callable[[Request, Exception], Any]:
+    """404 and 405 from routing in the simulator's envelope; other HTTP errors as FastAPI renders them."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code in (404, 405):
+            return json_response(VoucherNotFound(f"no route {request.method} {request.url.path}").body(), 404)
+        return await http_exception_handler(request, exc)
+
+    return handle
 
 
 def error_handler() -> Callable[[Request, Exception], Any]:

@@ -45,6 +45,8 @@ class PayUConfig:
     api_key: str = "4Vj8eK4rloUd272L48hsrarnUA"
     public_key: str = "PKaC6H4cEDJD919n705L544kSU"
     accounts: dict[str, str] = field(default_factory=lambda: dict(SANDBOX_ACCOUNTS))
+    # ISO 4217 codes the account may charge in; PayU's own Colombian examples use COP and USD.
+    currencies: tuple[str, ...] = ("COP", "USD")
     seed: int = 0
     faults: FaultPlan = field(default_factory=FaultPlan)
     chaos: WebhookChaosPlan = field(default_factory=WebhookChaosPlan)

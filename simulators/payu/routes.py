@@ -15,8 +15,9 @@ from fastapi import APIRouter, Body, HTTPException, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from simulators.common.jsonbody import parse_json
 from simulators.payu.errors import BadRequest, PayUError, error_body
-from simulators.payu.jsonio import json_response, loads
+from simulators.payu.jsonio import json_response
 from simulators.payu.render import order_payload, transaction_response
 from simulators.payu.sandbox import payment_methods_catalogue, pse_banks_catalogue
 from simulators.payu.service import PayUGateway
@@ -38,9 +39,9 @@ async def _body(request: Request) -> dict[str, Any]:
     if "xml" in content_type or raw.lstrip().startswith(b"<"):
         raise BadRequest("XML bodies are not supported by this simulator; send JSON")
     try:
-        body = loads(raw)
+        body = parse_json(raw)
     except ValueError as exc:
-        raise BadRequest("The request body is not valid JSON") from exc
+        raise BadRequest(f"The request body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object")
     return body
@@ -141,7 +142,9 @@ async def _queries(request: Request) -> Response:
     # UNCONFIRMED what PayU answers for an unknown id; chosen: SUCCESS with a null payload.
     if command == "ORDER_DETAIL":
         order_id = str(details.get("orderId"))
-        order = store.orders.get(int(order_id)) if order_id.isdigit() else None
+        # isdigit alone admits "²", which int() refuses; PayU order ids are short ASCII digit strings.
+        numeric = order_id.isascii() and order_id.isdigit() and len(order_id) <= 19
+        order = store.orders.get(int(order_id)) if numeric else None
         return _success("result", {"payload": order_payload(order, merchant_id=merchant_id) if order else None})
     if command == "ORDER_DETAIL_BY_REFERENCE_CODE":
         orders = store.by_reference.get(str(details.get("referenceCode")), [])

@@ -194,9 +194,14 @@ def _franchise_matches(method: str, number: str) -> bool:
     return False
 
 
+def _ascii_digits(text: str) -> bool:
+    # str.isdigit also accepts "²" and other digits int() refuses, and Arabic or full-width ones.
+    return text.isascii() and text.isdigit()
+
+
 def validate_card(method: str, number: str, cvv: str | None, expiration: str, *, cvv_optional: bool) -> tuple[int, int]:
     """Check a card as PayU's front door would; returns (year, month) of its expiry or raises InvalidCard."""
-    if not number.isdigit() or not 13 <= len(number) <= 20:
+    if not _ascii_digits(number) or not 13 <= len(number) <= 20:
         raise InvalidCard("creditCard.number must be 13 to 20 digits")
     if not luhn_ok(number):
         raise InvalidCard("Invalid credit card number")
@@ -205,10 +210,10 @@ def validate_card(method: str, number: str, cvv: str | None, expiration: str, *,
     if cvv is None or cvv == "":
         if not cvv_optional:
             raise InvalidCard("creditCard.securityCode is required")
-    elif not cvv.isdigit() or not 1 <= len(cvv) <= 4:
+    elif not _ascii_digits(cvv) or not 1 <= len(cvv) <= 4:
         raise InvalidCard("creditCard.securityCode must be 1 to 4 digits")
     parts = expiration.split("/")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts) or len(parts[0]) != 4:
+    if len(parts) != 2 or not all(_ascii_digits(p) for p in parts) or len(parts[0]) != 4 or len(parts[1]) > 2:
         raise InvalidCard("creditCard.expirationDate must be YYYY/MM")
     year, month = int(parts[0]), int(parts[1])
     if not 1 <= month <= 12:

@@ -87,7 +87,7 @@ class PayUGateway:
     def submit(self, body: dict[str, Any], *, base_url: str) -> Transaction:
         """SUBMIT_TRANSACTION: validate, decide the sandbox outcome, store, and confirm if final."""
         self.check_merchant(body)
-        req = parse_submit(body, accounts=self.config.accounts)
+        req = parse_submit(body, accounts=self.config.accounts, currencies=self.config.currencies)
         if self.config.verify_request_signature and not verify_payment_signature(
             req.signature,
             api_key=self.config.api_key,

@@ -2,7 +2,7 @@
 
 Structure only: credentials, signature, uniqueness and sandbox outcomes are decided by the gateway.
 
-Usage: ``req = parse_submit(body, accounts={"512321": "CO"}, now=clock.now())``
+Usage: ``req = parse_submit(body, accounts={"512321": "CO"}, currencies=("COP", "USD"))``
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from typing import Any
 from simulators.payu.errors import BadRequest
 
 _CENT = Decimal("0.01")
+# PayU writes amounts as (14,2) in its confirmation table: 12 integer digits and 2 decimals. Chosen
+# as the limit of every additionalValues amount (PayU documents no other maximum for cards).
+MAX_AMOUNT = Decimal("999999999999.99")
 _IVA = Decimal("1.19")  # TX_TAX defaults to 19 % IVA when omitted
 
 
@@ -100,10 +103,22 @@ def amount(node: dict[str, Any], path: str) -> tuple[Decimal, str, str]:
         raise BadRequest(f"{path}.value is not a number") from exc
     if not value.is_finite() or value < 0:
         raise BadRequest(f"{path}.value must be a non-negative number")
+    if value > MAX_AMOUNT:
+        raise BadRequest(f"{path}.value must be at most {MAX_AMOUNT} (12 digits and 2 decimals)")
+    if value != value.quantize(_CENT, rounding=ROUND_HALF_UP):
+        raise BadRequest(f"{path}.value cannot have more than 2 decimals")
     currency = node.get("currency")
     if not isinstance(currency, str) or len(currency) != 3:
         raise BadRequest(f"{path}.currency must be an ISO-4217 code")
     return value, sent, currency
+
+
+def _same_currency(values: dict[str, Any], key: str, currency: str) -> Decimal:
+    """A tax amount, which must be in the order's currency."""
+    value, _, its_currency = amount(obj(values, key, "transaction.order.additionalValues."), key)
+    if its_currency != currency:
+        raise BadRequest(f"{key}.currency [{its_currency}] must be the order's currency [{currency}]")
+    return value
 
 
 def _card(transaction: dict[str, Any]) -> CardInput | None:
@@ -142,7 +157,7 @@ def _expiration(transaction: dict[str, Any]) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def parse_submit(body: dict[str, Any], *, accounts: dict[str, str]) -> SubmitRequest:
+def parse_submit(body: dict[str, Any], *, accounts: dict[str, str], currencies: tuple[str, ...]) -> SubmitRequest:
     """Check the shape of a SUBMIT_TRANSACTION body; raise BadRequest on the first problem."""
     transaction = obj(body, "transaction", "")
     order = obj(transaction, "order", "transaction.")
@@ -156,12 +171,13 @@ def parse_submit(body: dict[str, Any], *, accounts: dict[str, str]) -> SubmitReq
     value, sent, currency = amount(obj(values, "TX_VALUE", "transaction.order.additionalValues."), "TX_VALUE")
     if value <= 0:
         raise BadRequest("TX_VALUE.value must be greater than zero")
+    if currency not in currencies:
+        raise BadRequest(f"The currency [{currency}] is not supported by the account [{account_id}]")
     if currency == "COP" and value != value.to_integral_value():
         raise BadRequest("TX_VALUE.value cannot include decimals for COP")
     if "TX_TAX" in values:
-        tax = amount(obj(values, "TX_TAX", "transaction.order.additionalValues."), "TX_TAX")[0]
-        base_node = values.get("TX_TAX_RETURN_BASE")
-        base = amount(base_node, "TX_TAX_RETURN_BASE")[0] if isinstance(base_node, dict) else Decimal(0)
+        tax = _same_currency(values, "TX_TAX", currency)
+        base = _same_currency(values, "TX_TAX_RETURN_BASE", currency) if "TX_TAX_RETURN_BASE" in values else Decimal(0)
     else:
         base = (value / _IVA).quantize(_CENT, rounding=ROUND_HALF_UP)
         tax = value - base

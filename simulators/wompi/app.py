@@ -7,10 +7,11 @@ in tests ``app.state.sim`` is the SimRuntime and ``app.state.sim.state`` the Wom
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from simulators.common.runtime import SimRuntime
 from simulators.wompi.config import WompiConfig
-from simulators.wompi.errors import WompiError, wompi_error_handler
+from simulators.wompi.errors import WompiError, routing_error_handler, wompi_error_handler
 from simulators.wompi.routes import api_routes, build_wompi_admin_router
 from simulators.wompi.service import WompiGateway
 
@@ -45,7 +46,10 @@ def create_app(config: WompiConfig | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/__admin/openapi.json",
     )
+    # Wompi answers a path it does not know with its 404 envelope, not with a redirect to another path.
+    app.router.redirect_slashes = False
     app.router.routes.extend(api_routes(gateway))
     app.add_exception_handler(WompiError, wompi_error_handler)
+    app.add_exception_handler(StarletteHTTPException, routing_error_handler)
     sim.install(app, reset_state=gateway.reset, extra=build_wompi_admin_router())
     return app

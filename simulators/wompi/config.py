@@ -35,6 +35,10 @@ class WompiConfig:
     chaos: WebhookChaosPlan = field(default_factory=WebhookChaosPlan)
     # Sim-clock seconds a transaction stays PENDING before its sandbox outcome applies.
     finalize_delay_seconds: float = 2.0
+    # Bounds of amount_in_cents, inclusive. Wompi's own pages state none; integrators' pages give
+    # 1,500 COP minimum and 99,000,000 COP maximum for cards. Only the maximum is on by default.
+    min_amount_in_cents: int = 1
+    max_amount_in_cents: int = 99_000_000_00
     # Sim-clock seconds before a PSE transaction shows extra.async_payment_url (clients long-poll for it).
     async_url_delay_seconds: float = 0.0
     nequi_token_delay_seconds: float = 2.0

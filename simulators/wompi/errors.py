@@ -6,7 +6,11 @@
      ├── InputValidationError       422 INPUT_VALIDATION_ERROR with per-field "messages"
      └── Unprocessable              422 UNPROCESSABLE         (a well-formed request Wompi refuses)
 
-Usage: ``app.add_exception_handler(WompiError, wompi_error_handler)``
+Routing misses (no such path, or a method the path does not take) answer in the same envelope, as
+NOT_FOUND_ERROR: chosen, since Wompi documents no other shape for them.
+
+Usage: ``app.add_exception_handler(WompiError, wompi_error_handler)``;
+``app.add_exception_handler(StarletteHTTPException, routing_error_handler)``
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 # Field messages may nest (payment_method -> token -> [...]), as Wompi's own validation output does.
 Messages = dict[str, Any]
@@ -77,14 +84,19 @@ class FieldErrors:
         self.messages: Messages = {}
 
     def add(self, path: str, message: str) -> None:
+        """A message about a whole object wins over messages about its fields, in either order."""
         node = self.messages
         *parents, leaf = path.split(".")
         for key in parents:
             child = node.setdefault(key, {})
-            if not isinstance(child, dict):  # a parent already carries its own messages
-                child = node[key] = {}
+            if not isinstance(child, dict):  # the object itself is wrong; its fields are moot
+                return
             node = child
-        node.setdefault(leaf, []).append(message)
+        existing = node.get(leaf)
+        if isinstance(existing, dict):
+            node[leaf] = [message]
+        else:
+            node.setdefault(leaf, []).append(message)
 
     def __bool__(self) -> bool:
         return bool(self.messages)
@@ -98,3 +110,11 @@ async def wompi_error_handler(_request: Request, exc: Exception) -> JSONResponse
     """Render any WompiError as Wompi's envelope and status."""
     assert isinstance(exc, WompiError)
     return JSONResponse(exc.body(), status_code=exc.status_code)
+
+
+async def routing_error_handler(request: Request, exc: Exception) -> Response:
+    """404 and 405 from routing in Wompi's envelope; other HTTP errors (admin routes) as FastAPI renders them."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code in (404, 405):
+        return JSONResponse(NotFound().body(), status_code=404)
+    return await http_exception_handler(request, exc)

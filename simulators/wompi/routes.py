@@ -205,7 +205,7 @@ def build_wompi_admin_router() -> APIRouter:
             raise NotFound()
         body = parse_body(await request.body())
         status = body.get("status", tx.outcome)
-        if status not in FINAL_STATUSES:
+        if not isinstance(status, str) or status not in FINAL_STATUSES:
             raise InputValidationError({"status": [f"Debe ser uno de: {', '.join(sorted(FINAL_STATUSES))}"]})
         voiding = status == "VOIDED" and tx.status == "APPROVED" and tx.payment_method_type == "CARD"
         if tx.status != "PENDING" and not voiding:

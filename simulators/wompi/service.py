@@ -13,7 +13,7 @@ from simulators.common.journal import Journal
 from simulators.common.scheduler import Scheduler
 from simulators.wompi.config import WompiConfig
 from simulators.wompi.events import transaction_event
-from simulators.wompi.state import NequiToken, Transaction, WompiState
+from simulators.wompi.state import EXPIRED_MESSAGE, NequiToken, Transaction, WompiState
 
 
 class WompiGateway:
@@ -52,8 +52,14 @@ class WompiGateway:
             tx.async_url_ready_at = self.clock.to_datetime(ready)
 
         async def settle() -> None:
-            if tx.status == "PENDING":
-                self.finalize(tx, tx.outcome)
+            if tx.status != "PENDING":
+                return
+            if tx.expires_at is not None and self.clock.now() >= tx.expires_at:
+                # Chosen (Wompi does not say): past its expiration_time a payment is declined, never approved.
+                self.finalize(tx, "DECLINED")
+                tx.status_message = EXPIRED_MESSAGE
+                return
+            self.finalize(tx, tx.outcome)
 
         tx.job_id = self.scheduler.call_later(
             self.config.finalize_delay_seconds, settle, name=f"wompi finalize {tx.id}"

@@ -37,6 +37,7 @@ STATUS_MESSAGES = {
     "ERROR": "Error en la comunicación con la entidad financiera",
     "VOIDED": "Transacción anulada",
 }
+EXPIRED_MESSAGE = "La transacción expiró antes de completarse"
 # processor_response_code shown for card transactions once final (values chosen; see README).
 CARD_PROCESSOR_CODES = {"APPROVED": "00", "DECLINED": "51", "ERROR": "96", "VOIDED": "00"}
 
@@ -141,6 +142,8 @@ class Transaction:
     async_url: str | None = None
     async_url_ready_at: datetime | None = None
     job_id: int | None = None
+    # From the request's expiration_time: a transaction still PENDING then can no longer be approved.
+    expires_at: datetime | None = None
 
     def to_json(self, now: datetime, merchant: dict[str, Any]) -> dict[str, Any]:
         method = dict(self.payment_method)

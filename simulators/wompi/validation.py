@@ -5,12 +5,11 @@ Usage: ``tx = build_transaction(parse_body(raw), state, now=clock.now())``
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
+from simulators.common.jsonbody import parse_json
 from simulators.wompi.errors import FieldErrors, InputValidationError
 from simulators.wompi.signing import integrity_signature
 from simulators.wompi.state import (
@@ -26,13 +25,14 @@ REQUIRED = "Este campo es requerido"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PSE_ID_TYPES = frozenset({"CC", "CE", "NIT", "PP", "TI", "DNI", "RG", "OTHER"})
 SUPPORTED_METHODS = ("CARD", "NEQUI", "PSE")
+MAX_URL = 2048
 
 
 def parse_body(raw: bytes) -> dict[str, Any]:
     """JSON object from a request body; numbers with a fraction become Decimal, never float."""
     try:
-        body = json.loads(raw or b"null", parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError):
+        body = parse_json(raw or b"null")
+    except ValueError:
         raise InputValidationError({"body": ["El cuerpo de la petición no es un JSON válido"]}) from None
     if not isinstance(body, dict):
         raise InputValidationError({"body": ["El cuerpo de la petición debe ser un objeto JSON"]})
@@ -41,6 +41,11 @@ def parse_body(raw: bytes) -> dict[str, Any]:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _digits(text: str) -> bool:
+    # str.isdigit also accepts "²" (which int() refuses) and Arabic or full-width digits.
+    return text.isascii() and text.isdigit()
 
 
 def _text(body: dict[str, Any], key: str, errs: FieldErrors, *, path: str = "", max_len: int = 255) -> str:
@@ -65,13 +70,13 @@ def card_token_fields(body: dict[str, Any], now: datetime) -> dict[str, str]:
     month = _text(body, "exp_month", errs)
     year = _text(body, "exp_year", errs)
     holder = _text(body, "card_holder", errs)
-    if number and not (number.isdigit() and 13 <= len(number) <= 19):
+    if number and not (_digits(number) and 13 <= len(number) <= 19):
         errs.add("number", "El número de tarjeta no es válido")
-    if cvc and not (cvc.isdigit() and len(cvc) in (3, 4)):
+    if cvc and not (_digits(cvc) and len(cvc) in (3, 4)):
         errs.add("cvc", "El código de seguridad no es válido")
-    if month and not (len(month) == 2 and month.isdigit() and 1 <= int(month) <= 12):
+    if month and not (len(month) == 2 and _digits(month) and 1 <= int(month) <= 12):
         errs.add("exp_month", "El mes de expiración no es válido")
-    if year and not (len(year) == 2 and year.isdigit()):
+    if year and not (len(year) == 2 and _digits(year)):
         errs.add("exp_year", "El año de expiración no es válido")
     elif year and month and "exp_month" not in errs.messages:
         expired = (2000 + int(year), int(month)) < (now.year, now.month)
@@ -87,7 +92,7 @@ def nequi_phone(body: dict[str, Any]) -> str:
     """Validated phone of POST /v1/tokens/nequi: a 10-digit Colombian mobile."""
     errs = FieldErrors()
     phone = _text(body, "phone_number", errs)
-    if phone and not (phone.isdigit() and len(phone) == 10):
+    if phone and not (_digits(phone) and len(phone) == 10):
         errs.add("phone_number", "Debe ser un número celular colombiano de 10 dígitos")
     errs.raise_if_any()
     return phone
@@ -104,10 +109,13 @@ def build_transaction(body: dict[str, Any], state: WompiState, *, now: datetime)
     if email and not EMAIL.match(email):
         errs.add("customer_email", "Debe ser un email válido")
     amount = body.get("amount_in_cents")
+    low, high = state.config.min_amount_in_cents, state.config.max_amount_in_cents
     if amount is None:
         errs.add("amount_in_cents", REQUIRED)
     elif not _is_int(amount) or amount <= 0:
         errs.add("amount_in_cents", "Debe ser un número entero mayor que 0")
+    elif not low <= amount <= high:
+        errs.add("amount_in_cents", f"Debe estar entre {low} y {high}")
     currency = body.get("currency")
     if currency is None:
         errs.add("currency", REQUIRED)
@@ -116,16 +124,12 @@ def build_transaction(body: dict[str, Any], state: WompiState, *, now: datetime)
     _check_acceptance(body, state, now, errs)
     if reference and state.reference_used(reference):
         errs.add("reference", "La referencia ya ha sido usada")
+    expires_at = _expiration(body, now, errs)
     signature_ok = _check_signature(body, state, errs, reference, amount, currency)
     if body.get("payment_source_id") is not None:
         errs.add("payment_source_id", "La fuente de pago no existe")
     method, outcome = _payment_method(body, state, now, errs)
-    for key in ("redirect_url",):
-        if body.get(key) is not None and not isinstance(body[key], str):
-            errs.add(key, "Debe ser un texto")
-    for key in ("customer_data", "shipping_address"):
-        if body.get(key) is not None and not isinstance(body[key], dict):
-            errs.add(key, "Debe ser un objeto")
+    _check_optional(body, errs)
     errs.raise_if_any()
     assert signature_ok and method is not None and outcome is not None and isinstance(amount, int)
     tx = Transaction(
@@ -142,8 +146,56 @@ def build_transaction(body: dict[str, Any], state: WompiState, *, now: datetime)
         customer_data=body.get("customer_data"),
         shipping_address=body.get("shipping_address"),
         taxes=list(body.get("taxes") or []),
+        expires_at=expires_at,
     )
     return tx
+
+
+def _expiration(body: dict[str, Any], now: datetime, errs: FieldErrors) -> datetime | None:
+    """``expiration_time``: ISO 8601 with a zone (Wompi writes UTC, ``2023-06-09T20:28:50.000Z``), in the future."""
+    raw = body.get("expiration_time")
+    if raw is None:
+        return None
+    moment = None
+    if isinstance(raw, str) and len(raw) <= 40:
+        try:
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+    if moment is None or moment.tzinfo is None:
+        errs.add("expiration_time", "Debe ser una fecha ISO 8601 con zona horaria, p. ej. 2023-06-09T20:28:50.000Z")
+        return None
+    if moment <= now:
+        errs.add("expiration_time", "La fecha de expiración ya pasó")
+        return None
+    return moment
+
+
+def _check_optional(body: dict[str, Any], errs: FieldErrors) -> None:
+    """Types and lengths of the optional fields the simulator stores and echoes back."""
+    redirect = body.get("redirect_url")
+    if redirect is not None and not (isinstance(redirect, str) and len(redirect) <= MAX_URL):
+        errs.add("redirect_url", f"Debe ser un texto de máximo {MAX_URL} caracteres")
+    for key in ("customer_data", "shipping_address"):
+        node = body.get(key)
+        if node is None:
+            continue
+        if not isinstance(node, dict):
+            errs.add(key, "Debe ser un objeto")
+            continue
+        for name, value in node.items():
+            if value is not None and not (isinstance(value, str) and len(value) <= 255):
+                errs.add(f"{key}.{name}", "Debe ser un texto de máximo 255 caracteres")
+    taxes = body.get("taxes")
+    if taxes is not None and not (isinstance(taxes, list) and all(_is_tax(t) for t in taxes)):
+        errs.add("taxes", 'Debe ser una lista de {"type": "VAT"|"CONSUMPTION", "amount_in_cents": entero >= 0}')
+
+
+def _is_tax(tax: object) -> bool:
+    if not isinstance(tax, dict) or set(tax) != {"type", "amount_in_cents"}:
+        return False
+    amount = tax["amount_in_cents"]
+    return tax["type"] in ("VAT", "CONSUMPTION") and _is_int(amount) and 0 <= amount <= 99_000_000_00
 
 
 def _check_acceptance(body: dict[str, Any], state: WompiState, now: datetime, errs: FieldErrors) -> None:
@@ -168,7 +220,7 @@ def _check_signature(
     if not isinstance(signature, str):
         errs.add("signature", "Debe ser un texto")
         return False
-    if not (reference and _is_int(amount) and currency == "COP"):
+    if not (reference and _is_int(amount) and currency == "COP") or "expiration_time" in errs.messages:
         return True  # the inputs are already reported; a signature verdict would only add noise
     expiration = body.get("expiration_time")
     expected = integrity_signature(
@@ -196,7 +248,7 @@ def _payment_method(
         return _card_method(method, state, now, errs)
     if kind == "NEQUI":
         phone = method.get("phone_number")
-        if not (isinstance(phone, str) and phone.isdigit() and len(phone) == 10):
+        if not (isinstance(phone, str) and _digits(phone) and len(phone) == 10):
             errs.add("payment_method.phone_number", "Debe ser un número celular colombiano de 10 dígitos")
             return None, None
         return {"type": "NEQUI", "phone_number": phone, "extra": {}}, nequi_outcome(phone)
@@ -233,7 +285,8 @@ def _pse_method(
     before = bool(errs.messages.get("payment_method") or errs.messages.get("customer_data"))
     if method.get("user_type") not in (0, 1) or isinstance(method.get("user_type"), bool):
         errs.add("payment_method.user_type", "Debe ser 0 (persona natural) o 1 (persona jurídica)")
-    if method.get("user_legal_id_type") not in PSE_ID_TYPES:
+    id_type = method.get("user_legal_id_type")
+    if not isinstance(id_type, str) or id_type not in PSE_ID_TYPES:  # a dict or list is unhashable
         errs.add("payment_method.user_legal_id_type", "Tipo de documento no válido")
     _text(method, "user_legal_id", errs, path="payment_method.user_legal_id", max_len=20)
     _text(method, "payment_description", errs, path="payment_method.payment_description", max_len=64)
