@@ -42,11 +42,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from harness.stack import KEEP_ALIVE_SECONDS, ServiceProcess, Stack, free_port
+from harness.stack import KEEP_ALIVE_SECONDS, Stack, free_port
 from load.bench_pgbench import run_pgbench
 from load.cpu import CpuMeter
 from load.ledger import read_ledger
 from load.runner import CONFIG, LOAD_CORE_ENV, LOCUSTFILE, REPO, redact
+from supervise import Service
 
 P99_LIMIT_MS = 100.0
 ERROR_LIMIT = 0.001
@@ -298,33 +299,15 @@ def cpu_text(m: Measure) -> str:
     return f"; CPU ms/request {parts} ({sum(m.cpu_cores.values()):.2f} cores busy)"
 
 
-def bare_server(mode: str, *, dsn: str, workers: int) -> ServiceProcess:
-    port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "load.bare:app_from_env",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        "--timeout-keep-alive",
-        str(KEEP_ALIVE_SECONDS),
-    ]
+def bare_server(mode: str, *, dsn: str, workers: int, log_dir: Path) -> Service:
+    argv = [sys.executable, "-m", "supervise.asgi", "load.bare:app_from_env", "--factory", "--workers", str(workers),
+            "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS)]
     env = {**os.environ, "PAYHARNESS_BARE_DSN": dsn, "PAYHARNESS_BARE_MODE": mode}
-    # No GET route on the bare app: readiness is any HTTP answer, so probe a path that 404s.
-    return ServiceProcess(f"bare-{mode}", argv, [f"http://127.0.0.1:{port}/ready"], env=env).start()
+    return Service(f"bare-{mode}", argv, log_dir=log_dir, env=env, cwd=REPO).start()
 
 
-def _url(service: ServiceProcess) -> str:
-    return service.ready_urls[0].rsplit("/", 1)[0]
+def _url(service: Service) -> str:
+    return service.url
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -338,11 +321,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "limits": {"p99_ms": P99_LIMIT_MS, "error_ratio": ERROR_LIMIT, "achieved_share": ACHIEVED_SHARE},
         "started": time.strftime("%FT%T%z"),
     }
-    with Stack.start(core_workers=args.core_workers, core_extra_env=LOAD_CORE_ENV) as stack:
+    with Stack.start(core_workers=args.core_workers, core_extra_env=LOAD_CORE_ENV, log_dir=out / "logs") as stack:
         dsn = stack.urls["database"]
         report["postgres"] = stack.postgres.kind
         # 1. what one Locust process can offer on this machine
-        null = bare_server("null", dsn=dsn, workers=args.core_workers)
+        null = bare_server("null", dsn=dsn, workers=args.core_workers, log_dir=stack.log_dir)
         try:
             gen = locust_run(
                 "generator",
@@ -456,7 +439,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # Rounds, core and bare alternating (which goes first alternates too), and the median round of each:
         # one 15 s ceiling on this shared machine varied by a third between runs (bare 671-901/s), more than
         # anything the ratio is meant to show.
-        bare = bare_server("sql", dsn=dsn, workers=args.core_workers)
+        bare = bare_server("sql", dsn=dsn, workers=args.core_workers, log_dir=stack.log_dir)
         rounds: dict[str, list[dict[str, Any]]] = {"core_ceiling": [], "bare_ceiling": []}
         hosts = {"core_ceiling": stack.urls["core"], "bare_ceiling": _url(bare)}
         try:

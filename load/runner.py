@@ -163,26 +163,13 @@ def locust_commands(args: argparse.Namespace, stack: Stack, artefacts: Path) -> 
     return Plan(master=master, workers=[list(worker) for _ in range(args.workers)])
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
 def restart_core(stack: Stack, mode: str, *, workers: int, extra_env: dict[str, str]) -> float:
-    """Stop the core (gracefully, or SIGKILL it and its workers by pid) and start it on the same port."""
+    """Stop the core (gracefully, or SIGKILL it and its workers) and start it again on the same socket."""
     started = time.perf_counter()
     service = stack.core_service
     if mode == "kill" and service is not None and service.proc is not None:
-        for pid in [*_children(service.proc.pid), service.proc.pid]:
-            with contextlib.suppress(ProcessLookupError):  # a worker may already be gone
-                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # the core's process group: its supervisor and workers
+            os.killpg(service.proc.pid, signal.SIGKILL)
         service.proc.wait()
     stack.stop_core()
     stack.start_core(workers=workers, extra_env=extra_env)
