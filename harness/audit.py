@@ -26,6 +26,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from supervise import run
+
 REPO = Path(__file__).resolve().parent.parent
 SUITES = ("suites", "core/tests", "load/tests")
 # The mutation step's budget: the default modules take 25–35 minutes from scratch on 2 cores, more than an
@@ -53,11 +55,9 @@ def _run(step: Step, out: Path, console: Console) -> Step:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with console.status(f"[bold]{step.name}[/]: {' '.join(step.command[2:])[:90]}…"), log_path.open("wb") as log:
-        try:
-            step.exit_code = subprocess.call(step.command, cwd=REPO, env={**os.environ, **step.env},
-                                             stdout=log, stderr=subprocess.STDOUT, timeout=step.timeout)
-        except subprocess.TimeoutExpired:
-            step.exit_code = -1
+        # A Ctrl-C is passed on and waited for (the step stops its own stack), then ends the audit.
+        step.exit_code = run(step.command, cwd=REPO, env={**os.environ, **step.env}, stdout=log,
+                             stderr=subprocess.STDOUT, timeout=step.timeout)
     step.duration_s = round(time.monotonic() - started, 1)
     step.log = str(log_path.relative_to(out))
     mark = "[green]ok[/]" if step.exit_code == 0 else f"[red]exit {step.exit_code}[/]"
@@ -72,9 +72,8 @@ def _coverage(out: Path, console: Console) -> Step:
                 env={"COVERAGE_FILE": str(data / ".coverage")}, timeout=120)
     _run(step, out, console)
     if step.exit_code == 0:
-        step.exit_code = subprocess.call([sys.executable, "-m", "coverage", "json", rc, "-q", "-o",
-                                          str(out / "coverage.json")], cwd=REPO,
-                                         env={**os.environ, "COVERAGE_FILE": str(data / ".coverage")})
+        step.exit_code = run([sys.executable, "-m", "coverage", "json", rc, "-q", "-o", str(out / "coverage.json")],
+                             cwd=REPO, env={**os.environ, "COVERAGE_FILE": str(data / ".coverage")})
     return step
 
 

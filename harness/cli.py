@@ -13,10 +13,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from supervise import run
 
 REPO = Path(__file__).resolve().parent.parent
 PASS_THROUGH = {"test", "simulators", "core", "token", "reconcile", "load", "bench-load", "defects", "report",
@@ -44,8 +45,10 @@ def _cmd_test(args: argparse.Namespace) -> int:
     artefacts = Path(args.artefacts)
     artefacts.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pytest", f"--junitxml={artefacts / 'junit.xml'}", *args.extra]
-    env = {**os.environ, "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci")}
-    return subprocess.call(cmd, cwd=REPO, env=env)
+    env = {**os.environ, "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci"),
+           "PAYHARNESS_ARTEFACTS": str(artefacts.resolve())}
+    # Ctrl-C is passed on to pytest and waited for: its session teardown stops Postgres and the services.
+    return run(cmd, cwd=REPO, env=env)
 
 
 def _cmd_lint(args: argparse.Namespace) -> int:
@@ -56,7 +59,7 @@ def _cmd_lint(args: argparse.Namespace) -> int:
     ]
     for step in steps:
         print("$", " ".join(step), flush=True)
-        code = subprocess.call(step, cwd=REPO)
+        code = run(step, cwd=REPO)
         if code:
             return code
     return 0
