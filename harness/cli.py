@@ -108,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="bring the stack up on 127.0.0.1 and run until Ctrl-C")
-    up.add_argument("--database", default="payharness", help="name of the database to migrate and use")
+    up.add_argument("--database", default=None,
+                    help="name of a database to migrate, use and keep (default: a fresh one, dropped on exit)")
     up.add_argument("--no-simulators", action="store_true", help="do not start the gateway simulators")
     up.add_argument("--defect", action="append", default=[], metavar="NAME",
                     help="start the core with a seeded defect (repeatable; see payharness defects --help)")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.httpserver import HTTP_PROTOCOL, proxy_argv
+from harness.databases import PREFIX as DB_PREFIX
 from harness.databases import quote_ident, run_sync
 from harness.postgres import PostgresHandle, provide_postgres
 from supervise import Service, ServiceFailed, listening_socket
@@ -103,19 +104,24 @@ class Stack:
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, *, database: str = "payharness", with_simulators: bool = True, with_core: bool = True,
+    def start(cls, *, database: str | None = None, with_simulators: bool = True, with_core: bool = True,
               core_workers: int = 2, postgres: PostgresHandle | None = None,
               core_extra_env: dict[str, str] | None = None, log_dir: Path | None = None) -> Iterator[Stack]:
         """Start what is asked for; ``postgres`` reuses a running server instead of providing one.
 
-        Service logs go to ``log_dir`` (default: a new folder under the artefacts' ``logs/``).
+        ``database``: a name to create if missing and keep; by default a fresh ``payharness_<random>`` that
+        is dropped on exit, so nothing a run did to its schema (a seeded schema defect) outlives it, also
+        on a server the user gave (``PAYHARNESS_DATABASE_URL``). Service logs go to ``log_dir`` (default: a
+        new folder under the artefacts' ``logs/``).
         """
         with contextlib.ExitStack() as exit_stack:
             pg = postgres or exit_stack.enter_context(provide_postgres())
-            stack = cls(postgres=pg, database=database, log_dir=log_dir or logs_folder())
+            name = database or f"{DB_PREFIX}{secrets.token_hex(4)}"
+            stack = cls(postgres=pg, database=name, log_dir=log_dir or logs_folder())
+            drop = False
             try:
-                stack._create_database()
-                stack.urls["database"] = pg.database_dsn(database)
+                drop = stack._create_database() and database is None  # never a database it did not create
+                stack.urls["database"] = pg.database_dsn(name)
                 if with_simulators:
                     stack._start_simulators()
                 if with_core and with_simulators:
@@ -126,6 +132,8 @@ class Stack:
                 for service in reversed(stack.services):
                     service.stop()
                 stack.core_socket.close()
+                if drop:
+                    stack._drop_database()
 
     def start_core(self, *, workers: int = 2, port: int | None = None, extra_env: dict[str, str] | None = None,
                    token_secret: str | None = None) -> Service:
@@ -173,7 +181,20 @@ class Stack:
     def running(self) -> list[Service]:
         return [*self.services, *([self.core_service] if self.core_service else [])]
 
-    def _create_database(self) -> None:
+    def _drop_database(self) -> None:
+        import asyncpg
+
+        async def drop() -> None:
+            conn = await asyncpg.connect(self.postgres.dsn)
+            try:  # WITH (FORCE): a connection a killed client left open does not keep the database
+                await conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(self.database)} WITH (FORCE)")
+            finally:
+                await conn.close()
+
+        run_sync(drop)
+
+    def _create_database(self) -> bool:
+        """Create the database if missing (True when created here) and migrate it to head."""
         import asyncpg
 
         from core.db.migrate import upgrade
@@ -194,6 +215,7 @@ class Stack:
             from harness.defects.schema import apply_schema_defects
 
             run_sync(lambda: apply_schema_defects(self.postgres.database_dsn(self.database)))
+        return created
 
     def _start_simulators(self) -> None:
         """Each simulator in its own process (its own core under load), on a socket bound here."""
@@ -209,10 +231,12 @@ class Stack:
 KEEP_ALIVE_SECONDS = 120
 
 
-def run_stack(*, database: str, with_simulators: bool, core_workers: int = 2) -> int:
-    """`payharness up`: start everything, print where it is, wait for Ctrl-C."""
+def run_stack(*, database: str | None, with_simulators: bool, core_workers: int = 2) -> int:
+    """`payharness up`: start everything, print where it is, wait for Ctrl-C (``database`` None: a fresh one)."""
     with Stack.start(database=database, with_simulators=with_simulators, core_workers=core_workers) as stack:
-        print(f"postgres ({stack.postgres.kind}) and database {database!r} ready; logs in {stack.log_dir}")
+        kept = "kept" if database else "dropped on exit"
+        print(f"postgres ({stack.postgres.kind}) and database {stack.database!r} ({kept}) ready; "
+              f"logs in {stack.log_dir}")
         for name, url in stack.urls.items():
             print(f"  {name:<10} {url}")
         if stack.core_env:
