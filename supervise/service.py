@@ -34,12 +34,12 @@ class ServiceFailed(RuntimeError):
     """A child exited or never became ready; the message carries the tail of its log."""
 
 
-def listening_socket(host: str = LOCALHOST) -> socket.socket:
-    """A TCP socket listening on a free port of ``host``, ready to hand to a child (``getsockname()``)."""
+def listening_socket(host: str = LOCALHOST, port: int = 0) -> socket.socket:
+    """A TCP socket listening on ``port`` of ``host`` (0: a free one), ready to hand to a child."""
     # proto must say TCP: asyncio sets TCP_NODELAY only on accepted sockets whose proto is IPPROTO_TCP.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, 0))
+    sock.bind((host, port))
     sock.listen(2048)
     return sock
 
