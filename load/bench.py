@@ -33,7 +33,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -42,11 +41,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from harness.stack import KEEP_ALIVE_SECONDS, Stack, free_port
+from harness.stack import KEEP_ALIVE_SECONDS, Stack
 from load.bench_pgbench import run_pgbench
 from load.cpu import CpuMeter
 from load.ledger import read_ledger
-from load.runner import CONFIG, LOAD_CORE_ENV, LOCUSTFILE, REPO, redact
+from load.locust_proc import locust_plan, run_locust
+from load.runner import LOAD_CORE_ENV, REPO, redact
 from supervise import Service
 
 P99_LIMIT_MS = 100.0
@@ -183,7 +183,6 @@ def locust_run(
     shutil.rmtree(out / "ledger", ignore_errors=True)
     (out / "audit.json").unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--config", str(CONFIG)]
     # Unpaced (offered 0): CEILING_USERS users, each asking for far more than any answer allows.
     rate = offered or CEILING_USERS * user_rate
     opts = [
@@ -222,39 +221,10 @@ def locust_run(
     ]
     if not audit:
         opts.append("--no-audit")
-    procs: list[subprocess.Popen[bytes]] = []
-    if workers:
-        port = free_port()
-        master = [
-            *base,
-            *opts,
-            "--master",
-            "--expect-workers",
-            str(workers),
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            str(port),
-            "WompiWebhookUser",
-        ]
-        worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port), "WompiWebhookUser"]
-        argv, extra = master, [worker] * workers
-    else:
-        argv, extra = [*base, *opts, "WompiWebhookUser"], []
-    with (out / "locust.log").open("wb") as log, CpuMeter() as meter:
-        main = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-        procs = [subprocess.Popen(w, cwd=REPO, stdout=log, stderr=subprocess.STDOUT) for w in extra]
-        try:
-            main.wait(timeout=seconds + 120)
-        except subprocess.TimeoutExpired:
-            main.kill()
-            main.wait()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    plan = locust_plan(opts, ["WompiWebhookUser"], workers=workers)
+    argv = plan.master
+    with CpuMeter() as meter:
+        run_locust(plan, log_dir=out, timeout=seconds + 120, name="locust")
     return _measure(name, out, offered, seconds, workers, argv, meter)
 
 

@@ -17,21 +17,18 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.stack import Stack, free_port
+from harness.stack import Stack
 from load.db import run_sync
+from load.locust_proc import CONFIG, LOCUSTFILE, REPO, Plan, locust_plan, run_locust
 
-LOAD_DIR = Path(__file__).resolve().parent
-REPO = LOAD_DIR.parent
-LOCUSTFILE = LOAD_DIR / "locustfile.py"
-CONFIG = LOAD_DIR / "locust.conf"
+__all__ = ["CONFIG", "LOAD_CORE_ENV", "LOCUSTFILE", "REPO", "Plan", "build_parser", "locust_commands", "main", "redact",
+           "run"]
 ALL_USERS = ("WompiWebhookUser", "PayUWebhookUser", "WompiGatewayUser", "CheckoutUser", "EfectyUser")
 # The checkout's per-IP limit protects a real shop; here every request comes from 127.0.0.1.
 LOAD_CORE_ENV = {"PAYHARNESS_LIMITS__PAYMENTS_PER_IP": "100000/minute"}
@@ -84,16 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-@dataclass
-class Plan:
-    """The processes one run starts, as argument lists (kept in the result for the report)."""
-
-    master: list[str]
-    workers: list[list[str]] = field(default_factory=list)
-
-
 def locust_commands(args: argparse.Namespace, stack: Stack, artefacts: Path) -> Plan:
-    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--config", str(CONFIG)]
     opts = [
         "--headless",
         "--host",
@@ -144,23 +132,7 @@ def locust_commands(args: argparse.Namespace, stack: Stack, artefacts: Path) -> 
             if given is None:
                 opts += [flag, relaxed]
     opts += list(args.locust_arg)
-    if args.workers <= 0:
-        return Plan(master=[*base, *opts, *args.users])
-    port = free_port()
-    master = [
-        *base,
-        *opts,
-        "--master",
-        "--expect-workers",
-        str(args.workers),
-        "--master-bind-host",
-        "127.0.0.1",
-        "--master-bind-port",
-        str(port),
-        *args.users,
-    ]
-    worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port), *args.users]
-    return Plan(master=master, workers=[list(worker) for _ in range(args.workers)])
+    return locust_plan(opts, args.users, workers=args.workers)
 
 
 def restart_core(stack: Stack, mode: str, *, workers: int, extra_env: dict[str, str]) -> float:
@@ -184,11 +156,6 @@ def parse_env(pairs: Sequence[str]) -> dict[str, str]:
             raise SystemExit(f"--defect-env {pair!r}: use KEY=VALUE")
         env[key] = value
     return env
-
-
-def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
 
 
 def defect_environment(args: argparse.Namespace) -> dict[str, str]:
@@ -218,16 +185,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, artefacts: Path, extra_env: dict[str, str]) -> int:
     events: dict[str, object] = {}
-    with Stack.start(core_workers=args.core_workers, core_extra_env=extra_env) as stack:
+    with Stack.start(core_workers=args.core_workers, core_extra_env=extra_env, log_dir=artefacts / "logs") as stack:
         plan = locust_commands(args, stack, artefacts)
-        master = _spawn(plan.master, artefacts / "locust-master.log")
-        workers = [_spawn(argv, artefacts / f"locust-worker-{n}.log") for n, argv in enumerate(plan.workers)]
         done = threading.Event()
         chaos = threading.Thread(target=_chaos, args=(stack, args, artefacts, extra_env, events, done), daemon=True)
         chaos.start()
-        code = _wait(master, workers, timeout=args.duration + 180)
-        done.set()
-        chaos.join(timeout=60)
+        try:  # Locust's processes are stopped in run_locust whatever happens, a Ctrl-C included
+            code = run_locust(plan, log_dir=artefacts, timeout=args.duration + 180)
+        finally:
+            done.set()
+            chaos.join(timeout=60)
     _write_run(artefacts, args, plan, code, events)
     _print_outcome(artefacts, code)
     return code
@@ -280,26 +247,6 @@ async def kill_db_connections(stack: Stack) -> int:
         )
     finally:
         await conn.close()
-
-
-def _wait(master: subprocess.Popen[bytes], workers: list[subprocess.Popen[bytes]], *, timeout: float) -> int:
-    try:
-        code = master.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        print(f"payharness load: Locust still running after {timeout:.0f} s; stopping it", file=sys.stderr)
-        master.terminate()
-        try:
-            master.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            master.kill()
-        code = 124
-    for worker in workers:
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-    return code
 
 
 def redact(argv: list[str]) -> list[str]:

@@ -18,9 +18,10 @@ psutil, is a few dozen lines. This package imports none of core, simulators, har
 
 from supervise.identity import FD_ENV, IDENTITY_PATH, TOKEN_ENV, IdentityMiddleware, inherited_socket
 from supervise.run import run
-from supervise.service import Service, ServiceFailed, listening_socket
+from supervise.service import Child, Service, ServiceFailed, listening_socket
 
 __all__ = [
+    "Child",
     "FD_ENV",
     "IDENTITY_PATH",
     "TOKEN_ENV",
