@@ -1,7 +1,8 @@
-"""Ctrl-C on ``payharness test`` leaves nothing of ours: no Postgres, no service, no data directory, no temp file.
+"""Ctrl-C on ``payharness test`` or ``up`` leaves nothing of ours: no Postgres, service, data directory, temp file.
 
-Drives the real CLI, which runs pytest on ``sigint_probe.py`` (embedded Postgres, simulators, a core with
-two workers, then a long wait), interrupts it once the core is up, and looks for what is left.
+Drives the real CLI — ``test`` runs pytest on ``sigint_probe.py`` (embedded Postgres, simulators, a core with
+two workers, then a long wait); ``up`` brings the same up itself — interrupts it once the core is up, and
+looks for what is left.
 """
 
 from __future__ import annotations
@@ -72,19 +73,28 @@ def sandbox(tmp_path: Path, watched: list[psutil.Process]) -> Iterator[tuple[Pat
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_ctrl_c_on_payharness_test_stops_postgres_services_and_removes_their_files(
-    sandbox: tuple[Path, Path], tmp_path: Path, watched: list[psutil.Process]
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        pytest.param(["test", "-p", "no:cacheprovider", "-q", str(PROBE)], 130, id="test"),
+        pytest.param(["up"], 0, id="up"),  # 0: interrupted once it said it was up (130 while starting)
+    ],
+)
+def test_ctrl_c_on_the_cli_stops_postgres_services_and_removes_their_files(
+    command: list[str], expected: int, sandbox: tuple[Path, Path], tmp_path: Path, watched: list[psutil.Process]
 ) -> None:
     data_parent, temp = sandbox
     env = {k: v for k, v in os.environ.items() if k not in {"PAYHARNESS_DATABASE_URL", "PYTEST_XDIST_WORKER"}}
-    env.update({"PAYHARNESS_POSTGRES": "embedded", "PAYHARNESS_PG_DATA_DIR": str(data_parent), "TMPDIR": str(temp)})
-    argv = [sys.executable, "-m", "harness.cli", "test", "--artefacts", str(tmp_path / "artefacts"),
-            "-p", "no:cacheprovider", "-q", str(PROBE)]
+    env.update({"PAYHARNESS_POSTGRES": "embedded", "PAYHARNESS_PG_DATA_DIR": str(data_parent), "TMPDIR": str(temp),
+                "PAYHARNESS_ARTEFACTS": str(tmp_path / "artefacts")})
+    argv = [sys.executable, "-m", "harness.cli", command[0], *(["--artefacts", str(tmp_path / "artefacts")]
+                                                               if command[0] == "test" else []), *command[1:]]
     with (tmp_path / "cli.log").open("wb") as log:
         cli = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
-        while not any(CORE_MARKER in _cmdline(p) for p in _tree(cli.pid)):
+        while not any(CORE_MARKER in _cmdline(p) for p in _tree(cli.pid)) or (
+                command[0] == "up" and "Ctrl-C to stop" not in (tmp_path / "cli.log").read_text()):
             watched.extend(_tree(cli.pid))
             assert cli.poll() is None, (tmp_path / "cli.log").read_text()
             assert time.monotonic() < deadline, "the core never started"
@@ -99,11 +109,12 @@ def test_ctrl_c_on_payharness_test_stops_postgres_services_and_removes_their_fil
 
         _gone, alive = psutil.wait_procs(before, timeout=15)
         log_text = (tmp_path / "cli.log").read_text(errors="replace")
-        assert code == 130, log_text
+        assert code == expected, log_text
         assert [_cmdline(p) for p in alive] == [], log_text
         assert _ours(cli.pid, data_parent) == []
         assert list(data_parent.iterdir()) == [], "the data directory was left behind"
         assert list(temp.iterdir()) == [], "files were left in the temp directory"
+        assert list((tmp_path / "artefacts" / "logs").glob("*/core.log")), "the core's log is not in the artefacts"
     finally:
         if cli.poll() is None:
             os.killpg(cli.pid, signal.SIGKILL)
