@@ -21,10 +21,10 @@ from supervise.run import run
 from supervise.service import Child, Service, ServiceFailed, listening_socket
 
 __all__ = [
-    "Child",
     "FD_ENV",
     "IDENTITY_PATH",
     "TOKEN_ENV",
+    "Child",
     "IdentityMiddleware",
     "Service",
     "ServiceFailed",
