@@ -26,6 +26,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from harness.stack import ARTEFACTS_ENV
 from supervise import run
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,7 +91,7 @@ def plan(out: Path, quick: bool) -> list[Step]:
                             "--artefacts", str(out / "bench"), "--exit-zero"],
              ["bench/bench.json"], timeout=900),
     ]
-    return [
+    steps = [
         Step("suites", [py, "-m", "coverage", "run", f"--rcfile={REPO / 'pyproject.toml'}", "-m", "pytest",
                         "-q", "-p", "no:cacheprovider", f"--junitxml={out / 'junit.xml'}",
                         f"--scenarios-json={out / 'scenarios.json'}", *SUITES],
@@ -112,6 +113,9 @@ def plan(out: Path, quick: bool) -> list[Step]:
                          "--artefacts", str(out / "mutants")],
              ["mutants/mutants.json"], timeout=MUTANTS_BUDGET_S[quick] + 180),
     ]
+    for step in steps:  # every stack a step brings up logs its services under the audit's folder
+        step.env.setdefault(ARTEFACTS_ENV, str(out))
+    return steps
 
 
 def main(argv: Sequence[str] | None = None) -> int:
