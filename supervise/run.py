@@ -36,18 +36,24 @@ def run(argv: Sequence[str], *, cwd: Path | str | None = None, env: Mapping[str,
     A SIGINT or SIGTERM received meanwhile is passed to the child; once the child has ended, this raises
     ``KeyboardInterrupt`` so the caller unwinds as it would on a Ctrl-C of its own.
     """
-    proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env) if env is not None else None, stdout=stdout,
-                            stderr=stderr, process_group=0)
     received: list[int] = []
+    started: list[subprocess.Popen[Any]] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
         # Passed on as SIGINT whatever came: every child we run is Python, which unwinds on SIGINT
         # (pytest runs its teardown) but dies on the spot on SIGTERM.
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGINT)
+        for child in started:
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signal.SIGINT)
 
+    # The handlers go in before the child starts: an interrupt in between is not lost.
     with _handlers(forward):
+        proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env) if env is not None else None, stdout=stdout,
+                                stderr=stderr, process_group=0)
+        started.append(proc)
+        if received:
+            proc.send_signal(signal.SIGINT)
         deadline = None if timeout is None else time.monotonic() + timeout
         patience: float | None = None  # set at the first signal: a child that ignores it is not waited for forever
         while True:
