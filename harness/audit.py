@@ -28,6 +28,8 @@ from rich.console import Console
 
 from harness.argtypes import comma_list, one_of, plain
 from harness.paths import repo_root
+from harness.stack import ARTEFACTS_ENV
+from supervise import run
 
 REPO = repo_root()
 SUITES = ("suites", "core/tests", "load/tests")
@@ -56,11 +58,9 @@ def _run(step: Step, out: Path, console: Console) -> Step:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with console.status(f"[bold]{step.name}[/]: {' '.join(step.command[2:])[:90]}…"), log_path.open("wb") as log:
-        try:
-            step.exit_code = subprocess.call(step.command, cwd=REPO, env={**os.environ, **step.env},
-                                             stdout=log, stderr=subprocess.STDOUT, timeout=step.timeout)
-        except subprocess.TimeoutExpired:
-            step.exit_code = -1
+        # A Ctrl-C is passed on and waited for (the step stops its own stack), then ends the audit.
+        step.exit_code = run(step.command, cwd=REPO, env={**os.environ, **step.env}, stdout=log,
+                             stderr=subprocess.STDOUT, timeout=step.timeout)
     step.duration_s = round(time.monotonic() - started, 1)
     step.log = str(log_path.relative_to(out))
     mark = "[green]ok[/]" if step.exit_code == 0 else f"[red]exit {step.exit_code}[/]"
@@ -75,9 +75,8 @@ def _coverage(out: Path, console: Console) -> Step:
                 env={"COVERAGE_FILE": str(data / ".coverage")}, timeout=120)
     _run(step, out, console)
     if step.exit_code == 0:
-        step.exit_code = subprocess.call([sys.executable, "-m", "coverage", "json", rc, "-q", "-o",
-                                          str(out / "coverage.json")], cwd=REPO,
-                                         env={**os.environ, "COVERAGE_FILE": str(data / ".coverage")})
+        step.exit_code = run([sys.executable, "-m", "coverage", "json", rc, "-q", "-o", str(out / "coverage.json")],
+                             cwd=REPO, env={**os.environ, "COVERAGE_FILE": str(data / ".coverage")})
     return step
 
 
@@ -94,7 +93,7 @@ def plan(out: Path, quick: bool) -> list[Step]:
                             "--artefacts", str(out / "bench"), "--exit-zero"],
              ["bench/bench.json"], timeout=900),
     ]
-    return [
+    steps = [
         Step("suites", [py, "-m", "coverage", "run", f"--rcfile={REPO / 'pyproject.toml'}", "-m", "pytest",
                         "-q", "-p", "no:cacheprovider", f"--junitxml={out / 'junit.xml'}",
                         f"--scenarios-json={out / 'scenarios.json'}", *SUITES],
@@ -116,6 +115,9 @@ def plan(out: Path, quick: bool) -> list[Step]:
                          "--artefacts", str(out / "mutants")],
              ["mutants/mutants.json"], timeout=MUTANTS_BUDGET_S[quick] + 180),
     ]
+    for step in steps:  # every stack a step brings up logs its services under the audit's folder
+        step.env.setdefault(ARTEFACTS_ENV, str(out))
+    return steps
 
 
 def main(argv: Sequence[str] | None = None) -> int:

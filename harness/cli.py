@@ -13,13 +13,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from harness.argtypes import defect_name, positive_int
 from harness.paths import NotACheckout, repo_root
+from supervise import run
 
 PASS_THROUGH = {"test", "simulators", "core", "token", "reconcile", "load", "bench-load", "defects", "report",
                 "audit", "mutants"}
@@ -44,8 +44,10 @@ def _cmd_test(args: argparse.Namespace) -> int:
     artefacts = Path(args.artefacts) if args.artefacts else repo_root() / "artefacts"
     artefacts.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pytest", f"--junitxml={artefacts / 'junit.xml'}", *args.extra]
-    env = {**os.environ, "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci")}
-    return subprocess.call(cmd, cwd=repo_root(), env=env)
+    env = {**os.environ, "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci"),
+           "PAYHARNESS_ARTEFACTS": str(artefacts.resolve())}
+    # Ctrl-C is passed on to pytest and waited for: its session teardown stops Postgres and the services.
+    return run(cmd, cwd=repo_root(), env=env)
 
 
 def _cmd_lint(args: argparse.Namespace) -> int:
@@ -56,7 +58,7 @@ def _cmd_lint(args: argparse.Namespace) -> int:
     ]
     for step in steps:
         print("$", " ".join(step), flush=True)
-        code = subprocess.call(step, cwd=repo_root())
+        code = run(step, cwd=repo_root())
         if code:
             return code
     return 0
@@ -155,7 +157,8 @@ def _add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name:
     elif name == "up":
         up = sub.add_parser("up", help="bring the stack up on 127.0.0.1 and run until Ctrl-C",
                             description="Start Postgres, the three simulators and the core; print their URLs.")
-        up.add_argument("--database", default="payharness", help="name of the database to migrate and use")
+        up.add_argument("--database", default=None,
+                           help="name of a database to migrate, use and keep (default: a fresh one, dropped on exit)")
         up.add_argument("--no-simulators", action="store_true", help="do not start the gateway simulators")
         up.add_argument("--defect", type=defect_name, action="append", default=[], metavar="NAME",
                         help="start the core with this seeded defect (repeatable; harness/defects/catalog.py)")

@@ -175,6 +175,30 @@ def _data_parent() -> str | None:
     return None
 
 
+def _start_server(bin_dir: Path, data: Path, data_root: Path, user: str | None, *, port: int | None,
+                  durable: bool, attempts: int = 3) -> int:
+    """pg_ctl start on ``port`` (or a free one); the port it listens on.
+
+    Postgres binds its own port, so a free port is picked first; when another process takes it in between
+    ("could not bind"), a port of our choosing is picked again — a given one is not.
+    """
+    log_file = data_root / "server.log"
+    for attempt in range(1, attempts + 1):
+        chosen = port or _free_port()
+        options = (DURABLE_OPTIONS if durable else EMBEDDED_OPTIONS) + f" -h 127.0.0.1 -p {chosen} -k {data_root}"
+        try:
+            _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-t", "30", "-l", str(log_file), "-o", options,
+                  "start"], user, timeout=40)
+            return chosen
+        except PostgresUnavailable:
+            taken = log_file.exists() and "could not bind" in log_file.read_text(errors="replace")
+            if port or not taken or attempt == attempts:
+                raise
+            log.warning("postgres: port %d was taken meanwhile; trying another", chosen)
+            log_file.unlink()
+    raise AssertionError("unreachable")
+
+
 def start_embedded(*, port: int | None = None, durable: bool | None = None) -> PostgresHandle:
     """Start an embedded server on 127.0.0.1; ``handle.stop()`` stops it and deletes its data."""
     bin_dir = embedded_bin_dir()
@@ -193,13 +217,7 @@ def start_embedded(*, port: int | None = None, durable: bool | None = None) -> P
              "--locale=C", "--no-sync", "--no-instructions"],
             user, timeout=60,
         )
-        port = port or _free_port()
-        options = (DURABLE_OPTIONS if durable else EMBEDDED_OPTIONS) + f" -h 127.0.0.1 -p {port} -k {data_root}"
-        _run(
-            [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-t", "30", "-l", str(data_root / "server.log"),
-             "-o", options, "start"],
-            user, timeout=40,
-        )
+        port = _start_server(bin_dir, data, data_root, user, port=port, durable=durable)
     except Exception:
         handle.stop()
         raise

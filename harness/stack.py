@@ -10,89 +10,42 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
+import os
+import secrets
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from core.httpserver import HTTP_PROTOCOL, proxy_argv
+from harness.databases import PREFIX as DB_PREFIX
 from harness.databases import quote_ident, run_sync
 from harness.defects import Seeding
 from harness.paths import repo_root
 from harness.postgres import PostgresHandle, provide_postgres
+from supervise import Service, ServiceFailed, listening_socket
 
 log = logging.getLogger("payharness.stack")
 REPO = repo_root()
+ARTEFACTS_ENV = "PAYHARNESS_ARTEFACTS"  # the run's artefacts folder; services log under <it>/logs/
+__all__ = ["ServiceFailed", "Stack", "core_environment", "free_port", "logs_folder", "run_stack"]
 
 
 def free_port() -> int:
+    """A port free now, for programs that cannot take a socket (Locust's master); services get theirs bound."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-class ServiceFailed(RuntimeError):
-    """A service process exited or never became ready; the message carries its last output."""
-
-
-@dataclass
-class ServiceProcess:
-    """A child process serving HTTP on 127.0.0.1, stopped with SIGTERM (then SIGKILL) on exit."""
-
-    name: str
-    argv: list[str]
-    ready_urls: list[str]
-    env: dict[str, str] | None = None
-    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    log_path: Path | None = None
-
-    def start(self, *, timeout: float = 30.0) -> ServiceProcess:
-        import tempfile
-
-        self.log_path = Path(tempfile.mkstemp(prefix=f"payharness-{self.name}-", suffix=".log")[1])
-        with self.log_path.open("wb") as out:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen(self.argv, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        pending = list(self.ready_urls)
-        while pending:
-            if self.proc.poll() is not None:
-                last = self.tail()
-                self.stop()
-                raise ServiceFailed(f"{self.name} exited with {self.proc.returncode}:\n{last}")
-            if time.monotonic() > deadline:
-                last = self.tail()
-                self.stop()
-                raise ServiceFailed(f"{self.name} not ready after {timeout:.0f} s:\n{last}")
-            try:
-                httpx.get(pending[0], timeout=1.0)
-                pending.pop(0)
-            except httpx.TransportError:
-                time.sleep(0.05)
-        return self
-
-    def tail(self, lines: int = 30) -> str:
-        if not self.log_path or not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        # The log lives only as long as its process: every start made one in the temp directory, and nothing
-        # removed them (hundreds after a day of test runs). A failure quotes its tail before stopping.
-        if self.log_path is not None:
-            self.log_path.unlink(missing_ok=True)
+def logs_folder(kind: str = "stack") -> Path:
+    """A new folder for one stack's service logs, under the run's artefacts (``PAYHARNESS_ARTEFACTS``)."""
+    root = Path(os.environ.get(ARTEFACTS_ENV) or REPO / "artefacts")
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    name = "-".join(p for p in (kind, time.strftime("%Y%m%dT%H%M%S"), worker, secrets.token_hex(3)) if p)
+    return root / "logs" / name
 
 
 def simulator_credentials() -> dict[str, dict[str, str]]:
@@ -138,27 +91,42 @@ class Stack:
 
     postgres: PostgresHandle
     database: str
-    services: list[ServiceProcess] = field(default_factory=list)
+    log_dir: Path = field(default_factory=logs_folder)
+    services: list[Service] = field(default_factory=list)
     urls: dict[str, str] = field(default_factory=dict)
     core_env: dict[str, str] = field(default_factory=dict)
-    core_service: ServiceProcess | None = None
+    core_service: Service | None = None
     seeding: Seeding = field(default_factory=Seeding)  # defects every core of this stack is started with
+    # Bound once for the stack's life: a restarted core serves on the same address, and no other
+    # process can take it between a stop and a start.
+    core_socket: socket.socket = field(default_factory=listening_socket, repr=False)
+
+    def __post_init__(self) -> None:
+        host, port = self.core_socket.getsockname()[:2]
+        self.urls["core"] = f"http://{host}:{port}"
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, *, database: str = "payharness", with_simulators: bool = True, with_core: bool = True,
+    def start(cls, *, database: str | None = None, with_simulators: bool = True, with_core: bool = True,
               core_workers: int = 2, postgres: PostgresHandle | None = None,
-              core_extra_env: dict[str, str] | None = None, seeding: Seeding | None = None) -> Iterator[Stack]:
+              core_extra_env: dict[str, str] | None = None, seeding: Seeding | None = None,
+              log_dir: Path | None = None) -> Iterator[Stack]:
         """Start what is asked for; ``postgres`` reuses a running server instead of providing one.
 
         ``seeding``: defects for the database this creates and for every core it starts (none by default).
+        ``database``: a name to create if missing and keep; by default a fresh ``payharness_<random>`` that
+        is dropped on exit, so nothing a run did to its schema (a seeded schema defect) outlives it, also
+        on a server the user gave (``PAYHARNESS_DATABASE_URL``). Service logs go to ``log_dir`` (default: a
+        new folder under the artefacts' ``logs/``).
         """
         with contextlib.ExitStack() as exit_stack:
             pg = postgres or exit_stack.enter_context(provide_postgres())
-            stack = cls(postgres=pg, database=database, seeding=seeding or Seeding())
+            name = database or f"{DB_PREFIX}{secrets.token_hex(4)}"
+            stack = cls(postgres=pg, database=name, log_dir=log_dir or logs_folder(), seeding=seeding or Seeding())
+            drop = False
             try:
-                stack._create_database()
-                stack.urls["database"] = pg.database_dsn(database)
+                drop = stack._create_database() and database is None  # never a database it did not create
+                stack.urls["database"] = pg.database_dsn(name)
                 if with_simulators:
                     stack._start_simulators()
                 if with_core and with_simulators:
@@ -168,16 +136,20 @@ class Stack:
                 stack.stop_core()
                 for service in reversed(stack.services):
                     service.stop()
+                stack.core_socket.close()
+                if drop:
+                    stack._drop_database()
 
     def start_core(self, *, workers: int = 2, port: int | None = None, extra_env: dict[str, str] | None = None,
-                   token_secret: str | None = None) -> ServiceProcess:
-        """Serve the core with uvicorn (``workers`` processes) against the simulators and the database."""
-        import os
-        import secrets
+                   token_secret: str | None = None) -> Service:
+        """Serve the core with uvicorn (``workers`` processes) against the simulators and the database.
 
+        It always serves on the stack's core socket (``port``, if given, must be that socket's port).
+        """
+        core_url = self.urls["core"]
+        if port is not None and not core_url.endswith(f":{port}"):
+            raise ValueError(f"the core serves on {core_url}, not on port {port}")
         token_secret = token_secret or self.core_env.get("PAYHARNESS_AUTH__TOKEN_SECRET") or secrets.token_urlsafe(32)
-        port = port or int(self.urls.get("core", "http://127.0.0.1:0").rsplit(":", 1)[1]) or free_port()
-        core_url = f"http://127.0.0.1:{port}"
         self.core_env = core_environment(
             database_url=self.postgres.database_dsn(self.database, driver="asyncpg"), core_url=core_url,
             sims={k: self.urls[k] for k in ("payu", "wompi", "efecty")}, token_secret=token_secret,
@@ -195,24 +167,36 @@ class Stack:
             self.core_env["COVERAGE_FILE"] = str(Path(coverage_dir) / ".coverage")
         # Keep-alive longer than any bounded run: a client that reuses a connection just as the server
         # times it out (uvicorn's default is 5 s) sees it closed — a race that is the client's, not the core's.
-        argv = [sys.executable, *runner, "uvicorn", factory, "--factory", "--host", "127.0.0.1",
-                "--port", str(port), "--workers", str(workers), "--no-access-log", "--log-level", "warning",
-                "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS), "--http", HTTP_PROTOCOL,
-                *proxy_argv({**os.environ, **self.core_env})]
-        self.core_service = ServiceProcess("core", argv, [f"{core_url}/openapi.json"],
-                                           env={**os.environ, **self.core_env}).start()
-        self.urls["core"] = core_url
-        return self.core_service
+        argv = [sys.executable, *runner, "supervise.asgi", factory, "--factory", "--workers", str(workers),
+                "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS),
+                "--http", HTTP_PROTOCOL, *proxy_argv({**os.environ, **self.core_env})]
+        service = Service("core", argv, log_dir=self.log_dir, env={**os.environ, **self.core_env}, cwd=REPO,
+                          sock=self.core_socket)
+        self.core_service = service.start()
+        return service
 
     def stop_core(self) -> None:
         if self.core_service is not None:
             self.core_service.stop()
             self.core_service = None
 
-    def running(self) -> list[ServiceProcess]:
+    def running(self) -> list[Service]:
         return [*self.services, *([self.core_service] if self.core_service else [])]
 
-    def _create_database(self) -> None:
+    def _drop_database(self) -> None:
+        import asyncpg
+
+        async def drop() -> None:
+            conn = await asyncpg.connect(self.postgres.dsn)
+            try:  # WITH (FORCE): a connection a killed client left open does not keep the database
+                await conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(self.database)} WITH (FORCE)")
+            finally:
+                await conn.close()
+
+        run_sync(drop)
+
+    def _create_database(self) -> bool:
+        """Create the database if missing (True when created here) and migrate it to head."""
         import asyncpg
 
         from core.db.migrate import upgrade
@@ -233,28 +217,30 @@ class Stack:
             from harness.defects.schema import apply_schema_defects
 
             run_sync(lambda: apply_schema_defects(self.postgres.database_dsn(self.database), self.seeding))
+        return created
 
     def _start_simulators(self) -> None:
-        """Each simulator in its own process (its own core under load), on a port chosen here."""
-        ports = {name: free_port() for name in ("payu", "wompi", "efecty")}
-        # The core's address is chosen now so the Wompi simulator knows where to send events.
-        self.urls["core"] = f"http://127.0.0.1:{free_port()}"
+        """Each simulator in its own process (its own core under load), on a socket bound here."""
         extra = {"wompi": ["--events-url", f"{self.urls['core']}/webhooks/wompi"]}
-        for name, port in ports.items():
-            argv = [sys.executable, "-m", f"simulators.{name}", "--port", str(port), *extra.get(name, [])]
-            ready = [f"http://127.0.0.1:{port}/__admin/clock"]
-            self.services.append(ServiceProcess(f"simulator-{name}", argv, ready).start())
-            self.urls[name] = f"http://127.0.0.1:{port}"
+        for name in ("payu", "wompi", "efecty"):
+            argv = [sys.executable, "-m", f"simulators.{name}", *extra.get(name, [])]
+            service = Service(f"simulator-{name}", argv, log_dir=self.log_dir, cwd=REPO)
+            self.services.append(service)  # before start: a Ctrl-C while it starts still stops it
+            service.start()
+            self.urls[name] = service.url
 
 
 KEEP_ALIVE_SECONDS = 120
 
 
-def run_stack(*, database: str, with_simulators: bool, core_workers: int = 2, seeding: Seeding | None = None) -> int:
-    """`payharness up`: start everything, print where it is, wait for Ctrl-C."""
+def run_stack(*, database: str | None, with_simulators: bool, core_workers: int = 2,
+              seeding: Seeding | None = None) -> int:
+    """`payharness up`: start everything, print where it is, wait for Ctrl-C (``database`` None: a fresh one)."""
     with Stack.start(database=database, with_simulators=with_simulators, core_workers=core_workers,
                      seeding=seeding) as stack:
-        print(f"postgres ({stack.postgres.kind}) and database {database!r} ready")
+        kept = "kept" if database else "dropped on exit"
+        print(f"postgres ({stack.postgres.kind}) and database {stack.database!r} ({kept}) ready; "
+              f"logs in {stack.log_dir}")
         for name, url in stack.urls.items():
             print(f"  {name:<10} {url}")
         if stack.core_env:
@@ -262,12 +248,12 @@ def run_stack(*, database: str, with_simulators: bool, core_workers: int = 2, se
             print(f"  token secret (for `payharness token`): {secret}")
         print("Ctrl-C to stop.", flush=True)
         try:
-            while all(s.proc is None or s.proc.poll() is None for s in stack.running()):
+            while all(s.running() for s in stack.running()):
                 time.sleep(0.5)
         except KeyboardInterrupt:
             print("stopping…")
             return 0
-        failed = [s for s in stack.running() if s.proc and s.proc.poll() is not None]
+        failed = [s for s in stack.running() if not s.running()]
         for service in failed:
             print(f"{service.name} stopped unexpectedly:\n{service.tail()}", file=sys.stderr)
         return 1

@@ -38,7 +38,6 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -57,15 +56,17 @@ from harness.argtypes import (
     positive_int,
 )
 from harness.postgres import PostgresHandle
-from harness.stack import KEEP_ALIVE_SECONDS, ServiceProcess, Stack, free_port
+from harness.stack import KEEP_ALIVE_SECONDS, Stack
 from load.bench_pgbench import run_pgbench
 from load.bench_result import median_round, print_table, search_text, verdict
 from load.bench_search import SearchPlan, search
 from load.cpu import CpuMeter
 from load.db import plain_dsn, run_sync
 from load.ledger import read_ledger
-from load.runner import CONFIG, LOAD_CORE_ENV, LOCUSTFILE, REPO, redact
+from load.locust_proc import locust_plan, run_locust
+from load.runner import LOAD_CORE_ENV, REPO, redact
 from load.thresholds import STEP_LIMITS
+from supervise import Service
 
 P99_LIMIT_MS = STEP_LIMITS.p99_ms
 ERROR_LIMIT = STEP_LIMITS.max_error_ratio
@@ -205,7 +206,6 @@ def locust_run(
     shutil.rmtree(out / "ledger", ignore_errors=True)
     (out / "audit.json").unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--config", str(CONFIG)]
     # Unpaced (offered 0): CEILING_USERS users, each asking for far more than any answer allows.
     rate = offered or CEILING_USERS * user_rate
     opts = [
@@ -244,39 +244,10 @@ def locust_run(
     ]
     if not audit:
         opts.append("--no-audit")
-    procs: list[subprocess.Popen[bytes]] = []
-    if workers:
-        port = free_port()
-        master = [
-            *base,
-            *opts,
-            "--master",
-            "--expect-workers",
-            str(workers),
-            "--master-bind-host",
-            "127.0.0.1",
-            "--master-bind-port",
-            str(port),
-            "WompiWebhookUser",
-        ]
-        worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port), "WompiWebhookUser"]
-        argv, extra = master, [worker] * workers
-    else:
-        argv, extra = [*base, *opts, "WompiWebhookUser"], []
-    with (out / "locust.log").open("wb") as log, CpuMeter(roots=cpu_roots) as meter:
-        main = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-        procs = [subprocess.Popen(w, cwd=REPO, stdout=log, stderr=subprocess.STDOUT) for w in extra]
-        try:
-            main.wait(timeout=seconds + 120)
-        except subprocess.TimeoutExpired:
-            main.kill()
-            main.wait()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    plan = locust_plan(opts, ["WompiWebhookUser"], workers=workers)
+    argv = plan.master
+    with CpuMeter(roots=cpu_roots) as meter:
+        run_locust(plan, log_dir=out, timeout=seconds + 120, name="locust")
     return _measure(name, out, offered, seconds, workers, argv, meter)
 
 
@@ -316,33 +287,15 @@ def cpu_text(m: Measure) -> str:
     return f"; CPU ms/request {parts} ({sum(m.cpu_cores.values()):.2f} cores busy)"
 
 
-def bare_server(mode: str, *, dsn: str, workers: int) -> ServiceProcess:
-    port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "load.bare:app_from_env",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        "--timeout-keep-alive",
-        str(KEEP_ALIVE_SECONDS),
-    ]
+def bare_server(mode: str, *, dsn: str, workers: int, log_dir: Path) -> Service:
+    argv = [sys.executable, "-m", "supervise.asgi", "load.bare:app_from_env", "--factory", "--workers", str(workers),
+            "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS)]
     env = {**os.environ, "PAYHARNESS_BARE_DSN": dsn, "PAYHARNESS_BARE_MODE": mode}
-    # No GET route on the bare app: readiness is any HTTP answer, so probe a path that 404s.
-    return ServiceProcess(f"bare-{mode}", argv, [f"http://127.0.0.1:{port}/ready"], env=env).start()
+    return Service(f"bare-{mode}", argv, log_dir=log_dir, env=env, cwd=REPO).start()
 
 
-def _url(service: ServiceProcess) -> str:
-    return service.ready_urls[0].rsplit("/", 1)[0]
+def _url(service: Service) -> str:
+    return service.url
 
 
 @dataclass
@@ -367,7 +320,7 @@ class Run:
 def _generator(run: Run) -> None:
     """What one Locust process can offer on this machine, against a null endpoint."""
     args, stack, out = run.args, run.stack, run.out
-    null = bare_server("null", dsn=stack.urls["database"], workers=args.core_workers)
+    null = bare_server("null", dsn=stack.urls["database"], workers=args.core_workers, log_dir=stack.log_dir)
     try:
         gen = locust_run(
             "generator",
@@ -474,7 +427,7 @@ def _ceilings(run: Run) -> None:
         print(f"{name}: {m.achieved:g}/s, p50 {m.p50_ms:g} p99 {m.p99_ms:g} ms, failures {m.failures}{cpu_text(m)}")
         return asdict(m)
 
-    bare = bare_server("sql", dsn=stack.urls["database"], workers=args.core_workers)
+    bare = bare_server("sql", dsn=stack.urls["database"], workers=args.core_workers, log_dir=stack.log_dir)
     rounds: dict[str, list[dict[str, Any]]] = {"core_ceiling": [], "bare_ceiling": []}
     hosts = {"core_ceiling": stack.urls["core"], "bare_ceiling": _url(bare)}
     try:
@@ -535,7 +488,7 @@ def run(args: argparse.Namespace, plan: SearchPlan) -> dict[str, Any]:
         "started": time.strftime("%FT%T%z"),
         "phase_seconds": {},
     }
-    with Stack.start(core_workers=args.core_workers, core_extra_env=LOAD_CORE_ENV) as stack:
+    with Stack.start(core_workers=args.core_workers, core_extra_env=LOAD_CORE_ENV, log_dir=out / "logs") as stack:
         report["postgres"] = stack.postgres.kind
         postmaster = postmaster_pid(stack.postgres)
         roots = (os.getpid(),) if postmaster is None else (os.getpid(), postmaster)

@@ -17,12 +17,10 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.argtypes import (
@@ -36,15 +34,13 @@ from harness.argtypes import (
 )
 from harness.defects import ENV as DEFECTS_ENV
 from harness.defects import Seeding
-from harness.paths import repo_root
-from harness.stack import Stack, free_port
+from harness.stack import Stack
 from load.db import run_sync
+from load.locust_proc import CONFIG, LOCUSTFILE, REPO, Plan, locust_plan, run_locust
 from load.payloads import Mix
 
-LOAD_DIR = Path(__file__).resolve().parent
-REPO = repo_root()
-LOCUSTFILE = LOAD_DIR / "locustfile.py"
-CONFIG = LOAD_DIR / "locust.conf"
+__all__ = ["CONFIG", "LOAD_CORE_ENV", "LOCUSTFILE", "REPO", "Plan", "build_parser", "locust_commands", "main", "redact",
+           "run"]
 ALL_USERS = ("WompiWebhookUser", "PayUWebhookUser", "WompiGatewayUser", "CheckoutUser", "EfectyUser")
 # The checkout's per-IP limit protects a real shop; here every request comes from 127.0.0.1.
 LOAD_CORE_ENV = {"PAYHARNESS_LIMITS__PAYMENTS_PER_IP": "100000/minute"}
@@ -115,16 +111,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-@dataclass
-class Plan:
-    """The processes one run starts, as argument lists (kept in the result for the report)."""
-
-    master: list[str]
-    workers: list[list[str]] = field(default_factory=list)
-
-
 def locust_commands(args: argparse.Namespace, stack: Stack, artefacts: Path) -> Plan:
-    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--config", str(CONFIG)]
     opts = [
         "--headless",
         "--host",
@@ -175,45 +162,16 @@ def locust_commands(args: argparse.Namespace, stack: Stack, artefacts: Path) -> 
             if given is None:
                 opts += [flag, relaxed]
     opts += list(args.locust_arg)
-    if args.workers <= 0:
-        return Plan(master=[*base, *opts, *args.users])
-    port = free_port()
-    master = [
-        *base,
-        *opts,
-        "--master",
-        "--expect-workers",
-        str(args.workers),
-        "--master-bind-host",
-        "127.0.0.1",
-        "--master-bind-port",
-        str(port),
-        *args.users,
-    ]
-    worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port), *args.users]
-    return Plan(master=master, workers=[list(worker) for _ in range(args.workers)])
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
+    return locust_plan(opts, args.users, workers=args.workers)
 
 
 def restart_core(stack: Stack, mode: str, *, workers: int, extra_env: dict[str, str]) -> float:
-    """Stop the core (gracefully, or SIGKILL it and its workers by pid) and start it on the same port."""
+    """Stop the core (gracefully, or SIGKILL it and its workers) and start it again on the same socket."""
     started = time.perf_counter()
     service = stack.core_service
     if mode == "kill" and service is not None and service.proc is not None:
-        for pid in [*_children(service.proc.pid), service.proc.pid]:
-            with contextlib.suppress(ProcessLookupError):  # a worker may already be gone
-                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # the core's process group: its supervisor and workers
+            os.killpg(service.proc.pid, signal.SIGKILL)
         service.proc.wait()
     stack.stop_core()
     stack.start_core(workers=workers, extra_env=extra_env)
@@ -228,11 +186,6 @@ def parse_env(pairs: Sequence[str]) -> dict[str, str]:
             raise SystemExit(f"--defect-env {pair!r}: use KEY=VALUE")
         env[key] = value
     return env
-
-
-def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
 
 
 def defect_environment(args: argparse.Namespace) -> dict[str, str]:
@@ -257,16 +210,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, artefacts: Path, extra_env: dict[str, str], seeding: Seeding) -> int:
     events: dict[str, object] = {}
-    with Stack.start(core_workers=args.core_workers, core_extra_env=extra_env, seeding=seeding) as stack:
+    with Stack.start(core_workers=args.core_workers, core_extra_env=extra_env, seeding=seeding,
+                     log_dir=artefacts / "logs") as stack:
         plan = locust_commands(args, stack, artefacts)
-        master = _spawn(plan.master, artefacts / "locust-master.log")
-        workers = [_spawn(argv, artefacts / f"locust-worker-{n}.log") for n, argv in enumerate(plan.workers)]
         done = threading.Event()
         chaos = threading.Thread(target=_chaos, args=(stack, args, artefacts, extra_env, events, done), daemon=True)
         chaos.start()
-        code = _wait(master, workers, timeout=args.duration + 180)
-        done.set()
-        chaos.join(timeout=60)
+        try:  # Locust's processes are stopped in run_locust whatever happens, a Ctrl-C included
+            code = run_locust(plan, log_dir=artefacts, timeout=args.duration + 180)
+        finally:
+            done.set()
+            chaos.join(timeout=60)
     _write_run(artefacts, args, plan, code, events)
     _print_outcome(artefacts, code)
     return code
@@ -319,26 +273,6 @@ async def kill_db_connections(stack: Stack) -> int:
         )
     finally:
         await conn.close()
-
-
-def _wait(master: subprocess.Popen[bytes], workers: list[subprocess.Popen[bytes]], *, timeout: float) -> int:
-    try:
-        code = master.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        print(f"payharness load: Locust still running after {timeout:.0f} s; stopping it", file=sys.stderr)
-        master.terminate()
-        try:
-            master.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            master.kill()
-        code = 124
-    for worker in workers:
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-    return code
 
 
 def redact(argv: list[str]) -> list[str]:

@@ -1,30 +1,36 @@
 """Run the PayU, Wompi and Efecty simulators on 127.0.0.1, one process each, until interrupted.
 
 Usage: ``python -m simulators.serve [--only efecty] [--payu-port 8081] [--json]``; the lead's CLI
-(``payharness simulators``) calls ``main``. Each child binds its port first and reports the URL and
-credentials back, so port 0 (a free port) works.
+(``payharness simulators``) calls ``main``. Each simulator is a ``python -m simulators.<gateway>`` child
+supervised by ``supervise.Service``: the socket is bound here (port 0 = a free one) and passed down, the
+child is ready when it answers our identity token, and its log goes under ``--logs``.
 """
 
 import argparse
 import importlib
 import json
-import multiprocessing
-import queue
+import os
 import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import fields, is_dataclass
-from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
+
+from supervise import Service, ServiceFailed, listening_socket
 
 GATEWAYS = ("payu", "wompi", "efecty")
 _CONFIG_CLASS = {"payu": "PayUConfig", "wompi": "WompiConfig", "efecty": "EfectyConfig"}
-# Where each simulator sends its webhooks: the config field set by --<gateway>-webhook-url.
+# Where each simulator sends its webhooks: the config field set by --<gateway>-webhook-url, and the
+# option of ``python -m simulators.<gateway>`` that sets it.
 _WEBHOOK_FIELD = {"payu": "default_confirmation_url", "wompi": "events_url", "efecty": "notify_url"}
+_WEBHOOK_OPTION = {"payu": "--confirmation-url", "wompi": "--events-url", "efecty": "--notify-url"}
 _CREDENTIAL_NAME = re.compile(r"(key|secret|login|merchant|account|convenio)")
 _STARTUP_TIMEOUT = 60.0
+_REPO = Path(__file__).resolve().parent.parent
 
 
 def credentials(config: Any) -> dict[str, str]:
@@ -47,22 +53,9 @@ def credentials(config: Any) -> dict[str, str]:
     return found
 
 
-def _child(gateway: str, port: int, options: dict[str, Any], reports: Any) -> None:
-    """Process body: build the app, bind, report, serve. Imports happen here, lazily."""
-    try:
-        from simulators.common.serve import bind_socket, serve
-
-        package = importlib.import_module(f"simulators.{gateway}")
-        config_class = getattr(package, _CONFIG_CLASS[gateway])
-        create_app = package.create_app
-        config = config_class(**options)
-        sock = bind_socket(port=port)
-    except Exception as exc:
-        reports.put({"gateway": gateway, "error": f"{type(exc).__name__}: {exc}"})
-        sys.exit(1)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    reports.put({"gateway": gateway, "url": url, "admin": f"{url}/__admin", "credentials": credentials(config)})
-    serve(create_app(config), port=0, sock=sock)
+def _config(gateway: str, options: dict[str, Any]) -> Any:
+    package = importlib.import_module(f"simulators.{gateway}")
+    return getattr(package, _CONFIG_CLASS[gateway])(**options)
 
 
 def _port(text: str) -> int:
@@ -84,6 +77,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", choices=GATEWAYS, action="append", help="run just this one (repeatable)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulators' random choices (default 0)")
     parser.add_argument("--json", action="store_true", help="print the endpoints as one JSON document")
+    parser.add_argument("--logs", default=None,
+                        help="folder for the simulators' logs (default artefacts/logs/simulators-<time>)")
     return parser.parse_args(argv)
 
 
@@ -95,71 +90,53 @@ def render_table(reports: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _stop(processes: list[BaseProcess]) -> None:
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(timeout=10)
-        if process.is_alive():
-            process.kill()
-            process.join()
+def _start(gateway: str, args: argparse.Namespace, logs: Path) -> tuple[Service, dict[str, Any]]:
+    options: dict[str, Any] = {"seed": args.seed}
+    argv = [sys.executable, "-m", f"simulators.{gateway}", "--seed", str(args.seed)]
+    webhook = getattr(args, f"{gateway}_webhook_url")
+    if webhook:
+        options[_WEBHOOK_FIELD[gateway]] = webhook
+        argv += [_WEBHOOK_OPTION[gateway], webhook]
+    config = _config(gateway, options)
+    sock = listening_socket(port=getattr(args, f"{gateway}_port"))
+    service = Service(f"simulator-{gateway}", argv, log_dir=logs, cwd=_REPO, sock=sock)
+    report = {"gateway": gateway, "url": service.url, "admin": f"{service.url}/__admin",
+              "credentials": credentials(config)}
+    return service, report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the simulators, print where they are, wait for Ctrl-C/SIGTERM, stop them. Returns the exit code."""
     args = parse_args(argv)
     chosen = [g for g in GATEWAYS if not args.only or g in args.only]
-    context = multiprocessing.get_context("spawn")
-    reports_queue = context.Queue()
-    processes: list[BaseProcess] = []
-    for gateway in chosen:
-        options: dict[str, Any] = {"seed": args.seed}
-        webhook = getattr(args, f"{gateway}_webhook_url")
-        if webhook:
-            options[_WEBHOOK_FIELD[gateway]] = webhook
-        port = getattr(args, f"{gateway}_port")
-        process = context.Process(target=_child, args=(gateway, port, options, reports_queue), name=gateway)
-        process.start()
-        processes.append(process)
-
+    root = Path(os.environ.get("PAYHARNESS_ARTEFACTS") or _REPO / "artefacts")
+    logs = Path(args.logs) if args.logs else root / "logs" / f"simulators-{time.strftime('%Y%m%dT%H%M%S')}"
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    services: list[Service] = []
     try:
-        reports = _collect(reports_queue, len(chosen), stop)
-        failed = [r for r in reports if "error" in r]
-        if failed or len(reports) < len(chosen):
-            for r in failed:
-                print(f"simulators.{r['gateway']} could not start: {r['error']}", file=sys.stderr)
-            if len(reports) < len(chosen) and not stop.is_set():
-                print("a simulator did not report within the start-up timeout", file=sys.stderr)
-            return 1 if not stop.is_set() else 0
-        reports.sort(key=lambda r: GATEWAYS.index(r["gateway"]))
+        reports = []
+        for gateway in chosen:
+            try:
+                service, report = _start(gateway, args, logs)
+                services.append(service)
+                service.start(timeout=_STARTUP_TIMEOUT)
+            except (OSError, ServiceFailed) as exc:
+                print(f"simulators.{gateway} could not start: {exc}", file=sys.stderr)
+                return 0 if stop.is_set() else 1
+            reports.append(report)
         print(json.dumps({"simulators": reports}, indent=2) if args.json else render_table(reports), flush=True)
         while not stop.wait(0.2):
-            dead = [p.name for p in processes if not p.is_alive()]
+            dead = [s.name for s in services if not s.running()]
             if dead:
                 print(f"simulator process exited unexpectedly: {', '.join(dead)}", file=sys.stderr)
                 return 1
         return 0
     finally:
-        _stop(processes)
+        for service in reversed(services):
+            service.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _collect(reports_queue: Any, expected: int, stop: threading.Event) -> list[dict[str, Any]]:
-    reports: list[dict[str, Any]] = []
-    waited = 0.0
-    while len(reports) < expected and waited < _STARTUP_TIMEOUT and not stop.is_set():
-        try:
-            reports.append(reports_queue.get(timeout=0.2))
-        except queue.Empty:
-            waited += 0.2
-            continue
-        if "error" in reports[-1]:
-            break
-    return reports
 
 
 if __name__ == "__main__":

@@ -36,3 +36,9 @@ def test_the_audit_runs_the_mutation_step_within_a_budget_where_the_report_reads
         assert step.artefacts == ["mutants/mutants.json"]
         # The step stops mutmut itself at the budget; the audit's own timeout is only the backstop.
         assert 0 < budget <= 300 and step.timeout >= budget + 60
+
+
+def test_every_step_logs_its_services_under_the_audits_folder(tmp_path: Path) -> None:
+    for quick in (True, False):
+        assert {s.name: s.env.get("PAYHARNESS_ARTEFACTS") for s in plan(tmp_path, quick=quick)} == {
+            s.name: str(tmp_path) for s in plan(tmp_path, quick=quick)}

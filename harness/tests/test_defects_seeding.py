@@ -15,17 +15,21 @@ from harness.defects import ENV, RECORD_ENV, Seeding
 from harness.defects.app import seeding_from
 from harness.defects.schema import apply_schema_defects
 from harness.postgres import PostgresHandle
-from harness.stack import ServiceProcess, Stack
+from harness.stack import Stack
+from supervise import Service
 
 UNREACHABLE = "postgresql://postgres@127.0.0.1:9/none"  # nothing listens on port 9: a connection attempt fails
 
 
-def _started_core(monkeypatch: pytest.MonkeyPatch, seeding: Seeding) -> ServiceProcess:
+def _started_core(monkeypatch: pytest.MonkeyPatch, seeding: Seeding) -> Service:
     """``Stack.start_core`` up to the process it would start (the process itself is not started)."""
-    monkeypatch.setattr(ServiceProcess, "start", lambda self, **_: self)
+    monkeypatch.setattr(Service, "start", lambda self, **_: self)
     stack = Stack(postgres=PostgresHandle("dsn", UNREACHABLE), database="payharness_x", seeding=seeding,
                   urls={name: f"http://127.0.0.1:{port}" for name, port in (("payu", 1), ("wompi", 2), ("efecty", 3))})
-    return stack.start_core(workers=1, port=4, token_secret="s" * 32)
+    try:
+        return stack.start_core(workers=1, token_secret="s" * 32)
+    finally:
+        stack.core_socket.close()
 
 
 def test_a_defect_name_left_in_the_callers_environment_does_not_reach_the_core(

@@ -113,3 +113,21 @@ async def test_ctrl_c_and_sigterm_stop_the_embedded_server(no_config: None, sig:
         time.sleep(0.1)
     assert not data_dir.exists()
     assert not _port_open(dsn)
+
+
+def test_an_embedded_server_whose_picked_port_was_taken_meanwhile_starts_on_another(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        picks = iter([busy, provider._free_port()])
+        # The race, made certain: the first free port picked is bound by someone else before Postgres binds it.
+        monkeypatch.setattr(provider, "_free_port", lambda: next(picks))
+        handle = provider.start_embedded()
+        try:
+            port = urlsplit(handle.dsn).port
+            assert port is not None and port != busy
+        finally:
+            handle.stop()

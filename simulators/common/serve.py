@@ -9,6 +9,8 @@ from typing import Any
 
 import uvicorn
 
+from supervise.identity import inherited_socket, with_identity
+
 LOCALHOST = "127.0.0.1"
 
 
@@ -53,14 +55,15 @@ def serve(
     """Blocking uvicorn run tuned for throughput (uvloop, httptools, no access log).
 
     Usage: ``serve(create_app(), port=8081)``. Pass ``port=0`` (or an already bound ``sock``) and an
-    ``on_ready`` callback to learn the port actually used.
+    ``on_ready`` callback to learn the port actually used. Started by a supervisor (``supervise.Service``),
+    it serves on the socket the supervisor bound and answers its identity token; ``port`` is then unused.
     """
     if host != LOCALHOST:
         raise ValueError("simulators bind to 127.0.0.1 only")
-    sock = sock or bind_socket(host, port)
+    sock = sock or inherited_socket() or bind_socket(host, port)
     if on_ready is not None:
         on_ready(sock.getsockname()[1])
-    server = uvicorn.Server(_config(app, fast=True))
+    server = uvicorn.Server(_config(with_identity(app), fast=True))
     server.run(sockets=[sock])
 
 

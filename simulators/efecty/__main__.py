@@ -6,6 +6,7 @@ import sys
 
 from simulators.common.serve import bind_socket, serve
 from simulators.efecty import EfectyConfig, create_app
+from supervise.identity import inherited_socket
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notify-url", default=None, help="optional payment push target (off by default)")
     args = parser.parse_args(argv)
     config = EfectyConfig(seed=args.seed, notify_url=args.notify_url)
-    sock = bind_socket(port=args.port)
+    sock = inherited_socket() or bind_socket(port=args.port)  # a supervisor's socket when it gave one
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     print(json.dumps({"gateway": "efecty", "url": url, **config.credentials()}), flush=True)
     serve(create_app(config), port=0, sock=sock)

@@ -70,3 +70,21 @@ def test_credentials_are_read_off_any_config() -> None:
         flag_secret: bool = True
 
     assert credentials(Fake()) == {"api_key": "k", "merchant_id": "7", "accounts_CO": "512321"}
+
+
+def test_sigterm_stops_every_simulator_process_and_their_logs_stay_in_the_logs_folder(tmp_path: Path) -> None:
+    import psutil
+
+    process = _run("--json", "--logs", str(tmp_path))
+    try:
+        document = _read_json_document(process)
+        assert [r["gateway"] for r in document["simulators"]] == ["payu", "wompi", "efecty"]
+        children = psutil.Process(process.pid).children(recursive=True)
+        assert len(children) >= 3
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "simulator-efecty.log", "simulator-payu.log", "simulator-wompi.log"]
