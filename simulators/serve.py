@@ -30,7 +30,6 @@ _WEBHOOK_FIELD = {"payu": "default_confirmation_url", "wompi": "events_url", "ef
 _WEBHOOK_OPTION = {"payu": "--confirmation-url", "wompi": "--events-url", "efecty": "--notify-url"}
 _CREDENTIAL_NAME = re.compile(r"(key|secret|login|merchant|account|convenio)")
 _STARTUP_TIMEOUT = 60.0
-_REPO = Path(__file__).resolve().parent.parent
 
 
 def credentials(config: Any) -> dict[str, str]:
@@ -99,7 +98,7 @@ def _start(gateway: str, args: argparse.Namespace, logs: Path) -> tuple[Service,
         argv += [_WEBHOOK_OPTION[gateway], webhook]
     config = _config(gateway, options)
     sock = listening_socket(port=getattr(args, f"{gateway}_port"))
-    service = Service(f"simulator-{gateway}", argv, log_dir=logs, cwd=_REPO, sock=sock)
+    service = Service(f"simulator-{gateway}", argv, log_dir=logs, sock=sock)
     report = {"gateway": gateway, "url": service.url, "admin": f"{service.url}/__admin",
               "credentials": credentials(config)}
     return service, report
@@ -109,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Start the simulators, print where they are, wait for Ctrl-C/SIGTERM, stop them. Returns the exit code."""
     args = parse_args(argv)
     chosen = [g for g in GATEWAYS if not args.only or g in args.only]
-    root = Path(os.environ.get("PAYHARNESS_ARTEFACTS") or _REPO / "artefacts")
+    # Installed as a package there is no checkout to write into: logs go under the current directory.
+    root = Path(os.environ.get("PAYHARNESS_ARTEFACTS") or Path.cwd() / "artefacts")
     logs = Path(args.logs) if args.logs else root / "logs" / f"simulators-{time.strftime('%Y%m%dT%H%M%S')}"
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -17,7 +17,7 @@ psutil, is a few dozen lines. This package imports none of core, simulators, har
 """
 
 from supervise.identity import FD_ENV, IDENTITY_PATH, TOKEN_ENV, IdentityMiddleware, inherited_socket
-from supervise.run import run
+from supervise.run import forwarding, run
 from supervise.service import Child, Service, ServiceFailed, listening_socket
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "IdentityMiddleware",
     "Service",
     "ServiceFailed",
+    "forwarding",
     "inherited_socket",
     "listening_socket",
     "run",

@@ -28,13 +28,44 @@ TIMED_OUT = -1
 FORWARDED = (signal.SIGINT, signal.SIGTERM)
 
 
+_live: set[subprocess.Popen[Any]] = set()  # children of run() calls in progress, in any thread
+_live_lock = threading.Lock()
+_interrupted = threading.Event()  # set by the main thread's handler inside forwarding()
+
+
+def _forward_to_live(signum: int, frame: FrameType | None) -> None:
+    _interrupted.set()
+    with _live_lock:
+        children = list(_live)
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signal.SIGINT)
+
+
+@contextlib.contextmanager
+def forwarding() -> Any:
+    """In the main thread, around work that calls ``run`` from other threads (a thread pool).
+
+    Python delivers signals to the main thread only, and each child runs in its own process group, out
+    of the terminal's reach: inside this scope a SIGINT/SIGTERM is passed on to every child of every
+    ``run`` in progress, and each of those ``run`` calls raises ``KeyboardInterrupt`` once its child ended.
+    """
+    _interrupted.clear()
+    with _handlers(_forward_to_live):
+        try:
+            yield
+        finally:
+            _interrupted.clear()
+
+
 def run(argv: Sequence[str], *, cwd: Path | str | None = None, env: Mapping[str, str] | None = None,
         stdout: IO[Any] | int | None = None, stderr: IO[Any] | int | None = None, timeout: float | None = None,
         grace: float = 60.0) -> int:
     """The child's exit code, ``TIMED_OUT`` on timeout.
 
     A SIGINT or SIGTERM received meanwhile is passed to the child; once the child has ended, this raises
-    ``KeyboardInterrupt`` so the caller unwinds as it would on a Ctrl-C of its own.
+    ``KeyboardInterrupt`` so the caller unwinds as it would on a Ctrl-C of its own. Called from another
+    thread than the main one, it is reached by signals only inside the main thread's ``forwarding()``.
     """
     received: list[int] = []
     started: list[subprocess.Popen[Any]] = []
@@ -47,31 +78,40 @@ def run(argv: Sequence[str], *, cwd: Path | str | None = None, env: Mapping[str,
             with contextlib.suppress(ProcessLookupError):
                 child.send_signal(signal.SIGINT)
 
+    def interrupted() -> bool:
+        return bool(received) or _interrupted.is_set()
+
     # The handlers go in before the child starts: an interrupt in between is not lost.
     with _handlers(forward):
-        proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env) if env is not None else None, stdout=stdout,
-                                stderr=stderr, process_group=0)
-        started.append(proc)
-        if received:
-            proc.send_signal(signal.SIGINT)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        patience: float | None = None  # set at the first signal: a child that ignores it is not waited for forever
-        while True:
-            try:
-                proc.wait(timeout=0.2)
-                break
-            except subprocess.TimeoutExpired:
-                pass
-            now = time.monotonic()
-            if received and patience is None:
-                patience = now + grace
-            if patience is not None and now > patience:
-                stop_group(proc, grace=5.0)
-                break
-            if deadline is not None and now > deadline:
-                stop_group(proc, grace=min(grace, 15.0))
-                return TIMED_OUT
-    if received:  # the child has finished cleaning up; now this process unwinds as interrupted too
+        with _live_lock:
+            proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env) if env is not None else None, stdout=stdout,
+                                    stderr=stderr, process_group=0)
+            started.append(proc)
+            _live.add(proc)
+        try:
+            if interrupted():
+                proc.send_signal(signal.SIGINT)
+            deadline = None if timeout is None else time.monotonic() + timeout
+            patience: float | None = None  # set at the first signal: a child that ignores it is not waited for
+            while True:
+                try:
+                    proc.wait(timeout=0.2)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                now = time.monotonic()
+                if interrupted() and patience is None:
+                    patience = now + grace
+                if patience is not None and now > patience:
+                    stop_group(proc, grace=5.0)
+                    break
+                if deadline is not None and now > deadline:
+                    stop_group(proc, grace=min(grace, 15.0))
+                    return TIMED_OUT
+        finally:
+            with _live_lock:
+                _live.discard(proc)
+    if interrupted():  # the child has finished cleaning up; now this process unwinds as interrupted too
         raise KeyboardInterrupt
     return proc.returncode
 

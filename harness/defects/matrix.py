@@ -43,6 +43,9 @@ from harness.defects import REGISTRY, Defect, applied_parts
 from harness.paths import repo_root
 from reports.model import CaseResult
 from reports.parse_tests import PARSE_ERRORS, read_junit
+from supervise import forwarding
+from supervise import run as supervised
+from supervise.run import TIMED_OUT as RUN_TIMED_OUT
 
 REPO = repo_root()
 FULL_SUITES = ("suites/constraints", "suites/replay", "suites/races", "suites/faults", "suites/api",
@@ -127,10 +130,10 @@ def run_suites(targets: Sequence[str], junit: Path, defect: Defect | None, recor
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--scenarios-json=",
            f"--junitxml={junit}", *seed, *targets]
     started = time.monotonic()
-    try:
-        code = subprocess.call(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               timeout=timeout)
-    except subprocess.TimeoutExpired:
+    # A timeout ends pytest's whole process group (its Postgres and services too); a Ctrl-C is passed on and
+    # waited for, so its teardown stops them.
+    code = supervised(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
+    if code == RUN_TIMED_OUT:
         code = TIMED_OUT
     return read_run(junit, code, time.monotonic() - started)
 
@@ -201,7 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     clean_passed = sum(1 for o in clean_run.outcomes.values() if o == "passed")
     print(f"clean core: {clean_passed} passed, {len(clean_failed) + len(clean_errors)} failed "
           f"({clean_run.duration_s:.0f} s){f' — NO BASELINE: {clean_broken}' if clean_broken else ''}", flush=True)
-    with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
+    # Each defect's pytest runs in its own process group: a Ctrl-C reaches them through forwarding().
+    with forwarding(), ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
         rows = []
         for row in pool.map(lambda d: run_defect(d, out, clean, not args.full, args.timeout), defects):
             print(f"  {row['name']:<34} {row['outcome'].upper():<12} {row['reason']} ({row['duration_s']} s)",

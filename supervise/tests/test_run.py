@@ -69,3 +69,19 @@ def test_a_timeout_ends_the_child_and_what_it_started(tmp_path: Path) -> None:
 
 def test_the_exit_code_is_the_childs() -> None:
     assert run([sys.executable, "-c", "raise SystemExit(7)"]) == 7
+
+
+def test_a_run_in_a_worker_thread_is_reached_through_forwarding(tmp_path: Path) -> None:
+    # Signals reach the main thread only, and the child has its own process group: without forwarding()
+    # the child would sleep out its minute (tried: the marker stays "started" and the test times out).
+    from concurrent.futures import ThreadPoolExecutor
+
+    from supervise.run import forwarding
+
+    marker = tmp_path / "state"
+    _interrupt_when(marker, signal.SIGINT)
+    with forwarding(), ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(run, [sys.executable, "-c", SLOW_TEARDOWN, str(marker)], timeout=30)
+        with pytest.raises(KeyboardInterrupt):
+            future.result(timeout=40)
+    assert marker.read_text() == "cleaned up"
