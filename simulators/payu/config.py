@@ -5,7 +5,9 @@ Usage: ``create_app(PayUConfig(webhook_signing="HMAC_SHA256", pending_card_delay
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
+from functools import partial
 from decimal import Decimal
 
 from simulators.common.chaos import WebhookChaosPlan
@@ -45,7 +47,9 @@ class PayUConfig:
     api_key: str = "4Vj8eK4rloUd272L48hsrarnUA"
     public_key: str = "PKaC6H4cEDJD919n705L544kSU"
     accounts: dict[str, str] = field(default_factory=lambda: dict(SANDBOX_ACCOUNTS))
-    seed: int = 0
+    # Seeds the ids the simulator hands out: fresh per config, so every start differs (an application whose
+    # database outlives a run never meets an id twice); pass one to repeat a run exactly.
+    seed: int = field(default_factory=partial(secrets.randbits, 32))
     faults: FaultPlan = field(default_factory=FaultPlan)
     chaos: WebhookChaosPlan = field(default_factory=WebhookChaosPlan)
     # Account-level confirmation URL (PayU Module setting); a request's notifyUrl wins over it.
