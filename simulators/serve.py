@@ -1,8 +1,9 @@
 """Run the PayU, Wompi and Efecty simulators on 127.0.0.1, one process each, until interrupted.
 
-Usage: ``python -m simulators.serve [--only efecty] [--payu-port 8081] [--json]``; the lead's CLI
-(``payharness simulators``) calls ``main``. Each child binds its port first and reports the URL and
-credentials back, so port 0 (a free port) works.
+Usage: ``python -m simulators.serve [--only efecty] [--payu-port 8081] [--config sims.toml] [--json]``;
+``payharness simulators`` calls ``main``. Settings come from flags, PAYHARNESS_SIM_* variables and the
+TOML file (``simulators.common.settings``); each child binds its port first and reports the URL and its
+settings (secrets redacted) back, so port 0 (a free port) works.
 """
 
 import argparse
@@ -19,10 +20,8 @@ from dataclasses import fields, is_dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-GATEWAYS = ("payu", "wompi", "efecty")
-_CONFIG_CLASS = {"payu": "PayUConfig", "wompi": "WompiConfig", "efecty": "EfectyConfig"}
-# Where each simulator sends its webhooks: the config field set by --<gateway>-webhook-url.
-_WEBHOOK_FIELD = {"payu": "default_confirmation_url", "wompi": "events_url", "efecty": "notify_url"}
+from simulators.common.settings import GATEWAYS, add_flags, build_config, load_or_exit, printable
+
 _CREDENTIAL_NAME = re.compile(r"(key|secret|login|merchant|account|convenio)")
 _STARTUP_TIMEOUT = 60.0
 
@@ -47,51 +46,48 @@ def credentials(config: Any) -> dict[str, str]:
     return found
 
 
-def _child(gateway: str, port: int, options: dict[str, Any], reports: Any) -> None:
-    """Process body: build the app, bind, report, serve. Imports happen here, lazily."""
+def _child(gateway: str, port: int, config: Any, reports: Any) -> None:
+    """Process body: bind, report, serve. The app's imports happen here, lazily."""
     try:
         from simulators.common.serve import bind_socket, serve
 
-        package = importlib.import_module(f"simulators.{gateway}")
-        config_class = getattr(package, _CONFIG_CLASS[gateway])
-        create_app = package.create_app
-        config = config_class(**options)
+        create_app = importlib.import_module(f"simulators.{gateway}").create_app
         sock = bind_socket(port=port)
     except Exception as exc:
         reports.put({"gateway": gateway, "error": f"{type(exc).__name__}: {exc}"})
         sys.exit(1)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    reports.put({"gateway": gateway, "url": url, "admin": f"{url}/__admin", "credentials": credentials(config)})
+    reports.put({"gateway": gateway, "url": url, "admin": f"{url}/__admin", **printable(config, gateway)})
     serve(create_app(config), port=0, sock=sock)
 
 
-def _port(text: str) -> int:
-    """An argparse type: a TCP port 0..65535, refused at parse time otherwise."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a TCP port 0..65535 (0: a free one), got {text}")
-    return value
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="payharness simulators", description=__doc__.splitlines()[0])
-    for gateway in GATEWAYS:
-        parser.add_argument(f"--{gateway}-port", type=_port, default=0, help="0 = a free port")
-        parser.add_argument(f"--{gateway}-webhook-url", default=None, help=f"sets {_WEBHOOK_FIELD[gateway]}")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="payharness simulators",
+        usage="%(prog)s [--only GATEWAY] [--json] [--config FILE] [--seed N] [--<gateway>-<setting> VALUE ...]",
+        description=__doc__.splitlines()[0],
+        epilog="Every setting is also read from PAYHARNESS_SIM_<GATEWAY>_<NAME> and from the --config TOML file; "
+        "flags win over the environment, which wins over the file. Table: simulators/README.md, 'Configure'.",
+    )
     parser.add_argument("--only", choices=GATEWAYS, action="append", help="run just this one (repeatable)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the simulators' random choices (default 0)")
     parser.add_argument("--json", action="store_true", help="print the endpoints as one JSON document")
-    return parser.parse_args(argv)
+    add_flags(parser, gateways=GATEWAYS)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Any]:
+    """The parsed flags and the merged settings; a bad setting exits 2 with one line naming it."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return args, load_or_exit(parser, args)
 
 
 def render_table(reports: list[dict[str, Any]]) -> str:
     lines = []
     for report in reports:
         lines.append(f"{report['gateway']:<7} {report['url']}   (admin {report['admin']})")
-        lines.extend(f"        {name:<22} {value}" for name, value in report["credentials"].items())
+        width = max(len(name) for name in report["settings"]) + 2
+        lines.extend(f"        {name:<{width}}{value}" for name, value in report["settings"].items())
     return "\n".join(lines)
 
 
@@ -108,18 +104,15 @@ def _stop(processes: list[BaseProcess]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the simulators, print where they are, wait for Ctrl-C/SIGTERM, stop them. Returns the exit code."""
-    args = parse_args(argv)
+    args, settings = parse_args(argv)
     chosen = [g for g in GATEWAYS if not args.only or g in args.only]
     context = multiprocessing.get_context("spawn")
     reports_queue = context.Queue()
     processes: list[BaseProcess] = []
     for gateway in chosen:
-        options: dict[str, Any] = {"seed": args.seed}
-        webhook = getattr(args, f"{gateway}_webhook_url")
-        if webhook:
-            options[_WEBHOOK_FIELD[gateway]] = webhook
-        port = getattr(args, f"{gateway}_port")
-        process = context.Process(target=_child, args=(gateway, port, options, reports_queue), name=gateway)
+        config = build_config(settings, gateway)
+        port = getattr(settings, gateway).port or 0
+        process = context.Process(target=_child, args=(gateway, port, config, reports_queue), name=gateway)
         process.start()
         processes.append(process)
 

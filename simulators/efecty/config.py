@@ -5,8 +5,8 @@ Usage: ``create_app(EfectyConfig(notify_url="http://127.0.0.1:9000/efecty", seed
 
 import secrets
 from dataclasses import dataclass, field
-from functools import partial
 from decimal import Decimal
+from functools import partial
 
 from simulators.common.chaos import WebhookChaosPlan
 from simulators.common.faults import FaultPlan

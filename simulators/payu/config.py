@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from functools import partial
 from decimal import Decimal
+from functools import partial
 
 from simulators.common.chaos import WebhookChaosPlan
 from simulators.common.faults import FaultPlan
