@@ -8,7 +8,7 @@ already parse ``--only``, ``--json`` and ports with argparse) and handed to the 
 Usage::
 
     parser = argparse.ArgumentParser(); add_flags(parser, gateways=GATEWAYS)
-    settings = load(parser.parse_args(argv), gateways=GATEWAYS)   # SettingsError on a bad value
+    settings = load(parser.parse_args(argv))                       # SettingsError on a bad value
     config = build_config(settings, "payu")                       # a PayUConfig
 """
 
@@ -43,7 +43,7 @@ SECRETS: dict[str, frozenset[str]] = {
 }
 # Identifiers a client must send: not secret, but an empty one is as useless as an empty key.
 _IDENTIFIERS: dict[str, frozenset[str]] = {
-    "payu": frozenset({"merchant_id", "api_login", "public_key"}),
+    "payu": frozenset({"merchant_id", "api_login", "public_key", "accounts"}),
     "wompi": frozenset({"public_key"}),
     "efecty": frozenset({"convenio", "merchant_nit"}),
 }
@@ -93,7 +93,7 @@ def gateway_model(gateway: str) -> type[BaseModel]:
         if f.name in SECRETS[gateway]:
             definitions[f.name] = (SecretStr, Field(SecretStr(_default(f)), min_length=1))
         elif f.name in _IDENTIFIERS[gateway]:
-            definitions[f.name] = (str, Field(_default(f), min_length=1))
+            definitions[f.name] = (hints[f.name], Field(_default(f), min_length=1))
         elif f.name in _CHOICES.get(gateway, {}):
             definitions[f.name] = (typing.Literal[_CHOICES[gateway][f.name]], _default(f))
         else:
@@ -143,7 +143,8 @@ def _kebab(name: str) -> str:
     return name.replace("_", "-")
 
 
-def _csv_floats(text: str) -> list[str]:
+def _csv(text: str) -> list[str]:
+    """``60,300`` -> ["60", "300"]; pydantic turns the items into numbers and refuses what is not one."""
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
@@ -203,7 +204,7 @@ def _flag_options(gateway: str, name: str, annotation: Any) -> dict[str, Any]:
     if annotation is bool:
         options["action"] = argparse.BooleanOptionalAction
     elif typing.get_origin(annotation) is tuple:
-        options.update(type=_csv_floats, metavar="SECONDS,...")
+        options.update(type=_csv, metavar="SECONDS,...")
     elif typing.get_origin(annotation) is dict:
         options.update(type=_pairs, metavar="ACCOUNT=COUNTRY,...")
     else:

@@ -83,6 +83,7 @@ BAD = [
     ("empty secret in TOML", "[wompi]\nevents_secret = ''\n", [], "wompi.events_secret"),
     ("empty secret by flag", "", ["--efecty-notify-secret", ""], "efecty.notify_secret"),
     ("empty identifier", "", ["--payu-merchant-id", ""], "payu.merchant_id"),
+    ("no PayU account", "[payu]\naccounts = {}\n", [], "payu.accounts"),
     ("unknown signing", "", ["--payu-webhook-signing", "CRC32"], "--payu-webhook-signing"),
     ("not TOML", "[payu\n", [], "not valid TOML"),
 ]
