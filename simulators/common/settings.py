@@ -168,6 +168,7 @@ def add_flags(parser: argparse.ArgumentParser, *, gateways: Sequence[str], prefi
 
     Flags left out are absent from the namespace, so they do not hide the environment or the file.
     """
+    parser.set_defaults(sim_prefixed_flags=prefixed)  # so an error names the flag as this runner spells it
     parser.add_argument("--config", type=Path, default=None, metavar="FILE",
                         help="TOML file of settings (flags > PAYHARNESS_SIM_* > this file > defaults)")
     parser.add_argument("--seed", type=int, default=argparse.SUPPRESS, dest=_dest("", "seed"), metavar="N",
@@ -259,11 +260,12 @@ def settings_lines(config: Any, gateway: str) -> list[str]:
     return [f"  {name:<{width}}{value}" for name, value in rows]
 
 
-def _where(loc: tuple[Any, ...]) -> str:
+def _where(loc: tuple[Any, ...], *, prefixed: bool) -> str:
     """How to set the setting at a validation error's location, all three ways."""
     if len(loc) >= 2 and loc[0] in GATEWAYS:
         gateway, name = str(loc[0]), str(loc[1])
-        return (f"{gateway}.{name} (--{gateway}-{_kebab(name)}, {ENV_PREFIX}{gateway.upper()}_{name.upper()}, "
+        flag = f"--{gateway}-{_kebab(name)}" if prefixed else f"--{_kebab(name)}"
+        return (f"{gateway}.{name} ({flag}, {ENV_PREFIX}{gateway.upper()}_{name.upper()}, "
                 f"[{gateway}] {name})")
     name = ".".join(str(part) for part in loc)
     return f"{name} (--{_kebab(name)}, {ENV_PREFIX}{name.upper()}, top-level {name})"
@@ -303,7 +305,8 @@ def load(namespace: argparse.Namespace) -> BaseModel:
             key = f"[{loc[0]}] {loc[1]}" if len(loc) == 2 else ".".join(map(str, loc))
             raise SettingsError(f"--config {path}: {key}: no such setting") from None
         message = "must not be empty" if error["type"] in ("too_short", "string_too_short") else error["msg"]
-        raise SettingsError(f"setting {_where(loc)}: {message}") from None
+        prefixed = getattr(namespace, "sim_prefixed_flags", True)
+        raise SettingsError(f"setting {_where(loc, prefixed=prefixed)}: {message}") from None
 
 
 def build_config(settings: BaseModel, gateway: str) -> Any:

@@ -139,7 +139,8 @@ def test_one_gateway_runners_read_the_same_file_and_variables(tmp_path: Path, mo
 def test_the_efecty_runner_refuses_a_bad_setting_before_binding(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stopped:
         efecty_main(["--merchant-api-key", ""])
-    assert stopped.value.code == 2 and "efecty.merchant_api_key" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert stopped.value.code == 2 and "efecty.merchant_api_key (--merchant-api-key," in err, err
 
 
 def test_the_readme_lists_every_setting_as_the_code_knows_them() -> None:
