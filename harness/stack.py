@@ -222,9 +222,12 @@ class Stack:
     def _start_simulators(self) -> None:
         """Each simulator in its own process (its own core under load), on a socket bound here."""
         extra = {"wompi": ["--events-url", f"{self.urls['core']}/webhooks/wompi"]}
+        # The stack's simulators run with their defaults, which the core is configured for: a user's own
+        # PAYHARNESS_SIM_* settings (meant for `payharness simulators`) would leave the two disagreeing.
+        sim_env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PAYHARNESS_SIM_")}
         for name in ("payu", "wompi", "efecty"):
             argv = [sys.executable, "-m", f"simulators.{name}", *extra.get(name, [])]
-            service = Service(f"simulator-{name}", argv, log_dir=self.log_dir, cwd=REPO)
+            service = Service(f"simulator-{name}", argv, log_dir=self.log_dir, cwd=REPO, env=sim_env)
             self.services.append(service)  # before start: a Ctrl-C while it starts still stops it
             service.start()
             self.urls[name] = service.url

@@ -1,13 +1,15 @@
 """Run the PayU, Wompi and Efecty simulators on 127.0.0.1, one process each, until interrupted.
 
-Usage: ``python -m simulators.serve [--only efecty] [--payu-port 8081] [--json]``; the lead's CLI
-(``payharness simulators``) calls ``main``. Each simulator is a ``python -m simulators.<gateway>`` child
-supervised by ``supervise.Service``: the socket is bound here (port 0 = a free one) and passed down, the
-child is ready when it answers our identity token, and its log goes under ``--logs``.
+Usage: ``python -m simulators.serve [--only efecty] [--payu-port 8081] [--config sims.toml] [--json]``;
+``payharness simulators`` calls ``main``. Settings come from flags, PAYHARNESS_SIM_* variables and the
+TOML file (``simulators.common.settings``), read and checked once here. Each simulator is a
+``python -m simulators.<gateway>`` child supervised by ``supervise.Service``: the socket is bound here
+(port 0 = a free one) and passed down, the child gets the resolved settings as PAYHARNESS_SIM_* variables
+(the seed drawn here included, so what is printed is what runs), is ready when it answers our identity
+token, and logs under ``--logs``.
 """
 
 import argparse
-import importlib
 import json
 import os
 import re
@@ -20,14 +22,9 @@ from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from simulators.common.settings import GATEWAYS, add_flags, build_config, child_environment, load_or_exit, printable
 from supervise import Service, ServiceFailed, listening_socket
 
-GATEWAYS = ("payu", "wompi", "efecty")
-_CONFIG_CLASS = {"payu": "PayUConfig", "wompi": "WompiConfig", "efecty": "EfectyConfig"}
-# Where each simulator sends its webhooks: the config field set by --<gateway>-webhook-url, and the
-# option of ``python -m simulators.<gateway>`` that sets it.
-_WEBHOOK_FIELD = {"payu": "default_confirmation_url", "wompi": "events_url", "efecty": "notify_url"}
-_WEBHOOK_OPTION = {"payu": "--confirmation-url", "wompi": "--events-url", "efecty": "--notify-url"}
 _CREDENTIAL_NAME = re.compile(r"(key|secret|login|merchant|account|convenio)")
 _STARTUP_TIMEOUT = 60.0
 
@@ -52,33 +49,27 @@ def credentials(config: Any) -> dict[str, str]:
     return found
 
 
-def _config(gateway: str, options: dict[str, Any]) -> Any:
-    package = importlib.import_module(f"simulators.{gateway}")
-    return getattr(package, _CONFIG_CLASS[gateway])(**options)
-
-
-def _port(text: str) -> int:
-    """An argparse type: a TCP port 0..65535, refused at parse time otherwise."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a TCP port 0..65535 (0: a free one), got {text}")
-    return value
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="payharness simulators", description=__doc__.splitlines()[0])
-    for gateway in GATEWAYS:
-        parser.add_argument(f"--{gateway}-port", type=_port, default=0, help="0 = a free port")
-        parser.add_argument(f"--{gateway}-webhook-url", default=None, help=f"sets {_WEBHOOK_FIELD[gateway]}")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="payharness simulators",
+        usage="%(prog)s [--only GATEWAY] [--json] [--config FILE] [--seed N] [--<gateway>-<setting> VALUE ...]",
+        description=__doc__.splitlines()[0],
+        epilog="Every setting is also read from PAYHARNESS_SIM_<GATEWAY>_<NAME> and from the --config TOML file; "
+        "flags win over the environment, which wins over the file. Table: simulators/README.md, 'Configure'.",
+    )
     parser.add_argument("--only", choices=GATEWAYS, action="append", help="run just this one (repeatable)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the simulators' random choices (default 0)")
     parser.add_argument("--json", action="store_true", help="print the endpoints as one JSON document")
     parser.add_argument("--logs", default=None,
                         help="folder for the simulators' logs (default artefacts/logs/simulators-<time>)")
-    return parser.parse_args(argv)
+    add_flags(parser, gateways=GATEWAYS)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Any]:
+    """The parsed flags and the merged settings; a bad setting exits 2 with one line naming it."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return args, load_or_exit(parser, args)
 
 
 def render_table(reports: list[dict[str, Any]]) -> str:
@@ -89,24 +80,22 @@ def render_table(reports: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _start(gateway: str, args: argparse.Namespace, logs: Path) -> tuple[Service, dict[str, Any]]:
-    options: dict[str, Any] = {"seed": args.seed}
-    argv = [sys.executable, "-m", f"simulators.{gateway}", "--seed", str(args.seed)]
-    webhook = getattr(args, f"{gateway}_webhook_url")
-    if webhook:
-        options[_WEBHOOK_FIELD[gateway]] = webhook
-        argv += [_WEBHOOK_OPTION[gateway], webhook]
-    config = _config(gateway, options)
-    sock = listening_socket(port=getattr(args, f"{gateway}_port"))
-    service = Service(f"simulator-{gateway}", argv, log_dir=logs, sock=sock)
-    report = {"gateway": gateway, "url": service.url, "admin": f"{service.url}/__admin",
-              "credentials": credentials(config)}
+def _start(gateway: str, settings: Any, logs: Path) -> tuple[Service, dict[str, Any]]:
+    """The gateway's supervised child (not started yet) and what to print about it."""
+    config = build_config(settings, gateway)
+    # The child reads only what is resolved here: the caller's own PAYHARNESS_SIM_* variables are replaced.
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PAYHARNESS_SIM_")}
+    env.update(child_environment(config, gateway))
+    sock = listening_socket(port=getattr(settings, gateway).port or 0)
+    service = Service(f"simulator-{gateway}", [sys.executable, "-m", f"simulators.{gateway}"], log_dir=logs,
+                      env=env, sock=sock)
+    report = {"gateway": gateway, "url": service.url, "admin": f"{service.url}/__admin", **printable(config, gateway)}
     return service, report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the simulators, print where they are, wait for Ctrl-C/SIGTERM, stop them. Returns the exit code."""
-    args = parse_args(argv)
+    args, settings = parse_args(argv)
     chosen = [g for g in GATEWAYS if not args.only or g in args.only]
     # Installed as a package there is no checkout to write into: logs go under the current directory.
     root = Path(os.environ.get("PAYHARNESS_ARTEFACTS") or Path.cwd() / "artefacts")
@@ -118,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         reports = []
         for gateway in chosen:
             try:
-                service, report = _start(gateway, args, logs)
+                service, report = _start(gateway, settings, logs)
                 services.append(service)
                 service.start(timeout=_STARTUP_TIMEOUT)
             except (OSError, ServiceFailed) as exc:

@@ -3,8 +3,10 @@
 Usage: ``create_app(EfectyConfig(notify_url="http://127.0.0.1:9000/efecty", seed=3))``
 """
 
+import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 
 from simulators.common.chaos import WebhookChaosPlan
 from simulators.common.faults import FaultPlan
@@ -37,7 +39,9 @@ class EfectyConfig:
     notify_secret: str = "efecty_notify_secret_P8r3Ty6Ua1"  # noqa: S105 - invented test secret
     retry_schedule: tuple[float, ...] = EFECTY_RETRY_SCHEDULE
     webhook_timeout_seconds: float = 10.0
-    seed: int = 0
+    # Seeds the ids the simulator hands out: fresh per config, so every start differs (an application whose
+    # database outlives a run never meets an id twice); pass one to repeat a run exactly.
+    seed: int = field(default_factory=partial(secrets.randbits, 32))
     faults: FaultPlan = field(default_factory=FaultPlan)
     chaos: WebhookChaosPlan = field(default_factory=WebhookChaosPlan)
 

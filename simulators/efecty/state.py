@@ -83,13 +83,17 @@ class EfectyBook:
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
-        self._operations = 0
+        self._operations = self._first_operation()
 
     def clear(self) -> None:
         self.vouchers.clear()
         self.payments.clear()
         self._rng = random.Random(self.seed)
-        self._operations = 0
+        self._operations = self._first_operation()
+
+    def _first_operation(self) -> int:
+        # Operation ids are a six-digit counter; starting it at a seeded point keeps two runs' ids apart.
+        return self._rng.randrange(1_000_000)
 
     def register(self, voucher: Voucher) -> Voucher:
         if voucher.payment_code in self.vouchers:

@@ -1,4 +1,8 @@
-"""Run the PayU simulator alone: ``python -m simulators.payu --port 8081 [--confirmation-url URL]``."""
+"""Run the PayU simulator alone: ``python -m simulators.payu --port 8081 [--api-key KEY] [--config sims.toml]``.
+
+Every setting is a flag here (``--api-key``), a PAYHARNESS_SIM_PAYU_* variable and a key of the TOML file's
+``[payu]`` table; flags win over the environment, which wins over the file (simulators/README.md, "Configure").
+"""
 
 from __future__ import annotations
 
@@ -7,64 +11,57 @@ import sys
 from collections.abc import Sequence
 
 from simulators.common.serve import serve
+from simulators.common.settings import add_flags, build_config, load_or_exit, settings_lines
 from simulators.payu.app import create_app
 from simulators.payu.config import PayUConfig
 from simulators.payu.routes import PAYMENTS_PATH, QUERIES_PATH
-from simulators.payu.signing import Algorithm
+
+DEFAULT_PORT = 8081
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m simulators.payu", description=__doc__)
-    parser.add_argument("--port", type=int, default=8081, help="port on 127.0.0.1 (0 picks a free one)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--confirmation-url", default=None, help="account-level confirmation URL (a request's notifyUrl wins)"
-    )
-    parser.add_argument("--signing", choices=[a.value for a in Algorithm], default="MD5", help="confirmation sign")
-    parser.add_argument("--webhook-secret", default=PayUConfig.webhook_secret, help="key for HMAC_SHA256")
-    parser.add_argument("--pending-card-delay", type=float, default=None, help="seconds before PENDING cards settle")
-    parser.add_argument("--cash-confirmation-delay", type=float, default=0.0, help="seconds from payment to POST")
-    parser.add_argument("--allow-duplicate-references", action="store_true")
-    return parser.parse_args(argv)
+    """Flags plus the merged settings (``args.settings``); a bad setting exits 2 with one line naming it."""
+    parser = argparse.ArgumentParser(prog="python -m simulators.payu", description=__doc__,
+                                     usage="%(prog)s [--port N] [--config FILE] [--seed N] [--<setting> VALUE ...]")
+    parser.add_argument("--port", type=int, default=None,
+                        help=f"port on 127.0.0.1 (0 picks a free one; default {DEFAULT_PORT})")
+    add_flags(parser, gateways=("payu",), prefixed=False)
+    args = parser.parse_args(argv)
+    args.settings = load_or_exit(parser, args)
+    return args
 
 
 def config_from_args(args: argparse.Namespace) -> PayUConfig:
-    return PayUConfig(
-        seed=args.seed,
-        default_confirmation_url=args.confirmation_url,
-        webhook_signing=args.signing,
-        webhook_secret=args.webhook_secret,
-        pending_card_delay_seconds=args.pending_card_delay,
-        cash_confirmation_delay_seconds=args.cash_confirmation_delay,
-        validate_unique_reference=not args.allow_duplicate_references,
-    )
+    config: PayUConfig = build_config(args.settings, "payu")
+    return config
+
+
+def port_from_args(args: argparse.Namespace) -> int:
+    """--port, else PAYHARNESS_SIM_PAYU_PORT or the file's [payu] port, else 8081."""
+    for port in (args.port, args.settings.payu.port):
+        if port is not None:
+            return int(port)
+    return DEFAULT_PORT
 
 
 def banner(config: PayUConfig, port: int) -> str:
-    """What a user needs to point an integration at this simulator."""
+    """Where the simulator is and every setting it runs with, secrets redacted."""
     base = f"http://127.0.0.1:{port}"
-    colombia = next((a for a, country in config.accounts.items() if country == "CO"), "?")
-    signing = config.webhook_signing + (
-        f" (secret {config.webhook_secret})" if config.webhook_signing == "HMAC_SHA256" else ""
-    )
     return "\n".join(
         [
             f"PayU simulator  {base}{PAYMENTS_PATH}   (admin: {base}/__admin)",
-            f"  queries API       {base}{QUERIES_PATH}",
-            f"  merchantId        {config.merchant_id}",
-            f"  accountId (CO)    {colombia}",
-            f"  apiLogin          {config.api_login}",
-            f"  apiKey            {config.api_key}",
-            f"  confirmation sign {signing}",
-            f"  confirmation URL  {config.default_confirmation_url or '(per request: transaction.order.notifyUrl)'}",
+            f"  queries API  {base}{QUERIES_PATH}",
+            *settings_lines(config, "payu"),
         ]
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve one PayU simulator until interrupted. Usage: ``main(["--port", "0"])``."""
-    config = config_from_args(args := parse_args(argv))
-    serve(create_app(config), port=args.port, on_ready=lambda port: print(banner(config, port), flush=True))
+    args = parse_args(argv)
+    config = config_from_args(args)
+    serve(create_app(config), port=port_from_args(args),
+          on_ready=lambda port: print(banner(config, port), flush=True))
     return 0
 
 

@@ -5,8 +5,10 @@ Usage: ``create_app(PayUConfig(webhook_signing="HMAC_SHA256", pending_card_delay
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 
 from simulators.common.chaos import WebhookChaosPlan
 from simulators.common.faults import FaultPlan
@@ -47,7 +49,9 @@ class PayUConfig:
     accounts: dict[str, str] = field(default_factory=lambda: dict(SANDBOX_ACCOUNTS))
     # ISO 4217 codes the account may charge in; PayU's own Colombian examples use COP and USD.
     currencies: tuple[str, ...] = ("COP", "USD")
-    seed: int = 0
+    # Seeds the ids the simulator hands out: fresh per config, so every start differs (an application whose
+    # database outlives a run never meets an id twice); pass one to repeat a run exactly.
+    seed: int = field(default_factory=partial(secrets.randbits, 32))
     faults: FaultPlan = field(default_factory=FaultPlan)
     chaos: WebhookChaosPlan = field(default_factory=WebhookChaosPlan)
     # Account-level confirmation URL (PayU Module setting); a request's notifyUrl wins over it.

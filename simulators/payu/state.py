@@ -116,8 +116,10 @@ class Order:
 class PayUStore:
     """In-memory orders and transactions with seeded ids; not thread-safe (one event loop)."""
 
-    # PayU order ids in the docs are ten-digit numbers around 1.4e9; start near there.
+    # PayU order ids in the docs are ten-digit numbers around 1.4e9; start somewhere in 1.4e9..2.1e9, wide
+    # enough that two unseeded runs do not overlap, and below 2**31 for clients that keep them in an int.
     _FIRST_ORDER_ID = 1_400_000_000
+    _ORDER_ID_SPREAD = 700_000_000
 
     def __init__(self, *, seed: int = 0) -> None:
         self._seed = seed
@@ -125,7 +127,7 @@ class PayUStore:
 
     def reset(self) -> None:
         self._rng = random.Random(self._seed)
-        self._next_order = self._FIRST_ORDER_ID + self._rng.randrange(100_000, 900_000)
+        self._next_order = self._FIRST_ORDER_ID + self._rng.randrange(self._ORDER_ID_SPREAD)
         self.orders: dict[int, Order] = {}
         self.by_reference: dict[str, list[Order]] = {}
         self.transactions: dict[str, Transaction] = {}

@@ -36,7 +36,8 @@ def test_runs_efecty_alone_prints_json_and_stops_cleanly_on_sigterm() -> None:
         document = _read_json_document(process)
         (report,) = document["simulators"]
         assert report["gateway"] == "efecty" and report["url"].startswith("http://127.0.0.1:")
-        assert report["credentials"]["merchant_api_key"] == EfectyConfig().merchant_api_key
+        assert report["credentials"]["convenio"] == EfectyConfig().convenio
+        assert report["credentials"]["merchant_api_key"] == "****" + EfectyConfig().merchant_api_key[-4:]
         health = httpx.get(report["url"] + "/api/v1/health", timeout=5)
         assert health.json() == {"status": "ok"}
     finally:

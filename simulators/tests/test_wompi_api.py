@@ -381,4 +381,6 @@ def test_command_line_config_and_banner() -> None:
     assert config.regenerate_event_signature_on_retry is True
     text = banner(config, 8082)
     assert "http://127.0.0.1:8082/v1" in text
-    assert all(key in text for key in (config.public_key, config.private_key, config.events_secret))
+    assert config.public_key in text
+    assert not any(secret in text for secret in (config.private_key, config.events_secret, config.integrity_secret))
+    assert f"****{config.private_key[-4:]}" in text

@@ -1,4 +1,9 @@
-"""Run the Wompi simulator alone: ``python -m simulators.wompi --port 8082 [--events-url URL]``."""
+"""Run the Wompi simulator alone: ``python -m simulators.wompi --port 8082 [--events-url URL] [--config sims.toml]``.
+
+Every setting is a flag here (``--private-key``), a PAYHARNESS_SIM_WOMPI_* variable and a key of the TOML
+file's ``[wompi]`` table; flags win over the environment, which wins over the file (simulators/README.md,
+"Configure").
+"""
 
 from __future__ import annotations
 
@@ -7,51 +12,50 @@ import sys
 from collections.abc import Sequence
 
 from simulators.common.serve import serve
+from simulators.common.settings import add_flags, build_config, load_or_exit, settings_lines
 from simulators.wompi.app import create_app
 from simulators.wompi.config import WompiConfig
 
+DEFAULT_PORT = 8082
+
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m simulators.wompi", description=__doc__)
-    parser.add_argument("--port", type=int, default=8082, help="port on 127.0.0.1 (0 picks a free one)")
-    parser.add_argument("--events-url", default=None, help="where transaction.updated events are POSTed")
-    parser.add_argument("--finalize-delay", type=float, default=WompiConfig.finalize_delay_seconds)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--regenerate-signature-on-retry",
-        action="store_true",
-        help="give each event retry a fresh timestamp and checksum (default: resend the first body)",
-    )
-    return parser.parse_args(argv)
+    """Flags plus the merged settings (``args.settings``); a bad setting exits 2 with one line naming it."""
+    parser = argparse.ArgumentParser(prog="python -m simulators.wompi", description=__doc__,
+                                     usage="%(prog)s [--port N] [--config FILE] [--seed N] [--<setting> VALUE ...]")
+    parser.add_argument("--port", type=int, default=None,
+                        help=f"port on 127.0.0.1 (0 picks a free one; default {DEFAULT_PORT})")
+    add_flags(parser, gateways=("wompi",), prefixed=False)
+    args = parser.parse_args(argv)
+    args.settings = load_or_exit(parser, args)
+    return args
 
 
 def config_from_args(args: argparse.Namespace) -> WompiConfig:
-    return WompiConfig(
-        events_url=args.events_url,
-        finalize_delay_seconds=args.finalize_delay,
-        seed=args.seed,
-        regenerate_event_signature_on_retry=args.regenerate_signature_on_retry,
-    )
+    config: WompiConfig = build_config(args.settings, "wompi")
+    return config
+
+
+def port_from_args(args: argparse.Namespace) -> int:
+    """--port, else PAYHARNESS_SIM_WOMPI_PORT or the file's [wompi] port, else 8082."""
+    for port in (args.port, args.settings.wompi.port):
+        if port is not None:
+            return int(port)
+    return DEFAULT_PORT
 
 
 def banner(config: WompiConfig, port: int) -> str:
-    """What a user needs to point an integration at this simulator."""
-    return "\n".join(
-        [
-            f"Wompi simulator  http://127.0.0.1:{port}/v1   (admin: http://127.0.0.1:{port}/__admin)",
-            f"  public key        {config.public_key}",
-            f"  private key       {config.private_key}",
-            f"  events secret     {config.events_secret}",
-            f"  integrity secret  {config.integrity_secret}",
-            f"  events URL        {config.events_url or '(none; PUT /__admin/wompi/events-url)'}",
-        ]
-    )
+    """Where the simulator is and every setting it runs with, secrets redacted."""
+    base = f"http://127.0.0.1:{port}"
+    return "\n".join([f"Wompi simulator  {base}/v1   (admin: {base}/__admin)", *settings_lines(config, "wompi")])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve one Wompi simulator until interrupted. Usage: ``main(["--port", "0"])``."""
-    config = config_from_args(args := parse_args(argv))
-    serve(create_app(config), port=args.port, on_ready=lambda port: print(banner(config, port), flush=True))
+    args = parse_args(argv)
+    config = config_from_args(args)
+    serve(create_app(config), port=port_from_args(args),
+          on_ready=lambda port: print(banner(config, port), flush=True))
     return 0
 
 

@@ -5,7 +5,9 @@ Usage: ``create_app(WompiConfig(events_url="http://127.0.0.1:9000/wompi", finali
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
+from functools import partial
 
 from simulators.common.chaos import WebhookChaosPlan
 from simulators.common.faults import FaultPlan
@@ -30,7 +32,9 @@ class WompiConfig:
     merchant_name: str = "Tienda de Pruebas Payharness"
     merchant_email: str = "pagos@tienda-pruebas.example"
     events_url: str | None = None
-    seed: int = 0
+    # Seeds the ids the simulator hands out: fresh per config, so every start differs (an application whose
+    # database outlives a run never meets an id twice); pass one to repeat a run exactly.
+    seed: int = field(default_factory=partial(secrets.randbits, 32))
     faults: FaultPlan = field(default_factory=FaultPlan)
     chaos: WebhookChaosPlan = field(default_factory=WebhookChaosPlan)
     # Sim-clock seconds a transaction stays PENDING before its sandbox outcome applies.
