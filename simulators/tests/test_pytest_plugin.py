@@ -200,3 +200,13 @@ def test_payu_confirmations_follow_the_account_target(
 def test_waiting_for_a_delivery_that_never_comes_fails_with_what_did(wompi_sim: Simulator[Any]) -> None:
     with pytest.raises(AssertionError, match=r"waited 0.1s for 1 webhook attempt\(s\) to http://x/hook"):
         wompi_sim.deliveries.wait(url="http://x/hook", timeout=0.1)
+
+
+def test_the_readme_snippet_is_the_example_shops_test_code() -> None:
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "simulators" / "README.md").read_text()
+    section = readme.split("## Use the simulators in your own test suite", 1)[1]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    tests = (root / "examples" / "shop_checkout" / "tests" / "test_checkout.py").read_text()
+    assert "def test_" in snippet and "wompi_sim" in snippet
+    assert snippet in tests
