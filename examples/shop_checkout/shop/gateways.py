@@ -19,7 +19,8 @@ PAYU_PAYMENTS = "/payments-api/4.0/service.cgi"
 
 
 class GatewayUnavailable(Exception):
-    """The gateway could not be reached or answered with a server error: nothing is known to be charged."""
+    """The gateway could not be reached or answered 5xx/429. The shop lets the customer try again; a
+    shop that must survive a lost answer to a charge that did happen would first look the reference up."""
 
 
 class PaymentRefused(Exception):
