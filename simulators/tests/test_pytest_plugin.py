@@ -210,3 +210,12 @@ def test_the_readme_snippet_is_the_example_shops_test_code() -> None:
     tests = (root / "examples" / "shop_checkout" / "tests" / "test_checkout.py").read_text()
     assert "def test_" in snippet and "wompi_sim" in snippet
     assert snippet in tests
+
+
+@pytest.mark.parametrize("gateway", ["payu", "efecty"])
+def test_a_reset_restores_the_configured_delivery_target(gateway: str, request: pytest.FixtureRequest) -> None:
+    sim: Simulator[Any] = request.getfixturevalue(f"{gateway}_sim")
+    sim.deliveries.target("http://127.0.0.1:9/moved")
+    assert sim.deliveries.current_target() == "http://127.0.0.1:9/moved"
+    sim.reset()
+    assert sim.deliveries.current_target() is None
