@@ -42,5 +42,5 @@ def create_app(config: EfectyConfig | None = None) -> FastAPI:
     app.router.routes.extend(build_routes(service))
     app.add_exception_handler(EfectyError, error_handler())
     app.add_exception_handler(StarletteHTTPException, routing_error_handler())
-    sim.install(app, reset_state=sim.state.clear, extra=build_admin_extra(service))
+    sim.install(app, reset_state=service.reset, extra=build_admin_extra(service))
     return app

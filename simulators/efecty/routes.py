@@ -63,6 +63,12 @@ class EfectyService:
         self.sim = sim
         self.config = config
         self.book: EfectyBook = sim.state
+        # Where payment pushes go; /__admin/notify-url changes it mid-run, a reset restores the config's.
+        self.notify_url: str | None = config.notify_url
+
+    def reset(self) -> None:
+        self.book.clear()
+        self.notify_url = self.config.notify_url
 
     def now(self) -> datetime:
         return self.sim.clock.now()
@@ -101,9 +107,9 @@ class EfectyService:
         self.sim.journal.record(
             "state", gateway="efecty", payment_code=code, status="PAID", amount=format_amount(amount)
         )
-        if self.config.notify_url:
+        if self.notify_url:
             notice = PaymentNotice(payment, self.config.convenio, self.config.notify_secret, iso(self.now()))
-            self.sim.dispatcher.send(payment_message(notice, self.config.notify_url))
+            self.sim.dispatcher.send(payment_message(notice, self.notify_url))
         return payment
 
     def reconciliation(self, day: date) -> dict[str, Any]:
@@ -234,6 +240,19 @@ def build_admin_extra(service: EfectyService) -> APIRouter:
 
     async def optional_json(request: Request) -> dict[str, Any]:
         return await read_json(request) if await request.body() else {}
+
+    @router.get("/notify-url")
+    async def get_notify_url() -> Response:
+        return json_response({"url": service.notify_url})
+
+    @router.put("/notify-url")
+    async def set_notify_url(request: Request) -> Response:
+        url = (await read_json(request)).get("url")
+        if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+            raise ValidationFailed({"url": "must be an http(s) URL or null"})
+        service.notify_url = url
+        service.sim.journal.record("admin", action="notify_url.set", url=url)
+        return json_response({"url": url})
 
     @router.get("/vouchers")
     async def list_vouchers() -> Response:

@@ -299,6 +299,21 @@ def admin_router() -> APIRouter:
         tx = _tx_or_404(gateway, transaction_id)
         return json_response(response_url_params(gateway, tx))
 
+    @router.get("/confirmation-url")
+    async def get_confirmation_url(request: Request) -> Response:
+        return json_response({"url": _gateway(request).confirmation_url})
+
+    @router.put("/confirmation-url")
+    async def set_confirmation_url(request: Request, body: dict[str, Any] = Body(...)) -> Response:
+        """The account-level confirmation URL (PayU Module setting); a request's notifyUrl still wins."""
+        gateway = _gateway(request)
+        url = body.get("url")
+        if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+            raise HTTPException(422, {"code": "INVALID_URL", "message": "url must be an http(s) URL or null"})
+        gateway.confirmation_url = url
+        gateway.journal.record("admin", action="payu.confirmation_url", url=url)
+        return json_response({"url": url})
+
     @router.get("/pse/{transaction_id}")
     async def pse_bank_page(request: Request, transaction_id: str) -> Response:
         tx = _tx_or_404(_gateway(request), transaction_id)

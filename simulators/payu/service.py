@@ -65,10 +65,13 @@ class PayUGateway:
         secret = config.webhook_secret if algorithm is Algorithm.HMAC_SHA256 else None
         self.signer = Signer(api_key=config.api_key, algorithm=algorithm, secret=secret)
         self.vouchers: dict[str, str] = {}  # receipt vid -> transactionId
+        # The account-level confirmation URL; /__admin/payu/confirmation-url changes it mid-run.
+        self.confirmation_url: str | None = config.default_confirmation_url
 
     def reset(self) -> None:
         self.store.reset()
         self.vouchers.clear()
+        self.confirmation_url = self.config.default_confirmation_url
 
     # ------------------------------------------------------------------------------------ requests
 
@@ -293,7 +296,7 @@ class PayUGateway:
         tx.job_id = self.scheduler.call_later(delay, confirm, name=f"payu cash confirmation {tx.id}")
 
     def _confirm(self, order: Order, tx: Transaction) -> None:
-        url = order.notify_url or self.config.default_confirmation_url
+        url = order.notify_url or self.confirmation_url
         if not url:
             self.journal.record("state", gateway="payu", transaction_id=tx.id, event="no_confirmation_url")
             return
