@@ -247,6 +247,23 @@ def _flag_values(namespace: argparse.Namespace) -> dict[str, Any]:
 # -- loading ----------------------------------------------------------------------------------------------
 
 
+def parse_runner_args(gateway: str, argv: Sequence[str] | None, *, doc: str | None,
+                      default_port: int) -> argparse.Namespace:
+    """A one-gateway runner's flags (``--port`` and the gateway's settings, unprefixed) plus the merged
+    settings as ``args.settings`` and the port to serve on as ``args.serve_port``: ``--port``, else the
+    setting ``port`` (environment or file), else ``default_port``. A bad setting exits 2 with one line."""
+    parser = argparse.ArgumentParser(prog=f"python -m simulators.{gateway}", description=doc,
+                                     usage="%(prog)s [--port N] [--config FILE] [--seed N] [--<setting> VALUE ...]")
+    parser.add_argument("--port", type=int, default=None,
+                        help=f"port on 127.0.0.1 (0 picks a free one; default {default_port})")
+    add_flags(parser, gateways=(gateway,), prefixed=False)
+    args = parser.parse_args(argv)
+    args.settings = load_or_exit(parser, args)
+    chosen = [p for p in (args.port, getattr(args.settings, gateway).port) if p is not None]
+    args.serve_port = int(chosen[0]) if chosen else default_port
+    return args
+
+
 def load_or_exit(parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> BaseModel:
     """``load``, or exit 2 with one line ``<prog>: error: <what is wrong>`` (no usage dump)."""
     try:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from simulators.common.serve import serve
-from simulators.common.settings import add_flags, build_config, load_or_exit, settings_lines
+from simulators.common.settings import build_config, parse_runner_args, settings_lines
 from simulators.payu.app import create_app
 from simulators.payu.config import PayUConfig
 from simulators.payu.routes import PAYMENTS_PATH, QUERIES_PATH
@@ -21,14 +21,7 @@ DEFAULT_PORT = 8081
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Flags plus the merged settings (``args.settings``); a bad setting exits 2 with one line naming it."""
-    parser = argparse.ArgumentParser(prog="python -m simulators.payu", description=__doc__,
-                                     usage="%(prog)s [--port N] [--config FILE] [--seed N] [--<setting> VALUE ...]")
-    parser.add_argument("--port", type=int, default=None,
-                        help=f"port on 127.0.0.1 (0 picks a free one; default {DEFAULT_PORT})")
-    add_flags(parser, gateways=("payu",), prefixed=False)
-    args = parser.parse_args(argv)
-    args.settings = load_or_exit(parser, args)
-    return args
+    return parse_runner_args("payu", argv, doc=__doc__, default_port=DEFAULT_PORT)
 
 
 def config_from_args(args: argparse.Namespace) -> PayUConfig:
@@ -38,10 +31,7 @@ def config_from_args(args: argparse.Namespace) -> PayUConfig:
 
 def port_from_args(args: argparse.Namespace) -> int:
     """--port, else PAYHARNESS_SIM_PAYU_PORT or the file's [payu] port, else 8081."""
-    for port in (args.port, args.settings.payu.port):
-        if port is not None:
-            return int(port)
-    return DEFAULT_PORT
+    return int(args.serve_port)
 
 
 def banner(config: PayUConfig, port: int) -> str:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from simulators.common.serve import serve
-from simulators.common.settings import add_flags, build_config, load_or_exit, settings_lines
+from simulators.common.settings import build_config, parse_runner_args, settings_lines
 from simulators.wompi.app import create_app
 from simulators.wompi.config import WompiConfig
 
@@ -21,14 +21,7 @@ DEFAULT_PORT = 8082
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Flags plus the merged settings (``args.settings``); a bad setting exits 2 with one line naming it."""
-    parser = argparse.ArgumentParser(prog="python -m simulators.wompi", description=__doc__,
-                                     usage="%(prog)s [--port N] [--config FILE] [--seed N] [--<setting> VALUE ...]")
-    parser.add_argument("--port", type=int, default=None,
-                        help=f"port on 127.0.0.1 (0 picks a free one; default {DEFAULT_PORT})")
-    add_flags(parser, gateways=("wompi",), prefixed=False)
-    args = parser.parse_args(argv)
-    args.settings = load_or_exit(parser, args)
-    return args
+    return parse_runner_args("wompi", argv, doc=__doc__, default_port=DEFAULT_PORT)
 
 
 def config_from_args(args: argparse.Namespace) -> WompiConfig:
@@ -38,10 +31,7 @@ def config_from_args(args: argparse.Namespace) -> WompiConfig:
 
 def port_from_args(args: argparse.Namespace) -> int:
     """--port, else PAYHARNESS_SIM_WOMPI_PORT or the file's [wompi] port, else 8082."""
-    for port in (args.port, args.settings.wompi.port):
-        if port is not None:
-            return int(port)
-    return DEFAULT_PORT
+    return int(args.serve_port)
 
 
 def banner(config: WompiConfig, port: int) -> str:
