@@ -45,11 +45,14 @@ ENV_PROVIDER = "PAYHARNESS_POSTGRES"  # force one of: dsn, docker, embedded
 ENV_DURABLE = "PAYHARNESS_PG_DURABLE"  # "1" keeps fsync on (benchmarks of durable commits)
 EMBEDDED_USER = "embedded_postgres"
 # A throw-away test server: durability buys nothing, speed and connection headroom matter.
+# Dynamic shared memory as files in the data directory (pg_dynshmem/), not POSIX segments in /dev/shm: a
+# server that dies without its shutdown (SIGKILL, a crash test) would leave those behind, owned by nobody;
+# these go with the data directory. The data directory is itself in RAM when /dev/shm allows it.
+_COMMON_OPTIONS = "-c max_connections=300 -c shared_buffers=256MB -c dynamic_shared_memory_type=mmap"
 EMBEDDED_OPTIONS = (
-    "-c max_connections=300 -c shared_buffers=256MB -c fsync=off -c full_page_writes=off "
-    "-c synchronous_commit=off -c log_min_messages=warning"
+    f"{_COMMON_OPTIONS} -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c log_min_messages=warning"
 )
-DURABLE_OPTIONS = "-c max_connections=300 -c shared_buffers=256MB -c log_min_messages=warning"
+DURABLE_OPTIONS = f"{_COMMON_OPTIONS} -c log_min_messages=warning"
 
 
 class PostgresUnavailable(RuntimeError):
@@ -223,14 +226,34 @@ def start_embedded(*, port: int | None = None, durable: bool | None = None) -> P
         raise
 
     def _stop_server() -> None:
-        subprocess.run(
-            [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-t", "20", "-m", "fast", "stop"],
-            user=user, capture_output=True, timeout=30, check=False,
-        )
+        try:
+            subprocess.run(
+                [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-t", "20", "-m", "fast", "stop"],
+                user=user, capture_output=True, timeout=30, check=False,
+            )
+        finally:  # a server that did not stop in time must not outlive the data directory removed next
+            _kill_postmaster(data)
 
     handle._stop.append(_stop_server)
     handle.dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     return handle
+
+
+def _kill_postmaster(data: Path) -> None:
+    """SIGKILL the postmaster of ``data`` (its first line of postmaster.pid) if it is still running."""
+    try:
+        pid = int((data / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return  # no pid file: the server stopped (or never started)
+    try:  # a stale file's pid may be another program's by now: only a postgres on this data directory is ours
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return
+    if str(data).encode() not in cmdline:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
+        log.warning("embedded Postgres %s did not stop in time; killed", pid)
 
 
 def start_docker() -> PostgresHandle:

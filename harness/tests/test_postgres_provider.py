@@ -79,6 +79,42 @@ async def test_embedded_server_listens_on_loopback_and_is_removed_on_stop(no_con
     assert not _port_open(pg.dsn)
 
 
+async def test_an_embedded_server_killed_outright_leaves_nothing_behind_once_stopped(no_config: None) -> None:
+    """Its shared memory lives in the data directory (not /dev/shm/PostgreSQL.*), so a SIGKILL leaks none."""
+    pg = provider.start_embedded()
+    try:
+        conn = await asyncpg.connect(pg.dsn)
+        data_dir = Path(await conn.fetchval("SHOW data_directory"))
+        assert await conn.fetchval("SHOW dynamic_shared_memory_type") == "mmap"
+        postmaster = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
+        await conn.close()
+        assert any((data_dir / "pg_dynshmem").iterdir())  # the segments are files here
+        os.kill(postmaster, signal.SIGKILL)
+    finally:
+        pg.stop()
+    assert not data_dir.parent.exists()
+    assert not _port_open(pg.dsn)
+
+
+def test_a_server_that_outlives_its_stop_is_killed_before_its_data_goes(tmp_path: Path) -> None:
+    """Only a process whose command line names the data directory is ours to kill (a stale pid is not)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "-D", str(data)])
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (data / "postmaster.pid").write_text(f"{stranger.pid}\n")
+        provider._kill_postmaster(data)
+        assert stranger.poll() is None  # not ours: left alone
+        (data / "postmaster.pid").write_text(f"{sleeper.pid}\n{data}\n")
+        provider._kill_postmaster(data)
+        assert sleeper.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        for proc in (sleeper, stranger):
+            proc.kill()
+            proc.wait()
+
+
 def _port_open(dsn: str) -> bool:
     parts = urlsplit(dsn)
     with socket.socket() as s:
