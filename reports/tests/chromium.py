@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,8 +61,12 @@ class PageReport:
 
 @contextmanager
 def open_browser(executable: str) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=list(ARGS), timeout=TIMEOUT_MS)
+    # Chromium keeps its singleton socket in an org.chromium.Chromium.* folder of the temp directory and leaves
+    # it there when it does not shut down cleanly (36 such folders were found in /tmp, two per CI run of the
+    # last session): it gets a temp directory of its own, removed afterwards whatever happened.
+    with tempfile.TemporaryDirectory(prefix="payharness-chromium-") as scratch, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=list(ARGS), timeout=TIMEOUT_MS,
+                                             env={**os.environ, "TMPDIR": scratch})
         try:
             yield browser
         finally:
