@@ -26,6 +26,11 @@ def median_round(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return ordered[(len(ordered) - 1) // 2]
 
 
+# Issue 16's target: 1,000 signed webhooks/s held at p99 < 100 ms, at least 0.8 of the bare asyncpg ceiling.
+TARGET_RATE = 1000.0
+TARGET_RATIO = 0.8
+
+
 def verdict(report: dict[str, Any]) -> dict[str, Any]:
     held = [s for s in report["steps"] if s["held"]]
     confirmed = [h for h in report.get("holds") or [] if h["held"] and h["audit_ok"]]
@@ -39,16 +44,20 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
     core_ceiling = report["core_ceiling"]["achieved"] or 0.0
     pgb = (report.get("pgbench") or {}).get("tps") or 0.0
     ratio = round(sustained / bare, 3) if bare else None
+    # Holds were run and none held: the best short step stands as the figure, marked unconfirmed, and no ratio
+    # is drawn from it (a rate that does not last its audited hold is not a sustained rate).
+    unconfirmed = bool(report.get("holds")) and not confirmed
     return {
         "search_outcome": (report.get("search") or {}).get("outcome"),
         "sustained_rate": sustained,
+        "sustained_unconfirmed": unconfirmed,
         "sustained_is_lower_bound": lower_bound,
         "sustained_held_for_hold": bool(confirmed),
         "best_step_rate": max((s["offered"] for s in held), default=0.0),
         "core_ceiling": core_ceiling,
         "bare_asyncpg_ceiling": bare,
         "pgbench_tps": pgb,
-        "ratio_sustained_to_bare": None if lower_bound else ratio,
+        "ratio_sustained_to_bare": None if lower_bound or unconfirmed else ratio,
         "ratio_sustained_to_bare_lower_bound": ratio if lower_bound else None,
         "ratio_core_ceiling_to_bare": round(core_ceiling / bare, 3) if bare else None,
         "ratio_bare_to_pgbench": round(bare / pgb, 3) if pgb else None,
@@ -59,10 +68,10 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
             for name in ("core_ceiling", "bare_ceiling")
             if report[name]["achieved"] >= 0.8 * (report["generator"]["achieved"] or 1e9)
         ],
-        "target": {"rate": 1000, "p99_ms": STEP_LIMITS.p99_ms, "ratio": 0.6},
+        "target": {"rate": TARGET_RATE, "p99_ms": STEP_LIMITS.p99_ms, "ratio": TARGET_RATIO},
         # A hold with an unclean audit confirms nothing: the target needs a confirmed rate. A lower bound that
         # meets the target proves it as well as a measured rate would.
-        "target_met": bool(confirmed) and sustained >= 1000 and bare > 0 and sustained / bare >= 0.6,
+        "target_met": bool(confirmed) and sustained >= TARGET_RATE and bare > 0 and sustained / bare >= TARGET_RATIO,
     }
 
 
@@ -83,6 +92,7 @@ def print_table(report: dict[str, Any], path: Path) -> None:
     print(
         f"sustained ({limits}): {bound}{r['sustained_rate']:g} webhooks/s"
         f"{' (held for the audited hold)' if r['sustained_held_for_hold'] else ''}"
+        f"{' — NOT confirmed: no audited hold held, no ratio drawn' if r.get('sustained_unconfirmed') else ''}"
         f"{' — a lower bound: no rate above it failed' if bound else ''}"
     )
     print(
@@ -94,4 +104,5 @@ def print_table(report: dict[str, Any], path: Path) -> None:
         f"ratio sustained/bare asyncpg: {ratio}; core ceiling/bare: "
         f"{r['ratio_core_ceiling_to_bare']}; bare/pgbench: {r['ratio_bare_to_pgbench']}"
     )
-    print(f"target (>= 1000/s, p99 < 100 ms, >= 0.6 of bare): {'met' if r['target_met'] else 'NOT met'}; {path}")
+    target = f">= {TARGET_RATE:g}/s, p99 < {STEP_LIMITS.p99_ms:g} ms, >= {TARGET_RATIO:g} of bare"
+    print(f"target ({target}): {'met' if r['target_met'] else 'NOT met'}; {path}")

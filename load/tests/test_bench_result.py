@@ -31,13 +31,22 @@ def test_a_hold_that_breaks_gives_way_to_the_next_rate_held_below_it() -> None:
 def test_without_a_hold_that_held_the_best_step_stands_but_is_marked_unconfirmed() -> None:
     result = verdict(_run([(450, True), (550, False)], [(450, False)], 800))
     assert result["sustained_rate"] == 450 and result["sustained_held_for_hold"] is False
+    # The audit of 2026-12-04: step 225/s held for 10 s, its 30 s hold did not, and the run still printed
+    # "ratio sustained/bare 0.599" as if measured. No ratio is drawn from an unconfirmed rate.
+    assert result["sustained_unconfirmed"] is True
+    assert result["ratio_sustained_to_bare"] is None and result["ratio_sustained_to_bare_lower_bound"] is None
+
+
+def test_without_holds_run_the_best_step_is_not_marked_unconfirmed() -> None:
+    result = verdict(_run([(450, True), (550, False)], [], 800))
+    assert result["sustained_unconfirmed"] is False and result["ratio_sustained_to_bare"] == 0.562
 
 
 def test_the_target_needs_the_rate_held_for_the_hold_and_the_ratio() -> None:
-    assert verdict(_run([(1000, True)], [(1000, True)], 1500))["target_met"] is True
-    assert verdict(_run([(1000, True)], [(1000, True)], 1700))["target_met"] is False  # 0.59 of bare
-    assert verdict(_run([(1000, True)], [(1000, False)], 1500))["target_met"] is False
-    assert verdict(_run([(1000, True)], [(1000, True)], 1500, audit_ok=False))["target_met"] is False
+    assert verdict(_run([(1000, True)], [(1000, True)], 1250))["target_met"] is True  # 0.8 of bare
+    assert verdict(_run([(1000, True)], [(1000, True)], 1300))["target_met"] is False  # 0.77 of bare
+    assert verdict(_run([(1000, True)], [(1000, False)], 1250))["target_met"] is False
+    assert verdict(_run([(1000, True)], [(1000, True)], 1250, audit_ok=False))["target_met"] is False
 
 
 def test_a_search_whose_every_step_held_reports_a_lower_bound_and_no_measured_ratio() -> None:

@@ -86,3 +86,23 @@ def test_a_step_is_shown_with_the_steady_percentiles_it_was_judged_on(artefacts:
     row = next(r for r in analyse(collect(artefacts)).performance if r.figure.operation == "Webhook step step-450")
     assert (row.figure.p50, row.figure.p95, row.figure.p99) == (3.4, 17.5, 37.6)
     assert row.status == "met" and "whole run p99 200 ms" in row.figure.note
+
+
+def test_a_step_that_its_hold_did_not_confirm_is_labelled_so_and_gives_no_ratio(artefacts: Path, edit: Editor) -> None:
+    """The audit of 2026-12-04: 225/s held for a 10 s step, not for the 30 s audited hold (p99 335 ms)."""
+
+    def unconfirmed(d: dict[str, Any]) -> None:
+        d["steps"] = [{"name": "step-225", "offered": 225.0, "held": True, "p99_ms": 33.0},
+                      {"name": "step-260", "offered": 260.0, "held": False, "p99_ms": 185.0}]
+        d["holds"] = [{"name": "hold", "offered": 225.0, "held": False, "audit_ok": True, "p99_ms": 335.0}]
+        d["search"] = {"outcome": "found", "held": 225.0, "failed": 260.0, "elapsed_s": 51.0,
+                       "plan": {"budget_s": 120.0}}
+        d["result"].update(sustained_rate=225.0, sustained_is_lower_bound=False, sustained_unconfirmed=True,
+                           ratio_sustained_to_bare=None, ratio_sustained_to_bare_lower_bound=None,
+                           target={"rate": 1000, "p99_ms": 100.0, "ratio": 0.8})
+
+    edit("bench.json", unconfirmed)
+    figures = {f.operation: f for f in parse_bench(artefacts).figures}
+    assert SUSTAINED not in figures and RATIO not in figures
+    step = figures["Best short step, NOT confirmed by the audited hold"]
+    assert step.value == 225.0 and step.note.startswith("no audited hold held")
