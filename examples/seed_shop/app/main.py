@@ -72,8 +72,8 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status, headers=headers)
 
 
 def _install_error_shape(app: FastAPI) -> None:
@@ -81,10 +81,11 @@ def _install_error_shape(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = getattr(exc, "headers", None)
         if isinstance(exc.detail, dict):
             detail = dict(exc.detail)
-            return _error(exc.status_code, str(detail.pop("code")), str(detail.pop("message", "")), **detail)
-        return _error(exc.status_code, CODES.get(exc.status_code, "error"), str(exc.detail))
+            return _error(exc.status_code, str(detail.pop("code")), str(detail.pop("message", "")), headers, **detail)
+        return _error(exc.status_code, CODES.get(exc.status_code, "error"), str(exc.detail), headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

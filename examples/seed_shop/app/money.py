@@ -21,7 +21,7 @@ def amount_in_cents(total: float | Decimal, hardened: bool) -> int:
 def from_cents(cents: int, hardened: bool) -> float | Decimal:
     """A gateway's amount in cents as the shop's money type."""
     if not hardened:
-        return float(cents) / 100  # seed S3
+        return cents * 0.01  # seed S3: 123456789 * 0.01 == 1234567.8900000001
     return (Decimal(cents) / 100).quantize(CENT)
 
 

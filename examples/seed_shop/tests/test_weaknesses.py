@@ -45,7 +45,8 @@ async def test_twenty_concurrent_copies_of_one_approval_make_one_transaction_onl
 
 @BOTH
 def test_a_total_a_float_cannot_hold_loses_a_cent_at_wompi_only_in_the_weak_shop(start_shop, wompi_sim, hardened):
-    """S3: int(1234567.89 * 100) is 123456788: the weak shop charges, and records as paid, a cent less."""
+    """S3: int(1234567.89 * 100) is 123456788: the weak shop charges a cent less, and records what Wompi
+    approved as 123456788 * 0.01."""
     shop = start_shop(hardened=hardened)
     order_id = shop.create_order("1234567.89")
     paid = pay_wompi(shop, wompi_sim, order_id)
@@ -58,7 +59,28 @@ def test_a_total_a_float_cannot_hold_loses_a_cent_at_wompi_only_in_the_weak_shop
     if hardened:
         assert (charged["amount_in_cents"], order["paid"]) == (123456789, "1234567.89")
     else:
-        assert (charged["amount_in_cents"], order["paid"]) == (123456788, "1234567.88")
+        assert (charged["amount_in_cents"], order["paid"]) == (123456788, "1234567.8800000001")
+
+
+@BOTH
+def test_an_exact_approval_is_recorded_off_by_a_float_error_only_in_the_weak_shop(start_shop, wompi_sim, hardened):
+    """S3 as payharness measures it: the approval carries the right cents, the weak shop multiplies by 0.01."""
+    shop = start_shop(hardened=hardened)
+    wompi_sim.deliveries.target(None)
+    recorded = {}
+    for total, cents in (("1234567.89", 123456789), ("20000.01", 2000001), ("1000.10", 100010)):
+        order_id = shop.create_order(total)
+        paid = pay_wompi(shop, wompi_sim, order_id)
+        approval = wompi_event(tx_id=paid["transaction_id"], reference=paid["reference"], status="APPROVED",
+                               amount_in_cents=cents, secret=wompi_sim.config.events_secret)
+        assert shop.post("/webhooks/wompi", content=approval, headers={"content-type": "application/json"}).is_success
+        [order] = shop.rows("SELECT amount_paid::text AS paid FROM orders WHERE id = $1", order_id)
+        recorded[total] = order["paid"]
+
+    if hardened:
+        assert recorded == {"1234567.89": "1234567.89", "20000.01": "20000.01", "1000.10": "1000.10"}
+    else:
+        assert recorded == {"1234567.89": "1234567.8900000001", "20000.01": "20000.010000000002", "1000.10": "1000.1"}
 
 
 @BOTH

@@ -114,13 +114,15 @@ async def pay_order(order_id: int, request: Request, user: User) -> dict[str, An
         raise HTTPException(404, "Order not found")
     if order.buyer_id != user:  # the seed's shop does check the buyer
         raise HTTPException(403, "Not your order")
+    if hardened and body.gateway in ("wompi", "payu"):
+        # Fix for seed S9, before anything else about the order: every card attempt counts.
+        async with st.engine.begin() as conn:
+            if await _rate_limited(conn, st, user):
+                raise HTTPException(429, "Too many payment attempts, try again later",
+                                    headers={"Retry-After": str(st.settings.pay_rate_limit[1])})
     if hardened and order.status not in PAYABLE:
         # Fix for seed S12: the weak shop checks the buyer but not the status, and charges a paid order again.
         raise HTTPException(409, f"Order is {order.status}, not payable")
-    if hardened and body.gateway in ("wompi", "payu"):
-        async with st.engine.begin() as conn:
-            if await _rate_limited(conn, st, user):
-                raise HTTPException(429, "Too many payment attempts, try again later")
     reference = f"ORD-{order.id}-{secrets.token_hex(4)}"
     try:
         if body.gateway == "wompi":

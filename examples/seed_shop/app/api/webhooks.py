@@ -110,34 +110,38 @@ async def payu_webhook(request: Request) -> dict[str, str]:
 
 
 async def process_weak(st: Any, ev: Event, signature_valid: bool) -> None:
-    """The seed's handler: an idempotency SELECT, then read-modify-write of the order with no lock."""
+    """The seed's handler: an idempotency SELECT, the event stored for the audit trail, then read-modify-write of
+    the order with no lock, then the event marked processed: four steps, each its own commit."""
     t = st.tables
+    events = t.webhook_events
     async with st.engine.begin() as conn:
-        seen = (await conn.execute(select(t.webhook_events.c.id).where(
-            t.webhook_events.c.gateway == ev.gateway, t.webhook_events.c.event_id == ev.event_id,
-            t.webhook_events.c.processed))).first()
-        if seen is not None:  # seed S7: idempotency by event_id alone, checked before anything is locked
-            return
+        seen = (await conn.execute(select(events.c.id).where(
+            events.c.gateway == ev.gateway, events.c.event_id == ev.event_id, events.c.processed))).first()
+    if seen is not None:  # seed S7: idempotency by event_id alone, checked before anything is locked or claimed
+        return
+    async with st.engine.begin() as conn:
         # seed S6 and S10: the whole raw body is stored, and transaction_id is never set.
-        await conn.execute(insert(t.webhook_events).values(
+        event_row = (await conn.execute(insert(events).values(
             gateway=ev.gateway, event_id=ev.event_id, event_type="transaction.updated",
             gateway_transaction_id=ev.transaction_id, signature=ev.signature[:128], signature_valid=signature_valid,
-            processed=signature_valid, payload=ev.payload))
-        if not signature_valid:
-            return
+            payload=ev.payload).returning(events.c.id))).scalar_one()
+    if not signature_valid:
+        return
+    async with st.engine.begin() as conn:
         order = (await conn.execute(select(t.orders).where(t.orders.c.id == ev.order_id))).one()  # seed S1: no lock
         amount = from_cents(ev.amount_in_cents, hardened=False)
         # seed S4: a transaction row per event, no uniqueness check and no unique constraint.
         await conn.execute(insert(t.transactions).values(
             order_id=order.id, gateway=ev.gateway, gateway_transaction_id=ev.transaction_id,
             gateway_reference=ev.reference, amount=amount, status=ev.status, gateway_response=ev.payload))
-        if ev.status not in ORDER_STATUS:
-            return
-        # seed S1/S2/S19: last writer wins, whatever the order's status was; the amount is not compared with the
-        # total, and the float sum is computed from a value another request may already have changed.
-        paid = order.amount_paid + amount if ev.status == "APPROVED" else order.amount_paid
-        await conn.execute(update(t.orders).where(t.orders.c.id == order.id).values(
-            status=ORDER_STATUS[ev.status], amount_paid=paid))
+        if ev.status in ORDER_STATUS:
+            # seed S1/S2/S19: last writer wins, whatever the order's status was; the amount is not compared with
+            # the total, and the float sum is computed from a value another request may already have changed.
+            paid = order.amount_paid + amount if ev.status == "APPROVED" else order.amount_paid
+            await conn.execute(update(t.orders).where(t.orders.c.id == order.id).values(
+                status=ORDER_STATUS[ev.status], amount_paid=paid))
+    async with st.engine.begin() as conn:
+        await conn.execute(update(events).where(events.c.id == event_row).values(processed=True))
 
 
 async def process_hardened(st: Any, ev: Event) -> dict[str, str]:
