@@ -65,7 +65,7 @@ async def test_approved_and_declined_at_once_leave_order_and_transactions_in_agr
 
 @BOTH
 def test_the_same_approval_resigned_later_is_applied_twice_only_by_the_weak_shop(pending, hardened):
-    """S7: the weak shop's event id includes the timestamp, so a resend with a fresh signature is new to it."""
+    """S7: the weak shop takes the checksum as the event id, so a resend with a fresh signature is new to it."""
     shop, order_id, event = pending
     now = int(time.time())
     shop.post("/webhooks/wompi", content=event("APPROVED", timestamp=now), headers=JSON)

@@ -1,7 +1,7 @@
 """Gateway webhooks: ``POST /webhooks/wompi`` (JSON events) and ``POST /webhooks/payu`` (form confirmations).
 
-Wompi events carry no id of their own. The weak shop names an event ``<transaction id>:<timestamp>``, so a
-re-signed copy (Wompi may resend with a fresh timestamp) is a new event to it; the hardened shop names it
+Wompi events carry no id of their own. The weak shop takes the event's checksum as its id, so a re-signed
+copy (Wompi may resend with a fresh timestamp) is a new event to it; the hardened shop names it
 ``<transaction id>:<status>``, from signed fields only, so one status change is applied once however it is
 resent. PayU confirmations: ``<transaction_id>`` (weak), ``<transaction_id>:<state_pol>`` (hardened).
 """
@@ -51,10 +51,10 @@ class Event:
 
 def wompi_event(event: dict[str, Any], raw: bytes, hardened: bool) -> Event:
     tx = event["data"]["transaction"]
-    event_id = f"{tx['id']}:{tx['status']}" if hardened else f"{tx['id']}:{event['timestamp']}"
+    checksum = str((event.get("signature") or {}).get("checksum"))
+    event_id = f"{tx['id']}:{tx['status']}" if hardened else checksum  # seed S7: weak, the checksum is the id
     return Event("wompi", event_id, str(tx["id"]), str(tx["reference"]), str(tx["status"]),
-                 int(tx["amount_in_cents"]), str((event.get("signature") or {}).get("checksum")),
-                 raw.decode("utf-8", "replace"))
+                 int(tx["amount_in_cents"]), checksum, raw.decode("utf-8", "replace"))
 
 
 def payu_event(form: dict[str, str], raw: bytes, hardened: bool) -> Event:
