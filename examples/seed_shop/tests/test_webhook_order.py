@@ -97,3 +97,4 @@ def test_a_payu_card_payment_and_its_confirmation_make_one_transaction_only_when
                      order_id)
     assert {r["id"] for r in rows} == {paid.json()["transaction_id"]}
     assert [r["status"] for r in rows] == ["APPROVED"] * (1 if hardened else 2)
+

@@ -145,9 +145,11 @@ async def process_weak(st: Any, ev: Event, signature_valid: bool) -> None:
 
 
 async def process_hardened(st: Any, ev: Event) -> dict[str, str]:
-    """The fixes: an event row claimed by a unique constraint, the order locked, one row per gateway
-    transaction, final states never overwritten, and the amount compared with the order total."""
+    """The fixes: an event row claimed by a unique constraint; the payment found by its gateway transaction id
+    (signed), never by the reference (Wompi does not sign it); the order locked; final states kept; and the
+    approved amount compared with the order total."""
     t = st.tables
+    txns = t.transactions
     async with st.engine.begin() as conn:
         claimed = (await conn.execute(pg_insert(t.webhook_events).values(
             gateway=ev.gateway, event_id=ev.event_id, event_type="transaction.updated",
@@ -156,13 +158,18 @@ async def process_hardened(st: Any, ev: Event) -> dict[str, str]:
         ).on_conflict_do_nothing(constraint="uq_webhook_event").returning(t.webhook_events.c.id))).scalar()
         if claimed is None:
             return {"status": "duplicate"}
-        order = (await conn.execute(
-            select(t.orders).where(t.orders.c.id == ev.order_id).with_for_update())).one_or_none()
-        if order is None:
-            await _note(conn, st, claimed, error="unknown order")
+        where = (txns.c.gateway == ev.gateway) & (txns.c.gateway_transaction_id == ev.transaction_id)
+        found = (await conn.execute(select(txns.c.order_id, txns.c.gateway_reference).where(where))).one_or_none()
+        if found is None or found.gateway_reference != ev.reference:
+            await _note(conn, st, claimed, error="no payment of ours has this transaction id and reference")
             return {"status": "ignored"}
-        txn_id, changed = await _upsert_transaction(conn, st, order.id, ev)
+        order = (await conn.execute(
+            select(t.orders).where(t.orders.c.id == found.order_id).with_for_update())).one()
+        txn = (await conn.execute(select(txns.c.id, txns.c.status).where(where))).one()  # read under the lock
+        changed = txn.status == "PENDING" and ev.status != "PENDING"
         error = None
+        if changed:
+            await conn.execute(update(txns).where(txns.c.id == txn.id).values(status=ev.status))
         if ev.status == "APPROVED" and ev.amount_in_cents != amount_in_cents(order.total, hardened=True):
             error = "amount mismatch"  # never pay an order for less (or more) than its total
         elif changed and ev.status in ORDER_STATUS and order.status in PAYABLE_BY_EVENT:
@@ -170,28 +177,11 @@ async def process_hardened(st: Any, ev: Event) -> dict[str, str]:
             paid = from_cents(ev.amount_in_cents, True) if ev.status == "APPROVED" else order.amount_paid
             await conn.execute(update(t.orders).where(t.orders.c.id == order.id).values(
                 status=ORDER_STATUS[ev.status], amount_paid=paid))
-        await _note(conn, st, claimed, transaction_id=txn_id, error=error)
+        await _note(conn, st, claimed, transaction_id=txn.id, error=error)
     return OK
 
 
 PAYABLE_BY_EVENT = ("PENDING", "FAILED")  # a paid or cancelled order is final
-
-
-async def _upsert_transaction(conn: AsyncConnection, st: Any, order_id: int, ev: Event) -> tuple[int, bool]:
-    """The gateway transaction's one row, and whether this event changed it (a final status is kept)."""
-    t = st.tables.transactions
-    inserted = (await conn.execute(pg_insert(t).values(
-        order_id=order_id, gateway=ev.gateway, gateway_transaction_id=ev.transaction_id,
-        gateway_reference=ev.reference, amount=from_cents(ev.amount_in_cents, True), status=ev.status,
-    ).on_conflict_do_nothing(constraint="uq_gateway_txn").returning(t.c.id))).scalar()
-    if inserted is not None:
-        return int(inserted), True
-    row = (await conn.execute(select(t.c.id, t.c.status).where(
-        t.c.gateway == ev.gateway, t.c.gateway_transaction_id == ev.transaction_id))).one()
-    if row.status == "PENDING" and ev.status != "PENDING":
-        await conn.execute(update(t).where(t.c.id == row.id).values(status=ev.status))
-        return int(row.id), True
-    return int(row.id), False
 
 
 async def _note(conn: AsyncConnection, st: Any, event_row: int, *, transaction_id: int | None = None,
