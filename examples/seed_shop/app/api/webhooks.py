@@ -51,6 +51,8 @@ class Event:
 
 def wompi_event(event: dict[str, Any], raw: bytes, hardened: bool) -> Event:
     tx = event["data"]["transaction"]
+    if hardened and (type(tx["amount_in_cents"]) is not int or not isinstance(tx["reference"], str)):
+        raise TypeError("amount_in_cents must be an integer and reference a string")  # int(1.5) would be 1
     checksum = str((event.get("signature") or {}).get("checksum"))
     event_id = f"{tx['id']}:{tx['status']}" if hardened else checksum  # seed S7: weak, the checksum is the id
     return Event("wompi", event_id, str(tx["id"]), str(tx["reference"]), str(tx["status"]),
