@@ -22,6 +22,13 @@ from core.settings import DatabaseSettings
 
 logger = logging.getLogger(__name__)
 WARM_TIMEOUT_SECONDS = 5.0
+# The database cannot be reached or went away under a session: a refused or reset connection (the server is
+# down), "the database system is starting up" or "in recovery mode" (a server restarting after a crash), a
+# session ended by a shutdown or a crash. core/errors.py answers these 503: nothing is wrong with the request.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    ConnectionError, asyncpg.CannotConnectNowError, asyncpg.PostgresConnectionError, asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
 Prime = Callable[[asyncpg.Connection], Awaitable[None]]
 
 
