@@ -71,14 +71,15 @@ class CrashTiming:
     gone_at: float  # every process of the old server gone
     back_at: float  # the restarted postmaster accepts connections
     postmaster_pid: int
+    everything: bool  # every server process was SIGKILLed at once, not the postmaster alone
     orphans_killed: int  # server processes still alive after ORPHAN_GRACE_SECONDS, then SIGKILLed
     crash_recovery: bool  # the control file said "in production" after the kill: the restart ran crash recovery
 
     def to_dict(self) -> dict[str, float | int | bool]:
         return {"killed_at": round(self.killed_at, 3), "gone_at": round(self.gone_at, 3),
                 "back_at": round(self.back_at, 3), "down_seconds": round(self.back_at - self.killed_at, 3),
-                "postmaster_pid": self.postmaster_pid, "orphans_killed": self.orphans_killed,
-                "crash_recovery": self.crash_recovery}
+                "postmaster_pid": self.postmaster_pid, "everything": self.everything,
+                "orphans_killed": self.orphans_killed, "crash_recovery": self.crash_recovery}
 
 
 @dataclass
@@ -90,22 +91,25 @@ class PostgresHandle:
     bin_dir: Path | None = None  # server binaries (pgbench, psql) when the harness owns them
     durable: bool = False  # embedded with fsync and synchronous commit on (PAYHARNESS_PG_DURABLE=1)
     _stop: list = field(default_factory=list, repr=False)
-    _crash: Callable[[], CrashTiming] | None = field(default=None, repr=False)
+    _crash: Callable[[bool], CrashTiming] | None = field(default=None, repr=False)
 
     @property
     def can_crash(self) -> bool:
         """True when ``crash_and_restart`` applies: the harness owns this server's processes (embedded)."""
         return self._crash is not None
 
-    def crash_and_restart(self) -> CrashTiming:
+    def crash_and_restart(self, *, everything: bool = False) -> CrashTiming:
         """SIGKILL the postmaster, wait for its children to go, start it again on the same data and port.
 
-        Embedded servers only (a Docker or DSN server is not the harness's to kill). What the server had
-        committed survives only as far as its settings make it durable: start it with ``durable=True``.
+        ``everything``: SIGKILL every server process at once instead (a backend then dies mid-statement,
+        even between its commit and its answer; with the postmaster alone, a backend finishes the statement
+        it is running and answers it before it notices and exits). Embedded servers only (a Docker or DSN
+        server is not the harness's to kill). What the server had committed survives only as far as its
+        settings make it durable: start it with ``durable=True``.
         """
         if self._crash is None:
             raise PostgresUnavailable(f"crash_and_restart needs the embedded server; this one is {self.kind!r}")
-        return self._crash()
+        return self._crash(everything)
 
     def database_dsn(self, name: str, *, driver: str = "") -> str:
         """The URL of database ``name`` on this server; ``driver="asyncpg"`` gives a SQLAlchemy URL."""
@@ -270,8 +274,8 @@ def start_embedded(*, port: int | None = None, durable: bool | None = None) -> P
             user=user, capture_output=True, timeout=30, check=False,
         )
 
-    def _crash() -> CrashTiming:
-        return _crash_and_restart(bin_dir, data, data_root, user, port=port, durable=durable)
+    def _crash(everything: bool) -> CrashTiming:
+        return _crash_and_restart(bin_dir, data, data_root, user, port=port, durable=durable, everything=everything)
 
     handle._stop.append(_stop_server)
     handle._crash = _crash
@@ -307,10 +311,13 @@ def _wait_gone(data: Path, postmaster: int, timeout: float) -> list[int]:
 
 
 def _crash_and_restart(bin_dir: Path, data: Path, data_root: Path, user: str | None, *, port: int,
-                       durable: bool) -> CrashTiming:
+                       durable: bool, everything: bool) -> CrashTiming:
     pid = int((data / "postmaster.pid").read_text().split()[0])
+    children = [p for p in _server_processes(data) if p != pid] if everything else []
     killed_at = time.time()
-    os.kill(pid, signal.SIGKILL)
+    for victim in (pid, *children):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)
     left = _wait_gone(data, pid, ORPHAN_GRACE_SECONDS)
     for orphan in left:
         with contextlib.suppress(ProcessLookupError):
@@ -329,7 +336,7 @@ def _crash_and_restart(bin_dir: Path, data: Path, data_root: Path, user: str | N
     _start_server(bin_dir, data, data_root, user, port=port, durable=durable)
     back_at = time.time()
     log.warning("postgres: postmaster %d killed; accepting connections again after %.2f s", pid, back_at - killed_at)
-    return CrashTiming(killed_at=killed_at, gone_at=gone_at, back_at=back_at, postmaster_pid=pid,
+    return CrashTiming(killed_at=killed_at, gone_at=gone_at, back_at=back_at, postmaster_pid=pid, everything=everything,
                        orphans_killed=len(left),
                        crash_recovery=any(line.startswith("Database cluster state:") and "in production" in line
                                           for line in control.splitlines()))

@@ -481,7 +481,9 @@ def after_errors(ledger: Sequence[LedgerEntry], recorded: set[tuple[str, str]]) 
     * ``keys``: identities with a failed try; ``recorded``: of those, in the database;
     * ``acknowledged_later``: a later try got a 200; ``committed_before_error``: sent by one sender only
       and a later try answered ``duplicate`` — the failed try's commit had gone through;
-    * ``never_acknowledged``: ran out of tries; ``never_acknowledged_recorded``: yet in the database;
+    * ``never_acknowledged``: no try got a 200 — ``gave_up`` when the last was answered 5xx (out of tries),
+      ``cut_off`` when it had no answer (mostly requests in flight when the run ended);
+      ``never_acknowledged_recorded``: yet in the database;
     * ``first_try_duplicate``: one sender, and the first try itself answered ``duplicate`` — the core's
       own retry on a dead connection found its first commit.
 
@@ -509,9 +511,11 @@ def after_errors(ledger: Sequence[LedgerEntry], recorded: set[tuple[str, str]]) 
                 counts["committed_before_error"] += 1
         if not any(e.code == 200 for e in sent):
             counts["never_acknowledged"] += 1
+            counts["cut_off" if sent[-1].code is None else "gave_up"] += 1
             counts["never_acknowledged_recorded"] += identity in recorded
     return {k: counts[k] for k in ("keys", "recorded", "acknowledged_later", "committed_before_error",
-                                   "never_acknowledged", "never_acknowledged_recorded", "first_try_duplicate")}
+                                   "never_acknowledged", "gave_up", "cut_off", "never_acknowledged_recorded",
+                                   "first_try_duplicate")}
 
 
 def ledger_stats(ledger: Iterable[LedgerEntry], snapshot: Snapshot, sim: SimView) -> dict[str, Any]:

@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crash-postgres-at", type=non_negative_float, action="append", default=[], metavar="S",
                    help="SIGKILL the embedded Postgres this many seconds in and restart it on the same data "
                         "(the run's server is durable: fsync on); repeatable")
+    p.add_argument("--crash-mode", choices=["postmaster", "all"], default="postmaster",
+                   help="postmaster: SIGKILL the postmaster alone (its backends finish their statement, then exit); "
+                        "all: every server process at once, so a commit can die before its answer")
     p.add_argument("--restart-mode", choices=["term", "kill"], default="term",
                    help="term: graceful stop; kill: SIGKILL the core and its workers")
     p.add_argument("--artefacts", default=None, help="folder for the ledger, audit.json, Locust CSV and HTML")
@@ -282,7 +285,8 @@ def _chaos(
         elif action == "crash_postgres":
             crashes: list[dict[str, object]] = events.setdefault("postgres_crashes", [])  # type: ignore[assignment]
             try:
-                crashes.append({"at": at, **stack.postgres.crash_and_restart().to_dict()})
+                timing = stack.postgres.crash_and_restart(everything=args.crash_mode == "all")
+                crashes.append({"at": at, **timing.to_dict()})
             except PostgresUnavailable as exc:  # not restarted: the run goes on against a dead server
                 crashes.append({"at": at, "error": str(exc)})
         else:
@@ -326,6 +330,7 @@ def _write_run(artefacts: Path, args: argparse.Namespace, plan: Plan, code: int,
         "restart_core_at": args.restart_core_at,
         "restart_mode": args.restart_mode,
         "crash_postgres_at": args.crash_postgres_at,
+        "crash_mode": args.crash_mode,
         "defect_env": defect_environment(args),
         "events": events,
         "locust_master": redacted,

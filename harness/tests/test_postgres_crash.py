@@ -11,7 +11,8 @@ from harness import postgres as provider
 from harness.postgres import PostgresHandle, PostgresUnavailable
 
 
-async def test_a_crashed_durable_server_comes_back_on_its_port_with_every_committed_row() -> None:
+@pytest.mark.parametrize("everything", [False, True], ids=["postmaster", "every-process"])
+async def test_a_crashed_durable_server_comes_back_on_its_port_with_every_committed_row(everything: bool) -> None:
     pg = provider.start_embedded(durable=True)
     try:
         conn = await asyncpg.connect(pg.dsn)
@@ -21,13 +22,14 @@ async def test_a_crashed_durable_server_comes_back_on_its_port_with_every_commit
             await conn.execute("INSERT INTO committed VALUES ($1)", n)
         before = await conn.fetchval("SELECT pg_postmaster_start_time()")
 
-        crash = pg.crash_and_restart()
+        crash = pg.crash_and_restart(everything=everything)
 
         with pytest.raises((asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError)):
             await conn.fetchval("SELECT 1")  # the old session died with its server
         assert not Path(f"/proc/{crash.postmaster_pid}").exists()
         assert crash.killed_at < crash.gone_at <= crash.back_at
         assert crash.crash_recovery, "the control file should say the server was killed, not shut down"
+        assert crash.everything is everything and crash.orphans_killed == 0
         conn = await asyncpg.connect(pg.dsn)  # same DSN: same port
         try:
             assert await conn.fetchval("SELECT pg_postmaster_start_time()") > before

@@ -282,13 +282,15 @@ def test_failed_tries_are_followed_to_their_retries_and_the_database() -> None:
         # the core's own retry found its first commit: a 200 "duplicate" on the first try
         _try(10, "t5:APPROVED", 200, "duplicate"),
         _try(11, "t6:APPROVED", 200, "applied"),  # the plain case counts nowhere
+        _try(13, "t8:APPROVED", 503, None), _try(14, "t8:APPROVED", None, None, try_no=2),  # cut off at the end
         replace(_try(12, "t7:APPROVED", 500, None), expect=401, role="forged"),  # forged: not ours to follow
     ]
     recorded = {("wompi", k) for k in ("t1:APPROVED", "t2:APPROVED", "t3:DECLINED", "t4:APPROVED", "t5:APPROVED",
                                        "t6:APPROVED")}
     assert audit_module.after_errors(ledger, recorded) == {
-        "keys": 4, "recorded": 4, "acknowledged_later": 3, "committed_before_error": 1,
-        "never_acknowledged": 1, "never_acknowledged_recorded": 1, "first_try_duplicate": 1,
+        "keys": 5, "recorded": 4, "acknowledged_later": 3, "committed_before_error": 1,
+        "never_acknowledged": 2, "gave_up": 1, "cut_off": 1, "never_acknowledged_recorded": 1,
+        "first_try_duplicate": 1,
     }
     assert audit_module.after_errors(ledger, recorded - {("wompi", "t3:DECLINED")})["never_acknowledged_recorded"] == 0
 
