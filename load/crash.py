@@ -68,8 +68,9 @@ def describe(figures: Sequence[Mapping[str, Any]]) -> list[str]:
         first = f["first_200_after_kill_seconds"]
         resumed = "no 200 after the kill" if first is None else f"first 200 {first:g} s after the kill"
         during = ", ".join(f"{code}: {count}" for code, count in f["during"].items()) or "none"
+        killed = "every server process" if f.get("everything") else "postmaster"
         lines.append(
-            f"postgres crash {n}: postmaster killed, back after {f['down_seconds']:g} s "
+            f"postgres crash {n}: {killed} killed, back after {f['down_seconds']:g} s "
             f"(crash recovery: {'yes' if f['crash_recovery'] else 'NO'}); {resumed}; "
             f"webhook answers in between: {during}"
         )

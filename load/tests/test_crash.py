@@ -41,7 +41,8 @@ def test_the_outage_ends_with_the_first_200_to_a_webhook_sent_after_the_kill() -
     assert (f["non_200_during"], f["answered_200_during"]) == (5, 2)
     assert f["down_seconds"] == 1.5 and f["crash_recovery"] is True
     [line] = describe([f])
-    assert "back after 1.5 s" in line and "first 200 1.8 s after the kill" in line and "500: 4" in line
+    assert line.startswith("postgres crash 1: postmaster killed, back after 1.5 s")
+    assert "first 200 1.8 s after the kill" in line and "500: 4" in line
 
 
 def test_no_200_after_the_kill_and_a_failed_crash_are_said_plainly() -> None:
@@ -51,3 +52,5 @@ def test_no_200_after_the_kill_and_a_failed_crash_are_said_plainly() -> None:
     lines = describe(figures)
     assert "no 200 after the kill" in lines[0]
     assert lines[1] == "postgres crash 2: FAILED: pg_ctl failed"
+    assert describe(outage_figures([], [{**crash(), "everything": True}]))[0].startswith(
+        "postgres crash 1: every server process killed")
