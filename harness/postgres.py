@@ -297,15 +297,17 @@ def _server_processes(data: Path) -> list[int]:
     return found
 
 
-def _exists(pid: int) -> bool:
-    """True while ``pid`` is in the process table, a zombie included: the restarted postmaster's lock-file
-    check (kill(pid, 0)) counts a zombie postmaster as running."""
-    return Path(f"/proc/{pid}").exists()
+def _running(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie (dead, not reaped yet) does not."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def _wait_gone(data: Path, postmaster: int, timeout: float) -> list[int]:
     deadline = time.monotonic() + timeout
-    while ((left := _server_processes(data)) or _exists(postmaster)) and time.monotonic() < deadline:
+    while ((left := _server_processes(data)) or _running(postmaster)) and time.monotonic() < deadline:
         time.sleep(0.02)
     return left
 
@@ -324,11 +326,14 @@ def _crash_and_restart(bin_dir: Path, data: Path, data_root: Path, user: str | N
             os.kill(orphan, signal.SIGKILL)
     if _wait_gone(data, pid, ORPHAN_GRACE_SECONDS):
         raise PostgresUnavailable(f"the crashed server's processes in {data} did not exit")
-    if _exists(pid):
-        # Killed, but not reaped yet: the postmaster's parent is whoever adopted it (pg_ctl has exited).
-        # Its lock file would keep the new server from starting; it names a dead process, so it goes.
-        log.warning("postgres: postmaster %d killed but not reaped; removing its lock file", pid)
-        (data / "postmaster.pid").unlink(missing_ok=True)
+    if Path(f"/proc/{pid}").exists():
+        # Dead but not reaped yet: its parent is whoever adopted it when pg_ctl exited (here PID 1 reaped it
+        # 1.5-2 s later). The new server's lock-file checks (kill(pid, 0)) would count the zombie as running
+        # and refuse to start; no process of the old server is left (above), so its lock files go: the data
+        # directory's and the Unix socket's.
+        log.info("postgres: postmaster %d killed, not reaped yet; removing its lock files", pid)
+        for lock in (data / "postmaster.pid", data_root / f".s.PGSQL.{port}.lock"):
+            lock.unlink(missing_ok=True)
     gone_at = time.time()
     # A server killed while running leaves its control file saying so; a clean stop says "shut down".
     control = subprocess.run([str(bin_dir / "pg_controldata"), "-D", str(data)], user=user, capture_output=True,
