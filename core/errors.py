@@ -13,8 +13,9 @@ CoreError                         # an answer the client can act on: status, cod
 └── GatewayUnavailable    502/503 # a gateway failed or its breaker is open; nothing was charged twice
 ```
 
-The database out of reach (``core.db.session.UNAVAILABLE``: refused, reset, starting up after a crash) is
-no bug either: 503 ``database_unavailable`` with ``Retry-After``, so a gateway delivers the webhook again.
+The database out of reach (``core.db.session.UNAVAILABLE``: refused, reset, starting up after a crash, also
+wrapped by SQLAlchemy) is no bug either: 503 ``database_unavailable`` with ``Retry-After``, so a gateway
+delivers the webhook again.
 
 Anything else is a bug: ``core.middleware.UnexpectedErrorMiddleware`` logs it with a support reference
 and answers 500 with that reference only — never a stack trace, SQL, or a secret. Every 5xx carries a
@@ -135,6 +136,18 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for kind in UNAVAILABLE:
         app.add_exception_handler(kind, _database)
+
+    from sqlalchemy.exc import DBAPIError
+
+    from core.db.session import is_unavailable
+
+    @app.exception_handler(DBAPIError)
+    async def _wrapped(request: Request, exc: DBAPIError) -> JSONResponse:
+        # The API's engine wraps the driver's errors: a lost server is a 503 like above, anything else (a
+        # constraint, a broken query) stays a bug for UnexpectedErrorMiddleware's 500.
+        if is_unavailable(exc):
+            return await _database(request, exc)
+        raise exc
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

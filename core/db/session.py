@@ -29,6 +29,17 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     ConnectionError, asyncpg.CannotConnectNowError, asyncpg.PostgresConnectionError, asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
 )
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` is, or was raised from, one of ``UNAVAILABLE``: SQLAlchemy wraps what asyncpg raises
+    (a commit cut by a crash reaches the API as ``sqlalchemy.exc.DBAPIError``)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, UNAVAILABLE) or getattr(seen, "connection_invalidated", False):
+            return True
+        seen = seen.__cause__ or getattr(seen, "orig", None)
+    return False
 Prime = Callable[[asyncpg.Connection], Awaitable[None]]
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from core.signing.wompi import event_checksum
 from core.tests.apikit import SECRETS, make_settings, running_core
@@ -66,3 +67,35 @@ async def test_a_server_restarting_or_gone_mid_session_is_a_503(error: Exception
         response = await core.client.post("/webhooks/wompi", content=_signed_wompi_event(),
                                           headers={"content-type": "application/json"})
     _is_database_unavailable(response)
+
+
+def _wrapped(orig: Exception, *, invalidated: bool = False) -> DBAPIError:
+    """What the API's engine raises: the driver's error inside SQLAlchemy's (raised ``from`` it)."""
+    try:
+        raise DBAPIError("COMMIT", {}, orig, connection_invalidated=invalidated) from orig
+    except DBAPIError as exc:
+        return exc
+
+
+@pytest.mark.parametrize(("error", "status"), [
+    (_wrapped(asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")), 503),
+    (_wrapped(RuntimeError("closed"), invalidated=True), 503),
+    (_wrapped(asyncpg.UndefinedTableError('relation "orders" does not exist')), 500),  # a bug stays a 500
+], ids=["commit-cut-by-a-crash", "invalidated", "broken-query"])
+async def test_the_apis_engine_errors_are_a_503_only_when_the_server_went_away(
+    error: DBAPIError, status: int, database: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.api import orders
+
+    async def fails(*args: Any, **kwargs: Any) -> None:
+        raise error
+
+    monkeypatch.setattr(orders, "order_view", fails)
+    async with running_core(make_settings(database.url)) as core:
+        response = await core.client.post("/orders", json={"amount": "65000.00", "currency": "COP"},
+                                          headers=core.auth("buyer-1"))
+    if status == 503:
+        _is_database_unavailable(response)
+    else:
+        assert response.status_code == 500, response.text
+        assert response.json()["error"]["code"] == "internal_error"
