@@ -30,9 +30,11 @@ def _answered_at(entry: LedgerEntry) -> float:
 def outage_figures(ledger: Sequence[LedgerEntry], crashes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Per crash: the server's times plus the senders' view, webhooks only (forged ones left out).
 
-    ``first_200_at``: the first 200 to a webhook *sent after the kill* — one sent before it may still have
-    been committed and answered in the first instants. ``during``: every webhook attempt answered (or cut
-    off) between the kill and that first 200, by code ("none": no answer).
+    ``first_200_at``: the first 200 to a webhook *sent once every process of the old server was gone*
+    (``gone_at``) — only the restarted server can answer that one. Until then a backend of the killed
+    postmaster may still finish a statement and answer it (it notices the death when it next waits), so a
+    200 sent just after the kill proves nothing. ``during``: every webhook attempt answered (or cut off)
+    between the kill and that first 200, by code ("none": no answer).
     """
     webhooks = [e for e in ledger if e.role in WEBHOOK_ROLES and e.expect != 401]
     figures = []
@@ -40,8 +42,8 @@ def outage_figures(ledger: Sequence[LedgerEntry], crashes: Sequence[Mapping[str,
         if "killed_at" not in crash:  # the crash itself failed; its error is kept as it was
             figures.append(dict(crash))
             continue
-        killed, back = float(crash["killed_at"]), float(crash["back_at"])
-        after = [_answered_at(e) for e in webhooks if e.code == 200 and e.at >= killed]
+        killed, gone, back = float(crash["killed_at"]), float(crash["gone_at"]), float(crash["back_at"])
+        after = [_answered_at(e) for e in webhooks if e.code == 200 and e.at >= gone]
         first_200 = min(after) if after else None
         end = first_200 if first_200 is not None else float("inf")
         during = [e for e in webhooks if killed <= _answered_at(e) <= end]
@@ -66,7 +68,7 @@ def describe(figures: Sequence[Mapping[str, Any]]) -> list[str]:
             lines.append(f"postgres crash {n}: FAILED: {f.get('error')}")
             continue
         first = f["first_200_after_kill_seconds"]
-        resumed = "no 200 after the kill" if first is None else f"first 200 {first:g} s after the kill"
+        resumed = "no 200 from the new server" if first is None else f"first 200 {first:g} s after the kill"
         during = ", ".join(f"{code}: {count}" for code, count in f["during"].items()) or "none"
         killed = "every server process" if f.get("everything") else "postmaster"
         lines.append(
