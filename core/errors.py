@@ -13,6 +13,10 @@ CoreError                         # an answer the client can act on: status, cod
 └── GatewayUnavailable    502/503 # a gateway failed or its breaker is open; nothing was charged twice
 ```
 
+The database out of reach (``core.db.session.UNAVAILABLE``: refused, reset, starting up after a crash, also
+wrapped by SQLAlchemy) is no bug either: 503 ``database_unavailable`` with ``Retry-After``, so a gateway
+delivers the webhook again.
+
 Anything else is a bug: ``core.middleware.UnexpectedErrorMiddleware`` logs it with a support reference
 and answers 500 with that reference only — never a stack trace, SQL, or a secret. Every 5xx carries a
 ``support_reference``: the handlers below add one (logged with the details), and that middleware adds one
@@ -35,6 +39,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("payharness.core")
+DATABASE_RETRY_AFTER_SECONDS = 1  # a restarted Postgres is back within seconds (load/README.md, the crash run)
 
 
 class CoreError(Exception):
@@ -115,6 +120,34 @@ def install_error_handlers(app: FastAPI) -> None:
                     extra=exc.log_context())
         return JSONResponse(error_body("gateway_unavailable", "a payment gateway is unavailable; retry later",
                                        support_reference=reference), status_code=503)
+
+    from core.db.session import UNAVAILABLE
+
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        # Down, restarting or recovering: the request was fine, and its retry is safe (a webhook's dedupe, an
+        # API call's Idempotency-Key). Not "nothing was written": a commit may have gone through just before
+        # its connection died. One line per request, no traceback: an outage is hundreds of them.
+        reference = new_support_reference()
+        log.warning("database unavailable %s on %s %s: %s: %s", reference, request.method, request.url.path,
+                    type(exc).__name__, exc)
+        return JSONResponse(error_body("database_unavailable", "the database is unavailable; retry later",
+                                       support_reference=reference), status_code=503,
+                            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+    for kind in UNAVAILABLE:
+        app.add_exception_handler(kind, _database)
+
+    from sqlalchemy.exc import DBAPIError
+
+    from core.db.session import is_unavailable
+
+    @app.exception_handler(DBAPIError)
+    async def _wrapped(request: Request, exc: DBAPIError) -> JSONResponse:
+        # The API's engine wraps the driver's errors: a lost server is a 503 like above, anything else (a
+        # constraint, a broken query) stays a bug for UnexpectedErrorMiddleware's 500.
+        if is_unavailable(exc):
+            return await _database(request, exc)
+        raise exc
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -18,6 +18,7 @@ Usage::
 
     with provide_postgres() as pg:
         print(pg.kind, pg.dsn)          # "embedded", "postgresql://postgres@127.0.0.1:5xxxx/postgres"
+        crash = pg.crash_and_restart()  # embedded only: SIGKILL the postmaster, start it on the same data
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import stat
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,8 +56,33 @@ EMBEDDED_OPTIONS = (
 DURABLE_OPTIONS = f"{_COMMON_OPTIONS} -c log_min_messages=warning"
 
 
+# After the postmaster is killed its children notice (each checks for postmaster death while it waits) and
+# exit, about 1.5 s here; any still alive after this long is killed, or the restart would find the old
+# shared memory in use and refuse to start.
+ORPHAN_GRACE_SECONDS = 5.0
+
+
 class PostgresUnavailable(RuntimeError):
     """No Postgres could be provided; the message names the remedy."""
+
+
+@dataclass(frozen=True)
+class CrashTiming:
+    """One ``crash_and_restart``: wall-clock times (epoch seconds, comparable with the load's ledger)."""
+
+    killed_at: float  # SIGKILL sent to the postmaster
+    gone_at: float  # every process of the old server gone
+    back_at: float  # the restarted postmaster accepts connections
+    postmaster_pid: int
+    everything: bool  # every server process was SIGKILLed at once, not the postmaster alone
+    orphans_killed: int  # server processes still alive after ORPHAN_GRACE_SECONDS, then SIGKILLed
+    crash_recovery: bool  # the control file said "in production" after the kill: the restart ran crash recovery
+
+    def to_dict(self) -> dict[str, float | int | bool]:
+        return {"killed_at": round(self.killed_at, 3), "gone_at": round(self.gone_at, 3),
+                "back_at": round(self.back_at, 3), "down_seconds": round(self.back_at - self.killed_at, 3),
+                "postmaster_pid": self.postmaster_pid, "everything": self.everything,
+                "orphans_killed": self.orphans_killed, "crash_recovery": self.crash_recovery}
 
 
 @dataclass
@@ -66,7 +92,27 @@ class PostgresHandle:
     kind: str  # "dsn" | "docker" | "embedded"
     dsn: str  # libpq URL of the maintenance database, e.g. postgresql://postgres@127.0.0.1:5433/postgres
     bin_dir: Path | None = None  # server binaries (pgbench, psql) when the harness owns them
+    durable: bool = False  # embedded with fsync and synchronous commit on (PAYHARNESS_PG_DURABLE=1)
     _stop: list = field(default_factory=list, repr=False)
+    _crash: Callable[[bool], CrashTiming] | None = field(default=None, repr=False)
+
+    @property
+    def can_crash(self) -> bool:
+        """True when ``crash_and_restart`` applies: the harness owns this server's processes (embedded)."""
+        return self._crash is not None
+
+    def crash_and_restart(self, *, everything: bool = False) -> CrashTiming:
+        """SIGKILL the postmaster, wait for its children to go, start it again on the same data and port.
+
+        ``everything``: SIGKILL every server process at once instead (a backend then dies mid-statement,
+        even between its commit and its answer; with the postmaster alone, a backend finishes the statement
+        it is running and answers it before it notices and exits). Embedded servers only (a Docker or DSN
+        server is not the harness's to kill). What the server had committed survives only as far as its
+        settings make it durable: start it with ``durable=True``.
+        """
+        if self._crash is None:
+            raise PostgresUnavailable(f"crash_and_restart needs the embedded server; this one is {self.kind!r}")
+        return self._crash(everything)
 
     def database_dsn(self, name: str, *, driver: str = "") -> str:
         """The URL of database ``name`` on this server; ``driver="asyncpg"`` gives a SQLAlchemy URL."""
@@ -234,7 +280,12 @@ def start_embedded(*, port: int | None = None, durable: bool | None = None) -> P
         finally:  # a server that did not stop in time must not outlive the data directory removed next
             _kill_postmaster(data)
 
+    def _crash(everything: bool) -> CrashTiming:
+        return _crash_and_restart(bin_dir, data, data_root, user, port=port, durable=durable, everything=everything)
+
     handle._stop.append(_stop_server)
+    handle._crash = _crash
+    handle.durable = durable
     handle.dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     return handle
 
@@ -254,6 +305,69 @@ def _kill_postmaster(data: Path) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, signal.SIGKILL)
         log.warning("embedded Postgres %s did not stop in time; killed", pid)
+
+
+def _server_processes(data: Path) -> list[int]:
+    """Every live process running in ``data``: Postgres chdirs into its data directory, the postmaster and
+    each child alike (the children are not in the postmaster's process group: each calls setsid)."""
+    found = []
+    target = str(data.resolve())
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):  # gone meanwhile, or a zombie (no cwd)
+                if os.readlink(entry / "cwd") == target:
+                    found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie (dead, not reaped yet) does not."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_gone(data: Path, postmaster: int, timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while ((left := _server_processes(data)) or _running(postmaster)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return left
+
+
+def _crash_and_restart(bin_dir: Path, data: Path, data_root: Path, user: str | None, *, port: int,
+                       durable: bool, everything: bool) -> CrashTiming:
+    pid = int((data / "postmaster.pid").read_text().split()[0])
+    children = [p for p in _server_processes(data) if p != pid] if everything else []
+    killed_at = time.time()
+    for victim in (pid, *children):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)
+    left = _wait_gone(data, pid, ORPHAN_GRACE_SECONDS)
+    for orphan in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(orphan, signal.SIGKILL)
+    if _wait_gone(data, pid, ORPHAN_GRACE_SECONDS):
+        raise PostgresUnavailable(f"the crashed server's processes in {data} did not exit")
+    if Path(f"/proc/{pid}").exists():
+        # Dead but not reaped yet: its parent is whoever adopted it when pg_ctl exited (here PID 1 reaped it
+        # 1.5-2 s later). The new server's lock-file checks (kill(pid, 0)) would count the zombie as running
+        # and refuse to start; no process of the old server is left (above), so its lock files go: the data
+        # directory's and the Unix socket's.
+        log.info("postgres: postmaster %d killed, not reaped yet; removing its lock files", pid)
+        for lock in (data / "postmaster.pid", data_root / f".s.PGSQL.{port}.lock"):
+            lock.unlink(missing_ok=True)
+    gone_at = time.time()
+    # A server killed while running leaves its control file saying so; a clean stop says "shut down".
+    control = subprocess.run([str(bin_dir / "pg_controldata"), "-D", str(data)], user=user, capture_output=True,
+                             text=True, timeout=30, check=False).stdout
+    _start_server(bin_dir, data, data_root, user, port=port, durable=durable)
+    back_at = time.time()
+    log.warning("postgres: postmaster %d killed; accepting connections again after %.2f s", pid, back_at - killed_at)
+    return CrashTiming(killed_at=killed_at, gone_at=gone_at, back_at=back_at, postmaster_pid=pid, everything=everything,
+                       orphans_killed=len(left),
+                       crash_recovery=any(line.startswith("Database cluster state:") and "in production" in line
+                                          for line in control.splitlines()))
 
 
 def start_docker() -> PostgresHandle:
@@ -282,7 +396,7 @@ def choose_provider() -> str:
     return "embedded"
 
 
-def _start(kind: str) -> PostgresHandle:
+def _start(kind: str, durable: bool | None = None) -> PostgresHandle:
     if kind == "dsn":
         dsn = os.environ.get(ENV_DSN, "")
         if not dsn:
@@ -300,7 +414,7 @@ def _start(kind: str) -> PostgresHandle:
                 f"to fall back to the embedded server, or set {ENV_DSN}"
             ) from exc
     try:
-        return start_embedded()
+        return start_embedded(durable=durable)
     except PostgresUnavailable as exc:
         raise PostgresUnavailable(
             f"embedded Postgres did not start: {exc}. No Docker engine answered and {ENV_DSN} is unset: "
@@ -309,11 +423,14 @@ def _start(kind: str) -> PostgresHandle:
 
 
 @contextlib.contextmanager
-def provide_postgres(*, announce: bool = True) -> Iterator[PostgresHandle]:
-    """Provide a running Postgres for the block and clean up what was started, also on Ctrl-C/SIGTERM."""
+def provide_postgres(*, announce: bool = True, durable: bool | None = None) -> Iterator[PostgresHandle]:
+    """Provide a running Postgres for the block and clean up what was started, also on Ctrl-C/SIGTERM.
+
+    ``durable`` (embedded only): fsync and synchronous commit on; None reads ``PAYHARNESS_PG_DURABLE``.
+    """
     kind = choose_provider()
     started = time.perf_counter()
-    handle = _start(kind)
+    handle = _start(kind, durable)
     if announce:
         log.warning(
             "postgres: %s (%s) ready in %.0f ms", kind, _redact(handle.dsn), (time.perf_counter() - started) * 1000

@@ -244,6 +244,20 @@ def process_payment(client: Any, token: str, body: dict[str, Any], key: str) -> 
         return 200, dict(r.json())
 
 
+def retry_same_key(client: Any, token: str, body: dict[str, Any], key: str, *, max_tries: int
+                   ) -> tuple[int, dict[str, Any] | None]:
+    """The client's retry of a payment with the same Idempotency-Key, itself retried (as ``deliver`` does)
+    while the answer is a 5xx or none: that is no answer yet — the database crashed under it, say — and
+    the key's promise is about the answer."""
+    code, answer = process_payment(client, token, body, key)
+    for try_no in range(1, max_tries):
+        if 0 < code < 500:
+            break
+        gevent.sleep(BACKOFF[min(try_no, len(BACKOFF)) - 1])
+        code, answer = process_payment(client, token, body, key)
+    return code, answer
+
+
 def checkout(
     client: Any, token: str, amount: Decimal, card: str, ctx: Context, *, wompi: str, keys: WompiKeys, replay: bool
 ) -> None:
@@ -265,9 +279,12 @@ def checkout(
     tx = (answer or {}).get("transaction") or {}
     verdict = tx.get("status")
     if replay and answer is not None:
-        # A client retry with the same key must get the very same answer, and charge nothing.
-        _, again = process_payment(client, token, body, key)
-        if again != answer:
+        # A client retry with the same key must get the very same answer, and charge nothing. A 5xx or no
+        # answer is no answer yet (an outage: the database crashed under it) and is retried as a client would.
+        again_code, again = retry_same_key(client, token, body, key, max_tries=ctx.max_tries)
+        if not 0 < again_code < 500:
+            verdict = "idempotency_unchecked"
+        elif again != answer:
             verdict = "idempotency_mismatch"
     ctx.writer.write(
         _entry(

@@ -467,7 +467,55 @@ def audit(ledger: Sequence[LedgerEntry], snapshot: Snapshot, *, sim: SimView | N
     anomalies.extend(_anomaly_log_checks(snapshot, totals))
     anomalies.extend(_sim_checks(sim, snapshot, recorded))
     anomalies.extend(_api_checks(ledger, snapshot))
-    return AuditReport(anomalies, ledger_stats(ledger, snapshot, sim) | {"model": totals})
+    return AuditReport(anomalies, ledger_stats(ledger, snapshot, sim)
+                       | {"model": totals, "after_errors": after_errors(ledger, recorded)})
+
+
+def after_errors(ledger: Sequence[LedgerEntry], recorded: set[tuple[str, str]]) -> dict[str, int]:
+    """What became of the genuine webhook events that got a 5xx or no answer on some try (counts, not checks).
+
+    The checks above enforce "every 200 is in the database, nothing is applied twice". A failed try may
+    still have committed (the database died after the commit, before the answer), which is right only if
+    its retry is idempotent. These counts show how often that path was taken:
+
+    * ``keys``: identities with a failed try; ``recorded``: of those, in the database;
+    * ``acknowledged_later``: a later try got a 200; ``committed_before_error``: sent by one sender only
+      and a later try answered ``duplicate`` — the failed try's commit had gone through;
+    * ``never_acknowledged``: no try got a 200 — ``gave_up`` when the last was answered 5xx (out of tries),
+      ``cut_off`` when it had no answer (mostly requests in flight when the run ended);
+      ``never_acknowledged_recorded``: yet in the database;
+    * ``first_try_duplicate``: one sender, and the first try itself answered ``duplicate`` — the core's
+      own retry on a dead connection found its first commit.
+
+    A 200 that is not recorded is ``lost_event``; an event applied twice shows as ``duplicate_event``,
+    ``outcome_mismatch`` or ``order_mismatch``.
+    """
+    tries: dict[tuple[str, str], list[LedgerEntry]] = defaultdict(list)
+    for e in ledger:
+        if e.role in WEBHOOK_ROLES and e.expect != 401:
+            tries[(e.gateway, e.key)].append(e)
+    counts = Counter[str]()
+    for identity, sent in tries.items():
+        sent.sort(key=lambda e: (e.at, e.try_no))
+        one_sender = not any(e.role in ("dup", "replay") for e in sent)
+        counts["first_try_duplicate"] += one_sender and sent[0].code == 200 and sent[0].answer == "duplicate"
+        failed = [i for i, e in enumerate(sent) if e.code is None or e.code >= 500]
+        if not failed:
+            continue
+        counts["keys"] += 1
+        counts["recorded"] += identity in recorded
+        later = sent[failed[0] + 1:]
+        if any(e.code == 200 for e in later):
+            counts["acknowledged_later"] += 1
+            if one_sender and any(e.code == 200 and e.answer == "duplicate" for e in later):
+                counts["committed_before_error"] += 1
+        if not any(e.code == 200 for e in sent):
+            counts["never_acknowledged"] += 1
+            counts["cut_off" if sent[-1].code is None else "gave_up"] += 1
+            counts["never_acknowledged_recorded"] += identity in recorded
+    return {k: counts[k] for k in ("keys", "recorded", "acknowledged_later", "committed_before_error",
+                                   "never_acknowledged", "gave_up", "cut_off", "never_acknowledged_recorded",
+                                   "first_try_duplicate")}
 
 
 def ledger_stats(ledger: Iterable[LedgerEntry], snapshot: Snapshot, sim: SimView) -> dict[str, Any]:

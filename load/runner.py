@@ -7,6 +7,7 @@ Usage::
 
     payharness load --rate 500 --duration 60 --mix dup=0.10,ooo=0.05,invalid=0.02
     payharness load --rate 300 --duration 30 --workers 2 --restart-core-at 12
+    payharness load --rate 300 --duration 60 --crash-postgres-at 25
     python -m load.runner --rate 50 --duration 5 --artefacts /tmp/load-smoke
 """
 
@@ -34,8 +35,11 @@ from harness.argtypes import (
 )
 from harness.defects import ENV as DEFECTS_ENV
 from harness.defects import Seeding
+from harness.postgres import PostgresUnavailable, choose_provider, provide_postgres
 from harness.stack import Stack
+from load.crash import describe, outage_figures
 from load.db import run_sync
+from load.ledger import read_ledger
 from load.locust_proc import CONFIG, LOCUSTFILE, REPO, Plan, locust_plan, run_locust
 from load.payloads import Mix
 
@@ -81,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="restart the core this many seconds into the load (before --duration ends)")
     p.add_argument("--kill-db-connections-at", type=non_negative_float, action="append", default=[], metavar="S",
                    help="terminate the core's database sessions this many seconds in; repeatable")
+    p.add_argument("--crash-postgres-at", type=non_negative_float, action="append", default=[], metavar="S",
+                   help="SIGKILL the embedded Postgres this many seconds in and restart it on the same data "
+                        "(the run's server is durable: fsync on); repeatable")
+    p.add_argument("--crash-mode", choices=["postmaster", "all"], default="postmaster",
+                   help="postmaster: SIGKILL the postmaster alone (its backends finish their statement, then exit); "
+                        "all: every server process at once, so a commit can die before its answer")
     p.add_argument("--restart-mode", choices=["term", "kill"], default="term",
                    help="term: graceful stop; kill: SIGKILL the core and its workers")
     p.add_argument("--artefacts", default=None, help="folder for the ledger, audit.json, Locust CSV and HTML")
@@ -105,9 +115,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     for flag, at in [("--restart-core-at", args.restart_core_at)] + [
         ("--kill-db-connections-at", t) for t in args.kill_db_connections_at
-    ]:
+    ] + [("--crash-postgres-at", t) for t in args.crash_postgres_at]:
         if at is not None and at >= args.duration:
             parser.error(f"argument {flag}: {at:g} s is not within --duration {args.duration:g} s")
+    if args.crash_postgres_at:
+        try:
+            kind = choose_provider()
+        except PostgresUnavailable as exc:
+            parser.error(f"argument --crash-postgres-at: {exc}")
+        if kind != "embedded":
+            parser.error(f"argument --crash-postgres-at: needs the embedded Postgres, whose processes the harness "
+                         f"owns; this run would use {kind} (unset PAYHARNESS_DATABASE_URL, or set "
+                         f"PAYHARNESS_POSTGRES=embedded)")
     return args
 
 
@@ -151,7 +170,7 @@ def locust_commands(args: argparse.Namespace, stack: Stack, artefacts: Path) -> 
     ):
         if value is not None:
             opts += [flag, str(value)]
-    if args.restart_core_at is not None or args.kill_db_connections_at:
+    if args.restart_core_at is not None or args.kill_db_connections_at or args.crash_postgres_at:
         # While the core is down requests fail and wait, then their retries land: that is the point of the
         # run, so only the audit judges it unless limits were given explicitly.
         for flag, given, relaxed in (
@@ -210,8 +229,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, artefacts: Path, extra_env: dict[str, str], seeding: Seeding) -> int:
     events: dict[str, object] = {}
-    with Stack.start(core_workers=args.core_workers, core_extra_env=extra_env, seeding=seeding,
-                     log_dir=artefacts / "logs") as stack:
+    with contextlib.ExitStack() as servers:
+        # A crash is survivable only as far as the server's commits are durable: fsync and synchronous
+        # commit on for such a run (the embedded default turns both off).
+        postgres = servers.enter_context(provide_postgres(durable=True)) if args.crash_postgres_at else None
+        stack = servers.enter_context(Stack.start(core_workers=args.core_workers, core_extra_env=extra_env,
+                                                  seeding=seeding, log_dir=artefacts / "logs", postgres=postgres))
+        events["postgres"] = {"kind": stack.postgres.kind, "durable": stack.postgres.durable}
         plan = locust_commands(args, stack, artefacts)
         done = threading.Event()
         chaos = threading.Thread(target=_chaos, args=(stack, args, artefacts, extra_env, events, done), daemon=True)
@@ -221,8 +245,13 @@ def _run(args: argparse.Namespace, artefacts: Path, extra_env: dict[str, str], s
         finally:
             done.set()
             chaos.join(timeout=60)
+    if "postgres_crashes" in events:
+        events["postgres_crashes"] = outage_figures(read_ledger(artefacts / "ledger"),
+                                                    events["postgres_crashes"])  # type: ignore[arg-type]
     _write_run(artefacts, args, plan, code, events)
     _print_outcome(artefacts, code)
+    for line in describe(events.get("postgres_crashes", [])):  # type: ignore[arg-type]
+        print(line)
     return code
 
 
@@ -234,10 +263,11 @@ def _chaos(
     events: dict[str, object],
     done: threading.Event,
 ) -> None:
-    """Restart the core and kill its database connections at their times, counted from the load's start."""
+    """Restart the core, kill its database connections, crash Postgres at their times, from the load's start."""
     plan = sorted(
         [(t, "kill_db") for t in args.kill_db_connections_at]
         + ([(args.restart_core_at, "restart")] if args.restart_core_at is not None else [])
+        + [(t, "crash_postgres") for t in args.crash_postgres_at]
     )
     if not plan:
         return
@@ -252,6 +282,13 @@ def _chaos(
         if action == "restart":
             took = restart_core(stack, args.restart_mode, workers=args.core_workers, extra_env=extra_env)
             events["restart_seconds"] = round(took, 3)
+        elif action == "crash_postgres":
+            crashes: list[dict[str, object]] = events.setdefault("postgres_crashes", [])  # type: ignore[assignment]
+            try:
+                timing = stack.postgres.crash_and_restart(everything=args.crash_mode == "all")
+                crashes.append({"at": at, **timing.to_dict()})
+            except PostgresUnavailable as exc:  # not restarted: the run goes on against a dead server
+                crashes.append({"at": at, "error": str(exc)})
         else:
             killed = run_sync(lambda: kill_db_connections(stack))
             kills: list[int] = events.setdefault("db_connections_killed", [])  # type: ignore[assignment]
@@ -292,6 +329,8 @@ def _write_run(artefacts: Path, args: argparse.Namespace, plan: Plan, code: int,
         "shape": args.shape,
         "restart_core_at": args.restart_core_at,
         "restart_mode": args.restart_mode,
+        "crash_postgres_at": args.crash_postgres_at,
+        "crash_mode": args.crash_mode,
         "defect_env": defect_environment(args),
         "events": events,
         "locust_master": redacted,

@@ -22,6 +22,24 @@ from core.settings import DatabaseSettings
 
 logger = logging.getLogger(__name__)
 WARM_TIMEOUT_SECONDS = 5.0
+# The database cannot be reached or went away under a session: a refused or reset connection (the server is
+# down), "the database system is starting up" or "in recovery mode" (a server restarting after a crash), a
+# session ended by a shutdown or a crash. core/errors.py answers these 503: nothing is wrong with the request.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    ConnectionError, asyncpg.CannotConnectNowError, asyncpg.PostgresConnectionError, asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` is, or was raised from, one of ``UNAVAILABLE``: SQLAlchemy wraps what asyncpg raises
+    (a commit cut by a crash reaches the API as ``sqlalchemy.exc.DBAPIError``)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, UNAVAILABLE) or getattr(seen, "connection_invalidated", False):
+            return True
+        seen = seen.__cause__ or getattr(seen, "orig", None)
+    return False
 Prime = Callable[[asyncpg.Connection], Awaitable[None]]
 
 

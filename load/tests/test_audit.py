@@ -261,3 +261,43 @@ def test_the_simulator_view_keeps_only_this_runs_payments() -> None:
     view = sim_view_of_run(noisy, ledger)
     assert [t["id"] for t in view.transactions] == ["S4", "S5"]
     assert [d["event_key"] for d in view.deliveries] == ["S4:APPROVED", "S5:APPROVED"]
+
+
+def _try(n: int, key: str, code: int | None, answer: str | None, *, try_no: int = 1,
+         role: str = "event") -> LedgerEntry:
+    return replace(entry(n, key, code=code, answer=answer, role=role), try_no=try_no)
+
+
+def test_failed_tries_are_followed_to_their_retries_and_the_database() -> None:
+    ledger = [
+        # committed, the answer lost with the database; the retry finds it: idempotent
+        _try(1, "t1:APPROVED", 500, None), _try(2, "t1:APPROVED", 200, "duplicate", try_no=2),
+        # not committed; the retry applies it
+        _try(3, "t2:APPROVED", None, None), _try(4, "t2:APPROVED", 200, "applied", try_no=2),
+        # ran out of tries, committed all the same
+        _try(5, "t3:DECLINED", 500, None), _try(6, "t3:DECLINED", 503, None, try_no=2),
+        # a byte-identical copy raced it: its "duplicate" proves nothing about the failed try
+        _try(7, "t4:APPROVED", 500, None), _try(8, "t4:APPROVED", 200, "applied", role="dup"),
+        _try(9, "t4:APPROVED", 200, "duplicate", try_no=2),
+        # the core's own retry found its first commit: a 200 "duplicate" on the first try
+        _try(10, "t5:APPROVED", 200, "duplicate"),
+        _try(11, "t6:APPROVED", 200, "applied"),  # the plain case counts nowhere
+        _try(13, "t8:APPROVED", 503, None), _try(14, "t8:APPROVED", None, None, try_no=2),  # cut off at the end
+        replace(_try(12, "t7:APPROVED", 500, None), expect=401, role="forged"),  # forged: not ours to follow
+    ]
+    recorded = {("wompi", k) for k in ("t1:APPROVED", "t2:APPROVED", "t3:DECLINED", "t4:APPROVED", "t5:APPROVED",
+                                       "t6:APPROVED")}
+    assert audit_module.after_errors(ledger, recorded) == {
+        "keys": 5, "recorded": 4, "acknowledged_later": 3, "committed_before_error": 1,
+        "never_acknowledged": 2, "gave_up": 1, "cut_off": 1, "never_acknowledged_recorded": 1,
+        "first_try_duplicate": 1,
+    }
+    assert audit_module.after_errors(ledger, recorded - {("wompi", "t3:DECLINED")})["never_acknowledged_recorded"] == 0
+
+
+def test_the_audit_reports_what_became_of_failed_tries() -> None:
+    ledger, snapshot, sim = world()
+    counts = audit(ledger, snapshot, sim=sim).stats["after_errors"]
+    # The world's one failed try: a second late PENDING killed in flight, after the first had its 200.
+    assert (counts["keys"], counts["recorded"], counts["acknowledged_later"], counts["never_acknowledged"]) == (
+        1, 1, 0, 0)

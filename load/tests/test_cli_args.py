@@ -31,6 +31,8 @@ BAD = [
     ("load", ["--restart-core-at", "-1"], "--restart-core-at"),
     ("load", ["--duration", "10", "--restart-core-at", "12"], "--restart-core-at"),
     ("load", ["--kill-db-connections-at", "-3"], "--kill-db-connections-at"),
+    ("load", ["--crash-postgres-at", "-1"], "--crash-postgres-at"),
+    ("load", ["--duration", "20", "--crash-postgres-at", "5", "--crash-postgres-at", "20"], "--crash-postgres-at"),
     ("load", ["--defect-env", "NOEQUALS"], "--defect-env"),
     ("bench-load", ["--start", "-5"], "--start"),
     ("bench-load", ["--budget", "0"], "--budget"),
@@ -68,6 +70,23 @@ def test_an_unknown_defect_names_the_known_ones(nothing_starts: None, capsys: py
     with pytest.raises(SystemExit):
         runner.main(["--defect", "nope"])
     assert "no_row_lock" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("env", [{"PAYHARNESS_DATABASE_URL": "postgresql://me@127.0.0.1:5432/postgres"},
+                                 {"PAYHARNESS_POSTGRES": "docker"}], ids=["dsn", "docker"])
+def test_a_postgres_crash_is_refused_on_a_server_the_harness_does_not_own(
+    env: dict[str, str], nothing_starts: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key in ("PAYHARNESS_DATABASE_URL", "PAYHARNESS_POSTGRES"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SystemExit) as exit_info:
+        runner.main(["--duration", "20", "--crash-postgres-at", "8"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: argument --crash-postgres-at: needs the embedded Postgres" in err, err
+    runner.parse_args(["--duration", "20"])  # the same server without a crash is fine
 
 
 def test_good_values_parse() -> None:
