@@ -121,7 +121,9 @@ def read_run(junit: Path, exit_code: int, duration_s: float) -> SuitesRun:
 
 def run_suites(targets: Sequence[str], junit: Path, defect: Defect | None, record: Path | None,
                timeout: float) -> SuitesRun:
-    """pytest on ``targets`` with ``defect`` seeded; a JUnit file or record left by an earlier run is removed first."""
+    """pytest on ``targets`` with ``defect`` seeded; a JUnit file or record left by an earlier run is removed first.
+
+    pytest's output goes to ``<junit>.log`` beside the JUnit file: an inconclusive run must say why."""
     junit.unlink(missing_ok=True)
     if record is not None:
         shutil.rmtree(record, ignore_errors=True)
@@ -132,7 +134,8 @@ def run_suites(targets: Sequence[str], junit: Path, defect: Defect | None, recor
     started = time.monotonic()
     # A timeout ends pytest's whole process group (its Postgres and services too); a Ctrl-C is passed on and
     # waited for, so its teardown stops them.
-    code = supervised(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
+    with junit.with_suffix(".log").open("wb") as log:
+        code = supervised(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
     if code == RUN_TIMED_OUT:
         code = TIMED_OUT
     return read_run(junit, code, time.monotonic() - started)
@@ -151,6 +154,9 @@ def run_defect(defect: Defect, out: Path, clean: Mapping[str, str] | None, quick
     run = run_suites(targets, junit, defect, record, timeout)
     applied = applied_parts(record)
     verdict = judge(defect, run, clean, applied)
+    log = junit.with_suffix(".log")
+    if verdict.outcome == "inconclusive" and (cause := log_cause(log)):
+        verdict = Verdict(verdict.outcome, f"{verdict.reason}: {cause}", verdict.caught_by)
     outcomes = run.outcomes
     return {"name": defect.name, "title": defect.title, "finding": defect.finding, "severity": defect.severity,
             "kind": defect.kind, "suites": list(targets), "outcome": verdict.outcome, "reason": verdict.reason,
@@ -159,7 +165,19 @@ def run_defect(defect: Defect, out: Path, clean: Mapping[str, str] | None, quick
             "passed_tests": sum(1 for o in outcomes.values() if o == "passed"),
             "parts": sorted(defect.parts), "applied": sorted(applied.get(defect.name, set())),
             "load_anomalies": [], "exit_code": run.exit_code, "duration_s": round(run.duration_s, 1),
-            "junit": _relative(junit, out.parent), "record": _relative(record, out.parent)}
+            "junit": _relative(junit, out.parent), "record": _relative(record, out.parent),
+            "log": _relative(log, out.parent)}
+
+
+def log_cause(log: Path, width: int = 240) -> str:
+    """The line of a pytest log that says why the session ended: the last naming an error, else the last line."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+    except OSError:
+        return ""
+    named = [line for line in lines if "Error" in line or "error:" in line.lower()]
+    return (named or lines or [""])[-1][:width]
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -126,3 +126,15 @@ def test_run_defect_reads_the_record_its_run_left(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(matrix_module, "run_suites", applied_and_failing)
     row = run_defect(CODE, tmp_path / "defects", CLEAN, quick=True, timeout=10)
     assert (row["outcome"], row["caught_by"], row["applied"]) == ("caught", ["t.py::test_guard"], ["code"])
+
+
+def test_an_inconclusive_runs_log_names_its_cause(tmp_path: Path) -> None:
+    from harness.defects.matrix import log_cause
+
+    log = tmp_path / "d.log"
+    log.write_text("....\nsuites/conftest.py:120: in live\nE   suites.support.reset.ResetError: the core's database did "
+                   "not go quiet in 15 s: pid 7 active\n!!!!!!! _pytest.outcomes.Exit: reset failed !!!!!!!\n\n")
+    assert log_cause(log).startswith("E   suites.support.reset.ResetError: the core's database did not go quiet")
+    log.write_text("collected 0 items\n\nno tests ran in 0.01s\n")
+    assert log_cause(log) == "no tests ran in 0.01s"
+    assert log_cause(tmp_path / "missing.log") == ""
