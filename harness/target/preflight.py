@@ -10,11 +10,16 @@ Usage: ``await preflight(target)`` (raises PreflightFailed) or ``payharness audi
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 
+from harness.postgres import PostgresHandle
+from harness.target.profile import load_profile
+from harness.target.run import TargetFailed, TargetRun
 from harness.target.target import ObserveFailed, Target
 
 AMOUNT = Decimal("50000.00")
@@ -97,3 +102,19 @@ async def _observe(target: Target, order_id: str) -> list[str]:
     if observe.order_count is not None:
         done.append(f"order_count: {await target.order_count()}")
     return done
+
+
+def check_profile(path: Path, *, postgres: PostgresHandle | None = None, log_dir: Path | None = None) -> list[str]:
+    """Load the profile at ``path``, bring its service up, run the preflight, stop it all; PreflightFailed
+    (or ProfileError) with one line naming the field. Usage: ``payharness audit --target shop.toml``."""
+    profile = load_profile(path)
+    try:
+        with TargetRun.start(profile, postgres=postgres, log_dir=log_dir) as run:
+            return asyncio.run(_with_target(run))
+    except TargetFailed as exc:
+        raise PreflightFailed(f"{path.name}: {exc}") from None
+
+
+async def _with_target(run: TargetRun) -> list[str]:
+    async with Target(run) as target:
+        return await preflight(target)

@@ -1,0 +1,73 @@
+"""The preflight against a live throwaway shop: a good profile passes; each broken field stops it in one line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from harness.postgres import PostgresHandle
+from harness.stack import free_port
+from harness.target.preflight import PreflightFailed, check_profile
+
+TINY = Path(__file__).with_name("tiny_shop.toml")
+Check = Callable[[Callable[[str], str]], list[str]]
+
+
+@pytest.fixture
+def check(postgres: PostgresHandle, tmp_path: Path) -> Check:
+    """Write the tiny shop's profile, edited, beside the test and run the preflight on it."""
+
+    def run(edit: Callable[[str], str]) -> list[str]:
+        path = tmp_path / "tiny_shop.toml"
+        path.write_text(edit(TINY.read_text()))
+        return check_profile(path, postgres=postgres, log_dir=tmp_path / "logs")
+
+    return run
+
+
+def test_a_good_profile_passes_every_check(check: Check) -> None:
+    done = check(lambda text: text)
+    assert "order_status of a new order: pending" in done
+    assert "amount_paid of a new order: 0.00" in done
+    assert any(line.startswith("pay.wompi answers a reference (TINY-") for line in done), done
+
+
+@pytest.mark.parametrize(("edit", "line"), [
+    (lambda t: t.replace("amount_paid::text FROM", "amount_payed::text FROM"),
+     'tiny_shop.toml: observe.amount_paid: column "amount_payed" does not exist'),
+    (lambda t: t.replace("SELECT status FROM orders WHERE id = :order_id",
+                         "SELECT status FROM orders WHERE id = :order_id AND false"),
+     "tiny_shop.toml: observe.order_status: returned no row for {'order_id': "),
+    (lambda t: t.replace('reference = "$.reference"', 'reference = "$.payment.reference"'),
+     "tiny_shop.toml: api.pay.wompi.reference: $.payment.reference: not in the answer"),
+    (lambda t: t.replace('order_id = "$.id"', 'order_id = "$.order.id"'),
+     "tiny_shop.toml: api.create_order.order_id: $.order.id: not in the answer"),
+    (lambda t: t.replace('wompi = "/webhooks/wompi"', 'wompi = "/webhooks/wompy"'),
+     "tiny_shop.toml: webhooks.wompi: POST /webhooks/wompy answered 404 (no such route)"),
+    (lambda t: t.replace('paid = ["PAID"]\npending = ["PENDING"]', 'paid = ["PAID"]\npending = ["OPEN"]'),
+     "tiny_shop.toml: observe.status_map: 'PENDING', a new order's status, is in none of paid, pending, failed"),
+    (lambda t: t.replace('ready_path = "/health"', 'ready_path = "/healthz"\nready_timeout = 3'),
+     "tiny_shop.toml: service.ready_path: GET /healthz not 2xx after 3 s (answered 404"),
+    (lambda t: t.replace('env = { DATABASE_URL', 'env = { TINY_BROKEN = "start", DATABASE_URL'),
+     "tiny_shop.toml: service.command: exited with 3 before /health answered"),
+])
+def test_a_broken_field_stops_the_preflight_in_one_line_naming_it(check: Check, edit: Callable[[str], str],
+                                                                   line: str) -> None:
+    with pytest.raises(PreflightFailed) as caught:
+        check(edit)
+    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith(line), str(caught.value)
+
+
+def test_a_base_url_that_refuses_connections_is_named(check: Check) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # free now: nothing listens, the connection is refused
+
+    def running(text: str) -> str:
+        text = text.replace('command = ["{python}", "-m", "harness.target.tests.tiny_shop", "--port", "{port}"]',
+                            f'base_url = "{url}"')
+        return text.replace("[database]", '[database]\nurl = "postgresql://127.0.0.1:1/none"')
+
+    with pytest.raises(PreflightFailed, match=rf"^tiny_shop.toml: service.base_url: {url}: ConnectError"):
+        check(running)
