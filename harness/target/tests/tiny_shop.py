@@ -3,7 +3,8 @@
 It knows nothing of payharness (its checksum is its own few lines) and starts as a profile says:
 ``python -m harness.target.tests.tiny_shop --port N`` with ``DATABASE_URL`` and ``WOMPI_EVENTS_SECRET``.
 ``TINY_WEAK`` switches off guards to show the scenarios catch them: ``signature`` (any checksum passes),
-``replay`` (every approval adds a payment row and money). ``TINY_BROKEN=start`` exits at once.
+``replay`` (every approval adds the money again), ``unique`` (no unique gateway transaction id).
+``TINY_BROKEN=start`` exits at once.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (id serial PRIMARY KEY, owner text NOT NULL, total numeric(15,2) NOT NULL,
   amount_paid numeric(15,2) NOT NULL DEFAULT 0, status text NOT NULL DEFAULT 'PENDING');
 CREATE TABLE IF NOT EXISTS payments (id serial PRIMARY KEY, order_id int NOT NULL REFERENCES orders,
-  reference text NOT NULL, gateway_transaction_id text, status text NOT NULL, amount numeric(15,2) NOT NULL);
+  reference text NOT NULL, gateway_transaction_id text {unique}, status text NOT NULL,
+  amount numeric(15,2) NOT NULL);
 CREATE TABLE IF NOT EXISTS webhook_logs (id serial PRIMARY KEY, event_id text NOT NULL);
 """
 USERS = {"Bearer buyer-token": "buyer", "Bearer other-token": "other"}
@@ -63,7 +65,7 @@ def create_app(database_url: str, events_secret: str, weak: set[str]) -> FastAPI
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool["db"] = await asyncpg.create_pool(database_url, min_size=1, max_size=10)
-        await pool["db"].execute(SCHEMA)
+        await pool["db"].execute(SCHEMA.format(unique="" if "unique" in weak else "UNIQUE"))
         yield
         await pool["db"].close()
 
@@ -78,10 +80,10 @@ def create_app(database_url: str, events_secret: str, weak: set[str]) -> FastAPI
         user = USERS.get(request.headers.get("authorization", ""))
         if user is None:
             return error(401, "unauthenticated")
-        body = await request.json()
         try:
+            body = await request.json()
             total = Decimal(str(body["total"]))
-        except (InvalidOperation, KeyError, TypeError):
+        except (InvalidOperation, KeyError, TypeError, ValueError):
             return error(422, "invalid_total")
         too_fine = total.is_finite() and total.as_tuple().exponent < -2  # type: ignore[operator]
         if not total.is_finite() or total <= 0 or total > Decimal("50000000") or too_fine:
@@ -96,7 +98,7 @@ def create_app(database_url: str, events_secret: str, weak: set[str]) -> FastAPI
         if user is None:
             return error(401, "unauthenticated")
         now, window = time.monotonic(), attempts[user]
-        while window and window[0] < now - 10:
+        while window and window[0] < now - 2:
             window.popleft()
         if len(window) >= 20:
             return error(429, "rate_limited")
@@ -121,6 +123,12 @@ def create_app(database_url: str, events_secret: str, weak: set[str]) -> FastAPI
             return error(400, "malformed_event")
         if "signature" not in weak and not checksum_ok(event, events_secret):
             return error(401, "bad_signature")
+        try:
+            return await apply(tx)
+        except asyncpg.UniqueViolationError:
+            return error(409, "duplicate_gateway_transaction")
+
+    async def apply(tx: dict[str, Any]) -> JSONResponse:
         async with pool["db"].acquire() as conn, conn.transaction():
             payment = await conn.fetchrow("SELECT p.id, p.order_id, o.total, o.status FROM payments p JOIN orders o "
                                           "ON o.id = p.order_id WHERE p.reference = $1 FOR UPDATE OF o",
@@ -131,13 +139,8 @@ def create_app(database_url: str, events_secret: str, weak: set[str]) -> FastAPI
             amount = Decimal(int(tx["amount_in_cents"])) / 100
             if tx["status"] == "APPROVED" and amount == payment["total"] and (
                     payment["status"] != "PAID" or "replay" in weak):
-                if "replay" in weak:
-                    await conn.execute("INSERT INTO payments (order_id, reference, gateway_transaction_id, status, "
-                                       "amount) VALUES ($1, $2, $3, 'APPROVED', $4)", payment["order_id"],
-                                       tx["reference"], str(tx["id"]), amount)
-                else:
-                    await conn.execute("UPDATE payments SET status = 'APPROVED', gateway_transaction_id = $2 "
-                                       "WHERE id = $1", payment["id"], str(tx["id"]))
+                await conn.execute("UPDATE payments SET status = 'APPROVED', gateway_transaction_id = $2 "
+                                   "WHERE id = $1", payment["id"], str(tx["id"]))
                 await conn.execute("UPDATE orders SET status = 'PAID', amount_paid = amount_paid + $2 WHERE id = $1",
                                    payment["order_id"], amount)
         return JSONResponse({"received": True})
