@@ -31,6 +31,7 @@ ARTEFACTS: dict[str, tuple[str, str]] = {
     "bench_db": ("bench_db.json", "payharness bench-db --json DIR/bench_db.json"),
     "run": ("run.json", "payharness audit"),
     "mutants": ("mutants.json|mutants/mutants.json", "payharness mutants --artefacts DIR"),
+    "seed_findings": ("seed_findings.toml", "payharness audit --target FILE (its findings.toml, or --findings)"),
 }
 
 
@@ -414,6 +415,28 @@ class RunInfo:
     quick: bool = False
     machine: tuple[tuple[str, str], ...] = ()
     steps: tuple[RunStep, ...] = ()
+    target: str = ""  # the audited service's profile name (payharness audit --target); empty for the core
+
+
+# ------------------------------------------------------------------------------------------- the seed's findings
+
+
+@dataclass(frozen=True)
+class SeedFinding:
+    """One finding of the seed report, as an examples/*/findings.toml maps it to portable scenarios."""
+
+    id: str
+    title: str
+    seed_section: str
+    seed_severity: str
+    seed_tested: bool
+    scenarios: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SeedFindings:
+    source: Source
+    findings: tuple[SeedFinding, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -434,6 +457,7 @@ class Artefacts:
     bench_db: Bench
     run: RunInfo
     mutation: Mutation
+    seed_findings: SeedFindings | None = None  # only an audit of a profiled service has them
 
     def sources(self) -> dict[str, Source]:
         """Each artefact's ``Source`` as its parser left it (present, absent or unreadable), by name."""
@@ -453,4 +477,6 @@ class Artefacts:
         )
         found = {b.source.name: b.source for b in blocks}
         found[self.load_html.name] = self.load_html
+        if self.seed_findings is not None:
+            found["seed_findings"] = self.seed_findings.source
         return found
