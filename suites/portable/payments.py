@@ -13,6 +13,7 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from dataclasses import dataclass
@@ -20,10 +21,11 @@ from decimal import Decimal
 from typing import Any
 
 from harness.target.applicability import webhook_gateway
-from harness.target.target import Target
+from harness.target.target import Answer, Target
 from suites.support.events import form_body, payu_confirmation, wompi_event_dict
 
 CENTS = Decimal(100)
+PATIENCE_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,34 @@ async def new_order(target: Target, total: Decimal, user: str = "buyer") -> str:
     return order.order_id
 
 
+async def pay_patiently(target: Target, gateway: str, order_id: str, total: Decimal) -> Answer:
+    """Start a payment as setup for a scenario: a 429 is waited out (its Retry-After, up to 15 s in all).
+
+    A service with a card-testing limit is right to refuse a burst; a scenario about webhooks or money
+    must not fail for it. The rate-limit scenario itself calls ``target.pay`` and never waits.
+    """
+    waited = 0.0
+    while True:
+        answer = await target.pay(gateway, order_id, total)
+        wait = _retry_after(answer)
+        if answer.status != 429 or wait is None or waited + wait > PATIENCE_S:
+            return answer
+        await asyncio.sleep(wait)
+        waited += wait
+
+
+def _retry_after(answer: Answer) -> float | None:
+    try:
+        return max(0.2, float(answer.headers.get("retry-after", "1")))
+    except ValueError:
+        return None
+
+
 async def pending_payment(target: Target, total: Decimal) -> Payment:
     gateway = webhook_gateway(target.profile)
     assert gateway is not None  # the scenario's applicability checked it
     order_id = await new_order(target, total)
-    paid = await target.pay(gateway, order_id, total)
+    paid = await pay_patiently(target, gateway, order_id, total)
     assert 200 <= paid.status < 300 and paid.reference, (
         f"starting a {gateway} payment of order {order_id} answered {paid.status}: {paid.text[:200]}")
     gateway_id = paid.gateway_id or f"{secrets.randbelow(10**6)}-{secrets.token_hex(5)}"

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from harness.target.target import Target
-from suites.portable.payments import event, new_order, pending_payment
+from suites.portable.payments import event, new_order, pay_patiently, pending_payment
 
 EFECTY_PAYMENTS = 20
 
@@ -33,7 +33,7 @@ async def test_two_events_with_one_gateway_transaction_id_leave_one_row_with_it(
 async def test_efecty_payments_started_at_once_get_distinct_codes(target: Target) -> None:
     total = Decimal("50000.00")
     orders = [await new_order(target, total) for _ in range(EFECTY_PAYMENTS)]
-    answers = await asyncio.gather(*(target.pay("efecty", order, total) for order in orders))
+    answers = await asyncio.gather(*(pay_patiently(target, "efecty", order, total) for order in orders))
     failed = [f"{a.status}: {a.text[:120]}" for a in answers if not 200 <= a.status < 300 or not a.code]
     assert not failed, f"{len(failed)} of {EFECTY_PAYMENTS} Efecty payments gave no code: {failed[:3]}"
     repeated = {code: n for code, n in Counter(a.code for a in answers).items() if n > 1}
