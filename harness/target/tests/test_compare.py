@@ -1,0 +1,34 @@
+"""The comparison of portable and built-in verdicts: agreement, disagreement, and nothing to compare."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.pytest_scenarios import load_catalog
+from harness.target.applicability import SCENARIOS
+from harness.target.compare import EQUIVALENT, compare, main
+
+
+def test_every_portable_scenario_has_built_in_equivalents_from_the_catalog() -> None:
+    assert set(EQUIVALENT) == set(SCENARIOS)
+    known = {e["id"] for e in load_catalog()}
+    assert {i for ids in EQUIVALENT.values() for i in ids} <= known
+
+
+def test_verdicts_agree_differ_or_have_nothing_to_compare() -> None:
+    rows = {r.scenario: r for r in compare(
+        {"T-WEBHOOK-RACE": "passed", "T-MONEY-AMOUNT-MISMATCH": "failed", "T-API-VALIDATION": "not runnable"},
+        {"WH-RACE": "passed", "WH-AMOUNT-CHECK": "passed", "API-VALIDATION": "failed"})}
+    assert rows["T-WEBHOOK-RACE"].agree is True
+    assert rows["T-MONEY-AMOUNT-MISMATCH"].agree is False
+    assert rows["T-API-VALIDATION"].agree is None
+
+
+@pytest.mark.parametrize(("builtin", "code"), [("failed", 1), ("passed", 0)])
+def test_the_command_exits_1_on_a_disagreement(tmp_path: Path, builtin: str, code: int) -> None:
+    (tmp_path / "p.json").write_text(json.dumps({"scenarios": [{"id": "T-WEBHOOK-RACE", "status": "passed"}]}))
+    (tmp_path / "b.json").write_text(json.dumps({"scenarios": [{"id": "WH-RACE", "status": builtin}]}))
+    assert main([str(tmp_path / "p.json"), str(tmp_path / "b.json")]) == code
