@@ -79,11 +79,36 @@ def compare(portable: dict[str, str], builtin: dict[str, str]) -> list[Row]:
     return rows
 
 
+CORE_PROFILE = Path(__file__).with_name("core.toml")
+CORE_COMMAND = 'command = ["{python}", "-m", "core.serve", "--port", "{port}", "--workers", "1"]'
+
+
+def core_profile_with_defects(names: Sequence[str]) -> str:
+    """The core's profile serving the core with seeded code defects (``harness.defects``), as TOML text.
+
+    The same defects the built-in suites take with ``--seed-defects``: both sides must then fail alike.
+    """
+    text = CORE_PROFILE.read_text()
+    assert CORE_COMMAND in text, "harness/target/core.toml's command changed: update CORE_COMMAND"
+    seeded = ('command = ["{python}", "-m", "uvicorn", "harness.defects.app:app_from_env", "--factory", '
+              '"--host", "127.0.0.1", "--port", "{port}", "--workers", "1"]')
+    text = text.replace(CORE_COMMAND, seeded)
+    text = text.replace('name = "reference-core"', f'name = "reference-core+{"+".join(names)}"')
+    return text.replace("[service.env]\n", f'[service.env]\nPAYHARNESS_DEFECTS = "{",".join(names)}"\n')
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.target.compare", description=__doc__.splitlines()[0])
-    parser.add_argument("portable", type=Path, help="scenarios.json of pytest suites/portable --target-profile core")
-    parser.add_argument("builtin", type=Path, help="scenarios.json of the built-in suites on the core")
+    parser.add_argument("portable", type=Path, nargs="?", help="scenarios.json of suites/portable on the core")
+    parser.add_argument("builtin", type=Path, nargs="?", help="scenarios.json of the built-in suites on the core")
+    parser.add_argument("--core-profile-with-defects", default=None, metavar="A,B",
+                        help="print the core's profile with these seeded code defects, and exit")
     args = parser.parse_args(argv)
+    if args.core_profile_with_defects:
+        print(core_profile_with_defects(args.core_profile_with_defects.split(",")), end="")
+        return 0
+    if args.portable is None or args.builtin is None:
+        parser.error("give the portable and the built-in scenarios.json")
     rows = compare(_statuses(args.portable), _statuses(args.builtin))
     for row in rows:
         mark = {True: "same", False: "DIFFERENT", None: "-"}[row.agree]

@@ -9,7 +9,8 @@ import pytest
 
 from harness.pytest_scenarios import load_catalog
 from harness.target.applicability import SCENARIOS
-from harness.target.compare import EQUIVALENT, compare, main
+from harness.target.compare import CORE_PROFILE, EQUIVALENT, compare, core_profile_with_defects, main
+from harness.target.profile import load_profile, parse_profile
 
 
 def test_every_portable_scenario_has_built_in_equivalents_from_the_catalog() -> None:
@@ -32,3 +33,11 @@ def test_the_command_exits_1_on_a_disagreement(tmp_path: Path, builtin: str, cod
     (tmp_path / "p.json").write_text(json.dumps({"scenarios": [{"id": "T-WEBHOOK-RACE", "status": "passed"}]}))
     (tmp_path / "b.json").write_text(json.dumps({"scenarios": [{"id": "WH-RACE", "status": builtin}]}))
     assert main([str(tmp_path / "p.json"), str(tmp_path / "b.json")]) == code
+
+
+def test_the_core_profile_and_its_defect_variant_load() -> None:
+    core = load_profile(CORE_PROFILE)
+    assert core.api.pay["wompi"].gateway_id == "$.transaction.gateway_transaction_id"
+    seeded = parse_profile(core_profile_with_defects(["no_amount_check", "no_rate_limit"]), "core.toml")
+    assert seeded.service.env["PAYHARNESS_DEFECTS"] == "no_amount_check,no_rate_limit"
+    assert seeded.service.command is not None and "harness.defects.app:app_from_env" in seeded.service.command
