@@ -1,13 +1,14 @@
 """Does the core through its profile give the built-in suites' verdicts? Two scenarios.json files compared.
 
-Each portable scenario is set beside the built-in scenarios that check the same thing from inside the
-core (``EQUIVALENT``); the built-in verdict is "failed" when any of them failed, "passed" when those that
-ran all passed, "no verdict" when none ran. The two agree or the command exits 1, naming each disagreement.
+Each portable scenario is set beside the built-in tests that check the same thing from inside the core
+(``EQUIVALENT``); the built-in verdict is "failed" when any of them failed, "passed" when those that ran
+all passed, "no verdict" when none ran. The two agree or the command exits 1, naming each disagreement.
 
 Usage::
 
     pytest suites/portable --target-profile harness/target/core.toml --scenarios-json portable.json
-    pytest suites/races suites/replay/test_wompi_events.py … --scenarios-json builtin.json
+    pytest $(python -c 'from harness.target.compare import BUILTIN_FILES; print(*BUILTIN_FILES)') \
+        --scenarios-json builtin.json
     python -m harness.target.compare portable.json builtin.json
 """
 
@@ -16,30 +17,41 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-# portable scenario → the built-in catalog's scenarios (suites/scenarios.toml) that check the same thing.
+# portable scenario → the built-in tests that check the same thing from inside (a test function: every
+# parametrised case of it counts). Tests, not catalog scenarios: a built-in scenario such as WH-REPLAY
+# also carries tests of other claims (the amount check), which would blur the comparison.
 EQUIVALENT: dict[str, tuple[str, ...]] = {
-    "T-WEBHOOK-RACE": ("WH-RACE",),
-    "T-WEBHOOK-CONFLICT": ("WH-RACE",),
-    "T-WEBHOOK-REPLAY": ("WH-REPLAY",),
-    "T-WEBHOOK-FORGED": ("WH-SIGNATURE", "WH-ALWAYS-200"),
-    "T-WEBHOOK-TAMPERED": ("WH-SIGNATURE", "WH-SIGNATURE-SCOPE"),
-    "T-WEBHOOK-LARGE": ("API-LARGE-PAYLOAD",),
-    "T-MONEY-DECIMAL": ("DB-PRECISION",),
-    "T-MONEY-AMOUNT-MISMATCH": ("WH-AMOUNT-CHECK",),
-    "T-DB-UNIQUE-GATEWAY-ID": ("DB-CONSTRAINTS",),
-    "T-EFECTY-CODE-UNIQUE": ("EFECTY-CODE-UNIQUENESS",),
-    "T-API-VALIDATION": ("API-VALIDATION",),
-    "T-API-OWNERSHIP": ("API-AUTH",),
-    "T-API-RATE-LIMIT": ("API-RATE-LIMIT",),
-    "T-API-ERROR-SHAPE": ("API-ERRORS-SANITIZED",),
+    "T-WEBHOOK-RACE": (
+        "suites/races/test_webhook_races.py::test_duplicate_webhooks_create_one_event_and_one_state_change_when_fifty_race",),
+    "T-WEBHOOK-CONFLICT": (
+        "suites/races/test_webhook_races.py::test_conflicting_statuses_racing_end_in_one_final_state_without_regression",),
+    "T-WEBHOOK-REPLAY": ("suites/replay/test_wompi_events.py::test_identical_replay_answers_200_and_changes_nothing",),
+    "T-WEBHOOK-FORGED": (
+        "suites/replay/test_wompi_events.py::test_missing_signature_wrong_secret_and_mismatched_header_are_refused",),
+    "T-WEBHOOK-TAMPERED": (
+        "suites/replay/test_wompi_events.py::test_tampered_signed_field_is_refused_with_401_and_writes_nothing",),
+    "T-WEBHOOK-LARGE": (
+        "suites/api/test_api_abuse.py::test_an_oversize_body_is_refused_with_413_announced_or_chunked",),
+    "T-MONEY-DECIMAL": (
+        "suites/precision/test_decimal_paths.py::test_any_amount_survives_api_db_gateway_webhook_db_exactly",),
+    "T-MONEY-AMOUNT-MISMATCH": (
+        "suites/replay/test_wompi_events.py::test_an_amount_that_differs_from_the_charge_is_refused_and_flagged",),
+    "T-DB-UNIQUE-GATEWAY-ID": (
+        "suites/constraints/test_schema_constraints.py::test_one_gateway_transaction_id_is_stored_once_per_gateway",),
+    "T-EFECTY-CODE-UNIQUE": ("suites/constraints/test_schema_constraints.py::test_efecty_payment_code_is_unique",),
+    "T-API-VALIDATION": ("suites/api/test_api_abuse.py::test_amounts_outside_the_range_or_not_exact_are_refused",),
+    "T-API-OWNERSHIP": ("suites/api/test_api_abuse.py::test_orders_need_a_valid_buyer_token_and_stay_private",),
+    "T-API-RATE-LIMIT": (
+        "suites/api/test_api_abuse.py::test_payment_attempts_are_rate_limited_per_buyer_with_retry_after",),
+    "T-API-ERROR-SHAPE": ("suites/api/test_api_abuse.py::test_concurrent_bad_requests_never_leak_internals",),
 }
-# Test files that carry the built-in scenarios above (a targeted run; the whole suite takes much longer).
-BUILTIN_FILES = ("suites/races/test_webhook_races.py", "suites/replay/test_wompi_events.py",
-                 "suites/precision/test_decimal_paths.py", "suites/api/test_api_abuse.py")
+# The files that hold them (a targeted run; the whole suite takes much longer).
+BUILTIN_FILES = tuple(sorted({t.split("::")[0] for tests in EQUIVALENT.values() for t in tests}))
 
 
 @dataclass(frozen=True)
@@ -47,7 +59,7 @@ class Row:
     scenario: str
     portable: str
     builtin: str
-    builtin_scenarios: str
+    builtin_tests: str
 
     @property
     def agree(self) -> bool | None:
@@ -62,20 +74,27 @@ def _statuses(path: Path) -> dict[str, str]:
     return {s["id"]: s["status"] for s in json.loads(path.read_text())["scenarios"]}
 
 
-def builtin_verdict(statuses: list[str]) -> str:
-    if "failed" in statuses:
+def _tests(path: Path) -> dict[str, str]:
+    """Every linked test's outcome, by node id, from a scenarios.json."""
+    return {t["nodeid"]: t["outcome"] for s in json.loads(path.read_text())["scenarios"] for t in s.get("tests", ())}
+
+
+def builtin_verdict(outcomes: list[str]) -> str:
+    if "failed" in outcomes:
         return "failed"
-    if "passed" in statuses:
+    if "passed" in outcomes:
         return "passed"
     return "no verdict"
 
 
-def compare(portable: dict[str, str], builtin: dict[str, str]) -> list[Row]:
+def compare(portable: dict[str, str], builtin_tests: dict[str, str]) -> list[Row]:
+    """``portable``: scenario → status; ``builtin_tests``: node id → outcome (parametrised ids included)."""
     rows = []
-    for scenario, inside in EQUIVALENT.items():
-        found = [f"{i} {builtin.get(i, 'absent')}" for i in inside]
-        rows.append(Row(scenario, portable.get(scenario, "absent"),
-                        builtin_verdict([builtin.get(i, "absent") for i in inside]), ", ".join(found)))
+    for scenario, functions in EQUIVALENT.items():
+        outcomes = [o for nodeid, o in builtin_tests.items() if nodeid.split("[")[0] in functions]
+        ran = Counter(o for o in outcomes if o != "not run")
+        rows.append(Row(scenario, portable.get(scenario, "absent"), builtin_verdict(list(ran)),
+                        ", ".join(f.rsplit("::", 1)[-1] for f in functions) + f" {dict(ran) or 'not run'}"))
     return rows
 
 
@@ -109,11 +128,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.portable is None or args.builtin is None:
         parser.error("give the portable and the built-in scenarios.json")
-    rows = compare(_statuses(args.portable), _statuses(args.builtin))
+    rows = compare(_statuses(args.portable), _tests(args.builtin))
     for row in rows:
         mark = {True: "same", False: "DIFFERENT", None: "-"}[row.agree]
-        print(f"{row.scenario:<26} portable {row.portable:<13} built-in {row.builtin:<11} {mark:<9} "
-              f"({row.builtin_scenarios})")
+        print(f"{row.scenario:<24} portable {row.portable:<12} built-in {row.builtin:<10} {mark:<9} "
+              f"({row.builtin_tests})")
     different = [r.scenario for r in rows if r.agree is False]
     compared = sum(r.agree is not None for r in rows)
     print(f"{compared} compared, {len(different)} different" + (f": {', '.join(different)}" if different else ""))
