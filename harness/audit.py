@@ -132,9 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="audit the service this target profile describes (preflight, portable scenarios, report)")
     parser.add_argument("--findings", default=None, metavar="FILE",
                         help="with --target: the seed findings mapped to scenarios (default: findings.toml beside it)")
+    parser.add_argument("--no-load", action="store_true", help="with --target: no webhook load and its audit")
     args = parser.parse_args(argv)
-    if args.findings and not args.target:
-        parser.error("--findings goes with --target")
+    if (args.findings or args.no_load) and not args.target:
+        parser.error("--findings and --no-load go with --target")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.artefacts or REPO / "artefacts" / f"audit-{stamp}").resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -142,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.target:
         from harness.target.audit import audit_target
 
-        return audit_target(Path(args.target), out, args.findings, console)
+        return audit_target(Path(args.target), out, args.findings, console, load=not args.no_load)
     console.print(f"[bold]payharness audit[/] → {out}" + (" (quick)" if args.quick else ""))
     started_at, started = datetime.now(UTC), time.monotonic()
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}

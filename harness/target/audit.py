@@ -3,13 +3,15 @@
 Steps, each recorded in ``run.json`` like the core's audit: the preflight (the profile loaded, the service
 brought up, every field used once; a failure exits 2 with one line naming the field and runs nothing
 else), then ``pytest suites/portable --target-profile FILE`` (junit.xml, scenarios.json: not-runnable
-scenarios carry their reason), then the report. The seed's findings (``findings.toml`` beside the
+scenarios carry their reason), then a short Locust webhook load with its consistency audit through the
+observe queries (``load.target``: every approval answered 2xx paid once, its event stored once; skip it
+with ``--no-load``), then the report. The seed's findings (``findings.toml`` beside the
 profile, or ``--findings``) are copied in as ``seed_findings.toml``, and the report sets each beside what
 its scenarios measured.
 
 Usage::
 
-    payharness audit --target examples/seed_shop/target.toml [--findings FILE] [--artefacts DIR]
+    payharness audit --target examples/seed_shop/target.toml [--findings FILE] [--no-load] [--artefacts DIR]
 """
 
 from __future__ import annotations
@@ -39,7 +41,12 @@ def findings_for(profile: Path, explicit: str | None) -> Path | None:
     return beside if beside.is_file() else None
 
 
-def audit_target(profile_path: Path, out: Path, findings: str | None, console: Console) -> int:
+# A short webhook load: bounded in events and time, on 127.0.0.1, stopped by itself.
+LOAD = ("--rate", "20", "--duration", "8", "--payments", "10", "--users", "4")
+
+
+def audit_target(profile_path: Path, out: Path, findings: str | None, console: Console, *,
+                 load: bool = True) -> int:
     """Run the target audit into ``out``; 0 clean, 1 a scenario failed or a step did not finish, 2 the profile."""
     started_at, started = datetime.now(UTC), time.monotonic()
     try:
@@ -68,6 +75,12 @@ def audit_target(profile_path: Path, out: Path, findings: str | None, console: C
                                 "suites/portable", "--target-profile", str(profile_path.resolve())],
                   ["junit.xml", "scenarios.json"], env={ARTEFACTS_ENV: str(out)}, timeout=900)
     steps = [preflight, _run(suites, out, console)]
+    if load:
+        # `load` runs as a process: the harness imports no load code (an import contract).
+        steps.append(_run(Step("load", [sys.executable, "-m", "load.target", "--profile", str(profile_path.resolve()),
+                                        "--artefacts", str(out / "load"), *LOAD],
+                               ["load/audit.json", "load/locust_stats.csv"], env={ARTEFACTS_ENV: str(out)},
+                               timeout=300), out, console))
     run = {"started_at": started_at.isoformat(), "finished_at": datetime.now(UTC).isoformat(),
            "duration_s": round(time.monotonic() - started, 1), "quick": False, "git_commit": _git_commit(),
            "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
@@ -79,7 +92,7 @@ def audit_target(profile_path: Path, out: Path, findings: str | None, console: C
     console.print(f"report: {out / 'report' / 'report.html'}")
     _summary(out, console)
     if any(s.exit_code != 0 for s in steps):
-        console.print("[red]a scenario failed, or a step did not finish[/]")
+        console.print("[red]a scenario failed, the load's audit found an anomaly, or a step did not finish[/]")
         return 1
     console.print("[green]every runnable scenario passed[/]")
     return 0

@@ -61,6 +61,8 @@ def test_the_clean_shop_passes_and_what_it_cannot_support_is_not_runnable_with_i
     assert statuses.pop("T-EFECTY-CODE-UNIQUE") == "not runnable"
     assert set(statuses.values()) == {"passed"}, statuses
     report = (out / "report" / "report.md").read_text()
+    load = json.loads((out / "load" / "audit.json").read_text())
+    assert load["audit"]["ok"] and load["thresholds"]["requests"] > 40, load
     assert "`T-EFECTY-CODE-UNIQUE` not runnable: the profile gives no [api.pay.efecty]" in report
     assert "| `S1` | Race condition in webhook processing" in report and "**not reproduced**" in report
 
@@ -74,6 +76,9 @@ def test_a_weakened_shop_is_caught_finding_by_finding_with_evidence(tmp_path: Pa
     failed = {k for k, v in _statuses(out).items() if v == "failed"}
     assert failed == {"T-WEBHOOK-RACE", "T-WEBHOOK-CONFLICT", "T-WEBHOOK-REPLAY", "T-WEBHOOK-FORGED",
                       "T-WEBHOOK-TAMPERED", "T-DB-UNIQUE-GATEWAY-ID"}
+    load = json.loads((out / "load" / "audit.json").read_text())["audit"]
+    # Every approval answered 200 many times: paid once per delivery, and each delivery logged.
+    assert load["anomaly_counts"] == {"amount_paid_wrong": 10, "event_not_recorded_once": 10}, load
     report = json.loads((out / "report" / "report.json").read_text())
     s1 = report["seed"]["rows"][0]
     assert s1["verdict"] == "confirmed"

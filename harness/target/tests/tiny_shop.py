@@ -3,7 +3,8 @@
 It knows nothing of payharness (its checksum is its own few lines) and starts as a profile says:
 ``python -m harness.target.tests.tiny_shop --port N`` with ``DATABASE_URL`` and ``WOMPI_EVENTS_SECRET``.
 ``TINY_WEAK`` switches off guards to show the scenarios catch them: ``signature`` (any checksum passes),
-``replay`` (every approval adds the money again), ``unique`` (no unique gateway transaction id).
+``replay`` (every approval adds the money again), ``unique`` (no unique gateway transaction id or
+event id: every delivery is logged).
 ``TINY_BROKEN=start`` exits at once.
 """
 
@@ -33,7 +34,7 @@ CREATE TABLE IF NOT EXISTS orders (id serial PRIMARY KEY, owner text NOT NULL, t
 CREATE TABLE IF NOT EXISTS payments (id serial PRIMARY KEY, order_id int NOT NULL REFERENCES orders,
   reference text NOT NULL, gateway_transaction_id text {unique}, status text NOT NULL,
   amount numeric(15,2) NOT NULL);
-CREATE TABLE IF NOT EXISTS webhook_logs (id serial PRIMARY KEY, event_id text NOT NULL);
+CREATE TABLE IF NOT EXISTS webhook_logs (id serial PRIMARY KEY, event_id text NOT NULL {unique});
 """
 USERS = {"Bearer buyer-token": "buyer", "Bearer other-token": "other"}
 MAX_BODY = 1024 * 1024
@@ -135,7 +136,8 @@ def create_app(database_url: str, events_secret: str, weak: set[str]) -> FastAPI
                                           tx["reference"])
             if payment is None:
                 return error(404, "unknown_reference")
-            await conn.execute("INSERT INTO webhook_logs (event_id) VALUES ($1)", str(tx["id"]))
+            await conn.execute("INSERT INTO webhook_logs (event_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                               str(tx["id"]))
             amount = Decimal(int(tx["amount_in_cents"])) / 100
             if tx["status"] == "APPROVED" and amount == payment["total"] and (
                     payment["status"] != "PAID" or "replay" in weak):
