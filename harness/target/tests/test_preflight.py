@@ -34,6 +34,15 @@ def test_a_good_profile_passes_every_check(check: Check) -> None:
     assert any(line.startswith("pay.wompi answers a reference (TINY-") for line in done), done
 
 
+def test_observations_may_be_http_reads_instead_of_sql(check: Check) -> None:
+    done = check(lambda text: text.replace(
+        'order_status = "SELECT status FROM orders WHERE id = :order_id"',
+        'order_status = { path = "/api/orders/{order_id}", value = "$.status" }').replace(
+        'amount_paid = "SELECT amount_paid::text FROM orders WHERE id = :order_id"',
+        'amount_paid = { path = "/api/orders/{order_id}", value = "$.amount_paid" }'))
+    assert "order_status of a new order: pending" in done and "amount_paid of a new order: 0.00" in done, done
+
+
 @pytest.mark.parametrize(("edit", "line"), [
     (lambda t: t.replace("amount_paid::text FROM", "amount_payed::text FROM"),
      'tiny_shop.toml: observe.amount_paid: column "amount_payed" does not exist'),
@@ -42,6 +51,9 @@ def test_a_good_profile_passes_every_check(check: Check) -> None:
      "tiny_shop.toml: observe.order_status: returned no row for {'order_id': "),
     (lambda t: t.replace('reference = "$.reference"', 'reference = "$.payment.reference"'),
      "tiny_shop.toml: api.pay.wompi.reference: $.payment.reference: not in the answer"),
+    (lambda t: t.replace('order_status = "SELECT status FROM orders WHERE id = :order_id"',
+                         'order_status = { path = "/api/orders/{order_id}", value = "$.state" }'),
+     "tiny_shop.toml: observe.order_status: $.state: not in the answer"),
     (lambda t: t.replace('order_id = "$.id"', 'order_id = "$.order.id"'),
      "tiny_shop.toml: api.create_order.order_id: $.order.id: not in the answer"),
     (lambda t: t.replace('wompi = "/webhooks/wompi"', 'wompi = "/webhooks/wompy"'),

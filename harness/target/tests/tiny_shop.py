@@ -93,6 +93,15 @@ def create_app(database_url: str, events_secret: str, weak: set[str]) -> FastAPI
                                              user, total)
         return JSONResponse({"id": order_id, "status": "PENDING"}, status_code=201)
 
+    @app.get("/api/orders/{order_id}")
+    async def read_order(order_id: int, request: Request) -> JSONResponse:
+        user = USERS.get(request.headers.get("authorization", ""))
+        order = await pool["db"].fetchrow("SELECT id, owner, status, amount_paid::text AS amount_paid FROM orders "
+                                          "WHERE id = $1", order_id)
+        if order is None or order["owner"] != user:
+            return error(404, "order_not_found")
+        return JSONResponse({"id": order["id"], "status": order["status"], "amount_paid": order["amount_paid"]})
+
     @app.post("/api/orders/{order_id}/pay")
     async def pay(order_id: int, request: Request) -> JSONResponse:
         user = USERS.get(request.headers.get("authorization", ""))
