@@ -431,6 +431,7 @@ class SeedFinding:
     seed_severity: str
     seed_tested: bool
     scenarios: tuple[str, ...]
+    note: str = ""  # why the mapping is what it is (why no black-box scenario can see it, when none)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ def _finding(raw: dict[str, object]) -> SeedFinding:
         seed_severity=str(raw.get("seed_severity", "")),
         seed_tested=bool(raw.get("seed_tested", False)),
         scenarios=tuple(str(s) for s in scenarios),
+        note=str(raw.get("note", "")),
     )
 
 

@@ -2,7 +2,8 @@
 
 A finding is **confirmed** when a scenario it maps to failed (the failure message is the evidence), **not
 reproduced** when every scenario it maps to ran and passed, and **not measured** when none could run here
-(not runnable, with the reason, or not in the run at all). Pure: parsed artefacts in, rows out.
+(not runnable, with the reason, or not in the run at all); a finding mapped to no scenario is listed as
+**no scenario**, with the file's note. Pure: parsed artefacts in, rows out.
 
 Usage: ``seed_rows(a.seed_findings, a.scenarios, a.junit)``
 """
@@ -25,7 +26,7 @@ class Measured:
 class SeedRow:
     finding: SeedFinding
     measured: tuple[Measured, ...]
-    verdict: str  # confirmed | not reproduced | partly measured | not measured
+    verdict: str  # confirmed | not reproduced | partly measured | not measured | no scenario
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ def _measure(scenario_id: str, scenarios: Scenarios, junit: JUnit) -> Measured:
 
 def _verdict(measured: tuple[Measured, ...]) -> str:
     statuses = [m.status for m in measured]
+    if not statuses:
+        return "no scenario"  # the findings file maps it to none: no black-box check can see it
     if "failed" in statuses:
         return "confirmed"
     if statuses and all(s == "passed" for s in statuses):

@@ -29,12 +29,13 @@ def test_each_finding_gets_a_verdict_with_evidence() -> None:
         SeedFinding("S3", "ok", "2", "low", True, ("T-B",)),
         SeedFinding("S4", "half", "3", "low", False, ("T-B", "T-C")),
         SeedFinding("S5", "typo", "4", "low", False, ("T-NOPE",)),
+        SeedFinding("S6", "inside only", "5", "low", False, (), "no black-box scenario sees a log line"),
     ))
     section = seed_section(findings, scenarios, junit)
     assert section is not None
     verdicts = {r.finding.id: r.verdict for r in section.rows}
     assert verdicts == {"S1": "confirmed", "S2": "not measured", "S3": "not reproduced", "S4": "partly measured",
-                        "S5": "not measured"}
+                        "S5": "not measured", "S6": "no scenario"}
     s1, s2 = section.rows[0], section.rows[1]
     assert s1.measured[0].evidence == "AssertionError: amount paid 100000.00"
     assert s2.measured[0].evidence == "the profile gives no [api.pay.efecty]"
