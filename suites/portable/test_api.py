@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 
 from harness.target.applicability import webhook_gateway
-from harness.target.target import Target
+from harness.target.target import Answer, Target
 from suites.portable.payments import new_order
 
 BAD_TOTALS = ("-100.00", "0", "0.00", "abc", "", "NaN", "Infinity", "1e400", "99999999999999999999999.99")
@@ -63,6 +65,12 @@ async def test_forty_payment_attempts_in_a_few_seconds_meet_a_429(target: Target
     assert answers.get(429), f"{ATTEMPTS} payment attempts from one client answered {dict(answers)}, never 429"
 
 
+async def _answer(pending: Awaitable[Any]) -> tuple[int, str]:
+    answer = await pending
+    status = answer.status if isinstance(answer, Answer) else answer.status_code
+    return int(status), str(answer.text)
+
+
 def _has_code(body: Any) -> bool:
     if not isinstance(body, dict):
         return False
@@ -74,17 +82,21 @@ def _has_code(body: Any) -> bool:
 @pytest.mark.scenario("T-API-ERROR-SHAPE")
 async def test_errors_are_json_with_a_code_never_a_trace_or_html(target: Target) -> None:
     spec = target.profile.api.create_order
-    not_json = await target.request(spec, {"amount": "1"}, raw_body=b"{not json")
-    created = await target.create_order("abc")
-    provoked = {
-        "an order with a non-numeric total": (created.status, created.text),
-        "an order whose body is not JSON": (not_json.status_code, not_json.text),
+    requests: dict[str, Callable[[], Awaitable[tuple[int, str]]]] = {
+        "an order with a non-numeric total": lambda: _answer(target.create_order("abc")),
+        "an order whose body is not JSON": lambda: _answer(target.request(spec, {"amount": "1"},
+                                                                          raw_body=b"{not json")),
     }
     if target.profile.api.pay:
-        paid = await target.pay(_gateway(target), "987654321", Decimal("50000.00"))
-        provoked["paying an order that does not exist"] = (paid.status, paid.text)
+        requests["paying an order that does not exist"] = lambda: _answer(
+            target.pay(_gateway(target), "987654321", Decimal("50000.00")))
     bad: dict[str, str] = {}
-    for what, (status, text) in provoked.items():
+    for what, send in requests.items():
+        try:
+            status, text = await send()
+        except httpx.HTTPError as exc:  # no answer at all is the worst error shape
+            bad[what] = f"no answer: the connection ended ({type(exc).__name__})"
+            continue
         try:
             body = json.loads(text)
         except ValueError:
