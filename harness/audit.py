@@ -134,8 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="with --target: the seed findings mapped to scenarios (default: findings.toml beside it)")
     parser.add_argument("--no-load", action="store_true", help="with --target: no webhook load and its audit")
     args = parser.parse_args(argv)
-    if (args.findings or args.no_load) and not args.target:
-        parser.error("--findings and --no-load go with --target")
+    for flag, given in (("--findings", args.findings), ("--no-load", args.no_load)):
+        if given and not args.target:
+            parser.error(f"argument {flag}: goes with --target FILE")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.artefacts or REPO / "artefacts" / f"audit-{stamp}").resolve()
     out.mkdir(parents=True, exist_ok=True)
