@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip", type=comma_list(one_of(steps_named)), default="", metavar="STEP,…",
                         help=f"comma-separated steps to skip ({', '.join(steps_named)})")
     parser.add_argument("--target", default=None, metavar="FILE",
-                        help="audit the service this target profile describes (preflight, portable scenarios, report)")
+                        help="audit the service this profile describes (preflight, portable scenarios, load, report)")
     parser.add_argument("--findings", default=None, metavar="FILE",
                         help="with --target: the seed findings mapped to scenarios (default: findings.toml beside it)")
     parser.add_argument("--no-load", action="store_true", help="with --target: no webhook load and its audit")

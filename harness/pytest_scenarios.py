@@ -46,7 +46,7 @@ def not_runnable(reason: str) -> str:
 
 def _not_runnable_reason(report: pytest.TestReport) -> str | None:
     longrepr = report.longrepr
-    if report.skipped and isinstance(longrepr, tuple) and len(longrepr) == 3:
+    if report.skipped and isinstance(longrepr, tuple | list) and len(longrepr) == 3:  # a list after xdist's JSON
         message = str(longrepr[2]).removeprefix("Skipped: ")
         if message.startswith(NOT_RUNNABLE):
             return message.removeprefix(NOT_RUNNABLE)
