@@ -109,21 +109,33 @@ class Database(_Model):
     url: str | None = None
 
 
+class Login(_Model):
+    """A login request made once the service is ready; ``value`` is where its answer carries the token."""
+
+    method: Literal["GET", "POST"] = "POST"
+    path: str
+    json_body: dict[str, Any] | None = Field(default=None, alias="json")
+    form: dict[str, str] | None = None
+    value: JsonPath
+
+
 class Auth(_Model):
-    """Headers per acting user; ``run`` names values printed by a command (a token), usable as placeholders."""
+    """Headers per acting user; ``run`` names values printed by a command (a token), ``login`` values read
+    from a login request's answer — both usable as placeholders in the headers."""
 
     users: dict[str, dict[str, str]] = {}
     run: Annotated[dict[str, list[str]], AfterValidator(_only(SERVICE_PLACEHOLDERS))] = {}
+    login: dict[str, Login] = {}
 
     @model_validator(mode="after")
     def _known_values(self) -> Auth:
-        allowed = SERVICE_PLACEHOLDERS | set(self.run)
+        allowed = SERVICE_PLACEHOLDERS | set(self.run) | set(self.login)
         for user, headers in self.users.items():
             for header, value in headers.items():
                 unknown = _placeholders(value) - allowed
                 if unknown:
                     raise ValueError(f"users.{user}.{header}: unknown placeholder {{{sorted(unknown)[0]}}} "
-                                     f"(name it under [auth.run] or use a fixed value)")
+                                     f"(name it under [auth.run] or [auth.login], or use a fixed value)")
         return self
 
 

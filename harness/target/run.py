@@ -30,7 +30,8 @@ from harness.databases import quote_ident, run_sync
 from harness.paths import repo_root
 from harness.postgres import PostgresHandle, provide_postgres
 from harness.stack import free_port, logs_folder, simulator_credentials
-from harness.target.profile import Profile, fill
+from harness.target import jsonpath
+from harness.target.profile import Login, Profile, fill
 from supervise import Child, Service
 
 REPO = repo_root()
@@ -141,7 +142,23 @@ class TargetRun:
                 last = (done.stderr.strip().splitlines() or ["no output"])[-1]
                 raise TargetFailed(f"auth.run.{name}: exited with {done.returncode}: {last}")
             found[name] = done.stdout.strip()
+        for name, login in self.profile.auth.login.items():
+            found[name] = self._login(name, login)
         return found
+
+    def _login(self, name: str, login: Login) -> str:
+        field = f"auth.login.{name}"
+        try:
+            answer = httpx.request(login.method, self.base_url + login.path, json=login.json_body, data=login.form,
+                                   timeout=10.0)
+        except httpx.TransportError as exc:
+            raise TargetFailed(f"{field}: {login.method} {login.path}: {type(exc).__name__}") from None
+        if not answer.is_success:
+            raise TargetFailed(f"{field}: {login.method} {login.path} answered {answer.status_code}")
+        try:
+            return str(jsonpath.read(jsonpath.parse(login.value), answer.json()))
+        except (ValueError, jsonpath.PathError) as exc:
+            raise TargetFailed(f"{field}.value: {exc}") from None
 
 
 def _admin(dsn: str, statement: str) -> None:

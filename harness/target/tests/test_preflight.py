@@ -34,6 +34,25 @@ def test_a_good_profile_passes_every_check(check: Check) -> None:
     assert any(line.startswith("pay.wompi answers a reference (TINY-") for line in done), done
 
 
+def _login(text: str, path: str = "$.session.token") -> str:
+    users = ('users = { buyer = { Authorization = "Bearer buyer-token" }, '
+             'other = { Authorization = "Bearer other-token" } }')
+    assert users in text
+    return text.replace(users, 'users = { buyer = { Authorization = "Bearer {buyer_token}" } }\n'
+                               f'login = {{ buyer_token = {{ path = "/api/login", json = {{ user = "buyer" }}, '
+                               f'value = "{path}" }} }}')
+
+
+def test_a_login_request_gives_the_token_the_headers_carry(check: Check) -> None:
+    done = check(_login)
+    assert any(line.startswith("create_order answers an id") for line in done), done
+
+
+def test_a_login_answer_without_the_token_names_the_field(check: Check) -> None:
+    with pytest.raises(PreflightFailed, match=r"^tiny_shop.toml: auth.login.buyer_token.value: \$.session.jwt: not"):
+        check(lambda text: _login(text, "$.session.jwt"))
+
+
 def test_observations_may_be_http_reads_instead_of_sql(check: Check) -> None:
     done = check(lambda text: text.replace(
         'order_status = "SELECT status FROM orders WHERE id = :order_id"',
