@@ -31,6 +31,9 @@ ARTEFACTS: dict[str, tuple[str, str]] = {
     "bench_db": ("bench_db.json", "payharness bench-db --json DIR/bench_db.json"),
     "run": ("run.json", "payharness audit"),
     "mutants": ("mutants.json|mutants/mutants.json", "payharness mutants --artefacts DIR"),
+}
+# Artefacts only some runs have: absent, they are not "not measured" (a core audit has no seed findings).
+OPTIONAL_ARTEFACTS: dict[str, tuple[str, str]] = {
     "seed_findings": ("seed_findings.toml", "payharness audit --target FILE (its findings.toml, or --findings)"),
 }
 
@@ -55,7 +58,7 @@ class Source:
 
 
 def source_for(artefacts: Path, name: str) -> Source:
-    paths, command = ARTEFACTS[name]
+    paths, command = ARTEFACTS[name] if name in ARTEFACTS else OPTIONAL_ARTEFACTS[name]
     candidates = paths.split("|")
     found = next((p for p in candidates if (artefacts / p).is_file()), None)
     return Source(name, found or candidates[0], command, found is not None)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from harness.stack import free_port, logs_folder, simulator_credentials
 from harness.target import jsonpath
 from harness.target.profile import Login, Profile, fill
 from supervise import Child, Service
+from supervise import run as run_to_end
 
 REPO = repo_root()
 # Long enough that no card payment settles by itself during a run (the simulator's clock is real time).
@@ -99,14 +99,24 @@ class TargetRun:
             run.auth_values = run._auth_values(env)
             yield run
 
-    def _setup(self, field_name: str, argv: list[str], env: dict[str, str]) -> None:
+    def _command(self, field_name: str, argv: list[str], env: dict[str, str], timeout: float) -> str:
+        """Run a profile's command to its end (supervised: Ctrl-C reaches it); its output, or TargetFailed."""
+        log = self.log_dir / f"{field_name.replace('[', '-').replace(']', '')}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
         try:
-            done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise TargetFailed(f"{field_name}: {exc}") from None
-        if done.returncode != 0:
-            last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise TargetFailed(f"{field_name}: exited with {done.returncode}: {last[0]}")
+            with log.open("wb") as out, log.with_suffix(".err").open("wb") as err:
+                code = run_to_end(argv, cwd=REPO, env=env, stdout=out, stderr=err, timeout=timeout)
+        except OSError as exc:
+            raise TargetFailed(f"{field_name}: {exc.strerror}: {argv[0]}") from None
+        output = log.read_text(errors="replace").strip()
+        if code != 0:
+            errors = log.with_suffix(".err").read_text(errors="replace").strip().splitlines()
+            last = (errors or output.splitlines() or ["no output"])[-1]
+            raise TargetFailed(f"{field_name}: exited with {code}: {last} (log {log})")
+        return output
+
+    def _setup(self, field_name: str, argv: list[str], env: dict[str, str]) -> None:
+        self._command(field_name, argv, env, timeout=300)
 
     def _wait_ready(self, child: Child) -> None:
         spec = self.profile.service
@@ -133,15 +143,10 @@ class TargetRun:
     def _auth_values(self, env: dict[str, str]) -> dict[str, str]:
         found = {}
         for name, argv in self.profile.auth.run.items():
-            try:
-                done = subprocess.run(fill(argv, self.values), cwd=REPO, env=env, capture_output=True, text=True,
-                                      timeout=60)
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                raise TargetFailed(f"auth.run.{name}: {exc}") from None
-            if done.returncode != 0 or not done.stdout.strip():
-                last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-                raise TargetFailed(f"auth.run.{name}: exited with {done.returncode}: {last}")
-            found[name] = done.stdout.strip()
+            printed = self._command(f"auth.run.{name}", fill(argv, self.values), env, timeout=60)
+            if not printed:
+                raise TargetFailed(f"auth.run.{name}: printed nothing")
+            found[name] = printed.splitlines()[-1].strip()
         for name, login in self.profile.auth.login.items():
             found[name] = self._login(name, login)
         return found

@@ -81,6 +81,11 @@ def test_observations_may_be_http_reads_instead_of_sql(check: Check) -> None:
      "tiny_shop.toml: observe.status_map: 'PENDING', a new order's status, is in none of paid, pending, failed"),
     (lambda t: t.replace('ready_path = "/health"', 'ready_path = "/healthz"\nready_timeout = 3'),
      "tiny_shop.toml: service.ready_path: GET /healthz not 2xx after 3 s (answered 404"),
+    (lambda t: t.replace('ready_path = "/health"',
+                         'ready_path = "/health"\nsetup = [["{python}", "-c", "import sys; sys.exit(\'no schema\')"]]'),
+     "tiny_shop.toml: service.setup[0]: exited with 1: no schema"),
+    (lambda t: t.replace("[auth]", '[auth]\nrun = { token = ["{python}", "-c", "pass"] }'),
+     "tiny_shop.toml: auth.run.token: printed nothing"),
     (lambda t: t.replace('env = { DATABASE_URL', 'env = { TINY_BROKEN = "start", DATABASE_URL'),
      "tiny_shop.toml: service.command: exited with 3 before /health answered"),
 ])
