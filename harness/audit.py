@@ -8,6 +8,7 @@ failing test, an undetected defect, a consistency-audit anomaly, or a step that 
 Usage::
 
     payharness audit [--quick] [--artefacts artefacts/audit-<time>]
+    payharness audit --target shop.toml [--findings findings.toml]   # a service that is not ours
 """
 
 from __future__ import annotations
@@ -127,11 +128,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--artefacts", default=None, help="output folder (default artefacts/audit-<UTC time>)")
     parser.add_argument("--skip", type=comma_list(one_of(steps_named)), default="", metavar="STEP,…",
                         help=f"comma-separated steps to skip ({', '.join(steps_named)})")
+    parser.add_argument("--target", default=None, metavar="FILE",
+                        help="audit the service this profile describes (preflight, portable scenarios, load, report)")
+    parser.add_argument("--findings", default=None, metavar="FILE",
+                        help="with --target: the seed findings mapped to scenarios (default: findings.toml beside it)")
+    parser.add_argument("--no-load", action="store_true", help="with --target: no webhook load and its audit")
     args = parser.parse_args(argv)
+    for flag, given in (("--findings", args.findings), ("--no-load", args.no_load)):
+        if given and not args.target:
+            parser.error(f"argument {flag}: goes with --target FILE")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.artefacts or REPO / "artefacts" / f"audit-{stamp}").resolve()
     out.mkdir(parents=True, exist_ok=True)
     console = Console(stderr=True)
+    if args.target:
+        from harness.target.audit import audit_target
+
+        return audit_target(Path(args.target), out, args.findings, console, load=not args.no_load)
     console.print(f"[bold]payharness audit[/] → {out}" + (" (quick)" if args.quick else ""))
     started_at, started = datetime.now(UTC), time.monotonic()
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}

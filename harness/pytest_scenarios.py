@@ -8,7 +8,9 @@ The links travel inside the test reports (``user_properties``), and ``scenarios.
 reports alone: under pytest-xdist the controller never collects, it only receives the workers' reports,
 so a link kept anywhere else would be lost. The file is written beside the JUnit XML (``--junitxml``), or
 where ``--scenarios-json`` says, or at ``artefacts/scenarios.json``. It says for each scenario whether its
-tests passed, failed, were skipped, or whether no test that ran covers it — what the report turns into
+tests passed, failed, were skipped, were not runnable here (a skip through ``not_runnable(reason)``: the
+service under test cannot support the scenario, and the reason travels to the report), or whether no
+test that ran covers it — what the report turns into
 "tested / not tested" per integration point. Nothing in it depends on the run's order or its time, so a
 run with ``-n 2`` writes the same file as a run without.
 
@@ -31,6 +33,24 @@ from harness.paths import repo_root
 CATALOG = repo_root() / "suites" / "scenarios.toml"
 DEFAULT_TARGET = Path("artefacts") / "scenarios.json"
 PROPERTY = "scenario"  # the user_properties name that carries one scenario id
+# A test that cannot apply to the service under test skips with this prefix and its reason
+# (``pytest.skip(not_runnable("no [webhooks] wompi"))``): the scenario is then "not runnable" with that
+# reason, never "skipped", "not covered" or "passed".
+NOT_RUNNABLE = "not runnable: "
+
+
+def not_runnable(reason: str) -> str:
+    """The skip message that makes a test, and a scenario only it covers, "not runnable" with ``reason``."""
+    return f"{NOT_RUNNABLE}{reason}"
+
+
+def _not_runnable_reason(report: pytest.TestReport) -> str | None:
+    longrepr = report.longrepr
+    if report.skipped and isinstance(longrepr, tuple | list) and len(longrepr) == 3:  # a list after xdist's JSON
+        message = str(longrepr[2]).removeprefix("Skipped: ")
+        if message.startswith(NOT_RUNNABLE):
+            return message.removeprefix(NOT_RUNNABLE)
+    return None
 
 
 def load_catalog(path: Path = CATALOG) -> list[dict[str, Any]]:
@@ -62,15 +82,21 @@ def scenario_ids(item: pytest.Item) -> list[str]:
     return [str(scenario_id) for mark in item.iter_markers("scenario") for scenario_id in mark.args]
 
 
-def record(links: dict[str, set[str]], outcomes: dict[str, str], report: pytest.TestReport) -> None:
-    """Fold one report (setup, call or teardown) into the links and the test's outcome."""
+def record(links: dict[str, set[str]], outcomes: dict[str, str], report: pytest.TestReport,
+           reasons: dict[str, str] | None = None) -> None:
+    """Fold one report (setup, call or teardown) into the links and the test's outcome (and why not runnable)."""
     for name, value in report.user_properties:
         if name == PROPERTY:
             links[str(value)].add(report.nodeid)
     # A failure in setup or teardown fails the test; a skip anywhere is a skip; otherwise the call decides.
     previous = outcomes.get(report.nodeid)
+    reason = _not_runnable_reason(report)
     if report.failed:
         outcomes[report.nodeid] = "failed"
+    elif reason is not None and previous != "failed":
+        outcomes[report.nodeid] = "not runnable"
+        if reasons is not None:
+            reasons[report.nodeid] = reason
     elif report.skipped and previous != "failed":
         outcomes[report.nodeid] = "skipped"
     elif report.when == "call" and report.passed and previous is None:
@@ -90,6 +116,7 @@ class ScenarioRecorder:
         self.known = {e["id"] for e in load_catalog(self.catalog)}
         self.links: dict[str, set[str]] = defaultdict(set)
         self.outcomes: dict[str, str] = {}
+        self.reasons: dict[str, str] = {}
 
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, pytest.CollectReport,
@@ -120,13 +147,13 @@ class ScenarioRecorder:
         return problems
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        record(self.links, self.outcomes, report)
+        record(self.links, self.outcomes, report, self.reasons)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         target = target_path(self.config)
         if target is None or hasattr(self.config, "workerinput"):  # xdist workers: the controller writes it
             return
-        report = build_report(load_catalog(self.catalog), self.links, self.outcomes, self.catalog.name)
+        report = build_report(load_catalog(self.catalog), self.links, self.outcomes, self.catalog.name, self.reasons)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(report, indent=2) + "\n")
 
@@ -138,6 +165,10 @@ def scenario_status(runnable: bool, outcomes: list[str]) -> str:
         return "not covered"
     if "failed" in outcomes:
         return "failed"
+    # Not runnable only when no linked test could run: one that ran decides, as if the others were absent.
+    if all(o == "not runnable" for o in outcomes):
+        return "not runnable"
+    outcomes = [o for o in outcomes if o != "not runnable"]
     if all(o == "skipped" for o in outcomes):
         return "skipped"
     return "passed"
@@ -145,18 +176,25 @@ def scenario_status(runnable: bool, outcomes: list[str]) -> str:
 
 def build_report(
     catalog: list[dict[str, Any]], links: Mapping[str, Iterable[str]], outcomes: dict[str, str],
-    catalog_name: str = CATALOG.name,
+    catalog_name: str = CATALOG.name, reasons: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """scenario → its tests (by node id) and a status, plus counts per integration point.
 
     Usage: ``build_report(load_catalog(), {"WH-REPLAY": {"suites/…::test_x"}}, {"suites/…::test_x": "passed"})``.
     """
     scenarios = []
+    reasons = reasons or {}
     for entry in catalog:
         tests = [{"nodeid": n, "outcome": outcomes.get(n, "not run")} for n in sorted(links.get(entry["id"], ()))]
         ran = [t["outcome"] for t in tests if t["outcome"] != "not run"]
-        scenarios.append({**entry, "runnable": entry.get("runnable", True), "tests": tests,
-                          "status": scenario_status(entry.get("runnable", True), ran)})
+        status = scenario_status(entry.get("runnable", True), ran)
+        why = [reasons[t["nodeid"]] for t in tests if t["nodeid"] in reasons]
+        for t in tests:
+            if t["nodeid"] in reasons:
+                t["reason"] = reasons[t["nodeid"]]
+        extra = {"reason": "; ".join(dict.fromkeys(why))} if status == "not runnable" and why else {}
+        scenarios.append({**entry, "runnable": entry.get("runnable", True) and status != "not runnable",
+                          "tests": tests, "status": status, **extra})
     points: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for s in scenarios:
         points[s["point"]]["total"] += 1

@@ -31,6 +31,7 @@ from reports.points import PointSummary, summarise_points
 from reports.recommend import Recommendation, recommend
 from reports.score import HealthScore, health_score, inputs_from
 from reports.security import AttackOutcome, security_outcomes
+from reports.seed import SeedSection, seed_section
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class ReportData:
     defects: DefectMatrix
     recommendations: tuple[Recommendation, ...]
     artefacts: tuple[Source, ...]
+    seed: SeedSection | None = None  # "the seed said / payharness measured" (an audit with seed findings)
 
     @property
     def critical_count(self) -> int:
@@ -130,4 +132,5 @@ def analyse(a: Artefacts, *, now: datetime | None = None) -> ReportData:
         defects=a.defects,
         recommendations=recommend(a, issues, security),
         artefacts=tuple(a.sources().values()),
+        seed=seed_section(a.seed_findings, a.scenarios, a.junit),
     )

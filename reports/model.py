@@ -32,6 +32,10 @@ ARTEFACTS: dict[str, tuple[str, str]] = {
     "run": ("run.json", "payharness audit"),
     "mutants": ("mutants.json|mutants/mutants.json", "payharness mutants --artefacts DIR"),
 }
+# Artefacts only some runs have: absent, they are not "not measured" (a core audit has no seed findings).
+OPTIONAL_ARTEFACTS: dict[str, tuple[str, str]] = {
+    "seed_findings": ("seed_findings.toml", "payharness audit --target FILE (its findings.toml, or --findings)"),
+}
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ class Source:
 
 
 def source_for(artefacts: Path, name: str) -> Source:
-    paths, command = ARTEFACTS[name]
+    paths, command = ARTEFACTS[name] if name in ARTEFACTS else OPTIONAL_ARTEFACTS[name]
     candidates = paths.split("|")
     found = next((p for p in candidates if (artefacts / p).is_file()), None)
     return Source(name, found or candidates[0], command, found is not None)
@@ -414,6 +418,29 @@ class RunInfo:
     quick: bool = False
     machine: tuple[tuple[str, str], ...] = ()
     steps: tuple[RunStep, ...] = ()
+    target: str = ""  # the audited service's profile name (payharness audit --target); empty for the core
+
+
+# ------------------------------------------------------------------------------------------- the seed's findings
+
+
+@dataclass(frozen=True)
+class SeedFinding:
+    """One finding of the seed report, as an examples/*/findings.toml maps it to portable scenarios."""
+
+    id: str
+    title: str
+    seed_section: str
+    seed_severity: str
+    seed_tested: bool
+    scenarios: tuple[str, ...]
+    note: str = ""  # why the mapping is what it is (why no black-box scenario can see it, when none)
+
+
+@dataclass(frozen=True)
+class SeedFindings:
+    source: Source
+    findings: tuple[SeedFinding, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -434,6 +461,7 @@ class Artefacts:
     bench_db: Bench
     run: RunInfo
     mutation: Mutation
+    seed_findings: SeedFindings | None = None  # only an audit of a profiled service has them
 
     def sources(self) -> dict[str, Source]:
         """Each artefact's ``Source`` as its parser left it (present, absent or unreadable), by name."""
@@ -453,4 +481,6 @@ class Artefacts:
         )
         found = {b.source.name: b.source for b in blocks}
         found[self.load_html.name] = self.load_html
+        if self.seed_findings is not None:
+            found["seed_findings"] = self.seed_findings.source
         return found

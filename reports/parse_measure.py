@@ -229,6 +229,7 @@ def _run(path: Path, source: Source) -> RunInfo:
         quick=bool(data.get("quick", False)),
         machine=machine,
         steps=steps,
+        target=str((data.get("target") or {}).get("name", "")),
     )
 
 

@@ -17,6 +17,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -30,6 +31,8 @@ from suites.support.reset import CORE_TABLES as CORE_TABLES  # what other suites
 from suites.support.reset import reset_stack
 from suites.support.target import SUITE_CORE_ENV
 
+SUITES = Path(__file__).parent
+PORTABLE = SUITES / "portable"  # scenarios for any profiled service: collected only with --target-profile
 TARGET_OPTIONS = {"--target-payu": "payu", "--target-wompi": "wompi", "--target-efecty": "efecty"}
 TOKEN_SECRET = "PAYHARNESS_AUTH__TOKEN_SECRET"
 
@@ -61,6 +64,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="libpq URL of the target core's database; its core tables are emptied before each test",
     )
     group.addoption(
+        "--target-profile",
+        default=None,
+        metavar="FILE",
+        help="run the portable scenarios (suites/portable) against the service this target profile describes",
+    )
+    group.addoption(
         "--target-token-secret",
         default=None,
         metavar="SECRET",
@@ -72,7 +81,21 @@ def target_mode(config: pytest.Config) -> bool:
     return bool(config.getoption("--target", default=None))
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """The portable scenarios only with a profile; with a profile, nothing but them (they have their own catalog)."""
+    profiled = bool(config.getoption("--target-profile", default=None))
+    if collection_path == PORTABLE and not profiled:
+        return True
+    if profiled and collection_path.parent == SUITES and collection_path not in (PORTABLE, SUITES / "conftest.py"):
+        return True
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before the scenario recorder reads its catalog
 def pytest_configure(config: pytest.Config) -> None:
+    default_catalog = Path(config.option.scenarios_catalog).resolve() == (SUITES / "scenarios.toml").resolve()
+    if config.getoption("--target-profile", default=None) and default_catalog:
+        config.option.scenarios_catalog = str(PORTABLE / "scenarios.toml")
     if not target_mode(config):
         return
     needed = [*TARGET_OPTIONS, "--target-db", "--target-token-secret"]

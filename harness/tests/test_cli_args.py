@@ -29,6 +29,8 @@ BAD = [
     ("mutants", ["--budget", "0"], "--budget"),
     ("mutants", ["--jobs", "0"], "--jobs"),
     ("audit", ["--skip", "nope"], "--skip"),
+    ("audit", ["--findings", "findings.toml"], "--findings"),
+    ("audit", ["--no-load"], "--no-load"),
     ("core", ["--port", "70000"], "--port"),
     ("core", ["--workers", "0"], "--workers"),
     ("token", ["--sub", "b", "--ttl", "0"], "--ttl"),

@@ -1,0 +1,280 @@
+"""The target profile: how payharness starts, drives and observes a payment service that is not ours.
+
+A profile is a TOML file (README "Audit your own service"); ``load_profile`` reads it into frozen
+pydantic models and turns every mistake into one line naming the field, ``shop.toml: api.create_order.
+order_id: missing``. Placeholders (``{port}``, ``{amount}``) are checked here against what payharness can
+fill at that place, and JSON paths are parsed here, so a typo never waits for a run to show itself.
+
+Usage::
+
+    profile = load_profile(Path("shop.toml"))
+    profile.api.create_order.path        # "/api/orders"
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from harness.target import jsonpath
+
+GATEWAYS = ("wompi", "payu", "efecty")
+Gateway = Literal["wompi", "payu", "efecty"]
+# What payharness fills in the service's command and environment (and in auth commands).
+SERVICE_PLACEHOLDERS = frozenset({
+    "python", "port", "base_url", "database_url", "token_secret", "payu_url", "wompi_url", "efecty_url",
+    "payu_api_key", "payu_api_login", "payu_merchant_id", "payu_account_id", "wompi_public_key",
+    "wompi_private_key", "wompi_events_secret", "wompi_integrity_secret", "efecty_merchant_api_key",
+    "efecty_convenio",
+})
+# What payharness fills in a request template, per request.
+REQUEST_PLACEHOLDERS = frozenset({"amount", "currency", "order_id", "wompi_card_token", "idempotency_key",
+                                  "customer_email"})
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be used; the message is one line per mistake, each naming its field."""
+
+
+def _placeholders(text: str) -> set[str]:
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:  # an unbalanced brace
+        raise ValueError(f"{text!r}: {exc}") from None
+
+
+def _only(allowed: frozenset[str]) -> Any:
+    def check(value: Any) -> Any:
+        for where, text in _strings(value):
+            unknown = _placeholders(text) - allowed
+            if unknown:
+                # The key inside the value travels in the error's context: the line names the whole field.
+                raise PydanticCustomError("placeholder", "unknown placeholder {name} (known: {known})",
+                                          {"sub": where, "name": f"{{{sorted(unknown)[0]}}}",
+                                           "known": ", ".join(sorted(allowed))})
+        return value
+    return check
+
+
+def _strings(value: Any, where: str = "") -> list[tuple[str, str]]:
+    if isinstance(value, str):
+        return [(where, value)]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in _strings(v, f"{where}.{k}" if where else str(k))]
+    if isinstance(value, list):
+        return [s for i, v in enumerate(value) for s in _strings(v, f"{where}[{i}]")]
+    return []
+
+
+def _path(value: str) -> str:
+    jsonpath.parse(value)
+    return value
+
+
+JsonPath = Annotated[str, AfterValidator(_path)]
+Templated = Annotated[Any, AfterValidator(_only(REQUEST_PLACEHOLDERS))]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Service(_Model):
+    """Either a command payharness starts (ready when ``ready_path`` answers 2xx) or a running ``base_url``."""
+
+    command: Annotated[list[str], AfterValidator(_only(SERVICE_PLACEHOLDERS))] | None = None
+    env: Annotated[dict[str, str], AfterValidator(_only(SERVICE_PLACEHOLDERS))] = {}
+    # Commands run to their end before the service starts (a schema migration), in the same environment.
+    setup: Annotated[list[list[str]], AfterValidator(_only(SERVICE_PLACEHOLDERS))] = []
+    ready_path: str = "/health"
+    ready_timeout: float = Field(default=30.0, gt=0, le=600)
+    base_url: str | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Service:
+        if (self.command is None) == (self.base_url is None):
+            raise ValueError("give either command (payharness starts it) or base_url (it already runs), not both")
+        if self.command is not None and not self.command:
+            raise ValueError("command is empty")
+        return self
+
+
+class Database(_Model):
+    reset: list[str] = []
+    url: str | None = None
+
+
+class Login(_Model):
+    """A login request made once the service is ready; ``value`` is where its answer carries the token."""
+
+    method: Literal["GET", "POST"] = "POST"
+    path: str
+    json_body: dict[str, Any] | None = Field(default=None, alias="json")
+    form: dict[str, str] | None = None
+    value: JsonPath
+
+
+class Auth(_Model):
+    """Headers per acting user; ``run`` names values printed by a command (a token), ``login`` values read
+    from a login request's answer — both usable as placeholders in the headers."""
+
+    users: dict[str, dict[str, str]] = {}
+    run: Annotated[dict[str, list[str]], AfterValidator(_only(SERVICE_PLACEHOLDERS))] = {}
+    login: dict[str, Login] = {}
+
+    @model_validator(mode="after")
+    def _known_values(self) -> Auth:
+        allowed = SERVICE_PLACEHOLDERS | set(self.run) | set(self.login)
+        for user, headers in self.users.items():
+            for header, value in headers.items():
+                unknown = _placeholders(value) - allowed
+                if unknown:
+                    raise ValueError(f"users.{user}.{header}: unknown placeholder {{{sorted(unknown)[0]}}} "
+                                     f"(name it under [auth.run] or [auth.login], or use a fixed value)")
+        return self
+
+
+class Request(_Model):
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    path: Templated
+    json_body: Templated = Field(default=None, alias="json")
+    form: Templated = None
+    headers: Templated = {}
+
+    @model_validator(mode="after")
+    def _one_body(self) -> Request:
+        if self.json_body is not None and self.form is not None:
+            raise ValueError("give json or form, not both")
+        return self
+
+
+class CreateOrder(Request):
+    order_id: JsonPath
+
+
+class Pay(Request):
+    reference: JsonPath
+    gateway_id: JsonPath | None = None
+    code: JsonPath | None = None
+
+
+class GetOrder(Request):
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+
+
+class Api(_Model):
+    create_order: CreateOrder
+    pay: dict[Gateway, Pay] = {}
+    get_order: GetOrder | None = None
+
+
+class HttpRead(_Model):
+    """An observation by HTTP: the request, and where the value is in its JSON answer (read as buyer)."""
+
+    method: Literal["GET", "POST"] = "GET"
+    path: Templated
+    value: JsonPath
+
+
+Observation = str | HttpRead
+
+
+class StatusMap(_Model):
+    paid: list[str]
+    pending: list[str] = []
+    failed: list[str] = []
+
+
+class Observe(_Model):
+    order_status: Observation | None = None
+    amount_paid: Observation | None = None
+    transactions: Observation | None = None
+    webhook_events: Observation | None = None
+    order_count: Observation | None = None  # rows of orders in all: "nothing written" for refused input
+    status_map: StatusMap | None = None
+
+    @model_validator(mode="after")
+    def _status_words(self) -> Observe:
+        if self.order_status is not None and self.status_map is None:
+            raise ValueError("order_status needs [observe.status_map] (the service's words for paid, pending, failed)")
+        return self
+
+    def uses_sql(self) -> bool:
+        reads = (self.order_status, self.amount_paid, self.transactions, self.webhook_events, self.order_count)
+        return any(isinstance(r, str) for r in reads)
+
+
+class Profile(_Model):
+    name: str
+    description: str = ""
+    service: Service
+    database: Database = Database()
+    auth: Auth = Auth()
+    api: Api
+    webhooks: dict[Gateway, str] = {}
+    observe: Observe = Observe()
+    source: Path | None = None  # the file it was read from (set by load_profile)
+
+    @model_validator(mode="after")
+    def _database_reachable(self) -> Profile:
+        if self.service.base_url is not None and self.database.url is None and (
+                self.database.reset or self.observe.uses_sql()):
+            raise ValueError("database.url: missing (a service already running needs its database named "
+                             "for [database] reset and SQL observe queries)")
+        return self
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    # Union members add their type to the location (observe.order_status.str); a field name never has those.
+    parts = [str(p) for p in loc if not (isinstance(p, str) and (p in ("str", "HttpRead") or "[" in p))]
+    return ".".join(parts)
+
+
+def _lines(exc: ValidationError) -> list[str]:
+    lines: dict[str, str] = {}
+    for error in exc.errors():
+        where = _where(error["loc"])
+        sub = (error.get("ctx") or {}).get("sub")
+        if sub:
+            where = f"{where}{'' if sub.startswith('[') else '.'}{sub}"
+        message = "missing" if error["type"] == "missing" else str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "not a profile field (a typo?)"
+        lines.setdefault(where, f"{where}: {message}" if where else message)
+    return list(lines.values())
+
+
+def parse_profile(text: str, source: str = "profile.toml") -> Profile:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"{source}: not TOML: {exc}") from None
+    try:
+        return Profile.model_validate(raw)
+    except ValidationError as exc:
+        raise ProfileError("\n".join(f"{source}: {line}" for line in _lines(exc))) from None
+
+
+def load_profile(path: Path) -> Profile:
+    """The profile at ``path``; ProfileError with one line per mistake, each naming the file and the field."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ProfileError(f"{Path(path).name}: cannot read: {exc.strerror}") from None
+    return parse_profile(text, Path(path).name).model_copy(update={"source": Path(path).resolve()})
+
+
+def fill(value: Any, values: dict[str, str]) -> Any:
+    """``value`` with every ``{name}`` in its strings replaced (names were checked when the profile loaded)."""
+    if isinstance(value, str):
+        return value.format_map(values)
+    if isinstance(value, dict):
+        return {k: fill(v, values) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(v, values) for v in value]
+    return value

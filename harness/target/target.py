@@ -1,0 +1,257 @@
+"""The ``Target``: what a scenario may do to a profiled service and see of it — requests and observations.
+
+Everything a scenario knows of the service goes through here: requests built from the profile's templates,
+answers read through its JSON paths, state read through its observe queries (SQL with ``:name``
+parameters on the service's database, or an HTTP read). Amounts are ``Decimal`` from text, never float.
+
+Usage::
+
+    async with Target(run) as target:
+        order = await target.create_order(Decimal("50000.00"))
+        paid = await target.pay("wompi", order.order_id, Decimal("50000.00"))
+        await target.amount_paid(order.order_id)        # Decimal("0")
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from types import TracebackType
+from typing import Any, Self
+
+import asyncpg
+import httpx
+
+from harness.target import jsonpath
+from harness.target.profile import HttpRead, Observation, Request, fill
+from harness.target.run import TargetRun
+
+PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")  # :order_id, not the ::text of a cast
+
+
+class ObserveFailed(RuntimeError):
+    """An observe query that errors or answers nothing; the message names the profile field."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A request's answer, with the ids the profile says it carries (None where it carries none)."""
+
+    status: int
+    body: Any
+    text: str
+    headers: httpx.Headers
+    order_id: str | None = None
+    reference: str | None = None
+    gateway_id: str | None = None
+    code: str | None = None
+
+
+def sql_params(query: str) -> tuple[str, list[str]]:
+    """``query`` with ``:name`` turned into ``$n`` for asyncpg, and the names in order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return PARAM.sub(number, query), names
+
+
+class Target:
+    """A profiled service, reached over HTTP and observed through the profile's queries."""
+
+    def __init__(self, run: TargetRun, *, timeout: float = 30.0) -> None:
+        self.run = run
+        self.profile = run.profile
+        self.http = httpx.AsyncClient(base_url=run.base_url, timeout=timeout,
+                                      limits=httpx.Limits(max_connections=64))
+        self.sims = httpx.AsyncClient(timeout=timeout)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.http.aclose()
+        await self.sims.aclose()
+
+    # -- requests ------------------------------------------------------------------------------------------
+    async def request(self, spec: Request, values: dict[str, str], user: str = "buyer",
+                      raw_body: bytes | None = None) -> httpx.Response:
+        values = {"currency": "COP", "idempotency_key": secrets.token_hex(8),
+                  "customer_email": "comprador@example.com", **values}
+        headers = {**self.run.headers(user), **fill(spec.headers, values)}
+        kwargs: dict[str, Any] = {"headers": headers}
+        if raw_body is not None:
+            kwargs["content"] = raw_body
+        elif spec.json_body is not None:
+            kwargs["json"] = fill(spec.json_body, values)
+        elif spec.form is not None:
+            kwargs["data"] = fill(spec.form, values)
+        return await self.http.request(spec.method, fill(spec.path, values), **kwargs)
+
+    async def create_order(self, amount: Decimal | str, *, user: str = "buyer") -> Answer:
+        spec = self.profile.api.create_order
+        response = await self.request(spec, {"amount": str(amount)}, user)
+        body = _json(response)
+        order_id = _pick(spec.order_id, body) if response.is_success else None
+        return Answer(response.status_code, body, response.text, response.headers, order_id=order_id)
+
+    async def pay(self, gateway: str, order_id: str, amount: Decimal, *, user: str = "buyer") -> Answer:
+        spec = self.profile.api.pay[gateway]  # type: ignore[index]
+        values = {"order_id": order_id, "amount": str(amount)}
+        if gateway == "wompi" and "wompi_card_token" in str(spec.model_dump()):
+            values["wompi_card_token"] = await self.wompi_card_token()
+        response = await self.request(spec, values, user)
+        body = _json(response)
+        found = {}
+        if response.is_success:
+            found = {"reference": _pick(spec.reference, body),
+                     "gateway_id": _pick(spec.gateway_id, body) if spec.gateway_id else None,
+                     "code": _pick(spec.code, body) if spec.code else None}
+        return Answer(response.status_code, body, response.text, response.headers, order_id=order_id, **found)
+
+    async def get_order(self, order_id: str, *, user: str = "buyer") -> httpx.Response:
+        assert self.profile.api.get_order is not None
+        return await self.request(self.profile.api.get_order, {"order_id": order_id}, user)
+
+    async def post_webhook(self, gateway: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        """Deliver ``body`` to the service's webhook path for ``gateway``, as the gateway would."""
+        return await self.http.post(self.profile.webhooks[gateway], content=body, headers=headers)  # type: ignore[index]
+
+    async def wompi_card_token(self, number: str = "4242424242424242") -> str:
+        """A card token from the Wompi simulator, as the payer's browser would get it (public key)."""
+        values = self.run.values
+        response = await self.sims.post(f"{values['wompi_url']}/v1/tokens/cards", json={
+            "number": number, "cvc": "123", "exp_month": "08", "exp_year": "30", "card_holder": "Ana Pérez"},
+            headers={"authorization": f"Bearer {values['wompi_public_key']}"})
+        response.raise_for_status()
+        return str(response.json()["data"]["id"])
+
+    # -- observations --------------------------------------------------------------------------------------
+    async def order_status(self, order_id: str) -> str:
+        """The service's own word for the order's status."""
+        return str(await self._one("order_status", {"order_id": order_id}))
+
+    async def order_state(self, order_id: str) -> str:
+        """``paid``, ``pending``, ``failed`` through the profile's status map, or ``other: <word>``."""
+        word = await self.order_status(order_id)
+        words = self.profile.observe.status_map
+        assert words is not None
+        for state in ("paid", "pending", "failed"):
+            if word in getattr(words, state):
+                return state
+        return f"other: {word}"
+
+    async def amount_paid(self, order_id: str) -> Decimal:
+        value = await self._one("amount_paid", {"order_id": order_id})
+        return _decimal("observe.amount_paid", value)
+
+    async def transactions(self, order_id: str) -> list[dict[str, Any]]:
+        rows = await self._rows("transactions", {"order_id": order_id})
+        return [{**row, **({"amount": _decimal("observe.transactions.amount", row["amount"])}
+                           if "amount" in row else {})} for row in rows]
+
+    async def webhook_events(self, event_id: str) -> int:
+        return int(await self._one("webhook_events", {"event_id": event_id}) or 0)
+
+    async def order_count(self) -> int:
+        return int(await self._one("order_count", {}) or 0)
+
+    async def reset(self) -> None:
+        """The profile's reset statements, then the simulators' state (between scenarios)."""
+        if self.profile.database.reset:
+            conn = await self._connect("database.reset")
+            try:
+                for i, statement in enumerate(self.profile.database.reset):
+                    try:
+                        await conn.execute(statement)
+                    except asyncpg.PostgresError as exc:
+                        raise ObserveFailed(f"database.reset[{i}]: {_first_line(exc)}") from None
+            finally:
+                await conn.close()
+        for name in ("payu", "wompi", "efecty"):
+            url = self.run.values.get(f"{name}_url")
+            if url:
+                (await self.sims.post(f"{url}/__admin/reset")).raise_for_status()
+
+    async def _rows(self, name: str, params: dict[str, str]) -> list[dict[str, Any]]:
+        read: Observation | None = getattr(self.profile.observe, name)
+        field = f"observe.{name}"
+        if read is None:
+            raise ObserveFailed(f"{field}: missing")
+        if isinstance(read, HttpRead):
+            response = await self.request(Request(method=read.method, path=read.path), params)
+            if not response.is_success:
+                raise ObserveFailed(f"{field}: {read.method} {response.request.url.path} answered "
+                                    f"{response.status_code}")
+            value = _pick(read.value, _json(response), field)
+            return list(value) if isinstance(value, list) else [{"value": value}]
+        query, names = sql_params(read)
+        conn = await self._connect(field)
+        try:
+            args: list[Any] = [_param(params[n]) for n in names]
+            records = await conn.fetch(query, *args)
+        except KeyError as exc:
+            raise ObserveFailed(f"{field}: unknown parameter :{exc.args[0]} (known: {', '.join(params)})") from None
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise ObserveFailed(f"{field}: {_first_line(exc)}") from None
+        finally:
+            await conn.close()
+        return [dict(r) for r in records]
+
+    async def _one(self, name: str, params: dict[str, str]) -> Any:
+        rows = await self._rows(name, params)
+        if not rows:
+            raise ObserveFailed(f"observe.{name}: returned no row for {params}")
+        return next(iter(rows[0].values()))
+
+    async def _connect(self, field: str) -> asyncpg.Connection:
+        url = self.run.database_url
+        if url is None:
+            raise ObserveFailed(f"{field}: no database (database.url: missing)")
+        try:
+            return await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"), timeout=10)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise ObserveFailed(f"{field}: cannot connect to the database: {_first_line(exc)}") from None
+
+
+def _param(value: str) -> Any:
+    # Ids travel as text; a service whose ids are integers compares them to an integer parameter.
+    return int(value) if value.isdigit() else value
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _pick(path: str, body: Any, field: str = "") -> Any:
+    try:
+        value = jsonpath.read(jsonpath.parse(path), body)
+    except jsonpath.PathError as exc:
+        if field:
+            raise ObserveFailed(f"{field}: {exc}") from None
+        return None
+    return value if value is None or isinstance(value, list | dict) else str(value)
+
+
+def _decimal(field: str, value: Any) -> Decimal:
+    if value is None:
+        return Decimal("0")
+    if isinstance(value, float):  # a float has already lost the exact amount: say so, never convert it
+        raise ObserveFailed(f"{field}: a float ({value!r}); read it as text (amount::text)")
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise ObserveFailed(f"{field}: not a number: {value!r}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

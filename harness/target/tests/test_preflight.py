@@ -1,0 +1,109 @@
+"""The preflight against a live throwaway shop: a good profile passes; each broken field stops it in one line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from harness.postgres import PostgresHandle
+from harness.stack import free_port
+from harness.target.preflight import PreflightFailed, check_profile
+
+TINY = Path(__file__).with_name("tiny_shop.toml")
+Check = Callable[[Callable[[str], str]], list[str]]
+
+
+@pytest.fixture
+def check(postgres: PostgresHandle, tmp_path: Path) -> Check:
+    """Write the tiny shop's profile, edited, beside the test and run the preflight on it."""
+
+    def run(edit: Callable[[str], str]) -> list[str]:
+        path = tmp_path / "tiny_shop.toml"
+        path.write_text(edit(TINY.read_text()))
+        return check_profile(path, postgres=postgres, log_dir=tmp_path / "logs")
+
+    return run
+
+
+def test_a_good_profile_passes_every_check(check: Check) -> None:
+    done = check(lambda text: text)
+    assert "order_status of a new order: pending" in done
+    assert "amount_paid of a new order: 0.00" in done
+    assert any(line.startswith("pay.wompi answers a reference (TINY-") for line in done), done
+
+
+def _login(text: str, path: str = "$.session.token") -> str:
+    users = ('users = { buyer = { Authorization = "Bearer buyer-token" }, '
+             'other = { Authorization = "Bearer other-token" } }')
+    assert users in text
+    return text.replace(users, 'users = { buyer = { Authorization = "Bearer {buyer_token}" } }\n'
+                               f'login = {{ buyer_token = {{ path = "/api/login", json = {{ user = "buyer" }}, '
+                               f'value = "{path}" }} }}')
+
+
+def test_a_login_request_gives_the_token_the_headers_carry(check: Check) -> None:
+    done = check(_login)
+    assert any(line.startswith("create_order answers an id") for line in done), done
+
+
+def test_a_login_answer_without_the_token_names_the_field(check: Check) -> None:
+    with pytest.raises(PreflightFailed, match=r"^tiny_shop.toml: auth.login.buyer_token.value: \$.session.jwt: not"):
+        check(lambda text: _login(text, "$.session.jwt"))
+
+
+def test_observations_may_be_http_reads_instead_of_sql(check: Check) -> None:
+    done = check(lambda text: text.replace(
+        'order_status = "SELECT status FROM orders WHERE id = :order_id"',
+        'order_status = { path = "/api/orders/{order_id}", value = "$.status" }').replace(
+        'amount_paid = "SELECT amount_paid::text FROM orders WHERE id = :order_id"',
+        'amount_paid = { path = "/api/orders/{order_id}", value = "$.amount_paid" }'))
+    assert "order_status of a new order: pending" in done and "amount_paid of a new order: 0.00" in done, done
+
+
+@pytest.mark.parametrize(("edit", "line"), [
+    (lambda t: t.replace("amount_paid::text FROM", "amount_payed::text FROM"),
+     'tiny_shop.toml: observe.amount_paid: column "amount_payed" does not exist'),
+    (lambda t: t.replace("SELECT status FROM orders WHERE id = :order_id",
+                         "SELECT status FROM orders WHERE id = :order_id AND false"),
+     "tiny_shop.toml: observe.order_status: returned no row for {'order_id': "),
+    (lambda t: t.replace('reference = "$.reference"', 'reference = "$.payment.reference"'),
+     "tiny_shop.toml: api.pay.wompi.reference: $.payment.reference: not in the answer"),
+    (lambda t: t.replace('order_status = "SELECT status FROM orders WHERE id = :order_id"',
+                         'order_status = { path = "/api/orders/{order_id}", value = "$.state" }'),
+     "tiny_shop.toml: observe.order_status: $.state: not in the answer"),
+    (lambda t: t.replace('order_id = "$.id"', 'order_id = "$.order.id"'),
+     "tiny_shop.toml: api.create_order.order_id: $.order.id: not in the answer"),
+    (lambda t: t.replace('wompi = "/webhooks/wompi"', 'wompi = "/webhooks/wompy"'),
+     "tiny_shop.toml: webhooks.wompi: POST /webhooks/wompy answered 404 (no such route)"),
+    (lambda t: t.replace('paid = ["PAID"]\npending = ["PENDING"]', 'paid = ["PAID"]\npending = ["OPEN"]'),
+     "tiny_shop.toml: observe.status_map: 'PENDING', a new order's status, is in none of paid, pending, failed"),
+    (lambda t: t.replace('ready_path = "/health"', 'ready_path = "/healthz"\nready_timeout = 3'),
+     "tiny_shop.toml: service.ready_path: GET /healthz not 2xx after 3 s (answered 404"),
+    (lambda t: t.replace('ready_path = "/health"',
+                         'ready_path = "/health"\nsetup = [["{python}", "-c", "import sys; sys.exit(\'no schema\')"]]'),
+     "tiny_shop.toml: service.setup[0]: exited with 1: no schema"),
+    (lambda t: t.replace("[auth]", '[auth]\nrun = { token = ["{python}", "-c", "pass"] }'),
+     "tiny_shop.toml: auth.run.token: printed nothing"),
+    (lambda t: t.replace('env = { DATABASE_URL', 'env = { TINY_BROKEN = "start", DATABASE_URL'),
+     "tiny_shop.toml: service.command: exited with 3 before /health answered"),
+])
+def test_a_broken_field_stops_the_preflight_in_one_line_naming_it(check: Check, edit: Callable[[str], str],
+                                                                   line: str) -> None:
+    with pytest.raises(PreflightFailed) as caught:
+        check(edit)
+    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith(line), str(caught.value)
+
+
+def test_a_base_url_that_refuses_connections_is_named(check: Check) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # free now: nothing listens, the connection is refused
+
+    def running(text: str) -> str:
+        text = text.replace('command = ["{python}", "-m", "harness.target.tests.tiny_shop", "--port", "{port}"]',
+                            f'base_url = "{url}"')
+        return text.replace("[database]", '[database]\nurl = "postgresql://127.0.0.1:1/none"')
+
+    with pytest.raises(PreflightFailed, match=rf"^tiny_shop.toml: service.base_url: {url}: ConnectError"):
+        check(running)

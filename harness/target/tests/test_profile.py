@@ -1,0 +1,77 @@
+"""The profile loader: every mistake is one line naming the file and the field; paths and placeholders checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.target import jsonpath
+from harness.target.profile import ProfileError, fill, load_profile, parse_profile
+
+TINY = Path(__file__).with_name("tiny_shop.toml")
+
+
+def _without(text: str, line: str) -> str:
+    assert line in text, line
+    return text.replace(line, "")
+
+
+def test_the_tiny_shop_profile_loads_with_its_paths_and_placeholders() -> None:
+    profile = load_profile(TINY)
+    assert profile.name == "tiny-shop"
+    assert profile.api.create_order.order_id == "$.id"
+    assert profile.api.pay["wompi"].reference == "$.reference"
+    assert profile.webhooks == {"wompi": "/webhooks/wompi"}
+    assert fill(profile.api.create_order.json_body, {"amount": "10.10", "currency": "COP"}) == {
+        "total": "10.10", "currency": "COP"}
+
+
+@pytest.mark.parametrize(("edit", "line"), [
+    (lambda t: _without(t, 'order_id = "$.id"\n'), "tiny_shop.toml: api.create_order.order_id: missing"),
+    (lambda t: t.replace('order_id = "$.id"', 'order_id = "id"'),
+     "tiny_shop.toml: api.create_order.order_id: not a JSON path of the form $.a.b[0]: 'id'"),
+    (lambda t: t.replace('"{port}"]', '"{prot}"]'), "tiny_shop.toml: service.command[4]: unknown placeholder {prot}"),
+    (lambda t: t.replace('card_token = "{wompi_card_token}"', 'card_token = "{card}"'),
+     "tiny_shop.toml: api.pay.wompi.json.card_token: unknown placeholder {card}"),
+    (lambda t: t.replace("[webhooks]", "[webhook]"), "tiny_shop.toml: webhook: not a profile field (a typo?)"),
+    (lambda t: t.replace("wompi = \"/webhooks/wompi\"", "bancolombia = \"/w\""),
+     "tiny_shop.toml: webhooks.bancolombia: Input should be 'wompi', 'payu' or 'efecty'"),
+    (lambda t: _without(t, "[observe.status_map]\n"), "tiny_shop.toml: observe.paid: not a profile field"),
+    (lambda t: t.replace('ready_path = "/health"', 'base_url = "http://127.0.0.1:1"'),
+     "tiny_shop.toml: service: give either command (payharness starts it) or base_url"),
+    (lambda t: t + "\n[[", "tiny_shop.toml: not TOML:"),
+])
+def test_a_mistake_is_one_line_naming_the_field(edit: object, line: str) -> None:
+    text = edit(TINY.read_text())  # type: ignore[operator]
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(text, "tiny_shop.toml")
+    first = str(caught.value).splitlines()[0]
+    assert first.startswith(line), str(caught.value)
+
+
+def test_a_running_service_with_sql_observations_must_name_its_database() -> None:
+    text = TINY.read_text().replace('command = ["{python}", "-m", "harness.target.tests.tiny_shop", "--port", '
+                                    '"{port}"]', 'base_url = "http://127.0.0.1:8000"')
+    text = _without(text, 'env = { DATABASE_URL = "{database_url}", WOMPI_EVENTS_SECRET = "{wompi_events_secret}" }\n')
+    with pytest.raises(ProfileError, match=r"^tiny_shop.toml: database.url: missing"):
+        parse_profile(text, "tiny_shop.toml")
+
+
+def test_an_unreadable_file_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError, match=r"^shop.toml: cannot read"):
+        load_profile(tmp_path / "shop.toml")
+
+
+@pytest.mark.parametrize(("path", "document", "value"), [
+    ("$.id", {"id": 7}, 7),
+    ("$.data.transaction.id", {"data": {"transaction": {"id": "x"}}}, "x"),
+    ("$.items[1].id", {"items": [{"id": 1}, {"id": 2}]}, 2),
+])
+def test_json_paths_read_members_and_indexes(path: str, document: object, value: object) -> None:
+    assert jsonpath.read(jsonpath.parse(path), document) == value
+
+
+def test_a_json_path_that_finds_nothing_names_the_step() -> None:
+    with pytest.raises(jsonpath.PathError, match=r"^\$\.data\.missing: not in the answer"):
+        jsonpath.read(jsonpath.parse("$.data.missing.id"), {"data": {}})
