@@ -132,8 +132,9 @@ def test_an_inconclusive_runs_log_names_its_cause(tmp_path: Path) -> None:
     from harness.defects.matrix import log_cause
 
     log = tmp_path / "d.log"
-    log.write_text("....\nsuites/conftest.py:120: in live\nE   suites.support.reset.ResetError: the core's database did "
-                   "not go quiet in 15 s: pid 7 active\n!!!!!!! _pytest.outcomes.Exit: reset failed !!!!!!!\n\n")
+    log.write_text("....\nsuites/conftest.py:120: in live\n"
+                   "E   suites.support.reset.ResetError: the core's database did not go quiet in 15 s: pid 7 active\n"
+                   "!!!!!!! _pytest.outcomes.Exit: reset failed !!!!!!!\n\n")
     assert log_cause(log).startswith("E   suites.support.reset.ResetError: the core's database did not go quiet")
     log.write_text("collected 0 items\n\nno tests ran in 0.01s\n")
     assert log_cause(log) == "no tests ran in 0.01s"
