@@ -1,8 +1,9 @@
 """The benchmark's yardsticks: the webhook path's SQL behind a bare endpoint, and a null endpoint.
 
 ``sql`` mode runs, for each ``POST /webhooks/wompi``, the same database work the core runs for a
-new event, with the core's own statements (core/webhooks/store.py: read the order and the transaction by
-the Wompi id, then the guarded statement that inserts the event and updates transaction and order) through bare
+new event, with the core's own statements (core/webhooks/store.py: the one statement for an untouched attempt
+and, when it was not, the read of the order and the transaction by the Wompi id and then the guarded statement
+that inserts the event and updates transaction and order) through bare
 asyncpg (one pool per worker, sized and set like the core's), with no signature check, no framework, no state
 machine and no validation. What the core adds on top of this is what the benchmark's ratio measures.
 ``null`` mode answers 200 at once: how fast one Locust process can offer requests on this machine.
@@ -19,6 +20,7 @@ import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -29,7 +31,7 @@ from starlette.routing import Route
 
 from core.db.session import WEBHOOK_SESSION
 from core.settings import DatabaseSettings
-from core.webhooks.store import GUARDED_WRITE, READ
+from core.webhooks.store import FRESH_WRITE, GUARDED_WRITE, READ
 
 OK = b'{"status":"applied"}'
 WEBHOOK_POOL_SIZE: int = DatabaseSettings.model_fields["webhook_pool_size"].default  # the core's, per worker
@@ -40,7 +42,17 @@ async def apply_event(pool: asyncpg.Pool, body: bytes) -> int:
     event = json.loads(body)
     tx = event["data"]["transaction"]
     key, signature = f"{tx['id']}:{tx['status']}", event["signature"]["checksum"]
+    amount = Decimal(tx["amount_in_cents"]) / 100
     async with pool.acquire() as conn:
+        # As the core: first the one statement for an untouched attempt (ledger.untouched's premise) …
+        fresh = await conn.fetchrow(
+            FRESH_WRITE["gateway_transaction_id"], "wompi", key, "transaction.updated", signature, "0" * 64,
+            body.decode(), "applied", "apply", "approved", "paid", amount, None, None, None,
+            tx["id"], None, amount, tx["currency"], "pending", 0, False, "pending",
+        )
+        if fresh[1]:
+            return 200
+        # … and when it was not untouched, the read and the guarded write.
         row = await conn.fetchrow(READ["gateway_transaction_id"], "wompi", tx["id"])
         if row is None:
             return 422

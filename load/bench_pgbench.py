@@ -1,10 +1,10 @@
 """pgbench running the webhook path's SQL: the database's own ceiling for that work.
 
-The script is generated from the core's own statements (core/webhooks/store.py: READ, GUARDED_WRITE),
-with the parameters a new APPROVED Wompi event gives them, and written next to the results
-(``pgbench.sql``). The seeded orders are the same kind the load uses (pending attempts with Wompi ids), so
-each pgbench run of the script reads, locks, inserts and updates exactly what such an event makes the
-core do.
+The script is generated from the core's own statements (core/webhooks/store.py: FRESH_WRITE, and READ
+then GUARDED_WRITE when the attempt was no longer untouched — as the core does), with the parameters a new
+APPROVED Wompi event gives them, and written next to the results (``pgbench.sql``). The seeded orders are
+the same kind the load uses (pending attempts with Wompi ids), so each pgbench run of the script locks,
+inserts and updates exactly what such an event makes the core do.
 
 Usage: ``figures = run_pgbench(stack, seconds=15, clients=16, threads=2, out=Path("artefacts/bench"))``
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from core.db.session import WEBHOOK_SESSION
-from core.webhooks.store import GUARDED_WRITE, READ
+from core.webhooks.store import FRESH_WRITE, GUARDED_WRITE, READ
 from harness.stack import Stack, simulator_credentials
 from load.db import run_sync, seed_run
 from load.payloads import WOMPI_MERCHANT_NUMBER, Attempt, Mix, wompi_event
@@ -38,6 +38,18 @@ _WRITE = {
     22: ":o_transaction_status", 23: ":o_gateway_transaction_id",
 }
 
+# FRESH_WRITE: the event row and effects of a first approval, the premise ledger.untouched gives it. The
+# event's amount is the seeded attempt's (they vary per story): read inside the statement, one index probe
+# more than the core's, which has it from the signed event.
+_AMOUNT = ("(SELECT amount FROM order_transactions WHERE gateway = 'wompi' AND gateway_transaction_id ="
+           " (:prefix || lpad(:i::text, 6, '0')))")
+_FRESH = {
+    1: "'wompi'", 2: "('pgbench-' || :i || '-' || :r)", 3: "'transaction.updated'", 4: "'pgbench'",
+    5: "repeat('0', 64)", 6: ":payload", 7: "'applied'", 8: "'apply'", 9: "'approved'", 10: "'paid'",
+    11: _AMOUNT, 12: "NULL", 13: "NULL", 14: "NULL", 15: _WOMPI_ID, 16: "NULL",
+    17: _AMOUNT, 18: "'COP'", 19: "'pending'", 20: "0", 21: "false", 22: "'pending'",
+}
+
 
 def _bind(sql: str, values: dict[int, str]) -> str:
     return re.sub(r"\$(\d+)", lambda m: values[int(m.group(1))], " ".join(sql.split()))
@@ -49,8 +61,12 @@ def script() -> str:
         "-- Generated from core/webhooks/store.py for pgbench -M prepared. Variables: :prefix, :n, :payload.",
         "\\set i random(0, :n - 1)",
         "\\set r random(1, 1000000000000)",
+        _bind(FRESH_WRITE["gateway_transaction_id"], _FRESH) + " \\gset f_",
+        "\\if :f_exists",
+        "\\else",
         _bind(READ["gateway_transaction_id"], _READ_PARAMS) + " \\gset o_",
         _bind(GUARDED_WRITE, _WRITE) + ";",
+        "\\endif",
         "",
     ])
 

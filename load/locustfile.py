@@ -13,7 +13,9 @@ Usage::
 
 from __future__ import annotations
 
+import gc
 import itertools
+import logging
 import random
 import time
 import uuid
@@ -22,13 +24,25 @@ from typing import Any
 
 import gevent
 from gevent.pool import Group
-from locust import FastHttpUser, LoadTestShape, constant_throughput, task
+from locust import FastHttpUser, LoadTestShape, constant_throughput, events, task
 from locust.exception import StopUser
+from locust.runners import MasterRunner
 
 import load.listeners  # noqa: F401 - registers the options, the seeding, the ledger collection and the audit
 from harness.stack import simulator_credentials
 from load.actions import Context, WompiKeys, acceptance_token, checkout, deliver, efecty_cash, pay_at_simulator
-from load.payloads import Delivery, Mix, Renderer, plan_sim_story, plan_story, secrets_from
+from load.payloads import (
+    Delivery,
+    Mix,
+    Renderer,
+    Signed,
+    SignedRequest,
+    plan_sim_story,
+    plan_story,
+    presign,
+    secrets_from,
+    sign_story,
+)
 from load.shapes import Pacer, Stage, build_stages, stage_at, users_for
 from load.state import state_of
 
@@ -85,25 +99,51 @@ class _WebhookUser(_LoadUser):
     def wait_time(self) -> float:
         return self.delay
 
-    def _send(self, step: tuple[Delivery, ...], ctx: Context) -> None:
+    def _send(self, step: tuple[tuple[Delivery, SignedRequest], ...], ctx: Context) -> None:
         if len(step) == 1:
-            deliver(self.client, step[0], self.render(step[0]), ctx)
+            deliver(self.client, *step[0], ctx)
             return
-        requests = [(d, self.render(d)) for d in step]
-        for delivery, request in requests:
+        for delivery, request in step:
             self.bursts.spawn(deliver, self.client, delivery, request, ctx)
         self.bursts.join()
 
     @task
     def story(self) -> None:
         state, ctx = state_of(self.environment), self._ctx()
-        story = plan_story(state.run_id, self.pool, state.next_index(self.pool), self.mix)
-        self.render.new_story()
-        for n, step in enumerate(story.steps):
+        index = state.next_index(self.pool)
+        signed = _PRESIGNED.get((state.run_id, self.pool, index))
+        if signed is None:  # a run started from the web UI with another mix, or a pool that wrapped around
+            signed = sign_story(plan_story(state.run_id, self.pool, index, self.mix), self.render)
+        steps = signed.steps
+        for n, step in enumerate(steps):
             if n:
-                gevent.sleep(self.pacer.after(len(story.steps[n - 1])))
+                gevent.sleep(self.pacer.after(len(steps[n - 1])))
             self._send(step, ctx)
-        self.delay = self.pacer.after(len(story.steps[-1]))
+        self.delay = self.pacer.after(len(steps[-1]))
+
+
+# The webhook stories this process will drive, signed at test start (before the shape's clock starts): the
+# users then only send bytes. Keyed by run, so a second run of a web-UI session signs its own.
+_PRESIGNED: dict[tuple[str, str, int], Signed] = {}
+
+
+@events.test_start.add_listener
+def _presign(environment: Any, **_: Any) -> None:
+    """Runs after load.listeners' test_start (registered first), which seeds and sets the run's pools."""
+    if isinstance(environment.runner, MasterRunner):
+        return  # the master sends nothing
+    state, opts = state_of(environment), _opts(environment)
+    mix, secrets = Mix.parse(opts.mix), secrets_from(_credentials())
+    _PRESIGNED.clear()
+    started = time.perf_counter()
+    for cls in environment.runner.user_classes:
+        if issubclass(cls, _WebhookUser) and cls.pool in state.pools:
+            for index, signed in presign(state.run_id, cls.pool, state.indices(cls.pool), mix, secrets).items():
+                _PRESIGNED[(state.run_id, cls.pool, index)] = signed
+    logging.getLogger("payharness.load").warning("payharness load: signed %d stories in %.1f s", len(_PRESIGNED),
+                                                 time.perf_counter() - started)
+    gc.collect()
+    gc.freeze()  # as load.listeners does: what lives the whole run stays out of the collector's sight
 
 
 class WompiWebhookUser(_WebhookUser):

@@ -50,11 +50,18 @@ class LoadState:
         self._taken.clear()
         self.exhausted.clear()
 
+    def _mine(self, pool: str) -> int:
+        size = self.pools.get(pool, 0)
+        return max(1, math.ceil((size - self.index) / self.workers)) if size > self.index else 1
+
+    def indices(self, pool: str) -> range:
+        """Every story index of ``pool`` this process drives, in the order ``next_index`` hands them out."""
+        return range(self.index, self.index + self.workers * self._mine(pool), self.workers)
+
     def next_index(self, pool: str) -> int:
         taken = self._taken.get(pool, 0)
         self._taken[pool] = taken + 1
-        size = self.pools.get(pool, 0)
-        mine = max(1, math.ceil((size - self.index) / self.workers)) if size > self.index else 1
+        mine = self._mine(pool)
         if taken >= mine and pool not in self.exhausted:
             self.exhausted.add(pool)
             log.warning("payharness load: pool %s exhausted after %d stories; reusing its orders", pool, mine)

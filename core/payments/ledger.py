@@ -127,6 +127,18 @@ class Change:
     anomaly: tuple[AnomalyKind, dict[str, Any]] | None
 
 
+def untouched(gateway: Gateway, amount: Decimal, currency: str, gateway_transaction_id: str | None = None,
+              ) -> tuple[LockedOrder, TransactionRow]:
+    """A pending attempt of ``amount`` that nothing has happened to yet, and its pending order with nothing
+    approved and no flag: the state a gateway's first word about an attempt finds. The webhook path decides
+    on it before reading (``change_for`` as for any state) and writes only if the rows turn out to hold it
+    (core/webhooks/store.py ``write_if_fresh``); the ids are unknown until then (0). The order's total is
+    taken as ``amount``: ``change_for`` reads it only for a double payment, which needs money approved."""
+    order = LockedOrder(0, OrderStatus.PENDING, amount, Decimal(0), currency, False)
+    txn = TransactionRow(0, 0, gateway, TransactionStatus.PENDING, amount, currency, "", gateway_transaction_id)
+    return order, txn
+
+
 def change_for(order: LockedOrder, transaction: TransactionRow, incoming: TransactionStatus) -> Change:
     """The state machine applied to one transaction of a locked order (pure: nothing is written)."""
     decision = decide(transaction.status, incoming)

@@ -91,7 +91,7 @@ async def test_the_cores_pool_plans_the_hot_statements_on_each_new_connection(da
     finally:
         await services.aclose()
     plans = {row["statement"]: row["generic_plans"] for row in planned}
-    for statement in (store.GUARDED_WRITE, *store.READ.values(), store.FIRST_EVENT):
+    for statement in (store.GUARDED_WRITE, *store.READ.values(), *store.FRESH_WRITE.values(), store.FIRST_EVENT):
         assert plans.get(statement, 0) >= 1, statement[:60]
     for table in ("webhook_events", "payment_anomalies", "orders", "order_transactions"):
         assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table

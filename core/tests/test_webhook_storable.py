@@ -7,6 +7,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from core.db.models import RAW_PAYLOAD_MAX_BYTES
 from core.errors import Unprocessable
@@ -76,3 +78,35 @@ async def test_postgres_accepts_the_bounded_and_escaped_forms(conn: asyncpg.Conn
 def test_deep_duplicate_key_and_non_json_constant_bodies_are_a_422(body: bytes) -> None:
     with pytest.raises(Unprocessable):
         parse_body(body)
+
+
+# Pieces rather than characters, so that a backslash of the text right before "u0000" (stored as it is) and
+# one right before a NUL (written out) both come up often.
+_HOSTILE_TEXT = st.lists(st.sampled_from(["a", "é", "😀", "\\", "\\\\", "u0000", "ud800", "\x00", "\x01", "\ud800",
+                                          "\udfff", '"', ":", ","]), max_size=6).map("".join)
+_JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | _HOSTILE_TEXT,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(_HOSTILE_TEXT, children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(payload=st.dictionaries(_HOSTILE_TEXT, _JSONISH, max_size=4))
+@example(payload={"k": "\\u0000"})  # a backslash of the text, then "u0000": stored as sent
+@example(payload={"k": "\\\x00"})  # a backslash, then a NUL: written out
+@example(payload={"\\\\\x00": ["x"]})  # two backslashes, then a NUL, in a key
+@example(payload={"k": ["\\\\u0000", "\ud800"]})
+def test_a_payload_is_stored_as_sent_exactly_when_escaping_would_change_nothing_and_it_fits(
+    payload: dict[str, Any],
+) -> None:
+    """The one-rendering check agrees with the walk it replaced: escape everything, see whether anything
+    changed, and measure the rendering — including a backslash of the text followed by "u0000"."""
+    safe, changed = storable.escaped(payload)
+    walked = not changed and storable.rendered_size(safe) <= storable.STORED_MAX_BYTES
+    assert storable.stored_as_sent(payload) == walked
+
+
+def test_a_payload_just_over_the_bound_is_not_stored_as_sent() -> None:
+    filler = "x" * storable.STORED_MAX_BYTES
+    assert storable.stored_as_sent({"a": filler[: storable.STORED_MAX_BYTES - len('{"a": ""}')]})
+    assert not storable.stored_as_sent({"a": filler[: storable.STORED_MAX_BYTES - len('{"a": ""}') + 1]})

@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from core.db.models import AnomalyKind, EventOutcome, Gateway, TransactionStatus
-from core.payments.ledger import Change, change_for
+from core.payments.ledger import Change, change_for, untouched
 from core.payments.statemachine import Decision
 from core.webhooks import storable, store
 from core.webhooks.store import TransactionMatch
@@ -159,6 +159,9 @@ class _Stale(enum.Enum):
 async def _record_and_apply(pool: asyncpg.Pool, event: IncomingEvent, match: TransactionMatch,
                             gateway_id: str | None) -> Result | OtherAttempt | None:
     async with pool.acquire() as conn:
+        fresh = await _write_if_fresh(conn, event, match, gateway_id)
+        if fresh is not None:
+            return fresh
         for _ in range(OPTIMISTIC_TRIES):
             result = await _decide_and_write(conn, event, match, gateway_id, locked=False)
             if result is not _Stale.STALE:
@@ -169,6 +172,38 @@ async def _record_and_apply(pool: asyncpg.Pool, event: IncomingEvent, match: Tra
         if result is _Stale.STALE:
             raise RuntimeError("the order or transaction changed under its own lock")
         return result
+
+
+async def _write_if_fresh(conn: asyncpg.Connection, event: IncomingEvent, match: TransactionMatch,
+                          gateway_id: str | None) -> Result | None:
+    """One round trip for an event about an attempt nothing has happened to yet (most events): decided on that
+    premise, written only if it holds. None: it did not hold (or no transaction matched), nothing was
+    written, and the event takes the read-then-write path."""
+    values = (match.value, event.currency, gateway_id)
+    if not all(storable.clean(v) for v in values if isinstance(v, str)):
+        return None  # Postgres cannot take it as a parameter; the other path refuses it without sending it
+    premise = untouched(event.gateway, event.amount, event.currency, gateway_id)
+    change = change_for(*premise, event.status)
+    outcome = _outcome_of(change)
+    row = _event_row(event, outcome=outcome, detail=change.outcome.decision.value)
+    written = await store.write_if_fresh(conn, row, match=match, change=change, premise=premise,
+                                         gateway_id=gateway_id)
+    if written.stale:
+        return None
+    if written.event_id is None:
+        return await _seen_before(conn, event, event.event_key)
+    return _answer(change, outcome)
+
+
+def _outcome_of(change: Change) -> EventOutcome:
+    return EventOutcome.APPLIED if change.outcome.decision == Decision.APPLY else EventOutcome.RECORDED
+
+
+def _answer(change: Change, outcome: EventOutcome) -> Result:
+    result = change.outcome
+    return Result(200, {"status": outcome.value, "decision": result.decision.value,
+                        "transaction_status": result.transaction_status.value,
+                        "order_status": result.order_status.value})
 
 
 async def _decide_and_write(conn: asyncpg.Connection, event: IncomingEvent, match: TransactionMatch,
@@ -191,9 +226,7 @@ async def _decide_and_write(conn: asyncpg.Connection, event: IncomingEvent, matc
         outcome, detail = EventOutcome.REJECTED, mismatch
     else:
         change = change_for(order, txn, event.status)
-        decision = change.outcome.decision
-        outcome = EventOutcome.APPLIED if decision == Decision.APPLY else EventOutcome.RECORDED
-        detail = decision.value
+        outcome, detail = _outcome_of(change), change.outcome.decision.value
     key = event.refusal_key(anomaly[0].value) if anomaly else event.event_key
     row = _event_row(event, event_key=key, transaction_id=txn.id, order_id=order.id, outcome=outcome, detail=detail)
     written = await store.write_if_unchanged(conn, row, change=change, order=order, transaction=txn,
@@ -204,10 +237,7 @@ async def _decide_and_write(conn: asyncpg.Connection, event: IncomingEvent, matc
         return await _seen_before(conn, event, key)
     if change is None:
         return Result(422, {"status": "rejected", "reason": storable.text(mismatch or "")})
-    result = change.outcome
-    return Result(200, {"status": outcome.value, "decision": result.decision.value,
-                        "transaction_status": result.transaction_status.value,
-                        "order_status": result.order_status.value})
+    return _answer(change, outcome)
 
 
 async def record_unmatched(pool: asyncpg.Pool, event: IncomingEvent, reason: str) -> Result:

@@ -35,8 +35,13 @@ def _no_row_lock() -> None:
         row = await conn.fetchrow(store.WRITE, *params)
         return store.Written(row[0])
 
+    async def write_if_fresh(conn: Any, event_row: Any, *, match: Any, change: Any, premise: Any,
+                             gateway_id: Any = None) -> Any:
+        return store.Written(None, stale=True)  # every event takes the read-then-write path, unguarded above
+
     replace_everywhere(ledger.lock_order, lock_order)
     replace_everywhere(store.write_if_unchanged, write_if_unchanged)
+    replace_everywhere(store.write_if_fresh, write_if_fresh)
 
 
 def _signature_skipped_when_secret_unset() -> None:

@@ -16,6 +16,7 @@ from load.payloads import (
     payu_confirmation,
     plan_sim_story,
     plan_story,
+    presign,
     wompi_event,
 )
 from simulators.payu.config import PayUConfig
@@ -105,6 +106,25 @@ def test_forged_requests_fail_verification_and_duplicates_reuse_the_bytes() -> N
         else:
             assert not verify_confirmation(dict(parse_qsl(forged.body.decode())), api_key=PAYU.api_key)
             assert verify_confirmation(dict(parse_qsl(original.body.decode())), api_key=PAYU.api_key)
+
+
+def test_presigned_stories_are_the_planned_stories_signed_with_duplicates_sharing_the_bytes() -> None:
+    mix = Mix(dup=0.5, invalid=0.3, ooo=0.3, replay=0.3)
+    for gateway in ("wompi", "payu"):
+        signed = presign("r", gateway, range(3, 40, 4), mix, SECRETS)
+        assert sorted(signed) == list(range(3, 40, 4))
+        for index, story in signed.items():
+            assert story.story == plan_story("r", gateway, index, mix)
+            assert tuple(tuple(d for d, _ in step) for step in story.steps) == story.story.steps
+            sent = [(d, r) for step in story.steps for d, r in step]
+            for delivery, request in sent:
+                form = dict(parse_qsl(request.body.decode())) if gateway == "payu" else None
+                genuine = (verify_event(json.loads(request.body), WOMPI.events_secret) if form is None
+                           else verify_confirmation(form, api_key=PAYU.api_key))
+                assert bool(genuine) == (delivery.role != "forged"), (gateway, index, delivery.role)
+                if delivery.role in ("dup", "replay"):
+                    first = next(r for d, r in sent if d.role == "event")
+                    assert request.body == first.body
 
 
 def test_sim_stories_pick_a_sandbox_card() -> None:
