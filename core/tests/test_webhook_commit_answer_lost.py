@@ -42,15 +42,20 @@ async def _order(conn: asyncpg.Connection) -> None:
 def _commit_then_lose_the_answer(monkeypatch: pytest.MonkeyPatch, *, down_after: bool) -> list[str]:
     """The first guarded write commits, then its connection dies; with ``down_after`` the next read finds the
     database still down (refused), as within the first seconds of a crash."""
-    real_write, real_read = store.write_if_unchanged, store.read
+    real_read = store.read
     seen: list[str] = []
 
-    async def write(*args: Any, **kwargs: Any) -> Any:
-        written = await real_write(*args, **kwargs)
-        if not seen:
-            seen.append("committed, answer lost")
-            raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
-        return written
+    def losing(real_write: Any) -> Any:
+        # Whichever write commits first (the one-statement write of a fresh event, or the guarded write after
+        # a read), its answer is lost.
+        async def write(*args: Any, **kwargs: Any) -> Any:
+            written = await real_write(*args, **kwargs)
+            if not seen and not written.stale:  # something was committed
+                seen.append("committed, answer lost")
+                raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+            return written
+
+        return write
 
     async def read(*args: Any, **kwargs: Any) -> Any:
         if down_after and seen == ["committed, answer lost"]:
@@ -58,7 +63,8 @@ def _commit_then_lose_the_answer(monkeypatch: pytest.MonkeyPatch, *, down_after:
             raise ConnectionRefusedError(111, "Connection refused")
         return await real_read(*args, **kwargs)
 
-    monkeypatch.setattr(store, "write_if_unchanged", write)
+    monkeypatch.setattr(store, "write_if_fresh", losing(store.write_if_fresh))
+    monkeypatch.setattr(store, "write_if_unchanged", losing(store.write_if_unchanged))
     monkeypatch.setattr(store, "read", read)
     return seen
 
