@@ -256,22 +256,14 @@ def start_embedded(*, port: int | None = None, durable: bool | None = None) -> P
     if durable is None:
         durable = os.environ.get(ENV_DURABLE) == "1"
     data_root = Path(tempfile.mkdtemp(prefix="payharness-pg-", dir=_data_parent()))
+    data = data_root / "data"
     handle = PostgresHandle(kind="embedded", dsn="", bin_dir=bin_dir)
     handle._stop.append(lambda: shutil.rmtree(data_root, ignore_errors=True))
-    try:
-        user = _prepare_root_run(bin_dir, data_root)
-        data = data_root / "data"
-        _run(
-            [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-             "--locale=C", "--no-sync", "--no-instructions"],
-            user, timeout=60,
-        )
-        port = _start_server(bin_dir, data, data_root, user, port=port, durable=durable)
-    except Exception:
-        handle.stop()
-        raise
+    user: str | None = None
 
     def _stop_server() -> None:
+        if not (data / "postmaster.pid").exists():
+            return  # never started (or already stopped)
         try:
             subprocess.run(
                 [str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-t", "20", "-m", "fast", "stop"],
@@ -280,10 +272,24 @@ def start_embedded(*, port: int | None = None, durable: bool | None = None) -> P
         finally:  # a server that did not stop in time must not outlive the data directory removed next
             _kill_postmaster(data)
 
+    # Registered before initdb and pg_ctl start run, and undone on any exception, a Ctrl-C (KeyboardInterrupt)
+    # included: an interrupt mid-start left a data directory in /dev/shm behind (seen once, Ctrl-C in an audit).
+    handle._stop.append(_stop_server)
+    try:
+        user = _prepare_root_run(bin_dir, data_root)
+        _run(
+            [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+             "--locale=C", "--no-sync", "--no-instructions"],
+            user, timeout=60,
+        )
+        port = _start_server(bin_dir, data, data_root, user, port=port, durable=durable)
+    except BaseException:
+        handle.stop()
+        raise
+
     def _crash(everything: bool) -> CrashTiming:
         return _crash_and_restart(bin_dir, data, data_root, user, port=port, durable=durable, everything=everything)
 
-    handle._stop.append(_stop_server)
     handle._crash = _crash
     handle.durable = durable
     handle.dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"

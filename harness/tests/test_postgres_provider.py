@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -113,6 +114,45 @@ def test_a_server_that_outlives_its_stop_is_killed_before_its_data_goes(tmp_path
         for proc in (sleeper, stranger):
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.parametrize("when", ["initdb", "server started"])
+def test_a_ctrl_c_while_the_embedded_server_starts_leaves_no_server_and_no_data(
+    no_config: None, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """KeyboardInterrupt is no Exception: the start's clean-up must catch it too (a Ctrl-C in an audit left
+    a /dev/shm/payharness-pg-* data directory behind)."""
+    made: list[Path] = []
+    real_mkdtemp, real_run, real_start = provider.tempfile.mkdtemp, provider._run, provider._start_server
+
+    def mkdtemp(**kwargs: Any) -> str:
+        made.append(Path(real_mkdtemp(**kwargs)))
+        return str(made[-1])
+
+    def run(argv: Any, *args: Any, **kwargs: Any) -> Any:
+        if when == "initdb" and "initdb" in str(argv[0]):
+            raise KeyboardInterrupt
+        return real_run(argv, *args, **kwargs)
+
+    def start(*args: Any, **kwargs: Any) -> int:
+        real_start(*args, **kwargs)
+        raise KeyboardInterrupt  # the server runs; the interrupt lands before the handle is returned
+
+    monkeypatch.setattr(provider.tempfile, "mkdtemp", mkdtemp)
+    monkeypatch.setattr(provider, "_run", run)
+    monkeypatch.setattr(provider, "_start_server", start)
+    with pytest.raises(KeyboardInterrupt):
+        provider.start_embedded()
+    (root,) = made
+    assert not root.exists()
+    assert not [p for p in Path("/proc").iterdir() if p.name.isdigit() and _runs_in(p, root)]
+
+
+def _runs_in(proc: Path, root: Path) -> bool:
+    try:
+        return str(root).encode() in (proc / "cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def _port_open(dsn: str) -> bool:
