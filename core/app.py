@@ -19,6 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from starlette.routing import Route
 
+from core import gcstats
 from core.api.schemas import exact_integer_bounds
 from core.errors import install_error_handlers
 from core.middleware import BodyLimitMiddleware, UnexpectedErrorMiddleware, UrlGuardMiddleware
@@ -109,4 +110,5 @@ def app_from_env() -> FastAPI:
     # 350 webhooks/s). Objects made afterwards are collected as usual.
     gc.collect()
     gc.freeze()
+    gcstats.install_from_env()  # per-second collection counts for a load run's samples; off unless asked
     return app
