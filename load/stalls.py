@@ -12,6 +12,7 @@ as a difference there, noise does not.
 Usage::
 
     python -m load.stalls artefacts/load-20261204-072000        # prints, and writes stalls.json there
+    python -m load.stalls artefacts/bench/hold-520 520          # a bench-load phase: its offered rate
 """
 
 from __future__ import annotations
@@ -261,11 +262,13 @@ def print_after_run(folder: Path, rate: float) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m load.stalls FOLDER [RATE]``: RATE for a folder without run.json (a bench-load phase)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 1 or not Path(args[0]).is_dir():
-        print("usage: python -m load.stalls ARTEFACTS_FOLDER", file=sys.stderr)
+    if not 1 <= len(args) <= 2 or not Path(args[0]).is_dir():
+        print("usage: python -m load.stalls ARTEFACTS_FOLDER [RATE]", file=sys.stderr)
         return 2
-    print(summary(analyse_folder(Path(args[0]))))
+    rate = float(args[1]) if len(args) == 2 else None
+    print(summary(analyse_folder(Path(args[0]), rate=rate)))
     return 0
 
 

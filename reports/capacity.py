@@ -29,7 +29,8 @@ from dataclasses import dataclass
 
 from reports.model import CapacityRuns, CeilingRun, Source
 
-STACK_ROLES = ("core", "postgres", "simulators", "other")  # what runs on the stack's CPUs when pinned apart
+# The parts a webhook costs ("other": the benchmark's own process, its meters); the bare endpoint is not one.
+MODEL_ROLES = ("core", "postgres", "generator", "simulators", "other")
 MACHINE_SIZES = (2, 4, 8, 16, 32)
 
 
@@ -170,7 +171,7 @@ def capacity_model(runs: CapacityRuns | None) -> CapacityModel | None:
     ref = runs.reference if runs else None
     if runs is None or ref is None or not ref.ceiling:
         return None
-    cost = dict(ref.cost_ms)
+    cost = {role: ms for role, ms in ref.cost_ms if role in MODEL_ROLES}
     if not cost.get("core") or not cost.get("postgres"):
         return None
     headroom = round(ref.sustained / ref.ceiling, 3) if ref.sustained and not ref.sustained_is_lower_bound else None

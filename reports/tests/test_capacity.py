@@ -89,7 +89,7 @@ def write(path: Path, data: dict[str, Any]) -> None:
 
 
 def test_the_model_is_built_from_the_reference_and_checked_on_every_run(tmp_path: Path) -> None:
-    write(tmp_path / "bench.json", bench({"core": 1.0, "postgres": 0.5, "generator": 0.4}, 900.0))
+    write(tmp_path / "bench.json", bench({"core": 1.0, "postgres": 0.5, "generator": 0.4, "bare": 0.3}, 900.0))
     write(tmp_path / "capacity" / "w1" / "bench.json",
           bench({"core": 1.2, "postgres": 0.5}, 700.0, core_workers=1))
     write(tmp_path / "capacity" / "pinned" / "bench.json",
