@@ -7,9 +7,10 @@ a few clock reads per collection; a daemon thread appends the second's totals to
 (``payharness load`` sets it; a production core never does).
 
 A line: ``{"t": 1733300000.0, "pid": 4242, "count": [31, 2, 0], "pause_ms": [3.1, 1.2, 0.0], "max_ms": 0.9,
-"cpu_ms": 4.1, "pending": [412, 3, 7]}`` — collections and milliseconds paused per generation during the
-second that ended at ``t``, the longest single pause, the CPU those pauses used (all generations), and
-``gc.get_count()`` at ``t`` (cheap, unlike counting the tracked objects, which would itself pause the worker).
+"cpu_ms": 4.1, "pending": [412, 3, 7], "maxrss_mb": 88.2}`` — collections and milliseconds paused per
+generation during the second that ended at ``t``, the longest single pause, the CPU those pauses used (all
+generations), ``gc.get_count()`` at ``t`` (cheap, unlike counting the tracked objects, which would itself
+pause the worker), and the worker's peak resident memory (what rarer collections could cost).
 Two clock reads per collection is the whole cost (four with the CPU clock).
 
 Usage::
@@ -22,6 +23,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import resource
 import threading
 import time
 from pathlib import Path
@@ -64,7 +66,8 @@ class GcCounter:
 def _write_every_second(counter: GcCounter, path: Path, stop: threading.Event) -> None:
     with path.open("a", buffering=1) as out:  # line-buffered: a reader sees each second as it ends
         while not stop.wait(1.0):
-            line = {"t": round(time.time(), 3), "pid": os.getpid(), **counter.take(), "pending": list(gc.get_count())}
+            line = {"t": round(time.time(), 3), "pid": os.getpid(), **counter.take(), "pending": list(gc.get_count()),
+                    "maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
             out.write(json.dumps(line, separators=(",", ":")) + "\n")
 
 

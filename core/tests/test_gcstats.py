@@ -55,4 +55,4 @@ def test_installed_counter_writes_a_line_per_second_with_real_collections(tmp_pa
         gc.callbacks[:] = before
     first = json.loads(written.read_text().splitlines()[0])
     assert first["count"][2] >= 1
-    assert set(first) == {"t", "pid", "count", "pause_ms", "max_ms", "cpu_ms", "pending"}
+    assert set(first) == {"t", "pid", "count", "pause_ms", "max_ms", "cpu_ms", "pending", "maxrss_mb"}
