@@ -29,7 +29,6 @@ ARTEFACTS: dict[str, tuple[str, str]] = {
     "load_html": ("load/locust.html", "payharness load --artefacts DIR/load"),
     "bench": ("bench.json|bench/bench.json", "payharness bench-load --artefacts DIR/bench"),
     "bench_db": ("bench_db.json", "payharness bench-db --json DIR/bench_db.json"),
-    "capacity": ("capacity", "payharness bench-load --artefacts DIR/capacity/NAME (one per configuration checked)"),
     "run": ("run.json", "payharness audit"),
     "mutants": ("mutants.json|mutants/mutants.json", "payharness mutants --artefacts DIR"),
 }
