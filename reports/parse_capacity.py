@@ -20,7 +20,8 @@ from reports.parse_tests import PARSE_ERRORS, read_json
 
 # The runs the model is checked against, one folder each (not one of the catalogue's artefacts: any number).
 CHECKS = "capacity"
-CHECK_COMMAND = "payharness bench-load --artefacts DIR/capacity/NAME [--core-workers 1 | --stack-cpus 0 --generator-cpus 1]"
+CHECK_COMMAND = ("payharness bench-load --artefacts DIR/capacity/NAME"
+                 " [--core-workers 1 | --stack-cpus 0 --generator-cpus 1]")
 
 
 def _float(value: Any) -> float | None:
