@@ -249,7 +249,8 @@ def summary(result: dict[str, Any]) -> str:
                      + (kinds or "no suspect in the samples"))
     if result["missed"]:
         lines.append("  medians, missed vs good seconds: " + ", ".join(
-            f"{c['signal']} {c['missed']} vs {c['good']}" for c in result["compare"] if c["missed"] is not None))
+            f"{c['signal']} {c['missed']:g} vs {'–' if c['good'] is None else format(c['good'], 'g')}"
+            for c in result["compare"] if c["missed"] is not None))
     return "\n".join(lines)
 
 
