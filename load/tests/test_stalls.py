@@ -19,6 +19,7 @@ from load.stalls import (
     kind_of,
     missed,
     per_second,
+    summary,
     suspects,
 )
 
@@ -136,3 +137,13 @@ def test_activity_counts_client_sessions_autovacuum_and_only_active_waits() -> N
         "states": {"active": 5, "idle": 17}, "clients": 22, "autovacuum": 1,
         "waits": {"LWLock:WALWrite": 3, "checkpointer/IO:DataFileWrite": 1},
     }
+
+
+def test_the_summary_names_each_episode_its_suspect_kinds_and_the_medians() -> None:
+    _, seconds = per_second(steady(8, 10, slow={s: 300.0 for s in range(2, 7)}))
+    samples = {s: {"machine": {"others": 1.4, "load1": 9.0}} for s in range(8)}
+    text = summary(analyse(seconds, 10, samples, {}))
+    lines = text.splitlines()
+    assert lines[0] == "stalls: 5 of 8 seconds missed p99 100 ms or 90% of 10/s"
+    assert lines[1] == "  s2-6 (worst p99 300 ms): other processes 7/7 s"  # two look-back seconds included
+    assert "other processes' cores 1.4 vs –" in lines[2]
