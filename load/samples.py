@@ -156,13 +156,17 @@ class Sampler:
         before_cpu: dict[str, float] = {}
         before_counters: dict[str, dict[str, float]] = {}
         before_machine, before_psi, before_t = psutil.cpu_times(), _psi_total_us(), time.time()
+        deadline = time.monotonic()
         with self.path.open("a", buffering=1) as out:
             while not self._stop.is_set():
+                # Paced by a deadline, not by sleeps: the queries' own time would otherwise stretch each line
+                # past a second, and now and then a second would have no line.
+                deadline += 1.0
                 activity: list[dict[str, Any]] = []
-                for _ in range(ACTIVITY_PER_SECOND):  # snapshots spread over the second
+                for n in range(ACTIVITY_PER_SECOND, 0, -1):  # snapshots spread over the second
                     if conn is not None:
                         activity += [dict(r) for r in await conn.fetch(ACTIVITY_SQL)]
-                    await asyncio.sleep(1 / ACTIVITY_PER_SECOND)
+                    await asyncio.sleep(max(0.0, deadline - (n - 1) / ACTIVITY_PER_SECOND - time.monotonic()))
                 now = time.time()
                 span = max(now - before_t, 1e-6)
                 cpu = self.meter.sample()

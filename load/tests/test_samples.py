@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import pytest
 
 from load.bench import cpu_list, cpu_set
-from load.samples import _deltas, window_means
+from load.samples import Sampler, _deltas, window_means
 
 
 def test_window_means_average_the_samples_whose_second_lies_inside(tmp_path: Path) -> None:
@@ -37,3 +38,17 @@ def test_a_cpu_the_machine_lacks_is_refused_at_parse_time() -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         cpu_set("one")
     assert cpu_set("0") == "0"
+
+
+def test_a_sampler_without_a_database_writes_cpu_and_machine_lines_and_stops(tmp_path: Path) -> None:
+    path = tmp_path / "samples.jsonl"
+    with Sampler(None, path) as sampler:
+        deadline = time.monotonic() + 10
+        while sampler.lines < 2:
+            assert time.monotonic() < deadline, f"no two lines within 10 s ({sampler.error})"
+            time.sleep(0.1)
+    lines = [json.loads(raw) for raw in path.read_text().splitlines()]
+    assert len(lines) >= 2 and sampler.error is None
+    assert {"t", "span", "cpu", "machine"} <= set(lines[-1]) and "pg" not in lines[-1]
+    assert lines[-1]["cpu"]["ours"] >= 0 and lines[-1]["machine"]["busy"] >= 0
+    assert lines[1]["t"] > lines[0]["t"]
