@@ -13,6 +13,7 @@ Usage::
 
     python -m load.stalls artefacts/load-20261204-072000        # prints, and writes stalls.json there
     python -m load.stalls artefacts/bench/hold-520 520          # a bench-load phase: its offered rate
+    python -m load.stalls --by-others 500 artefacts/load-*      # missed seconds by other jobs' cores
 """
 
 from __future__ import annotations
@@ -254,6 +255,32 @@ def summary(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def by_others(runs: Iterable[tuple[Sequence[Second], dict[int, dict[str, Any]]]], rate: float,
+              step: float = 0.2) -> list[dict[str, Any]]:
+    """Over many runs' seconds (spawning and the end left out): how often a second missed, by the cores other
+    jobs used in it, in bins of ``step`` cores. A stall of ours shows as misses where others used nothing."""
+    bins: dict[int, list[int]] = {}
+    for seconds, samples in runs:
+        bad = set(missed(seconds, rate))
+        for s in seconds[TRIM_START:len(seconds) - TRIM_END]:
+            others = (samples.get(s.at) or {}).get("machine", {}).get("others")
+            if others is None:
+                continue
+            counts = bins.setdefault(int(others / step), [0, 0])
+            counts[0] += 1
+            counts[1] += s.at in bad
+    return [{"others_from": round(k * step, 2), "others_to": round((k + 1) * step, 2), "seconds": n, "missed": m}
+            for k, (n, m) in sorted(bins.items())]
+
+
+def by_others_folders(folders: Sequence[Path], rate: float) -> list[dict[str, Any]]:
+    runs = []
+    for folder in folders:
+        start, seconds = per_second(read_ledger(folder / "ledger"))
+        runs.append((seconds, by_second(_jsonl([folder / "samples.jsonl"]), start)))
+    return by_others(runs, rate)
+
+
 def print_after_run(folder: Path, rate: float) -> None:
     """For ``payharness load``: analyse and print, never failing the run it describes."""
     try:
@@ -263,10 +290,18 @@ def print_after_run(folder: Path, rate: float) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m load.stalls FOLDER [RATE]``: RATE for a folder without run.json (a bench-load phase)."""
+    """``python -m load.stalls FOLDER [RATE]``: RATE for a folder without run.json (a bench-load phase);
+    ``python -m load.stalls --by-others RATE FOLDER…``: missed seconds by other jobs' cores, over many runs."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) >= 3 and args[0] == "--by-others" and all(Path(a).is_dir() for a in args[2:]):
+        for row in by_others_folders([Path(a) for a in args[2:]], float(args[1])):
+            share = row["missed"] / row["seconds"]
+            print(f"others {row['others_from']:.1f}-{row['others_to']:.1f} cores: {row['seconds']} s,"
+                  f" {row['missed']} missed ({share:.0%})")
+        return 0
     if not 1 <= len(args) <= 2 or not Path(args[0]).is_dir():
-        print("usage: python -m load.stalls ARTEFACTS_FOLDER [RATE]", file=sys.stderr)
+        print("usage: python -m load.stalls ARTEFACTS_FOLDER [RATE]\n"
+              "       python -m load.stalls --by-others RATE ARTEFACTS_FOLDER...", file=sys.stderr)
         return 2
     rate = float(args[1]) if len(args) == 2 else None
     print(summary(analyse_folder(Path(args[0]), rate=rate)))

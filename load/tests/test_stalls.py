@@ -13,6 +13,7 @@ from load.stalls import (
     Second,
     analyse,
     analyse_folder,
+    by_others,
     by_second,
     episodes,
     gc_by_second,
@@ -147,3 +148,13 @@ def test_the_summary_names_each_episode_its_suspect_kinds_and_the_medians() -> N
     assert lines[0] == "stalls: 5 of 8 seconds missed p99 100 ms or 90% of 10/s"
     assert lines[1] == "  s2-6 (worst p99 300 ms): other processes 7/7 s"  # two look-back seconds included
     assert "other processes' cores 1.4 vs –" in lines[2]
+
+
+def test_missed_seconds_are_binned_by_the_cores_other_jobs_used_then() -> None:
+    _, seconds = per_second(steady(10, 10, slow={5: 300.0, 6: 300.0}))
+    samples = {s: {"machine": {"others": 1.5 if s in (5, 6, 7) else 0.1}} for s in range(10)}
+    rows = by_others([(seconds, samples)], 10)
+    assert rows == [
+        {"others_from": 0.0, "others_to": 0.2, "seconds": 4, "missed": 0},
+        {"others_from": 1.4, "others_to": 1.6, "seconds": 3, "missed": 2},
+    ]
