@@ -132,26 +132,34 @@ class Sampler:
         if not self.dsn:
             return None
         try:
-            return await asyncpg.connect(self.dsn, timeout=5,
+            return await asyncpg.connect(self.dsn, timeout=2,
                                          server_settings={"application_name": "payharness-samples"})
         except (TimeoutError, OSError, asyncpg.PostgresError):
             return None
 
-    async def _loop(self) -> None:
+    async def _open(self) -> tuple[asyncpg.Connection | None, dict[str, str]]:
+        """A connection and the counter queries this server answers; the postmaster's CPU joins ours."""
         conn = await self._connect()
         counters: dict[str, str] = {}
-        if conn is not None:
-            for name, sql in COUNTERS_SQL.items():
-                try:
-                    await conn.fetchrow(sql)
-                    counters[name] = sql
-                except asyncpg.PostgresError:
-                    pass  # an older server (no pg_stat_checkpointer): that group is left out
-        if conn is not None and self.postgres_is_ours:
-            # pg_ctl starts the postmaster outside our tree; a backend's parent is the postmaster.
+        if conn is None:
+            return None, counters
+        for name, sql in COUNTERS_SQL.items():
+            try:
+                await conn.fetchrow(sql)
+                counters[name] = sql
+            except asyncpg.PostgresError:
+                pass  # an older server (no pg_stat_checkpointer): that group is left out
+        if self.postgres_is_ours:
+            # pg_ctl starts the postmaster outside our tree; a backend's parent is the postmaster (a new one
+            # after a crash and restart: it joins the roots then).
             with contextlib.suppress(psutil.Error):
                 postmaster = psutil.Process(int(await conn.fetchval("SELECT pg_backend_pid()"))).ppid()
-                self.meter.roots = (*self.meter.roots, postmaster)
+                if postmaster not in self.meter.roots:
+                    self.meter.roots = (*self.meter.roots, postmaster)
+        return conn, counters
+
+    async def _loop(self) -> None:
+        conn, counters = await self._open()
         self.meter.begin()
         before_cpu: dict[str, float] = {}
         before_counters: dict[str, dict[str, float]] = {}
@@ -162,11 +170,16 @@ class Sampler:
                 # Paced by a deadline, not by sleeps: the queries' own time would otherwise stretch each line
                 # past a second, and now and then a second would have no line.
                 deadline += 1.0
-                activity: list[dict[str, Any]] = []
-                for n in range(ACTIVITY_PER_SECOND, 0, -1):  # snapshots spread over the second
-                    if conn is not None:
-                        activity += [dict(r) for r in await conn.fetch(ACTIVITY_SQL)]
-                    await asyncio.sleep(max(0.0, deadline - (n - 1) / ACTIVITY_PER_SECOND - time.monotonic()))
+                pg: dict[str, Any] | None = None
+                try:
+                    if conn is None and self.dsn:
+                        conn, counters = await self._open()  # the server restarted, or was not up yet
+                        before_counters = {}  # a restarted server's counters start again
+                    pg = await self._postgres(conn, counters, before_counters, deadline)
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    pg = {"error": f"{type(exc).__name__}: {exc}"[:200]}
+                    conn = None
+                    await asyncio.sleep(max(0.0, deadline - time.monotonic()))
                 now = time.time()
                 span = max(now - before_t, 1e-6)
                 cpu = self.meter.sample()
@@ -177,18 +190,31 @@ class Sampler:
                 ours = sum(line["cpu"].values())
                 line["cpu"]["ours"] = round(ours, 3)
                 line["machine"] = self._machine(machine, before_machine, span, ours, psi, before_psi)
-                if conn is not None:
-                    line["pg"] = {**activity_summary(activity),
-                                  "vacuuming": [dict(r) for r in await conn.fetch(VACUUM_SQL)]}
-                    for name, sql in counters.items():
-                        row = {k: float(v or 0) for k, v in dict(await conn.fetchrow(sql) or {}).items()}
-                        line["pg"][name] = _deltas(row, before_counters.get(name, row))
-                        before_counters[name] = row
+                if pg is not None:
+                    line["pg"] = pg
                 out.write(json.dumps(line, separators=(",", ":")) + "\n")
                 self.lines += 1
                 before_cpu, before_machine, before_psi, before_t = cpu, machine, psi, now
         if conn is not None:
             await conn.close()
+
+    async def _postgres(self, conn: asyncpg.Connection | None, counters: dict[str, str],
+                        before: dict[str, dict[str, float]], deadline: float) -> dict[str, Any] | None:
+        """The second's Postgres part (None without a connection); sleeps until ``deadline`` meanwhile."""
+        activity: list[dict[str, Any]] = []
+        for n in range(ACTIVITY_PER_SECOND, 0, -1):  # snapshots spread over the second
+            if conn is not None:
+                activity += [dict(r) for r in await conn.fetch(ACTIVITY_SQL)]
+            await asyncio.sleep(max(0.0, deadline - (n - 1) / ACTIVITY_PER_SECOND - time.monotonic()))
+        if conn is None:
+            return None
+        pg: dict[str, Any] = {**activity_summary(activity),
+                              "vacuuming": [dict(r) for r in await conn.fetch(VACUUM_SQL)]}
+        for name, sql in counters.items():
+            row = {k: float(v or 0) for k, v in dict(await conn.fetchrow(sql) or {}).items()}
+            pg[name] = _deltas(row, before.get(name, row))
+            before[name] = row
+        return pg
 
     @staticmethod
     def _machine(now: Any, before: Any, span: float, ours: float, psi: float | None,

@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
 
+from harness.postgres import PostgresHandle
 from load.bench import cpu_list, cpu_set
+from load.db import plain_dsn, run_sync
 from load.samples import Sampler, _deltas, window_means
 
 
@@ -52,3 +57,36 @@ def test_a_sampler_without_a_database_writes_cpu_and_machine_lines_and_stops(tmp
     assert {"t", "span", "cpu", "machine"} <= set(lines[-1]) and "pg" not in lines[-1]
     assert lines[-1]["cpu"]["ours"] >= 0 and lines[-1]["machine"]["busy"] >= 0
     assert lines[1]["t"] > lines[0]["t"]
+
+
+async def _kill_sampler_session(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return len(await conn.fetch("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                    " WHERE application_name = 'payharness-samples'"))
+    finally:
+        await conn.close()
+
+
+def _wait_for(path: Path, sampler: Sampler, found: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 20
+    while True:
+        lines = [json.loads(raw) for raw in path.read_text().splitlines()] if path.exists() else []
+        if found(lines):
+            return lines
+        assert time.monotonic() < deadline, f"not within 20 s: {lines[-2:]} ({sampler.error})"
+        time.sleep(0.2)
+
+
+def test_a_sampler_whose_session_is_killed_records_the_error_and_reconnects(postgres: PostgresHandle,
+                                                                            tmp_path: Path) -> None:
+    path = tmp_path / "samples.jsonl"
+    dsn = plain_dsn(postgres.dsn)
+    with Sampler(dsn, path, postgres_is_ours=postgres.kind == "embedded") as sampler:
+        _wait_for(path, sampler, lambda lines: any("clients" in line.get("pg", {}) for line in lines))
+        assert run_sync(lambda: _kill_sampler_session(dsn)) == 1
+        lines = _wait_for(path, sampler, lambda lines: any("error" in line.get("pg", {}) for line in lines)
+                          and "clients" in lines[-1].get("pg", {}))
+    errors = [n for n, line in enumerate(lines) if "error" in line.get("pg", {})]
+    assert errors and any("clients" in line.get("pg", {}) for line in lines[errors[-1] + 1:])
+    assert sampler.error is None
