@@ -115,7 +115,7 @@ def app_from_env() -> FastAPI:
     # Young collections 14x rarer (Python's default is 700, 10, 10): each request leaves a few tracked objects
     # behind (asyncpg records, futures, exceptions' cycles) and the default ran ~8 young and ~0.07 full
     # collections per worker-second at 500/s; the full ones paused a worker 25-120 ms each under load. With
-    # 10,000: 6-8 young collections per 60 s run (both workers), none older, GC CPU 23-37 ms per run instead
+    # 10,000: 4-8 young collections per 60 s run (both workers), none older, GC CPU 11-37 ms per run instead
     # of 590-730, peak RSS unchanged (load/README.md, "Stalls").
     gc.set_threshold(*GC_THRESHOLDS)
     gcstats.install_from_env()  # per-second collection counts for a load run's samples; off unless asked
