@@ -63,8 +63,9 @@ from load.bench_search import SearchPlan, search
 from load.cpu import CpuMeter
 from load.db import plain_dsn, run_sync
 from load.ledger import read_ledger
-from load.locust_proc import locust_plan, run_locust
+from load.locust_proc import Plan, locust_plan, run_locust
 from load.runner import LOAD_CORE_ENV, REPO, redact
+from load.samples import stack_sampler, window_means
 from load.thresholds import STEP_LIMITS
 from supervise import Service
 
@@ -73,6 +74,7 @@ ERROR_LIMIT = STEP_LIMITS.max_error_ratio
 ACHIEVED_SHARE = STEP_LIMITS.achieved_share
 CEILING_USERS = 64
 WARMUP_SECONDS = 3  # the history's first seconds include spawning
+TASKSET = ("taskset", "-c")
 HOLD_TRIES = 3  # the best held step, then the next ones below it
 # A step's wall time beyond its --step-seconds (seeding, Locust starting and stopping, settling): the search's
 # first guess of what a step costs, replaced by the longest step it has seen.
@@ -104,6 +106,10 @@ class Measure:
     # and average cores busy. On a small machine the parts share the cores; this is where a webhook's cost goes.
     cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
     cpu_cores: dict[str, float] = field(default_factory=dict)
+    # The machine over the same window (load/samples.py): cores busy in processes not ours, and the load
+    # average. On a shared machine they say how many of its cores this phase really had.
+    others_cores: float | None = None
+    load1: float | None = None
     held: bool = False
     audit_ok: bool | None = None
     audit_counts: dict[str, int] = field(default_factory=dict)
@@ -200,11 +206,14 @@ def locust_run(
     workers: int = 0,
     pool_rate: float | None = None,
     cpu_roots: Sequence[int] = (),
+    cpus: str | None = None,
 ) -> Measure:
-    """One headless Locust run of WompiWebhookUser (plain stories: one new APPROVED event each)."""
-    # A phase folder reused from an earlier run must not lend it ledger lines or an audit.json.
+    """One headless Locust run of WompiWebhookUser (plain stories: one new APPROVED event each); ``cpus``
+    pins Locust's processes to those CPUs (``taskset -c``)."""
+    # A phase folder reused from an earlier run must not lend it ledger lines, samples or an audit.json.
     shutil.rmtree(out / "ledger", ignore_errors=True)
     (out / "audit.json").unlink(missing_ok=True)
+    (out / "samples.jsonl").unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     # Unpaced (offered 0): CEILING_USERS users, each asking for far more than any answer allows.
     rate = offered or CEILING_USERS * user_rate
@@ -246,7 +255,10 @@ def locust_run(
         opts.append("--no-audit")
     plan = locust_plan(opts, ["WompiWebhookUser"], workers=workers)
     argv = plan.master
-    with CpuMeter(roots=cpu_roots) as meter:
+    if cpus:
+        plan = Plan([*TASKSET, cpus, *plan.master], [[*TASKSET, cpus, *w] for w in plan.workers])
+    samples = stack_sampler(stack.postgres.kind, stack.urls["database"], out / "samples.jsonl")
+    with CpuMeter(roots=cpu_roots) as meter, samples:
         run_locust(plan, log_dir=out, timeout=seconds + 120, name="locust")
     return _measure(name, out, offered, seconds, workers, argv, meter)
 
@@ -271,6 +283,9 @@ def _measure(name: str, out: Path, offered: float, seconds: float, workers: int,
         if span and answered:
             m.cpu_cores = {role: round(value / span, 3) for role, value in cpu.items() if value}
             m.cpu_ms_per_request = {role: round(1000 * value / answered, 3) for role, value in cpu.items() if value}
+    if steady.window_seconds:
+        machine = window_means(out / "samples.jsonl", steady.start, steady.end)
+        m.others_cores, m.load1 = machine.get("others"), machine.get("load1")
     m.achieved_overall = _aggregated_rps(out / "locust_stats.csv")
     m.median_rps = _history_median(out / "locust_stats_history.csv")
     m.held = STEP_LIMITS.holds(requests=m.requests, failures=m.failures, steady_p99_ms=m.steady_p99_ms,
@@ -333,6 +348,7 @@ def _generator(run: Run) -> None:
             audit=False,
             pool_rate=2000,
             cpu_roots=run.cpu_roots,
+            cpus=args.generator_cpus,
         )
     finally:
         null.stop()
@@ -358,6 +374,7 @@ def _search(run: Run) -> None:
             audit=False,
             workers=run.workers_for(rate),
             cpu_roots=run.cpu_roots,
+            cpus=args.generator_cpus,
         )
         run.report["steps"].append(asdict(m))
         print(
@@ -391,6 +408,7 @@ def _holds(run: Run) -> None:
             audit=True,
             workers=run.workers_for(rate),
             cpu_roots=run.cpu_roots,
+            cpus=args.generator_cpus,
         )
         run.report["holds"].append(asdict(hold))
         print(
@@ -423,6 +441,7 @@ def _ceilings(run: Run) -> None:
             workers=int(args.workers or 0),
             pool_rate=args.pool_rate,
             cpu_roots=run.cpu_roots,
+            cpus=args.generator_cpus,
         )
         print(f"{name}: {m.achieved:g}/s, p50 {m.p50_ms:g} p99 {m.p99_ms:g} ms, failures {m.failures}{cpu_text(m)}")
         return asdict(m)
@@ -488,6 +507,10 @@ def run(args: argparse.Namespace, plan: SearchPlan) -> dict[str, Any]:
         "started": time.strftime("%FT%T%z"),
         "phase_seconds": {},
     }
+    if args.stack_cpus:
+        # Before the stack starts: the core, the simulators and the postmaster inherit it; Locust is pinned apart.
+        os.sched_setaffinity(0, cpu_list(args.stack_cpus))
+    report["cpus"] = {"stack": args.stack_cpus, "generator": args.generator_cpus}
     with Stack.start(core_workers=args.core_workers, core_extra_env=LOAD_CORE_ENV, log_dir=out / "logs") as stack:
         report["postgres"] = stack.postgres.kind
         postmaster = postmaster_pid(stack.postgres)
@@ -526,9 +549,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=positive_int, default=None, help="Locust workers (default: decided by phase 1)")
     p.add_argument("--artefacts", default=str(REPO / "artefacts" / "bench"),
                    help="folder for bench.json and the runs' logs (default: artefacts/bench)")
+    p.add_argument("--stack-cpus", type=cpu_set, default=None, metavar="LIST",
+                   help="run the core, the simulators and Postgres on these CPUs only, e.g. 0 or 0-1 (Linux)")
+    p.add_argument("--generator-cpus", type=cpu_set, default=None, metavar="LIST",
+                   help="run Locust on these CPUs only (taskset -c), e.g. 1: the generator off the measured cores")
     p.add_argument("--exit-zero", action="store_true",
                    help="exit 0 whenever the benchmark ran (the audit judges the target in its report)")
     return p
+
+
+def cpu_list(text: str) -> set[int]:
+    """``0,2-3`` as a set of CPU numbers (taskset's list syntax)."""
+    found: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        found.update(range(int(low), int(high or low) + 1))
+    return found
+
+
+def cpu_set(text: str) -> str:
+    """An argparse type: a CPU list this machine has."""
+    try:
+        cpus = cpu_list(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: a CPU list such as 0 or 0,1 or 0-3") from None
+    if not cpus or max(cpus) >= (os.cpu_count() or 1):
+        raise argparse.ArgumentTypeError(f"{text!r}: this machine has CPUs 0-{(os.cpu_count() or 1) - 1}")
+    return text
 
 
 def search_plan(args: argparse.Namespace) -> SearchPlan:

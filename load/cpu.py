@@ -100,6 +100,17 @@ class CpuMeter:
             return False
         return True
 
+    def begin(self) -> None:
+        """The baseline: what every process running now had used before the phase (``__enter__`` calls it)."""
+        self._first = {pid: cpu for pid, (_, cpu, _) in _snapshot(self.roots).items()}
+        self.series.append((time.time(), {}))
+
+    def sample(self) -> dict[str, float]:
+        """Take one sample now (without the thread, e.g. from a sampler of its own): CPU seconds by role since
+        ``begin``."""
+        self._sample()
+        return self.series[-1][1]
+
     def _sample(self) -> None:
         processes = _snapshot(self.roots)
         for pid, (_, cpu, cmdline) in processes.items():
@@ -119,9 +130,7 @@ class CpuMeter:
 
     def __enter__(self) -> CpuMeter:
         if self.available():
-            # The baseline: what every process running now had used before the phase.
-            self._first = {pid: cpu for pid, (_, cpu, _) in _snapshot(self.roots).items()}
-            self.series.append((time.time(), {}))
+            self.begin()
             self._thread.start()
         return self
 

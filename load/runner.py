@@ -24,6 +24,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.gcstats import ENV as GC_STATS_ENV
 from harness.argtypes import (
     defect_name,
     non_negative_float,
@@ -42,6 +43,8 @@ from load.db import run_sync
 from load.ledger import read_ledger
 from load.locust_proc import CONFIG, LOCUSTFILE, REPO, Plan, locust_plan, run_locust
 from load.payloads import Mix
+from load.samples import stack_sampler
+from load.stalls import print_after_run
 
 __all__ = ["CONFIG", "LOAD_CORE_ENV", "LOCUSTFILE", "REPO", "Plan", "build_parser", "locust_commands", "main", "redact",
            "run"]
@@ -218,7 +221,8 @@ def defect_environment(args: argparse.Namespace) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     artefacts = Path(args.artefacts or REPO / "artefacts" / f"load-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
     artefacts.mkdir(parents=True, exist_ok=True)
-    extra_env = {**LOAD_CORE_ENV, **defect_environment(args)}
+    # The core's workers count their garbage collections per second for the samples (core/gcstats.py).
+    extra_env = {**LOAD_CORE_ENV, GC_STATS_ENV: str(artefacts / "gc"), **defect_environment(args)}
     # Seeded defects are a value the stack applies (schema and core); their names leave the core's environment.
     try:
         seeding = Seeding.named(extra_env.pop(DEFECTS_ENV, "").split(","))
@@ -240,8 +244,10 @@ def _run(args: argparse.Namespace, artefacts: Path, extra_env: dict[str, str], s
         done = threading.Event()
         chaos = threading.Thread(target=_chaos, args=(stack, args, artefacts, extra_env, events, done), daemon=True)
         chaos.start()
+        samples = stack_sampler(stack.postgres.kind, stack.urls["database"], artefacts / "samples.jsonl")
         try:  # Locust's processes are stopped in run_locust whatever happens, a Ctrl-C included
-            code = run_locust(plan, log_dir=artefacts, timeout=args.duration + 180)
+            with samples:  # per second: CPU by part, the machine, Postgres (load/samples.py)
+                code = run_locust(plan, log_dir=artefacts, timeout=args.duration + 180)
         finally:
             done.set()
             chaos.join(timeout=60)
@@ -252,6 +258,7 @@ def _run(args: argparse.Namespace, artefacts: Path, extra_env: dict[str, str], s
     _print_outcome(artefacts, code)
     for line in describe(events.get("postgres_crashes", [])):  # type: ignore[arg-type]
         print(line)
+    print_after_run(artefacts, args.rate)
     return code
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from reports.capacity import CapacityModel, capacity_model
 from reports.findings import Issue, derive_issues
 from reports.model import (
     Artefacts,
@@ -73,6 +74,7 @@ class ReportData:
     coverage: Coverage
     mutation: Mutation
     performance: tuple[PerfRow, ...]
+    capacity: CapacityModel | None
     history: LoadHistory
     failures: LoadFailures
     integrity: Integrity
@@ -125,6 +127,7 @@ def analyse(a: Artefacts, *, now: datetime | None = None) -> ReportData:
         coverage=a.coverage,
         mutation=a.mutation,
         performance=perf,
+        capacity=capacity_model(a.capacity),
         history=a.load_history,
         failures=a.load_failures,
         integrity=integrity,

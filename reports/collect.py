@@ -12,6 +12,7 @@ from pathlib import Path
 
 from reports.model import Artefacts, source_for
 from reports.parse_bench import parse_bench, parse_bench_db
+from reports.parse_capacity import parse_capacity
 from reports.parse_measure import parse_coverage, parse_load, parse_run
 from reports.parse_mutants import parse_mutants
 from reports.parse_seed import parse_seed_findings
@@ -37,4 +38,5 @@ def collect(artefacts: Path) -> Artefacts:
         run=parse_run(artefacts),
         mutation=parse_mutants(artefacts),
         seed_findings=parse_seed_findings(artefacts),
+        capacity=parse_capacity(artefacts),
     )

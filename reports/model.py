@@ -396,6 +396,38 @@ class Bench:
     figures: tuple[PerfFigure, ...] = ()
 
 
+@dataclass(frozen=True)
+class CeilingRun:
+    """One ``bench.json``: how the machine was split, and the core's unpaced ceiling with its CPU per webhook.
+
+    ``cost_ms`` is CPU milliseconds per answered webhook by part of the stack over the ceiling's steady
+    window (the median round); ``others_cores`` the cores other jobs used meanwhile, ``load1`` the load
+    average then (or at the benchmark's start, for an artefact without samples)."""
+
+    source: Source
+    label: str
+    machine_cpus: int
+    core_workers: int
+    stack_cpus: int | None = None  # CPUs the stack was pinned to; None: not pinned
+    generator_cpus: int | None = None
+    locust_processes: int = 1
+    ceiling: float | None = None
+    cost_ms: tuple[tuple[str, float], ...] = ()
+    others_cores: float | None = None
+    load1: float | None = None
+    sustained: float | None = None
+    sustained_is_lower_bound: bool = False
+
+
+@dataclass(frozen=True)
+class CapacityRuns:
+    """The reference ``bench.json`` the model is built from, and the runs it is checked against."""
+
+    source: Source
+    reference: CeilingRun | None = None
+    checks: tuple[CeilingRun, ...] = ()
+
+
 # ------------------------------------------------------------------------------------------- the run
 
 
@@ -462,6 +494,7 @@ class Artefacts:
     run: RunInfo
     mutation: Mutation
     seed_findings: SeedFindings | None = None  # only an audit of a profiled service has them
+    capacity: CapacityRuns | None = None
 
     def sources(self) -> dict[str, Source]:
         """Each artefact's ``Source`` as its parser left it (present, absent or unreadable), by name."""

@@ -1,0 +1,88 @@
+"""Parse what the capacity model needs from ``bench.json`` files: the reference one and ``capacity/*/bench.json``.
+
+Each file gives one ``CeilingRun``: the machine's CPUs, the core's worker count, how the benchmark pinned
+the stack and the generator (``cpus``), and its core ceiling (the median round) with CPU per webhook by
+part. Nothing is computed here but unit conversions; the model is reports/capacity.py.
+
+Usage::
+
+    runs = parse_capacity(Path("artefacts/audit-1"))
+    runs.reference.cost_ms, [c.label for c in runs.checks]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from reports.model import CapacityRuns, CeilingRun, Source, source_for
+from reports.parse_tests import PARSE_ERRORS, read_json
+
+# The runs the model is checked against, one folder each (not one of the catalogue's artefacts: any number).
+CHECKS = "capacity"
+CHECK_COMMAND = ("payharness bench-load --artefacts DIR/capacity/NAME"
+                 " [--core-workers 1 | --stack-cpus 0 --generator-cpus 1]")
+
+
+def _float(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def cpu_count(text: str | None) -> int | None:
+    """How many CPUs a taskset list such as ``0,2-3`` names; None when not pinned."""
+    if not text:
+        return None
+    found: set[int] = set()
+    for part in str(text).split(","):
+        low, _, high = part.partition("-")
+        found.update(range(int(low), int(high or low) + 1))
+    return len(found)
+
+
+def ceiling_run(data: dict[str, Any], source: Source, label: str) -> CeilingRun:
+    """One bench.json as a ``CeilingRun`` (a benchmark without a core ceiling gives ``ceiling`` None)."""
+    machine = data.get("machine") or {}
+    ceiling = data.get("core_ceiling") or {}
+    result = data.get("result") or {}
+    cpus = data.get("cpus") or {}
+    load = machine.get("load_average") or [None]
+    load1 = _float(ceiling.get("load1"))
+    return CeilingRun(
+        source=source,
+        label=label,
+        machine_cpus=int(machine.get("cpus") or 1),
+        core_workers=int(data.get("core_workers") or 1),
+        stack_cpus=cpu_count(cpus.get("stack")),
+        generator_cpus=cpu_count(cpus.get("generator")),
+        locust_processes=max(1, int(ceiling.get("locust_workers") or 0)),
+        ceiling=_float(ceiling.get("achieved")) or None,
+        cost_ms=tuple(sorted((str(k), float(v)) for k, v in (ceiling.get("cpu_ms_per_request") or {}).items())),
+        others_cores=_float(ceiling.get("others_cores")),
+        load1=load1 if load1 is not None else _float(load[0]),
+        sustained=_float(result.get("sustained_rate")),
+        sustained_is_lower_bound=bool(result.get("sustained_is_lower_bound")),
+    )
+
+
+def parse_capacity(artefacts: Path) -> CapacityRuns:
+    """The reference (``bench.json`` or ``bench/bench.json``) and every ``capacity/<name>/bench.json``."""
+    source = source_for(artefacts, "bench")
+    reference = None
+    if source.present:
+        try:
+            reference = ceiling_run(read_json(artefacts / source.path), source, "reference")
+        except PARSE_ERRORS as exc:
+            source = source.failed(f"{type(exc).__name__}: {exc}")
+    checks = []
+    for path in sorted((artefacts / CHECKS).glob("*/bench.json")):
+        check = Source("capacity", path.relative_to(artefacts).as_posix(), CHECK_COMMAND, True)
+        try:
+            checks.append(ceiling_run(read_json(path), check, path.parent.name))
+        except PARSE_ERRORS:
+            continue  # an unreadable check is left out; the reference's own source reports errors
+    return CapacityRuns(source, reference, tuple(checks))
