@@ -1,30 +1,21 @@
 """Fixtures for the simulators' contract tests: real servers on 127.0.0.1 and webhook receivers."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from simulators.common.receiver import WebhookReceiver
-from simulators.common.serve import ThreadedServer
 
 
 @pytest.fixture
-def live_server() -> Iterator[Callable[[Any], str]]:
+def live_server(serve_app: Callable[[Any], str]) -> Callable[[Any], str]:
     """Serve an ASGI app over real HTTP on a free 127.0.0.1 port; stopped after the test.
 
-    Usage: ``base_url = live_server(create_app(config))`` (lifespan runs, so the scheduler ticks).
+    Usage: ``base_url = live_server(create_app(config))`` (lifespan runs, so the scheduler ticks). The same
+    fixture the simulators' pytest plugin gives applications (``serve_app``), under the name these tests use.
     """
-    servers: list[ThreadedServer] = []
-
-    def start(app: Any) -> str:
-        server = ThreadedServer(app).start()
-        servers.append(server)
-        return server.url
-
-    yield start
-    for server in reversed(servers):
-        server.stop()
+    return serve_app
 
 
 @pytest.fixture
