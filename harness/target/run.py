@@ -43,6 +43,10 @@ class TargetFailed(RuntimeError):
     """The service could not be brought up or reached; the message is one line naming the profile field."""
 
 
+class TargetExitedEarly(TargetFailed):
+    """The service's command ended before it answered its ready path (e.g. its port was taken meanwhile)."""
+
+
 @dataclass
 class TargetRun:
     """Where the service runs, its database, the simulators, and every placeholder value of the run."""
@@ -81,21 +85,34 @@ class TargetRun:
             _admin(pg.dsn, f"CREATE DATABASE {quote_ident(name)}")
             stack.callback(_admin, pg.dsn, f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
             sims = _simulators(stack, log_dir)
-            port = free_port()
-            values = {**_values(sims), "python": sys.executable, "port": str(port),
-                      "base_url": f"http://127.0.0.1:{port}", "database_url": pg.database_dsn(name),
-                      "token_secret": secrets.token_urlsafe(48)}
-            run = cls(profile, values["base_url"], profile.database.url or values["database_url"], values,
-                      log_dir=log_dir)
-            env = {**os.environ, **fill(profile.service.env, values)}
-            for i, argv in enumerate(profile.service.setup):
-                run._setup(f"service.setup[{i}]", fill(argv, values), env)
-            assert profile.service.command is not None  # the profile's validator: command or base_url
-            child = Child("target", fill(profile.service.command, values), log_dir=log_dir, env=env, cwd=REPO)
-            run.service = child
-            stack.callback(child.stop)
-            child.start()
-            run._wait_ready(child)
+            token_secret = secrets.token_urlsafe(48)
+            # A foreign service binds the port it is given: picked here, it can be taken before the service binds
+            # it (another run on the machine). A service that exits before it is ready gets one more start on a
+            # freshly picked port; a second early exit is the profile's error.
+            for attempt in (1, 2):
+                port = free_port()
+                values = {**_values(sims), "python": sys.executable, "port": str(port),
+                          "base_url": f"http://127.0.0.1:{port}", "database_url": pg.database_dsn(name),
+                          "token_secret": token_secret}
+                run = cls(profile, values["base_url"], profile.database.url or values["database_url"], values,
+                          log_dir=log_dir)
+                env = {**os.environ, **fill(profile.service.env, values)}
+                if attempt == 1:
+                    for i, argv in enumerate(profile.service.setup):
+                        run._setup(f"service.setup[{i}]", fill(argv, values), env)
+                assert profile.service.command is not None  # the profile's validator: command or base_url
+                child = Child("target" if attempt == 1 else "target-2", fill(profile.service.command, values),
+                              log_dir=log_dir, env=env, cwd=REPO)
+                run.service = child
+                stack.callback(child.stop)
+                child.start()
+                try:
+                    run._wait_ready(child)
+                    break
+                except TargetExitedEarly:
+                    child.stop()
+                    if attempt == 2:
+                        raise
             run.auth_values = run._auth_values(env)
             yield run
 
@@ -127,7 +144,7 @@ class TargetRun:
             code = child.wait(timeout=0)
             if code is not None:
                 tail = child.tail(1).strip() or "no output"
-                raise TargetFailed(f"service.command: exited with {code} before {spec.ready_path} answered "
+                raise TargetExitedEarly(f"service.command: exited with {code} before {spec.ready_path} answered "
                                    f"(last line: {tail}; log {child.log_path})")
             try:
                 answer = httpx.get(url, timeout=2.0)

@@ -103,7 +103,9 @@ def test_a_spent_budget_stops_mutmut_leaves_no_process_and_counts_nothing_as_kil
     assert _processes_in(work) == []
     doc = summarise(read_verdicts(work / "mutants", files), modules=["tiny/fee.py"], equivalents=[],
                     run=RunFacts("mutmut", "x", None, "", 0.5, 0.5, stopped))
-    assert doc["totals"]["killed"] == 0 and not doc["complete"]
+    # Whatever mutmut finished before the stop may count (on one CI rehearsal it had killed 2); what it did not
+    # run must stay "not run", never "killed".
+    assert not doc["complete"] and doc["totals"]["not_run"] > 0
 
 
 TAX = '''

@@ -27,6 +27,16 @@ def check(postgres: PostgresHandle, tmp_path: Path) -> Check:
     return run
 
 
+def test_a_service_that_exits_before_it_is_ready_gets_one_more_start_on_a_new_port(
+    check: Check, tmp_path: Path
+) -> None:
+    """Its picked port may have been taken before it bound it; the second start passes (without the retry the
+    preflight fails with 'exited with 1 before /health answered' — tried)."""
+    marker = tmp_path / "started-once"
+    check(lambda t: t.replace("env = { DATABASE_URL", f'env = {{ TINY_BROKEN = "once:{marker}", DATABASE_URL'))
+    assert marker.exists()
+
+
 def test_a_good_profile_passes_every_check(check: Check) -> None:
     done = check(lambda text: text)
     assert "order_status of a new order: pending" in done

@@ -26,6 +26,7 @@ SEED_HIGH = ("S1", "S2", "S3")  # the seed's three high-priority findings: race,
 def _audit(profile: Path, out: Path) -> tuple[int, dict[str, str], str]:
     done = subprocess.run([sys.executable, "-m", "harness.cli", "audit", "--target", str(profile), "--no-load",
                            "--artefacts", str(out)], cwd=repo_root(), capture_output=True, text=True, timeout=900)
+    assert (out / "scenarios.json").is_file(), f"exit {done.returncode}: {done.stdout[-2500:]} {done.stderr[-1500:]}"
     scenarios = json.loads((out / "scenarios.json").read_text())["scenarios"]
     report = (out / "report" / "report.md").read_text(encoding="utf-8")
     return done.returncode, {s["id"]: s["status"] for s in scenarios}, report

@@ -5,7 +5,8 @@ It knows nothing of payharness (its checksum is its own few lines) and starts as
 ``TINY_WEAK`` switches off guards to show the scenarios catch them: ``signature`` (any checksum passes),
 ``replay`` (every approval adds the money again), ``unique`` (no unique gateway transaction id or
 event id: every delivery is logged).
-``TINY_BROKEN=start`` exits at once.
+``TINY_BROKEN=start`` exits at once; ``TINY_BROKEN=once:<file>`` exits at once unless ``<file>`` exists, and
+creates it (a first start that fails, as a service whose port was taken meanwhile does).
 """
 
 from __future__ import annotations
@@ -169,9 +170,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    if os.environ.get("TINY_BROKEN") == "start":
+    broken = os.environ.get("TINY_BROKEN", "")
+    if broken == "start":
         print("tiny shop: refusing to start (TINY_BROKEN=start)", file=sys.stderr)
         sys.exit(3)
+    if broken.startswith("once:") and not os.path.exists(broken[5:]):
+        open(broken[5:], "w").close()
+        print("tiny shop: [Errno 98] address already in use (TINY_BROKEN=once)", file=sys.stderr)
+        sys.exit(1)
     weak = {w for w in os.environ.get("TINY_WEAK", "").split(",") if w}
     app = create_app(os.environ["DATABASE_URL"], os.environ["WOMPI_EVENTS_SECRET"], weak)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
