@@ -97,7 +97,7 @@ def plan(out: Path, quick: bool) -> list[Step]:
     steps = [
         Step("suites", [py, "-m", "coverage", "run", f"--rcfile={REPO / 'pyproject.toml'}", "-m", "pytest",
                         "-q", "-p", "no:cacheprovider", f"--junitxml={out / 'junit.xml'}",
-                        f"--basetemp={out / 'pytest-tmp'}", f"--scenarios-json={out / 'scenarios.json'}", *SUITES],
+                        f"--scenarios-json={out / 'scenarios.json'}", *SUITES],
              ["junit.xml", "scenarios.json"], env=coverage_env, timeout=900),
         Step("bench-db", [py, "-m", "harness.cli", "bench-db", "--runs", "3", "--json", str(out / "bench_db.json")],
              ["bench_db.json"], timeout=300),

@@ -43,9 +43,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
 def _cmd_test(args: argparse.Namespace) -> int:
     artefacts = Path(args.artefacts) if args.artefacts else repo_root() / "artefacts"
     artefacts.mkdir(parents=True, exist_ok=True)
-    # pytest's temp folders under the run's artefacts (cleared by the next run), not /tmp/pytest-of-<user>.
-    basetemp = [] if any(a.startswith("--basetemp") for a in args.extra) else [f"--basetemp={artefacts / 'pytest-tmp'}"]
-    cmd = [sys.executable, "-m", "pytest", f"--junitxml={artefacts / 'junit.xml'}", *basetemp, *args.extra]
+    cmd = [sys.executable, "-m", "pytest", f"--junitxml={artefacts / 'junit.xml'}", *args.extra]
     env = {**os.environ, "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci"),
            "PAYHARNESS_ARTEFACTS": str(artefacts.resolve())}
     # Ctrl-C is passed on to pytest and waited for: its session teardown stops Postgres and the services.

@@ -130,7 +130,7 @@ def run_suites(targets: Sequence[str], junit: Path, defect: Defect | None, recor
     env = {**os.environ, "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci")}
     seed = ["--seed-defects", defect.name, "--seed-record", str(record)] if defect and record else []
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--scenarios-json=",
-           f"--junitxml={junit}", f"--basetemp={junit.with_suffix('.tmp')}", *seed, *targets]
+           f"--junitxml={junit}", *seed, *targets]
     started = time.monotonic()
     # A timeout ends pytest's whole process group (its Postgres and services too); a Ctrl-C is passed on and
     # waited for, so its teardown stops them.
