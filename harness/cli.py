@@ -19,7 +19,7 @@ from pathlib import Path
 
 from harness.argtypes import defect_name, positive_int
 from harness.paths import NotACheckout, repo_root
-from supervise import run
+from supervise import run, run_scratch
 
 PASS_THROUGH = {"test", "simulators", "core", "token", "reconcile", "load", "bench-load", "defects", "report",
                 "audit", "mutants"}
@@ -190,7 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        # Every temp file of this run and its children goes into one folder, removed when the run ends.
+        with run_scratch():
+            return func(args)
     except NotACheckout as exc:
         print(f"payharness {args.command}: {exc}", file=sys.stderr)
         return 2

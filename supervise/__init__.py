@@ -9,6 +9,8 @@ subcommands the CLI and the audit run), so start, readiness, logging and stop wo
   pick-then-bind race), is ready only when ``/__payharness/identity`` answers the token the parent
   gave it, logs into a folder the caller names (the run's artefacts), and is stopped with its whole
   process group;
+- ``run_scratch()`` gives a command run a temporary folder of its own (``TMPDIR``, inherited by every
+  child) and removes it when the run ends, so nothing a child leaves in the temp directory outlives it;
 - ``serve_uvicorn`` (``python -m supervise.uvicorn``) is the child side for uvicorn apps with workers.
 
 Why our own helper and not mirakuru: mirakuru's executors wait for a port or URL fixed before the start
@@ -18,6 +20,7 @@ psutil, is a few dozen lines. This package imports none of core, simulators, har
 
 from supervise.identity import FD_ENV, IDENTITY_PATH, TOKEN_ENV, IdentityMiddleware, inherited_socket
 from supervise.run import forwarding, run
+from supervise.scratch import run_scratch
 from supervise.service import Child, Service, ServiceFailed, listening_socket
 
 __all__ = [
@@ -32,4 +35,5 @@ __all__ = [
     "inherited_socket",
     "listening_socket",
     "run",
+    "run_scratch",
 ]
