@@ -109,7 +109,13 @@ def write_all(data: ReportData, out: Path) -> dict[str, Path]:
     context = {"d": data, "charts": {c.id: c for c in charts}, "chart_files": files}
     paths = {"html": out / "report.html", "md": out / "report.md", "json": out / "report.json"}
     env = environment(artefacts_dir, out)
-    paths["html"].write_text(env.get_template("report.html.j2").render(context), encoding="utf-8")
-    paths["md"].write_text(env.get_template("report.md.j2").render(context), encoding="utf-8")
-    paths["json"].write_text(render_json(data, charts, files), encoding="utf-8")
+    # All three rendered before any is written, each written whole (a temp file renamed over the old one): a
+    # render that fails or a Ctrl-C leaves the last report as it was, never one format of each run.
+    texts = {"html": env.get_template("report.html.j2").render(context),
+             "md": env.get_template("report.md.j2").render(context),
+             "json": render_json(data, charts, files)}
+    for kind, text in texts.items():
+        partial = paths[kind].with_name(f".{paths[kind].name}.partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(paths[kind])
     return paths
