@@ -6,8 +6,8 @@ a shared machine. ``Sampler`` writes, once a second, what would tell them apart 
 
 * ``cpu``: cores busy in that second by role of *our* processes (load/cpu.py: the process tree under this
   process and the embedded postmaster), ``ours`` their sum;
-* ``machine``: cores busy on the whole machine (``busy``), of them not ours (``others``), steal and iowait,
-  the load average, and the CPU pressure stall (``psi_some_ms``: ms in that second some runnable task
+* ``machine``: its CPUs (``cpus``), cores busy on all of them (``busy``), of them not ours (``others``),
+  steal and iowait, the load average, and the CPU pressure stall (``psi_some_ms``: ms in that second some runnable task
   waited for a CPU, from ``/proc/pressure/cpu`` when the kernel has it);
 * ``pg``: the database's sessions by state and by wait event (``waits``, e.g. ``LWLock:WALWrite``; four
   snapshots a second summed, so a count of 4 is one session waiting all second), client connections,
@@ -228,6 +228,7 @@ class Sampler:
         busy = max(0.0, total - idle)
         load1, load5, _ = os.getloadavg()
         return {
+            "cpus": os.cpu_count(),  # the machine's, whatever this process is pinned to: busy is the machine's too
             "busy": round(busy, 3),
             "others": round(max(0.0, busy - ours), 3),
             "steal": round(cores("steal"), 3),
