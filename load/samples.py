@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -252,3 +253,18 @@ def window_means(path: Path, start: float, end: float) -> dict[str, float]:
         if values:
             means[key] = round(sum(values) / len(values), 3)
     return means
+
+
+def copy_window(source: Path, dest: Path, start: float, end: float) -> int:
+    """The lines of each ``source/*.jsonl`` stamped (``t``) from ``start`` to ``end`` (epoch seconds) into a file
+    of the same name in ``dest``, emptied first; returns how many lines. A bench-load phase's slice of the core's
+    GC counters: one core runs through every phase, each worker appending to its own file (core/gcstats.py)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    copied = 0
+    for path in sorted(source.glob("*.jsonl")) if source.is_dir() else []:
+        kept = [raw for raw in path.read_text().splitlines() if raw.strip() and start <= json.loads(raw)["t"] <= end]
+        if kept:
+            dest.mkdir(parents=True, exist_ok=True)
+            (dest / path.name).write_text("\n".join(kept) + "\n")
+            copied += len(kept)
+    return copied

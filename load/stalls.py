@@ -244,6 +244,18 @@ def analyse_folder(folder: Path, *, rate: float | None = None, p99_ms: float = P
     return result
 
 
+def analyse_phase(folder: Path, rate: float) -> int | None:
+    """For a bench-load phase at ``rate``: ``analyse_folder``, never failing the benchmark; the missed seconds'
+    count, or None when there was nothing to analyse (an unpaced phase has no rate to fall short of)."""
+    if not rate:
+        return None
+    try:
+        return len(analyse_folder(folder, rate=rate)["missed"])
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"stalls: no analysis of {folder.name} ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return None
+
+
 def summary(result: dict[str, Any]) -> str:
     """A few lines for the terminal: the missed seconds, each episode's suspects, the signals that differ."""
     lines = [f"stalls: {len(result['missed'])} of {result['seconds']} seconds missed p99 {result['p99_limit_ms']:g} ms"
