@@ -400,7 +400,12 @@ class StallRun:
     missed: tuple[int, ...] = ()
     episodes: tuple[StallEpisode, ...] = ()
     compare: tuple[SignalMedians, ...] = ()
-    JSON_PROPERTIES = ("status",)
+    JSON_PROPERTIES = ("status", "judged_seconds")
+
+    @property
+    def judged_seconds(self) -> int:
+        """The seconds a stall could be found in: the spawning and the last, partial second are left out."""
+        return max(0, self.seconds - (self.trim_start or 0) - (self.trim_end or 0))
 
     @property
     def status(self) -> str:

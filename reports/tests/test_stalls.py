@@ -30,10 +30,10 @@ def test_a_run_without_stalls_says_none_found_in_the_seconds_it_analysed(artefac
     (run,) = parse_stalls(artefacts)
     assert (run.status, run.seconds, run.sampled_seconds, run.gc_seconds) == ("none found", 14, 14, 14)
     md, html, _ = _report(artefacts, tmp_path / "report")
-    assert f"* **load run** ([{STALLS}](../artefacts/{STALLS})): none found in 14 s (a second misses when" in md
+    assert f"* **load run** ([{STALLS}](../artefacts/{STALLS})): none found in the 11 s judged of 14 s (a second" in md
     assert "exceeds 100 ms or fewer than 90 % of 100/s were sent; the first 2 s and the last 1 s are not judged" in md
     assert "Sampled: 14 s of `samples.jsonl`, 14 s of the core's GC counters." in md
-    assert '<td class="good">none found in 14 s</td>' in html
+    assert '<td class="good">none found in the 11 s judged of 14 s</td>' in html
 
 
 def test_stalls_found_show_each_episode_with_what_the_samples_showed(artefacts: Path, tmp_path: Path) -> None:
@@ -46,12 +46,12 @@ def test_stalls_found_show_each_episode_with_what_the_samples_showed(artefacts: 
     assert first.kinds == (("cpu saturated", 2), ("gc pause", 1), ("pg waits LWLock:WALWrite", 1))
     assert second.kinds == () and second.lowest_sent == 100
     md, html, data = _report(artefacts, tmp_path / "report")
-    assert "**3 of 30 s missed**, in 2 episodes" in md
+    assert "**3 of the 27 s judged missed**, in 2 episodes" in md
     assert ("| 12–13 | 310 | 60 | cpu saturated 2/4 s, gc pause 1/4 s, pg waits LWLock:WALWrite 1/4 s |"
             " s11: gc pause 85 ms (gen2 x1); s12: cpu saturated 1.97 of 2 cores busy; s12: pg waits") in md
     assert "| 20 | 140 | 100 | nothing stood out |" in md
     assert "machine busy 1.97 vs 1.5" in md and "generator cores" not in md  # a signal never sampled is left out
-    assert "3 of 30 s missed, 2 episodes" in html and "cpu saturated 2/4 s" in html
+    assert "3 of the 27 s judged missed, 2 episodes" in html and "cpu saturated 2/4 s" in html
     found: list[tuple[str, tuple[str, ...]]] = []
     _trace(data["stalls"], (), "$.stalls", found)
     assert found and all(trace == (STALLS,) for _, trace in found)
@@ -100,5 +100,5 @@ def test_bench_phases_analyses_follow_the_load_run_holds_first(artefacts: Path, 
     assert [r.status for r in runs] == ["none found", "stalls found", "none found", "none found"]
     md, _, _ = _report(artefacts, tmp_path / "report")
     hold = "bench/hold-520/stalls.json"
-    assert f"* **bench-load hold-520** ([{hold}](../artefacts/{hold})): **3 of 30 s missed**" in md
+    assert f"* **bench-load hold-520** ([{hold}](../artefacts/{hold})): **3 of the 27 s judged missed**" in md
     assert "Bench-load hold-520, episodes" in md
