@@ -49,6 +49,7 @@ from typing import Any
 import asyncpg
 import psutil
 
+from core.gcstats import ENV as GC_STATS_ENV
 from harness.argtypes import (
     non_negative_float,
     plain,
@@ -65,7 +66,8 @@ from load.db import plain_dsn, run_sync
 from load.ledger import read_ledger
 from load.locust_proc import Plan, locust_plan, run_locust
 from load.runner import LOAD_CORE_ENV, REPO, redact
-from load.samples import stack_sampler, window_means
+from load.samples import copy_window, stack_sampler, window_means
+from load.stalls import analyse_phase
 from load.thresholds import STEP_LIMITS
 from supervise import Service
 
@@ -110,6 +112,9 @@ class Measure:
     # average. On a shared machine they say how many of its cores this phase really had.
     others_cores: float | None = None
     load1: float | None = None
+    # Seconds of a paced phase whose webhooks missed p99 or the offered rate (load/stalls.py, its stalls.json
+    # beside the phase's samples.jsonl and its slice of the core's GC counters in gc/); None: not analysed.
+    missed_seconds: int | None = None
     held: bool = False
     audit_ok: bool | None = None
     audit_counts: dict[str, int] = field(default_factory=dict)
@@ -207,13 +212,16 @@ def locust_run(
     pool_rate: float | None = None,
     cpu_roots: Sequence[int] = (),
     cpus: str | None = None,
+    core_gc: Path | None = None,
 ) -> Measure:
     """One headless Locust run of WompiWebhookUser (plain stories: one new APPROVED event each); ``cpus``
-    pins Locust's processes to those CPUs (``taskset -c``)."""
-    # A phase folder reused from an earlier run must not lend it ledger lines, samples or an audit.json.
+    pins Locust's processes to those CPUs (``taskset -c``); ``core_gc`` is the folder the core writes its GC
+    counters into, whose lines of this run are copied into ``out/gc``."""
+    # A phase folder reused from an earlier run must not lend it ledger lines, samples, GC lines or analyses.
     shutil.rmtree(out / "ledger", ignore_errors=True)
-    (out / "audit.json").unlink(missing_ok=True)
-    (out / "samples.jsonl").unlink(missing_ok=True)
+    shutil.rmtree(out / "gc", ignore_errors=True)
+    for name in ("audit.json", "samples.jsonl", "stalls.json"):
+        (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     # Unpaced (offered 0): CEILING_USERS users, each asking for far more than any answer allows.
     rate = offered or CEILING_USERS * user_rate
@@ -258,9 +266,14 @@ def locust_run(
     if cpus:
         plan = Plan([*TASKSET, cpus, *plan.master], [[*TASKSET, cpus, *w] for w in plan.workers])
     samples = stack_sampler(stack.postgres.kind, stack.urls["database"], out / "samples.jsonl")
+    began = time.time()
     with CpuMeter(roots=cpu_roots) as meter, samples:
         run_locust(plan, log_dir=out, timeout=seconds + 120, name="locust")
-    return _measure(name, out, offered, seconds, workers, argv, meter)
+    if core_gc is not None:
+        copy_window(core_gc, out / "gc", began, time.time())
+    m = _measure(name, out, offered, seconds, workers, argv, meter)
+    m.missed_seconds = analyse_phase(out, offered)
+    return m
 
 
 def _measure(name: str, out: Path, offered: float, seconds: float, workers: int, argv: list[str],
@@ -324,6 +337,7 @@ class Run:
     report: dict[str, Any]
     cpu_roots: tuple[int, ...] = ()
     generator_rate: float = 0.0
+    core_gc: Path | None = None  # where the core's workers write their GC counters (core/gcstats.py)
 
     def workers_for(self, rate: float) -> int:
         # A second process only when one cannot offer the rate: on a small machine it costs the core CPU.
@@ -349,6 +363,7 @@ def _generator(run: Run) -> None:
             pool_rate=2000,
             cpu_roots=run.cpu_roots,
             cpus=args.generator_cpus,
+            core_gc=run.core_gc,
         )
     finally:
         null.stop()
@@ -375,6 +390,7 @@ def _search(run: Run) -> None:
             workers=run.workers_for(rate),
             cpu_roots=run.cpu_roots,
             cpus=args.generator_cpus,
+            core_gc=run.core_gc,
         )
         run.report["steps"].append(asdict(m))
         print(
@@ -409,13 +425,15 @@ def _holds(run: Run) -> None:
             workers=run.workers_for(rate),
             cpu_roots=run.cpu_roots,
             cpus=args.generator_cpus,
+            core_gc=run.core_gc,
         )
         run.report["holds"].append(asdict(hold))
         print(
             f"hold {hold.offered:g}/s for {args.hold:g} s: achieved {hold.achieved:g}/s, steady p99"
             f" {hold.steady_p99_ms:g} ms (whole run {hold.p99_ms:g}), "
             f"audit {'clean' if hold.audit_ok else hold.audit_counts} -> {'held' if hold.held else 'NOT held'}"
-            f"{cpu_text(hold)}"
+            f"{cpu_text(hold)}; seconds missed {'–' if hold.missed_seconds is None else hold.missed_seconds}"
+            f" (hold-{rate:g}/stalls.json)"
         )
         if hold.held and hold.audit_ok:
             break
@@ -442,6 +460,7 @@ def _ceilings(run: Run) -> None:
             pool_rate=args.pool_rate,
             cpu_roots=run.cpu_roots,
             cpus=args.generator_cpus,
+            core_gc=run.core_gc,
         )
         print(f"{name}: {m.achieved:g}/s, p50 {m.p50_ms:g} p99 {m.p99_ms:g} ms, failures {m.failures}{cpu_text(m)}")
         return asdict(m)
@@ -511,11 +530,15 @@ def run(args: argparse.Namespace, plan: SearchPlan) -> dict[str, Any]:
         # Before the stack starts: the core, the simulators and the postmaster inherit it; Locust is pinned apart.
         os.sched_setaffinity(0, cpu_list(args.stack_cpus))
     report["cpus"] = {"stack": args.stack_cpus, "generator": args.generator_cpus}
-    with Stack.start(core_workers=args.core_workers, core_extra_env=LOAD_CORE_ENV, log_dir=out / "logs") as stack:
+    # The core's workers count their collections per second for the whole benchmark; each phase keeps its slice.
+    core_gc = out / "gc"
+    shutil.rmtree(core_gc, ignore_errors=True)
+    core_env = {**LOAD_CORE_ENV, GC_STATS_ENV: str(core_gc)}
+    with Stack.start(core_workers=args.core_workers, core_extra_env=core_env, log_dir=out / "logs") as stack:
         report["postgres"] = stack.postgres.kind
         postmaster = postmaster_pid(stack.postgres)
         roots = (os.getpid(),) if postmaster is None else (os.getpid(), postmaster)
-        bench = Run(args, plan, out, stack, report, cpu_roots=roots)
+        bench = Run(args, plan, out, stack, report, cpu_roots=roots, core_gc=core_gc)
         for name, phase in PHASES:
             began = time.monotonic()
             phase(bench)

@@ -6,8 +6,8 @@ a shared machine. ``Sampler`` writes, once a second, what would tell them apart 
 
 * ``cpu``: cores busy in that second by role of *our* processes (load/cpu.py: the process tree under this
   process and the embedded postmaster), ``ours`` their sum;
-* ``machine``: cores busy on the whole machine (``busy``), of them not ours (``others``), steal and iowait,
-  the load average, and the CPU pressure stall (``psi_some_ms``: ms in that second some runnable task
+* ``machine``: its CPUs (``cpus``), cores busy on all of them (``busy``), of them not ours (``others``),
+  steal and iowait, the load average, and the CPU pressure stall (``psi_some_ms``: ms in that second some runnable task
   waited for a CPU, from ``/proc/pressure/cpu`` when the kernel has it);
 * ``pg``: the database's sessions by state and by wait event (``waits``, e.g. ``LWLock:WALWrite``; four
   snapshots a second summed, so a count of 4 is one session waiting all second), client connections,
@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -228,6 +229,7 @@ class Sampler:
         busy = max(0.0, total - idle)
         load1, load5, _ = os.getloadavg()
         return {
+            "cpus": os.cpu_count(),  # the machine's, whatever this process is pinned to: busy is the machine's too
             "busy": round(busy, 3),
             "others": round(max(0.0, busy - ours), 3),
             "steal": round(cores("steal"), 3),
@@ -251,3 +253,18 @@ def window_means(path: Path, start: float, end: float) -> dict[str, float]:
         if values:
             means[key] = round(sum(values) / len(values), 3)
     return means
+
+
+def copy_window(source: Path, dest: Path, start: float, end: float) -> int:
+    """The lines of each ``source/*.jsonl`` stamped (``t``) from ``start`` to ``end`` (epoch seconds) into a file
+    of the same name in ``dest``, emptied first; returns how many lines. A bench-load phase's slice of the core's
+    GC counters: one core runs through every phase, each worker appending to its own file (core/gcstats.py)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    copied = 0
+    for path in sorted(source.glob("*.jsonl")) if source.is_dir() else []:
+        kept = [raw for raw in path.read_text().splitlines() if raw.strip() and start <= json.loads(raw)["t"] <= end]
+        if kept:
+            dest.mkdir(parents=True, exist_ok=True)
+            (dest / path.name).write_text("\n".join(kept) + "\n")
+            copied += len(kept)
+    return copied

@@ -38,6 +38,7 @@ LOOK_BACK = 2
 GC_PAUSE_MS = 30.0
 OTHERS_CORES = 0.5
 PSI_MS = 300.0
+SATURATED = 0.95  # of the machine's CPUs busy (ours and others' together)
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,9 @@ def suspects(sample: dict[str, Any] | None, gc: dict[str, Any] | None) -> list[s
         machine, pg = sample.get("machine", {}), sample.get("pg", {})
         if machine.get("others", 0) >= OTHERS_CORES:
             found.append(f"other processes {machine['others']:g} cores (load1 {machine.get('load1')})")
+        cpus = machine.get("cpus")
+        if cpus and machine.get("busy", 0) >= SATURATED * cpus:
+            found.append(f"cpu saturated {machine['busy']:g} of {cpus} cores busy")
         if (machine.get("psi_some_ms") or 0) >= PSI_MS:
             found.append(f"cpu pressure {machine['psi_some_ms']:g} ms/s")
         if machine.get("steal", 0) >= 0.1:
@@ -212,6 +216,7 @@ def analyse(seconds: Sequence[Second], rate: float, samples: dict[int, dict[str,
     inside = {s.at for s in seconds[TRIM_START:len(seconds) - TRIM_END]}
     return {
         "rate": rate, "p99_limit_ms": p99_ms, "share": SHARE, "seconds": len(seconds),
+        "trim_start": TRIM_START, "trim_end": TRIM_END,
         "missed": bad, "episodes": eps,
         "compare": compare(rows, set(bad), inside - set(bad)),
         "sampled_seconds": len(samples), "gc_seconds": len(gc),
@@ -237,6 +242,18 @@ def analyse_folder(folder: Path, *, rate: float | None = None, p99_ms: float = P
     result = analyse(seconds, rate, samples, gc, p99_ms=p99_ms)
     (folder / "stalls.json").write_text(json.dumps(result, indent=1))
     return result
+
+
+def analyse_phase(folder: Path, rate: float) -> int | None:
+    """For a bench-load phase at ``rate``: ``analyse_folder``, never failing the benchmark; the missed seconds'
+    count, or None when there was nothing to analyse (an unpaced phase has no rate to fall short of)."""
+    if not rate:
+        return None
+    try:
+        return len(analyse_folder(folder, rate=rate)["missed"])
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"stalls: no analysis of {folder.name} ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return None
 
 
 def summary(result: dict[str, Any]) -> str:

@@ -26,6 +26,7 @@ from reports.model import (
     RunInfo,
     Scenario,
     Source,
+    StallRun,
 )
 from reports.perf import PerfRow, performance_rows
 from reports.points import PointSummary, summarise_points
@@ -83,6 +84,7 @@ class ReportData:
     recommendations: tuple[Recommendation, ...]
     artefacts: tuple[Source, ...]
     seed: SeedSection | None = None  # "the seed said / payharness measured" (an audit with seed findings)
+    stalls: tuple[StallRun, ...] = ()  # the load run's stall analysis, then bench-load phases'
 
     @property
     def critical_count(self) -> int:
@@ -136,4 +138,5 @@ def analyse(a: Artefacts, *, now: datetime | None = None) -> ReportData:
         recommendations=recommend(a, issues, security),
         artefacts=tuple(a.sources().values()),
         seed=seed_section(a.seed_findings, a.scenarios, a.junit),
+        stalls=a.stalls,
     )

@@ -24,7 +24,7 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from reports.model import CapacityRuns, CeilingRun, Source
@@ -114,6 +114,21 @@ class CheckRow:
     others_cores: float | None
     load1: float | None
     sources: tuple[Source, ...]
+    # The rate held at p99 < 100 ms: the prediction x the reference's headroom, against the run's own sustained
+    # rate (a lower bound when its search ended before any step failed: then no error is given).
+    predicted_sustained: float | None = None
+    measured_sustained: float | None = None
+    sustained_is_lower_bound: bool = False
+    sustained_error_pct: float | None = None
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """A placement the model is to be checked on (issue 16), and the runs (labels) that measured it."""
+
+    name: str
+    runs: tuple[str, ...]
+    command: str  # what measures it, shown when no run did
 
 
 @dataclass(frozen=True)
@@ -126,6 +141,19 @@ class CapacityModel:
     headroom: float | None  # sustained / ceiling in the reference run
     machines: tuple[MachineRow, ...]
     checks: tuple[CheckRow, ...]
+    configurations: tuple[Configuration, ...] = ()
+    JSON_PROPERTIES = ("mean_abs_error_pct", "worst_check")
+
+    @property
+    def mean_abs_error_pct(self) -> float | None:
+        """How far the ceilings' predictions were from their measurements, on average (None: nothing measured)."""
+        errors = [abs(c.error_pct) for c in self.checks if c.error_pct is not None]
+        return round(sum(errors) / len(errors), 1) if errors else None
+
+    @property
+    def worst_check(self) -> CheckRow | None:
+        measured = [c for c in self.checks if c.error_pct is not None]
+        return max(measured, key=lambda c: abs(c.error_pct or 0.0)) if measured else None
 
 
 def _error(measured: float | None, predicted: float | None) -> float | None:
@@ -140,7 +168,8 @@ def setup_text(run: CeilingRun) -> str:
     return f"{run.core_workers} core worker{'s' if run.core_workers != 1 else ''}, {where}"
 
 
-def check(reference_cost: Mapping[str, float], run: CeilingRun, sources: tuple[Source, ...]) -> CheckRow:
+def check(reference_cost: Mapping[str, float], run: CeilingRun, sources: tuple[Source, ...],
+          headroom: float | None = None) -> CheckRow:
     roles = tuple(reference_cost)
     groups, caps = placement(run, roles)
     plain = predict(reference_cost, groups, caps)
@@ -148,8 +177,33 @@ def check(reference_cost: Mapping[str, float], run: CeilingRun, sources: tuple[S
     if run.others_cores is not None:
         groups, caps = placement(run, roles, others_cores=run.others_cores)
         shared = predict(reference_cost, groups, caps).rate
+    held = round(plain.rate * headroom, 1) if headroom else None
     return CheckRow(run.label, setup_text(run), plain.rate, plain.bound, shared, run.ceiling,
-                    _error(run.ceiling, plain.rate), _error(run.ceiling, shared), run.others_cores, run.load1, sources)
+                    _error(run.ceiling, plain.rate), _error(run.ceiling, shared), run.others_cores, run.load1, sources,
+                    predicted_sustained=held, measured_sustained=run.sustained,
+                    sustained_is_lower_bound=run.sustained_is_lower_bound,
+                    sustained_error_pct=None if run.sustained_is_lower_bound else _error(run.sustained, held))
+
+
+def _pinned(run: CeilingRun) -> bool:
+    return bool(run.stack_cpus and run.generator_cpus)
+
+
+# What issue 16 asks the model to be checked on: 1 vs 2 core workers, the generator on vs off the measured CPUs.
+CONFIGURATIONS: tuple[tuple[str, Callable[[CeilingRun], bool], str], ...] = (
+    ("2 core workers, generator on the same CPUs", lambda r: r.core_workers == 2 and not _pinned(r),
+     "payharness bench-load --artefacts DIR/bench"),
+    ("1 core worker, generator on the same CPUs", lambda r: r.core_workers == 1 and not _pinned(r),
+     "payharness bench-load --artefacts DIR/capacity/one-worker --core-workers 1"),
+    ("generator off the measured CPUs (taskset)", _pinned,
+     "payharness bench-load --artefacts DIR/capacity/pinned --stack-cpus 0 --generator-cpus 1"),
+)
+
+
+def configurations(runs: Sequence[CeilingRun]) -> tuple[Configuration, ...]:
+    """Each configuration with the runs that measured it (their core ceiling, not only their placement)."""
+    return tuple(Configuration(name, tuple(r.label for r in runs if r.ceiling and fits(r)), command)
+                 for name, fits, command in CONFIGURATIONS)
 
 
 def machines(cost: Mapping[str, float], headroom: float | None, source: Source,
@@ -175,7 +229,7 @@ def capacity_model(runs: CapacityRuns | None) -> CapacityModel | None:
     if not cost.get("core") or not cost.get("postgres"):
         return None
     headroom = round(ref.sustained / ref.ceiling, 3) if ref.sustained and not ref.sustained_is_lower_bound else None
-    checks = tuple(check(cost, run, (ref.source, run.source)) for run in (ref, *runs.checks))
+    checks = tuple(check(cost, run, (ref.source, run.source), headroom) for run in (ref, *runs.checks))
     return CapacityModel(
         source=ref.source,
         cost_ms=tuple(cost.items()),
@@ -185,4 +239,5 @@ def capacity_model(runs: CapacityRuns | None) -> CapacityModel | None:
         headroom=headroom,
         machines=machines(cost, headroom, ref.source),
         checks=checks,
+        configurations=configurations((ref, *runs.checks)),
     )

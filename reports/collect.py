@@ -16,6 +16,7 @@ from reports.parse_capacity import parse_capacity
 from reports.parse_measure import parse_coverage, parse_load, parse_run
 from reports.parse_mutants import parse_mutants
 from reports.parse_seed import parse_seed_findings
+from reports.parse_stalls import parse_stalls
 from reports.parse_tests import parse_defects, parse_junit, parse_scenarios
 
 
@@ -39,4 +40,5 @@ def collect(artefacts: Path) -> Artefacts:
         mutation=parse_mutants(artefacts),
         seed_findings=parse_seed_findings(artefacts),
         capacity=parse_capacity(artefacts),
+        stalls=parse_stalls(artefacts),
     )

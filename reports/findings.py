@@ -35,6 +35,7 @@ EXPECTED = (
     "load_audit",
     "load_stats",
     "load_history",
+    "load_stalls",
     "bench",
     "bench_db",
     "run",

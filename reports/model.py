@@ -27,6 +27,8 @@ ARTEFACTS: dict[str, tuple[str, str]] = {
     "load_history": ("load/locust_stats_history.csv", "payharness load --artefacts DIR/load"),
     "load_failures": ("load/locust_failures.csv", "payharness load --artefacts DIR/load"),
     "load_html": ("load/locust.html", "payharness load --artefacts DIR/load"),
+    "load_stalls": ("load/stalls.json", "payharness load --artefacts DIR/load (its per-second samples.jsonl and gc/,"
+                    " analysed into stalls.json; python -m load.stalls DIR/load analyses a run folder again)"),
     "bench": ("bench.json|bench/bench.json", "payharness bench-load --artefacts DIR/bench"),
     "bench_db": ("bench_db.json", "payharness bench-db --json DIR/bench_db.json"),
     "run": ("run.json", "payharness audit"),
@@ -356,6 +358,65 @@ class LoadFailures:
     rows: tuple[FailureRow, ...] = ()
 
 
+@dataclass(frozen=True)
+class StallEpisode:
+    """Consecutive seconds whose webhooks missed the p99 limit or the offered rate, as load/stalls.py found them.
+
+    ``kinds`` counts, per kind of suspect (``gc pause``, ``autovacuum``, ``pg waits LWLock:WALWrite``…), the
+    seconds of the episode's ``span_seconds`` (its look-back seconds included) whose samples showed it."""
+
+    first: int  # seconds from the run's first webhook
+    last: int
+    worst_p99_ms: float
+    lowest_sent: int | None  # the fewest webhooks sent in one of its seconds (None: not in the artefact)
+    span_seconds: int
+    kinds: tuple[tuple[str, int], ...] = ()
+    suspects: tuple[str, ...] = ()  # "s41: gc pause 92 ms (gen2 x1)"
+
+
+@dataclass(frozen=True)
+class SignalMedians:
+    """One sampled signal's median over the missed seconds and over the good ones (None: never sampled)."""
+
+    signal: str
+    missed: float | None
+    good: float | None
+
+
+@dataclass(frozen=True)
+class StallRun:
+    """One run's ``stalls.json``: the load run's, or a bench-load phase's (``label`` names which)."""
+
+    source: Source
+    label: str
+    rate: float | None = None  # offered webhooks/s the seconds were judged against
+    p99_limit_ms: float | None = None
+    share: float | None = None  # a second below share x rate missed
+    trim_start: int | None = None  # first and last seconds not judged (spawning, the partial end); None: not said
+    trim_end: int | None = None
+    seconds: int = 0  # seconds of webhooks analysed
+    sampled_seconds: int = 0  # of them with a line of samples.jsonl
+    gc_seconds: int = 0  # with the core's GC counters
+    missed: tuple[int, ...] = ()
+    episodes: tuple[StallEpisode, ...] = ()
+    compare: tuple[SignalMedians, ...] = ()
+    JSON_PROPERTIES = ("status", "judged_seconds")
+
+    @property
+    def judged_seconds(self) -> int:
+        """The seconds a stall could be found in: the spawning and the last, partial second are left out."""
+        return max(0, self.seconds - (self.trim_start or 0) - (self.trim_end or 0))
+
+    @property
+    def status(self) -> str:
+        """not measured | unreadable | stalls found | none found."""
+        if not self.source.present:
+            return "not measured"
+        if self.source.error:
+            return "unreadable"
+        return "stalls found" if self.missed else "none found"
+
+
 # ------------------------------------------------------------------------------------------- benchmarks
 
 
@@ -495,6 +556,8 @@ class Artefacts:
     mutation: Mutation
     seed_findings: SeedFindings | None = None  # only an audit of a profiled service has them
     capacity: CapacityRuns | None = None
+    # The load run's stall analysis first (absent: not measured), then any bench-load phase's that exists.
+    stalls: tuple[StallRun, ...] = ()
 
     def sources(self) -> dict[str, Source]:
         """Each artefact's ``Source`` as its parser left it (present, absent or unreadable), by name."""
@@ -516,4 +579,7 @@ class Artefacts:
         found[self.load_html.name] = self.load_html
         if self.seed_findings is not None:
             found["seed_findings"] = self.seed_findings.source
+        for run in self.stalls:
+            if run.source.name == "load_stalls":
+                found[run.source.name] = run.source
         return found

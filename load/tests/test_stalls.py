@@ -87,6 +87,12 @@ def test_suspects_name_a_long_gc_pause_autovacuum_a_checkpoint_and_a_busy_machin
     assert suspects(quiet, {"count": [9, 0, 0], "pause_ms": [2.0, 0, 0], "max_ms": 0.4, "workers": 2}) == []
 
 
+def test_a_machine_with_every_cpu_busy_is_a_suspect_only_when_the_sample_says_how_many_it_has() -> None:
+    assert suspects({"machine": {"cpus": 2, "busy": 1.96}}, None) == ["cpu saturated 1.96 of 2 cores busy"]
+    assert suspects({"machine": {"cpus": 2, "busy": 1.8}}, None) == []
+    assert suspects({"machine": {"busy": 1.99}}, None) == []  # a sample written before ``cpus`` was
+
+
 def test_samples_and_gc_lines_land_on_the_second_they_cover() -> None:
     samples = by_second([{"t": T0 + 3.01, "span": 1.0, "x": 1}, {"t": T0 - 0.5, "span": 1.0, "x": 0}], T0)
     assert list(samples) == [2]

@@ -128,3 +128,51 @@ def test_the_report_shows_the_model_and_traces_its_numbers_to_bench_json(artefac
     found: list[tuple[str, tuple[str, ...]]] = []
     _trace(data["capacity"], (), "$.capacity", found)
     assert found and all(trace and set(trace) <= {"bench.json", "capacity/w1/bench.json"} for _, trace in found)
+
+
+def test_the_held_rate_is_predicted_with_the_reference_headroom_and_a_lower_bound_gets_no_error() -> None:
+    heavy = {"core": 1.5, "postgres": 0.2, "generator": 0.2}
+    row = check(heavy, run(core_workers=1, ceiling=600.0, sustained=360.0), (SRC,), headroom=0.6)
+    assert (row.predicted, row.predicted_sustained) == (pytest.approx(666.7, abs=0.1), 400.0)
+    assert (row.measured_sustained, row.sustained_error_pct) == (360.0, -10.0)
+    bound = check(heavy, run(core_workers=1, sustained=450.0, sustained_is_lower_bound=True), (SRC,), headroom=0.6)
+    assert bound.sustained_is_lower_bound and bound.sustained_error_pct is None
+    assert check(heavy, run(sustained=450.0), (SRC,)).predicted_sustained is None  # no headroom: not predicted
+
+
+def test_the_configurations_to_check_name_the_runs_that_measured_them_and_the_command_for_the_others(
+        tmp_path: Path) -> None:
+    write(tmp_path / "bench.json", bench({"core": 1.0, "postgres": 0.5, "generator": 0.4}, 900.0))
+    write(tmp_path / "capacity" / "w1" / "bench.json", bench({"core": 1.2}, 700.0, core_workers=1))
+    write(tmp_path / "capacity" / "w1-no-ceiling" / "bench.json", {"machine": {"cpus": 2}, "core_workers": 1})
+    model = capacity_model(parse_capacity(tmp_path))
+    assert model is not None
+    by = {k.name: k for k in model.configurations}
+    assert by["2 core workers, generator on the same CPUs"].runs == ("reference",)
+    assert by["1 core worker, generator on the same CPUs"].runs == ("w1",)  # a run without a ceiling measured nothing
+    pinned = by["generator off the measured CPUs (taskset)"]
+    assert pinned.runs == () and "--stack-cpus 0 --generator-cpus 1" in pinned.command
+    # reference: 900 against 2 CPUs / 1.9 ms = 1052.6 (-14.5 %); w1: 700 against 1000 (-30 %)
+    assert model.mean_abs_error_pct == pytest.approx(22.2, abs=0.05)
+    assert model.worst_check is not None and model.worst_check.label == "w1"
+
+
+def test_the_report_says_how_far_the_prediction_was_and_which_check_is_not_measured(artefacts: Path,
+                                                                                  tmp_path: Path) -> None:
+    write(artefacts / "bench.json", bench({"core": 1.0, "postgres": 0.5, "generator": 0.4}, 900.0))
+    w1 = bench({"core": 1.2}, 700.0, core_workers=1, result={"sustained_rate": 450.0})
+    del w1["core_ceiling"]["others_cores"]  # a run without samples: no "shared" prediction, and no "— %" for it
+    write(artefacts / "capacity" / "w1" / "bench.json", w1)
+    out = tmp_path / "report"
+    build_report(artefacts, out)
+    md = (out / "report.md").read_text(encoding="utf-8")
+    # headroom 500 / 900: w1's held rate predicted 1000 x 0.556 = 555.6, measured 450
+    assert "| 1000 (1 core process) | — | 700 | -30 % | — | 556 | 450 | -19.1 % |" in md
+    assert ("the ceilings 22.2 % off on average over 2 runs, at worst -30 % (w1: predicted 1000/s, measured 700/s)"
+            in md)
+    assert ("generator off the measured CPUs (taskset) — **not measured** (`payharness bench-load --artefacts"
+            " DIR/capacity/pinned --stack-cpus 0 --generator-cpus 1`)") in md
+    assert "Configurations to check (1 vs 2 core workers, the generator on vs off the measured CPUs): 2 core" in md
+    assert "— %" not in md
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "1 core worker, generator on the same CPUs: w1</li>" in html
