@@ -25,6 +25,7 @@ from harness.databases import quote_ident, run_sync
 from harness.defects import Seeding
 from harness.paths import repo_root
 from harness.postgres import PostgresHandle, provide_postgres
+from simulators.common.settings import environment_without_settings
 from supervise import Service, ServiceFailed, listening_socket
 
 log = logging.getLogger("payharness.stack")
@@ -224,7 +225,7 @@ class Stack:
         extra = {"wompi": ["--events-url", f"{self.urls['core']}/webhooks/wompi"]}
         # The stack's simulators run with their defaults, which the core is configured for: a user's own
         # PAYHARNESS_SIM_* settings (meant for `payharness simulators`) would leave the two disagreeing.
-        sim_env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PAYHARNESS_SIM_")}
+        sim_env = environment_without_settings()
         for name in ("payu", "wompi", "efecty"):
             argv = [sys.executable, "-m", f"simulators.{name}", *extra.get(name, [])]
             service = Service(f"simulator-{name}", argv, log_dir=self.log_dir, cwd=REPO, env=sim_env)

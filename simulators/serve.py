@@ -22,7 +22,15 @@ from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from simulators.common.settings import GATEWAYS, add_flags, build_config, child_environment, load_or_exit, printable
+from simulators.common.settings import (
+    GATEWAYS,
+    add_flags,
+    build_config,
+    child_environment,
+    environment_without_settings,
+    load_or_exit,
+    printable,
+)
 from supervise import Service, ServiceFailed, listening_socket
 
 _CREDENTIAL_NAME = re.compile(r"(key|secret|login|merchant|account|convenio)")
@@ -84,8 +92,7 @@ def _start(gateway: str, settings: Any, logs: Path) -> tuple[Service, dict[str, 
     """The gateway's supervised child (not started yet) and what to print about it."""
     config = build_config(settings, gateway)
     # The child reads only what is resolved here: the caller's own PAYHARNESS_SIM_* variables are replaced.
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PAYHARNESS_SIM_")}
-    env.update(child_environment(config, gateway))
+    env = environment_without_settings() | child_environment(config, gateway)
     sock = listening_socket(port=getattr(settings, gateway).port or 0)
     service = Service(f"simulator-{gateway}", [sys.executable, "-m", f"simulators.{gateway}"], log_dir=logs,
                       env=env, sock=sock)

@@ -8,6 +8,7 @@ reached and reads what the run says.
 from __future__ import annotations
 
 import asyncio
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,10 @@ from typing import TYPE_CHECKING
 import asyncpg
 import pytest
 
+from core.webhooks import store
 from suites.constraints.helpers import insert_event, insert_order
-from suites.support.reset import CORE_TABLES, empty_core_tables
+from suites.support import reset as support_reset
+from suites.support.reset import APPLICATION_NAME, CORE_TABLES, empty_core_tables, truncate_all_at_once
 
 if TYPE_CHECKING:
     from conftest import Database
@@ -46,6 +49,55 @@ async def test_the_reset_waits_for_an_open_transaction_instead_of_deadlocking_wi
         counts = [await conn.fetchval(f"SELECT count(*) FROM {table}") for table in CORE_TABLES]
     finally:
         await conn.close()
+    assert counts == [0] * len(CORE_TABLES)
+
+
+# A reset held up by another session: waiting on a lock (a plain TRUNCATE, or any one-order LOCK TABLE), or
+# having found a table in use and let go of everything (truncate_all_at_once).
+_RESET_WAITS = ("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                " WHERE NOT l.granted AND a.application_name = $1")
+# Two orders in which the core's statements take their tables; a statement's own order shows here as a
+# transaction's, paused between its steps. Priming (and GUARDED_WRITE, FRESH_WRITE): the order, the attempt,
+# then the event tables. WRITE (an event that matches no attempt), the Efecty reconciliation: a child first.
+_ORDERS_FIRST = ((store.READ["id"], ("wompi", 0)), (store.GUARDED_WRITE, store._UNMET_GUARD))
+_EVENTS_FIRST = ((store.FIRST_EVENT, ("wompi", "")), (store.READ["id"], ("wompi", 0)))
+
+
+@pytest.mark.parametrize("steps", [_ORDERS_FIRST, _EVENTS_FIRST], ids=["order-first-as-prime", "event-first-as-write"])
+async def test_the_emptying_never_deadlocks_with_a_core_statement_begun_after_the_quiet_check(
+    database: Database, caplog: pytest.LogCaptureFixture, steps: tuple[tuple[str, tuple[object, ...]], ...]
+) -> None:
+    """The webhook pool primes a new connection by itself, so the core may start work just after the quiet
+    check: the emptying must then wait for it, not deadlock with it (as the children-first TRUNCATE did with
+    priming, and a parents-first LOCK TABLE would with WRITE's order: both tried, both red here)."""
+    caplog.set_level(logging.DEBUG, logger=support_reset.__name__)
+    core = await asyncpg.connect(database.dsn)
+    emptier = await asyncpg.connect(database.dsn, server_settings={"application_name": APPLICATION_NAME})
+    emptying: asyncio.Task[None] | None = None
+    try:
+        await insert_order(core)  # something to empty
+        # This side detects a deadlock first, as the core's statement would: it is the one Postgres cancels.
+        await core.execute("SET deadlock_timeout = '50ms'")
+        async with core.transaction():
+            (first, first_args), (then, then_args) = steps
+            await core.fetch(first, *first_args)  # holds the first step's tables
+            emptying = asyncio.create_task(truncate_all_at_once(emptier, budget_seconds=10))
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 10
+            def told() -> bool:
+                return any(r.name == support_reset.__name__ for r in caplog.records)
+
+            while not (told() or await core.fetchval(_RESET_WAITS, APPLICATION_NAME)):
+                assert loop.time() < deadline and not emptying.done(), "the emptying was never held up"
+                await asyncio.sleep(0.01)
+            await core.fetch(then, *then_args)  # the rest of the statement: DeadlockDetectedError when it deadlocks
+        await asyncio.wait_for(emptying, timeout=10)
+        counts = [await core.fetchval(f"SELECT count(*) FROM {table}") for table in CORE_TABLES]
+    finally:
+        if emptying is not None and not emptying.done():
+            emptying.cancel()
+        await asyncio.gather(*([emptying] if emptying else []), return_exceptions=True)
+        await asyncio.gather(core.close(), emptier.close())
     assert counts == [0] * len(CORE_TABLES)
 
 

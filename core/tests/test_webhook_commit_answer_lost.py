@@ -16,8 +16,6 @@ import asyncpg
 import pytest
 
 from core.db.models import Gateway, TransactionStatus
-from core.db.session import make_pool
-from core.settings import DatabaseSettings
 from core.webhooks import store
 from core.webhooks.recording import IncomingEvent, Result, record_and_apply
 from core.webhooks.store import TransactionMatch
@@ -77,33 +75,25 @@ async def _rows(conn: asyncpg.Connection) -> tuple[int, str, Decimal, str]:
 
 
 async def test_the_one_retry_finds_its_own_commit_and_answers_duplicate(
-    conn: asyncpg.Connection, database: Any, monkeypatch: pytest.MonkeyPatch
+    conn: asyncpg.Connection, webhook_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await _order(conn)
     seen = _commit_then_lose_the_answer(monkeypatch, down_after=False)
-    pool = await make_pool(DatabaseSettings(url=database.url, webhook_pool_size=2))
-    try:
-        result = await record_and_apply(pool, EVENT, match=MATCH)
-    finally:
-        await pool.close()
+    result = await record_and_apply(webhook_pool, EVENT, match=MATCH)
     assert seen == ["committed, answer lost"]
     assert result == Result(200, {"status": "duplicate", "first_outcome": "applied"})
     assert await _rows(conn) == (1, "paid", AMOUNT, "approved")
 
 
 async def test_still_down_for_the_retry_it_fails_and_the_gateways_retry_is_a_duplicate(
-    conn: asyncpg.Connection, database: Any, monkeypatch: pytest.MonkeyPatch
+    conn: asyncpg.Connection, webhook_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await _order(conn)
     seen = _commit_then_lose_the_answer(monkeypatch, down_after=True)
-    pool = await make_pool(DatabaseSettings(url=database.url, webhook_pool_size=2))
-    try:
-        with pytest.raises(ConnectionRefusedError):  # the app answers it 503 (test_database_unavailable.py)
-            await record_and_apply(pool, EVENT, match=MATCH)
-        assert await _rows(conn) == (1, "paid", AMOUNT, "approved")  # committed although not acknowledged
-        again = await record_and_apply(pool, EVENT, match=MATCH)  # the gateway's retry, the database back
-    finally:
-        await pool.close()
+    with pytest.raises(ConnectionRefusedError):  # the app answers it 503 (test_database_unavailable.py)
+        await record_and_apply(webhook_pool, EVENT, match=MATCH)
+    assert await _rows(conn) == (1, "paid", AMOUNT, "approved")  # committed although not acknowledged
+    again = await record_and_apply(webhook_pool, EVENT, match=MATCH)  # the gateway's retry, the database back
     assert seen == ["committed, answer lost", "refused"]
     assert again == Result(200, {"status": "duplicate", "first_outcome": "applied"})
     assert await _rows(conn) == (1, "paid", AMOUNT, "approved")

@@ -14,9 +14,7 @@ import asyncpg
 import pytest
 
 from core.db.models import Gateway, TransactionStatus
-from core.db.session import make_pool
 from core.payments.ledger import change_for
-from core.settings import DatabaseSettings
 from core.webhooks import recording, store
 from core.webhooks.recording import IncomingEvent, Result, record_and_apply
 from core.webhooks.store import TransactionMatch
@@ -59,35 +57,33 @@ async def _state(conn: asyncpg.Connection, order_id: int) -> tuple[str, Decimal,
     return row[0], row[1], row[2], statuses, events
 
 
-async def test_a_write_decided_on_a_stale_read_writes_nothing(conn: asyncpg.Connection, database: Any) -> None:
+async def test_a_write_decided_on_a_stale_read_writes_nothing(
+    conn: asyncpg.Connection, webhook_pool: asyncpg.Pool
+) -> None:
     order_id = await _order_with_two_attempts(conn, w2=None)
-    pool = await make_pool(DatabaseSettings(url=database.url, webhook_pool_size=2))
-    try:
-        async with pool.acquire() as handler:
-            found = await store.read(handler, _match("W1"))
-            assert found is not None
-            order, txn = found
-            # Meanwhile an approved W2 is recorded: the order is paid with 50,000 approved.
-            await conn.execute(
-                "INSERT INTO order_transactions (order_id, gateway, gateway_transaction_id, reference,"
-                " payment_method, amount, currency, status) VALUES ($1, 'wompi', 'W2', 'R-2', 'CARD', $2, 'COP',"
-                " 'approved')", order_id, AMOUNT)
-            await conn.execute("UPDATE orders SET status = 'paid', approved_amount = $1 WHERE id = $2",
-                               AMOUNT, order_id)
-            # W1's approval, decided on the read from before: "first approval, order paid, no flag".
-            change = change_for(order, txn, TransactionStatus.APPROVED)
-            assert change.flag_reason is None
-            row = recording._event_row(_approved("W1"), transaction_id=txn.id, order_id=order.id,
-                                       outcome=recording.EventOutcome.APPLIED, detail="apply")
-            written = await store.write_if_unchanged(handler, row, change=change, order=order, transaction=txn)
-    finally:
-        await pool.close()
+    async with webhook_pool.acquire() as handler:
+        found = await store.read(handler, _match("W1"))
+        assert found is not None
+        order, txn = found
+        # Meanwhile an approved W2 is recorded: the order is paid with 50,000 approved.
+        await conn.execute(
+            "INSERT INTO order_transactions (order_id, gateway, gateway_transaction_id, reference,"
+            " payment_method, amount, currency, status) VALUES ($1, 'wompi', 'W2', 'R-2', 'CARD', $2, 'COP',"
+            " 'approved')", order_id, AMOUNT)
+        await conn.execute("UPDATE orders SET status = 'paid', approved_amount = $1 WHERE id = $2",
+                           AMOUNT, order_id)
+        # W1's approval, decided on the read from before: "first approval, order paid, no flag".
+        change = change_for(order, txn, TransactionStatus.APPROVED)
+        assert change.flag_reason is None
+        row = recording._event_row(_approved("W1"), transaction_id=txn.id, order_id=order.id,
+                                   outcome=recording.EventOutcome.APPLIED, detail="apply")
+        written = await store.write_if_unchanged(handler, row, change=change, order=order, transaction=txn)
     assert written.stale and written.event_id is None
     assert await _state(conn, order_id) == ("paid", AMOUNT, False, ["pending", "approved"], 0)
 
 
 async def test_an_event_that_keeps_losing_the_race_is_decided_under_the_locks(
-    conn: asyncpg.Connection, database: Any, monkeypatch: pytest.MonkeyPatch
+    conn: asyncpg.Connection, webhook_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     order_id = await _order_with_two_attempts(conn, w2="approved")
     await conn.execute("UPDATE orders SET status = 'paid', approved_amount = $1 WHERE id = $2", AMOUNT, order_id)
@@ -102,11 +98,7 @@ async def test_an_event_that_keeps_losing_the_race_is_decided_under_the_locks(
         return found
 
     monkeypatch.setattr(store, "read", read_then_race)
-    pool = await make_pool(DatabaseSettings(url=database.url, webhook_pool_size=2))
-    try:
-        result = await record_and_apply(pool, _approved("W1"), match=_match("W1"))
-    finally:
-        await pool.close()
+    result = await record_and_apply(webhook_pool, _approved("W1"), match=_match("W1"))
     assert reads == [False] * recording.OPTIMISTIC_TRIES + [True]
     assert isinstance(result, Result) and result.status_code == 200, result
     # Decided on the current state: W1 is the second approval — both amounts counted, the order flagged.

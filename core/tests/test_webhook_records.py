@@ -96,7 +96,7 @@ async def test_unmatched_copies_write_one_refusal_and_one_anomaly(conn: asyncpg.
 
 @pytest.mark.scenario("PAYU-CONFIRMATION-REPLAY")
 async def test_a_payu_re_delivery_gets_the_first_answer_whichever_path_settled_the_first(
-    conn: asyncpg.Connection, database: Any
+    conn: asyncpg.Connection, webhook_pool: asyncpg.Pool
 ) -> None:
     # PayU's confirmation beat the core's own SUBMIT answer: the attempt had no gateway id yet, so the core
     # asked PayU (Queries) and applied its answer. PayU then re-delivers the very same bytes after the SUBMIT
@@ -111,15 +111,12 @@ async def test_a_payu_re_delivery_gets_the_first_answer_whichever_path_settled_t
             "transaction_id": "T-1", "sign": "0" * 32, "reference_pol": "1400449660", "attempts": "1"}
     incoming = payu.to_incoming(form)
     match = TransactionMatch(Gateway.PAYU, "reference", "R-P1")
-    pool = await make_pool(DatabaseSettings(url=database.url, webhook_pool_size=2))
-    try:
-        first = await record_and_apply_attempt(pool, incoming, match=match, gateway_id="T-1")
-        assert isinstance(first, OtherAttempt)  # no gateway id yet: the core asks PayU, which says APPROVED
-        settled = await record_and_apply(pool, payu._with_status(incoming, TransactionStatus.APPROVED), match=match)
-        await conn.execute("UPDATE order_transactions SET gateway_transaction_id = 'T-1'")  # SUBMIT answer stored
-        again = await record_and_apply_attempt(pool, payu.to_incoming(dict(form)), match=match, gateway_id="T-1")
-    finally:
-        await pool.close()
+    first = await record_and_apply_attempt(webhook_pool, incoming, match=match, gateway_id="T-1")
+    assert isinstance(first, OtherAttempt)  # no gateway id yet: the core asks PayU, which says APPROVED
+    approved = payu._with_status(incoming, TransactionStatus.APPROVED)
+    settled = await record_and_apply(webhook_pool, approved, match=match)
+    await conn.execute("UPDATE order_transactions SET gateway_transaction_id = 'T-1'")  # SUBMIT answer stored
+    again = await record_and_apply_attempt(webhook_pool, payu.to_incoming(dict(form)), match=match, gateway_id="T-1")
     assert settled is not None and settled.status_code == 200 and settled.body["status"] == "applied"
     assert isinstance(again, Result) and again.status_code == 200 and again.body["status"] == "duplicate"
     assert await _counts(conn) == (1, 0, 0)  # one event; no conflict row, no identity_conflict anomaly

@@ -164,12 +164,6 @@ _UNMET_GUARD = (Gateway.WOMPI.value, *([None] * 17), OrderStatus.PENDING.value, 
                 TransactionStatus.PENDING.value, None)
 
 
-# The tables the primed statements touch, children before parents: the order TRUNCATE … CASCADE (the suites'
-# reset between tests) takes them in. The statements themselves reach the parents first (they find the order
-# before they insert the event), so priming a connection that opens while the tables are being emptied could
-# deadlock with the TRUNCATE (seen once, at a stack's start, when the pool warms); locked up front in this
-# order it waits instead. ROW EXCLUSIVE conflicts with no webhook's own locks.
-PRIME_LOCKS = "LOCK TABLE payment_anomalies, webhook_events, order_transactions, orders IN ROW EXCLUSIVE MODE"
 # The fresh write's $1-$22 with a premise no row can meet (an order pending with a negative approved amount).
 _UNMET_FRESH = (Gateway.WOMPI.value, "", "", "", "", "{}", EventOutcome.APPLIED.value, None, None, None, None, None,
                 None, None, None, None, 0, "", OrderStatus.PENDING.value, -1, False, TransactionStatus.PENDING.value)
@@ -181,19 +175,18 @@ async def prime(conn: asyncpg.Connection) -> None:
     asyncpg's statement cache) against under 1 ms after (measured on a new connection, enums known); a pool
     opened into a burst would pay that on every connection at once, while the burst waits.
 
-    In one transaction that first takes the tables in ``PRIME_LOCKS``' order (see there)."""
-    async with conn.transaction():
-        await conn.execute(PRIME_LOCKS)
-        for column, value in _NOTHING.items():
-            await conn.fetchrow(READ[column], Gateway.WOMPI.value, value)
-        written = await conn.fetchrow(GUARDED_WRITE, *_UNMET_GUARD)
+    One statement at a time, as a webhook runs them: priming takes its tables' locks as the hot path does, and
+    whatever waits for those (the suites' reset between tests) waits for the hot path's anyway."""
+    for column, value in _NOTHING.items():
+        await conn.fetchrow(READ[column], Gateway.WOMPI.value, value)
+    written = await conn.fetchrow(GUARDED_WRITE, *_UNMET_GUARD)
+    if written[1]:
+        raise RuntimeError("priming the guarded write found a row to lock")  # never: the order id is NULL
+    for column, value in _NOTHING.items():
+        written = await conn.fetchrow(FRESH_WRITE[column], *_UNMET_FRESH[:14], value, *_UNMET_FRESH[15:])
         if written[1]:
-            raise RuntimeError("priming the guarded write found a row to lock")  # never: the order id is NULL
-        for column, value in _NOTHING.items():
-            written = await conn.fetchrow(FRESH_WRITE[column], *_UNMET_FRESH[:14], value, *_UNMET_FRESH[15:])
-            if written[1]:
-                raise RuntimeError("priming the fresh write found a row to lock")  # never: no transaction matches
-        await conn.fetchrow(FIRST_EVENT, Gateway.WOMPI.value, "")
+            raise RuntimeError("priming the fresh write found a row to lock")  # never: no transaction matches
+    await conn.fetchrow(FIRST_EVENT, Gateway.WOMPI.value, "")
 
 
 @dataclass(frozen=True)

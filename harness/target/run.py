@@ -31,6 +31,7 @@ from harness.postgres import PostgresHandle, provide_postgres
 from harness.stack import free_port, logs_folder, simulator_credentials
 from harness.target import jsonpath
 from harness.target.profile import Login, Profile, fill
+from simulators.common.settings import environment_without_settings
 from supervise import Child, Service
 from supervise import run as run_to_end
 
@@ -198,7 +199,7 @@ def _admin(dsn: str, statement: str) -> None:
 
 def _simulators(stack: contextlib.ExitStack, log_dir: Path) -> dict[str, str]:
     # A user's own PAYHARNESS_SIM_* settings are for `payharness simulators`, not for a target run.
-    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PAYHARNESS_SIM_")} | SIM_ENV
+    env = environment_without_settings() | SIM_ENV
     urls = {}
     for name in ("payu", "wompi", "efecty"):
         service = Service(f"simulator-{name}", [sys.executable, "-m", f"simulators.{name}"], log_dir=log_dir,

@@ -359,6 +359,21 @@ def child_environment(config: Any, gateway: str) -> dict[str, str]:
     return env
 
 
+def environment_without_settings(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``environ`` (default ``os.environ``) without any PAYHARNESS_SIM_* variable: the base environment of a
+    simulator child whose settings a parent decides.
+
+    Why: a child reads PAYHARNESS_SIM_* as its settings (over its defaults), so a user's own, meant for
+    ``payharness simulators``, would reach a child whose parent configured it otherwise — a stack's core
+    expecting the defaults, or a runner that printed what it resolved — and the two would disagree. Matched
+    regardless of case, as pydantic-settings reads the environment.
+
+    Usage: ``env = environment_without_settings() | child_environment(config, "payu")``
+    """
+    source = os.environ if environ is None else environ
+    return {k: v for k, v in source.items() if not k.upper().startswith(ENV_PREFIX)}
+
+
 def redact(value: str) -> str:
     """A secret as printed: its last four characters when long enough to keep the rest hidden."""
     return f"****{value[-4:]}" if len(value) >= 16 else "****"

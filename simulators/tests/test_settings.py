@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from simulators import serve
-from simulators.common.settings import ENV_PREFIX, settings_table
+from simulators.common.settings import ENV_PREFIX, environment_without_settings, settings_table
 from simulators.efecty.__main__ import main as efecty_main
 from simulators.payu import PayUConfig
 from simulators.payu.__main__ import banner as payu_banner
@@ -163,3 +163,35 @@ def test_a_child_given_the_parents_settings_as_variables_builds_the_same_config(
                 m.setenv(name, value)
             child = configs([])[gateway]
         assert child == config, gateway
+
+
+def test_a_childs_base_environment_drops_every_simulator_setting_and_keeps_the_rest() -> None:
+    """What the stack and ``payharness simulators`` hand a child before adding the settings they resolved."""
+    environ = {"PAYHARNESS_SIM_PAYU_API_KEY": "mine", "payharness_sim_seed": "3", "PATH": "/bin",
+               "PAYHARNESS_ARTEFACTS": "/a", "MY_PAYHARNESS_SIM_NOTE": "kept"}
+    assert environment_without_settings(environ) == {"PATH": "/bin", "PAYHARNESS_ARTEFACTS": "/a",
+                                                     "MY_PAYHARNESS_SIM_NOTE": "kept"}
+
+
+def test_the_base_environment_defaults_to_this_processs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAYHARNESS_SIM_WOMPI_EVENTS_URL", "http://127.0.0.1:9/elsewhere")
+    monkeypatch.setenv("PAYHARNESS_OTHER_SETTING", "kept")
+    env = environment_without_settings()
+    assert "PAYHARNESS_SIM_WOMPI_EVENTS_URL" not in env and env["PAYHARNESS_OTHER_SETTING"] == "kept"
+
+
+def test_a_simulator_child_gets_the_settings_its_runner_resolved_not_the_callers_own(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``payharness simulators`` resolves the settings once; a PAYHARNESS_SIM_* variable set after that (or one
+    the user meant for another gateway) must not reach the child beside them."""
+    _, settings = serve.parse_args(["--payu-api-key", "from-flag"])
+    monkeypatch.setenv("PAYHARNESS_SIM_PAYU_API_KEY", "the-callers-own")
+    monkeypatch.setenv("PAYHARNESS_SIM_WOMPI_EVENTS_URL", "http://127.0.0.1:9/elsewhere")
+    service, _ = serve._start("payu", settings, tmp_path)
+    try:
+        sim = {k: v for k, v in service.env.items() if k.startswith(ENV_PREFIX)}
+    finally:
+        service.sock.close()
+    assert sim["PAYHARNESS_SIM_PAYU_API_KEY"] == "from-flag"
+    assert "PAYHARNESS_SIM_WOMPI_EVENTS_URL" not in sim

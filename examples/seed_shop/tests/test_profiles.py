@@ -19,26 +19,17 @@ import pytest
 
 from examples.seed_shop.tests.conftest import card_token
 from examples.seed_shop.tests.events import wompi_event
+from harness.target import jsonpath
+from harness.target.profile import fill
 
 HERE = Path(__file__).resolve().parent.parent
 REPO = HERE.parent.parent
 PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
-def fill(value: Any, values: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        return value.format_map(values)
-    if isinstance(value, dict):
-        return {k: fill(v, values) for k, v in value.items()}
-    if isinstance(value, list):
-        return [fill(v, values) for v in value]
-    return value
-
-
 def pick(path: str, body: Any) -> Any:
-    for part in path.removeprefix("$.").split("."):
-        body = body[part]
-    return body
+    """The value at a profile's JSON path in an answer, read as payharness reads it."""
+    return jsonpath.read(jsonpath.parse(path), body)
 
 
 async def observe(dsn: str, query: str, **params: Any) -> list[Any]:
