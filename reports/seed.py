@@ -1,9 +1,10 @@
 """The seed said / payharness measured: each finding of the seed report beside what its scenarios measured.
 
-A finding is **confirmed** when a scenario it maps to failed (the failure message is the evidence), **not
-reproduced** when every scenario it maps to ran and passed, and **not measured** when none could run here
-(not runnable, with the reason, or not in the run at all); a finding mapped to no scenario is listed as
-**no scenario**, with the file's note. Pure: parsed artefacts in, rows out.
+A finding is **confirmed** when a scenario it maps to failed (the failure messages are the evidence, each
+named by the gateway it went through when the scenario runs once per gateway), **not reproduced** when every
+scenario it maps to ran and passed, and **not measured** when none could run here (not runnable, with the
+reason, or not in the run at all); a finding mapped to no scenario is listed as **no scenario**. Each row
+carries the findings file's note, shown beside what was measured. Pure: parsed artefacts in, rows out.
 
 Usage: ``seed_rows(a.seed_findings, a.scenarios, a.junit)``
 """
@@ -41,14 +42,21 @@ def _measure(scenario_id: str, scenarios: Scenarios, junit: JUnit) -> Measured:
         return Measured(scenario_id, "not in this run", "no such scenario in scenarios.json")
     if found.status == "failed":
         failed = {c.nodeid: c.message for c in junit.cases if c.outcome in ("failed", "error")}
-        messages = [failed[t.nodeid] for t in found.tests if t.outcome == "failed" and t.nodeid in failed]
-        return Measured(scenario_id, "failed", messages[0] if messages else "a linked test failed (no message)")
+        messages = [f"{_case(t.nodeid)}{failed[t.nodeid]}" for t in found.tests
+                    if t.outcome == "failed" and t.nodeid in failed]
+        return Measured(scenario_id, "failed", "; ".join(messages) or "a linked test failed (no message)")
     if found.status == "not runnable":
         return Measured(scenario_id, "not runnable", found.reason)
     if found.status == "passed":
         passed = [t.nodeid.rsplit("::", 1)[-1] for t in found.tests if t.outcome == "passed"]
         return Measured(scenario_id, "passed", ", ".join(passed))
     return Measured(scenario_id, found.status, found.reason or "no test of it ran")
+
+
+def _case(nodeid: str) -> str:
+    """``through payu: `` for a test run once per gateway (``test_x[payu]``); nothing for a plain test."""
+    name = nodeid.rsplit("::", 1)[-1]
+    return f"through {name.split('[', 1)[1].rstrip(']')}: " if name.endswith("]") and "[" in name else ""
 
 
 def _verdict(measured: tuple[Measured, ...]) -> str:
