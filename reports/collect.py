@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from reports.model import CORE_ONLY, Artefacts, source_for
 from reports.parse_bench import parse_bench, parse_bench_db
@@ -49,12 +50,21 @@ _CORE_ONLY_FIELDS = {"coverage": "coverage", "defects": "defects", "mutation": "
                      "bench_db": "bench_db"}
 
 
+# A target audit's load is its own load step, not `payharness load` (which starts the reference core).
+TARGET_LOAD = "payharness audit --target FILE (its load step, python -m load.target; skipped with --no-load)"
+
+
 def for_target(found: Artefacts) -> Artefacts:
     """An audit of a foreign service (run.json names a target): the core-only artefacts it lacks are marked
-    not applicable, with the reason; one that is there anyway is read as it is."""
-    changes = {}
+    not applicable, with the reason (one that is there anyway is read as it is); its load artefacts name the
+    step that writes them."""
+    changes: dict[str, Any] = {}
     for field, name in _CORE_ONLY_FIELDS.items():
         block = getattr(found, field)
         if not block.source.present:
             changes[field] = replace(block, source=block.source.inapplicable(CORE_ONLY[name]))
+    for field in ("load_audit", "load_stats", "load_history", "load_failures"):
+        block = getattr(found, field)
+        changes[field] = replace(block, source=replace(block.source, command=TARGET_LOAD))
+    changes["load_html"] = replace(found.load_html, command=TARGET_LOAD)
     return replace(found, **changes)

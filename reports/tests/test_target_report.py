@@ -46,8 +46,9 @@ def test_core_only_artefacts_of_a_target_audit_are_not_applicable_and_no_issue(f
     sources = a.sources()
     for name, reason in CORE_ONLY.items():
         assert sources[name].not_applicable == reason, name
-    # The target audit's own artefact that is missing still reads as a gap.
+    # The target audit's own artefact that is missing still reads as a gap, produced by its own load step.
     assert _not_measured(foreign) == {"load/audit.json"}
+    assert sources["load_audit"].command.startswith("payharness audit --target FILE (its load step")
 
 
 def test_the_same_folder_without_a_target_lists_the_core_artefacts_as_not_measured(foreign: Path,
