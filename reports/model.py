@@ -104,6 +104,14 @@ class JUnit:
 class ScenarioTest:
     nodeid: str
     outcome: str
+    reason: str = ""  # why it was not runnable (a per-gateway run: "the profile gives no [webhooks] efecty")
+    JSON_PROPERTIES = ("case",)
+
+    @property
+    def case(self) -> str:
+        """The parametrised case of the test (``payu`` for ``test_x[payu]``), empty for a plain test."""
+        name = self.nodeid.rsplit("::", 1)[-1]
+        return name.split("[", 1)[1].removesuffix("]") if name.endswith("]") and "[" in name else ""
 
 
 @dataclass(frozen=True)

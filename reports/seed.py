@@ -42,7 +42,7 @@ def _measure(scenario_id: str, scenarios: Scenarios, junit: JUnit) -> Measured:
         return Measured(scenario_id, "not in this run", "no such scenario in scenarios.json")
     if found.status == "failed":
         failed = {c.nodeid: c.message for c in junit.cases if c.outcome in ("failed", "error")}
-        messages = [f"{_case(t.nodeid)}{failed[t.nodeid]}" for t in found.tests
+        messages = [f"through {t.case}: {failed[t.nodeid]}" if t.case else failed[t.nodeid] for t in found.tests
                     if t.outcome == "failed" and t.nodeid in failed]
         return Measured(scenario_id, "failed", "; ".join(messages) or "a linked test failed (no message)")
     if found.status == "not runnable":
@@ -51,12 +51,6 @@ def _measure(scenario_id: str, scenarios: Scenarios, junit: JUnit) -> Measured:
         passed = [t.nodeid.rsplit("::", 1)[-1] for t in found.tests if t.outcome == "passed"]
         return Measured(scenario_id, "passed", ", ".join(passed))
     return Measured(scenario_id, found.status, found.reason or "no test of it ran")
-
-
-def _case(nodeid: str) -> str:
-    """``through payu: `` for a test run once per gateway (``test_x[payu]``); nothing for a plain test."""
-    name = nodeid.rsplit("::", 1)[-1]
-    return f"through {name.split('[', 1)[1].rstrip(']')}: " if name.endswith("]") and "[" in name else ""
 
 
 def _verdict(measured: tuple[Measured, ...]) -> str:

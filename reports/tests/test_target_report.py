@@ -3,7 +3,9 @@ their reason, not "not measured", not issues and not in the score; its own artef
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,3 +82,22 @@ def test_the_report_says_not_applicable_with_the_reason_and_shows_each_findings_
     assert f"coverage.json not applicable to a foreign service ({CORE_ONLY['coverage']})" in md
     s1 = next(line for line in md.splitlines() if line.startswith("| `S1`"))
     assert "| The shop reads the order and writes it back with no row lock. |" in s1
+
+
+def test_a_gateway_not_runnable_inside_a_scenario_that_ran_is_shown_with_its_reason(foreign: Path, edit: Editor,
+                                                                                   tmp_path: Path) -> None:
+    reason = "the profile gives no [webhooks] efecty"
+
+    def add_efecty(data: dict[str, Any]) -> None:
+        first = next(s for s in data["scenarios"] if s["status"] == "passed")
+        first["tests"].append({"nodeid": "suites/portable/test_webhooks.py::test_x[efecty]",
+                               "outcome": "not runnable", "reason": reason})
+        data["picked"] = first["id"]
+
+    edit("scenarios.json", add_efecty)
+    picked = json.loads((foreign / "scenarios.json").read_text(encoding="utf-8"))["picked"]
+    build_report(foreign, tmp_path / "report")
+    md = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
+    assert f"`{picked}` (passed; not runnable through efecty: {reason})" in md
+    assert f"test_x[efecty]</code> not runnable: {reason}</div>" in html
