@@ -223,7 +223,7 @@ def _artefacts(a: Artefacts) -> Iterable[Issue]:
             yield Issue(
                 "high", "unreadable artefact", f"Artefact {source.path} could not be read", source.error, source, name
             )
-        elif not source.present:
+        elif not source.present and not source.not_applicable:  # not applicable: no gap, no issue
             yield Issue(
                 "medium",
                 "not measured",

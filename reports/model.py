@@ -38,6 +38,17 @@ ARTEFACTS: dict[str, tuple[str, str]] = {
 OPTIONAL_ARTEFACTS: dict[str, tuple[str, str]] = {
     "seed_findings": ("seed_findings.toml", "payharness audit --target FILE (its findings.toml, or --findings)"),
 }
+# Artefacts only the reference core's audit can produce: they measure the core's own code, so an audit of a
+# foreign service (payharness audit --target) shows them as not applicable, with this reason, never as
+# "not measured" (a gap) and never as an issue. Its own artefacts (junit, scenarios, load) stay expected.
+CORE_ONLY: dict[str, str] = {
+    "coverage": "line and branch coverage of the reference core's code (core/); payharness does not instrument "
+                "a service it only reaches over HTTP",
+    "defects": "defects are seeded into the reference core's code; a foreign service's code cannot be seeded",
+    "mutants": "mutation testing mutates the reference core's decision code",
+    "bench": "the webhook benchmark measures the reference core against bare asyncpg and pgbench",
+    "bench_db": "times payharness's embedded Postgres and the reference core's migrated template",
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,7 @@ class Source:
     command: str
     present: bool
     error: str | None = None  # the file exists but could not be parsed
+    not_applicable: str = ""  # why this run cannot produce it (CORE_ONLY in a target audit); empty: it can
     JSON_PROPERTIES = ("usable",)
 
     @property
@@ -56,7 +68,11 @@ class Source:
         return self.present and self.error is None
 
     def failed(self, error: str) -> Source:
-        return Source(self.name, self.path, self.command, self.present, error)
+        return Source(self.name, self.path, self.command, self.present, error, self.not_applicable)
+
+    def inapplicable(self, reason: str) -> Source:
+        """This source, absent and not applicable to the run, with ``reason``."""
+        return Source(self.name, self.path, self.command, self.present, self.error, reason)
 
 
 def source_for(artefacts: Path, name: str) -> Source:
@@ -90,6 +106,14 @@ class JUnit:
 class ScenarioTest:
     nodeid: str
     outcome: str
+    reason: str = ""  # why it was not runnable (a per-gateway run: "the profile gives no [webhooks] efecty")
+    JSON_PROPERTIES = ("case",)
+
+    @property
+    def case(self) -> str:
+        """The parametrised case of the test (``payu`` for ``test_x[payu]``), empty for a plain test."""
+        name = self.nodeid.rsplit("::", 1)[-1]
+        return name.split("[", 1)[1].removesuffix("]") if name.endswith("]") and "[" in name else ""
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,8 @@ def parse_junit(artefacts: Path) -> JUnit:
 
 
 def _scenario(raw: dict[str, Any]) -> Scenario:
-    tests = tuple(ScenarioTest(str(t["nodeid"]), str(t.get("outcome", "not run"))) for t in raw.get("tests", ()))
+    tests = tuple(ScenarioTest(str(t["nodeid"]), str(t.get("outcome", "not run")), str(t.get("reason", "")))
+                  for t in raw.get("tests", ()))
     return Scenario(
         id=str(raw["id"]),
         point=str(raw["point"]),

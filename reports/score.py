@@ -12,7 +12,9 @@
 | performance targets | 10 | rows meeting their targets ÷ rows with a target (load and bench artefacts) |
 
 An input whose artefact is absent, unreadable or empty is *not measured* and counts as 0: a figure the
-run did not produce cannot vouch for the integration, and the page lists it beside the score. Bands:
+run did not produce cannot vouch for the integration, and the page lists it beside the score. An input
+*not applicable* to the audited service (defects and coverage of the reference core, in an audit of a
+foreign service) is left out of both sums, with its reason: no run of that service could produce it. Bands:
 90–100 healthy, 75–89 needs attention, below 75 at risk — and any critical issue makes it "at risk"
 whatever the number; a check that did not finish (an inconclusive mutation run) keeps it from "healthy"
 ("inconclusive" instead). An inconclusive defect-matrix row is both: a critical issue, and not a catch.
@@ -40,7 +42,8 @@ WEIGHTS: tuple[tuple[str, int], ...] = (
     ("performance targets", 10),
 )
 BANDS: tuple[tuple[float, str], ...] = ((90.0, "healthy"), (75.0, "needs attention"), (0.0, "at risk"))
-FORMULA = "score = 100 × Σ weight × value ÷ Σ weight; an input not measured counts as 0"
+FORMULA = ("score = 100 × Σ weight × value ÷ Σ weight; an input not measured counts as 0, one not applicable to "
+           "the audited service is left out of both sums")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class ScoreInput:
     denominator: int
     detail: str
     sources: tuple[Source, ...]
+    not_applicable: str = ""  # why the audited service cannot have this input; it then weighs nothing
 
     JSON_PROPERTIES = ("measured", "points")
 
@@ -77,7 +81,10 @@ class HealthScore:
 def _ratio(name: str, num: int, den: int, usable: bool, detail: str, *sources: Source) -> ScoreInput:
     weight = dict(WEIGHTS)[name]
     value = round(num / den, 4) if usable and den else None
-    return ScoreInput(name, weight, value, num, den, detail if value is not None else "not measured", sources)
+    # An input with a single artefact that the run cannot produce (Source.not_applicable) is not applicable.
+    reason = sources[0].not_applicable if len(sources) == 1 and value is None else ""
+    detail = detail if value is not None else (f"not applicable: {reason}" if reason else "not measured")
+    return ScoreInput(name, weight, value, num, den, detail, sources, reason)
 
 
 def inputs_from(a: Artefacts, perf: Sequence[PerfRow]) -> tuple[ScoreInput, ...]:
@@ -165,7 +172,7 @@ def band_of(score: float, critical: int, inconclusive: int = 0) -> str:
 
 def health_score(inputs: Sequence[ScoreInput], critical: int, inconclusive: int = 0) -> HealthScore:
     """The score and its band; ``inconclusive`` counts checks that did not finish (e.g. a cut-short mutation run)."""
-    total_weight = sum(i.weight for i in inputs)
+    total_weight = sum(i.weight for i in inputs if not i.not_applicable)
     score = round(100 * sum(i.points for i in inputs) / total_weight, 1) if total_weight else 0.0
     sources = tuple({s.path: s for i in inputs for s in i.sources}.values())
     return HealthScore(score, band_of(score, critical, inconclusive), critical, tuple(inputs), FORMULA, sources)

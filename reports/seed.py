@@ -1,9 +1,10 @@
 """The seed said / payharness measured: each finding of the seed report beside what its scenarios measured.
 
-A finding is **confirmed** when a scenario it maps to failed (the failure message is the evidence), **not
-reproduced** when every scenario it maps to ran and passed, and **not measured** when none could run here
-(not runnable, with the reason, or not in the run at all); a finding mapped to no scenario is listed as
-**no scenario**, with the file's note. Pure: parsed artefacts in, rows out.
+A finding is **confirmed** when a scenario it maps to failed (the failure messages are the evidence, each
+named by the gateway it went through when the scenario runs once per gateway), **not reproduced** when every
+scenario it maps to ran and passed, and **not measured** when none could run here (not runnable, with the
+reason, or not in the run at all); a finding mapped to no scenario is listed as **no scenario**. Each row
+carries the findings file's note, shown beside what was measured. Pure: parsed artefacts in, rows out.
 
 Usage: ``seed_rows(a.seed_findings, a.scenarios, a.junit)``
 """
@@ -41,8 +42,9 @@ def _measure(scenario_id: str, scenarios: Scenarios, junit: JUnit) -> Measured:
         return Measured(scenario_id, "not in this run", "no such scenario in scenarios.json")
     if found.status == "failed":
         failed = {c.nodeid: c.message for c in junit.cases if c.outcome in ("failed", "error")}
-        messages = [failed[t.nodeid] for t in found.tests if t.outcome == "failed" and t.nodeid in failed]
-        return Measured(scenario_id, "failed", messages[0] if messages else "a linked test failed (no message)")
+        messages = [f"through {t.case}: {failed[t.nodeid]}" if t.case else failed[t.nodeid] for t in found.tests
+                    if t.outcome == "failed" and t.nodeid in failed]
+        return Measured(scenario_id, "failed", "; ".join(messages) or "a linked test failed (no message)")
     if found.status == "not runnable":
         return Measured(scenario_id, "not runnable", found.reason)
     if found.status == "passed":

@@ -4,7 +4,12 @@ A scenario needs some requests (create an order, pay through a gateway) and some
 status, the amount paid, the transactions); what the profile does not give makes the scenario "not
 runnable" with the missing fields named — never skipped quietly, never counted as passed.
 
-Usage: ``why_not(profile, "T-WEBHOOK-RACE")`` → ``None`` (runnable) or ``"no [webhooks] for wompi or payu"``.
+Webhook scenarios run once per gateway (``WEBHOOK_GATEWAYS``): each gateway the profile can pay through and
+gives a webhook path for is attacked with its own signed events; any other is "not runnable" for that gateway,
+with the reason, while the scenario's verdict comes from the gateways that ran.
+
+Usage: ``why_not(profile, "T-WEBHOOK-RACE", gateway="payu")`` → ``None`` (runnable) or
+``"the profile gives no [webhooks] payu"``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,13 @@ from harness.target.profile import Profile
 
 # Gateways whose events payharness can sign, in the order a webhook scenario picks them.
 SIGNED_GATEWAYS = ("wompi", "payu")
+# Every gateway a webhook scenario is run for (one test each); Efecty's turn is "not runnable" with a reason.
+WEBHOOK_GATEWAYS = ("wompi", "payu", "efecty")
+# Efecty publishes no webhook: the simulator's optional push (simulators/efecty/notify.py) is its own format,
+# a "payment.created" with no decline and no transaction id, so the approve/decline/replay scenarios cannot be
+# written for it. A profile's Efecty webhook path is kept, and these scenarios say why they did not use it.
+UNSIGNED_REASON = {"efecty": "payharness signs no Efecty events for these scenarios (Efecty has no public webhook; "
+                             "the simulator's push is a payment.created of its own format, with no decline)"}
 WEBHOOK = ("T-WEBHOOK-RACE", "T-WEBHOOK-CONFLICT", "T-WEBHOOK-REPLAY", "T-WEBHOOK-FORGED", "T-WEBHOOK-TAMPERED",
            "T-WEBHOOK-LARGE", "T-MONEY-DECIMAL", "T-MONEY-AMOUNT-MISMATCH", "T-DB-UNIQUE-GATEWAY-ID")
 OBSERVED: dict[str, tuple[str, ...]] = {
@@ -36,10 +48,32 @@ def webhook_gateway(profile: Profile) -> str | None:
     return next((g for g in SIGNED_GATEWAYS if g in profile.api.pay and g in profile.webhooks), None)
 
 
-def why_not(profile: Profile, scenario: str) -> str | None:
-    """None when ``scenario`` can run against ``profile``; otherwise what the profile lacks, in one line."""
+# What a gateway itself rules out, whatever the profile says (gateways.md §1: PayU's TX_VALUE for Colombia
+# "cannot include decimals", and the PayU simulator refuses COP amounts with cents).
+GATEWAY_CANNOT = {("T-MONEY-DECIMAL", "payu"): "PayU Colombia charges whole pesos only, so a total with cents "
+                                               "(the amounts a float cannot hold) cannot be paid through it"}
+
+
+def why_not_gateway(profile: Profile, gateway: str, scenario: str | None = None) -> str | None:
+    """None when webhook scenarios (or ``scenario``) can attack ``gateway`` on this profile; otherwise why not."""
+    missing = [field for field, given in ((f"[webhooks] {gateway}", gateway in profile.webhooks),
+                                          (f"[api.pay.{gateway}]", gateway in profile.api.pay)) if not given]
+    if missing:
+        return "the profile gives no " + ", no ".join(missing)
+    return UNSIGNED_REASON.get(gateway) or GATEWAY_CANNOT.get((scenario or "", gateway))
+
+
+def why_not(profile: Profile, scenario: str, gateway: str | None = None) -> str | None:
+    """None when ``scenario`` can run against ``profile``; otherwise what the profile lacks, in one line.
+
+    ``gateway``: a webhook scenario's run for that gateway (the others ignore it); without it, any gateway.
+    """
     if scenario not in SCENARIOS:
         raise KeyError(f"no portable scenario {scenario}")
+    if scenario in WEBHOOK and gateway is not None:
+        reason = why_not_gateway(profile, gateway, scenario)
+        if reason is not None:
+            return reason
     missing = [f"observe.{name}" for name in OBSERVED.get(scenario, ()) if getattr(profile.observe, name) is None]
     if scenario in WEBHOOK and webhook_gateway(profile) is None:
         missing.insert(0, "a gateway with both [api.pay.<gateway>] and [webhooks] <gateway> (wompi or payu: "

@@ -52,3 +52,16 @@ def test_no_findings_file_means_no_section_and_a_file_is_parsed(tmp_path: Path) 
     assert parsed is not None and parsed.source.usable
     race = SeedFinding("S1", "Race", "1.3", "high", False, ("T-WEBHOOK-RACE", "T-WEBHOOK-CONFLICT"))
     assert parsed.findings == (race,)
+
+
+def test_a_scenario_run_once_per_gateway_gives_the_evidence_of_each_gateway_that_failed() -> None:
+    tests = (ScenarioTest("s/t.py::test_a[payu]", "failed"), ScenarioTest("s/t.py::test_a[wompi]", "failed"),
+             ScenarioTest("s/t.py::test_a[efecty]", "not runnable"))
+    scenarios = Scenarios(SRC, (Scenario("T-A", "webhooks", "T-A", "seed-finding", True, "", "failed", tests),))
+    junit = JUnit(SRC, (CaseResult("s/t.py::test_a[payu]", 1.0, "failed", "forged approvals answered [200, 200]"),
+                        CaseResult("s/t.py::test_a[wompi]", 1.0, "failed", "forged approvals moved the order")))
+    findings = SeedFindings(SRC, (SeedFinding("S8", "bypass", "1.3", "low", False, ("T-A",)),))
+    section = seed_section(findings, scenarios, junit)
+    assert section is not None
+    assert section.rows[0].measured[0].evidence == (
+        "through payu: forged approvals answered [200, 200]; through wompi: forged approvals moved the order")

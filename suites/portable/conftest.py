@@ -16,7 +16,7 @@ import pytest
 
 from harness.postgres import PostgresHandle
 from harness.pytest_scenarios import not_runnable, scenario_ids
-from harness.target.applicability import why_not
+from harness.target.applicability import WEBHOOK_GATEWAYS, why_not
 from harness.target.preflight import PreflightFailed, preflight
 from harness.target.profile import Profile, ProfileError, load_profile
 from harness.target.run import TargetFailed, TargetRun
@@ -32,11 +32,20 @@ def target_profile(request: pytest.FixtureRequest) -> Profile:
         pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
+@pytest.fixture(params=WEBHOOK_GATEWAYS)
+def gateway(request: pytest.FixtureRequest) -> str:
+    """The gateway a webhook scenario attacks: each test asking for it runs once per gateway."""
+    return str(request.param)
+
+
 @pytest.fixture(autouse=True)
 def _applicable(request: pytest.FixtureRequest, target_profile: Profile) -> None:
-    """Each scenario the test names must be supported by the profile; otherwise "not runnable" and why."""
+    """Each scenario the test names must be supported by the profile (for the test's gateway, if it has one);
+    otherwise "not runnable" and why."""
+    callspec = getattr(request.node, "callspec", None)
+    gateway = callspec.params.get("gateway") if callspec is not None else None
     for scenario in scenario_ids(request.node):
-        reason = why_not(target_profile, scenario)
+        reason = why_not(target_profile, scenario, gateway)
         if reason is not None:
             pytest.skip(not_runnable(reason))
 

@@ -2,11 +2,12 @@
 
 Events are signed here with the simulators' signers (``suites.support.events``), carrying the reference the
 service answered when it started the payment, so what reaches the service, and when, is the scenario's
-choice alone. Wompi is preferred; PayU confirmations when the profile has no Wompi webhook.
+choice alone. Each webhook scenario runs once per gateway (the ``gateway`` fixture): a Wompi event is a signed
+JSON document, a PayU confirmation a signed form.
 
 Usage::
 
-    payment = await pending_payment(target, Decimal("50000.00"))
+    payment = await pending_payment(target, "wompi", Decimal("50000.00"))
     body, headers = event(target, payment, status="APPROVED")
     await target.post_webhook(payment.gateway, body, headers)
 """
@@ -20,7 +21,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from harness.target.applicability import webhook_gateway
 from harness.target.target import Answer, Target
 from suites.support.events import form_body, payu_confirmation, wompi_event_dict
 
@@ -69,13 +69,18 @@ def _retry_after(answer: Answer) -> float | None:
         return None
 
 
-async def pending_payment(target: Target, total: Decimal) -> Payment:
-    gateway = webhook_gateway(target.profile)
-    assert gateway is not None  # the scenario's applicability checked it
+async def pending_payment(target: Target, gateway: str, total: Decimal) -> Payment:
+    """An order of ``total`` with a ``gateway`` payment started and not yet settled (the events will settle it)."""
     order_id = await new_order(target, total)
     paid = await pay_patiently(target, gateway, order_id, total)
     assert 200 <= paid.status < 300 and paid.reference, (
         f"starting a {gateway} payment of order {order_id} answered {paid.status}: {paid.text[:200]}")
+    # The payment must wait for the scenario's events, or every verdict after this would lie. Checked only
+    # where the profile observes the status: a scenario needs no more of the profile than it names.
+    state = await target.order_state(order_id) if target.profile.observe.order_status is not None else "unknown"
+    assert state != "paid", (f"api.pay.{gateway} settled order {order_id} at once (its answer: {paid.text[:160]});"
+                             f" webhook scenarios need a payment that waits for the gateway's event (for PayU, a "
+                             f"card whose holder is PENDING)")
     gateway_id = paid.gateway_id or f"{secrets.randbelow(10**6)}-{secrets.token_hex(5)}"
     return Payment(gateway, order_id, total, str(paid.reference), str(gateway_id))
 

@@ -15,9 +15,10 @@ EFECTY_PAYMENTS = 20
 
 
 @pytest.mark.scenario("T-DB-UNIQUE-GATEWAY-ID")
-async def test_two_events_with_one_gateway_transaction_id_leave_one_row_with_it(target: Target) -> None:
-    first = await pending_payment(target, Decimal("50000.00"))
-    second = await pending_payment(target, Decimal("60000.00"))
+async def test_two_events_with_one_gateway_transaction_id_leave_one_row_with_it(target: Target,
+                                                                               gateway: str) -> None:
+    first = await pending_payment(target, gateway, Decimal("50000.00"))
+    second = await pending_payment(target, gateway, Decimal("60000.00"))
     shared = first.gateway_id
     answers = [(await target.post_webhook(first.gateway, *event(target, first, gateway_id=shared))).status_code,
                (await target.post_webhook(second.gateway, *event(target, second, gateway_id=shared))).status_code]

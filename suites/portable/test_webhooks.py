@@ -1,4 +1,8 @@
-"""Webhook scenarios on any profiled service: races, conflicts, replays, forged, tampered and oversized events."""
+"""Webhook scenarios on any profiled service: races, conflicts, replays, forged, tampered and oversized events.
+
+Each runs once per gateway (the ``gateway`` fixture): Wompi events and PayU confirmations, each signed as that
+gateway signs; a gateway the profile gives no webhook path (or no payment) for is "not runnable" with the reason.
+"""
 
 from __future__ import annotations
 
@@ -37,9 +41,10 @@ async def _post(target: Target, gateway: str, body: bytes, headers: dict[str, st
 
 
 @pytest.mark.scenario("T-WEBHOOK-RACE")
-async def test_one_approval_delivered_twenty_times_at_once_pays_once_with_one_transaction(target: Target) -> None:
+async def test_one_approval_delivered_twenty_times_at_once_pays_once_with_one_transaction(
+        target: Target, gateway: str) -> None:
     for round_ in range(1, ROUNDS + 1):
-        payment = await pending_payment(target, TOTAL)
+        payment = await pending_payment(target, gateway, TOTAL)
         before = await target.transactions(payment.order_id)
         body, headers = event(target, payment)
         answers = await asyncio.gather(*(_post(target, payment.gateway, body, headers) for _ in range(COPIES)))
@@ -51,9 +56,10 @@ async def test_one_approval_delivered_twenty_times_at_once_pays_once_with_one_tr
 
 
 @pytest.mark.scenario("T-WEBHOOK-CONFLICT")
-async def test_approved_and_declined_at_once_leave_status_money_and_transactions_agreeing(target: Target) -> None:
+async def test_approved_and_declined_at_once_leave_status_money_and_transactions_agreeing(
+        target: Target, gateway: str) -> None:
     for round_ in range(1, ROUNDS + 1):
-        payment = await pending_payment(target, TOTAL)
+        payment = await pending_payment(target, gateway, TOTAL)
         approve, decline = event(target, payment), event(target, payment, status="DECLINED")
         answers = await asyncio.gather(*(_post(target, payment.gateway, *(approve if i % 2 else decline))
                                          for i in range(10)))
@@ -69,8 +75,8 @@ async def test_approved_and_declined_at_once_leave_status_money_and_transactions
 
 
 @pytest.mark.scenario("T-WEBHOOK-REPLAY")
-async def test_the_same_signed_event_sent_again_later_changes_nothing(target: Target) -> None:
-    payment = await pending_payment(target, TOTAL)
+async def test_the_same_signed_event_sent_again_later_changes_nothing(target: Target, gateway: str) -> None:
+    payment = await pending_payment(target, gateway, TOTAL)
     body, headers = event(target, payment)
     first = await _post(target, payment.gateway, body, headers)
     state, paid = await target.order_state(payment.order_id), await target.amount_paid(payment.order_id)
@@ -94,8 +100,9 @@ def _refused(answer: int | str) -> bool:
 
 
 @pytest.mark.scenario("T-WEBHOOK-FORGED")
-async def test_events_with_a_wrong_or_missing_signature_are_refused_and_change_nothing(target: Target) -> None:
-    payment = await pending_payment(target, TOTAL)
+async def test_events_with_a_wrong_or_missing_signature_are_refused_and_change_nothing(
+        target: Target, gateway: str) -> None:
+    payment = await pending_payment(target, gateway, TOTAL)
     wrong = event_fields(target, payment, secret="not-the-secret-" + "0" * 16)
     missing = unsigned(payment, event_fields(target, payment))
     answers = [await _post(target, payment.gateway, *encode(payment, wrong)),
@@ -105,8 +112,9 @@ async def test_events_with_a_wrong_or_missing_signature_are_refused_and_change_n
 
 
 @pytest.mark.scenario("T-WEBHOOK-TAMPERED")
-async def test_a_signed_event_altered_after_signing_is_refused_and_changes_nothing(target: Target) -> None:
-    payment = await pending_payment(target, TOTAL)
+async def test_a_signed_event_altered_after_signing_is_refused_and_changes_nothing(
+        target: Target, gateway: str) -> None:
+    payment = await pending_payment(target, gateway, TOTAL)
     status_changed = tampered(target, payment, signed_status="DECLINED", signed_amount=payment.total)
     amount_changed = tampered(target, payment, signed_status="APPROVED", signed_amount=Decimal("1.00"))
     answers = [await _post(target, payment.gateway, *encode(payment, status_changed)),
@@ -116,8 +124,8 @@ async def test_a_signed_event_altered_after_signing_is_refused_and_changes_nothi
 
 
 @pytest.mark.scenario("T-WEBHOOK-LARGE")
-async def test_an_oversized_webhook_body_is_refused_and_stores_nothing(target: Target) -> None:
-    payment = await pending_payment(target, TOTAL)
+async def test_an_oversized_webhook_body_is_refused_and_stores_nothing(target: Target, gateway: str) -> None:
+    payment = await pending_payment(target, gateway, TOTAL)
     fields = padded(payment, event_fields(target, payment), 1024 * 1024 + 1024)
     body, headers = encode(payment, fields)
     answer = await _post(target, payment.gateway, body, headers)

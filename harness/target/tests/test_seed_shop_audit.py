@@ -21,26 +21,35 @@ WEAK_FAILS = {"T-WEBHOOK-RACE", "T-WEBHOOK-CONFLICT", "T-WEBHOOK-FORGED", "T-WEB
               "T-MONEY-DECIMAL", "T-MONEY-AMOUNT-MISMATCH", "T-DB-UNIQUE-GATEWAY-ID", "T-API-VALIDATION",
               "T-API-RATE-LIMIT", "T-API-ERROR-SHAPE"}
 SEED_HIGH = ("S1", "S2", "S3")  # the seed's three high-priority findings: race, isolation, float money
+# The weak shop's PayU confirmation handler, attacked on its own: it checks PayU's sign (with ==) but answers 200
+# to anything, stores a second transaction row, applies any amount and takes no lock. An exact replay is caught
+# (its event id is PayU's transaction id), and PayU charges whole pesos, so exact decimals are not runnable.
+PAYU_WEAK_FAILS = {"T-WEBHOOK-RACE", "T-WEBHOOK-CONFLICT", "T-WEBHOOK-FORGED", "T-WEBHOOK-TAMPERED", "T-WEBHOOK-LARGE",
+                   "T-MONEY-AMOUNT-MISMATCH", "T-DB-UNIQUE-GATEWAY-ID"}
 
 
-def _audit(profile: Path, out: Path) -> tuple[int, dict[str, str], str]:
+def _audit(profile: Path, out: Path) -> tuple[int, dict[str, str], str, dict[str, str]]:
     done = subprocess.run([sys.executable, "-m", "harness.cli", "audit", "--target", str(profile), "--no-load",
                            "--artefacts", str(out)], cwd=repo_root(), capture_output=True, text=True, timeout=900)
     assert (out / "scenarios.json").is_file(), f"exit {done.returncode}: {done.stdout[-2500:]} {done.stderr[-1500:]}"
     scenarios = json.loads((out / "scenarios.json").read_text())["scenarios"]
     report = (out / "report" / "report.md").read_text(encoding="utf-8")
-    return done.returncode, {s["id"]: s["status"] for s in scenarios}, report
+    payu = {s["id"]: t["outcome"] for s in scenarios for t in s["tests"] if t["nodeid"].endswith("[payu]")}
+    return done.returncode, {s["id"]: s["status"] for s in scenarios}, report, payu
 
 
 def test_the_weak_shop_reproduces_the_seeds_findings_and_the_hardened_one_is_clean(tmp_path: Path) -> None:
-    code, statuses, report = _audit(SHOP / "target.toml", tmp_path / "weak")
+    code, statuses, report, payu = _audit(SHOP / "target.toml", tmp_path / "weak")
     assert code == 1
     assert {s for s, status in statuses.items() if status == "failed"} == WEAK_FAILS, statuses
+    assert {s for s, outcome in payu.items() if outcome == "failed"} == PAYU_WEAK_FAILS, payu
+    assert payu["T-MONEY-DECIMAL"] == "not runnable", payu
     seed_rows = {line.split("|")[1].strip(" `"): line for line in report.splitlines()
                  if line.startswith("| `S") and line.count("|") > 6}
     for finding in SEED_HIGH:
         assert seed_rows[finding].rstrip(" |").endswith("**confirmed**"), seed_rows[finding]
 
-    code, statuses, report = _audit(SHOP / "target-fixed.toml", tmp_path / "fixed")
+    code, statuses, report, payu = _audit(SHOP / "target-fixed.toml", tmp_path / "fixed")
     assert code == 0, statuses
     assert set(statuses.values()) == {"passed"}, statuses
+    assert {s for s, outcome in payu.items() if outcome == "passed"} == PAYU_WEAK_FAILS | {"T-WEBHOOK-REPLAY"}, payu

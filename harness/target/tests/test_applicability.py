@@ -1,0 +1,60 @@
+"""Which webhook scenarios run per gateway: from [api.pay.*] and [webhooks], and what a gateway rules out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.paths import repo_root
+from harness.target.applicability import WEBHOOK, WEBHOOK_GATEWAYS, why_not
+from harness.target.profile import Profile, load_profile
+
+CORE = repo_root() / "harness" / "target" / "core.toml"
+SEED = repo_root() / "examples" / "seed_shop" / "target.toml"
+TINY = Path(__file__).with_name("tiny_shop.toml")
+
+
+def _without_webhook(profile: Profile, gateway: str) -> Profile:
+    return profile.model_copy(update={"webhooks": {g: p for g, p in profile.webhooks.items() if g != gateway}})
+
+
+@pytest.mark.parametrize("path", [CORE, SEED], ids=["core", "seed-shop"])
+def test_payu_webhooks_are_attacked_wherever_the_profile_pays_through_payu_and_names_its_webhook(path: Path) -> None:
+    profile = load_profile(path)
+    for scenario in WEBHOOK:
+        assert why_not(profile, scenario, "wompi") is None, scenario
+        if scenario != "T-MONEY-DECIMAL":
+            assert why_not(profile, scenario, "payu") is None, scenario
+
+
+def test_a_gateway_without_a_webhook_path_is_not_runnable_for_that_gateway_only() -> None:
+    profile = _without_webhook(load_profile(SEED), "payu")
+    assert why_not(profile, "T-WEBHOOK-FORGED", "payu") == "the profile gives no [webhooks] payu"
+    assert why_not(profile, "T-WEBHOOK-FORGED", "wompi") is None
+    assert why_not(profile, "T-WEBHOOK-FORGED") is None  # the scenario itself still runs (through Wompi)
+
+
+def test_a_gateway_the_service_cannot_be_paid_through_names_both_missing_fields() -> None:
+    assert why_not(load_profile(TINY), "T-WEBHOOK-RACE", "payu") == (
+        "the profile gives no [webhooks] payu, no [api.pay.payu]")
+
+
+def test_efecty_is_not_runnable_with_or_without_a_webhook_path_and_says_why() -> None:
+    profile = load_profile(SEED)
+    assert why_not(profile, "T-WEBHOOK-REPLAY", "efecty") == "the profile gives no [webhooks] efecty"
+    with_path = profile.model_copy(update={"webhooks": {**profile.webhooks, "efecty": "/webhooks/efecty"}})
+    reason = why_not(with_path, "T-WEBHOOK-REPLAY", "efecty")
+    assert reason is not None and reason.startswith("payharness signs no Efecty events"), reason
+
+
+def test_exact_decimal_totals_are_not_runnable_through_payu_whose_colombian_amounts_are_whole_pesos() -> None:
+    reason = why_not(load_profile(CORE), "T-MONEY-DECIMAL", "payu")
+    assert reason is not None and "whole pesos" in reason
+    assert why_not(load_profile(CORE), "T-MONEY-AMOUNT-MISMATCH", "payu") is None
+
+
+def test_non_webhook_scenarios_ignore_the_gateway() -> None:
+    profile = load_profile(TINY)
+    for gateway in WEBHOOK_GATEWAYS:
+        assert why_not(profile, "T-API-VALIDATION", gateway) is None
