@@ -147,6 +147,12 @@ async def payu_confirmation(request: Request) -> JSONResponse:
         unmatched = await record_unmatched(pool, incoming,
                                            "transaction_id is not a PayU attempt for this reference_sale")
         return JSONResponse(unmatched.body, status_code=unmatched.status_code)
+    if first.known_gateway_id is not None and confirmed is not TransactionStatus.APPROVED:
+        # Another PayU transaction under our reference than the charge PayU named to the core: its failure says
+        # nothing about our charge, which may still take the money. Ending our attempt on it would make the order
+        # payable again while that charge is live (a second charge). Recorded against the attempt, no change —
+        # as the reference lookup holds such a record (core/api/resolve.py). Only money taken moves the order.
+        confirmed = TransactionStatus.PENDING
     result = await record_and_apply(pool, _with_status(incoming, confirmed), match=ours)
     if result is None:  # the attempt was found a moment ago; RESTRICT foreign keys keep it
         raise LookupError(f"attempt {form['reference_sale']} vanished")
