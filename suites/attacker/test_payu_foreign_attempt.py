@@ -27,14 +27,23 @@ from suites.support.http import client
 AMOUNT = Decimal("50000.00")
 
 
-async def _submit_foreign_decline(live: Live, reference: str) -> str:
-    """A second PayU transaction under our reference, declined (the sandbox's REJECTED card)."""
-    body = card_request(reference, value=int(AMOUNT), holder="REJECTED", cvv="666", expiration="2030/07")
+async def _submit_foreign(live: Live, reference: str, *, approve: bool = False) -> str:
+    """A second PayU transaction under our reference: declined (the sandbox's REJECTED card) or approved."""
+    if approve:
+        body = card_request(reference, value=int(AMOUNT))
+    else:
+        body = card_request(reference, value=int(AMOUNT), holder="REJECTED", cvv="666", expiration="2030/07")
     async with client(base_url=live.urls["payu"], timeout=30) as payu:
         response = await payu.post(PAYMENTS_PATH, json=body)
     answer = response.json()["transactionResponse"]
-    assert answer["state"] == "DECLINED", answer
+    assert answer["state"] == ("APPROVED" if approve else "DECLINED"), answer
     return str(answer["transactionId"])
+
+
+def _confirmation(live: Live, reference: str, status: str, transaction_id: str) -> tuple[bytes, dict[str, str]]:
+    return form_body(payu_confirmation(reference_sale=reference, value=AMOUNT, status=status,
+                                       api_key=live.creds["payu"]["api_key"],
+                                       merchant_id=live.creds["payu"]["merchant_id"], transaction_id=transaction_id))
 
 
 @pytest.mark.scenario("ATTACK-PAYU-FOREIGN-ATTEMPT")
@@ -45,11 +54,8 @@ async def test_a_failed_confirmation_of_another_payu_transaction_leaves_our_pend
     ours = str(uuid.uuid4())  # the id PayU gave the core for its charge, still pending
     seeded = await seed_transaction(core_db, gateway="payu", amount=AMOUNT, gateway_transaction_id=ours)
     reference = str(seeded["reference"])
-    foreign = await _submit_foreign_decline(live, reference)
-    form = payu_confirmation(reference_sale=reference, value=AMOUNT, status=status,
-                             api_key=live.creds["payu"]["api_key"], merchant_id=live.creds["payu"]["merchant_id"],
-                             transaction_id=foreign)
-    body, headers = form_body(form)
+    foreign = await _submit_foreign(live, reference)
+    body, headers = _confirmation(live, reference, status, foreign)
     response = await core.post("/webhooks/payu", content=body, headers=headers)
     assert response.status_code < 500, response.text
     txn = await core_db.fetchrow("SELECT status, gateway_transaction_id FROM order_transactions WHERE id = $1",
@@ -58,3 +64,25 @@ async def test_a_failed_confirmation_of_another_payu_transaction_leaves_our_pend
     # Our charge is still live: the attempt pending with its own id, the order neither failed nor payable again.
     assert dict(txn) == {"status": "pending", "gateway_transaction_id": ours}
     assert dict(order) == {"status": "pending", "approved_amount": Decimal("0.00")}
+
+
+@pytest.mark.scenario("ATTACK-PAYU-FOREIGN-ATTEMPT")
+@pytest.mark.parametrize("foreign_first", [False, True])
+async def test_two_approved_payu_charges_under_our_reference_flag_the_order(
+    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection, foreign_first: bool
+) -> None:
+    # PayU took the money twice under one reference: our charge and another transaction. The order must not look
+    # simply paid: one charge is owed back, so the order is flagged for a refund and the anomaly says why.
+    ours = str(uuid.uuid4())
+    seeded = await seed_transaction(core_db, gateway="payu", amount=AMOUNT, gateway_transaction_id=ours)
+    reference = str(seeded["reference"])
+    foreign = await _submit_foreign(live, reference, approve=True)
+    order_of = [foreign, ours] if foreign_first else [ours, foreign]
+    for transaction_id in order_of:
+        body, headers = _confirmation(live, reference, "APPROVED", transaction_id)
+        response = await core.post("/webhooks/payu", content=body, headers=headers)
+        assert response.status_code < 500, response.text
+    order = await core_db.fetchrow("SELECT status, flagged_for_refund FROM orders WHERE id = $1", seeded["order_id"])
+    assert dict(order) == {"status": "paid", "flagged_for_refund": True}
+    kinds = {r["kind"] for r in await core_db.fetch("SELECT kind FROM payment_anomalies")}
+    assert "double_payment" in kinds
