@@ -6,9 +6,9 @@ For each detail line (user reference = payment code):
 |---|---|---|
 | no such code | anomaly ``unknown_reference`` | ``unknown`` |
 | amount differs from the voucher | anomaly ``amount_mismatch``, nothing confirmed | ``mismatched`` |
-| code expired, or the collection day is after the expiry day (Bogota) | anomaly ``paid_after_expiry`` | ``expired`` |
+| code expired, or the collection day is after the expiry day (Bogota) | anomaly ``paid_after_expiry``, order flagged | ``expired`` |
 | code paid by this same line, or by an admin (the line becomes its evidence) | nothing | ``already_confirmed`` |
-| code already paid by another line | anomaly ``double_payment`` | ``duplicates`` |
+| code already paid by another line | anomaly ``double_payment``, order flagged | ``duplicates`` |
 | pending code, amount equal, in time | confirm through the ledger (transaction approved, voucher paid) | ``matched`` |
 
 Then unpaid vouchers past their expiry are asked about at Efecty; those Efecty reports expired (or never
@@ -43,6 +43,7 @@ from core.db.models import (
     EfectyPayment,
     EfectyStatus,
     Gateway,
+    Order,
     OrderTransaction,
     PaymentAnomaly,
     TransactionStatus,
@@ -58,6 +59,7 @@ log = logging.getLogger("payharness.core.reconcile")
 efecty_t = cast(Table, EfectyPayment.__table__)
 anomalies_t = cast(Table, PaymentAnomaly.__table__)
 txns_t = cast(Table, OrderTransaction.__table__)
+orders_t = cast(Table, Order.__table__)
 SWEEP_LIMIT = 500
 
 
@@ -124,6 +126,13 @@ async def _anomaly_once(
         transaction_id=transaction_id,
     )
     return True
+
+
+async def _flag_uncounted(conn: AsyncConnection, order: LockedOrder, reason: str) -> None:
+    """Cash the file shows and the core counts nowhere is owed back: flag the order, as the webhook path flags an
+    approval it cannot count (ledger.change_for). The caller holds the order's lock."""
+    await conn.execute(update(orders_t).where(orders_t.c.id == order.id)
+                       .values(flagged_for_refund=True, flag_reason=reason))
 
 
 async def _evidence_key(conn: AsyncConnection, transaction_id: int | None) -> str | None:
@@ -214,10 +223,16 @@ async def _reconcile_line(conn: AsyncConnection, day: date, detail: Detail) -> t
         if confirmed_by is None or confirmed_by == key:
             return LineResult.ALREADY_CONFIRMED, False
         facts["confirmed_by"] = confirmed_by
-        return LineResult.DUPLICATE, await _anomaly_once(conn, AnomalyKind.DOUBLE_PAYMENT, key, facts, **ids)
+        new = await _anomaly_once(conn, AnomalyKind.DOUBLE_PAYMENT, key, facts, **ids)
+        if new:
+            await _flag_uncounted(conn, order, f"double payment: Efecty code {detail.user_reference} paid again")
+        return LineResult.DUPLICATE, new
     if payment.status is EfectyStatus.EXPIRED or day > payment.expires_at.astimezone(BOGOTA).date():
         facts["expires_at"] = payment.expires_at.isoformat()
-        return LineResult.EXPIRED, await _anomaly_once(conn, AnomalyKind.PAID_AFTER_EXPIRY, key, facts, **ids)
+        new = await _anomaly_once(conn, AnomalyKind.PAID_AFTER_EXPIRY, key, facts, **ids)
+        if new:
+            await _flag_uncounted(conn, order, f"Efecty code {detail.user_reference} paid after its expiry")
+        return LineResult.EXPIRED, new
     paid_at = datetime.combine(day, time(0, 0), BOGOTA)
     evidence = {"source_key": key, "via": "asobancaria", **facts}
     await confirm_voucher(conn, order, payment, paid_at=paid_at, evidence=evidence)
