@@ -6,7 +6,7 @@ For each detail line (user reference = payment code):
 |---|---|---|
 | no such code | anomaly ``unknown_reference`` | ``unknown`` |
 | amount differs from the voucher | anomaly ``amount_mismatch``, nothing confirmed | ``mismatched`` |
-| code expired, or the collection day is after the expiry day (Bogota) | anomaly ``paid_after_expiry``, order flagged | ``expired`` |
+| code expired, or collected after the expiry day (Bogota) | ``paid_after_expiry``, order flagged | ``expired`` |
 | code paid by this same line, or by an admin (the line becomes its evidence) | nothing | ``already_confirmed`` |
 | code already paid by another line | anomaly ``double_payment``, order flagged | ``duplicates`` |
 | pending code, amount equal, in time | confirm through the ledger (transaction approved, voucher paid) | ``matched`` |
@@ -18,7 +18,9 @@ evidence of the money.
 Running twice changes nothing the second time: a line's identity (day, sequence, code) is stored with the
 confirmation and with each anomaly, an anomaly is recorded only if none with that identity exists, and
 each line is processed under a transaction-level advisory lock on its identity, so two concurrent runs
-cannot both record it. Amounts and codes are compared exactly; the file carries no time of day, so a
+cannot both record it. A line is the one that confirmed its code only if its operation id and authorization
+code match that confirmation's as well: a file may repeat a sequence number, and a second payment must not pass
+for the first. Amounts and codes are compared exactly; the file carries no time of day, so a
 payment on the expiry day counts as in time and ``paid_at`` is the start of the collection day in Bogota.
 
 Usage::
@@ -135,21 +137,34 @@ async def _flag_uncounted(conn: AsyncConnection, order: LockedOrder, reason: str
                        .values(flagged_for_refund=True, flag_reason=reason))
 
 
-async def _evidence_key(conn: AsyncConnection, transaction_id: int | None) -> str | None:
+async def _evidence(conn: AsyncConnection, transaction_id: int | None) -> dict[str, Any]:
+    """How the voucher's payment was confirmed (``confirm_voucher``'s evidence); empty when it never was."""
     if transaction_id is None:
-        return None
+        return {}
     response = (
         await conn.execute(select(txns_t.c.gateway_response).where(txns_t.c.id == transaction_id))
     ).scalar_one_or_none()
-    confirmation = (response or {}).get("confirmation") or {}
-    return confirmation.get("source_key")
+    return dict((response or {}).get("confirmation") or {})
 
 
-async def _claim_admin_confirmation(conn: AsyncConnection, transaction_id: int, key: str) -> None:
+# What tells two payments of one code apart within a day besides the sequence number: a file may repeat a
+# sequence (numbered per batch, or simply wrong), and a line's key (day, sequence, code) would then take a
+# second payment for the first. Evidence written before these were kept lacks them and counts as the same line.
+_PAYMENT_FIELDS = ("operation_id", "authorization_code")
+
+
+def _same_line(evidence: dict[str, Any], key: str, facts: dict[str, Any]) -> bool:
+    return evidence.get("source_key") == key and all(
+        evidence.get(name) is None or evidence[name] == facts[name] for name in _PAYMENT_FIELDS)
+
+
+async def _claim_admin_confirmation(conn: AsyncConnection, transaction_id: int, key: str,
+                                    facts: dict[str, Any]) -> None:
     """Record file line ``key`` as the evidence of an admin-confirmed voucher (the caller holds the order lock)."""
     response = (await conn.execute(select(txns_t.c.gateway_response).where(txns_t.c.id == transaction_id))).scalar()
     response = response or {}
-    confirmation = {**(response.get("confirmation") or {}), "source_key": key}
+    confirmation = {**(response.get("confirmation") or {}), "source_key": key,
+                    **{name: facts[name] for name in _PAYMENT_FIELDS}}
     await conn.execute(
         update(txns_t)
         .where(txns_t.c.id == transaction_id)
@@ -212,15 +227,16 @@ async def _reconcile_line(conn: AsyncConnection, day: date, detail: Detail) -> t
         facts["expected_amount"] = format_amount(payment.amount)
         return LineResult.MISMATCHED, await _anomaly_once(conn, AnomalyKind.AMOUNT_MISMATCH, key, facts, **ids)
     if payment.status is EfectyStatus.PAID:
-        confirmed_by = await _evidence_key(conn, payment.transaction_id)
+        evidence = await _evidence(conn, payment.transaction_id)
+        confirmed_by = evidence.get("source_key")
         if confirmed_by is None and payment.transaction_id is not None:
             # Confirmed by an admin, who saw one cash payment but no file line. The first line for the code
             # is that same payment: it takes the confirmation's place as its evidence, so any other line (a
             # second payment) is a double payment, as it is for a code the file itself confirmed.
             # Without this every later line would be "already confirmed" and a second payment would vanish.
-            await _claim_admin_confirmation(conn, payment.transaction_id, key)
+            await _claim_admin_confirmation(conn, payment.transaction_id, key, facts)
             return LineResult.ALREADY_CONFIRMED, False
-        if confirmed_by is None or confirmed_by == key:
+        if confirmed_by is None or _same_line(evidence, key, facts):
             return LineResult.ALREADY_CONFIRMED, False
         facts["confirmed_by"] = confirmed_by
         new = await _anomaly_once(conn, AnomalyKind.DOUBLE_PAYMENT, key, facts, **ids)

@@ -46,8 +46,8 @@ def _payu(live: Live, reference: str, transaction_id: str) -> dict[str, str]:
 
 
 async def _state(db: asyncpg.Connection, order_id: object) -> tuple[object, ...]:
-    row = await db.fetchrow("SELECT o.status, o.approved_amount, o.flagged_for_refund, t.status AS t_status FROM orders o"
-                            " JOIN order_transactions t ON t.order_id = o.id WHERE o.id = $1", order_id)
+    row = await db.fetchrow("SELECT o.status, o.approved_amount, o.flagged_for_refund, t.status AS t_status"
+                            " FROM orders o JOIN order_transactions t ON t.order_id = o.id WHERE o.id = $1", order_id)
     return tuple(row)
 
 
