@@ -5,7 +5,7 @@ For each detail line (user reference = payment code):
 | what the core finds | what it does | summary field |
 |---|---|---|
 | no such code | anomaly ``unknown_reference`` | ``unknown`` |
-| amount differs from the voucher | anomaly ``amount_mismatch``, nothing confirmed | ``mismatched`` |
+| amount differs from the voucher | ``amount_mismatch``, nothing confirmed, order flagged | ``mismatched`` |
 | code expired, or collected after the expiry day (Bogota) | ``paid_after_expiry``, order flagged | ``expired`` |
 | code paid by this same line, or by an admin (the line becomes its evidence) | nothing | ``already_confirmed`` |
 | code already paid by another line | anomaly ``double_payment``, order flagged | ``duplicates`` |
@@ -225,7 +225,10 @@ async def _reconcile_line(conn: AsyncConnection, day: date, detail: Detail) -> t
     ids = {"order_id": payment.order_id, "transaction_id": payment.transaction_id}
     if payment.amount != detail.amount:
         facts["expected_amount"] = format_amount(payment.amount)
-        return LineResult.MISMATCHED, await _anomaly_once(conn, AnomalyKind.AMOUNT_MISMATCH, key, facts, **ids)
+        new = await _anomaly_once(conn, AnomalyKind.AMOUNT_MISMATCH, key, facts, **ids)
+        if new:  # the cash is received all the same, and confirms nothing
+            await _flag_uncounted(conn, order, f"Efecty code {detail.user_reference} paid with another amount")
+        return LineResult.MISMATCHED, new
     if payment.status is EfectyStatus.PAID:
         evidence = await _evidence(conn, payment.transaction_id)
         confirmed_by = evidence.get("source_key")

@@ -78,3 +78,22 @@ async def test_a_code_paid_after_its_voucher_expired_flags_the_order_for_a_refun
                                    order_id)
     assert order["status"] != "paid" and order["approved_amount"] == 0
     assert order["flagged_for_refund"] is True
+
+
+@pytest.mark.scenario("ATTACK-EFECTY-UNCOUNTED-CASH")
+async def test_a_code_paid_with_another_amount_flags_the_order_for_a_refund(
+    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
+) -> None:
+    # The file is the evidence of cash received: a line with another amount than the voucher's confirms nothing,
+    # and that cash is with the merchant all the same (a point that took the wrong sum).
+    buyer, admin = Actor.buyer(live), Actor.admin(live)
+    order_id, code = await _voucher(core, buyer)
+    async with httpx.AsyncClient(base_url=live.urls["efecty"], timeout=10) as efecty:
+        (await efecty.post("/__admin/reconciliation/inject",
+                           json={"payment_code": code, "amount": "64000.00"})).raise_for_status()
+    summary = await _reconcile(core, admin)
+    assert summary["mismatched"] == 1
+    order = await core_db.fetchrow("SELECT status, approved_amount, flagged_for_refund FROM orders WHERE id = $1",
+                                   order_id)
+    assert order["status"] == "pending" and order["approved_amount"] == 0
+    assert order["flagged_for_refund"] is True
