@@ -5,10 +5,10 @@ For each detail line (user reference = payment code):
 | what the core finds | what it does | summary field |
 |---|---|---|
 | no such code | anomaly ``unknown_reference`` | ``unknown`` |
-| amount differs from the voucher | anomaly ``amount_mismatch``, nothing confirmed | ``mismatched`` |
-| code expired, or the collection day is after the expiry day (Bogota) | anomaly ``paid_after_expiry`` | ``expired`` |
+| amount differs from the voucher | ``amount_mismatch``, nothing confirmed, order flagged | ``mismatched`` |
+| code expired, or collected after the expiry day (Bogota) | ``paid_after_expiry``, order flagged | ``expired`` |
 | code paid by this same line, or by an admin (the line becomes its evidence) | nothing | ``already_confirmed`` |
-| code already paid by another line | anomaly ``double_payment`` | ``duplicates`` |
+| code already paid by another line | anomaly ``double_payment``, order flagged | ``duplicates`` |
 | pending code, amount equal, in time | confirm through the ledger (transaction approved, voucher paid) | ``matched`` |
 
 Then unpaid vouchers past their expiry are asked about at Efecty; those Efecty reports expired (or never
@@ -18,7 +18,9 @@ evidence of the money.
 Running twice changes nothing the second time: a line's identity (day, sequence, code) is stored with the
 confirmation and with each anomaly, an anomaly is recorded only if none with that identity exists, and
 each line is processed under a transaction-level advisory lock on its identity, so two concurrent runs
-cannot both record it. Amounts and codes are compared exactly; the file carries no time of day, so a
+cannot both record it. A line is the one that confirmed its code only if its operation id and authorization
+code match that confirmation's as well: a file may repeat a sequence number, and a second payment must not pass
+for the first. Amounts and codes are compared exactly; the file carries no time of day, so a
 payment on the expiry day counts as in time and ``paid_at`` is the start of the collection day in Bogota.
 
 Usage::
@@ -43,6 +45,7 @@ from core.db.models import (
     EfectyPayment,
     EfectyStatus,
     Gateway,
+    Order,
     OrderTransaction,
     PaymentAnomaly,
     TransactionStatus,
@@ -58,6 +61,7 @@ log = logging.getLogger("payharness.core.reconcile")
 efecty_t = cast(Table, EfectyPayment.__table__)
 anomalies_t = cast(Table, PaymentAnomaly.__table__)
 txns_t = cast(Table, OrderTransaction.__table__)
+orders_t = cast(Table, Order.__table__)
 SWEEP_LIMIT = 500
 
 
@@ -126,21 +130,41 @@ async def _anomaly_once(
     return True
 
 
-async def _evidence_key(conn: AsyncConnection, transaction_id: int | None) -> str | None:
+async def _flag_uncounted(conn: AsyncConnection, order: LockedOrder, reason: str) -> None:
+    """Cash the file shows and the core counts nowhere is owed back: flag the order, as the webhook path flags an
+    approval it cannot count (ledger.change_for). The caller holds the order's lock."""
+    await conn.execute(update(orders_t).where(orders_t.c.id == order.id)
+                       .values(flagged_for_refund=True, flag_reason=reason))
+
+
+async def _evidence(conn: AsyncConnection, transaction_id: int | None) -> dict[str, Any]:
+    """How the voucher's payment was confirmed (``confirm_voucher``'s evidence); empty when it never was."""
     if transaction_id is None:
-        return None
+        return {}
     response = (
         await conn.execute(select(txns_t.c.gateway_response).where(txns_t.c.id == transaction_id))
     ).scalar_one_or_none()
-    confirmation = (response or {}).get("confirmation") or {}
-    return confirmation.get("source_key")
+    return dict((response or {}).get("confirmation") or {})
 
 
-async def _claim_admin_confirmation(conn: AsyncConnection, transaction_id: int, key: str) -> None:
+# What tells two payments of one code apart within a day besides the sequence number: a file may repeat a
+# sequence (numbered per batch, or simply wrong), and a line's key (day, sequence, code) would then take a
+# second payment for the first. Evidence written before these were kept lacks them and counts as the same line.
+_PAYMENT_FIELDS = ("operation_id", "authorization_code")
+
+
+def _same_line(evidence: dict[str, Any], key: str, facts: dict[str, Any]) -> bool:
+    return evidence.get("source_key") == key and all(
+        evidence.get(name) is None or evidence[name] == facts[name] for name in _PAYMENT_FIELDS)
+
+
+async def _claim_admin_confirmation(conn: AsyncConnection, transaction_id: int, key: str,
+                                    facts: dict[str, Any]) -> None:
     """Record file line ``key`` as the evidence of an admin-confirmed voucher (the caller holds the order lock)."""
     response = (await conn.execute(select(txns_t.c.gateway_response).where(txns_t.c.id == transaction_id))).scalar()
     response = response or {}
-    confirmation = {**(response.get("confirmation") or {}), "source_key": key}
+    confirmation = {**(response.get("confirmation") or {}), "source_key": key,
+                    **{name: facts[name] for name in _PAYMENT_FIELDS}}
     await conn.execute(
         update(txns_t)
         .where(txns_t.c.id == transaction_id)
@@ -201,23 +225,33 @@ async def _reconcile_line(conn: AsyncConnection, day: date, detail: Detail) -> t
     ids = {"order_id": payment.order_id, "transaction_id": payment.transaction_id}
     if payment.amount != detail.amount:
         facts["expected_amount"] = format_amount(payment.amount)
-        return LineResult.MISMATCHED, await _anomaly_once(conn, AnomalyKind.AMOUNT_MISMATCH, key, facts, **ids)
+        new = await _anomaly_once(conn, AnomalyKind.AMOUNT_MISMATCH, key, facts, **ids)
+        if new:  # the cash is received all the same, and confirms nothing
+            await _flag_uncounted(conn, order, f"Efecty code {detail.user_reference} paid with another amount")
+        return LineResult.MISMATCHED, new
     if payment.status is EfectyStatus.PAID:
-        confirmed_by = await _evidence_key(conn, payment.transaction_id)
+        evidence = await _evidence(conn, payment.transaction_id)
+        confirmed_by = evidence.get("source_key")
         if confirmed_by is None and payment.transaction_id is not None:
             # Confirmed by an admin, who saw one cash payment but no file line. The first line for the code
             # is that same payment: it takes the confirmation's place as its evidence, so any other line (a
             # second payment) is a double payment, as it is for a code the file itself confirmed.
             # Without this every later line would be "already confirmed" and a second payment would vanish.
-            await _claim_admin_confirmation(conn, payment.transaction_id, key)
+            await _claim_admin_confirmation(conn, payment.transaction_id, key, facts)
             return LineResult.ALREADY_CONFIRMED, False
-        if confirmed_by is None or confirmed_by == key:
+        if confirmed_by is None or _same_line(evidence, key, facts):
             return LineResult.ALREADY_CONFIRMED, False
         facts["confirmed_by"] = confirmed_by
-        return LineResult.DUPLICATE, await _anomaly_once(conn, AnomalyKind.DOUBLE_PAYMENT, key, facts, **ids)
+        new = await _anomaly_once(conn, AnomalyKind.DOUBLE_PAYMENT, key, facts, **ids)
+        if new:
+            await _flag_uncounted(conn, order, f"double payment: Efecty code {detail.user_reference} paid again")
+        return LineResult.DUPLICATE, new
     if payment.status is EfectyStatus.EXPIRED or day > payment.expires_at.astimezone(BOGOTA).date():
         facts["expires_at"] = payment.expires_at.isoformat()
-        return LineResult.EXPIRED, await _anomaly_once(conn, AnomalyKind.PAID_AFTER_EXPIRY, key, facts, **ids)
+        new = await _anomaly_once(conn, AnomalyKind.PAID_AFTER_EXPIRY, key, facts, **ids)
+        if new:
+            await _flag_uncounted(conn, order, f"Efecty code {detail.user_reference} paid after its expiry")
+        return LineResult.EXPIRED, new
     paid_at = datetime.combine(day, time(0, 0), BOGOTA)
     evidence = {"source_key": key, "via": "asobancaria", **facts}
     await confirm_voucher(conn, order, payment, paid_at=paid_at, evidence=evidence)

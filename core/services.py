@@ -27,6 +27,7 @@ from core.gateways.wompi import WompiClient, WompiConfig
 from core.settings import Settings
 from core.webhooks import store
 from core.webhooks.payu_answers import PayUAnswers
+from core.webhooks.wompi_misses import WompiMisses
 
 POOL_CLOSE_SECONDS = 10.0
 
@@ -42,6 +43,8 @@ class Services:
     limiter: MovingWindowRateLimiter
     # What PayU's Queries API said per reference, for a minute: bounds the calls a captured confirmation buys.
     payu_answers: PayUAnswers = field(default_factory=PayUAnswers)
+    # Wompi ids a lookup found nothing adoptable for, for a minute: bounds the calls a replayed event buys.
+    wompi_misses: WompiMisses = field(default_factory=WompiMisses)
     # The webhook hot path's bare asyncpg pool (no ping; retries once on a dead connection): open() makes it.
     _webhook_pool: asyncpg.Pool | None = None
     _warming: asyncio.Task[int] | None = None

@@ -80,18 +80,35 @@ async def _gateway(breaker: CircuitBreaker, probe: Callable[[], Awaitable[Any]])
     return await _timed(probe)
 
 
-async def _gateway_checks(request: Request, services: Services) -> dict[str, CheckOut]:
+def _fresh(request: Request) -> dict[str, CheckOut] | None:
     cached = getattr(request.app.state, "health_gateways", None)
     if cached is not None and time.monotonic() - cached[0] < GATEWAY_CACHE_SECONDS:
         return dict(cached[1])
-    payu, wompi, efecty = await asyncio.gather(
-        _gateway(services.payu.breaker, services.payu.ping),
-        _gateway(services.wompi.breaker, services.wompi.acceptance_tokens),
-        _gateway(services.efecty.breaker, lambda: _efecty_probe(services)),
-    )
-    checks = {"payu": payu, "wompi": wompi, "efecty": efecty}
-    request.app.state.health_gateways = (time.monotonic(), checks)
-    return checks
+    return None
+
+
+async def _gateway_checks(request: Request, services: Services) -> dict[str, CheckOut]:
+    """The gateways' health, probed at most once per ``GATEWAY_CACHE_SECONDS`` per worker. /health is public: a
+    burst arriving while the cache is stale waits for one round of probes instead of each starting its own
+    (40 concurrent requests made 40 PayU pings)."""
+    cached = _fresh(request)
+    if cached is not None:
+        return cached
+    lock = getattr(request.app.state, "health_lock", None)
+    if lock is None:  # no await since the lookup: one lock per app (worker)
+        lock = request.app.state.health_lock = asyncio.Lock()
+    async with lock:
+        cached = _fresh(request)
+        if cached is not None:
+            return cached
+        payu, wompi, efecty = await asyncio.gather(
+            _gateway(services.payu.breaker, services.payu.ping),
+            _gateway(services.wompi.breaker, services.wompi.acceptance_tokens),
+            _gateway(services.efecty.breaker, lambda: _efecty_probe(services)),
+        )
+        checks = {"payu": payu, "wompi": wompi, "efecty": efecty}
+        request.app.state.health_gateways = (time.monotonic(), checks)
+    return dict(checks)
 
 
 async def _database(services: Services) -> CheckOut:

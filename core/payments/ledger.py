@@ -176,6 +176,19 @@ def change_for(order: LockedOrder, transaction: TransactionRow, incoming: Transa
                   None, None)
 
 
+def foreign_approval(order: LockedOrder, transaction: TransactionRow) -> Change:
+    """Another gateway transaction than the attempt's own charge took money under the attempt's reference.
+
+    PayU sends one confirmation per attempt of a sale (gateways.md §4), so a second approved charge under our
+    reference is money the order already counts once, or may count when our own charge settles: the attempt is
+    left to its own charge's word, and the order is flagged so that a human refunds one charge (pure)."""
+    reason = "double payment: another gateway transaction under the attempt's reference was approved"
+    anomaly = (AnomalyKind.DOUBLE_PAYMENT, {"approved_amount": str(order.approved_amount),
+                                            "total_amount": str(order.total_amount), "foreign_transaction": True})
+    return Change(Outcome(Decision.CONFLICT, order.status, transaction.status, True), None, order.status,
+                  order.approved_amount, reason, anomaly)
+
+
 async def apply_status(
     conn: AsyncConnection,
     *,

@@ -32,6 +32,7 @@ from core.webhooks.recording import (
 )
 from core.webhooks.store import TransactionMatch
 from core.webhooks.wompi import _adopt_from_wompi
+from core.webhooks.wompi_misses import WompiMisses
 
 AMOUNT = Decimal("50000.00")
 MATCH = TransactionMatch(Gateway.WOMPI, "gateway_transaction_id", "W1")
@@ -248,9 +249,11 @@ class WompiReads:
         return SimpleNamespace(reference=self.references[wompi_id])
 
 
-async def _adopt(database: Any, wompi: WompiReads, wompi_id: str) -> int | None:
+async def _adopt(database: Any, wompi: WompiReads, wompi_id: str, misses: WompiMisses | None = None) -> int | None:
     async def work(pool: asyncpg.Pool) -> int | None:
-        return await _adopt_from_wompi(cast(Services, SimpleNamespace(wompi=wompi, webhook_pool=pool)), wompi_id)
+        remembered = WompiMisses() if misses is None else misses
+        services = SimpleNamespace(wompi=wompi, webhook_pool=pool, wompi_misses=remembered)
+        return await _adopt_from_wompi(cast(Services, services), wompi_id)
 
     return await _run(database, work)
 
@@ -264,14 +267,20 @@ async def test_an_unknown_wompi_id_is_adopted_only_by_the_attempt_wompi_names_th
         "INSERT INTO order_transactions (order_id, gateway, reference, payment_method, amount, currency)"
         " VALUES ($1, 'wompi', 'R-2', 'CARD', $2, 'COP') RETURNING id", order_id, AMOUNT)
     wompi = WompiReads(W7="R-2", W8="R-2", W9="R-unknown", W10="R-\x00")
-    assert await _adopt(database, wompi, "W7") == txn_id
+    misses = WompiMisses()
+    assert await _adopt(database, wompi, "W7", misses) == txn_id
     assert await conn.fetchval("SELECT gateway_transaction_id FROM order_transactions WHERE id = $1", txn_id) == "W7"
-    assert await _adopt(database, wompi, "W8") is None  # the attempt has its id now: never a second one
-    assert await _adopt(database, wompi, "W9") is None  # Wompi names no attempt of ours
-    assert await _adopt(database, wompi, "W10") is None  # a reference nothing of ours can hold
-    assert await _adopt(database, wompi, "W404") is None  # Wompi does not know the id
-    assert await _adopt(database, wompi, "W\x00") is None  # not even asked: no Wompi id holds a NUL
+    assert await _adopt(database, wompi, "W8", misses) is None  # the attempt has its id now: never a second one
+    assert await _adopt(database, wompi, "W9", misses) is None  # Wompi names no attempt of ours
+    assert await _adopt(database, wompi, "W10", misses) is None  # a reference nothing of ours can hold
+    assert await _adopt(database, wompi, "W404", misses) is None  # Wompi does not know the id
+    assert await _adopt(database, wompi, "W\x00", misses) is None  # not even asked: no Wompi id holds a NUL
     assert wompi.asked == ["W7", "W8", "W9", "W10", "W404"]
+    # Each miss is remembered for a while: asked again (a replayed event), Wompi is not called again.
+    for again in ("W8", "W9", "W10", "W404"):
+        assert await _adopt(database, wompi, again, misses) is None
+    assert wompi.asked == ["W7", "W8", "W9", "W10", "W404"]
+    assert len(misses) == 4
 
 
 class OneDeadConnection:
@@ -316,7 +325,7 @@ async def test_every_webhook_write_survives_one_dead_pooled_connection(conn: asy
                       lambda p: record_and_apply_attempt(p, _event(), match=MATCH, gateway_id="W1"),
                       lambda p: record_unmatched(p, _event(wompi_id="W9"), "none of ours"),
                       lambda p: _adopt_from_wompi(cast(Services, SimpleNamespace(
-                          wompi=WompiReads(W3="R-3"), webhook_pool=p)), "W3")):
+                          wompi=WompiReads(W3="R-3"), webhook_pool=p, wompi_misses=WompiMisses())), "W3")):
             flaky = OneDeadConnection(pool)
             results.append((await write(flaky), flaky.expired))
         return results

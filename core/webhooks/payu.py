@@ -147,17 +147,24 @@ async def payu_confirmation(request: Request) -> JSONResponse:
         unmatched = await record_unmatched(pool, incoming,
                                            "transaction_id is not a PayU attempt for this reference_sale")
         return JSONResponse(unmatched.body, status_code=unmatched.status_code)
-    result = await record_and_apply(pool, _with_status(incoming, confirmed), match=ours)
+    if first.known_gateway_id is not None and confirmed is not TransactionStatus.APPROVED:
+        # Another PayU transaction under our reference than the charge PayU named to the core: its failure says
+        # nothing about our charge, which may still take the money. Ending our attempt on it would make the order
+        # payable again while that charge is live (a second charge). Recorded against the attempt, no change —
+        # as the reference lookup holds such a record (core/api/resolve.py). Only money taken moves the order.
+        confirmed = TransactionStatus.PENDING
+    foreign = first.known_gateway_id is not None and confirmed is TransactionStatus.APPROVED
+    result = await record_and_apply(pool, _with_status(incoming, confirmed, foreign=foreign), match=ours)
     if result is None:  # the attempt was found a moment ago; RESTRICT foreign keys keep it
         raise LookupError(f"attempt {form['reference_sale']} vanished")
     return JSONResponse(result.body, status_code=result.status_code)
 
 
-def _with_status(event: IncomingEvent, status: TransactionStatus) -> IncomingEvent:
+def _with_status(event: IncomingEvent, status: TransactionStatus, *, foreign: bool = False) -> IncomingEvent:
     """The event, to be applied with PayU's own answer. Its identity and identity digest stay the event's:
     they must not depend on the path that settled it. (They once carried ``confirmed_by_query``: PayU's
     identical re-delivery, which takes the direct path once the attempt has its gateway id, then looked like
     other data — 409, a conflict row, a false identity_conflict anomaly, and PayU retrying for days.)"""
     from dataclasses import replace
 
-    return replace(event, status=status)
+    return replace(event, status=status, foreign_charge=foreign)

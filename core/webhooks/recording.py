@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from core.db.models import AnomalyKind, EventOutcome, Gateway, TransactionStatus
-from core.payments.ledger import Change, change_for, untouched
+from core.payments.ledger import Change, change_for, foreign_approval, untouched
 from core.payments.statemachine import Decision
 from core.webhooks import storable, store
 from core.webhooks.store import TransactionMatch
@@ -64,6 +64,9 @@ class IncomingEvent:
     currency: str
     signed_key: str | None = None  # the identity from signed fields only, when event_key also has unsigned ones
     raw_sha256: str | None = None  # SHA-256 of the request body as received, kept when the payload is not
+    # An approval of another gateway transaction than the matched attempt's own charge (PayU): never applied to
+    # the attempt; the order is flagged for a refund instead (ledger.foreign_approval).
+    foreign_charge: bool = False
 
     @cached_property
     def stored_payload(self) -> dict[str, Any]:
@@ -180,6 +183,8 @@ async def _write_if_fresh(conn: asyncpg.Connection, event: IncomingEvent, match:
     premise, written only if it holds. None: it did not hold (or no transaction matched), nothing was
     written, and the event takes the read-then-write path."""
     values = (match.value, event.currency, gateway_id)
+    if event.foreign_charge:
+        return None  # not the state machine's premise: decided on the rows as they are
     if not all(storable.clean(v) for v in values if isinstance(v, str)):
         return None  # Postgres cannot take it as a parameter; the other path refuses it without sending it
     premise = untouched(event.gateway, event.amount, event.currency, gateway_id)
@@ -225,7 +230,7 @@ async def _decide_and_write(conn: asyncpg.Connection, event: IncomingEvent, matc
         anomaly = (kind, {"reason": mismatch, "event_key": storable.key(event.event_key)})
         outcome, detail = EventOutcome.REJECTED, mismatch
     else:
-        change = change_for(order, txn, event.status)
+        change = foreign_approval(order, txn) if event.foreign_charge else change_for(order, txn, event.status)
         outcome, detail = _outcome_of(change), change.outcome.decision.value
     key = event.refusal_key(anomaly[0].value) if anomaly else event.event_key
     row = _event_row(event, event_key=key, transaction_id=txn.id, order_id=order.id, outcome=outcome, detail=detail)

@@ -130,18 +130,27 @@ def ours(incoming: IncomingEvent) -> TransactionMatch:
 
 
 async def _adopt_from_wompi(services: Services, wompi_id: str) -> int | None:
-    """An id the core never stored: re-read it from Wompi and match the reference *Wompi* returns."""
+    """An id the core never stored: re-read it from Wompi and match the reference *Wompi* returns.
+
+    Asked at most once per id while a miss is remembered (core/webhooks/wompi_misses.py): a replayed event must
+    not buy one outbound call per copy."""
     if not storable.clean(wompi_id):
         return None  # a NUL in a URL path: no Wompi id has one, and nothing of ours could match it
+    if services.wompi_misses.recent(wompi_id):
+        return None
     try:
         remote = await services.wompi.get_transaction(wompi_id)
     except WompiNotFoundError:
+        services.wompi_misses.remember(wompi_id)
         return None
     pool = services.webhook_pool
-    if not storable.clean(remote.reference):
+    found = None
+    if storable.clean(remote.reference):
+        found = await once_more_on_a_dead_connection(pool, lambda: pool.fetchval(ADOPT, wompi_id, remote.reference))
+    if found is None:
+        services.wompi_misses.remember(wompi_id)
         return None
-    found = await once_more_on_a_dead_connection(pool, lambda: pool.fetchval(ADOPT, wompi_id, remote.reference))
-    return int(found) if found is not None else None
+    return int(found)
 
 
 @router.post("/webhooks/wompi", summary="Receive a Wompi event (transaction.updated)",

@@ -1,0 +1,56 @@
+"""Wompi ids the core asked Wompi about a moment ago and could adopt nothing for: bounded, per worker, short-lived.
+
+A Wompi event whose (signed) id the core never stored is checked with ``GET /v1/transactions/{id}``
+(core/webhooks/wompi.py). The id cannot be forged, but the whole event can be replayed unchanged for as long as
+its timestamp is fresh (two days), and each copy asked Wompi again: outbound calls, Wompi's rate limit and the
+breaker that pauses every Wompi payment, bought by anyone holding one POST. Remembering "nothing to adopt" per
+id for ``ttl_seconds`` bounds that to one lookup per id per ``ttl_seconds`` per worker.
+
+Why a miss may be remembered: Wompi creates a transaction only after the core committed the attempt it belongs
+to, so a lookup that found nothing adoptable (no such transaction, a reference of no attempt of ours, an attempt
+that already holds an id) will not find more a moment later; Wompi retries an event it got no 200 for after
+30 minutes, and that copy is asked about afresh. A failed lookup (timeout, 5xx) is never remembered.
+
+Usage::
+
+    misses = WompiMisses()
+    if not misses.recent("1234-1610641025-49201"): ...   # ask Wompi
+    misses.remember("1234-1610641025-49201")
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+TTL_SECONDS = 60.0
+MAX_IDS = 4096
+
+
+class WompiMisses:
+    def __init__(self, *, ttl_seconds: float = TTL_SECONDS, max_ids: int = MAX_IDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl_seconds
+        self._max = max_ids
+        self._clock = clock
+        self._misses: OrderedDict[str, float] = OrderedDict()
+
+    def recent(self, wompi_id: str) -> bool:
+        """Whether a lookup of ``wompi_id`` found nothing adoptable less than ``ttl_seconds`` ago."""
+        taken = self._misses.get(wompi_id)
+        if taken is None:
+            return False
+        if self._clock() - taken >= self._ttl:
+            del self._misses[wompi_id]
+            return False
+        return True
+
+    def remember(self, wompi_id: str) -> None:
+        self._misses[wompi_id] = self._clock()
+        self._misses.move_to_end(wompi_id)
+        while len(self._misses) > self._max:
+            self._misses.popitem(last=False)  # the oldest miss goes first
+
+    def __len__(self) -> int:
+        return len(self._misses)
