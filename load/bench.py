@@ -108,6 +108,9 @@ class Measure:
     # and average cores busy. On a small machine the parts share the cores; this is where a webhook's cost goes.
     cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
     cpu_cores: dict[str, float] = field(default_factory=dict)
+    # Each core (or bare) worker's share of their CPU over the same window, largest first: [0.5, 0.5] is an even
+    # split; with every worker accepting from the shared socket, keep-alive users could pile up on one.
+    worker_cpu_shares: list[float] = field(default_factory=list)
     # The machine over the same window (load/samples.py): cores busy in processes not ours, and the load
     # average. On a shared machine they say how many of its cores this phase really had.
     others_cores: float | None = None
@@ -296,6 +299,8 @@ def _measure(name: str, out: Path, offered: float, seconds: float, workers: int,
         if span and answered:
             m.cpu_cores = {role: round(value / span, 3) for role, value in cpu.items() if value}
             m.cpu_ms_per_request = {role: round(1000 * value / answered, 3) for role, value in cpu.items() if value}
+        m.worker_cpu_shares = meter.worker_shares("core", steady.start, steady.end) or meter.worker_shares(
+            "bare", steady.start, steady.end)
     if steady.window_seconds:
         machine = window_means(out / "samples.jsonl", steady.start, steady.end)
         m.others_cores, m.load1 = machine.get("others"), machine.get("load1")
@@ -307,12 +312,14 @@ def _measure(name: str, out: Path, offered: float, seconds: float, workers: int,
 
 
 def cpu_text(m: Measure) -> str:
-    """``; CPU ms/request core 1.42, postgres 0.81, generator 0.86 (1.71 cores busy)`` or nothing."""
+    """``; CPU ms/request core 1.42, postgres 0.81, generator 0.86 (1.71 cores busy; workers 0.51/0.49)`` or
+    nothing."""
     if not m.cpu_ms_per_request:
         return ""
     parts = ", ".join(f"{role} {value:g}" for role, value in sorted(m.cpu_ms_per_request.items(),
                                                                    key=lambda item: -item[1]) if value >= 0.01)
-    return f"; CPU ms/request {parts} ({sum(m.cpu_cores.values()):.2f} cores busy)"
+    shares = f"; workers {'/'.join(f'{share:.2f}' for share in m.worker_cpu_shares)}" if m.worker_cpu_shares else ""
+    return f"; CPU ms/request {parts} ({sum(m.cpu_cores.values()):.2f} cores busy{shares})"
 
 
 def bare_server(mode: str, *, dsn: str, workers: int, log_dir: Path) -> Service:

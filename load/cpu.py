@@ -41,6 +41,8 @@ ROLES: tuple[tuple[str, str], ...] = (
     ("postgres", "/bin/postgres"),
 )
 
+WORKER = "spawn_main"  # a multiprocessing child's command line: uvicorn's workers (and supervise.balance's)
+
 
 def _snapshot(roots: Sequence[int]) -> dict[int, tuple[int, float, str]]:
     """pid -> (parent pid, CPU seconds so far, command line), for the roots and everything below them."""
@@ -87,6 +89,9 @@ class CpuMeter:
         self.interval = interval
         self.roots = tuple(roots) or (os.getpid(),)
         self.series: list[tuple[float, dict[str, float]]] = []
+        # Per sample, each worker process's CPU seconds since the start (a uvicorn worker: a ``spawn_main``
+        # child), keyed "role pid": how evenly a phase's load fell on the core's workers (``worker_shares``).
+        self.workers: list[tuple[float, dict[str, float]]] = []
         self._first: dict[int, float] = {}
         self._last: dict[int, tuple[float, str]] = {}
         self._stop = threading.Event()
@@ -104,6 +109,7 @@ class CpuMeter:
         """The baseline: what every process running now had used before the phase (``__enter__`` calls it)."""
         self._first = {pid: cpu for pid, (_, cpu, _) in _snapshot(self.roots).items()}
         self.series.append((time.time(), {}))
+        self.workers.append((time.time(), {}))
 
     def sample(self) -> dict[str, float]:
         """Take one sample now (without the thread, e.g. from a sampler of its own): CPU seconds by role since
@@ -122,7 +128,10 @@ class CpuMeter:
         totals: dict[str, float] = {}
         for pid, (cpu, role) in self._last.items():  # a process that ended keeps its last reading
             totals[role] = totals.get(role, 0.0) + max(0.0, cpu - self._first[pid])
-        self.series.append((time.time(), totals))
+        now = time.time()
+        self.series.append((now, totals))
+        self.workers.append((now, {f"{self._last[pid][1]} {pid}": max(0.0, cpu - self._first[pid])
+                                   for pid, (_, cpu, cmdline) in processes.items() if WORKER in cmdline}))
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -140,6 +149,17 @@ class CpuMeter:
             self._stop.set()
             self._thread.join()
             self._sample()
+
+    def worker_shares(self, role: str, start: float, end: float) -> list[float]:
+        """Each ``role`` worker's share of the CPU all of them used between ``start`` and ``end``, largest first:
+        [0.5, 0.5] when the load fell evenly on two workers; [] without two samples in the window."""
+        inside = [s for s in self.workers if start <= s[0] <= end]
+        if len(inside) < 2:
+            return []
+        first, last = inside[0][1], inside[-1][1]
+        used = {key: last[key] - first.get(key, 0.0) for key in last if key.split(" ")[0] == role}
+        total = sum(used.values())
+        return sorted((round(value / total, 3) for value in used.values()), reverse=True) if total > 0 else []
 
     def between(self, start: float, end: float) -> tuple[dict[str, float], float]:
         """CPU seconds by role between the samples nearest to ``start`` and ``end`` (epoch seconds), and the

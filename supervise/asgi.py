@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from supervise.identity import FD_ENV, inherited_socket, with_identity
+
+SHARED_ENV = "PAYHARNESS_SHARED_ACCEPT"  # "1": uvicorn's shared accept (the before of load/README.md's A/B)
 
 
 def identified_app(target: str, factory: bool) -> Any:
@@ -42,12 +45,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--proxy-headers", dest="proxy_headers", action="store_true", default=False)
     p.add_argument("--no-proxy-headers", dest="proxy_headers", action="store_false")
     p.add_argument("--forwarded-allow-ips", default=None)
+    p.add_argument("--no-balance", dest="balance", action="store_false", default=os.environ.get(SHARED_ENV) != "1",
+                   help="with --workers > 1, let every worker accept from the shared socket (uvicorn's own mode)"
+                        f" instead of handing connections out round robin (supervise/balance.py); {SHARED_ENV}=1 too")
     return p.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
+
+    from supervise.balance import Balancer
 
     args = parse_args(argv)
     sock = inherited_socket()
@@ -60,7 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                             access_log=args.access_log, timeout_keep_alive=args.timeout_keep_alive,
                             proxy_headers=args.proxy_headers, forwarded_allow_ips=args.forwarded_allow_ips)
     server = uvicorn.Server(config)
-    if args.workers > 1:
+    if args.workers > 1 and args.balance:
+        Balancer(config, sock).run()
+    elif args.workers > 1:
         Multiprocess(config, sockets=[sock]).run()
     else:
         server.run(sockets=[sock])

@@ -35,6 +35,15 @@ def test_a_process_takes_the_role_of_the_nearest_known_ancestor(pid: int, role: 
     assert role_of(pid, PROCESSES) == role
 
 
+def test_worker_shares_are_each_workers_part_of_their_cpu_inside_the_window_largest_first() -> None:
+    meter = CpuMeter()
+    meter.workers = [(0.0, {}), (1.0, {"core 11": 1.0, "core 12": 1.0, "bare 21": 5.0}),
+                     (2.0, {"core 11": 2.2, "core 12": 1.8, "bare 21": 9.0}), (3.0, {"core 11": 9.0, "core 12": 2.0})]
+    assert meter.worker_shares("core", 1.0, 2.0) == [0.6, 0.4]  # 1.2 and 0.8 CPU seconds inside the window
+    assert meter.worker_shares("bare", 1.0, 2.0) == [1.0]
+    assert meter.worker_shares("core", 2.5, 3.0) == []  # one sample: no window
+
+
 @pytest.mark.skipif(not CpuMeter.available(), reason="needs a process table psutil can read")
 def test_cpu_burnt_by_a_process_born_inside_the_phase_is_counted_for_its_role() -> None:
     burn = "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass"

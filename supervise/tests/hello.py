@@ -1,12 +1,15 @@
-"""A minimal ASGI app for the supervisor's tests."""
+"""A minimal ASGI app for the supervisor's tests: ``/pid`` answers the worker's process id, anything else hello."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] != "http":
         return
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"5")]})
-    await send({"type": "http.response.body", "body": b"hello"})
+    body = str(os.getpid()).encode() if scope["path"] == "/pid" else b"hello"
+    headers = [(b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
