@@ -11,6 +11,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -190,8 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        # Every temp file of this run and its children goes into one folder, removed when the run ends.
-        with run_scratch():
+        # Every temp file of this run and its children goes into one folder, removed when the run ends. A
+        # command exec'd in this process's place (MODULES) makes its own: no `finally` here would run.
+        with contextlib.nullcontext() if args.command in MODULES else run_scratch():
             return func(args)
     except NotACheckout as exc:
         print(f"payharness {args.command}: {exc}", file=sys.stderr)

@@ -69,7 +69,7 @@ from load.runner import LOAD_CORE_ENV, REPO, redact
 from load.samples import copy_window, stack_sampler, window_means
 from load.stalls import analyse_phase
 from load.thresholds import STEP_LIMITS
-from supervise import Service
+from supervise import Service, run_scratch
 
 P99_LIMIT_MS = STEP_LIMITS.p99_ms
 ERROR_LIMIT = STEP_LIMITS.max_error_ratio
@@ -621,7 +621,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan = search_plan(args)
     except ValueError as error:  # before anything starts
         parser.error(str(error))
-    report = run(args, plan)
+    with run_scratch():  # its temp files and its children's go when it ends (``payharness`` execs this)
+        report = run(args, plan)
     return 0 if report["result"]["target_met"] or args.exit_zero else 1
 
 

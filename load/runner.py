@@ -45,6 +45,7 @@ from load.locust_proc import CONFIG, LOCUSTFILE, REPO, Plan, locust_plan, run_lo
 from load.payloads import Mix
 from load.samples import stack_sampler
 from load.stalls import print_after_run
+from supervise import run_scratch
 
 __all__ = ["CONFIG", "LOAD_CORE_ENV", "LOCUSTFILE", "REPO", "Plan", "build_parser", "locust_commands", "main", "redact",
            "run"]
@@ -385,7 +386,9 @@ def log_tail(path: Path, lines: int = 20) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for ``payharness load`` (the lead wires it into harness.cli)."""
-    return run(parse_args(argv))
+    args = parse_args(argv)
+    with run_scratch():  # its temp files and its children's go when it ends (``payharness`` execs this)
+        return run(args)
 
 
 if __name__ == "__main__":
