@@ -130,11 +130,16 @@ async def _anomaly_once(
     return True
 
 
-async def _flag_uncounted(conn: AsyncConnection, order: LockedOrder, reason: str) -> None:
-    """Cash the file shows and the core counts nowhere is owed back: flag the order, as the webhook path flags an
-    approval it cannot count (ledger.change_for). The caller holds the order's lock."""
-    await conn.execute(update(orders_t).where(orders_t.c.id == order.id)
-                       .values(flagged_for_refund=True, flag_reason=reason))
+async def _uncounted_cash(conn: AsyncConnection, kind: AnomalyKind, key: str, facts: dict[str, Any],
+                         order: LockedOrder, payment: Any, reason: str) -> bool:
+    """Cash the file shows and the core counts nowhere is owed back: the anomaly (once per line) and, the first
+    time, the order flagged, as the webhook path flags an approval it cannot count (ledger.change_for). The
+    caller holds the order's lock. Whether the anomaly is new."""
+    new = await _anomaly_once(conn, kind, key, facts, order_id=payment.order_id, transaction_id=payment.transaction_id)
+    if new:
+        await conn.execute(update(orders_t).where(orders_t.c.id == order.id)
+                           .values(flagged_for_refund=True, flag_reason=reason))
+    return new
 
 
 async def _evidence(conn: AsyncConnection, transaction_id: int | None) -> dict[str, Any]:
@@ -222,13 +227,12 @@ async def _reconcile_line(conn: AsyncConnection, day: date, detail: Detail) -> t
     if found is None:
         return LineResult.UNKNOWN, await _anomaly_once(conn, AnomalyKind.UNKNOWN_REFERENCE, key, facts)
     order, payment = found
-    ids = {"order_id": payment.order_id, "transaction_id": payment.transaction_id}
     if payment.amount != detail.amount:
         facts["expected_amount"] = format_amount(payment.amount)
-        new = await _anomaly_once(conn, AnomalyKind.AMOUNT_MISMATCH, key, facts, **ids)
-        if new:  # the cash is received all the same, and confirms nothing
-            await _flag_uncounted(conn, order, f"Efecty code {detail.user_reference} paid with another amount")
-        return LineResult.MISMATCHED, new
+        # The cash is received all the same, and confirms nothing.
+        return LineResult.MISMATCHED, await _uncounted_cash(
+            conn, AnomalyKind.AMOUNT_MISMATCH, key, facts, order, payment,
+            f"Efecty code {detail.user_reference} paid with another amount")
     if payment.status is EfectyStatus.PAID:
         evidence = await _evidence(conn, payment.transaction_id)
         confirmed_by = evidence.get("source_key")
@@ -242,16 +246,14 @@ async def _reconcile_line(conn: AsyncConnection, day: date, detail: Detail) -> t
         if confirmed_by is None or _same_line(evidence, key, facts):
             return LineResult.ALREADY_CONFIRMED, False
         facts["confirmed_by"] = confirmed_by
-        new = await _anomaly_once(conn, AnomalyKind.DOUBLE_PAYMENT, key, facts, **ids)
-        if new:
-            await _flag_uncounted(conn, order, f"double payment: Efecty code {detail.user_reference} paid again")
-        return LineResult.DUPLICATE, new
+        return LineResult.DUPLICATE, await _uncounted_cash(
+            conn, AnomalyKind.DOUBLE_PAYMENT, key, facts, order, payment,
+            f"double payment: Efecty code {detail.user_reference} paid again")
     if payment.status is EfectyStatus.EXPIRED or day > payment.expires_at.astimezone(BOGOTA).date():
         facts["expires_at"] = payment.expires_at.isoformat()
-        new = await _anomaly_once(conn, AnomalyKind.PAID_AFTER_EXPIRY, key, facts, **ids)
-        if new:
-            await _flag_uncounted(conn, order, f"Efecty code {detail.user_reference} paid after its expiry")
-        return LineResult.EXPIRED, new
+        return LineResult.EXPIRED, await _uncounted_cash(
+            conn, AnomalyKind.PAID_AFTER_EXPIRY, key, facts, order, payment,
+            f"Efecty code {detail.user_reference} paid after its expiry")
     paid_at = datetime.combine(day, time(0, 0), BOGOTA)
     evidence = {"source_key": key, "via": "asobancaria", **facts}
     await confirm_voucher(conn, order, payment, paid_at=paid_at, evidence=evidence)
