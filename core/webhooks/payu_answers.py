@@ -23,10 +23,10 @@ Usage::
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
 from core.db.models import TransactionStatus
+from core.webhooks.recent import Recent
 
 FINAL = frozenset({TransactionStatus.APPROVED, TransactionStatus.DECLINED, TransactionStatus.EXPIRED,
                    TransactionStatus.ERROR})
@@ -36,30 +36,9 @@ MAX_REFERENCES = 4096
 States = dict[str, TransactionStatus | None]  # PayU's transaction id → its state (None: none reported)
 
 
-class PayUAnswers:
+class PayUAnswers(Recent[States]):
+    """PayU's answer per reference (``recall``, ``remember``: core/webhooks/recent.py)."""
+
     def __init__(self, *, ttl_seconds: float = TTL_SECONDS, max_references: int = MAX_REFERENCES,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._ttl = ttl_seconds
-        self._max = max_references
-        self._clock = clock
-        self._answers: OrderedDict[str, tuple[float, States]] = OrderedDict()
-
-    def recall(self, reference: str) -> States | None:
-        """PayU's answer for ``reference`` if it was taken less than ``ttl_seconds`` ago, else None."""
-        entry = self._answers.get(reference)
-        if entry is None:
-            return None
-        taken, states = entry
-        if self._clock() - taken >= self._ttl:
-            del self._answers[reference]
-            return None
-        return states
-
-    def remember(self, reference: str, states: States) -> None:
-        self._answers[reference] = (self._clock(), states)
-        self._answers.move_to_end(reference)
-        while len(self._answers) > self._max:
-            self._answers.popitem(last=False)  # the oldest answer goes first
-
-    def __len__(self) -> int:
-        return len(self._answers)
+        super().__init__(ttl_seconds=ttl_seconds, max_keys=max_references, clock=clock)

@@ -21,36 +21,22 @@ Usage::
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
+
+from core.webhooks.recent import Recent
 
 TTL_SECONDS = 60.0
 MAX_IDS = 4096
 
 
-class WompiMisses:
+class WompiMisses(Recent[bool]):
     def __init__(self, *, ttl_seconds: float = TTL_SECONDS, max_ids: int = MAX_IDS,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._ttl = ttl_seconds
-        self._max = max_ids
-        self._clock = clock
-        self._misses: OrderedDict[str, float] = OrderedDict()
+        super().__init__(ttl_seconds=ttl_seconds, max_keys=max_ids, clock=clock)
 
     def recent(self, wompi_id: str) -> bool:
         """Whether a lookup of ``wompi_id`` found nothing adoptable less than ``ttl_seconds`` ago."""
-        taken = self._misses.get(wompi_id)
-        if taken is None:
-            return False
-        if self._clock() - taken >= self._ttl:
-            del self._misses[wompi_id]
-            return False
-        return True
+        return self.recall(wompi_id) is not None
 
-    def remember(self, wompi_id: str) -> None:
-        self._misses[wompi_id] = self._clock()
-        self._misses.move_to_end(wompi_id)
-        while len(self._misses) > self._max:
-            self._misses.popitem(last=False)  # the oldest miss goes first
-
-    def __len__(self) -> int:
-        return len(self._misses)
+    def remember(self, wompi_id: str, value: bool = True) -> None:
+        super().remember(wompi_id, value)
