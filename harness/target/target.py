@@ -194,12 +194,13 @@ class Target:
         query, names = sql_params(read)
         conn = await self._connect(field)
         try:
-            args: list[Any] = [_param(params[n]) for n in names]
-            records = await conn.fetch(query, *args)
+            records = await fetch(conn, query, [params[n] for n in names])
         except KeyError as exc:
             raise ObserveFailed(f"{field}: unknown parameter :{exc.args[0]} (known: {', '.join(params)})") from None
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise ObserveFailed(f"{field}: {_first_line(exc)}") from None
+        except (ValueError, InvalidOperation):
+            raise ObserveFailed(f"{field}: a parameter of {params} is not of its column's type") from None
         finally:
             await conn.close()
         return [dict(r) for r in records]
@@ -220,9 +221,26 @@ class Target:
             raise ObserveFailed(f"{field}: cannot connect to the database: {_first_line(exc)}") from None
 
 
-def _param(value: str) -> Any:
-    # Ids travel as text; a service whose ids are integers compares them to an integer parameter.
-    return int(value) if value.isdigit() else value
+INTEGER_TYPES = frozenset({"int2", "int4", "int8"})
+
+
+async def fetch(conn: asyncpg.Connection, query: str, values: list[str]) -> list[asyncpg.Record]:
+    """Run ``query`` with ``values`` (ids travel as text) converted to the type Postgres infers for each ``$n``.
+
+    A service whose ids are integers compares them to an integer parameter; one whose ids are text must get
+    text even when an id happens to be all digits — so the type comes from the prepared statement, never
+    from the look of the value.
+    """
+    statement = await conn.prepare(query)
+    args: list[Any] = []
+    for value, kind in zip(values, statement.get_parameters(), strict=True):
+        if kind.name in INTEGER_TYPES:
+            args.append(int(value))
+        elif kind.name == "numeric":
+            args.append(Decimal(value))
+        else:
+            args.append(value)
+    return await statement.fetch(*args)
 
 
 def _json(response: httpx.Response) -> Any:
