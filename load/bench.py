@@ -13,7 +13,8 @@ Phases, all on this machine, against one Postgres:
    any step failed, the best held rate is a lower bound, and so is its ratio: ``bench.json`` says so rather
    than report them as measured (load/bench_result.py);
 3. hold: the best held rate for ``--hold`` seconds, with the consistency audit; if it does not hold that
-   long, the next held rates below it (``HOLD_TRIES``); the sustained rate is the one a hold confirmed;
+   long, 90 % and 80 % of it, then the highest held step below those (``bench_search.hold_rates``); the
+   sustained rate is the one a hold confirmed;
 4. ceilings, unpaced (64 users sending as fast as answers come back): the core and the core's own
    statements through bare asyncpg behind a bare endpoint (``load.bare``), alternating for
    ``--ceiling-rounds`` rounds each, the median round counting; then pgbench running them with 16 clients;
@@ -60,7 +61,7 @@ from harness.postgres import PostgresHandle
 from harness.stack import KEEP_ALIVE_SECONDS, Stack
 from load.bench_pgbench import run_pgbench
 from load.bench_result import median_round, print_table, search_text, verdict
-from load.bench_search import SearchPlan, search
+from load.bench_search import SearchPlan, hold_rates, search
 from load.cpu import CpuMeter
 from load.db import plain_dsn, run_sync
 from load.ledger import read_ledger
@@ -77,7 +78,6 @@ ACHIEVED_SHARE = STEP_LIMITS.achieved_share
 CEILING_USERS = 64
 WARMUP_SECONDS = 3  # the history's first seconds include spawning
 TASKSET = ("taskset", "-c")
-HOLD_TRIES = 3  # the best held step, then the next ones below it
 # A step's wall time beyond its --step-seconds (seeding, Locust starting and stopping, settling): the search's
 # first guess of what a step costs, replaced by the longest step it has seen.
 STEP_OVERHEAD_SECONDS = 5.0
@@ -415,10 +415,10 @@ def _search(run: Run) -> None:
 
 
 def _holds(run: Run) -> None:
-    """The best held rate for ``--hold`` seconds, audited; if it does not hold that long, the next held below."""
+    """The best held rate for ``--hold`` seconds, audited; if it does not hold that long, the rates below it."""
     args, stack, out = run.args, run.stack, run.out
     run.report["holds"] = []
-    held_rates = sorted({s["offered"] for s in run.report["steps"] if s["held"]}, reverse=True)[:HOLD_TRIES]
+    held_rates = hold_rates([s["offered"] for s in run.report["steps"] if s["held"]])
     for rate in held_rates if args.hold > 0 else []:
         hold = locust_run(
             "hold",

@@ -8,7 +8,7 @@ import pytest
 
 from harness.audit import plan as audit_plan
 from load.bench import build_parser, search_plan
-from load.bench_search import BUDGET_ENDED, FOUND, NONE_HELD, SearchPlan, next_rate, search
+from load.bench_search import BUDGET_ENDED, FOUND, NONE_HELD, SearchPlan, hold_rates, next_rate, search
 
 
 class FakeCore:
@@ -103,3 +103,18 @@ def test_the_audit_gives_the_benchmark_options_it_accepts_and_a_search_that_can_
     args = build_parser().parse_args(bench.command[bench.command.index("bench-load") + 1 :])
     chosen = search_plan(args)
     assert chosen.budget_s == args.budget and chosen.start == 300
+
+
+def test_a_failed_hold_steps_down_by_tenths_of_the_best_step_before_the_next_held_step() -> None:
+    """The run that fell back 2,280 → 2,025 → 1,350/s: now 2,280, 2,050, 1,825, then 1,350 as the safety net."""
+    assert hold_rates([600.0, 900.0, 1350.0, 2025.0, 2280.0]) == [2280.0, 2050.0, 1825.0, 1350.0]
+
+
+def test_hold_rates_are_on_the_grain_without_repeats_and_only_held_steps_below_are_added() -> None:
+    assert hold_rates([20.0]) == [20.0, 15.0]  # 18 and 16 round to the grain: 20 (a repeat) and 15
+    assert hold_rates([850.0, 1000.0]) == [1000.0, 900.0, 800.0]  # 850 is not below 800: tried already, higher
+    assert hold_rates([500.0, 1000.0]) == [1000.0, 900.0, 800.0, 500.0]
+
+
+def test_no_held_step_means_no_hold() -> None:
+    assert hold_rates([]) == []
