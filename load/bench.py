@@ -439,8 +439,9 @@ def _holds(run: Run) -> None:
             f"hold {hold.offered:g}/s for {args.hold:g} s: achieved {hold.achieved:g}/s, steady p99"
             f" {hold.steady_p99_ms:g} ms (whole run {hold.p99_ms:g}), "
             f"audit {'clean' if hold.audit_ok else hold.audit_counts} -> {'held' if hold.held else 'NOT held'}"
-            f"{cpu_text(hold)}; seconds missed {'–' if hold.missed_seconds is None else hold.missed_seconds}"
-            f" (hold-{rate:g}/stalls.json)"
+            f"{cpu_text(hold)}; "
+            + ("stalls not analysed" if hold.missed_seconds is None
+               else f"seconds missed {hold.missed_seconds} (hold-{rate:g}/stalls.json)")
         )
         if hold.held and hold.audit_ok:
             break
