@@ -8,8 +8,9 @@ Moving windows (``services.limiter``) so a burst at a window edge cannot double 
 in process memory by default — each uvicorn worker then counts on its own, so the effective limit is
 ``workers ×`` the configured one; set ``PAYHARNESS_LIMITS__STORAGE_URI=redis://…`` to share the counts.
 
-The IP is ``request.client.host``: behind a reverse proxy set ``PAYHARNESS_TRUSTED_PROXIES`` to the
-proxy's address (core/httpserver.py), or every buyer shares the proxy's allowance.
+The IP is ``request.client.host``, an IPv6 one counted by its /64 (``limited_address``): behind a reverse
+proxy set ``PAYHARNESS_TRUSTED_PROXIES`` to the proxy's address (core/httpserver.py), or every buyer shares
+the proxy's allowance.
 
 Usage::
 
@@ -22,6 +23,7 @@ checked for it (core/tests/test_api_write_limits.py).
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -66,6 +68,22 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def limited_address(host: str) -> str:
+    """What the per-IP limits count for ``host``: an IPv4 address itself (also when IPv4-mapped in IPv6), an IPv6
+    address by its /64. One subscriber gets a whole /64 and a host may use any of its 2^64 addresses (privacy
+    extensions rotate them on their own), so counting single IPv6 addresses let one machine flood unlimited."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv4Address):
+        return str(address)
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    # int() drops a zone id (fe80::1%eth0), which ip_network would refuse.
+    return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
+
+
 BuyerLimit = Callable[..., Awaitable[Principal]]
 # Every dependency buyer_rate_limit made: the route-table test asks each buyer write endpoint for one.
 RATE_LIMITS: set[BuyerLimit] = set()
@@ -83,7 +101,8 @@ def buyer_rate_limit(scope: Scope) -> BuyerLimit:
         limits = services.settings.limits
         what = NOUN[scope]
         # IP first: a flood of requests from one address is refused before it can use up a buyer's allowance.
-        await check_limit(services, getattr(limits, f"{scope}_per_ip"), f"{scope}-ip", client_ip(request), what=what)
+        await check_limit(services, getattr(limits, f"{scope}_per_ip"), f"{scope}-ip",
+                          limited_address(client_ip(request)), what=what)
         await check_limit(services, getattr(limits, f"{scope}_per_buyer"), f"{scope}-buyer", principal.subject,
                           what=what)
         return principal

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
+import httpx
 import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -23,7 +24,7 @@ from core.app import create_app
 from core.auth import current_principal, require_admin, require_buyer
 from core.ratelimit import RATE_LIMITS
 from core.settings import LimitSettings
-from core.tests.apikit import make_settings, running_core
+from core.tests.apikit import Core, make_settings, running_core
 
 if TYPE_CHECKING:
     from conftest import Database
@@ -121,3 +122,34 @@ def test_a_misspelt_rate_stops_the_core_at_start_up(field: str) -> None:
     # Unchecked, it turned every request of the endpoint into a 500 at the first hit.
     with pytest.raises(ValidationError, match=field):
         LimitSettings.model_validate({field: "lots per minute"})
+
+
+async def _from(core: Core, host: str, scope: str, n: int) -> int:
+    """One request of ``scope`` from ``host`` by a fresh buyer; its status."""
+    transport = httpx.ASGITransport(app=core.app, raise_app_exceptions=False, client=(host, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://core.test") as client:
+        if scope == "orders":
+            r = await client.post("/orders", json={"amount": "65000.00", "currency": "COP"},
+                                  headers=core.auth(f"buyer-{n}"))
+        else:  # refused for the order (422/404), but counted: limits protect the endpoint, not success
+            body = {"order_id": 1, "amount": "1", "currency": "COP", "method": "NEQUI",
+                    "customer_email": "a@example.com", "nequi_phone": "3991111111"}
+            r = await client.post("/payments/process", json=body,
+                                  headers=core.auth(f"buyer-{n}", **{"Idempotency-Key": f"ip-class-{n:04d}"}))
+        return r.status_code
+
+
+@pytest.mark.scenario("API-RATE-LIMIT")
+@pytest.mark.parametrize("scope", ["orders", "payments"])
+@pytest.mark.parametrize(("hosts", "shared"), [
+    (["2001:db8:7:1::1", "2001:db8:7:1::2", "2001:db8:7:1:ffff:ffff:ffff:fffe"], True),  # one /64: one subscriber
+    (["203.0.113.9", "::ffff:203.0.113.9", "::ffff:cb00:7109"], True),  # IPv4-mapped spellings of one address
+    (["2001:db8:7:1::1", "2001:db8:7:2::1", "2001:db8:7:3::1"], False),  # three /64s: three subscribers
+], ids=["ipv6-one-64", "ipv4-mapped", "ipv6-three-64s"])
+async def test_the_ip_limit_counts_an_ipv6_subscriber_by_its_64_not_by_each_address(
+    database: Database, scope: str, hosts: list[str], shared: bool
+) -> None:
+    limits = {f"{scope}_per_buyer": "100/minute", f"{scope}_per_ip": "2/minute"}
+    async with running_core(make_settings(database.url, limits=limits)) as core:
+        codes = [await _from(core, host, scope, n) for n, host in enumerate(hosts)]
+    assert (codes[2] == 429) is shared and 429 not in codes[:2], codes
