@@ -55,6 +55,7 @@ from core.api.idempotency import (
     store_answer,
     store_answer_if_open,
 )
+from core.api.jsonbody import refuse_repeated_keys
 from core.api.orders import check_amount_range, order_not_found, order_view
 from core.api.resolve import resolve_attempt
 from core.api.schemas import EfectyVoucherOut, ProcessPaymentIn, ProcessPaymentOut, amount_out, error_responses
@@ -90,7 +91,7 @@ from core.payments.ledger import apply_status, lock_order, read_transaction, rec
 from core.ratelimit import client_ip, payment_rate_limit
 from core.services import Services
 
-router = APIRouter(tags=["payments"])
+router = APIRouter(tags=["payments"], dependencies=[Depends(refuse_repeated_keys)])
 log = logging.getLogger("payharness.core.checkout")
 orders_t = cast(Table, Order.__table__)
 txns_t = cast(Table, OrderTransaction.__table__)

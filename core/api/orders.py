@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Path
 from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.api.jsonbody import refuse_repeated_keys
 from core.api.schemas import OrderIn, OrderOut, TransactionOut, amount_out, error_responses
 from core.auth import Principal, Role, current_principal
 from core.db.models import Order, OrderTransaction
@@ -26,7 +27,7 @@ from core.ratelimit import order_rate_limit
 from core.services import Services
 from core.settings import LimitSettings
 
-router = APIRouter(tags=["orders"])
+router = APIRouter(tags=["orders"], dependencies=[Depends(refuse_repeated_keys)])
 orders_t = cast(Table, Order.__table__)
 txns_t = cast(Table, OrderTransaction.__table__)
 
