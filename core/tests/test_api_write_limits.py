@@ -6,6 +6,7 @@ buyer token) without one of ``core.ratelimit``'s limits fails here, whatever it 
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterator
@@ -153,3 +154,18 @@ async def test_the_ip_limit_counts_an_ipv6_subscriber_by_its_64_not_by_each_addr
     async with running_core(make_settings(database.url, limits=limits)) as core:
         codes = [await _from(core, host, scope, n) for n, host in enumerate(hosts)]
     assert (codes[2] == 429) is shared and 429 not in codes[:2], codes
+
+
+@pytest.mark.scenario("API-RATE-LIMIT")
+async def test_one_buyers_limit_holds_when_thirty_order_requests_race(
+    database: Database, conn: asyncpg.Connection
+) -> None:
+    # The guard is the limiter's moving window: its check and its count must be one step, or a burst sent at
+    # once passes the check together before any of it is counted.
+    limits = {"orders_per_buyer": "3/minute", "orders_per_ip": "100/minute"}
+    async with running_core(make_settings(database.url, limits=limits)) as core:
+        burst = [core.client.post("/orders", json={"amount": "65000.00", "currency": "COP"},
+                                  headers=core.auth("buyer-1")) for _ in range(30)]
+        codes = sorted(r.status_code for r in await asyncio.gather(*burst))
+    assert codes == [201] * 3 + [429] * 27
+    assert await conn.fetchval("SELECT count(*) FROM orders") == 3
