@@ -18,6 +18,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
+from limits import parse
 from pydantic import AfterValidator, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -106,14 +107,25 @@ class AuthSettings(BaseModel):
 
 
 class LimitSettings(BaseModel):
-    """Abuse resistance: body size, rates (``limits`` library syntax), payment amount range."""
+    """Abuse resistance: body size, rates (``limits`` library syntax, see core/ratelimit.py), amount range."""
 
     max_body_bytes: int = 64 * 1024
     payments_per_buyer: str = "10/minute"
     payments_per_ip: str = "30/minute"
+    # POST /orders: an order is a row per request, and a buyer needs one per payment, so these sit at twice
+    # the payment limits — room for abandoned carts, none for a script filling the orders table.
+    orders_per_buyer: str = "20/minute"
+    orders_per_ip: str = "60/minute"
     storage_uri: str = "memory://"  # e.g. redis://127.0.0.1:6379 to share limits across workers/hosts
     min_amount: Decimal = Decimal("1000")
     max_amount: Decimal = Decimal("50000000")
+
+    @field_validator("payments_per_buyer", "payments_per_ip", "orders_per_buyer", "orders_per_ip")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        # A misspelt rate must stop the core at start-up, not turn every request of its endpoint into a 500.
+        parse(value)
+        return value
 
 
 class ResilienceSettings(BaseModel):

@@ -51,7 +51,8 @@ __all__ = ["CONFIG", "LOAD_CORE_ENV", "LOCUSTFILE", "REPO", "Plan", "build_parse
            "run"]
 ALL_USERS = ("WompiWebhookUser", "PayUWebhookUser", "WompiGatewayUser", "CheckoutUser", "EfectyUser")
 # The checkout's per-IP limit protects a real shop; here every request comes from 127.0.0.1.
-LOAD_CORE_ENV = {"PAYHARNESS_LIMITS__PAYMENTS_PER_IP": "100000/minute"}
+LOAD_CORE_ENV = {"PAYHARNESS_LIMITS__PAYMENTS_PER_IP": "100000/minute",
+                 "PAYHARNESS_LIMITS__ORDERS_PER_IP": "100000/minute"}
 
 
 def _mix(text: str) -> str:

@@ -2,7 +2,8 @@
 
 Steps, and why in this order:
 
-1. auth, rate limits, body validation, the key header (400 without), the buyer owns the order (403/404);
+1. auth, rate limits, body validation, the key header (400 without), the buyer owns the order (else 404, as
+   for an order that does not exist);
 2. claim the key (``core.api.idempotency``) — a retry gets the first answer and stops here;
 3. one DB transaction: lock the order, check it is payable (pending/failed, else 409), the amount is its
    outstanding total and in range (422); insert the attempt (``order_transactions``, status pending, a
@@ -54,7 +55,8 @@ from core.api.idempotency import (
     store_answer,
     store_answer_if_open,
 )
-from core.api.orders import check_amount_range, order_view
+from core.api.jsonbody import refuse_repeated_keys
+from core.api.orders import check_amount_range, order_not_found, order_view
 from core.api.resolve import resolve_attempt
 from core.api.schemas import EfectyVoucherOut, ProcessPaymentIn, ProcessPaymentOut, amount_out, error_responses
 from core.auth import Principal
@@ -73,9 +75,7 @@ from core.efecty_codes import issue_code
 from core.errors import (
     Conflict,
     CoreError,
-    Forbidden,
     GatewayUnavailable,
-    NotFound,
     Unprocessable,
     error_body,
     new_support_reference,
@@ -91,7 +91,7 @@ from core.payments.ledger import apply_status, lock_order, read_transaction, rec
 from core.ratelimit import client_ip, payment_rate_limit
 from core.services import Services
 
-router = APIRouter(tags=["payments"])
+router = APIRouter(tags=["payments"], dependencies=[Depends(refuse_repeated_keys)])
 log = logging.getLogger("payharness.core.checkout")
 orders_t = cast(Table, Order.__table__)
 txns_t = cast(Table, OrderTransaction.__table__)
@@ -126,12 +126,15 @@ def _breaker(services: Services, gateway: Gateway) -> CircuitBreaker:
 
 
 async def _owned_order(services: Services, order_id: int, principal: Principal) -> None:
+    # Another buyer's order is one that does not exist (core/api/orders.py): same query, same 404.
     async with services.engine.connect() as conn:
-        owner = (await conn.execute(select(orders_t.c.buyer_id).where(orders_t.c.id == order_id))).scalar()
-    if owner is None:
-        raise NotFound("order_not_found", f"order {order_id} does not exist")
-    if owner != principal.subject:
-        raise Forbidden("not_your_order", f"order {order_id} belongs to another buyer")
+        found = (
+            await conn.execute(
+                select(orders_t.c.id).where(orders_t.c.id == order_id, orders_t.c.buyer_id == principal.subject)
+            )
+        ).scalar()
+    if found is None:
+        raise order_not_found(order_id)
 
 
 async def _insert_attempt(
@@ -263,7 +266,7 @@ async def _prepare_once(services: Services, body: ProcessPaymentIn, key_id: int)
     async with services.engine.begin() as conn:
         order = await lock_order(conn, body.order_id)
         if order is None:
-            raise NotFound("order_not_found", f"order {body.order_id} does not exist")
+            raise order_not_found(body.order_id)
         if order.status not in PAYABLE:
             raise Conflict("order_not_payable", f"order {order.id} is {order.status.value}")
         outstanding = order.total_amount - order.approved_amount

@@ -70,7 +70,8 @@ def make_settings(db_url: str, **overrides: Any) -> Settings:
         "auth": {"token_secret": SECRETS["token_secret"]},
         # Fast, deterministic resilience: one attempt, no waits.
         "resilience": {"attempts": 1, "initial_delay": 0.0, "breaker_failures": 3, "breaker_reset_seconds": 60},
-        "limits": {"payments_per_buyer": "1000/minute", "payments_per_ip": "1000/minute"},
+        "limits": {"payments_per_buyer": "1000/minute", "payments_per_ip": "1000/minute",
+                   "orders_per_buyer": "1000/minute", "orders_per_ip": "1000/minute"},
         "gateway_timeout_seconds": 2.0,
     }
     values.update(overrides)

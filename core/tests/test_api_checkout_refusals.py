@@ -39,7 +39,7 @@ async def test_an_order_of_another_buyer_or_none_at_all_is_refused_by_name(
                                         headers=core.auth("buyer-2", **key()))
         missing = await pay(core, {**card_body(order), "order_id": order["id"] + 1000}, 1)
         await assert_nothing_happened(core, conn)
-    assert refusal(theirs) == (403, "not_your_order", f"order {order['id']} belongs to another buyer")
+    assert refusal(theirs) == (404, "order_not_found", f"order {order['id']} does not exist")
     assert refusal(missing) == (404, "order_not_found", f"order {order['id'] + 1000} does not exist")
 
 

@@ -143,7 +143,7 @@ async def test_only_the_orders_buyer_can_pay_it(database: Database, conn: asyncp
         missing = await core.client.post(
             "/payments/process", json={**card_body(order), "order_id": 999999}, headers=core.auth("buyer-1", **key())
         )
-    assert (r.status_code, r.json()["error"]["code"]) == (403, "not_your_order")
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "order_not_found")
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "order_not_found")
     assert core.gateways.calls["create"] == 0
     assert await conn.fetchval("SELECT count(*) FROM idempotency_keys") == 0

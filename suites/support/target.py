@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 SUITE_CORE_ENV: dict[str, str] = {
     # One client IP (127.0.0.1) runs every test: the per-IP limit is raised so only the rate-limit tests meet
-    # it; the per-buyer limit is 20/minute (each test uses fresh buyers).
+    # it; the per-buyer limits are 20/minute (each test uses fresh buyers).
     "PAYHARNESS_LIMITS__PAYMENTS_PER_IP": "100000/minute",
     "PAYHARNESS_LIMITS__PAYMENTS_PER_BUYER": "20/minute",
+    "PAYHARNESS_LIMITS__ORDERS_PER_IP": "100000/minute",
+    "PAYHARNESS_LIMITS__ORDERS_PER_BUYER": "20/minute",
     # Production waits seconds to minutes between retries and 30 s before a breaker probes; the suites keep
     # the same shape (3 attempts, x2 backoff, 5 failures open the breaker) on a time scale of tenths of a second.
     # The cool-down is the one window a test must act within (an open breaker must still be open when its
