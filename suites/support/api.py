@@ -14,17 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
-from core.auth import mint_token
-from core.settings import AuthSettings
 from suites.conftest import Live
+from suites.support.core_target import CoreOnly
 from suites.support.http import client as http_client
 
 
 def token(live: Live, subject: str, role: str) -> str:
-    auth = AuthSettings(token_secret=SecretStr(live.core_env["PAYHARNESS_AUTH__TOKEN_SECRET"]))
-    return mint_token(auth, subject, role)
+    """A token signed with the core's secret: a core-only power (``CoreOnly.token``)."""
+    return CoreOnly(live).token(subject, role)
 
 
 @dataclass(frozen=True)
