@@ -17,6 +17,7 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,13 @@ class Live:
     creds: dict[str, dict[str, str]]
     core_env: dict[str, str]
     db_dsn: str
+
+    @cached_property
+    def core_run(self) -> TargetRun:
+        """The core as its profile (harness/target/core.toml) describes it: made once, on first use."""
+        from suites.support.core_target import core_run  # it imports Live from here
+
+        return core_run(self)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -175,21 +183,13 @@ async def live(request: pytest.FixtureRequest, endpoints: Live) -> AsyncIterator
     yield endpoints
 
 
-@pytest.fixture(scope="session")
-def core_target_run(endpoints: Live) -> TargetRun:
-    """The session's core (or the ``--target`` one) as its own profile, ``harness/target/core.toml``, describes it."""
-    from suites.support.core_target import core_run  # it imports Live from here
-
-    return core_run(endpoints)
-
-
 @pytest.fixture
-async def target(live: Live, core_target_run: TargetRun) -> AsyncIterator[Target]:
+async def target(live: Live) -> AsyncIterator[Target]:
     """The clean core (``live`` reset it) reached only through its profile: the portable scenarios' one path.
 
     Usage: ``order = await target.create_order(Decimal("50000.00")); await target.amount_paid(order.order_id)``.
     """
-    async with Target(core_target_run) as reached:
+    async with Target(live.core_run) as reached:
         yield reached
 
 

@@ -22,7 +22,7 @@ async def test_a_nul_in_the_email_of_a_wompi_card_payment_is_422_and_nothing_is_
     live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
 ) -> None:
     buyer = Actor.buyer(live)
-    order = await buyer.create_order(core, "50000.00")
+    order = await buyer.create_order("50000.00")
     body = {"order_id": order["id"], "amount": "50000.00", "currency": "COP", "method": "CARD",
             "customer_email": "comprador\u0000@example.com", "card": {"token": await wompi_card_token(live)}}
     response = await core.post("/payments/process", content=json.dumps(body).encode(),
@@ -142,7 +142,7 @@ async def test_a_client_chosen_x_forwarded_for_is_not_the_address_payu_or_the_li
     # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: a client on the core's host (or behind a
     # proxy passing the header on) would pick the address the per-IP limit counts and PayU's anti-fraud gets.
     buyer = Actor.buyer(live)
-    order = await buyer.create_order(core, "65000.00")
+    order = await buyer.create_order("65000.00")
     body = {"order_id": order["id"], "amount": "65000.00", "currency": "COP", "method": "CARD", "gateway": "payu",
             "customer_email": "comprador@example.com", "card": PAYU_CARD, "payer": PAYU_PAYER}
     paid = await core.post("/payments/process", json=body, headers={
