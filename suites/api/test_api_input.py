@@ -9,6 +9,7 @@ import asyncpg
 import httpx
 import pytest
 
+from harness.target.target import Target
 from suites.conftest import Live
 from suites.support.api import Actor, wompi_card_token
 from suites.support.faults import PAYU_CARD, PAYU_PAYER, charges
@@ -57,11 +58,11 @@ async def test_an_order_id_of_2_to_the_63_is_422(live: Live, core: httpx.AsyncCl
 @pytest.mark.scenario("API-AMOUNT-PATTERN")
 @pytest.mark.parametrize("amount", ["1e5", "+50000", "-0", "65_000", " 65000", "65000.000", "６５０００", "٦٥٠٠٠"])
 async def test_an_amount_string_outside_the_published_pattern_is_422(
-    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection, amount: str
+    live: Live, core: httpx.AsyncClient, target: Target, amount: str
 ) -> None:
     response = await core.post("/orders", json={"amount": amount}, headers=Actor.buyer(live).headers)
     assert response.status_code == 422, response.text
-    assert await core_db.fetchval("SELECT count(*) FROM orders") == 0
+    assert await target.order_count() == 0
 
 
 async def _send_head(url: str, head_bytes: int) -> tuple[str | None, int]:

@@ -20,6 +20,7 @@ import asyncpg
 import httpx
 import pytest
 
+from harness.target.target import Target
 from suites.conftest import Live
 from suites.support.api import Actor, advance_clock, wompi_card_token
 from suites.support.faults import (
@@ -91,7 +92,7 @@ async def wide_core(live: Live) -> Any:
 @pytest.mark.scenario("INIT-CONCURRENT-KEYS")
 @pytest.mark.parametrize("method", METHODS)
 async def test_ten_requests_at_once_with_fresh_keys_charge_the_order_once(
-    live: Live, wide_core: httpx.AsyncClient, core_db: asyncpg.Connection, method: str
+    live: Live, wide_core: httpx.AsyncClient, target: Target, method: str
 ) -> None:
     buyer = Actor.buyer(live)
     order = await buyer.create_order(AMOUNT)
@@ -106,7 +107,7 @@ async def test_ten_requests_at_once_with_fresh_keys_charge_the_order_once(
             continue
         assert_refused_naming(refused, attempt)
     assert await charges_for(live, order) == [(GATEWAY[method], attempt["reference"])]
-    assert await core_db.fetchval("SELECT count(*) FROM order_transactions WHERE order_id = $1", order["id"]) == 1
+    assert len(await target.transactions(str(order["id"]))) == 1
     await assert_money_within_total(wide_core, buyer, order)
 
 
