@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -32,6 +33,9 @@ from harness.target.run import TargetRun
 # A user the profile's [auth] names ("buyer", "other"), or the headers of an identity the caller holds (the
 # built-in suites mint a fresh buyer per test with the core's secret: a core-only power, suites.support.core_target).
 User = str | Mapping[str, str]
+# One TLS context for every Target: httpx builds a new one per client (~17 ms, the CA bundle loaded again),
+# and the built-in suites open a Target per order they make.
+TLS = ssl.create_default_context()
 PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")  # :order_id, not the ::text of a cast
 
 
@@ -71,9 +75,9 @@ class Target:
     def __init__(self, run: TargetRun, *, timeout: float = 30.0) -> None:
         self.run = run
         self.profile = run.profile
-        self.http = httpx.AsyncClient(base_url=run.base_url, timeout=timeout,
+        self.http = httpx.AsyncClient(base_url=run.base_url, timeout=timeout, verify=TLS,
                                       limits=httpx.Limits(max_connections=64))
-        self.sims = httpx.AsyncClient(timeout=timeout)
+        self.sims = httpx.AsyncClient(timeout=timeout, verify=TLS)
 
     async def __aenter__(self) -> Self:
         return self
