@@ -124,7 +124,7 @@ def analyse(a: Artefacts, *, now: datetime | None = None) -> ReportData:
         run=a.run,
         score=health_score(inputs_from(a, perf), critical, inconclusive),
         tests=_tests(a),
-        points=summarise_points(a.scenarios),
+        points=summarise_points(a.scenarios, by_gateway=bool(a.run.target)),
         issues=issues,
         coverage=a.coverage,
         mutation=a.mutation,

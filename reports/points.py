@@ -1,5 +1,10 @@
 """Per integration point (PayU, Efecty, webhooks, database, API): tested and not tested, from scenarios.json.
 
+A target audit's catalog (suites/portable/scenarios.toml) is by kind of check, not by gateway: its webhook
+scenarios run once per gateway (``test_x[payu]``). There each gateway's row also counts every scenario with a
+test case for that gateway, its status from those cases alone, so PayU shows the PayU confirmations it was
+attacked with rather than an empty row; such a scenario is in its own point's row too.
+
 A scenario is *tested* when at least one of its tests ran (passed or failed); *scenario coverage* is tested
 ÷ all scenarios of the point in the catalog, and *passing* is passed ÷ all. Not runnable scenarios count
 in the denominator: the catalog says they matter, the harness cannot exercise them, and the page says why.
@@ -12,9 +17,9 @@ Usage::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from reports.model import Scenario, Scenarios, Source
+from reports.model import Scenario, Scenarios, ScenarioTest, Source
 
 POINTS: tuple[tuple[str, str], ...] = (
     ("payu", "PayU"),
@@ -24,6 +29,8 @@ POINTS: tuple[tuple[str, str], ...] = (
     ("api", "API"),
 )
 TESTED = frozenset({"passed", "failed"})
+# Points a target audit derives from the per-gateway test cases; Wompi only when a case ran through it.
+GATEWAYS: tuple[tuple[str, str], ...] = (("payu", "PayU"), ("wompi", "Wompi"), ("efecty", "Efecty"))
 
 
 @dataclass(frozen=True)
@@ -73,14 +80,52 @@ def _summary(point: str, label: str, source: Source, scenarios: list[Scenario]) 
     )
 
 
-def summarise_points(scenarios: Scenarios) -> tuple[PointSummary, ...]:
-    """One summary per known point, in the seed report's order, then any point the catalog adds."""
-    known = [p for p, _ in POINTS]
-    extra = sorted({s.point for s in scenarios.scenarios} - set(known))
+def _case_status(tests: tuple[ScenarioTest, ...]) -> str:
+    """A scenario's status from some of its tests: the rule of harness/pytest_scenarios.scenario_status."""
+    outcomes = [t.outcome for t in tests if t.outcome != "not run"]
+    if not outcomes:
+        return "not covered"
+    if "failed" in outcomes or "error" in outcomes:
+        return "failed"
+    if all(o == "not runnable" for o in outcomes):
+        return "not runnable"
+    if all(o in ("skipped", "not runnable") for o in outcomes):
+        return "skipped"
+    return "passed"
+
+
+def _through(gateway: str, scenario: Scenario) -> Scenario | None:
+    """The scenario as its ``[gateway]`` test cases saw it, or None when it has none."""
+    tests = tuple(t for t in scenario.tests if t.case == gateway)
+    if not tests:
+        return None
+    status = _case_status(tests)
+    reason = "; ".join(dict.fromkeys(t.reason for t in tests if t.reason)) if status == "not runnable" else ""
+    return replace(scenario, tests=tests, status=status, reason=reason, runnable=status != "not runnable")
+
+
+def _of_point(point: str, scenarios: Scenarios, by_gateway: bool) -> list[Scenario]:
+    own = [s for s in scenarios.scenarios if s.point == point]
+    if not by_gateway or point not in dict(GATEWAYS):
+        return own
+    through = (_through(point, s) for s in scenarios.scenarios if s.point != point)
+    return own + [s for s in through if s is not None]
+
+
+def summarise_points(scenarios: Scenarios, *, by_gateway: bool = False) -> tuple[PointSummary, ...]:
+    """One summary per known point, in the seed report's order, then any point the catalog adds.
+
+    ``by_gateway`` (a target audit): each gateway's row adds the scenarios its test cases ran, as above.
+    """
     labels = dict(POINTS)
-    return tuple(
-        _summary(
-            point, labels.get(point, point), scenarios.source, [s for s in scenarios.scenarios if s.point == point]
-        )
+    known = [p for p, _ in POINTS]
+    if by_gateway:
+        labels.update(GATEWAYS)
+        known = [*(g for g, _ in GATEWAYS), *(p for p in known if p not in dict(GATEWAYS))]
+    extra = sorted({s.point for s in scenarios.scenarios} - set(known))
+    summaries = (
+        _summary(point, labels.get(point, point), scenarios.source, _of_point(point, scenarios, by_gateway))
         for point in [*known, *extra]
     )
+    # A gateway no test case went through and the catalog does not list (Wompi in most audits) is left out.
+    return tuple(s for s in summaries if s.total or s.point in dict(POINTS))

@@ -17,15 +17,22 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import httpx
 import pytest
 
+if TYPE_CHECKING:
+    from suites.support.core_target import CoreOnly
+
 from harness.databases import DatabaseFactory
 from harness.postgres import PostgresHandle
 from harness.stack import Stack, simulator_credentials
+from harness.target.run import TargetRun
+from harness.target.target import Target
 from suites.support.http import client
 from suites.support.reset import CORE_TABLES as CORE_TABLES  # what other suites import from here
 from suites.support.reset import reset_stack
@@ -45,6 +52,13 @@ class Live:
     creds: dict[str, dict[str, str]]
     core_env: dict[str, str]
     db_dsn: str
+
+    @cached_property
+    def core_run(self) -> TargetRun:
+        """The core as its profile (harness/target/core.toml) describes it: made once, on first use."""
+        from suites.support.core_target import core_run  # it imports Live from here
+
+        return core_run(self)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -170,18 +184,34 @@ async def live(request: pytest.FixtureRequest, endpoints: Live) -> AsyncIterator
 
 
 @pytest.fixture
+async def target(live: Live) -> AsyncIterator[Target]:
+    """The clean core (``live`` reset it) reached only through its profile: the portable scenarios' one path.
+
+    Usage: ``order = await target.create_order(Decimal("50000.00")); await target.amount_paid(order.order_id)``.
+    """
+    async with Target(live.core_run) as reached:
+        yield reached
+
+
+@pytest.fixture
+def core_only(live: Live) -> CoreOnly:
+    """What only our core allows (tokens for anyone, SQL on its schema): see ``suites.support.core_target``."""
+    from suites.support.core_target import CoreOnly
+
+    return CoreOnly(live)
+
+
+@pytest.fixture
 async def core(live: Live) -> AsyncIterator[httpx.AsyncClient]:
     async with client(base_url=live.urls["core"], timeout=30) as http:
         yield http
 
 
 @pytest.fixture
-async def core_db(live: Live) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(live.db_dsn)
-    try:
+async def core_db(core_only: CoreOnly) -> AsyncIterator[asyncpg.Connection]:
+    """SQL on the core's own schema: a core-only power (``CoreOnly.schema``), not part of any profile."""
+    async with core_only.schema() as conn:
         yield conn
-    finally:
-        await conn.close()
 
 
 async def seed_transaction(

@@ -117,6 +117,24 @@ class TargetRun:
             run.auth_values = run._auth_values(env)
             yield run
 
+    @classmethod
+    def attach(cls, profile: Profile, *, base_url: str, database_url: str, sims: dict[str, str],
+               env: dict[str, str], log_dir: Path | None = None) -> TargetRun:
+        """A service that is already running on simulators payharness started (the suites' own stack).
+
+        Nothing is started or stopped: the values a started run would have are filled from ``sims`` (their
+        URLs) and the simulators' credentials, and the profile's ``[auth]`` is run with ``env`` (the service's
+        environment, where its token secret is).
+
+        Usage: ``TargetRun.attach(load_profile(CORE_PROFILE), base_url=..., database_url=..., sims=..., env=...)``
+        """
+        values = {**_values(sims), "python": sys.executable, "base_url": base_url.rstrip("/"),
+                  "database_url": database_url}
+        run = cls(profile, values["base_url"], profile.database.url or database_url, values,
+                  log_dir=log_dir or logs_folder("target"))
+        run.auth_values = run._auth_values({**os.environ, **env})
+        return run
+
     def _command(self, field_name: str, argv: list[str], env: dict[str, str], timeout: float) -> str:
         """Run a profile's command to its end (supervised: Ctrl-C reaches it); its output, or TargetFailed."""
         log = self.log_dir / f"{field_name.replace('[', '-').replace(']', '')}.log"

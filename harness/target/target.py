@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 import secrets
+import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
@@ -28,6 +30,12 @@ from harness.target import jsonpath
 from harness.target.profile import HttpRead, Observation, Request, fill
 from harness.target.run import TargetRun
 
+# A user the profile's [auth] names ("buyer", "other"), or the headers of an identity the caller holds (the
+# built-in suites mint a fresh buyer per test with the core's secret: a core-only power, suites.support.core_target).
+User = str | Mapping[str, str]
+# One TLS context for every Target: httpx builds a new one per client (~17 ms, the CA bundle loaded again),
+# and the built-in suites open a Target per order they make.
+TLS = ssl.create_default_context()
 PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")  # :order_id, not the ::text of a cast
 
 
@@ -67,9 +75,9 @@ class Target:
     def __init__(self, run: TargetRun, *, timeout: float = 30.0) -> None:
         self.run = run
         self.profile = run.profile
-        self.http = httpx.AsyncClient(base_url=run.base_url, timeout=timeout,
+        self.http = httpx.AsyncClient(base_url=run.base_url, timeout=timeout, verify=TLS,
                                       limits=httpx.Limits(max_connections=64))
-        self.sims = httpx.AsyncClient(timeout=timeout)
+        self.sims = httpx.AsyncClient(timeout=timeout, verify=TLS)
 
     async def __aenter__(self) -> Self:
         return self
@@ -80,11 +88,13 @@ class Target:
         await self.sims.aclose()
 
     # -- requests ------------------------------------------------------------------------------------------
-    async def request(self, spec: Request, values: dict[str, str], user: str = "buyer",
+    async def request(self, spec: Request, values: dict[str, str], user: User = "buyer",
                       raw_body: bytes | None = None) -> httpx.Response:
+        """``user``: a user the profile's ``[auth]`` names, or the headers of an identity the caller holds."""
         values = {"currency": "COP", "idempotency_key": secrets.token_hex(8),
                   "customer_email": "comprador@example.com", **values}
-        headers = {**self.run.headers(user), **fill(spec.headers, values)}
+        who = self.run.headers(user) if isinstance(user, str) else dict(user)
+        headers = {**who, **fill(spec.headers, values)}
         kwargs: dict[str, Any] = {"headers": headers}
         if raw_body is not None:
             kwargs["content"] = raw_body
@@ -94,14 +104,14 @@ class Target:
             kwargs["data"] = fill(spec.form, values)
         return await self.http.request(spec.method, fill(spec.path, values), **kwargs)
 
-    async def create_order(self, amount: Decimal | str, *, user: str = "buyer") -> Answer:
+    async def create_order(self, amount: Decimal | str, *, user: User = "buyer") -> Answer:
         spec = self.profile.api.create_order
         response = await self.request(spec, {"amount": str(amount)}, user)
         body = _json(response)
         order_id = _pick(spec.order_id, body) if response.is_success else None
         return Answer(response.status_code, body, response.text, response.headers, order_id=order_id)
 
-    async def pay(self, gateway: str, order_id: str, amount: Decimal, *, user: str = "buyer") -> Answer:
+    async def pay(self, gateway: str, order_id: str, amount: Decimal, *, user: User = "buyer") -> Answer:
         spec = self.profile.api.pay[gateway]  # type: ignore[index]
         values = {"order_id": order_id, "amount": str(amount)}
         if gateway == "wompi" and "wompi_card_token" in str(spec.model_dump()):
@@ -115,7 +125,7 @@ class Target:
                      "code": _pick(spec.code, body) if spec.code else None}
         return Answer(response.status_code, body, response.text, response.headers, order_id=order_id, **found)
 
-    async def get_order(self, order_id: str, *, user: str = "buyer") -> httpx.Response:
+    async def get_order(self, order_id: str, *, user: User = "buyer") -> httpx.Response:
         assert self.profile.api.get_order is not None
         return await self.request(self.profile.api.get_order, {"order_id": order_id}, user)
 

@@ -101,3 +101,49 @@ def test_a_gateway_not_runnable_inside_a_scenario_that_ran_is_shown_with_its_rea
     html = (tmp_path / "report" / "report.html").read_text(encoding="utf-8")
     assert f"`{picked}` (passed; not runnable through efecty: {reason})" in md
     assert f"test_x[efecty]</code> not runnable: {reason}</div>" in html
+
+
+def _portable(data: dict[str, Any]) -> None:
+    """scenarios.json as suites/portable leaves it: webhook scenarios run once per gateway, no "payu" point."""
+    hook = "suites/portable/test_webhooks.py::test_{}[{}]"
+    no_efecty = "Efecty publishes no webhook"
+    data["scenarios"] = [
+        {"id": "T-WEBHOOK-RACE", "point": "webhooks", "title": "race", "source": "seed-finding", "status": "failed",
+         "tests": [{"nodeid": hook.format("race", "wompi"), "outcome": "passed"},
+                   {"nodeid": hook.format("race", "payu"), "outcome": "failed"},
+                   {"nodeid": hook.format("race", "efecty"), "outcome": "not runnable", "reason": no_efecty}]},
+        {"id": "T-WEBHOOK-FORGED", "point": "webhooks", "title": "forged", "source": "seed-finding",
+         "status": "passed",
+         "tests": [{"nodeid": hook.format("forged", "wompi"), "outcome": "passed"},
+                   {"nodeid": hook.format("forged", "payu"), "outcome": "passed"}]},
+        {"id": "T-EFECTY-CODE-UNIQUE", "point": "efecty", "title": "codes", "source": "added", "status": "passed",
+         "tests": [{"nodeid": "suites/portable/test_api.py::test_codes", "outcome": "passed"}]},
+    ]
+
+
+def test_a_target_audit_counts_each_gateways_webhook_cases_under_that_gateways_point(foreign: Path, edit: Editor,
+                                                                                    tmp_path: Path) -> None:
+    edit("scenarios.json", _portable)
+    points = {p.point: p for p in analyse(collect(foreign)).points}
+    payu = points["payu"]
+    assert (payu.total, payu.passed, payu.failed) == (2, 1, 1)
+    assert {s.id: s.status for s in payu.tested} == {"T-WEBHOOK-RACE": "failed", "T-WEBHOOK-FORGED": "passed"}
+    assert all(t.case == "payu" for s in payu.tested for t in s.tests)
+    wompi = points["wompi"]
+    assert (wompi.label, wompi.total, wompi.passed) == ("Wompi", 2, 2)
+    # Efecty keeps its own scenario, and says its webhook case was not runnable and why.
+    efecty = points["efecty"]
+    assert (efecty.total, efecty.passed, efecty.not_runnable) == (2, 1, 1)
+    assert [s.reason for s in efecty.not_tested] == ["Efecty publishes no webhook"]
+    assert (points["webhooks"].total, points["webhooks"].failed) == (2, 1)  # the scenario's own verdict stays
+    build_report(foreign, tmp_path / "report")
+    md = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    assert "| PayU | 2 | 2 | 1 | 1 | 0 | 0 | 100 % | 50 % |" in md
+    assert "each gateway's row also counts the webhook scenarios run through it" in md
+
+
+def test_the_core_audit_keeps_its_catalogs_gateway_points(artefacts: Path) -> None:
+    points = {p.point: p for p in analyse(collect(artefacts)).points}
+    catalog = json.loads((artefacts / "scenarios.json").read_text(encoding="utf-8"))["scenarios"]
+    assert points["payu"].total == sum(1 for s in catalog if s["point"] == "payu")
+    assert "wompi" not in points

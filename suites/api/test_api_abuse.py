@@ -17,7 +17,7 @@ async def test_orders_need_a_valid_buyer_token_and_stay_private(live: Live, core
     forged = {"authorization": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4Iiwicm9sZSI6ImFkbWluIn0."}
     assert (await core.post("/orders", json={"amount": "50000"}, headers=forged)).status_code == 401
     alice, bob, admin = Actor.buyer(live), Actor.buyer(live), Actor.admin(live)
-    order = await alice.create_order(core, "50000")
+    order = await alice.create_order("50000")
     assert (await core.get(f"/orders/{order['id']}", headers=bob.headers)).status_code == 404
     assert (await core.get(f"/orders/{order['id']}", headers=admin.headers)).status_code == 200
     paid_by_bob = await bob.pay(core, order["id"], "50000.00", method="NEQUI", nequi_phone="3991111111")

@@ -9,6 +9,7 @@ import asyncpg
 import httpx
 import pytest
 
+from harness.target.target import Target
 from suites.conftest import Live
 from suites.support.api import Actor, wompi_card_token
 from suites.support.faults import PAYU_CARD, PAYU_PAYER, charges
@@ -22,7 +23,7 @@ async def test_a_nul_in_the_email_of_a_wompi_card_payment_is_422_and_nothing_is_
     live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
 ) -> None:
     buyer = Actor.buyer(live)
-    order = await buyer.create_order(core, "50000.00")
+    order = await buyer.create_order("50000.00")
     body = {"order_id": order["id"], "amount": "50000.00", "currency": "COP", "method": "CARD",
             "customer_email": "comprador\u0000@example.com", "card": {"token": await wompi_card_token(live)}}
     response = await core.post("/payments/process", content=json.dumps(body).encode(),
@@ -57,11 +58,11 @@ async def test_an_order_id_of_2_to_the_63_is_422(live: Live, core: httpx.AsyncCl
 @pytest.mark.scenario("API-AMOUNT-PATTERN")
 @pytest.mark.parametrize("amount", ["1e5", "+50000", "-0", "65_000", " 65000", "65000.000", "６５０００", "٦٥٠٠٠"])
 async def test_an_amount_string_outside_the_published_pattern_is_422(
-    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection, amount: str
+    live: Live, core: httpx.AsyncClient, target: Target, amount: str
 ) -> None:
     response = await core.post("/orders", json={"amount": amount}, headers=Actor.buyer(live).headers)
     assert response.status_code == 422, response.text
-    assert await core_db.fetchval("SELECT count(*) FROM orders") == 0
+    assert await target.order_count() == 0
 
 
 async def _send_head(url: str, head_bytes: int) -> tuple[str | None, int]:
@@ -142,7 +143,7 @@ async def test_a_client_chosen_x_forwarded_for_is_not_the_address_payu_or_the_li
     # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: a client on the core's host (or behind a
     # proxy passing the header on) would pick the address the per-IP limit counts and PayU's anti-fraud gets.
     buyer = Actor.buyer(live)
-    order = await buyer.create_order(core, "65000.00")
+    order = await buyer.create_order("65000.00")
     body = {"order_id": order["id"], "amount": "65000.00", "currency": "COP", "method": "CARD", "gateway": "payu",
             "customer_email": "comprador@example.com", "card": PAYU_CARD, "payer": PAYU_PAYER}
     paid = await core.post("/payments/process", json=body, headers={

@@ -31,7 +31,7 @@ async def test_buyer_b_can_neither_read_nor_pay_nor_replay_buyer_a_order(
     live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
 ) -> None:
     a, b = Actor.buyer(live), Actor.buyer(live)
-    order_a = await a.create_order(core, AMOUNT)
+    order_a = await a.create_order(AMOUNT)
     key = f"shared-key-{secrets.token_hex(4)}"
     paid = await core.post("/payments/process", json=_efecty_body(order_a["id"]),
                            headers={**a.headers, "idempotency-key": key})
@@ -45,7 +45,7 @@ async def test_buyer_b_can_neither_read_nor_pay_nor_replay_buyer_a_order(
         assert response.status_code == 404, response.text
         assert code_a not in response.text and order_a["reference"] not in response.text
     # B's own order with A's key is B's own first request (keys are per buyer), not A's stored answer.
-    order_b = await b.create_order(core, AMOUNT)
+    order_b = await b.create_order(AMOUNT)
     own = await core.post("/payments/process", json=_efecty_body(order_b["id"]),
                           headers={**b.headers, "idempotency-key": key})
     assert own.status_code == 200, own.text
@@ -54,7 +54,7 @@ async def test_buyer_b_can_neither_read_nor_pay_nor_replay_buyer_a_order(
     attempts = await core_db.fetch("SELECT o.buyer_id FROM order_transactions t JOIN orders o ON o.id = t.order_id")
     assert sorted(r["buyer_id"] for r in attempts) == sorted([a.subject, b.subject])
     # A's key with another body (another order of A's): refused, not a second voucher.
-    order_a2 = await a.create_order(core, AMOUNT)
+    order_a2 = await a.create_order(AMOUNT)
     reused = await core.post("/payments/process", json=_efecty_body(order_a2["id"]),
                              headers={**a.headers, "idempotency-key": key})
     assert reused.status_code == 409 and reused.json()["error"]["code"] == "idempotency_key_reused", reused.text
@@ -107,7 +107,7 @@ async def test_no_spelling_of_the_payment_path_escapes_the_spent_buyer_limit(
     live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
 ) -> None:
     buyer = Actor.buyer(live)
-    order = await buyer.create_order(core, AMOUNT)
+    order = await buyer.create_order(AMOUNT)
     # Spend the buyer's allowance (20/minute per worker; one kept-alive connection reaches one worker).
     codes = [(await buyer.pay(core, 987654321, AMOUNT, method="EFECTY")).status_code for _ in range(25)]
     assert codes[-1] == 429, codes

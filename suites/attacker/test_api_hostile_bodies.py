@@ -28,7 +28,7 @@ async def test_a_body_repeating_a_key_is_refused_and_moves_nothing(
     live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
 ) -> None:
     buyer = Actor.buyer(live)
-    order = await buyer.create_order(core, AMOUNT)
+    order = await buyer.create_order(AMOUNT)
     headers = {**buyer.headers, "content-type": "application/json"}
     pay = ('{"order_id": %d, "amount": "%s", "currency": "COP", "method": "NEQUI", "nequi_phone": "3991111111",'
            ' "customer_email": "comprador@example.com"%s}')

@@ -57,7 +57,7 @@ async def test_another_buyers_order_answers_exactly_as_no_order_at_all(
     live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
 ) -> None:
     a, b = Actor.buyer(live), Actor.buyer(live)
-    order = await a.create_order(core, AMOUNT)
+    order = await a.create_order(AMOUNT)
     theirs, missing = order["id"], order["id"] + 1000
 
     async def probes(order_id: int) -> list[httpx.Response]:
@@ -72,4 +72,4 @@ async def test_another_buyers_order_answers_exactly_as_no_order_at_all(
         assert _seen(foreign, theirs) == _seen(absent, missing)
         assert order["reference"] not in foreign.text and a.subject not in foreign.text
     assert await core_db.fetchval("SELECT count(*) FROM order_transactions") == 0
-    assert (await a.order(core, theirs))["status"] == "pending"
+    assert (await a.order(theirs))["status"] == "pending"

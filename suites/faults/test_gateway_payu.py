@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 import pytest
 
+from harness.target.target import Target
 from suites.conftest import Live
 from suites.support.api import Actor
 from suites.support.faults import (
@@ -57,8 +58,9 @@ async def _lookups(live: Live) -> int:
     return len(await requests(live, "payu", path=PAYU_REPORTS))
 
 
-async def _attempt_status(db: asyncpg.Connection, order_id: int) -> str:
-    return str(await db.fetchval("SELECT status FROM order_transactions WHERE order_id = $1", order_id))
+async def _attempt_status(target: Target, order_id: int) -> str:
+    """The order's attempt's status, through the core's profile (``observe.transactions``)."""
+    return str((await target.transactions(str(order_id)))[0]["status"])
 
 
 async def _pay_again(pinned: httpx.AsyncClient, buyer: Actor, order_id: int, key: str) -> httpx.Response:
@@ -84,7 +86,7 @@ async def test_latency_below_the_timeout_is_waited_out_with_one_submit(live: Liv
 
 @pytest.mark.parametrize("status", [500, 502, 503])
 async def test_a_5xx_on_submit_is_never_resent_and_an_unknown_outcome_is_kept_on_the_key(
-    live: Live, pinned: httpx.AsyncClient, core_db: asyncpg.Connection, status: int
+    live: Live, pinned: httpx.AsyncClient, target: Target, status: int
 ) -> None:
     await put_faults(live, "payu", _submit({"type": "http_error", "status": status}))
     buyer, order, response = await pay(pinned, live, "payu", key=f"payu-5xx-{status}")
@@ -92,7 +94,7 @@ async def test_a_5xx_on_submit_is_never_resent_and_an_unknown_outcome_is_kept_on
     assert await fired(live, "payu") == [1]  # one SUBMIT reached PayU (and was refused there, unhandled)
     assert await _lookups(live) == 1  # asked, found nothing: PayU has no order under the reference
     assert await charges(live, "payu") == []
-    assert await _attempt_status(core_db, order["id"]) == "pending"
+    assert await _attempt_status(target, order["id"]) == "pending"
     replay = await _pay_again(pinned, buyer, order["id"], f"payu-5xx-{status}")
     assert replay.status_code == 502 and replay.headers.get("idempotent-replayed") == "true", replay.text
     assert await fired(live, "payu") == [1]
@@ -100,7 +102,7 @@ async def test_a_5xx_on_submit_is_never_resent_and_an_unknown_outcome_is_kept_on
 
 @pytest.mark.scenario("API-TIMEOUT")
 async def test_a_hanging_submit_gives_the_buyer_a_clear_502_soon_after_the_timeout(
-    live: Live, pinned: httpx.AsyncClient, core_db: asyncpg.Connection
+    live: Live, pinned: httpx.AsyncClient, target: Target
 ) -> None:
     await put_faults(live, "payu", _submit({"type": "hang", "seconds": 10}))
     started = time.monotonic()
@@ -113,7 +115,7 @@ async def test_a_hanging_submit_gives_the_buyer_a_clear_502_soon_after_the_timeo
     assert await hangs_cut_short(live, "payu") == [0]
     assert await fired(live, "payu") == [1]
     assert await _lookups(live) == 1
-    assert await _attempt_status(core_db, order["id"]) == "pending"
+    assert await _attempt_status(target, order["id"]) == "pending"
 
 
 async def test_a_reset_submit_is_looked_up_not_resent(live: Live, pinned: httpx.AsyncClient) -> None:
@@ -166,7 +168,7 @@ async def test_a_submit_failing_once_is_not_retried_and_a_new_key_pays_once_payu
     await put_faults(live, "payu", _submit({"type": "fail_then_succeed", "times": 1}))
     buyer, order, first = await pay(pinned, live, "payu")
     error = assert_clear_error(first, 502, "payment_outcome_unknown", live)
-    assert (await buyer.order(pinned, order["id"]))["status"] == "pending"
+    assert (await buyer.order(order["id"]))["status"] == "pending"
     assert await _submits(live) == 0  # the failed SUBMIT was never handled, and was not resent
     second = await _pay_again(pinned, buyer, order["id"], "payu-next-0001")
     assert second.status_code == 200 and second.json()["order_status"] == "paid", second.text
@@ -177,7 +179,7 @@ async def test_a_submit_failing_once_is_not_retried_and_a_new_key_pays_once_payu
 
 
 async def test_a_429_on_submit_is_not_resent_and_frees_the_key_for_a_later_retry(
-    live: Live, pinned: httpx.AsyncClient, core_db: asyncpg.Connection
+    live: Live, pinned: httpx.AsyncClient, target: Target
 ) -> None:
     await put_faults(live, "payu", _submit({"type": "rate_limited", "retry_after": 1}))
     buyer, order, response = await pay(pinned, live, "payu", key="payu-429-0001")
@@ -185,7 +187,7 @@ async def test_a_429_on_submit_is_not_resent_and_frees_the_key_for_a_later_retry
     assert_clear_error(response, 503, "gateway_unreachable", live)
     assert await _submits(live) == 0 and await fired(live, "payu") == [1]
     assert await _lookups(live) == 0
-    assert await _attempt_status(core_db, order["id"]) == "error"
+    assert await _attempt_status(target, order["id"]) == "error"
     await put_faults(live, "payu")
     again = await _pay_again(pinned, buyer, order["id"], "payu-429-0001")
     assert again.status_code == 200 and "idempotent-replayed" not in again.headers, again.text

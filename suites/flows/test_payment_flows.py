@@ -17,10 +17,10 @@ from suites.support.api import Actor, advance_clock, journal, wompi_card_token
 BOGOTA = ZoneInfo("America/Bogota")
 
 
-async def _settle(core: httpx.AsyncClient, buyer: Actor, order_id: int, *, until: str, tries: int = 300) -> dict:
+async def _settle(buyer: Actor, order_id: int, *, until: str, tries: int = 300) -> dict:
     """Poll the order until it reaches ``until`` (the webhook is asynchronous): up to 30 s on a busy machine."""
     for _ in range(tries):
-        order = await buyer.order(core, order_id)
+        order = await buyer.order(order_id)
         if order["status"] == until:
             return order
         await asyncio.sleep(0.1)
@@ -37,13 +37,13 @@ async def test_a_wompi_card_payment_ends_in_a_paid_order_through_the_signed_even
     live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
 ) -> None:
     buyer = Actor.buyer(live)
-    order = await buyer.create_order(core, "65000.00")
+    order = await buyer.create_order("65000.00")
     card = await wompi_card_token(live)
     paid = await buyer.pay(core, order["id"], "65000.00", method="CARD", card={"token": card})
     assert paid.status_code in (200, 201), paid.text
     assert paid.json()["transaction"]["status"] == "pending"
     await advance_clock(live, "wompi", 5)  # past the simulator's PENDING → final delay
-    settled = await _settle(core, buyer, order["id"], until="paid")
+    settled = await _settle(buyer, order["id"], until="paid")
     assert settled["approved_amount"] == "65000.00"
     events = await _linked_events(core_db, order["id"])
     assert [e["outcome"] for e in events] == ["applied"]
@@ -56,7 +56,7 @@ async def test_a_payu_card_approved_at_once_is_paid_once_even_after_the_confirma
     live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
 ) -> None:
     buyer = Actor.buyer(live)
-    order = await buyer.create_order(core, "65000.00")
+    order = await buyer.create_order("65000.00")
     card = {"number": "4037997623271984", "cvc": "777", "exp_month": 5, "exp_year": 2030, "holder": "APPROVED",
             "brand": "VISA"}
     payer = {"full_name": "Ana Pérez", "phone": "3001234567", "dni_number": "1020304050"}
@@ -69,7 +69,7 @@ async def test_a_payu_card_approved_at_once_is_paid_once_even_after_the_confirma
             break
         await asyncio.sleep(0.1)
     assert [e["outcome"] for e in await _linked_events(core_db, order["id"])] == ["recorded"]
-    final = await buyer.order(core, order["id"])
+    final = await buyer.order(order["id"])
     assert (final["status"], final["approved_amount"]) == ("paid", "65000.00")
 
 
@@ -79,28 +79,28 @@ async def test_a_nequi_payment_ends_as_the_sandbox_decides(
     live: Live, core: httpx.AsyncClient, phone: str, status: str
 ) -> None:
     buyer = Actor.buyer(live)
-    order = await buyer.create_order(core, "20000.00")
+    order = await buyer.create_order("20000.00")
     paid = await buyer.pay(core, order["id"], "20000.00", method="NEQUI", nequi_phone=phone)
     assert paid.status_code in (200, 201), paid.text
     await advance_clock(live, "wompi", 5)
-    await _settle(core, buyer, order["id"], until=status)
+    await _settle(buyer, order["id"], until=status)
 
 
 @pytest.mark.scenario("FLOW-PSE")
 async def test_a_pse_payment_gives_a_bank_redirect_and_ends_paid(live: Live, core: httpx.AsyncClient) -> None:
     buyer = Actor.buyer(live)
-    order = await buyer.create_order(core, "150000.00")
+    order = await buyer.create_order("150000.00")
     paid = await buyer.pay(core, order["id"], "150000.00", method="PSE",
                            pse={"bank_code": "1", "user_type": 0, "legal_id_type": "CC", "legal_id": "1020304050"},
                            payer={"full_name": "Ana Pérez", "phone": "3001234567", "dni_number": "1020304050"})
     assert paid.json()["redirect_url"], paid.text  # the payer finishes at the bank
     assert paid.status_code in (200, 201), paid.text
     await advance_clock(live, "wompi", 5)
-    await _settle(core, buyer, order["id"], until="paid")
+    await _settle(buyer, order["id"], until="paid")
 
 
 async def _efecty_voucher(live: Live, core: httpx.AsyncClient, buyer: Actor, amount: str) -> tuple[dict, dict]:
-    order = await buyer.create_order(core, amount)
+    order = await buyer.create_order(amount)
     response = await buyer.pay(core, order["id"], amount, method="EFECTY")
     assert response.status_code in (200, 201), response.text
     voucher = response.json()["efecty"]
@@ -133,12 +133,12 @@ async def test_efecty_cash_paid_at_a_point_is_confirmed_by_reconciliation_once(
     today = datetime.now(UTC).astimezone(BOGOTA).date().isoformat()
     first = await _reconcile(core, admin, today)
     assert first["matched"] == 1
-    assert (await buyer.order(core, order["id"]))["status"] == "paid"
+    assert (await buyer.order(order["id"]))["status"] == "paid"
     rows_before = await core_db.fetchval("SELECT count(*) FROM payment_anomalies")
     second = await _reconcile(core, admin, today)
     assert second["matched"] == 0 and second["already_confirmed"] == 1
     assert await core_db.fetchval("SELECT count(*) FROM payment_anomalies") == rows_before
-    assert (await buyer.order(core, order["id"]))["approved_amount"] == "80000.00"
+    assert (await buyer.order(order["id"]))["approved_amount"] == "80000.00"
 
 
 @pytest.mark.scenario("FLOW-EFECTY")
@@ -165,8 +165,8 @@ async def test_an_unpaid_efecty_code_past_its_expiry_is_closed_and_a_late_paymen
     assert await core_db.fetchval("SELECT status FROM efecty_payments WHERE payment_code = $1", code) == "expired"
     kinds = {r["kind"] for r in await core_db.fetch("SELECT kind FROM payment_anomalies")}
     assert "paid_after_expiry" in kinds
-    assert (await buyer.order(core, order["id"]))["status"] != "paid"
-    assert Decimal((await buyer.order(core, order["id"]))["approved_amount"]) == 0
+    assert (await buyer.order(order["id"]))["status"] != "paid"
+    assert Decimal((await buyer.order(order["id"]))["approved_amount"]) == 0
 
 
 @pytest.mark.scenario("FLOW-EFECTY", "EFECTY-ADMIN-CONFIRMATION", "EFECTY-RECONCILIATION")
@@ -192,4 +192,4 @@ async def test_an_admin_confirmed_efecty_code_paid_twice_in_the_file_is_a_double
     kinds = [r["kind"] for r in await core_db.fetch("SELECT kind FROM payment_anomalies WHERE order_id = $1",
                                                     order["id"])]
     assert kinds == ["double_payment"]
-    assert (await buyer.order(core, order["id"]))["approved_amount"] == "65000.00"
+    assert (await buyer.order(order["id"]))["approved_amount"] == "65000.00"

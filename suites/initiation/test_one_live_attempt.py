@@ -20,6 +20,7 @@ import asyncpg
 import httpx
 import pytest
 
+from harness.target.target import Target
 from suites.conftest import Live
 from suites.support.api import Actor, advance_clock, wompi_card_token
 from suites.support.faults import (
@@ -75,7 +76,7 @@ def assert_refused_naming(response: httpx.Response, live_attempt: dict[str, Any]
 
 
 async def assert_money_within_total(core: httpx.AsyncClient, buyer: Actor, order: dict[str, Any]) -> dict[str, Any]:
-    view = await buyer.order(core, order["id"])
+    view = await buyer.order(order["id"])
     assert Decimal(view["approved_amount"]) <= Decimal(view["amount"]), view
     return view
 
@@ -91,10 +92,10 @@ async def wide_core(live: Live) -> Any:
 @pytest.mark.scenario("INIT-CONCURRENT-KEYS")
 @pytest.mark.parametrize("method", METHODS)
 async def test_ten_requests_at_once_with_fresh_keys_charge_the_order_once(
-    live: Live, wide_core: httpx.AsyncClient, core_db: asyncpg.Connection, method: str
+    live: Live, wide_core: httpx.AsyncClient, target: Target, method: str
 ) -> None:
     buyer = Actor.buyer(live)
-    order = await buyer.create_order(wide_core, AMOUNT)
+    order = await buyer.create_order(AMOUNT)
     body = await fields(live, method)
     answers = await asyncio.gather(*(buyer.pay(wide_core, order["id"], AMOUNT, **body) for _ in range(10)))
     won = [a for a in answers if a.status_code == 200]
@@ -106,7 +107,7 @@ async def test_ten_requests_at_once_with_fresh_keys_charge_the_order_once(
             continue
         assert_refused_naming(refused, attempt)
     assert await charges_for(live, order) == [(GATEWAY[method], attempt["reference"])]
-    assert await core_db.fetchval("SELECT count(*) FROM order_transactions WHERE order_id = $1", order["id"]) == 1
+    assert len(await target.transactions(str(order["id"]))) == 1
     await assert_money_within_total(wide_core, buyer, order)
 
 
@@ -116,7 +117,7 @@ async def test_while_an_attempt_is_pending_no_method_can_charge_the_order_again(
     live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection, first: str
 ) -> None:
     buyer = Actor.buyer(live)
-    order = await buyer.create_order(core, AMOUNT)
+    order = await buyer.create_order(AMOUNT)
     pending = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, first))
     assert pending.status_code == 200 and pending.json()["transaction"]["status"] == "pending", pending.text
     attempt = pending.json()["transaction"]
@@ -133,12 +134,12 @@ async def test_once_the_pending_attempt_has_failed_a_new_one_may_charge_and_then
     live: Live, core: httpx.AsyncClient, first: str
 ) -> None:
     buyer = Actor.buyer(live)
-    order = await buyer.create_order(core, AMOUNT)
+    order = await buyer.create_order(AMOUNT)
     failing = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, first, outcome="declined"))
     assert failing.status_code == 200, failing.text
     await advance_clock(live, "wompi", 5)  # the sandbox declines; its signed event reaches the core
     for _ in range(50):
-        if (await buyer.order(core, order["id"]))["status"] == "failed":
+        if (await buyer.order(order["id"]))["status"] == "failed":
             break
         await asyncio.sleep(0.1)
     paid = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, "payu-card"))
@@ -156,7 +157,7 @@ async def test_an_expired_efecty_voucher_frees_the_order_for_a_card(
     live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
 ) -> None:
     buyer, admin = Actor.buyer(live), Actor.admin(live)
-    order = await buyer.create_order(core, AMOUNT)
+    order = await buyer.create_order(AMOUNT)
     voucher = await buyer.pay(core, order["id"], AMOUNT, method="EFECTY")
     code = voucher.json()["efecty"]["payment_code"]
     assert_refused_naming(await buyer.pay(core, order["id"], AMOUNT, **await fields(live, "payu-card")),
@@ -181,7 +182,7 @@ async def test_a_charge_whose_answer_was_lost_blocks_a_new_key(live: Live, core_
     await put_faults(live, "wompi", rule({"type": "malformed"}, path=WOMPI_TRANSACTIONS, method="POST", count=1))
     async with pinned_core(live) as core:
         buyer = Actor.buyer(live)
-        order = await buyer.create_order(core, AMOUNT)
+        order = await buyer.create_order(AMOUNT)
         lost = await buyer.pay(core, order["id"], AMOUNT, key="lost-answer-0001", **await fields(live, "nequi"))
         again = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, "payu-card"))
         same_key = await buyer.pay(core, order["id"], AMOUNT, key="lost-answer-0001", **await fields(live, "nequi"))
@@ -204,7 +205,7 @@ async def test_a_gateway_answer_that_cannot_be_stored_leaves_no_key_in_progress_
     # the charge. Refused up front (422, nothing charged) or answered 502 with a support reference, the key
     # must answer at once on a retry and a new key must not charge again.
     buyer = Actor.buyer(live)
-    order = await buyer.create_order(core, AMOUNT)
+    order = await buyer.create_order(AMOUNT)
     body = {**await fields(live, "nequi"), "customer_email": "comprador\u0000@example.com"}
     first = await buyer.pay(core, order["id"], AMOUNT, key="nul-email-00001", **body)
     retry = await buyer.pay(core, order["id"], AMOUNT, key="nul-email-00001", **body)

@@ -54,13 +54,13 @@ async def test_a_charge_the_gateway_refused_with_503_no_longer_blocks_the_order(
     method = "wompi-card" if gateway == "wompi" else "payu-card"
     async with pinned_core(live) as core:
         buyer = Actor.buyer(live)
-        order = await buyer.create_order(core, AMOUNT)
+        order = await buyer.create_order(AMOUNT)
         first = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, method))
         assert (first.status_code, first.json()["error"]["code"]) == (502, "payment_outcome_unknown"), first.text
         reference = first.json()["error"]["transaction_reference"]
         assert await charges_for(live, order) == []  # b01/b02 reproduced: nothing was created
         second = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, method))
-        view = await buyer.order(core, order["id"])
+        view = await buyer.order(order["id"])
         attempts = await charges_for(live, order)
     assert second.status_code == 200, second.text
     # A Wompi card starts pending in the sandbox; PayU approves at once.
@@ -82,7 +82,7 @@ async def test_a_charge_the_gateway_holds_is_adopted_and_not_charged_again(
     await put_faults(live, "wompi", garbled, down)
     async with pinned_core(live) as core:
         buyer = Actor.buyer(live)
-        order = await buyer.create_order(core, AMOUNT)
+        order = await buyer.create_order(AMOUNT)
         first = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, "wompi-card"))
         assert (first.status_code, first.json()["error"]["code"]) == (502, "payment_outcome_unknown"), first.text
         reference = first.json()["error"]["transaction_reference"]
@@ -91,7 +91,7 @@ async def test_a_charge_the_gateway_holds_is_adopted_and_not_charged_again(
             done = await http.post(f"/__admin/wompi/transactions/{held['id']}/finalize", json={"status": "APPROVED"})
             assert done.status_code == 200, done.text
         paid = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, "payu-card"))
-        view = await buyer.order(core, order["id"])
+        view = await buyer.order(order["id"])
         attempts = await charges_for(live, order)
     # Approved at Wompi: adopted, the order is paid, and the new request is refused without a charge.
     assert (paid.status_code, paid.json()["error"]["code"]) == (409, "order_not_payable"), paid.text
@@ -113,7 +113,7 @@ async def test_when_the_gateway_cannot_be_asked_the_attempt_stays_live(
     )
     async with pinned_core(live) as core:
         buyer = Actor.buyer(live)
-        order = await buyer.create_order(core, AMOUNT)
+        order = await buyer.create_order(AMOUNT)
         first = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, "wompi-card"))
         assert first.status_code == 502, first.text
         reference = first.json()["error"]["transaction_reference"]

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from core import money
 from core.signing import payu as core_payu
+from harness.target.target import Target
 from simulators.payu import signing as sim_payu
 from suites.conftest import Live
 from suites.support.api import Actor, advance_clock
@@ -80,8 +81,9 @@ async def test_any_amount_survives_api_db_gateway_webhook_db_exactly(
     live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection, amount: Decimal
 ) -> None:
     buyer = Actor.buyer(live)
-    created = await core.post("/orders", json={"amount": str(amount), "currency": "COP"}, headers=buyer.headers)
-    assert created.status_code == 201
+    async with Target(live.core_run) as target:  # the profile's [api.create_order]; its raw text is read below
+        created = await target.create_order(amount, user=buyer.headers)
+    assert created.status == 201, created.text
     order = _no_floats(created.text)
     assert Decimal(order["amount"]) == amount
     paid = await buyer.pay(core, order["id"], str(amount), method="NEQUI", nequi_phone="3991111111")

@@ -9,6 +9,7 @@ import asyncpg
 import httpx
 import pytest
 
+from harness.target.target import Target
 from suites.conftest import Live, seed_transaction
 from suites.support.events import form_body, payu_confirmation
 from suites.support.faults import requests
@@ -66,14 +67,14 @@ async def test_a_tampered_signed_field_is_refused_with_401(
 
 @pytest.mark.scenario("PAYU-CONFIRMATION-REPLAY")
 async def test_a_tampered_unsigned_transaction_id_moves_no_money(
-    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
+    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection, target: Target
 ) -> None:
     seeded = await seed_transaction(core_db, gateway="payu", gateway_transaction_id=PAYU_TXN)
     form = _confirmation(live, str(seeded["reference"]), transaction_id="00000000-0000-4000-8000-000000000000")
     response = await _post(core, form)
     # PayU (the simulator) knows no such attempt under that reference, so the core applies nothing.
     assert response.status_code == 422
-    assert await core_db.fetchval("SELECT status FROM orders WHERE id = $1", seeded["order_id"]) == "pending"
+    assert await target.order_status(str(seeded["order_id"])) == "pending"
     assert await core_db.fetchval("SELECT kind FROM payment_anomalies") == "unknown_reference"
 
 
@@ -114,7 +115,7 @@ async def test_a_malformed_form_is_a_422_and_writes_nothing(
 
 @pytest.mark.scenario("PAYU-CONFIRMATION-REPLAY", "PAYU-CONFIRMATION-AMPLIFICATION")
 async def test_a_captured_confirmation_with_ever_new_transaction_ids_buys_bounded_rows_and_payu_calls(
-    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
+    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection, target: Target
 ) -> None:
     # transaction_id is unsigned: each new one is a question only PayU can answer. Asked once, PayU's answer
     # for the reference is remembered, so 30 copies cost at most one Queries call per worker (attack a09).
@@ -128,7 +129,7 @@ async def test_a_captured_confirmation_with_ever_new_transaction_ids_buys_bounde
     counts = await core_db.fetchrow("SELECT (SELECT count(*) FROM webhook_events), (SELECT count(*) FROM"
                                     " webhook_event_conflicts), (SELECT count(*) FROM payment_anomalies)")
     assert tuple(counts) == (1, 0, 1)
-    assert await core_db.fetchval("SELECT status FROM orders WHERE id = $1", seeded["order_id"]) == "pending"
+    assert await target.order_status(str(seeded["order_id"])) == "pending"
 
 
 @pytest.mark.scenario("PAYU-CONFIRMATION-REPLAY", "PAYU-CONFIRMATION-AMPLIFICATION")

@@ -6,6 +6,7 @@ import asyncpg
 import httpx
 import pytest
 
+from harness.target.target import Target
 from suites.conftest import Live, seed_transaction
 from suites.support.events import form_body, payu_confirmation, wompi_event_dict
 
@@ -20,7 +21,7 @@ async def _rows(db: asyncpg.Connection) -> dict[str, int]:
 
 
 async def test_a_copy_with_another_currency_is_refused_without_blocking_the_genuine_event(
-    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
+    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection, target: Target
 ) -> None:
     seeded = await seed_transaction(core_db, gateway="wompi", gateway_transaction_id="118437-4-00001")
     genuine = wompi_event_dict(tx_id="118437-4-00001", status="APPROVED", amount_in_cents=CENTS,
@@ -33,7 +34,7 @@ async def test_a_copy_with_another_currency_is_refused_without_blocking_the_genu
     assert applied.json()["status"] == "applied"
     retry = await core.post("/webhooks/wompi", json=genuine)
     assert retry.json()["status"] == "duplicate"
-    assert await core_db.fetchval("SELECT status FROM orders WHERE id = $1", seeded["order_id"]) == "paid"
+    assert await target.order_status(str(seeded["order_id"])) == "paid"
 
 
 async def test_copies_with_ever_different_unsigned_data_write_one_refusal_and_no_conflicts(
@@ -54,7 +55,7 @@ async def test_copies_with_ever_different_unsigned_data_write_one_refusal_and_no
 
 
 async def test_payu_copies_with_forged_transaction_ids_write_one_refusal(
-    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
+    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection, target: Target
 ) -> None:
     seeded = await seed_transaction(core_db, gateway="payu", gateway_transaction_id=PAYU_TXN)
     creds = live.creds["payu"]
@@ -72,5 +73,5 @@ async def test_payu_copies_with_forged_transaction_ids_write_one_refusal(
     body, headers = form_body({**genuine, "response_code_pol": "9", "reference_pol": "1", "attempts": "3"})
     again = await core.post("/webhooks/payu", content=body, headers=headers)
     assert again.status_code == 200 and again.json()["status"] == "duplicate"
-    assert await core_db.fetchval("SELECT status FROM orders WHERE id = $1", seeded["order_id"]) == "paid"
+    assert await target.order_status(str(seeded["order_id"])) == "paid"
     assert (await _rows(core_db))["webhook_event_conflicts"] == 0

@@ -12,6 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
+from harness.target.target import Target
 from suites.conftest import Live, seed_transaction
 from suites.support.events import form_body, payu_confirmation, wompi_event_dict
 
@@ -36,20 +37,20 @@ async def _stored(db: asyncpg.Connection) -> dict[str, Any]:
 @pytest.mark.parametrize("unsigned", [{"customer_email": "a\x00b@x.co"}, {"reference": "ORD-\ud800"},
                                       {"redirect_url": "\x00" * 500}])
 async def test_a_wompi_event_with_characters_jsonb_refuses_is_stored_escaped_and_applied(
-    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection, unsigned: dict[str, str]
+    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection, target: Target, unsigned: dict[str, str]
 ) -> None:
     event, order_id = await _wompi(live, core_db, "118437-5-00001", **unsigned)
     body = json.dumps(event).encode()  # ensure_ascii: the NUL and the surrogate travel as \u escapes
     response = await core.post("/webhooks/wompi", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 200, response.text
-    assert await core_db.fetchval("SELECT status FROM orders WHERE id = $1", order_id) == "paid"
+    assert await target.order_status(str(order_id)) == "paid"
     stored = await _stored(core_db)
     assert stored["payharness_stored"] == {"form": "escaped", "raw_sha256": hashlib.sha256(body).hexdigest()}
     assert stored["event"]["data"]["transaction"]["id"] == "118437-5-00001"
 
 
 async def test_a_wompi_event_under_the_body_limit_that_renders_past_the_payload_cap_is_bounded_and_applied(
-    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
+    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection, target: Target
 ) -> None:
     # Many tiny members: jsonb::text adds a space after every ',' and ':', so this grows by half when stored.
     event, order_id = await _wompi(live, core_db, "118437-5-00002", shipping_address={})
@@ -59,7 +60,7 @@ async def test_a_wompi_event_under_the_body_limit_that_renders_past_the_payload_
     assert 60_000 < len(body) < BODY_LIMIT
     response = await core.post("/webhooks/wompi", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 200, response.text
-    assert await core_db.fetchval("SELECT status FROM orders WHERE id = $1", order_id) == "paid"
+    assert await target.order_status(str(order_id)) == "paid"
     stored = await _stored(core_db)
     assert stored["payharness_stored"]["form"] == "bounded" and stored["payharness_stored"]["truncated"] is True
     assert stored["payharness_stored"]["raw_sha256"] == hashlib.sha256(body).hexdigest()
@@ -72,7 +73,7 @@ async def test_a_wompi_event_under_the_body_limit_that_renders_past_the_payload_
 @pytest.mark.parametrize("extra", [{"description": "pay\x00harness"}, {"extra1": "\x01" * 20_000},
                                    {"extra2": "\x00" * 20_000}])
 async def test_a_payu_confirmation_with_nul_or_huge_fields_is_stored_and_applied(
-    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection, extra: dict[str, str]
+    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection, target: Target, extra: dict[str, str]
 ) -> None:
     seeded = await seed_transaction(core_db, gateway="payu", gateway_transaction_id=PAYU_TXN)
     creds = live.creds["payu"]
@@ -83,7 +84,7 @@ async def test_a_payu_confirmation_with_nul_or_huge_fields_is_stored_and_applied
     assert len(body) < BODY_LIMIT
     response = await core.post("/webhooks/payu", content=body, headers=headers)
     assert response.status_code == 200, response.text
-    assert await core_db.fetchval("SELECT status FROM orders WHERE id = $1", seeded["order_id"]) == "paid"
+    assert await target.order_status(str(seeded["order_id"])) == "paid"
     assert (await _stored(core_db))["payharness_stored"]["raw_sha256"] == hashlib.sha256(body).hexdigest()
 
 

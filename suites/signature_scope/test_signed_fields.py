@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 import pytest
 
+from harness.target.target import Target
 from suites.conftest import Live, seed_transaction
 from suites.support.events import form_body, payu_confirmation, wompi_event_dict
 
@@ -62,10 +63,6 @@ PAYU: dict[str, tuple[str, tuple[int, str]]] = {
 }
 
 
-async def _order_status(db: asyncpg.Connection, order_id: object) -> str:
-    return str(await db.fetchval("SELECT status FROM orders WHERE id = $1", order_id))
-
-
 def _tamper_wompi(event: dict[str, Any], field: str, value: Any) -> None:
     if field == "/timestamp":
         event["timestamp"] += 1
@@ -78,7 +75,7 @@ def _tamper_wompi(event: dict[str, Any], field: str, value: Any) -> None:
 
 
 async def test_wompi_signs_id_status_amount_and_timestamp_and_the_core_checks_or_ignores_the_rest(
-    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
+    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection, target: Target
 ) -> None:
     seen: dict[str, tuple[int, str]] = {}
     for n, (field, (value, _)) in enumerate(WOMPI.items()):
@@ -88,12 +85,12 @@ async def test_wompi_signs_id_status_amount_and_timestamp_and_the_core_checks_or
                                  timestamp=int(time.time()) - 60)
         _tamper_wompi(event, field, value)
         response = await core.post("/webhooks/wompi", json=event)
-        seen[field] = (response.status_code, await _order_status(core_db, seeded["order_id"]))
+        seen[field] = (response.status_code, await target.order_status(str(seeded["order_id"])))
     assert seen == {field: expected for field, (_, expected) in WOMPI.items()}
 
 
 async def test_payu_signs_merchant_reference_value_currency_state_and_the_core_checks_or_ignores_the_rest(
-    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection
+    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection, target: Target
 ) -> None:
     creds = live.creds["payu"]
     seen: dict[str, tuple[int, str]] = {}
@@ -105,5 +102,5 @@ async def test_payu_signs_merchant_reference_value_currency_state_and_the_core_c
                                  transaction_id=str(seeded["gateway_transaction_id"]))
         body, headers = form_body({**form, field: value})
         response = await core.post("/webhooks/payu", content=body, headers=headers)
-        seen[field] = (response.status_code, await _order_status(core_db, seeded["order_id"]))
+        seen[field] = (response.status_code, await target.order_status(str(seeded["order_id"])))
     assert seen == {field: expected for field, (_, expected) in PAYU.items()}

@@ -3,7 +3,7 @@
 Usage::
 
     buyer = Actor.buyer(live)                       # a fresh buyer id and token
-    order = await buyer.create_order(core, "50000.00")
+    order = await buyer.create_order("50000.00")
     paid = await buyer.pay(core, order["id"], "50000.00", method="NEQUI", nequi_phone="3991111111")
 """
 
@@ -14,37 +14,46 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
 
-from core.auth import mint_token
-from core.settings import AuthSettings
+from harness.target.run import TargetRun
+from harness.target.target import Target
 from suites.conftest import Live
+from suites.support.core_target import CoreOnly
 from suites.support.http import client as http_client
 
 
 def token(live: Live, subject: str, role: str) -> str:
-    auth = AuthSettings(token_secret=SecretStr(live.core_env["PAYHARNESS_AUTH__TOKEN_SECRET"]))
-    return mint_token(auth, subject, role)
+    """A token signed with the core's secret: a core-only power (``CoreOnly.token``)."""
+    return CoreOnly(live).token(subject, role)
 
 
 @dataclass(frozen=True)
 class Actor:
+    """Someone using the core: orders are made and read through the core's profile (``Target``), payments not.
+
+    A payment is sent here as the core's API takes it (any method, any field, on the client the test picks:
+    pinned to one worker, a restarted core): more than a profile's ``[api.pay.<gateway>]`` templates express.
+    """
+
     subject: str
     headers: dict[str, str]
+    run: TargetRun
 
     @classmethod
     def buyer(cls, live: Live) -> Actor:
         subject = f"buyer-{secrets.token_hex(4)}"
-        return cls(subject, {"authorization": f"Bearer {token(live, subject, 'buyer')}"})
+        return cls(subject, {"authorization": f"Bearer {token(live, subject, 'buyer')}"}, live.core_run)
 
     @classmethod
     def admin(cls, live: Live) -> Actor:
-        return cls("admin-1", {"authorization": f"Bearer {token(live, 'admin-1', 'admin')}"})
+        return cls("admin-1", {"authorization": f"Bearer {token(live, 'admin-1', 'admin')}"}, live.core_run)
 
-    async def create_order(self, core: httpx.AsyncClient, amount: str) -> dict[str, Any]:
-        response = await core.post("/orders", json={"amount": amount, "currency": "COP"}, headers=self.headers)
-        assert response.status_code == 201, response.text
-        return dict(response.json())
+    async def create_order(self, amount: str) -> dict[str, Any]:
+        """The order as the core answered it (201), made through the profile's ``[api.create_order]``."""
+        async with Target(self.run) as target:
+            answer = await target.create_order(amount, user=self.headers)
+        assert answer.status == 201, answer.text
+        return dict(answer.body)
 
     async def pay(self, core: httpx.AsyncClient, order_id: int, amount: str, *, method: str,
                   key: str | None = None, **fields: Any) -> httpx.Response:
@@ -53,8 +62,10 @@ class Actor:
         headers = {**self.headers, "idempotency-key": key or secrets.token_hex(8)}
         return await core.post("/payments/process", json=body, headers=headers)
 
-    async def order(self, core: httpx.AsyncClient, order_id: int) -> dict[str, Any]:
-        response = await core.get(f"/orders/{order_id}", headers=self.headers)
+    async def order(self, order_id: int) -> dict[str, Any]:
+        """The order as its buyer reads it, through the profile's ``[api.get_order]``."""
+        async with Target(self.run) as target:
+            response = await target.get_order(str(order_id), user=self.headers)
         assert response.status_code == 200, response.text
         return dict(response.json())
 

@@ -171,7 +171,7 @@ async def pay(
 ) -> tuple[Actor, dict[str, Any], httpx.Response]:
     """A fresh buyer, an order, and one payment attempt through ``gateway`` (card for PayU, Nequi for Wompi)."""
     buyer = Actor.buyer(live)
-    order = await buyer.create_order(core, amount)
+    order = await buyer.create_order(amount)
     fields: dict[str, Any]
     if gateway == "payu":
         fields = {"method": "CARD", "gateway": "payu", "card": PAYU_CARD, "payer": PAYU_PAYER}
