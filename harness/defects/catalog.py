@@ -220,6 +220,41 @@ def _no_rate_limit(app: Any) -> None:
     app.dependency_overrides[payment_rate_limit] = require_buyer
 
 
+def _no_order_limit(app: Any) -> None:
+    from core.auth import require_buyer
+    from core.ratelimit import order_rate_limit
+
+    app.dependency_overrides[order_rate_limit] = require_buyer
+
+
+def _order_ids_enumerable() -> None:
+    """Another buyer's order answered 403 "not yours" where a missing one is 404: ids can be probed."""
+    from sqlalchemy import select
+
+    from core.api import checkout, orders
+    from core.errors import Forbidden, NotFound
+
+    original_view = orders.order_view
+
+    async def order_view(conn: Any, order_id: int, *, buyer_id: str | None = None) -> Any:
+        view = await original_view(conn, order_id)
+        if view is not None and buyer_id is not None and view.buyer_id != buyer_id:
+            raise Forbidden("not_your_order", f"order {order_id} belongs to another buyer")
+        return view
+
+    async def _owned_order(services: Any, order_id: int, principal: Any) -> None:
+        async with services.engine.connect() as conn:
+            owner = (await conn.execute(select(orders.orders_t.c.buyer_id).where(orders.orders_t.c.id == order_id))
+                     ).scalar()
+        if owner is None:
+            raise NotFound("order_not_found", f"order {order_id} does not exist")
+        if owner != principal.subject:
+            raise Forbidden("not_your_order", f"order {order_id} belongs to another buyer")
+
+    replace_everywhere(original_view, order_view)
+    replace_everywhere(checkout._owned_order, _owned_order)
+
+
 class _LeakyErrors:
     """The seed's generic handler that still put ``str(e)`` and the traceback in the response."""
 
@@ -330,6 +365,12 @@ DEFECTS: tuple[Defect, ...] = (
     Defect("no_rate_limit", "No rate limit on payment endpoints",
            "seed §1.5 issue 3: card testing possible", "medium", "code", app_patch=_no_rate_limit,
            quick=("suites/api",)),
+    Defect("no_order_limit", "No rate limit on order creation",
+           "added (an outside attack): one buyer fills the orders table, each order a row", "medium", "code",
+           app_patch=_no_order_limit, quick=("suites/attacker",)),
+    Defect("order_ids_enumerable", "Another buyer's order answers 403 where a missing one answers 404",
+           "added (an outside attack): order ids can be probed and counted", "medium", "code",
+           patch=_order_ids_enumerable, quick=("suites/attacker", "suites/api")),
     Defect("no_body_limit", "No request body size limit",
            "seed §6 concern 5: no request size limits", "medium", "code", app_patch=_no_body_limit,
            quick=("suites/api",)),
