@@ -111,14 +111,15 @@ class Stack:
     def start(cls, *, database: str | None = None, with_simulators: bool = True, with_core: bool = True,
               core_workers: int = 2, postgres: PostgresHandle | None = None,
               core_extra_env: dict[str, str] | None = None, seeding: Seeding | None = None,
-              log_dir: Path | None = None) -> Iterator[Stack]:
+              log_dir: Path | None = None, sim_args: dict[str, list[str]] | None = None) -> Iterator[Stack]:
         """Start what is asked for; ``postgres`` reuses a running server instead of providing one.
 
         ``seeding``: defects for the database this creates and for every core it starts (none by default).
         ``database``: a name to create if missing and keep; by default a fresh ``payharness_<random>`` that
         is dropped on exit, so nothing a run did to its schema (a seeded schema defect) outlives it, also
         on a server the user gave (``PAYHARNESS_DATABASE_URL``). Service logs go to ``log_dir`` (default: a
-        new folder under the artefacts' ``logs/``).
+        new folder under the artefacts' ``logs/``). ``sim_args``: more options for a simulator's command line,
+        by name (``{"wompi": ["--finalize-delay", "30"]}``).
         """
         with contextlib.ExitStack() as exit_stack:
             pg = postgres or exit_stack.enter_context(provide_postgres())
@@ -129,7 +130,7 @@ class Stack:
                 drop = stack._create_database() and database is None  # never a database it did not create
                 stack.urls["database"] = pg.database_dsn(name)
                 if with_simulators:
-                    stack._start_simulators()
+                    stack._start_simulators(sim_args or {})
                 if with_core and with_simulators:
                     stack.start_core(workers=core_workers, extra_env=core_extra_env)
                 yield stack
@@ -220,9 +221,11 @@ class Stack:
             run_sync(lambda: apply_schema_defects(self.postgres.database_dsn(self.database), self.seeding))
         return created
 
-    def _start_simulators(self) -> None:
+    def _start_simulators(self, sim_args: dict[str, list[str]]) -> None:
         """Each simulator in its own process (its own core under load), on a socket bound here."""
         extra = {"wompi": ["--events-url", f"{self.urls['core']}/webhooks/wompi"]}
+        for name, args in sim_args.items():
+            extra[name] = [*extra.get(name, []), *args]
         # The stack's simulators run with their defaults, which the core is configured for: a user's own
         # PAYHARNESS_SIM_* settings (meant for `payharness simulators`) would leave the two disagreeing.
         sim_env = environment_without_settings()

@@ -36,7 +36,7 @@ from harness.target.target import Target
 from suites.support.http import client
 from suites.support.reset import CORE_TABLES as CORE_TABLES  # what other suites import from here
 from suites.support.reset import reset_stack
-from suites.support.target import SUITE_CORE_ENV
+from suites.support.target import SUITE_CORE_ENV, SUITE_SIM_ARGS
 
 SUITES = Path(__file__).parent
 PORTABLE = SUITES / "portable"  # scenarios for any profiled service: collected only with --target-profile
@@ -143,6 +143,7 @@ def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
             core_workers=2,
             core_extra_env=dict(SUITE_CORE_ENV),
             seeding=db_factory.seeding,
+            sim_args={name: list(args) for name, args in SUITE_SIM_ARGS.items()},
         ) as running:
             yield running
     finally:

@@ -58,7 +58,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # isdigit alone admits '¹', which float() refuses
         return float(text)
     try:
         when = parsedate_to_datetime(text)

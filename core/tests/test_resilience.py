@@ -279,6 +279,9 @@ def test_retry_after_parses_seconds_and_http_dates() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("-5") is None
+    # Digits to str.isdigit that float() refuses (a header is Latin-1: '¹' can arrive): absent, not a crash.
+    assert parse_retry_after("\u00b9") is None
+    assert parse_retry_after("\u00b2\u00b3") is None
 
 
 async def test_a_breaker_opening_after_an_uncertain_attempt_reports_the_uncertainty() -> None:

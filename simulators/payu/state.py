@@ -162,7 +162,7 @@ class PayUStore:
     def find_voucher(self, key: str) -> Transaction | None:
         """A cash transaction by its transactionId or its REFERENCE (the orderId)."""
         tx = self.transactions.get(key)
-        if tx is None and key.isdigit():
+        if tx is None and key.isascii() and key.isdigit():  # isdigit alone admits '¹', which int() refuses
             order = self.orders.get(int(key))
             tx = order.transactions[-1] if order and order.transactions else None
         return tx if tx is not None and tx.kind == "CASH" else None

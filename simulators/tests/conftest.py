@@ -1,10 +1,13 @@
 """Fixtures for the simulators' contract tests: real servers on 127.0.0.1 and webhook receivers."""
 
+import time
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from simulators.common import clock
 from simulators.common.receiver import WebhookReceiver
 
 
@@ -30,3 +33,17 @@ def webhook_receiver(live_server: Callable[[Any], str]) -> Callable[..., tuple[W
         return receiver, live_server(receiver.app()) + "/hook"
 
     return start
+
+
+@pytest.fixture
+def frozen_wall(monkeypatch: pytest.MonkeyPatch) -> float:
+    """Stop the wall clock under every SimClock: simulated time then moves only when the test advances it.
+
+    A SimClock is wall time plus an offset, so a test that checks "not yet" half a simulated second before a
+    due time also spends, out of that half second, whatever real time the machine takes meanwhile: on a busy
+    machine the job is due before the check (0.6 s of real time failed the PayU retry test: tried). Returns
+    the stopped wall time. Usage: ``async def test_x(frozen_wall: float, ...)``.
+    """
+    stopped = time.time()
+    monkeypatch.setattr(clock, "time", SimpleNamespace(time=lambda: stopped))
+    return stopped

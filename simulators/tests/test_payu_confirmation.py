@@ -193,7 +193,9 @@ async def test_pending_card_can_finalise_itself_after_a_configured_delay(
     assert form(receiver)["state_pol"] == "6"
 
 
-async def test_retries_follow_the_schedule_and_bump_attempts(sim: Sim, webhook_receiver: StartReceiver) -> None:
+async def test_retries_follow_the_schedule_and_bump_attempts(
+    frozen_wall: float, sim: Sim, webhook_receiver: StartReceiver
+) -> None:
     receiver, url = webhook_receiver(statuses=[500, 503, 201], status=200)
     await sim.submit(card_request(ref(), notify_url=url))
     await sim.advance(0)

@@ -148,7 +148,9 @@ async def test_nequi_token_needs_a_ten_digit_phone(wompi: WompiDriver) -> None:
     ("number", "final"),
     [("4242424242424242", "APPROVED"), ("4111111111111111", "DECLINED"), ("5555555555554444", "ERROR")],
 )
-async def test_card_outcomes_after_the_pending_delay(wompi: WompiDriver, number: str, final: str) -> None:
+async def test_card_outcomes_after_the_pending_delay(
+    frozen_wall: float, wompi: WompiDriver, number: str, final: str
+) -> None:
     created = await wompi.pay_card(f"card-{number}", 2490000, number)
     assert created.status_code == 201
     tx = created.json()["data"]

@@ -11,8 +11,10 @@ import httpx
 import pytest
 
 from simulators.common.chaos import ChaosRule, TamperSigned, WebhookChaosPlan
+from simulators.common.clock import SimClock
 from simulators.common.receiver import WebhookReceiver
 from simulators.wompi import WompiConfig, create_app
+from simulators.wompi.events import TransactionEventBuilder
 from simulators.wompi.signing import verify_event
 from simulators.wompi.testing import WompiDriver
 
@@ -162,3 +164,13 @@ async def test_chaos_given_at_start_up_applies_only_count_times(
         await wompi.advance(0)
     verdicts = {b["data"]["transaction"]["reference"]: verify_event(b, config.events_secret) for b in bodies(receiver)}
     assert verdicts == {"startup-1": False, "startup-2": True}
+
+
+@pytest.mark.parametrize(("value", "sent"), [("42", 42), ("-42", -42), ("\u00b9", "\u00b9"), ("--5", "--5"),
+                                             ("\uff15", "\uff15")])
+def test_a_tampered_integer_field_stays_an_integer_only_for_ascii_integers(value: str, sent: object) -> None:
+    # '¹' passed isdigit() and '--5' passed lstrip('-').isdigit(); int() refused both and the event crashed.
+    builder = TransactionEventBuilder(data={"transaction": {"id": "t-1", "amount_in_cents": 100, "status": "APPROVED"}},
+                                      config=WompiConfig(), clock=SimClock(), regenerate=False)
+    body, _ = builder.request(1, (TamperSigned("amount_in_cents", value),))
+    assert json.loads(body)["data"]["transaction"]["amount_in_cents"] == sent

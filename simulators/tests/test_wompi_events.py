@@ -126,7 +126,7 @@ async def test_admin_can_void_an_approved_card_and_the_void_is_an_event(
 
 
 async def test_missed_event_is_retried_exactly_at_30_min_3_h_and_24_h(
-    launch: Launch, webhook_receiver: StartReceiver
+    frozen_wall: float, launch: Launch, webhook_receiver: StartReceiver
 ) -> None:
     receiver, url = webhook_receiver(statuses=[500, 500, 500], status=200)
     async with launch(events_url=url, finalize_delay_seconds=0) as wompi:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 from simulators.common.chaos import MissingSignature, TamperSigned, TamperUnsigned, WrongSecret
@@ -18,6 +19,7 @@ from simulators.wompi.state import Transaction, iso
 
 EVENT_PROPERTIES = ("transaction.id", "transaction.status", "transaction.amount_in_cents")
 TOP_LEVEL_FIELDS = frozenset({"event", "environment", "timestamp", "sent_at"})
+_ASCII_INTEGER = re.compile(r"-?[0-9]+")
 WRONG_SECRET = "test_events_ThisIsNotTheMerchantsSecret000"  # noqa: S105 - deliberately wrong
 
 
@@ -79,7 +81,8 @@ def _set_field(body: dict[str, Any], field: str, value: str) -> None:
             node = node.setdefault(part, {})
     old = node.get(key)
     # Keep the JSON type of integer fields so a tampered amount still looks like an amount.
-    node[key] = int(value) if isinstance(old, int) and value.lstrip("-").isdigit() else value
+    # ASCII integers only: str.isdigit admits '¹' (int() refuses it) and lstrip("-") admitted "--5".
+    node[key] = int(value) if isinstance(old, int) and _ASCII_INTEGER.fullmatch(value) else value
 
 
 def transaction_event(tx: Transaction, *, config: WompiConfig, clock: SimClock, url: str) -> WebhookMessage:

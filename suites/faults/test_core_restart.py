@@ -26,7 +26,7 @@ from harness.stack import Stack
 from suites.conftest import Live
 from suites.support.api import Actor, advance_clock
 from suites.support.http import client
-from suites.support.target import SUITE_CORE_ENV
+from suites.support.target import SUITE_CORE_ENV, WOMPI_SETTLE_SECONDS
 
 pytestmark = [pytest.mark.scenario("WH-RETRY-DELIVERY"), pytest.mark.slow]
 WOMPI_FIRST_RETRY_SECONDS = 30 * 60
@@ -113,7 +113,7 @@ async def test_a_core_killed_mid_webhook_gets_the_event_once_from_the_gateways_r
     await lock.start()
     await holder.execute("SELECT 1 FROM orders WHERE id = $1 FOR UPDATE", order["id"])
     # The transaction settles at Wompi and the event is posted; the handler blocks on the order's lock.
-    delivery = asyncio.create_task(advance_clock(live, "wompi", 5))
+    delivery = asyncio.create_task(advance_clock(live, "wompi", WOMPI_SETTLE_SECONDS))
     try:
         await _wait_for_lock_waiter(core_db)
         await asyncio.to_thread(_crash, restartable)

@@ -13,6 +13,7 @@ import pytest
 
 from suites.conftest import Live
 from suites.support.api import Actor, advance_clock, journal, wompi_card_token
+from suites.support.target import WOMPI_SETTLE_SECONDS
 
 BOGOTA = ZoneInfo("America/Bogota")
 
@@ -42,7 +43,7 @@ async def test_a_wompi_card_payment_ends_in_a_paid_order_through_the_signed_even
     paid = await buyer.pay(core, order["id"], "65000.00", method="CARD", card={"token": card})
     assert paid.status_code in (200, 201), paid.text
     assert paid.json()["transaction"]["status"] == "pending"
-    await advance_clock(live, "wompi", 5)  # past the simulator's PENDING → final delay
+    await advance_clock(live, "wompi", WOMPI_SETTLE_SECONDS)  # past the simulator's PENDING → final delay
     settled = await _settle(buyer, order["id"], until="paid")
     assert settled["approved_amount"] == "65000.00"
     events = await _linked_events(core_db, order["id"])
@@ -82,7 +83,7 @@ async def test_a_nequi_payment_ends_as_the_sandbox_decides(
     order = await buyer.create_order("20000.00")
     paid = await buyer.pay(core, order["id"], "20000.00", method="NEQUI", nequi_phone=phone)
     assert paid.status_code in (200, 201), paid.text
-    await advance_clock(live, "wompi", 5)
+    await advance_clock(live, "wompi", WOMPI_SETTLE_SECONDS)
     await _settle(buyer, order["id"], until=status)
 
 
@@ -95,7 +96,7 @@ async def test_a_pse_payment_gives_a_bank_redirect_and_ends_paid(live: Live, cor
                            payer={"full_name": "Ana Pérez", "phone": "3001234567", "dni_number": "1020304050"})
     assert paid.json()["redirect_url"], paid.text  # the payer finishes at the bank
     assert paid.status_code in (200, 201), paid.text
-    await advance_clock(live, "wompi", 5)
+    await advance_clock(live, "wompi", WOMPI_SETTLE_SECONDS)
     await _settle(buyer, order["id"], until="paid")
 
 

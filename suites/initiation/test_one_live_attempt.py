@@ -32,6 +32,7 @@ from suites.support.faults import (
     put_faults,
     rule,
 )
+from suites.support.target import WOMPI_SETTLE_SECONDS
 
 AMOUNT = "65000.00"
 METHODS = ("wompi-card", "payu-card", "nequi", "pse", "efecty")
@@ -137,7 +138,7 @@ async def test_once_the_pending_attempt_has_failed_a_new_one_may_charge_and_then
     order = await buyer.create_order(AMOUNT)
     failing = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, first, outcome="declined"))
     assert failing.status_code == 200, failing.text
-    await advance_clock(live, "wompi", 5)  # the sandbox declines; its signed event reaches the core
+    await advance_clock(live, "wompi", WOMPI_SETTLE_SECONDS)  # the sandbox declines; its signed event reaches the core
     for _ in range(50):
         if (await buyer.order(order["id"]))["status"] == "failed":
             break

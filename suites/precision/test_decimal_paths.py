@@ -23,6 +23,7 @@ from harness.target.target import Target
 from simulators.payu import signing as sim_payu
 from suites.conftest import Live
 from suites.support.api import Actor, advance_clock
+from suites.support.target import WOMPI_SETTLE_SECONDS
 
 pytestmark = pytest.mark.scenario("DB-PRECISION")
 
@@ -89,7 +90,7 @@ async def test_any_amount_survives_api_db_gateway_webhook_db_exactly(
     paid = await buyer.pay(core, order["id"], str(amount), method="NEQUI", nequi_phone="3991111111")
     assert paid.status_code in (200, 201), paid.text
     _no_floats(paid.text)
-    await advance_clock(live, "wompi", 5)
+    await advance_clock(live, "wompi", WOMPI_SETTLE_SECONDS)
     row = None
     for _ in range(300):  # up to 30 s for the event: the machine may be busy
         row = await core_db.fetchrow("SELECT o.status, o.approved_amount, t.amount, t.gateway_response"

@@ -32,6 +32,17 @@ SUITE_CORE_ENV: dict[str, str] = {
     "PAYHARNESS_GATEWAY_TIMEOUT_SECONDS": "2.0",
 }
 
+# The Wompi simulator keeps a payment PENDING for this many seconds of its clock, which is real time plus what
+# a test advances. At its default (2 s) a busy machine let payments settle by themselves in the middle of tests
+# that need them pending, and the core, asking Wompi about the live attempt, adopted the approval (tried: a
+# 2.5 s pause fails test_while_an_attempt_is_pending_no_method_can_charge_the_order_again for each Wompi
+# method). Tests settle them by advancing WOMPI_SETTLE_SECONDS, well inside the core's 300 s window for event
+# timestamps ahead of its clock. The session stack starts the simulator with SUITE_SIM_ARGS (a ``--target``
+# stack started with its defaults keeps the 2 s window).
+WOMPI_PENDING_SECONDS = 30
+WOMPI_SETTLE_SECONDS = WOMPI_PENDING_SECONDS + 5
+SUITE_SIM_ARGS: dict[str, list[str]] = {"wompi": ["--finalize-delay", str(WOMPI_PENDING_SECONDS)]}
+
 
 @dataclass(frozen=True)
 class Resilience:
