@@ -100,10 +100,16 @@ def table(folders: Sequence[Path]) -> tuple[str, dict[str, int]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the table and "N of M passed"; exit 0 only when every run passed (inconclusive runs count against)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    folders = [Path(a) for a in args]
-    if not folders or not all(f.is_dir() for f in folders):
+    paths = [Path(a) for a in args]
+    if not paths or not all(p.exists() for p in paths):
         print("usage: python -m load.runs RUN_FOLDER...  (folders written by payharness load --artefacts)",
               file=sys.stderr)
+        return 2
+    folders = [p for p in paths if p.is_dir()]  # a shell glob also brings each run's log file along
+    for skipped in (p for p in paths if not p.is_dir()):
+        print(f"skipped {skipped} (not a folder)", file=sys.stderr)
+    if not folders:
+        print("no run folder given", file=sys.stderr)
         return 2
     text, counts = table(folders)
     print(text)

@@ -70,3 +70,16 @@ def test_no_samples_show_as_dashes_and_a_bad_argument_is_a_usage_error(tmp_path:
     r = row(_run(tmp_path / "run", samples=[]))
     assert "| – | – |" in r.text
     assert main([]) == 2 and main([str(tmp_path / "nope")]) == 2
+
+
+def test_files_beside_the_folders_are_skipped_but_a_missing_path_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _run(tmp_path / "run-01")
+    log = tmp_path / "run-01.log"
+    log.write_text("the run's terminal output")
+    assert main([str(run), str(log)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.endswith("1 of 1 passed\n") and "skipped" in captured.err
+    assert main([str(log)]) == 2
+    assert main([str(run), str(tmp_path / "run-02")]) == 2
