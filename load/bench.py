@@ -530,6 +530,9 @@ def run(args: argparse.Namespace, plan: SearchPlan) -> dict[str, Any]:
         "machine": _machine(),
         "versions": _versions(),
         "core_workers": args.core_workers,
+        # Each paced Locust user waits for its answer, so this sets how many requests can be in flight at a rate
+        # and, with it, how an overload shows: as latency (few events/s per user) or as fewer sent (many).
+        "user_rate": args.user_rate,
         "limits": {"p99_ms": P99_LIMIT_MS, "error_ratio": ERROR_LIMIT, "achieved_share": ACHIEVED_SHARE},
         "started": time.strftime("%FT%T%z"),
         "phase_seconds": {},

@@ -113,6 +113,24 @@ def _search_note(data: dict[str, Any]) -> str:
     return ""
 
 
+def _user_rate(data: dict[str, Any]) -> float | None:
+    """Events/s per paced Locust user: ``user_rate`` in bench.json, or (older artefacts) a step's command line."""
+    rate = _float(data.get("user_rate"))
+    if rate is not None:
+        return rate
+    for step in data.get("steps") or ():
+        command = step.get("command") or []
+        if "--user-rate" in command[:-1]:
+            return _float(command[command.index("--user-rate") + 1])
+    return None
+
+
+def _pacing_note(data: dict[str, Any]) -> str:
+    """How the load was paced: the figure depends on it (load/README, "Issue 16, this round")."""
+    rate = _user_rate(data)
+    return f"paced at {rate:g} events/s per Locust user, each waiting for its answer" if rate else ""
+
+
 def _bench(path: Path, source: Source) -> Bench:
     data = read_json(path)
     result = data.get("result") or {}
@@ -133,7 +151,9 @@ def _bench(path: Path, source: Source) -> Bench:
                 targets=(Target("value", rate_target, f"{source.path}: result.target.rate", True),)
                 if rate_target
                 else (),
-                note=("no audited hold held at or below this rate; " if unconfirmed else "") + _search_note(data),
+                note="; ".join(part for part in (
+                    "no audited hold held at or below this rate" if unconfirmed else "",
+                    _search_note(data), _pacing_note(data)) if part),
                 lower_bound=bound,
             )
         )

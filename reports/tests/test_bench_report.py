@@ -106,3 +106,24 @@ def test_a_step_that_its_hold_did_not_confirm_is_labelled_so_and_gives_no_ratio(
     assert SUSTAINED not in figures and RATIO not in figures
     step = figures["Best short step, NOT confirmed by the audited hold"]
     assert step.value == 225.0 and step.note.startswith("no audited hold held")
+
+
+def test_the_sustained_rate_says_how_the_load_was_paced(artefacts: Path, edit: Editor) -> None:
+    """Two runs at 5 and at 25 events/s per user held 1,520 and 2,785/s on one machine: a reader must see which."""
+    def paced(d: dict[str, Any]) -> None:
+        d["user_rate"] = 25.0
+
+    edit("bench.json", paced)
+    note = {f.operation: f for f in parse_bench(artefacts).figures}[SUSTAINED].note
+    assert "paced at 25 events/s per Locust user, each waiting for its answer" in note
+
+
+def test_an_older_bench_json_gives_its_pacing_from_a_steps_command_line(artefacts: Path, edit: Editor) -> None:
+    def older(d: dict[str, Any]) -> None:
+        d.pop("user_rate", None)
+        d["steps"] = [{"name": "step-600", "offered": 600.0, "held": True, "p99_ms": 5.0,
+                       "command": ["python", "-m", "locust", "--rate", "600", "--user-rate", "5", "--duration", "10"]}]
+
+    edit("bench.json", older)
+    note = {f.operation: f for f in parse_bench(artefacts).figures}[SUSTAINED].note
+    assert "paced at 5 events/s per Locust user" in note
