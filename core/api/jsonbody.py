@@ -2,8 +2,9 @@
 
 ``json.loads`` keeps the last of two equal keys; a proxy, a WAF or an audit log in front of the core may keep
 the first, and then what was checked and what was acted on are two different values (``{"amount": "1000",
-"amount": "65000"}``). The webhook parser refuses the same thing (core/webhooks/wompi.py). FastAPI has read
-and cached the body by the time a dependency runs, so this is a second parse of at most the body limit.
+"amount": "65000"}``). The webhook parser refuses the same thing with the same hook (core/strictjson.py).
+FastAPI has read and cached the body by the time a dependency runs, so this is a second parse of at most the
+body limit.
 
 Usage::
 
@@ -13,22 +14,11 @@ Usage::
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from fastapi import Request
 
 from core.errors import Unprocessable
-
-
-class _Repeated(ValueError):
-    pass
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        raise _Repeated(next(k for i, (k, _) in enumerate(pairs) if any(k == o for o, _ in pairs[:i])))
-    return obj
+from core.strictjson import RepeatedKey, unique_keys
 
 
 async def refuse_repeated_keys(request: Request) -> None:
@@ -40,8 +30,8 @@ async def refuse_repeated_keys(request: Request) -> None:
     if not raw:
         return
     try:
-        json.loads(raw, object_pairs_hook=_unique)
-    except _Repeated as exc:
+        json.loads(raw, object_pairs_hook=unique_keys)
+    except RepeatedKey as exc:
         raise Unprocessable("malformed_json", f"the body repeats the key {str(exc)[:64]!r}") from None
     except (ValueError, RecursionError):
         return

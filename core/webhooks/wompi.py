@@ -27,6 +27,7 @@ from core.gateways.errors import WompiNotFoundError
 from core.money import from_cents
 from core.services import Services
 from core.signing.wompi import verify_event
+from core.strictjson import unique_keys
 from core.webhooks import storable
 from core.webhooks.recording import IncomingEvent, once_more_on_a_dead_connection, record_and_apply, record_unmatched
 from core.webhooks.store import TransactionMatch
@@ -51,15 +52,6 @@ STATUSES = {
 MAX_DEPTH = 16
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # json.loads keeps the last of two equal keys; another reader (an audit tool, a proxy, a future parser)
-    # may keep the first, and then the signed value and the acted-on value would be different values.
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        raise ValueError("duplicate key")
-    return obj
-
-
 def _depth(value: Any) -> int:
     deepest, stack = 0, [(value, 1)]
     while stack:
@@ -78,8 +70,8 @@ def _no_constant(name: str) -> Any:
 
 def parse_body(raw: bytes) -> dict[str, Any]:
     try:
-        # parse_float=Decimal: no amount ever becomes a float, even one a forger sends.
-        event = json.loads(raw, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
+        # parse_float=Decimal: no amount ever becomes a float, even one a forger sends; a repeated key is refused.
+        event = json.loads(raw, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=unique_keys)
     except RecursionError as exc:
         raise Unprocessable("malformed_json", f"the body nests deeper than {MAX_DEPTH} levels") from exc
     except (ValueError, UnicodeDecodeError) as exc:
