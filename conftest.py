@@ -19,7 +19,7 @@ from harness.databases import DatabaseFactory
 from harness.defects import Seeding
 from harness.postgres import PostgresHandle, provide_postgres
 
-pytest_plugins = ["harness.pytest_scenarios", "harness.defects.pytest_plugin"]
+pytest_plugins = ["harness.pytest_tmp", "harness.pytest_scenarios", "harness.defects.pytest_plugin"]
 
 settings.register_profile("dev", max_examples=25, deadline=None)
 settings.register_profile(
