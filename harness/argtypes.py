@@ -109,3 +109,26 @@ def comma_list(item: Callable[[str], object]) -> Callable[[str], str]:
         return text
 
     return check
+
+
+def simulator_arg(text: str) -> tuple[str, str]:
+    """``NAME=OPTION`` for one simulator of the stack (``wompi=--finalize-delay=30``), checked by that
+    simulator's own parser here, so a misspelt option stops ``payharness up`` before anything starts."""
+    import contextlib
+    import io
+
+    from simulators.common.settings import GATEWAYS, parse_runner_args
+
+    name, sep, option = text.partition("=")
+    name = name.strip()
+    if not sep or name not in GATEWAYS or not option.startswith("--"):
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=--option[=value] with NAME one of {', '.join(GATEWAYS)}, got {text!r}")
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            parse_runner_args(name, [option], doc=None, default_port=0)
+    except SystemExit:
+        why = said.getvalue().strip().splitlines()[-1:] or ["rejected"]
+        raise argparse.ArgumentTypeError(f"the {name} simulator refuses {option!r}: {why[0]}") from None
+    return name, option

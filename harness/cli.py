@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from harness.argtypes import defect_name, positive_int
+from harness.argtypes import defect_name, positive_int, simulator_arg
 from harness.paths import NotACheckout, repo_root
 from supervise import run, run_scratch
 
@@ -38,7 +38,11 @@ def _cmd_up(args: argparse.Namespace) -> int:
     if seeding.defects:
         print(f"starting the core WITH SEEDED DEFECTS: {', '.join(seeding.names)}", file=sys.stderr)
 
-    return run_stack(database=args.database, with_simulators=not args.no_simulators, seeding=seeding)
+    sim_args: dict[str, list[str]] = {}
+    for name, option in args.simulator_arg:
+        sim_args.setdefault(name, []).append(option)
+    return run_stack(database=args.database, with_simulators=not args.no_simulators, seeding=seeding,
+                     sim_args=sim_args)
 
 
 def _cmd_test(args: argparse.Namespace) -> int:
@@ -163,6 +167,10 @@ def _add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name:
         up.add_argument("--no-simulators", action="store_true", help="do not start the gateway simulators")
         up.add_argument("--defect", type=defect_name, action="append", default=[], metavar="NAME",
                         help="start the core with this seeded defect (repeatable; harness/defects/catalog.py)")
+        up.add_argument("--simulator-arg", type=simulator_arg, action="append", default=[],
+                        metavar="NAME=OPTION",
+                        help="one more option for a simulator, e.g. wompi=--finalize-delay=30 (repeatable; "
+                             "`python -m suites.support.target --up-args` prints what the suites' stack uses)")
         up.set_defaults(func=_cmd_up)
     elif name == "lint":
         lint = sub.add_parser("lint", help="ruff, the import contracts and mypy",

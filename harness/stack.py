@@ -241,10 +241,10 @@ KEEP_ALIVE_SECONDS = 120
 
 
 def run_stack(*, database: str | None, with_simulators: bool, core_workers: int = 2,
-              seeding: Seeding | None = None) -> int:
+              seeding: Seeding | None = None, sim_args: dict[str, list[str]] | None = None) -> int:
     """`payharness up`: start everything, print where it is, wait for Ctrl-C (``database`` None: a fresh one)."""
     with Stack.start(database=database, with_simulators=with_simulators, core_workers=core_workers,
-                     seeding=seeding) as stack:
+                     seeding=seeding, sim_args=sim_args) as stack:
         kept = "kept" if database else "dropped on exit"
         print(f"postgres ({stack.postgres.kind}) and database {stack.database!r} ({kept}) ready; "
               f"logs in {stack.log_dir}")

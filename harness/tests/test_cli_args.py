@@ -22,6 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 # Postgres or Locust, which the guard below turns into a test failure.
 BAD = [
     ("up", ["--defect", "nope"], "--defect"),
+    ("up", ["--simulator-arg", "wompi=--finalize-dely=30"], "--simulator-arg"),
+    ("up", ["--simulator-arg", "wompi=--finalize-delay=soon"], "--simulator-arg"),
+    ("up", ["--simulator-arg", "stripe=--finalize-delay=30"], "--simulator-arg"),
+    ("up", ["--simulator-arg", "wompi"], "--simulator-arg"),
     ("bench-db", ["--runs", "0"], "--runs"),
     ("defects", ["--only", "nope"], "--only"),
     ("defects", ["--parallel", "0"], "--parallel"),

@@ -5,11 +5,13 @@ The session stack starts its core with ``SUITE_CORE_ENV``; a core the suites onl
 
 Usage::
 
-    env $(python -m suites.support.target) payharness up     # a stack the suites can target
+    # a stack the suites can target: the core's settings and the simulators' options the session stack uses
+    env $(python -m suites.support.target) payharness up $(python -m suites.support.target --up-args)
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 SUITE_CORE_ENV: dict[str, str] = {
@@ -37,8 +39,8 @@ SUITE_CORE_ENV: dict[str, str] = {
 # that need them pending, and the core, asking Wompi about the live attempt, adopted the approval (tried: a
 # 2.5 s pause fails test_while_an_attempt_is_pending_no_method_can_charge_the_order_again for each Wompi
 # method). Tests settle them by advancing WOMPI_SETTLE_SECONDS, well inside the core's 300 s window for event
-# timestamps ahead of its clock. The session stack starts the simulator with SUITE_SIM_ARGS (a ``--target``
-# stack started with its defaults keeps the 2 s window).
+# timestamps ahead of its clock. The session stack starts the simulator with SUITE_SIM_ARGS; a ``--target``
+# stack gets them from ``payharness up $(python -m suites.support.target --up-args)``.
 WOMPI_PENDING_SECONDS = 30
 WOMPI_SETTLE_SECONDS = WOMPI_PENDING_SECONDS + 5
 SUITE_SIM_ARGS: dict[str, list[str]] = {"wompi": ["--finalize-delay", str(WOMPI_PENDING_SECONDS)]}
@@ -71,7 +73,20 @@ class Resilience:
 RESILIENCE = Resilience.from_env(SUITE_CORE_ENV)
 
 
-def main() -> None:
+def up_args() -> list[str]:
+    """``payharness up`` options that start the simulators as the session stack does (SUITE_SIM_ARGS)."""
+    out = []
+    for name, args in SUITE_SIM_ARGS.items():
+        options = iter(args)
+        for option in options:  # each "--flag value" pair as one NAME=--flag=value
+            out += ["--simulator-arg", f"{name}={option}={next(options)}"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    if (sys.argv[1:] if argv is None else argv) == ["--up-args"]:
+        print(" ".join(up_args()))
+        return
     for key, value in SUITE_CORE_ENV.items():
         print(f"{key}={value}")
 
