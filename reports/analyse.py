@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from reports.capacity import CapacityModel, capacity_model
-from reports.findings import Issue, derive_issues
+from reports.findings import Issue, derive_issues, is_inconclusive
 from reports.model import (
     Artefacts,
     Coverage,
@@ -110,7 +110,7 @@ def analyse(a: Artefacts, *, now: datetime | None = None) -> ReportData:
     issues = derive_issues(a, perf)
     security = security_outcomes(a)
     critical = sum(1 for i in issues if i.severity == "critical")
-    inconclusive = sum(1 for i in issues if "inconclusive" in i.kind)
+    inconclusive = sum(1 for i in issues if is_inconclusive(i))
     integrity = Integrity(
         audit=a.load_audit,
         database=tuple(s for s in a.scenarios.scenarios if s.point == "database"),

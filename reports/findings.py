@@ -2,10 +2,12 @@
 
 * critical: a failing or erroring test; a test the clean core fails in the defect matrix; a seeded defect
   no test detects, or whose run is inconclusive (it crashed, timed out, or the defect was not confirmed
-  applied); a consistency-audit anomaly; an audit step that did not finish, or failed without
+  applied); a consistency-audit anomaly; an audit step that did not finish, or ended (failed or not) without
   writing its artefacts.
 * high: a performance target missed; a load threshold broken; an artefact present but unreadable; a load
   run without its consistency audit.
+  (with the next: the headline cannot say "healthy" while an expected artefact is unreadable or absent — a
+  check without its evidence is inconclusive, never a pass).
 * medium: a runnable scenario no test exercised (not covered, or only skipped); an artefact not measured;
   a mutation run cut short (mutants not run); a module whose mutation score is under 90 %.
 * low: a skipped test; a scenario the catalog marks not runnable (with its reason).
@@ -148,7 +150,17 @@ def _steps(a: Artefacts) -> Iterable[Issue]:
             )
             continue
         missing = [p for p in step.artefacts if not (root / p).is_file()]
-        if step.exit_code != 0 and missing:
+        if step.exit_code == 0 and missing:
+            # A step that says it passed but left no evidence has not vouched for anything.
+            yield Issue(
+                "critical",
+                "step inconclusive",
+                f"Audit step {step.name} exited 0 without writing {', '.join(missing)}",
+                f"nothing that step checked can be shown: {step.command}",
+                a.run.source,
+                step.name,
+            )
+        elif step.exit_code != 0 and missing:
             yield Issue(
                 "critical",
                 "step failed",
@@ -232,6 +244,15 @@ def _artefacts(a: Artefacts) -> Iterable[Issue]:
                 source,
                 name,
             )
+
+
+# Issue kinds that leave a check without its evidence: each keeps the headline from "healthy" (score.band_of).
+EVIDENCE_MISSING = ("unreadable artefact", "not measured")
+
+
+def is_inconclusive(issue: Issue) -> bool:
+    """A check that crashed, was cut short or left no readable evidence: it has not vouched for anything."""
+    return "inconclusive" in issue.kind or issue.kind in EVIDENCE_MISSING
 
 
 def derive_issues(a: Artefacts, perf: Sequence[PerfRow]) -> tuple[Issue, ...]:

@@ -38,7 +38,7 @@ _DB_FIGURES = (
 
 
 def _bench_db(path: Path, source: Source) -> Bench:
-    data = read_json(path)
+    data = read_json(path, "targets_ms")
     targets = data.get("targets_ms") or {}
     figures = []
     for key, label, target_key in _DB_FIGURES:
@@ -132,7 +132,7 @@ def _pacing_note(data: dict[str, Any]) -> str:
 
 
 def _bench(path: Path, source: Source) -> Bench:
-    data = read_json(path)
+    data = read_json(path, "result", "limits")
     result = data.get("result") or {}
     target = result.get("target") or {}
     p99_limit = _float((data.get("limits") or {}).get("p99_ms"))

@@ -131,6 +131,8 @@ def _stats(path: Path, source: Source) -> LoadStats:
         )
         for r in _rows(path, "Name", "Request Count", "Failure Count")
     )
+    if not any(r.name == "Aggregated" for r in rows):  # Locust writes it last: without it the file was cut short
+        raise ValueError("no Aggregated row: the file was cut short")
     return LoadStats(source, rows)
 
 
@@ -208,7 +210,7 @@ def parse_load(artefacts: Path) -> tuple[LoadAudit, LoadStats, LoadHistory, Load
 
 
 def _run(path: Path, source: Source) -> RunInfo:
-    data = read_json(path)
+    data = read_json(path, "started_at", "steps")
     steps = tuple(
         RunStep(
             name=str(s["name"]),

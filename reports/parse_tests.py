@@ -16,6 +16,7 @@ import csv
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,10 +47,14 @@ def guarded(artefacts: Path, name: str, empty: Callable[[Source], T], parse: Cal
         return empty(source.failed(f"{type(exc).__name__}: {exc}"))
 
 
-def read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path, *required: str) -> dict[str, Any]:
+    """The file's top-level object; ``required`` keys its writer always sets (``{}`` is not an empty pass)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object at the top level")
+    missing = [key for key in required if key not in data]
+    if missing:
+        raise ValueError(f"no {', '.join(missing)}: not written whole by the step that owns it")
     return data
 
 
@@ -150,16 +155,45 @@ def _defect(raw: dict[str, Any]) -> DefectRow:
     )
 
 
+def _outcomes(path: Path) -> dict[str, str] | str:
+    """node id → outcome of a JUnit file, or why it cannot be read."""
+    if not path.is_file():
+        return f"{path.name} is absent"
+    try:
+        return {c.nodeid: c.outcome for c in read_junit(path)}
+    except (ET.ParseError, OSError, ValueError) as exc:
+        return f"{path.name} is unreadable ({type(exc).__name__})"
+
+
+def _rederived(row: DefectRow, root: Path, clean_junit: str | None) -> DefectRow:
+    """A "caught" row is re-derived from its JUnit evidence, not taken on defects.json's word: at least one of
+    the tests it names failed in its own run's file and passed in the clean run's. If a file is gone or
+    unreadable, or neither shows it, nothing in the folder proves the catch: inconclusive, saying why."""
+    if row.outcome != "caught" or not row.junit:  # a catch by the load audit alone has no JUnit to read
+        return row
+    own = _outcomes(root / row.junit)
+    clean = _outcomes(root / clean_junit) if clean_junit else "the clean run names no JUnit file"
+    why = next((o for o in (own, clean) if isinstance(o, str)), "")
+    if not why:
+        assert isinstance(own, dict) and isinstance(clean, dict)
+        named = row.caught_by or row.failed_tests
+        if any(own.get(t) in ("failed", "error") and clean.get(t) == "passed" for t in named):
+            return row
+        why = "no test it names failed in its run and passed in the clean run"
+    return replace(row, outcome="inconclusive", reason=f"its evidence does not show the catch: {why}")
+
+
 def _defects(path: Path, source: Source) -> DefectMatrix:
-    data = read_json(path)
+    data = read_json(path, "defects")
     clean = data.get("clean") or {}
+    clean_junit = str(clean["junit"]) if clean.get("junit") else None
     return DefectMatrix(
         source,
         mode=str(data.get("mode", "")),
         clean_passed=int(clean.get("passed", 0)),
         clean_failed=tuple(str(t) for t in clean.get("failed", ())),
         clean_errors=tuple(str(t) for t in clean.get("errors", ())),
-        defects=tuple(_defect(d) for d in data["defects"]),
+        defects=tuple(_rederived(_defect(d), path.parent, clean_junit) for d in data["defects"]),
     )
 
 

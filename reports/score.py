@@ -16,8 +16,9 @@ run did not produce cannot vouch for the integration, and the page lists it besi
 *not applicable* to the audited service (defects and coverage of the reference core, in an audit of a
 foreign service) is left out of both sums, with its reason: no run of that service could produce it. Bands:
 90–100 healthy, 75–89 needs attention, below 75 at risk — and any critical issue makes it "at risk"
-whatever the number; a check that did not finish (an inconclusive mutation run) keeps it from "healthy"
-("inconclusive" instead). An inconclusive defect-matrix row is both: a critical issue, and not a catch.
+whatever the number; a check that did not finish (an inconclusive mutation run), or an expected artefact
+absent or unreadable, keeps it from "healthy" ("inconclusive" instead). An inconclusive defect-matrix row is
+both: a critical issue, and not a catch.
 
 Usage::
 

@@ -97,6 +97,18 @@ def test_a_step_that_failed_without_its_artefacts_is_critical(artefacts: Path, e
     assert _critical(artefacts) == ["Audit step defects failed without writing defects.json"]
 
 
+def test_a_step_that_exited_0_without_its_artefacts_is_critical_and_inconclusive(
+    artefacts: Path, edit: Editor
+) -> None:
+    def claims(d: dict[str, Any]) -> None:
+        d["steps"].append({"name": "bench-load", "command": ["payharness", "bench-load"],
+                           "artefacts": ["bench/bench.json"], "exit_code": 0, "duration_s": 300.0})
+
+    edit("run.json", claims)
+    assert _critical(artefacts) == ["Audit step bench-load exited 0 without writing bench/bench.json"]
+    assert analyse(collect(artefacts)).score.band == "at risk"
+
+
 def test_missed_targets_and_breaches_are_high(artefacts: Path, edit: Editor) -> None:
     def slow(d: dict[str, Any]) -> None:
         d["result"]["sustained_rate"] = 250.0
