@@ -14,6 +14,8 @@ import base64
 import dataclasses
 import json
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -79,17 +81,43 @@ def environment(artefacts_dir: Path, out: Path) -> Environment:
     return env
 
 
-def _charts_dir(out: Path, charts: tuple[Chart, ...]) -> dict[str, str]:
-    """PNG files beside the Markdown (the HTML carries its own copies inline)."""
-    files = {}
-    folder = out / "charts"
-    for chart in charts:
-        if chart.png is None:
-            continue
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{chart.id}.png").write_bytes(chart.png)
-        files[chart.id] = f"charts/{chart.id}.png"
-    return files
+def _chart_files(charts: tuple[Chart, ...]) -> dict[str, str]:
+    """Where each chart's PNG goes, beside the Markdown (the HTML carries its own copies inline)."""
+    return {chart.id: f"charts/{chart.id}.png" for chart in charts if chart.png is not None}
+
+
+def _commit(out: Path, contents: dict[Path, bytes]) -> None:
+    """Replace every file of the report, each through a temp file renamed over the old one, with Ctrl-C and
+    SIGTERM held back until all are in: an interrupted run leaves the last report whole, its charts included,
+    never one file of each run. PNGs of charts this run no longer draws go too."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    held = {signal.SIGINT, signal.SIGTERM}
+    partials: dict[Path, Path] = {}
+    try:  # the slow part, interruptible: nothing of the old report has changed yet
+        for path, content in contents.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partials[path] = path.with_name(f".{path.name}.partial")
+            partials[path].write_bytes(content)
+    except BaseException:
+        for partial in partials.values():
+            partial.unlink(missing_ok=True)
+        raise
+    # Held, not blocked: a blocked signal sent to the process goes to any other thread that takes it.
+    arrived: list[int] = []
+    saved = {sig: signal.signal(sig, lambda signum, _frame: arrived.append(signum)) for sig in held} \
+        if main_thread else {}
+    try:
+        for path, partial in partials.items():
+            partial.replace(path)
+        charts = out / "charts"
+        for stale in charts.glob("*.png") if charts.is_dir() else ():
+            if stale not in contents:
+                stale.unlink()
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        for signum in dict.fromkeys(arrived):  # now acted on, as if it came just after the last file
+            signal.raise_signal(signum)
 
 
 def render_json(data: ReportData, charts: tuple[Chart, ...], files: dict[str, str]) -> str:
@@ -105,17 +133,15 @@ def write_all(data: ReportData, out: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     artefacts_dir = Path(data.artefacts_dir)
     charts = draw_all(data)
-    files = _charts_dir(out, charts)
+    files = _chart_files(charts)
     context = {"d": data, "charts": {c.id: c for c in charts}, "chart_files": files}
     paths = {"html": out / "report.html", "md": out / "report.md", "json": out / "report.json"}
     env = environment(artefacts_dir, out)
-    # All three rendered before any is written, each written whole (a temp file renamed over the old one): a
-    # render that fails or a Ctrl-C leaves the last report as it was, never one format of each run.
+    # Everything rendered before anything is written: a render that fails leaves the last report as it was.
     texts = {"html": env.get_template("report.html.j2").render(context),
              "md": env.get_template("report.md.j2").render(context),
              "json": render_json(data, charts, files)}
-    for kind, text in texts.items():
-        partial = paths[kind].with_name(f".{paths[kind].name}.partial")
-        partial.write_text(text, encoding="utf-8")
-        partial.replace(paths[kind])
+    contents = {paths[kind]: text.encode("utf-8") for kind, text in texts.items()}
+    contents.update({out / files[c.id]: c.png for c in charts if c.png is not None})
+    _commit(out, contents)
     return paths
