@@ -216,3 +216,27 @@ async def test_a_submit_answer_approving_another_transaction_than_the_attempt_ad
     assert answer.status_code == 200, answer.text
     assert await _state(conn, order["id"]) == ("paid", AMOUNT, True, "approved")
     assert [r[0] for r in await conn.fetch("SELECT kind::text FROM payment_anomalies")] == ["double_payment"]
+
+
+# The same class on the other path that ends an attempt from PayU's records: the reference lookup (core/api/resolve.py,
+# here through POST /admin/attempts/{reference}/resolve). Red before: it took PayU's *latest* transaction as the
+# charge (a decline after a still pending one ended the attempt) and the first of two approved ones (no flag).
+@pytest.mark.scenario("ATTACK-PAYU-UNNAMED-ATTEMPT")
+@pytest.mark.parametrize(("listed", "after"), [
+    ([("T-live", "PENDING"), ("T-no", "DECLINED")], ("pending", Decimal("0.00"), False, "pending")),
+    ([("T-no", "DECLINED"), ("T-no2", "EXPIRED")], ("failed", Decimal("0.00"), False, "expired")),
+    ([("T-a", "APPROVED"), ("T-no", "DECLINED")], ("paid", AMOUNT, False, "approved")),
+    ([("T-a", "APPROVED"), ("T-b", "APPROVED")], ("pending", Decimal("0.00"), False, "pending")),
+], ids=["pending-then-declined", "all-failed", "approved-and-declined", "two-approved"])
+async def test_the_reference_lookup_ends_an_unnamed_attempt_only_on_what_every_payu_transaction_says(
+    database: Database, conn: asyncpg.Connection, listed: list[tuple[str, str]], after: tuple[object, ...]
+) -> None:
+    payu = PayUWithSeveral()
+    async with running_core(make_settings(database.url), payu) as core:
+        order_id, reference = await _attempt(conn)
+        payu.under[reference] = [(f"{t}-{order_id}", s) for t, s in listed]
+        answer = await core.client.post(f"/admin/attempts/{reference}/resolve", headers=core.auth("ops", "admin"))
+    assert answer.status_code == 200, answer.text
+    assert await _state(conn, order_id) == after, answer.text
+    kinds = [r[0] for r in await conn.fetch("SELECT kind::text FROM payment_anomalies")]
+    assert kinds == (["double_payment"] if len([s for _, s in listed if s == "APPROVED"]) > 1 else []), kinds
