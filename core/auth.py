@@ -24,7 +24,9 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from core.deps import services_of
 from core.errors import Forbidden, Unauthorized
+from core.limiting import client_ip, count, limited_address, refuse, spent
 from core.settings import AuthSettings
 
 ALGORITHM = "HS256"
@@ -32,6 +34,7 @@ ALGORITHM = "HS256"
 MIN_KEY_BYTES = 32
 _MAX_SUBJECT = 64  # orders.buyer_id is String(64)
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+_FAILURES = "auth-failures-ip"
 
 
 class Role(enum.StrEnum):
@@ -104,10 +107,20 @@ async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """FastAPI dependency: the verified caller, or 401 when the token is missing, invalid or expired."""
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise Unauthorized("missing_token", "an Authorization: Bearer token is required", headers=_CHALLENGE)
-    return decode_token(request.app.state.settings.auth, credentials.credentials)
+    """FastAPI dependency: the verified caller, or 401 when the token is missing, invalid or expired; 429 once the
+    client's address has had ``limits.auth_failures_per_ip`` 401s, whatever its token (a guesser must not learn
+    which guess was right). The price: a NAT's other clients wait out the window with it."""
+    services = services_of(request)
+    spec, address = services.settings.limits.auth_failures_per_ip, limited_address(client_ip(request))
+    if await spent(services, spec, _FAILURES, address):
+        raise await refuse(services, spec, _FAILURES, address, what="requests with a bad or missing token")
+    try:
+        if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+            raise Unauthorized("missing_token", "an Authorization: Bearer token is required", headers=_CHALLENGE)
+        return decode_token(services.settings.auth, credentials.credentials)
+    except Unauthorized:
+        await count(services, spec, _FAILURES, address)
+        raise
 
 
 async def require_buyer(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:

@@ -95,6 +95,24 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, **extra}}
 
 
+def unreadable_json(exc: StarletteHTTPException) -> str | None:
+    """Why a JSON body could not be parsed, when ``exc`` is FastAPI's bare 400 for it; else None.
+
+    FastAPI answers a body ``json.loads`` refuses with ``JSONDecodeError`` as a 422, but any other error of the
+    parse — nesting past the interpreter's recursion limit, bytes that are not UTF-8 — as a 400 "There was an
+    error parsing the body". One malformed body, one answer: these are 422 ``malformed_json`` as well."""
+    if exc.status_code != 400:
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, RecursionError):
+        return "the JSON body nests too deeply"
+    if isinstance(cause, UnicodeError):
+        return "the JSON body is not UTF-8 text"
+    if isinstance(cause, ValueError):
+        return "the body is not valid JSON"
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Map the tree above and FastAPI's validation errors to JSON (the unexpected: see the middleware)."""
 
@@ -152,11 +170,20 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         # Field paths and messages only: pydantic's "input" echo could carry card data back.
-        fields = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in exc.errors()]
+        errors = exc.errors()
+        if errors and errors[0].get("type") == "json_invalid":
+            # The same code as the bodies FastAPI could not parse at all (unreadable_json) and repeated keys.
+            error = str((errors[0].get("ctx") or {}).get("error", "JSON decode error"))[:64]
+            return JSONResponse(error_body("malformed_json", f"the body is not valid JSON: {error}",
+                                           fields=[{"loc": [str(p) for p in errors[0]["loc"]], "msg": error}]), 422)
+        fields = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in errors]
         return JSONResponse(error_body("validation_error", "the request is not valid", fields=fields), 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        unreadable = unreadable_json(exc)
+        if unreadable is not None:
+            return JSONResponse(error_body("malformed_json", unreadable), 422)
         extra: dict[str, Any] = {}
         if exc.status_code >= 500:
             extra["support_reference"] = reference = new_support_reference()

@@ -116,11 +116,18 @@ class LimitSettings(BaseModel):
     # the payment limits — room for abandoned carts, none for a script filling the orders table.
     orders_per_buyer: str = "20/minute"
     orders_per_ip: str = "60/minute"
+    # GET /orders/{id}: a checkout page polls its order while a payment settles (every 2 s is 30/minute).
+    reads_per_buyer: str = "120/minute"
+    reads_per_ip: str = "300/minute"
+    # Requests answered 401 (bad, expired or missing token), per IP, on every endpoint behind a token. Once
+    # spent, that address's token requests are 429 before their token is looked at, so a guesser learns nothing.
+    auth_failures_per_ip: str = "30/minute"
     storage_uri: str = "memory://"  # e.g. redis://127.0.0.1:6379 to share limits across workers/hosts
     min_amount: Decimal = Decimal("1000")
     max_amount: Decimal = Decimal("50000000")
 
-    @field_validator("payments_per_buyer", "payments_per_ip", "orders_per_buyer", "orders_per_ip")
+    @field_validator("payments_per_buyer", "payments_per_ip", "orders_per_buyer", "orders_per_ip",
+                     "reads_per_buyer", "reads_per_ip", "auth_failures_per_ip")
     @classmethod
     def _rate(cls, value: str) -> str:
         # A misspelt rate must stop the core at start-up, not turn every request of its endpoint into a 500.

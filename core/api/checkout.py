@@ -348,7 +348,12 @@ async def _record_result(services: Services, attempt: Attempt, result: ChargeRes
             )
             message = "the gateway reported another amount than requested; the payment is held for review"
         elif result.status is not TransactionStatus.PENDING:
-            await apply_status(conn, order=order, transaction=txn, incoming=result.status)
+            # The attempt may hold another id than the answer names: a webhook adopted the first transaction the
+            # gateway approved under the reference (PayU may hold several). This answer is then about another
+            # charge: an approval is money taken twice (the order is flagged), a failure says nothing of ours.
+            named = result.gateway_transaction_id
+            foreign = bool(named) and txn.gateway_transaction_id not in (None, named)
+            await apply_status(conn, order=order, transaction=txn, incoming=result.status, foreign=foreign)
         body = await _answer(conn, attempt, redirect_url=result.redirect_url, message=message)
         await store_answer(conn, attempt.key_id, status_code=200, body=body, transaction_id=attempt.transaction_id)
     return body

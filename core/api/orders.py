@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.api.jsonbody import refuse_repeated_keys
 from core.api.schemas import OrderIn, OrderOut, TransactionOut, amount_out, error_responses
-from core.auth import Principal, Role, current_principal
+from core.auth import Principal, Role
 from core.db.models import Order, OrderTransaction
 from core.deps import get_services
 from core.errors import NotFound, Unprocessable
-from core.ratelimit import order_rate_limit
+from core.ratelimit import order_rate_limit, read_rate_limit
 from core.services import Services
 from core.settings import LimitSettings
 
@@ -133,11 +133,11 @@ async def create_order(
     "/orders/{order_id}",
     response_model=OrderOut,
     summary="Read an order (its buyer or an admin)",
-    responses=error_responses(401, 404),
+    responses=error_responses(401, 404, 429),
 )
 async def get_order(
     order_id: Annotated[int, Path(gt=0, le=2**63 - 1)],
-    principal: Annotated[Principal, Depends(current_principal)],
+    principal: Annotated[Principal, Depends(read_rate_limit)],
     services: Annotated[Services, Depends(get_services)],
 ) -> OrderOut:
     """The order, its amounts (as strings) and every payment attempt with its status."""

@@ -256,9 +256,13 @@ class PayUOrder:
     currency: str | None
     transactions: tuple[PayUOrderTransaction, ...]
 
+    def charges(self) -> list[PayUOrderTransaction]:
+        """The charge attempts, in PayU's order (refunds and voids are not charges)."""
+        return [t for t in self.transactions if t.type in (None, "AUTHORIZATION_AND_CAPTURE", "AUTHORIZATION")]
+
     def latest_payment(self) -> PayUOrderTransaction | None:
         """The last charge attempt (refunds and voids are not charges)."""
-        charges = [t for t in self.transactions if t.type in (None, "AUTHORIZATION_AND_CAPTURE", "AUTHORIZATION")]
+        charges = self.charges()
         return charges[-1] if charges else None
 
     @classmethod

@@ -197,9 +197,15 @@ async def apply_status(
     incoming: TransactionStatus,
     gateway_response: dict[str, Any] | None = None,
     webhook_event_id: int | None = None,
+    foreign: bool = False,
 ) -> Outcome:
-    """Apply ``incoming`` to a transaction of a locked order; returns what happened. Caller commits."""
-    change = change_for(order, transaction, incoming)
+    """Apply ``incoming`` to a transaction of a locked order; returns what happened. Caller commits.
+
+    ``foreign``: ``incoming`` is about another gateway transaction than the attempt's own charge; only an approval
+    does anything (``foreign_approval``: the order is flagged), the attempt is left to its own charge's word."""
+    if foreign and incoming is not TransactionStatus.APPROVED:
+        return Outcome(Decision.SAME, order.status, transaction.status, order.flagged_for_refund)
+    change = foreign_approval(order, transaction) if foreign else change_for(order, transaction, incoming)
     if change.transaction_status is not None:
         values: dict[str, Any] = {"status": change.transaction_status}
         if gateway_response is not None:

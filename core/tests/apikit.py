@@ -71,7 +71,9 @@ def make_settings(db_url: str, **overrides: Any) -> Settings:
         # Fast, deterministic resilience: one attempt, no waits.
         "resilience": {"attempts": 1, "initial_delay": 0.0, "breaker_failures": 3, "breaker_reset_seconds": 60},
         "limits": {"payments_per_buyer": "1000/minute", "payments_per_ip": "1000/minute",
-                   "orders_per_buyer": "1000/minute", "orders_per_ip": "1000/minute"},
+                   "orders_per_buyer": "1000/minute", "orders_per_ip": "1000/minute",
+                   "reads_per_buyer": "1000/minute", "reads_per_ip": "1000/minute",
+                   "auth_failures_per_ip": "1000/minute"},
         "gateway_timeout_seconds": 2.0,
     }
     values.update(overrides)

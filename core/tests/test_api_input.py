@@ -334,3 +334,33 @@ async def test_a_reconciliation_day_efecty_cannot_have_a_file_for_is_422_not_a_g
         r = await core.client.post(f"/admin/reconcile?date={day}", headers=core.auth("ops-1", "admin"))
     assert (r.status_code, r.json()["error"]["code"]) == (422, "date_out_of_range")
     assert core.gateways.calls["asobancaria"] == 0
+
+
+@pytest.mark.scenario("API-MALFORMED")
+@pytest.mark.parametrize(("shape", "says"), [
+    ("deep-array", "nests too deeply"), ("deep-object", "nests too deeply"), ("deep-in-a-field", "nests too deeply"),
+    ("not-utf8", "not UTF-8"), ("not-json", "not valid JSON"), ("truncated", "not valid JSON"),
+])
+async def test_every_malformed_json_body_is_the_same_422_and_writes_nothing(
+    database: Database, conn: asyncpg.Connection, shape: str, says: str
+) -> None:
+    # Red before: FastAPI answered the deep and the non-UTF-8 bodies 400 "There was an error parsing the body",
+    # the others 422 — one kind of mistake, two answers.
+    depth = 30_000
+    body = {"deep-array": b"[" * depth + b"]" * depth, "deep-object": b'{"a":' * depth + b"1" + b"}" * depth,
+            "deep-in-a-field": b'{"amount": ' + b"[" * depth + b"]" * depth + b"}",
+            "not-utf8": b'{"amount": "65000.00", "currency": "C\xffP"}', "not-json": b"amount=65000",
+            "truncated": b'{"amount": "65000.00", "curr'}[shape]
+    before = await _counts(conn)
+    async with running_core(make_settings(database.url, limits={"max_body_bytes": 1_000_000})) as core:
+        routes = [r for r in _api_routes() if r.dependant.body_params]
+        answers = {}
+        for route in routes:
+            r = await core.client.post(re.sub(r"\{[^}]+\}", "1", route.path), content=body, headers=core.auth(
+                "admin-1" if route.path.startswith("/admin") else "b-1",
+                "admin" if route.path.startswith("/admin") else "buyer",
+                **{"Content-Type": "application/json", "Idempotency-Key": "malformed-1"}))
+            answers[route.path] = (r.status_code, r.json()["error"]["code"], r.json()["error"]["message"])
+    assert len(answers) >= 2
+    assert {p: a for p, a in answers.items() if a[:2] != (422, "malformed_json") or says not in a[2]} == {}
+    assert await _counts(conn) == before

@@ -70,7 +70,7 @@ async def test_malformed_json_is_422_and_echoes_nothing(database: Database) -> N
             headers={**core.auth("buyer-1"), "Content-Type": "application/json"},
         )
     assert response.status_code == 422
-    assert response.json()["error"]["code"] == "validation_error"
+    assert response.json()["error"]["code"] == "malformed_json"
     assert "4111111111111111" not in response.text
 
 

@@ -36,6 +36,14 @@ from core.webhooks.recording import (
 from core.webhooks.store import TransactionMatch
 
 router = APIRouter(tags=["webhooks"])
+# The attempt does not hold PayU's id for its charge yet (the submit's answer is not stored): the first approved
+# transaction PayU confirms under its reference becomes its charge, so a second approval is a foreign one and
+# flags the order. Never over another id; a race with another transaction's adoption leaves this one foreign.
+ADOPT = ("UPDATE order_transactions SET gateway_transaction_id = $1 WHERE gateway = 'payu' AND reference = $2"
+         " AND (gateway_transaction_id IS NULL OR gateway_transaction_id = $1)"
+         " AND NOT EXISTS (SELECT FROM order_transactions WHERE gateway = 'payu' AND gateway_transaction_id = $1"
+         " AND reference <> $2) RETURNING id")
+FAILED_AT_PAYU = frozenset({TransactionStatus.DECLINED, TransactionStatus.EXPIRED, TransactionStatus.ERROR})
 
 # state_pol → our status (gateways.md §1.5). 7 (pending) is not sent to the confirmation URL per the
 # docs, but third-party code maps it, so it is understood (and recorded without effect on a final state).
@@ -147,13 +155,20 @@ async def payu_confirmation(request: Request) -> JSONResponse:
         unmatched = await record_unmatched(pool, incoming,
                                            "transaction_id is not a PayU attempt for this reference_sale")
         return JSONResponse(unmatched.body, status_code=unmatched.status_code)
-    if first.known_gateway_id is not None and confirmed is not TransactionStatus.APPROVED:
+    listed = services.payu_answers.recall(form["reference_sale"]) or {}
+    others_live = any(state not in FAILED_AT_PAYU for tid, state in listed.items() if tid != form["transaction_id"])
+    if confirmed is not TransactionStatus.APPROVED and (first.known_gateway_id is not None or others_live):
         # Another PayU transaction under our reference than the charge PayU named to the core: its failure says
         # nothing about our charge, which may still take the money. Ending our attempt on it would make the order
         # payable again while that charge is live (a second charge). Recorded against the attempt, no change —
         # as the reference lookup holds such a record (core/api/resolve.py). Only money taken moves the order.
+        # While the attempt holds no id yet, which transaction is our charge is unknown: a failure ends it only
+        # when every transaction PayU lists under the reference has failed.
         confirmed = TransactionStatus.PENDING
     foreign = first.known_gateway_id is not None and confirmed is TransactionStatus.APPROVED
+    if confirmed is TransactionStatus.APPROVED and first.known_gateway_id is None:
+        adopted = await pool.fetchval(ADOPT, form["transaction_id"], form["reference_sale"])
+        foreign = adopted is None
     result = await record_and_apply(pool, _with_status(incoming, confirmed, foreign=foreign), match=ours)
     if result is None:  # the attempt was found a moment ago; RESTRICT foreign keys keep it
         raise LookupError(f"attempt {form['reference_sale']} vanished")

@@ -21,6 +21,11 @@ SUITE_CORE_ENV: dict[str, str] = {
     "PAYHARNESS_LIMITS__PAYMENTS_PER_BUYER": "20/minute",
     "PAYHARNESS_LIMITS__ORDERS_PER_IP": "100000/minute",
     "PAYHARNESS_LIMITS__ORDERS_PER_BUYER": "20/minute",
+    # Reads and 401s are limited too: flows poll their orders, the hostile and auth tests send bad tokens, all
+    # from 127.0.0.1 — raised the same way, so no test meets them by accident.
+    "PAYHARNESS_LIMITS__READS_PER_IP": "100000/minute",
+    "PAYHARNESS_LIMITS__READS_PER_BUYER": "100000/minute",
+    "PAYHARNESS_LIMITS__AUTH_FAILURES_PER_IP": "100000/minute",
     # Production waits seconds to minutes between retries and 30 s before a breaker probes; the suites keep
     # the same shape (3 attempts, x2 backoff, 5 failures open the breaker) on a time scale of tenths of a second.
     # The cool-down is the one window a test must act within (an open breaker must still be open when its
