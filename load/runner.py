@@ -44,6 +44,7 @@ from load.ledger import read_ledger
 from load.locust_proc import CONFIG, LOCUSTFILE, REPO, Plan, locust_plan, run_locust
 from load.payloads import Mix
 from load.samples import stack_sampler
+from load.shapes import CLOSED, MAX_IN_FLIGHT, PACINGS
 from load.stalls import print_after_run
 from supervise import run_scratch
 
@@ -83,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="steady rate, a ramp up to --rate, or a spike in the middle (default: steady)")
     p.add_argument("--user-rate", type=positive_float, default=None,
                    help="events/s per webhook user (default: locust.conf)")
+    p.add_argument("--pacing", choices=PACINGS, default=None,
+                   help="closed: each webhook user waits for its answer before its next request; open: each sends "
+                        "on a fixed schedule and latency counts from the scheduled instant (default: locust.conf, "
+                        "closed; load/README.md)")
+    p.add_argument("--max-in-flight", type=positive_int, default=None, metavar="N",
+                   help=f"open pacing: requests in flight per webhook user; a scheduled send past it is not sent "
+                        f"and counts as a failure (default: {MAX_IN_FLIGHT})")
     p.add_argument("--users", nargs="*", choices=ALL_USERS, default=list(ALL_USERS), metavar="CLASS",
                    help=f"Locust user classes to run (default: all of {', '.join(ALL_USERS)})")
     p.add_argument("--core-workers", type=positive_int, default=2, help="uvicorn worker processes of the core")
@@ -169,6 +177,8 @@ def locust_commands(args: argparse.Namespace, stack: Stack, artefacts: Path) -> 
     for flag, value in (
         ("--mix", args.mix),
         ("--user-rate", args.user_rate),
+        ("--pacing", args.pacing),
+        ("--max-in-flight", args.max_in_flight),
         ("--check-p95", args.check_p95),
         ("--check-p99", args.check_p99),
         ("--check-error-ratio", args.check_error_ratio),
@@ -336,6 +346,7 @@ def _write_run(artefacts: Path, args: argparse.Namespace, plan: Plan, code: int,
         "workers": args.workers,
         "mix": args.mix,
         "shape": args.shape,
+        "pacing": args.pacing or CLOSED,
         "restart_core_at": args.restart_core_at,
         "restart_mode": args.restart_mode,
         "crash_postgres_at": args.crash_postgres_at,
