@@ -134,7 +134,8 @@ def not_sent(request_event: Any, delivery: Delivery, *, in_flight: int, cap: int
         name=f"webhook {delivery.attempt.gateway} {NOT_SENT}",
         response_time=None,
         response_length=0,
-        exception=NotSentOnTime(f"not sent on time: {in_flight} requests in flight at the user's cap of {cap}"),
+        # One message per cap, so Locust's failure table has one row per gateway, not one per count in flight.
+        exception=NotSentOnTime(f"not sent on time: the user's cap of {cap} requests in flight was reached"),
         context={},
         start_time=time.time(),
         url="",

@@ -16,10 +16,12 @@ Usage (inside a FastHttpUser)::
     loop = OpenLoop(rate=5.0, cap=10, refuse=lambda d, n, cap: not_sent(events.request, d, in_flight=n, cap=cap))
     loop.start(signed.steps, lambda delivery, request, at: deliver(client, delivery, request, ctx, scheduled=at))
     gevent.sleep(loop.wait()); …; loop.stop()
+    late_figures(read_ledger(folder))   # after the run: how late the first tries started, p50/p99/max in ms
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +30,7 @@ from typing import Any
 import gevent
 from gevent.pool import Group
 
+from load.ledger import LedgerEntry
 from load.shapes import InFlight, Schedule
 
 Step = Sequence[tuple[Any, Any]]  # (Delivery, SignedRequest) pairs sent at the same instant
@@ -74,3 +77,19 @@ class OpenLoop:
             send(delivery, request, at)
         finally:
             self.in_flight.done(1)
+
+
+def late_figures(entries: Sequence[LedgerEntry]) -> dict[str, float]:
+    """How late the scheduled sends (first tries of webhook deliveries) started, nearest-rank p50/p99 and max, ms.
+
+    The latency of an open-loop run counts from the scheduled instants, so it holds the generator's share too:
+    this is that share. A large one says the generator, not the server, fell behind (its CPU taken)."""
+    # Webhook deliveries are the signed entries (the API's and the simulator's have none); a retry has no instant.
+    late = sorted(e.late_ms for e in entries if e.try_no == 1 and e.signature and e.code is not None)
+    if not late:
+        return {}
+
+    def rank(q: float) -> float:
+        return late[max(0, math.ceil(q * len(late)) - 1)]
+
+    return {"sends": len(late), "p50_ms": rank(0.5), "p99_ms": rank(0.99), "max_ms": late[-1]}

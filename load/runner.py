@@ -42,9 +42,10 @@ from load.crash import describe, outage_figures
 from load.db import run_sync
 from load.ledger import read_ledger
 from load.locust_proc import CONFIG, LOCUSTFILE, REPO, Plan, locust_plan, run_locust
+from load.openloop import late_figures
 from load.payloads import Mix
 from load.samples import stack_sampler
-from load.shapes import CLOSED, MAX_IN_FLIGHT, PACINGS
+from load.shapes import CLOSED, MAX_IN_FLIGHT, OPEN, PACINGS
 from load.stalls import print_after_run
 from supervise import run_scratch
 
@@ -266,8 +267,12 @@ def _run(args: argparse.Namespace, artefacts: Path, extra_env: dict[str, str], s
     if "postgres_crashes" in events:
         events["postgres_crashes"] = outage_figures(read_ledger(artefacts / "ledger"),
                                                     events["postgres_crashes"])  # type: ignore[arg-type]
+    if args.pacing == OPEN:
+        events["open_pacing"] = late_figures(read_ledger(artefacts / "ledger"))
     _write_run(artefacts, args, plan, code, events)
     _print_outcome(artefacts, code)
+    if args.pacing == OPEN:
+        print(open_text(events["open_pacing"], artefacts))  # type: ignore[arg-type]
     for line in describe(events.get("postgres_crashes", [])):  # type: ignore[arg-type]
         print(line)
     print_after_run(artefacts, args.rate)
@@ -385,6 +390,17 @@ def _print_outcome(artefacts: Path, code: int) -> None:
             if tail:
                 print(f"--- last lines of {log.name} ---\n{tail}", file=sys.stderr)
     print(f"exit {code}; artefacts in {artefacts}")
+
+
+def open_text(late: dict[str, float], artefacts: Path) -> str:
+    """The open loop's own line: how late the sends started (the generator's share of the latency figures above,
+    which count from each scheduled instant) and how many the in-flight cap refused."""
+    audit_path = artefacts / "audit.json"
+    refused = (json.loads(audit_path.read_text()).get("pacing") or {}).get("not_sent") if audit_path.exists() else None
+    started = (f"started late p50 {late['p50_ms']:g} ms, p99 {late['p99_ms']:g} ms, max {late['max_ms']:g} ms"
+               if late else "no send answered")
+    return (f"open pacing (latency counted from each scheduled instant): {started} — the generator's share; "
+            f"not sent on time (in-flight cap): {'unknown' if refused is None else refused}")
 
 
 def log_tail(path: Path, lines: int = 20) -> str:

@@ -19,7 +19,7 @@ import pytest
 from load.actions import Context, NotSentOnTime, deliver, not_sent
 from load.bench import _measure
 from load.ledger import LedgerEntry, LedgerWriter, read_ledger
-from load.openloop import OpenLoop
+from load.openloop import OpenLoop, late_figures
 from load.payloads import Mix, Renderer, Secrets, plan_story, sign_story
 from load.shapes import InFlight, Schedule, late_ms, latency_ms
 from load.thresholds import NOT_SENT, STEP_LIMITS, Sample, not_sent_count
@@ -213,3 +213,14 @@ def test_a_bench_step_that_refused_a_send_is_a_miss_even_with_a_good_p99(tmp_pat
     pacing["not_sent"] = 0
     (out / "audit.json").write_text(json.dumps(result))
     assert _measure("step-500", out, 500.0, 10.0, 0, ["locust"], pacing="open").held
+
+
+def test_the_generators_share_counts_first_tries_of_webhooks_only() -> None:
+    def entry(late: float, *, try_no: int = 1, signature: str = "sig", code: int | None = 200) -> LedgerEntry:
+        return LedgerEntry(id="n:1", at=0.0, gateway="wompi", key="k", order="o", attempt="a", status="APPROVED",
+                           role="event", signature=signature, expect=200, code=code, try_no=try_no, late_ms=late)
+
+    entries = [entry(float(n)) for n in range(1, 101)]
+    entries += [entry(5000.0, try_no=2), entry(5000.0, signature=""), entry(5000.0, code=None)]
+    assert late_figures(entries) == {"sends": 100, "p50_ms": 50.0, "p99_ms": 99.0, "max_ms": 100.0}
+    assert late_figures([]) == {}
