@@ -115,9 +115,9 @@ class Requests:
         self.fired.append(kwargs)
 
 
-def _stories(count: int) -> list[Any]:
+def _stories(count: int, mix: str = "none") -> list[Any]:
     render = Renderer(Secrets("events-secret", "api-key", "508029"))
-    return [sign_story(plan_story("t0p3n", "wompi", i, Mix.parse("none")), render).steps for i in range(count)]
+    return [sign_story(plan_story("t0p3n", "wompi", i, Mix.parse(mix)), render).steps for i in range(count)]
 
 
 def _user(tmp_path: Path, *, rate: float, cap: int, answer_s: float) -> tuple[OpenLoop, SlowClient, Requests, Context]:
@@ -177,6 +177,18 @@ def test_a_send_past_the_cap_is_a_counted_failure_and_never_reaches_the_ledger(t
         assert fired["name"] == f"webhook wompi {NOT_SENT}"
         assert fired["response_time"] is None  # a failure with no latency to give, out of the percentiles
         assert isinstance(fired["exception"], NotSentOnTime) and "cap of 3" in str(fired["exception"])
+
+
+def test_a_burst_goes_out_together_or_not_at_all(tmp_path: Path) -> None:
+    """A duplicated event is two requests at one instant: both in flight at once, or both refused by a cap of one."""
+    (story,) = _stories(1, "dup=1,ooo=0,invalid=0")
+    assert [len(step) for step in story] == [2]
+    loop, client, _, ctx = _user(tmp_path / "two", rate=10.0, cap=2, answer_s=0.2)
+    _run(loop, client, ctx, [story])
+    assert len(client.sent) == 2 and client.sent[1] - client.sent[0] < 0.05
+    loop, client, requests, ctx = _user(tmp_path / "one", rate=10.0, cap=1, answer_s=0.2)
+    _run(loop, client, ctx, [story])
+    assert client.sent == [] and len(requests.fired) == 2 and loop.in_flight.refused == 2
 
 
 # ------------------------------------------------------------------------------------- the benchmark
