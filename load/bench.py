@@ -240,8 +240,8 @@ def locust_run(
     # A phase folder reused from an earlier run must not lend it ledger lines, samples, GC lines or analyses.
     shutil.rmtree(out / "ledger", ignore_errors=True)
     shutil.rmtree(out / "gc", ignore_errors=True)
-    for name in ("audit.json", "samples.jsonl", "stalls.json"):
-        (out / name).unlink(missing_ok=True)
+    for stale in ("audit.json", "samples.jsonl", "stalls.json"):  # not ``name``: that is the phase's
+        (out / stale).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     # Unpaced (offered 0): CEILING_USERS users, each asking for far more than any answer allows.
     rate = offered or CEILING_USERS * user_rate
