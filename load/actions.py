@@ -23,6 +23,8 @@ import gevent
 
 from load.ledger import LedgerEntry, LedgerWriter
 from load.payloads import Delivery, SignedRequest, SimStory
+from load.shapes import late_ms, latency_ms
+from load.thresholds import NOT_SENT
 from simulators.wompi.signing import integrity_signature
 
 BACKOFF = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -50,9 +52,13 @@ def _answer(response: Any) -> str | None:
     return None
 
 
-def _post_once(client: Any, request: SignedRequest, delivery: Delivery, ctx: Context, try_no: int) -> int | None:
+def _post_once(client: Any, request: SignedRequest, delivery: Delivery, ctx: Context, try_no: int,
+               scheduled: float | None = None) -> int | None:
+    """One attempt; ``scheduled`` (a ``time.perf_counter`` instant, open pacing) is when it was due: its
+    latency, in Locust's statistics and the ledger, then counts from there rather than from the send."""
     started, code, answer = time.time(), None, None
     clock = time.perf_counter()
+    late = 0.0 if scheduled is None else late_ms(scheduled, clock)
     try:
         with client.post(
             request.path,
@@ -61,6 +67,8 @@ def _post_once(client: Any, request: SignedRequest, delivery: Delivery, ctx: Con
             catch_response=True,
             name=f"webhook {delivery.attempt.gateway}",
         ) as response:
+            if scheduled is not None:  # Locust reports this figure when the with-block ends
+                response.request_meta["response_time"] = latency_ms(scheduled, clock, time.perf_counter())
             code = response.status_code or None  # 0: no answer (refused, reset, timeout)
             answer = _answer(response) if code else None
             if code == delivery.expected_code:
@@ -86,24 +94,52 @@ def _post_once(client: Any, request: SignedRequest, delivery: Delivery, ctx: Con
                 expect=delivery.expected_code,
                 code=code,
                 answer=answer,
-                ms=round((time.perf_counter() - clock) * 1000, 2),
+                ms=round(latency_ms(scheduled, clock, time.perf_counter()), 2),
                 try_no=try_no,
                 gateway_id=a.gateway_id,
                 run=ctx.run_id,
+                late_ms=round(late, 2),
             )
         )
     return code
 
 
-def deliver(client: Any, delivery: Delivery, request: SignedRequest, ctx: Context) -> int | None:
-    """Send one delivery, retrying like a gateway on 5xx or no answer; returns the last status."""
+def deliver(client: Any, delivery: Delivery, request: SignedRequest, ctx: Context,
+            scheduled: float | None = None) -> int | None:
+    """Send one delivery, retrying like a gateway on 5xx or no answer; returns the last status.
+
+    ``scheduled``: the first try's due instant (open pacing). A retry is due when its back-off ends, which
+    is when it starts, so it is timed from its start."""
     code: int | None = None
     for try_no in range(1, ctx.max_tries + 1):
-        code = _post_once(client, request, delivery, ctx, try_no)
+        code = _post_once(client, request, delivery, ctx, try_no, scheduled if try_no == 1 else None)
         if delivery.role == "forged" or (code is not None and code < 500):
             break
         gevent.sleep(BACKOFF[min(try_no, len(BACKOFF)) - 1])
     return code
+
+
+class NotSentOnTime(Exception):
+    """A scheduled send the user's in-flight cap refused (open pacing): a failure, with no latency."""
+
+
+def not_sent(request_event: Any, delivery: Delivery, *, in_flight: int, cap: int) -> None:
+    """Count a scheduled delivery that was not sent as a failed request named ``webhook <gateway> not sent``.
+
+    Its response time is None (Locust counts it as a request and a failure, and leaves it out of the
+    percentiles: it has no latency to give). Nothing goes to the ledger, which holds what was sent, so the
+    audit expects nothing of it; its order stays as seeded."""
+    request_event.fire(
+        request_type="POST",
+        name=f"webhook {delivery.attempt.gateway} {NOT_SENT}",
+        response_time=None,
+        response_length=0,
+        # One message per cap, so Locust's failure table has one row per gateway, not one per count in flight.
+        exception=NotSentOnTime(f"not sent on time: the user's cap of {cap} requests in flight was reached"),
+        context={},
+        start_time=time.time(),
+        url="",
+    )
 
 
 # ------------------------------------------------------------------------------- the Wompi simulator

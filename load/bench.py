@@ -9,9 +9,10 @@ Phases, all on this machine, against one Postgres:
    and the lowest not held down to ``--resolution``, all within ``--budget`` seconds; a step *holds* when
    p99 < 100 ms over its steady window (the first 2 s — spawning, each worker opening its connections — and
    the last second are left out; Locust's whole-run percentiles are kept beside), errors < 0.1 % and the
-   achieved rate is ≥ 95 % of the offered one (``load.thresholds.StepLimits``). When the budget ends before
-   any step failed, the best held rate is a lower bound, and so is its ratio: ``bench.json`` says so rather
-   than report them as measured (load/bench_result.py);
+   achieved rate is ≥ 95 % of the offered one (``load.thresholds.StepLimits``); with ``--pacing open`` the
+   latency counts from each send's scheduled instant and one send refused by a user's in-flight cap is a
+   miss. When the budget ends before any step failed, the best held rate is a lower bound, and so is its
+   ratio: ``bench.json`` says so rather than report them as measured (load/bench_result.py);
 3. hold: the best held rate for ``--hold`` seconds, with the consistency audit; if it does not hold that
    long, 90 % and 80 % of it, then the highest held step below those (``bench_search.hold_rates``); the
    sustained rate is the one a hold confirmed;
@@ -68,8 +69,9 @@ from load.ledger import read_ledger
 from load.locust_proc import Plan, locust_plan, run_locust
 from load.runner import LOAD_CORE_ENV, REPO, redact
 from load.samples import copy_window, stack_sampler, window_means
+from load.shapes import CLOSED, MAX_IN_FLIGHT, PACINGS
 from load.stalls import analyse_phase
-from load.thresholds import STEP_LIMITS
+from load.thresholds import NOT_SENT, STEP_LIMITS
 from supervise import Service, run_scratch
 
 P99_LIMIT_MS = STEP_LIMITS.p99_ms
@@ -104,6 +106,12 @@ class Measure:
     steady_p50_ms: float = 0.0
     steady_p95_ms: float = 0.0
     steady_p99_ms: float = 0.0
+    # Open pacing: the same window's p99 of how late sends started after their scheduled instants (the
+    # generator's share of the latency above, which counts from the instants), and the sends a user's in-flight
+    # cap refused over the whole run (each a failure, and a miss however few).
+    pacing: str = CLOSED
+    steady_late_p99_ms: float = 0.0
+    not_sent: int = 0
     # CPU over the same steady window, by part of the stack (load/cpu.py): milliseconds per answered request
     # and average cores busy. On a small machine the parts share the cores; this is where a webhook's cost goes.
     cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
@@ -168,6 +176,7 @@ class Steady:
     p50_ms: float = 0.0
     p95_ms: float = 0.0
     p99_ms: float = 0.0
+    late_p99_ms: float = 0.0
     start: float = 0.0  # the window, epoch seconds
     end: float = 0.0
 
@@ -187,18 +196,22 @@ def _steady(ledger_dir: Path, *, trim: float = 2.0) -> Steady:
     if len(entries) < 10:
         return Steady()
     start, end = entries[0].at + trim, entries[-1].at - trim / 2
-    inside = sorted(e.ms for e in entries if start <= e.at <= end)
-    if end <= start or not inside:
+    window = [e for e in entries if start <= e.at <= end]
+    if end <= start or not window:
         return Steady()
+    inside = sorted(e.ms for e in window)
     p50, p95, p99 = (round(_rank(inside, q), 1) for q in (0.50, 0.95, 0.99))
-    return Steady(round(len(inside) / (end - start), 1), round(end - start, 1), p50, p95, p99, start, end)
+    late = round(_rank(sorted(e.late_ms for e in window), 0.99), 1)
+    return Steady(round(len(inside) / (end - start), 1), round(end - start, 1), p50, p95, p99, late, start, end)
 
 
 def _aggregated_rps(path: Path, names: str = "webhook") -> float:
     if not path.exists():
         return 0.0
     with path.open() as handle:
-        return round(sum(float(r["Requests/s"]) for r in csv.DictReader(handle) if r["Name"].startswith(names)), 1)
+        # A send the open loop's cap refused is a failure under its own name, and no request the server saw.
+        return round(sum(float(r["Requests/s"]) for r in csv.DictReader(handle)
+                         if r["Name"].startswith(names) and not r["Name"].endswith(f" {NOT_SENT}")), 1)
 
 
 def locust_run(
@@ -216,15 +229,19 @@ def locust_run(
     cpu_roots: Sequence[int] = (),
     cpus: str | None = None,
     core_gc: Path | None = None,
+    pacing: str = CLOSED,
+    max_in_flight: int = MAX_IN_FLIGHT,
 ) -> Measure:
     """One headless Locust run of WompiWebhookUser (plain stories: one new APPROVED event each); ``cpus``
     pins Locust's processes to those CPUs (``taskset -c``); ``core_gc`` is the folder the core writes its GC
-    counters into, whose lines of this run are copied into ``out/gc``."""
+    counters into, whose lines of this run are copied into ``out/gc``; ``pacing`` (load/shapes.py) is how a
+    paced run's users send — an unpaced one (offered 0) is closed whatever it says: it measures how fast
+    answers come back."""
     # A phase folder reused from an earlier run must not lend it ledger lines, samples, GC lines or analyses.
     shutil.rmtree(out / "ledger", ignore_errors=True)
     shutil.rmtree(out / "gc", ignore_errors=True)
-    for name in ("audit.json", "samples.jsonl", "stalls.json"):
-        (out / name).unlink(missing_ok=True)
+    for stale in ("audit.json", "samples.jsonl", "stalls.json"):  # not ``name``: that is the phase's
+        (out / stale).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     # Unpaced (offered 0): CEILING_USERS users, each asking for far more than any answer allows.
     rate = offered or CEILING_USERS * user_rate
@@ -240,6 +257,10 @@ def locust_run(
         f"{rate:g}",
         "--user-rate",
         f"{user_rate:g}",
+        "--pacing",
+        pacing if offered else CLOSED,
+        "--max-in-flight",
+        str(max_in_flight),
         "--duration",
         f"{seconds:g}",
         "-t",
@@ -274,14 +295,14 @@ def locust_run(
         run_locust(plan, log_dir=out, timeout=seconds + 120, name="locust")
     if core_gc is not None:
         copy_window(core_gc, out / "gc", began, time.time())
-    m = _measure(name, out, offered, seconds, workers, argv, meter)
+    m = _measure(name, out, offered, seconds, workers, argv, meter, pacing=pacing if offered else CLOSED)
     m.missed_seconds = analyse_phase(out, offered)
     return m
 
 
 def _measure(name: str, out: Path, offered: float, seconds: float, workers: int, argv: list[str],
-             meter: CpuMeter | None = None) -> Measure:
-    m = Measure(name, offered, seconds, locust_workers=workers, command=redact(argv))
+             meter: CpuMeter | None = None, *, pacing: str = CLOSED) -> Measure:
+    m = Measure(name, offered, seconds, locust_workers=workers, command=redact(argv), pacing=pacing)
     result_path = out / "audit.json"
     if result_path.exists():
         result = json.loads(result_path.read_text())
@@ -290,9 +311,11 @@ def _measure(name: str, out: Path, offered: float, seconds: float, workers: int,
         m.p50_ms, m.p95_ms, m.p99_ms = t["p50_ms"], t["p95_ms"], t["p99_ms"]
         if "audit" in result:
             m.audit_ok, m.audit_counts = result["audit"]["ok"], result["audit"]["anomaly_counts"]
+        m.not_sent = int((result.get("pacing") or {}).get("not_sent") or 0)
     steady = _steady(out / "ledger")
     m.achieved, m.window_seconds = steady.rate, steady.window_seconds
     m.steady_p50_ms, m.steady_p95_ms, m.steady_p99_ms = steady.p50_ms, steady.p95_ms, steady.p99_ms
+    m.steady_late_p99_ms = steady.late_p99_ms
     if meter is not None and steady.window_seconds:
         cpu, span = meter.between(steady.start, steady.end)
         answered = steady.rate * steady.window_seconds
@@ -307,8 +330,15 @@ def _measure(name: str, out: Path, offered: float, seconds: float, workers: int,
     m.achieved_overall = _aggregated_rps(out / "locust_stats.csv")
     m.median_rps = _history_median(out / "locust_stats_history.csv")
     m.held = STEP_LIMITS.holds(requests=m.requests, failures=m.failures, steady_p99_ms=m.steady_p99_ms,
-                               offered=offered, achieved=m.achieved)
+                               offered=offered, achieved=m.achieved, not_sent=m.not_sent)
     return m
+
+
+def open_text(m: Measure) -> str:
+    """``, started late p99 3.1 ms, not sent 0`` for an open-loop run, else nothing."""
+    if m.pacing == CLOSED:
+        return ""
+    return f", started late p99 {m.steady_late_p99_ms:g} ms, not sent {m.not_sent}"
 
 
 def cpu_text(m: Measure) -> str:
@@ -393,6 +423,8 @@ def _search(run: Run) -> None:
             offered=rate,
             seconds=args.step_seconds,
             user_rate=args.user_rate,
+            pacing=args.pacing,
+            max_in_flight=args.max_in_flight,
             audit=False,
             workers=run.workers_for(rate),
             cpu_roots=run.cpu_roots,
@@ -404,7 +436,7 @@ def _search(run: Run) -> None:
             f"step {rate:>6g}/s ({m.locust_workers or 1} Locust process(es)):"
             f" achieved {m.achieved:g}/s, steady p50 {m.steady_p50_ms:g} p95 {m.steady_p95_ms:g}"
             f" p99 {m.steady_p99_ms:g} ms (whole run p99 {m.p99_ms:g}),"
-            f" failures {m.failures} -> {'held' if m.held else 'NOT held'}{cpu_text(m)}"
+            f" failures {m.failures}{open_text(m)} -> {'held' if m.held else 'NOT held'}{cpu_text(m)}"
         )
         return m.held
 
@@ -428,6 +460,8 @@ def _holds(run: Run) -> None:
             offered=rate,
             seconds=args.hold,
             user_rate=args.user_rate,
+            pacing=args.pacing,
+            max_in_flight=args.max_in_flight,
             audit=True,
             workers=run.workers_for(rate),
             cpu_roots=run.cpu_roots,
@@ -437,7 +471,7 @@ def _holds(run: Run) -> None:
         run.report["holds"].append(asdict(hold))
         print(
             f"hold {hold.offered:g}/s for {args.hold:g} s: achieved {hold.achieved:g}/s, steady p99"
-            f" {hold.steady_p99_ms:g} ms (whole run {hold.p99_ms:g}), "
+            f" {hold.steady_p99_ms:g} ms (whole run {hold.p99_ms:g}){open_text(hold)}, "
             f"audit {'clean' if hold.audit_ok else hold.audit_counts} -> {'held' if hold.held else 'NOT held'}"
             f"{cpu_text(hold)}; "
             + ("stalls not analysed" if hold.missed_seconds is None
@@ -533,6 +567,10 @@ def run(args: argparse.Namespace, plan: SearchPlan) -> dict[str, Any]:
         # Each paced Locust user waits for its answer, so this sets how many requests can be in flight at a rate
         # and, with it, how an overload shows: as latency (few events/s per user) or as fewer sent (many).
         "user_rate": args.user_rate,
+        # closed: that wait; open: each user sends on a fixed schedule, latency counted from each scheduled instant
+        # and a send past --max-in-flight a miss (load/shapes.py). The unpaced ceilings are closed either way.
+        "pacing": args.pacing,
+        "max_in_flight": args.max_in_flight if args.pacing != CLOSED else None,
         "limits": {"p99_ms": P99_LIMIT_MS, "error_ratio": ERROR_LIMIT, "achieved_share": ACHIEVED_SHARE},
         "started": time.strftime("%FT%T%z"),
         "phase_seconds": {},
@@ -578,6 +616,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ceiling-rounds", type=positive_int, default=3,
                    help="core and bare ceilings, alternating, this many times each; the median round counts")
     p.add_argument("--user-rate", type=positive_float, default=5.0, help="events/s per paced user")
+    p.add_argument("--pacing", choices=PACINGS, default=CLOSED,
+                   help="how the search's steps and the holds send: closed (each user waits for its answer) or "
+                        "open (a fixed schedule, latency from each scheduled instant; load/README.md)")
+    p.add_argument("--max-in-flight", type=positive_int, default=MAX_IN_FLIGHT,
+                   help="open pacing: requests in flight per user; a send past it is not sent, and the step missed")
     p.add_argument("--pool-rate", type=positive_float, default=4000.0, help="rate the unpaced pools are sized for")
     p.add_argument("--core-workers", type=positive_int, default=2, help="uvicorn workers of the core and the bare apps")
     p.add_argument("--workers", type=positive_int, default=None, help="Locust workers (default: decided by phase 1)")

@@ -45,6 +45,9 @@ class LedgerEntry:
     try_no: int = 1  # delivery attempt: the load retries like a gateway on 5xx and connection errors
     gateway_id: str | None = None  # the gateway's transaction id, when known
     run: str = ""  # the run id: one artefacts folder may hold several runs' ledgers
+    # Open pacing (load/shapes.py): how late the send started after its scheduled instant; ``ms`` then counts
+    # from that instant, so ``ms - late_ms`` is the server's share and ``late_ms`` the generator's.
+    late_ms: float = 0.0
 
     def to_json(self) -> str:
         # vars(), not dataclasses.asdict(): asdict deep-copies every field and was a third of a user's CPU.

@@ -37,8 +37,9 @@ from load.db import run_sync, seed_run, take_snapshot
 from load.ledger import read_ledger, write_lines
 from load.payloads import Mix
 from load.settle import settle_wompi_simulator
+from load.shapes import CLOSED, MAX_IN_FLIGHT, PACINGS
 from load.state import LoadState, pool_sizes, state_of
-from load.thresholds import Thresholds, evaluate, samples_from_stats
+from load.thresholds import Thresholds, evaluate, not_sent_count, samples_from_stats
 
 log = logging.getLogger("payharness.load")
 COLLECT_TIMEOUT = 60.0
@@ -82,6 +83,12 @@ def add_arguments(parser: Any, **_: Any) -> None:
     )
     g.add_argument("--rate", type=float, default=100.0, help="webhook events per second offered, overall")
     g.add_argument("--user-rate", type=float, default=5.0, help="events per second each webhook user offers")
+    g.add_argument("--pacing", choices=list(PACINGS), default=CLOSED,
+                   help="closed: a webhook user waits for its answer before the next; open: it sends on a fixed "
+                        "schedule, timed from each scheduled instant (load/README.md)")
+    g.add_argument("--max-in-flight", type=int, default=MAX_IN_FLIGHT,
+                   help="open pacing: requests one webhook user may have in flight; a send past it is not sent "
+                        "and counted as a failure")
     g.add_argument("--sim-rate", type=float, default=2.0, help="payments per second through the Wompi simulator")
     g.add_argument("--checkout-rate", type=float, default=1.0, help="checkouts per second per checkout user")
     g.add_argument("--shape", choices=["steady", "ramp", "spike"], default="steady")
@@ -238,6 +245,7 @@ def on_quitting(environment: Environment, **_: Any) -> None:
         "thresholds": evaluation.to_dict(),
         "ledger_nodes": state.ledger_counts,
         "pools_exhausted": sorted(state.exhausted),  # this process's users only (workers log theirs)
+        "pacing": pacing_record(opts, environment.stats),
     }
     audit_ok = True
     if not opts.no_audit:
@@ -250,6 +258,14 @@ def on_quitting(environment: Environment, **_: Any) -> None:
     (state.artefacts / "audit.json").write_text(json.dumps(result, indent=2, default=str))
     _print_summary(result, state.artefacts / "audit.json")
     environment.process_exit_code = 0 if result["ok"] else 1
+
+
+def pacing_record(opts: Any, stats: Any) -> dict[str, Any]:
+    """How the webhook users were paced, and (open pacing) how many scheduled sends the cap refused — every
+    worker's, as the master's statistics hold them."""
+    return {"mode": opts.pacing, "user_rate": opts.user_rate,
+            "max_in_flight": opts.max_in_flight if opts.pacing != CLOSED else None,
+            "not_sent": not_sent_count(samples_from_stats(stats))}
 
 
 def run_audit(environment: Environment) -> dict[str, Any]:
@@ -276,6 +292,10 @@ def _print_summary(result: dict[str, Any], path: Path) -> None:
         f"({t['error_ratio']:.4%}), p50 {t['p50_ms']:g} ms, p95 {t['p95_ms']:g} ms, p99 {t['p99_ms']:g} ms"
     ]
     lines += [f"  threshold broken: {b}" for b in t["breaches"]]
+    pacing = result.get("pacing") or {}
+    if pacing.get("mode") not in (None, CLOSED):
+        lines.append(f"  pacing {pacing['mode']}: latency from each scheduled instant; not sent on time (over "
+                     f"{pacing['max_in_flight']} in flight per user): {pacing['not_sent']}")
     if "audit" in result:
         a = result["audit"]
         lines.append(

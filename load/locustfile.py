@@ -2,7 +2,8 @@
 
 Thin users; what they send is built in ``load.payloads``, done in ``load.actions``, and audited by
 ``load.listeners`` when Locust quits. The shape (``--shape steady|ramp|spike``) turns ``--rate`` events/s
-into users paced at ``--user-rate`` each.
+into users paced at ``--user-rate`` each, closed-loop (each waits for its answer) or open-loop (each sends on
+a fixed schedule, ``--pacing open``; load/shapes.py).
 
 Usage::
 
@@ -30,7 +31,17 @@ from locust.runners import MasterRunner
 
 import load.listeners  # noqa: F401 - registers the options, the seeding, the ledger collection and the audit
 from harness.stack import simulator_credentials
-from load.actions import Context, WompiKeys, acceptance_token, checkout, deliver, efecty_cash, pay_at_simulator
+from load.actions import (
+    Context,
+    WompiKeys,
+    acceptance_token,
+    checkout,
+    deliver,
+    efecty_cash,
+    not_sent,
+    pay_at_simulator,
+)
+from load.openloop import OpenLoop
 from load.payloads import (
     Delivery,
     Mix,
@@ -43,7 +54,7 @@ from load.payloads import (
     secrets_from,
     sign_story,
 )
-from load.shapes import Pacer, Stage, build_stages, stage_at, users_for
+from load.shapes import OPEN, Pacer, Stage, build_stages, stage_at, users_for
 from load.state import state_of
 
 _user_ids = itertools.count(1)
@@ -76,28 +87,47 @@ class _LoadUser(FastHttpUser):
 
 
 class _WebhookUser(_LoadUser):
-    """Plays one story per task: its steps in order, each step's deliveries at the same moment."""
+    """Plays one story per task: its steps in order, each step's deliveries at the same moment.
+
+    ``--pacing closed``: the task sends the story and waits for its answers, then the pacer's delay.
+    ``--pacing open``: the task only hands the story to the user's ``OpenLoop`` (load/openloop.py), which
+    sends each step at its scheduled instant, timed from it, within the user's cap of requests in flight."""
 
     abstract = True
+
+    def __init__(self, environment: Any) -> None:
+        opts = environment.parsed_options
+        if opts is not None and opts.pacing == OPEN:
+            # One connection per request in flight: a request queued for a connection inside the client would
+            # still be timed from its instant, but the cap, not the client's pool, is what bounds a user.
+            self.concurrency = max(self.concurrency, opts.max_in_flight)
+        super().__init__(environment)
 
     def on_start(self) -> None:
         opts = _opts(self.environment)
         self.mix = Mix.parse(opts.mix)
         self.render = Renderer(secrets_from(_credentials()))
         # ⌈rate / user-rate⌉ users share the rate exactly (rounding up the users must not raise the rate).
-        self.pacer = Pacer(opts.rate / users_for(opts.rate, opts.user_rate))
+        rate = opts.rate / users_for(opts.rate, opts.user_rate)
+        self.pacer = Pacer(rate)
+        self.open = OpenLoop(rate, opts.max_in_flight, self._refuse) if opts.pacing == OPEN else None
         self.bursts = Group()
         self.delay = 0.0
         # A gateway keeps no cookies, and the cookie jar's bookkeeping was ~6 % of this process's samples
         # (py-spy at 500 events/s): geventhttpclient skips it when its user agent has none.
         self.client.client.cookiejar = None
-        gevent.sleep(self.pacer.first_delay())
+        gevent.sleep(self.open.wait() if self.open else self.pacer.first_delay())
 
     def on_stop(self) -> None:
-        self.bursts.kill(block=True)  # bursts in flight write their ledger entries as they die
+        self.bursts.kill(block=True)  # requests in flight write their ledger entries as they die
+        if self.open:
+            self.open.stop()
 
     def wait_time(self) -> float:
-        return self.delay
+        return self.open.wait() if self.open else self.delay
+
+    def _refuse(self, delivery: Delivery, in_flight: int, cap: int) -> None:
+        not_sent(self.environment.events.request, delivery, in_flight=in_flight, cap=cap)
 
     def _send(self, step: tuple[tuple[Delivery, SignedRequest], ...], ctx: Context) -> None:
         if len(step) == 1:
@@ -115,6 +145,10 @@ class _WebhookUser(_LoadUser):
         if signed is None:  # a run started from the web UI with another mix, or a pool that wrapped around
             signed = sign_story(plan_story(state.run_id, self.pool, index, self.mix), self.render)
         steps = signed.steps
+        if self.open:  # played in its own greenlet, each step timed from its scheduled instant
+            client = self.client
+            self.open.start(steps, lambda delivery, request, at: deliver(client, delivery, request, ctx, scheduled=at))
+            return
         for n, step in enumerate(steps):
             if n:
                 gevent.sleep(self.pacer.after(len(steps[n - 1])))

@@ -42,8 +42,10 @@ from load.crash import describe, outage_figures
 from load.db import run_sync
 from load.ledger import read_ledger
 from load.locust_proc import CONFIG, LOCUSTFILE, REPO, Plan, locust_plan, run_locust
+from load.openloop import late_figures
 from load.payloads import Mix
 from load.samples import stack_sampler
+from load.shapes import CLOSED, MAX_IN_FLIGHT, OPEN, PACINGS
 from load.stalls import print_after_run
 from supervise import run_scratch
 
@@ -87,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="steady rate, a ramp up to --rate, or a spike in the middle (default: steady)")
     p.add_argument("--user-rate", type=positive_float, default=None,
                    help="events/s per webhook user (default: locust.conf)")
+    p.add_argument("--pacing", choices=PACINGS, default=None,
+                   help="closed: each webhook user waits for its answer before its next request; open: each sends "
+                        "on a fixed schedule and latency counts from the scheduled instant (default: locust.conf, "
+                        "closed; load/README.md)")
+    p.add_argument("--max-in-flight", type=positive_int, default=None, metavar="N",
+                   help=f"open pacing: requests in flight per webhook user; a scheduled send past it is not sent "
+                        f"and counts as a failure (default: {MAX_IN_FLIGHT})")
     p.add_argument("--users", nargs="*", choices=ALL_USERS, default=list(ALL_USERS), metavar="CLASS",
                    help=f"Locust user classes to run (default: all of {', '.join(ALL_USERS)})")
     p.add_argument("--core-workers", type=positive_int, default=2, help="uvicorn worker processes of the core")
@@ -173,6 +182,8 @@ def locust_commands(args: argparse.Namespace, stack: Stack, artefacts: Path) -> 
     for flag, value in (
         ("--mix", args.mix),
         ("--user-rate", args.user_rate),
+        ("--pacing", args.pacing),
+        ("--max-in-flight", args.max_in_flight),
         ("--check-p95", args.check_p95),
         ("--check-p99", args.check_p99),
         ("--check-error-ratio", args.check_error_ratio),
@@ -260,8 +271,12 @@ def _run(args: argparse.Namespace, artefacts: Path, extra_env: dict[str, str], s
     if "postgres_crashes" in events:
         events["postgres_crashes"] = outage_figures(read_ledger(artefacts / "ledger"),
                                                     events["postgres_crashes"])  # type: ignore[arg-type]
+    if args.pacing == OPEN:
+        events["open_pacing"] = late_figures(read_ledger(artefacts / "ledger"))
     _write_run(artefacts, args, plan, code, events)
     _print_outcome(artefacts, code)
+    if args.pacing == OPEN:
+        print(open_text(events["open_pacing"], artefacts))  # type: ignore[arg-type]
     for line in describe(events.get("postgres_crashes", [])):  # type: ignore[arg-type]
         print(line)
     print_after_run(artefacts, args.rate)
@@ -340,6 +355,7 @@ def _write_run(artefacts: Path, args: argparse.Namespace, plan: Plan, code: int,
         "workers": args.workers,
         "mix": args.mix,
         "shape": args.shape,
+        "pacing": args.pacing or CLOSED,
         "restart_core_at": args.restart_core_at,
         "restart_mode": args.restart_mode,
         "crash_postgres_at": args.crash_postgres_at,
@@ -378,6 +394,17 @@ def _print_outcome(artefacts: Path, code: int) -> None:
             if tail:
                 print(f"--- last lines of {log.name} ---\n{tail}", file=sys.stderr)
     print(f"exit {code}; artefacts in {artefacts}")
+
+
+def open_text(late: dict[str, float], artefacts: Path) -> str:
+    """The open loop's own line: how late the sends started (the generator's share of the latency figures above,
+    which count from each scheduled instant) and how many the in-flight cap refused."""
+    audit_path = artefacts / "audit.json"
+    refused = (json.loads(audit_path.read_text()).get("pacing") or {}).get("not_sent") if audit_path.exists() else None
+    started = (f"started late p50 {late['p50_ms']:g} ms, p99 {late['p99_ms']:g} ms, max {late['max_ms']:g} ms"
+               if late else "no send answered")
+    return (f"open pacing (latency counted from each scheduled instant): {started} — the generator's share; "
+            f"not sent on time (in-flight cap): {'unknown' if refused is None else refused}")
 
 
 def log_tail(path: Path, lines: int = 20) -> str:

@@ -72,16 +72,20 @@ class Evaluation:
 @dataclass(frozen=True)
 class StepLimits:
     """A benchmark step *holds* when its steady-window p99 is under ``p99_ms``, under ``max_error_ratio`` of its
-    requests failed and it achieved at least ``achieved_share`` of the offered rate (an unpaced run, offered 0,
-    has no rate to achieve). Overload shows as achieved < offered as often as it shows as latency."""
+    requests failed, it achieved at least ``achieved_share`` of the offered rate (an unpaced run, offered 0,
+    has no rate to achieve) and, paced open-loop, no scheduled send was refused by a user's in-flight cap
+    (``not_sent``): a send that could not go out on time is an overload however few they are. Overload shows
+    as achieved < offered as often as it shows as latency."""
 
     p99_ms: float = 100.0
     max_error_ratio: float = 0.001
     achieved_share: float = 0.95
 
-    def holds(self, *, requests: int, failures: int, steady_p99_ms: float, offered: float, achieved: float) -> bool:
+    def holds(self, *, requests: int, failures: int, steady_p99_ms: float, offered: float, achieved: float,
+              not_sent: int = 0) -> bool:
         return (
             requests > 0
+            and not_sent == 0
             and steady_p99_ms < self.p99_ms
             and failures / requests < self.max_error_ratio
             and (not offered or achieved >= self.achieved_share * offered)
@@ -125,6 +129,14 @@ def evaluate(samples: Iterable[Sample], limits: Thresholds) -> Evaluation:
     if limits.max_error_ratio is not None and ratio > limits.max_error_ratio:
         breaches.append(f"error ratio {ratio:.4%} > {limits.max_error_ratio:.4%} ({failures} of {requests})")
     return Evaluation(requests, failures, ratio, p50, p95, p99, tuple(breaches))
+
+
+NOT_SENT = "not sent"  # the suffix of the request name an open-loop send refused by the in-flight cap is counted under
+
+
+def not_sent_count(samples: Iterable[Sample]) -> int:
+    """Scheduled sends that were not sent (open pacing: a user's in-flight cap refused them)."""
+    return sum(s.requests for s in samples if s.name.endswith(f" {NOT_SENT}"))
 
 
 def samples_from_stats(stats: Any) -> list[Sample]:

@@ -126,9 +126,16 @@ def _user_rate(data: dict[str, Any]) -> float | None:
 
 
 def _pacing_note(data: dict[str, Any]) -> str:
-    """How the load was paced: the figure depends on it (load/README, "Issue 16, this round")."""
+    """How the load was paced: the figure depends on it (load/README, "Issue 16, this round", and "Open-loop
+    pacing"). An artefact without ``pacing`` is older than the open mode, so closed."""
     rate = _user_rate(data)
-    return f"paced at {rate:g} events/s per Locust user, each waiting for its answer" if rate else ""
+    if not rate:
+        return ""
+    if data.get("pacing") == "open":
+        cap = data.get("max_in_flight")
+        return (f"paced open-loop at {rate:g} events/s per Locust user on a fixed schedule, latency from each "
+                f"scheduled instant{f', at most {cap} in flight per user' if cap else ''}")
+    return f"paced at {rate:g} events/s per Locust user, each waiting for its answer"
 
 
 def _bench(path: Path, source: Source) -> Bench:

@@ -127,3 +127,15 @@ def test_an_older_bench_json_gives_its_pacing_from_a_steps_command_line(artefact
     edit("bench.json", older)
     note = {f.operation: f for f in parse_bench(artefacts).figures}[SUSTAINED].note
     assert "paced at 5 events/s per Locust user" in note
+
+
+def test_an_open_loop_bench_says_so_beside_the_sustained_rate(artefacts: Path, edit: Editor) -> None:
+    """Closed and open pacing give different figures for one core (load/README, "Open-loop pacing")."""
+    def open_loop(d: dict[str, Any]) -> None:
+        d["user_rate"], d["pacing"], d["max_in_flight"] = 5.0, "open", 10
+
+    edit("bench.json", open_loop)
+    note = {f.operation: f for f in parse_bench(artefacts).figures}[SUSTAINED].note
+    assert "paced open-loop at 5 events/s per Locust user on a fixed schedule" in note
+    assert "latency from each scheduled instant, at most 10 in flight per user" in note
+    assert "waiting for its answer" not in note
