@@ -18,7 +18,7 @@ import re
 import secrets
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import Any, Self
@@ -27,7 +27,7 @@ import asyncpg
 import httpx
 
 from harness.target import jsonpath
-from harness.target.profile import HttpRead, Observation, Request, fill
+from harness.target.profile import HttpRead, Observation, ProfileError, Request, fill, template_placeholders
 from harness.target.run import TargetRun
 
 # A user the profile's [auth] names ("buyer", "other"), or the headers of an identity the caller holds (the
@@ -36,6 +36,7 @@ User = str | Mapping[str, str]
 # One TLS context for every Target: httpx builds a new one per client (~17 ms, the CA bundle loaded again),
 # and the built-in suites open a Target per order they make.
 TLS = ssl.create_default_context()
+DEFAULT_CARD = "4242424242424242"  # Wompi's sandbox card that approves
 PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")  # :order_id, not the ::text of a cast
 
 
@@ -55,6 +56,7 @@ class Answer:
     reference: str | None = None
     gateway_id: str | None = None
     code: str | None = None
+    response: httpx.Response | None = field(default=None, repr=False, compare=False)  # the whole answer
 
 
 def sql_params(query: str) -> tuple[str, list[str]]:
@@ -72,11 +74,14 @@ def sql_params(query: str) -> tuple[str, list[str]]:
 class Target:
     """A profiled service, reached over HTTP and observed through the profile's queries."""
 
-    def __init__(self, run: TargetRun, *, timeout: float = 30.0) -> None:
+    def __init__(self, run: TargetRun, *, timeout: float = 30.0, http: httpx.AsyncClient | None = None) -> None:
+        """``http``: a client of the caller's on the service's address (one kept-alive connection, say), kept
+        open on exit; by default the Target opens its own."""
         self.run = run
         self.profile = run.profile
-        self.http = httpx.AsyncClient(base_url=run.base_url, timeout=timeout, verify=TLS,
-                                      limits=httpx.Limits(max_connections=64))
+        self._own_http = http is None
+        self.http = http or httpx.AsyncClient(base_url=run.base_url, timeout=timeout, verify=TLS,
+                                              limits=httpx.Limits(max_connections=64))
         self.sims = httpx.AsyncClient(timeout=timeout, verify=TLS)
 
     async def __aenter__(self) -> Self:
@@ -84,7 +89,8 @@ class Target:
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        await self.http.aclose()
+        if self._own_http:
+            await self.http.aclose()
         await self.sims.aclose()
 
     # -- requests ------------------------------------------------------------------------------------------
@@ -111,19 +117,34 @@ class Target:
         order_id = _pick(spec.order_id, body) if response.is_success else None
         return Answer(response.status_code, body, response.text, response.headers, order_id=order_id)
 
-    async def pay(self, gateway: str, order_id: str, amount: Decimal, *, user: User = "buyer") -> Answer:
-        spec = self.profile.api.pay[gateway]  # type: ignore[index]
-        values = {"order_id": order_id, "amount": str(amount)}
-        if gateway == "wompi" and "wompi_card_token" in str(spec.model_dump()):
-            values["wompi_card_token"] = await self.wompi_card_token()
-        response = await self.request(spec, values, user)
+    async def pay(self, gateway: str, order_id: str, amount: Decimal | str, *, method: str | None = None,
+                  user: User = "buyer", values: Mapping[str, str] | None = None) -> Answer:
+        """Start a ``gateway`` payment by ``method`` (None: the gateway's own table) from the profile's template.
+
+        ``values``: placeholders the caller chooses (``card_holder``, ``nequi_phone``, ``idempotency_key``…),
+        over the template's defaults. One the template never sends is refused (ProfileError), so a test that
+        chooses a value never silently runs without it; ``card_number`` goes to the Wompi tokeniser when the
+        template sends ``{wompi_card_token}``.
+        """
+        spec = self.profile.api.pay_template(gateway, method)
+        used = template_placeholders(spec)
+        chosen = dict(values or {})
+        unused = set(chosen) - used - ({"card_number"} if "wompi_card_token" in used else set())
+        if unused:
+            where = f"api.pay.{gateway}" + (f".{method}" if method else "")
+            raise ProfileError(f"{where}: the template never sends {{{sorted(unused)[0]}}}")
+        filled = {**spec.values, **chosen, "order_id": str(order_id), "amount": str(amount)}
+        if "wompi_card_token" in used and "wompi_card_token" not in filled:
+            filled["wompi_card_token"] = await self.wompi_card_token(filled.get("card_number", DEFAULT_CARD))
+        response = await self.request(spec, filled, user)
         body = _json(response)
         found = {}
         if response.is_success:
             found = {"reference": _pick(spec.reference, body),
                      "gateway_id": _pick(spec.gateway_id, body) if spec.gateway_id else None,
                      "code": _pick(spec.code, body) if spec.code else None}
-        return Answer(response.status_code, body, response.text, response.headers, order_id=order_id, **found)
+        return Answer(response.status_code, body, response.text, response.headers, order_id=str(order_id),
+                      response=response, **found)
 
     async def get_order(self, order_id: str, *, user: User = "buyer") -> httpx.Response:
         assert self.profile.api.get_order is not None
@@ -133,7 +154,7 @@ class Target:
         """Deliver ``body`` to the service's webhook path for ``gateway``, as the gateway would."""
         return await self.http.post(self.profile.webhooks[gateway], content=body, headers=headers)  # type: ignore[index]
 
-    async def wompi_card_token(self, number: str = "4242424242424242") -> str:
+    async def wompi_card_token(self, number: str = DEFAULT_CARD) -> str:
         """A card token from the Wompi simulator, as the payer's browser would get it (public key)."""
         values = self.run.values
         response = await self.sims.post(f"{values['wompi_url']}/v1/tokens/cards", json={
