@@ -14,6 +14,7 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import ssl
@@ -83,6 +84,8 @@ class Target:
         self.http = http or httpx.AsyncClient(base_url=run.base_url, timeout=timeout, verify=TLS,
                                               limits=httpx.Limits(max_connections=64))
         self.sims = httpx.AsyncClient(timeout=timeout, verify=TLS)
+        self._conn: asyncpg.Connection | None = None
+        self._observer_lock = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
         return self
@@ -92,6 +95,7 @@ class Target:
         if self._own_http:
             await self.http.aclose()
         await self.sims.aclose()
+        await self._drop_observer()
 
     # -- requests ------------------------------------------------------------------------------------------
     async def request(self, spec: Request, values: dict[str, str], user: User = "buyer",
@@ -223,18 +227,54 @@ class Target:
             value = _pick(read.value, _json(response), field)
             return list(value) if isinstance(value, list) else [{"value": value}]
         query, names = sql_params(read)
-        conn = await self._connect(field)
         try:
-            records = await fetch(conn, query, [params[n] for n in names])
+            args = [params[n] for n in names]
         except KeyError as exc:
             raise ObserveFailed(f"{field}: unknown parameter :{exc.args[0]} (known: {', '.join(params)})") from None
-        except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        async with self._observer_lock:
+            reused = self._conn is not None
+            conn = await self._observer(field)
+            try:
+                records = await fetch(conn, query, args)
+            except (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSError) as exc:
+                # The kept connection died between reads (the database restarted): once more on a new one.
+                await self._drop_observer()
+                if not reused:
+                    raise ObserveFailed(f"{field}: {_first_line(exc)}") from None
+                records = await self._fetch_fresh(field, query, args, params)
+            except asyncpg.PostgresError as exc:
+                raise ObserveFailed(f"{field}: {_first_line(exc)}") from None
+            except (ValueError, InvalidOperation):
+                raise ObserveFailed(f"{field}: a parameter of {params} is not of its column's type") from None
+        return [dict(r) for r in records]
+
+    async def _fetch_fresh(self, field: str, query: str, args: list[str], params: dict[str, str]) -> list[Any]:
+        conn = await self._observer(field)
+        try:
+            return await fetch(conn, query, args)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            await self._drop_observer()
             raise ObserveFailed(f"{field}: {_first_line(exc)}") from None
         except (ValueError, InvalidOperation):
             raise ObserveFailed(f"{field}: a parameter of {params} is not of its column's type") from None
-        finally:
-            await conn.close()
-        return [dict(r) for r in records]
+
+    async def _observer(self, field: str) -> asyncpg.Connection:
+        # One connection for every observe query of this Target: a connect costs ~15 ms, and a scenario or a
+        # Hypothesis example reads the service dozens of times. Idle between reads (no transaction held), so
+        # it never stands in the way of a reset's TRUNCATE; one closed under it is replaced.
+        if self._conn is not None and self._conn.is_closed():
+            self._conn = None
+        if self._conn is None:
+            self._conn = await self._connect(field)
+        return self._conn
+
+    async def _drop_observer(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.close(timeout=2)
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                conn.terminate()
 
     async def _one(self, name: str, params: dict[str, str]) -> Any:
         rows = await self._rows(name, params)
