@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import httpx
@@ -103,6 +103,17 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     if profiled and collection_path.parent == SUITES and collection_path not in (PORTABLE, SUITES / "conftest.py"):
         return True
     return None
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """With a profile, the built-in families left out are named with why, not dropped silently."""
+    if not config.getoption("--target-profile", default=None):
+        return
+    from harness.target.applicability import not_runnable_families
+
+    terminalreporter.section("built-in suites not runnable against a foreign target")
+    for name, reason in not_runnable_families().items():
+        terminalreporter.write_line(f"suites/{name}: {reason}")
 
 
 @pytest.hookimpl(tryfirst=True)  # before the scenario recorder reads its catalog

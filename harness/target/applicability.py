@@ -90,3 +90,51 @@ def why_not(profile: Profile, scenario: str, gateway: str | None = None) -> str 
     if not missing:
         return None
     return "the profile gives no " + ", no ".join(missing)
+
+
+# The built-in suite families (``suites/<family>``) against a foreign target: none runs there but the portable
+# scenarios. Each other family says why, and ``pytest suites --target-profile`` and ``payharness audit
+# --target`` list it as "not runnable against a foreign target" with that reason instead of leaving it out
+# silently. Schema-level families are core-only by nature; the others reach the core through its profile as
+# far as a profile goes (README "Audit your own service") and still need a power no profile gives.
+_TOKENS = "fresh buyers and admins minted with the core's own token secret (a profile names two users)"
+FAMILIES: dict[str, str | None] = {
+    "portable": None,
+    "constraints": "attacks the core's schema itself (constraints, indexes and migrations by name) on a fresh "
+                   "clone of its database",
+    "stateful": "compares the core's own tables step by step with a model of its payment lifecycle",
+    "hostile": "fuzzes the core's own OpenAPI document (schemathesis) and counts every core table's rows before "
+               "and after each request",
+    "races": "reads the core's anomaly log and refund flag, and seeds an attempt closed as error beside a live "
+             "one by SQL; " + _TOKENS,
+    "signature_scope": "seeds pending attempts by SQL for the signed-field table and reads the core's refund "
+                       "flag; " + _TOKENS,
+    "replay": "seeds orders and pending attempts by SQL and reads the core's event, conflict and anomaly tables",
+    "attacker": "seeds by SQL, reads the core's anomaly and idempotency tables, calls its admin routes; " + _TOKENS,
+    "api": "the core's own answers (error codes, roles, per-buyer limits); " + _TOKENS,
+    "flows": "the core's admin routes (Efecty confirmation, reconciliation) and its event tables; " + _TOKENS,
+    "initiation": "the core's answer words (payment_attempt_live naming the attempt) and its attempt rows; "
+                  + _TOKENS,
+    "precision": "reads the amounts the core stored beside the gateway's response from its tables; " + _TOKENS,
+    "faults": "restarts the core, cuts its database off and opens its per-worker breakers; " + _TOKENS,
+}
+# Test modules at the top of suites/ (not families): the core's own profile checked against its schema, and
+# the per-test reset of the suites' own stack.
+MODULES: dict[str, str] = {
+    "test_core_target.py": "compares the core's profile with the core's schema",
+    "test_live_reset.py": "checks the suites' own per-test reset of the core's stack",
+}
+
+
+def why_not_family(name: str) -> str | None:
+    """None when the built-in family ``name`` runs against a foreign target; otherwise why it cannot."""
+    if name in FAMILIES:
+        return FAMILIES[name]
+    if name in MODULES:
+        return MODULES[name]
+    raise KeyError(f"no built-in suite family {name} (add it to harness.target.applicability.FAMILIES)")
+
+
+def not_runnable_families() -> dict[str, str]:
+    """Every built-in family or module that cannot run against a foreign target, with its reason."""
+    return {name: reason for name, reason in {**FAMILIES, **MODULES}.items() if reason is not None}

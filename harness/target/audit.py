@@ -29,6 +29,7 @@ from rich.console import Console
 
 from harness.audit import Step, _git_commit, _report, _run
 from harness.stack import ARTEFACTS_ENV
+from harness.target.applicability import not_runnable_families
 from harness.target.preflight import PreflightFailed, check_profile
 from harness.target.profile import ProfileError, load_profile
 
@@ -85,7 +86,9 @@ def audit_target(profile_path: Path, out: Path, findings: str | None, console: C
            "duration_s": round(time.monotonic() - started, 1), "quick": False, "git_commit": _git_commit(),
            "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
            "target": {"name": profile.name, "description": profile.description, "profile": str(profile_path),
-                      "findings": str(seed) if seed else None, "preflight": checked},
+                      "findings": str(seed) if seed else None, "preflight": checked,
+                      # The built-in suites a foreign service cannot be given, each with why (not left out silently).
+                      "builtin_not_runnable": not_runnable_families()},
            "steps": [vars(s) for s in steps]}
     (out / "run.json").write_text(json.dumps(run, indent=2))
     _report(out, console)
@@ -108,3 +111,6 @@ def _summary(out: Path, console: Console) -> None:
     for s in scenarios:
         why = f" — {s['reason']}" if s["status"] == "not runnable" and s.get("reason") else ""
         console.print(f"  {s['id']:<26} {s['status']}{why}", highlight=False, markup=False)
+    for name, reason in not_runnable_families().items():
+        console.print(f"  suites/{name:<20} not runnable against a foreign target — {reason}", highlight=False,
+                      markup=False)

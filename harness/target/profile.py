@@ -13,6 +13,7 @@ Usage::
 
 from __future__ import annotations
 
+import re
 import string
 import tomllib
 from pathlib import Path
@@ -32,9 +33,14 @@ SERVICE_PLACEHOLDERS = frozenset({
     "wompi_private_key", "wompi_events_secret", "wompi_integrity_secret", "efecty_merchant_api_key",
     "efecty_convenio",
 })
+# What a caller may choose per payment (a PayU sandbox card's holder decides its outcome, a number failing Luhn
+# is refused, Nequi's sandbox phone and PSE's bank code decide theirs); a pay template gives defaults in `values`.
+CHOSEN_PLACEHOLDERS = frozenset({"card_holder", "card_number", "nequi_phone", "pse_bank"})
 # What payharness fills in a request template, per request.
 REQUEST_PLACEHOLDERS = frozenset({"amount", "currency", "order_id", "wompi_card_token", "idempotency_key",
-                                  "customer_email"})
+                                  "customer_email"}) | CHOSEN_PLACEHOLDERS
+# A pay table's keys whose values are tables; any other table under [api.pay.<gateway>] is a payment method.
+PAY_TABLES = frozenset({"json", "form", "headers", "values", "methods"})
 
 
 class ProfileError(ValueError):
@@ -157,10 +163,96 @@ class CreateOrder(Request):
     order_id: JsonPath
 
 
+def template_placeholders(request: Request) -> set[str]:
+    """Every ``{name}`` a request template fills: in its path, body and headers."""
+    texts = _strings([request.path, request.json_body, request.form, request.headers])
+    return {name for _, text in texts for name in _placeholders(text)}
+
+
+def _check_values(values: dict[str, str], used: set[str], where: str) -> None:
+    for name in values:
+        if name not in CHOSEN_PLACEHOLDERS:
+            raise PydanticCustomError("values", "not a value a caller chooses (known: {known})",
+                                      {"sub": f"{where}values.{name}", "known": ", ".join(sorted(CHOSEN_PLACEHOLDERS))})
+        if name not in used:
+            raise PydanticCustomError("values", "a default for {name}, which the template never uses",
+                                      {"sub": f"{where}values.{name}", "name": f"{{{name}}}"})
+
+
 class Pay(Request):
+    """Starting a payment: the request, where its answer carries the ids, and defaults for chosen values."""
+
     reference: JsonPath
     gateway_id: JsonPath | None = None
     code: JsonPath | None = None
+    values: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _defaults_used(self) -> Pay:
+        _check_values(self.values, template_placeholders(self), "")
+        return self
+
+
+def _method_name(name: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+        raise ValueError("a payment method's table is named in lowercase letters, digits and _ (nequi, pse)")
+    return name
+
+
+MethodName = Annotated[str, AfterValidator(_method_name)]
+
+
+class PayMethod(_Model):
+    """``[api.pay.<gateway>.<method>]``: what differs from the gateway's table; the rest is inherited. A body
+    (``json`` or ``form``) given here replaces the gateway's whole; ``values`` add to its defaults."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] | None = None
+    path: Templated = None
+    json_body: Templated = Field(default=None, alias="json")
+    form: Templated = None
+    headers: Templated = None
+    reference: JsonPath | None = None
+    gateway_id: JsonPath | None = None
+    code: JsonPath | None = None
+    values: dict[str, str] = {}
+
+
+class GatewayPay(Pay):
+    """``[api.pay.<gateway>]``: the gateway's default payment, and its other methods as sub-tables."""
+
+    methods: dict[MethodName, PayMethod] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _method_tables(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        methods = {k: v for k, v in data.items() if isinstance(v, dict) and k not in PAY_TABLES}
+        if not methods:
+            return data
+        return {**{k: v for k, v in data.items() if k not in methods}, "methods": {**data.get("methods", {}),
+                                                                                  **methods}}
+
+    @model_validator(mode="after")
+    def _method_defaults_used(self) -> GatewayPay:
+        for name in self.methods:
+            spec = self.template(name)
+            _check_values(self.methods[name].values, template_placeholders(spec), f"{name}.")
+        return self
+
+    def template(self, method: str | None = None) -> Pay:
+        """The request for ``method`` (None: the gateway's own), with what it inherits filled in."""
+        own = {f: getattr(self, f) for f in Pay.model_fields}
+        if method is None:
+            return Pay.model_construct(**own)
+        if method not in self.methods:
+            given = ", ".join(sorted(self.methods)) or "none"
+            raise ProfileError(f"the profile gives no [api.pay.<gateway>.{method}] (its methods: {given})")
+        override = self.methods[method]
+        changed = {f: getattr(override, f) for f in override.model_fields_set}
+        if {"json_body", "form"} & set(changed):
+            own.update(json_body=None, form=None)
+        return Pay.model_construct(**{**own, **changed, "values": {**self.values, **override.values}})
 
 
 class GetOrder(Request):
@@ -169,8 +261,17 @@ class GetOrder(Request):
 
 class Api(_Model):
     create_order: CreateOrder
-    pay: dict[Gateway, Pay] = {}
+    pay: dict[Gateway, GatewayPay] = {}
     get_order: GetOrder | None = None
+
+    def pay_template(self, gateway: str, method: str | None = None) -> Pay:
+        """The request that starts a ``gateway`` payment by ``method``; ProfileError naming what is missing."""
+        if gateway not in self.pay:
+            raise ProfileError(f"the profile gives no [api.pay.{gateway}]")
+        try:
+            return self.pay[gateway].template(method)
+        except ProfileError as exc:
+            raise ProfileError(str(exc).replace("<gateway>", gateway)) from None
 
 
 class HttpRead(_Model):
@@ -232,6 +333,8 @@ class Profile(_Model):
 def _where(loc: tuple[int | str, ...]) -> str:
     # Union members add their type to the location (observe.order_status.str); a field name never has those.
     parts = [str(p) for p in loc if not (isinstance(p, str) and (p in ("str", "HttpRead") or "[" in p))]
+    if parts[:2] == ["api", "pay"] and parts[3:4] == ["methods"]:
+        del parts[3]  # a method's table is written [api.pay.<gateway>.<method>]
     return ".".join(parts)
 
 

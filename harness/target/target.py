@@ -14,11 +14,12 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import Any, Self
@@ -27,7 +28,7 @@ import asyncpg
 import httpx
 
 from harness.target import jsonpath
-from harness.target.profile import HttpRead, Observation, Request, fill
+from harness.target.profile import HttpRead, Observation, ProfileError, Request, fill, template_placeholders
 from harness.target.run import TargetRun
 
 # A user the profile's [auth] names ("buyer", "other"), or the headers of an identity the caller holds (the
@@ -36,6 +37,7 @@ User = str | Mapping[str, str]
 # One TLS context for every Target: httpx builds a new one per client (~17 ms, the CA bundle loaded again),
 # and the built-in suites open a Target per order they make.
 TLS = ssl.create_default_context()
+DEFAULT_CARD = "4242424242424242"  # Wompi's sandbox card that approves
 PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")  # :order_id, not the ::text of a cast
 
 
@@ -55,6 +57,7 @@ class Answer:
     reference: str | None = None
     gateway_id: str | None = None
     code: str | None = None
+    response: httpx.Response | None = field(default=None, repr=False, compare=False)  # the whole answer
 
 
 def sql_params(query: str) -> tuple[str, list[str]]:
@@ -72,20 +75,27 @@ def sql_params(query: str) -> tuple[str, list[str]]:
 class Target:
     """A profiled service, reached over HTTP and observed through the profile's queries."""
 
-    def __init__(self, run: TargetRun, *, timeout: float = 30.0) -> None:
+    def __init__(self, run: TargetRun, *, timeout: float = 30.0, http: httpx.AsyncClient | None = None) -> None:
+        """``http``: a client of the caller's on the service's address (one kept-alive connection, say), kept
+        open on exit; by default the Target opens its own."""
         self.run = run
         self.profile = run.profile
-        self.http = httpx.AsyncClient(base_url=run.base_url, timeout=timeout, verify=TLS,
-                                      limits=httpx.Limits(max_connections=64))
+        self._own_http = http is None
+        self.http = http or httpx.AsyncClient(base_url=run.base_url, timeout=timeout, verify=TLS,
+                                              limits=httpx.Limits(max_connections=64))
         self.sims = httpx.AsyncClient(timeout=timeout, verify=TLS)
+        self._conn: asyncpg.Connection | None = None
+        self._observer_lock = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        await self.http.aclose()
+        if self._own_http:
+            await self.http.aclose()
         await self.sims.aclose()
+        await self._drop_observer()
 
     # -- requests ------------------------------------------------------------------------------------------
     async def request(self, spec: Request, values: dict[str, str], user: User = "buyer",
@@ -111,19 +121,34 @@ class Target:
         order_id = _pick(spec.order_id, body) if response.is_success else None
         return Answer(response.status_code, body, response.text, response.headers, order_id=order_id)
 
-    async def pay(self, gateway: str, order_id: str, amount: Decimal, *, user: User = "buyer") -> Answer:
-        spec = self.profile.api.pay[gateway]  # type: ignore[index]
-        values = {"order_id": order_id, "amount": str(amount)}
-        if gateway == "wompi" and "wompi_card_token" in str(spec.model_dump()):
-            values["wompi_card_token"] = await self.wompi_card_token()
-        response = await self.request(spec, values, user)
+    async def pay(self, gateway: str, order_id: str, amount: Decimal | str, *, method: str | None = None,
+                  user: User = "buyer", values: Mapping[str, str] | None = None) -> Answer:
+        """Start a ``gateway`` payment by ``method`` (None: the gateway's own table) from the profile's template.
+
+        ``values``: placeholders the caller chooses (``card_holder``, ``nequi_phone``, ``idempotency_key``…),
+        over the template's defaults. One the template never sends is refused (ProfileError), so a test that
+        chooses a value never silently runs without it; ``card_number`` goes to the Wompi tokeniser when the
+        template sends ``{wompi_card_token}``.
+        """
+        spec = self.profile.api.pay_template(gateway, method)
+        used = template_placeholders(spec)
+        chosen = dict(values or {})
+        unused = set(chosen) - used - ({"card_number"} if "wompi_card_token" in used else set())
+        if unused:
+            where = f"api.pay.{gateway}" + (f".{method}" if method else "")
+            raise ProfileError(f"{where}: the template never sends {{{sorted(unused)[0]}}}")
+        filled = {**spec.values, **chosen, "order_id": str(order_id), "amount": str(amount)}
+        if "wompi_card_token" in used and "wompi_card_token" not in filled:
+            filled["wompi_card_token"] = await self.wompi_card_token(filled.get("card_number", DEFAULT_CARD))
+        response = await self.request(spec, filled, user)
         body = _json(response)
         found = {}
         if response.is_success:
             found = {"reference": _pick(spec.reference, body),
                      "gateway_id": _pick(spec.gateway_id, body) if spec.gateway_id else None,
                      "code": _pick(spec.code, body) if spec.code else None}
-        return Answer(response.status_code, body, response.text, response.headers, order_id=order_id, **found)
+        return Answer(response.status_code, body, response.text, response.headers, order_id=str(order_id),
+                      response=response, **found)
 
     async def get_order(self, order_id: str, *, user: User = "buyer") -> httpx.Response:
         assert self.profile.api.get_order is not None
@@ -133,7 +158,7 @@ class Target:
         """Deliver ``body`` to the service's webhook path for ``gateway``, as the gateway would."""
         return await self.http.post(self.profile.webhooks[gateway], content=body, headers=headers)  # type: ignore[index]
 
-    async def wompi_card_token(self, number: str = "4242424242424242") -> str:
+    async def wompi_card_token(self, number: str = DEFAULT_CARD) -> str:
         """A card token from the Wompi simulator, as the payer's browser would get it (public key)."""
         values = self.run.values
         response = await self.sims.post(f"{values['wompi_url']}/v1/tokens/cards", json={
@@ -202,18 +227,54 @@ class Target:
             value = _pick(read.value, _json(response), field)
             return list(value) if isinstance(value, list) else [{"value": value}]
         query, names = sql_params(read)
-        conn = await self._connect(field)
         try:
-            records = await fetch(conn, query, [params[n] for n in names])
+            args = [params[n] for n in names]
         except KeyError as exc:
             raise ObserveFailed(f"{field}: unknown parameter :{exc.args[0]} (known: {', '.join(params)})") from None
-        except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        async with self._observer_lock:
+            reused = self._conn is not None
+            conn = await self._observer(field)
+            try:
+                records = await fetch(conn, query, args)
+            except (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError, OSError) as exc:
+                # The kept connection died between reads (the database restarted): once more on a new one.
+                await self._drop_observer()
+                if not reused:
+                    raise ObserveFailed(f"{field}: {_first_line(exc)}") from None
+                records = await self._fetch_fresh(field, query, args, params)
+            except asyncpg.PostgresError as exc:
+                raise ObserveFailed(f"{field}: {_first_line(exc)}") from None
+            except (ValueError, InvalidOperation):
+                raise ObserveFailed(f"{field}: a parameter of {params} is not of its column's type") from None
+        return [dict(r) for r in records]
+
+    async def _fetch_fresh(self, field: str, query: str, args: list[str], params: dict[str, str]) -> list[Any]:
+        conn = await self._observer(field)
+        try:
+            return await fetch(conn, query, args)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            await self._drop_observer()
             raise ObserveFailed(f"{field}: {_first_line(exc)}") from None
         except (ValueError, InvalidOperation):
             raise ObserveFailed(f"{field}: a parameter of {params} is not of its column's type") from None
-        finally:
-            await conn.close()
-        return [dict(r) for r in records]
+
+    async def _observer(self, field: str) -> asyncpg.Connection:
+        # One connection for every observe query of this Target: a connect costs ~15 ms, and a scenario or a
+        # Hypothesis example reads the service dozens of times. Idle between reads (no transaction held), so
+        # it never stands in the way of a reset's TRUNCATE; one closed under it is replaced.
+        if self._conn is not None and self._conn.is_closed():
+            self._conn = None
+        if self._conn is None:
+            self._conn = await self._connect(field)
+        return self._conn
+
+    async def _drop_observer(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.close(timeout=2)
+            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                conn.terminate()
 
     async def _one(self, name: str, params: dict[str, str]) -> Any:
         rows = await self._rows(name, params)

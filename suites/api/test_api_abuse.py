@@ -20,7 +20,7 @@ async def test_orders_need_a_valid_buyer_token_and_stay_private(live: Live, core
     order = await alice.create_order("50000")
     assert (await core.get(f"/orders/{order['id']}", headers=bob.headers)).status_code == 404
     assert (await core.get(f"/orders/{order['id']}", headers=admin.headers)).status_code == 200
-    paid_by_bob = await bob.pay(core, order["id"], "50000.00", method="NEQUI", nequi_phone="3991111111")
+    paid_by_bob = await bob.pay(core, order["id"], "50000.00", "wompi.nequi", nequi_phone="3991111111")
     assert paid_by_bob.status_code == 404
     # An admin token is not a buyer token: roles are not a hierarchy on the payment path.
     assert (await core.post("/orders", json={"amount": "50000"}, headers=admin.headers)).status_code == 403
@@ -90,7 +90,7 @@ async def test_payment_attempts_are_rate_limited_per_buyer_with_retry_after(
     # 20/minute per buyer in this stack, counted per worker (2 workers): by request 41 a 429 must have come.
     codes, retry_after = [], None
     for _ in range(45):
-        response = await buyer.pay(core, 987654, "50000.00", method="NEQUI", nequi_phone="3991111111")
+        response = await buyer.pay(core, 987654, "50000.00", "wompi.nequi", nequi_phone="3991111111")
         codes.append(response.status_code)
         if response.status_code == 429:
             retry_after = response.headers.get("retry-after")

@@ -51,7 +51,7 @@ async def test_a_nul_in_an_efecty_code_in_the_path_is_422(live: Live, core: http
 @pytest.mark.scenario("API-STORABLE-INPUT")
 async def test_an_order_id_of_2_to_the_63_is_422(live: Live, core: httpx.AsyncClient) -> None:
     buyer = Actor.buyer(live)
-    response = await buyer.pay(core, 2**63, "50000.00", method="NEQUI", nequi_phone="3991111111")
+    response = await buyer.pay(core, 2**63, "50000.00", "wompi.nequi", nequi_phone="3991111111")
     assert response.status_code == 422, response.text
 
 

@@ -109,7 +109,7 @@ async def test_no_spelling_of_the_payment_path_escapes_the_spent_buyer_limit(
     buyer = Actor.buyer(live)
     order = await buyer.create_order(AMOUNT)
     # Spend the buyer's allowance (20/minute per worker; one kept-alive connection reaches one worker).
-    codes = [(await buyer.pay(core, 987654321, AMOUNT, method="EFECTY")).status_code for _ in range(25)]
+    codes = [(await buyer.pay(core, 987654321, AMOUNT, "efecty")).status_code for _ in range(25)]
     assert codes[-1] == 429, codes
     spellings = ["/payments/process", "/payments/process?x=1", "/payments/%70rocess", "/payments/process/",
                  "/Payments/process", "/payments//process", "//payments/process", "/payments/./process",

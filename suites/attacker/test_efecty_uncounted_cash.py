@@ -24,7 +24,7 @@ AMOUNT = "65000.00"
 
 async def _voucher(core: httpx.AsyncClient, buyer: Actor) -> tuple[int, str]:
     order = await buyer.create_order(AMOUNT)
-    response = await buyer.pay(core, order["id"], AMOUNT, method="EFECTY")
+    response = await buyer.pay(core, order["id"], AMOUNT, "efecty")
     assert response.status_code == 200, response.text
     return int(order["id"]), str(response.json()["efecty"]["payment_code"])
 

@@ -105,7 +105,7 @@ async def test_a_core_killed_mid_webhook_gets_the_event_once_from_the_gateways_r
 ) -> None:
     buyer = Actor.buyer(live)
     order = await buyer.create_order("73000.00")
-    paid = await buyer.pay(core, order["id"], "73000.00", method="NEQUI", nequi_phone="3991111111")
+    paid = await buyer.pay(core, order["id"], "73000.00", "wompi.nequi", nequi_phone="3991111111")
     assert paid.status_code == 200 and paid.json()["transaction"]["status"] == "pending", paid.text
 
     holder = await asyncpg.connect(live.db_dsn)

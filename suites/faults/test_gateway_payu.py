@@ -19,8 +19,6 @@ from harness.target.target import Target
 from suites.conftest import Live
 from suites.support.api import Actor
 from suites.support.faults import (
-    PAYU_CARD,
-    PAYU_PAYER,
     PAYU_PAYMENTS,
     PAYU_REPORTS,
     SUBMIT,
@@ -64,16 +62,7 @@ async def _attempt_status(target: Target, order_id: int) -> str:
 
 
 async def _pay_again(pinned: httpx.AsyncClient, buyer: Actor, order_id: int, key: str) -> httpx.Response:
-    return await buyer.pay(
-        pinned,
-        order_id,
-        "65000.00",
-        method="CARD",
-        gateway="payu",
-        card=PAYU_CARD,
-        payer=PAYU_PAYER,
-        key=key,
-    )
+    return await buyer.pay(pinned, order_id, "65000.00", "payu", key=key, card_holder="APPROVED")
 
 
 async def test_latency_below_the_timeout_is_waited_out_with_one_submit(live: Live, pinned: httpx.AsyncClient) -> None:

@@ -16,7 +16,6 @@ import httpx
 import pytest
 
 from suites.conftest import Live
-from suites.support.api import wompi_card_token
 from suites.support.faults import (
     NEQUI_APPROVES,
     WOMPI_TRANSACTIONS,
@@ -80,7 +79,7 @@ async def test_each_5xx_is_retried_as_configured_then_the_outcome_is_unknown_and
     # A 5xx may come after the gateway acted: the attempt waits for Wompi's event, the answer stays on the key.
     assert attempt["status"] == "pending" and error["transaction_reference"] == attempt["reference"]
     replay = await buyer.pay(
-        pinned, order["id"], "65000.00", method="NEQUI", nequi_phone=NEQUI_APPROVES, key="wompi-5xx-0001"
+        pinned, order["id"], "65000.00", "wompi.nequi", nequi_phone=NEQUI_APPROVES, key="wompi-5xx-0001"
     )
     assert replay.status_code == 502 and replay.headers.get("idempotent-replayed") == "true", replay.text
     assert await _posts(live) == RESILIENCE.attempts
@@ -118,7 +117,7 @@ async def test_a_429_asking_longer_than_the_cap_stops_at_once_and_frees_the_key(
     # Nothing was charged, so the key was released: the same request later goes through, once.
     await put_faults(live, "wompi")
     again = await buyer.pay(
-        pinned, order["id"], "65000.00", method="NEQUI", nequi_phone=NEQUI_APPROVES, key="wompi-429-0001"
+        pinned, order["id"], "65000.00", "wompi.nequi", nequi_phone=NEQUI_APPROVES, key="wompi-429-0001"
     )
     assert again.status_code == 200 and "idempotent-replayed" not in again.headers, again.text
     assert len(await charges(live, "wompi")) == 1
@@ -201,8 +200,7 @@ async def test_a_lost_answer_then_a_failed_lookup_or_retry_keeps_the_attempt_liv
     attempt = await _attempt(core_db, order["id"])
     assert attempt["status"] == "pending" and error["transaction_reference"] == attempt["reference"]
     await put_faults(live, "wompi")
-    card = {"token": await wompi_card_token(live)}
-    second = await buyer.pay(pinned, order["id"], "65000.00", method="CARD", card=card)
+    second = await buyer.pay(pinned, order["id"], "65000.00", "wompi")
     # The second request makes the core ask Wompi by the live attempt's reference (core/api/resolve.py): the
     # charge is found, so either it is still pending at Wompi (409 naming the live attempt) or Wompi has
     # approved it by now (the attempt adopts it, the order is paid, 409 order_not_payable) — which one depends

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from suites.conftest import Live
-from suites.support.api import Actor, advance_clock, journal, wompi_card_token
+from suites.support.api import Actor, advance_clock, journal
 from suites.support.target import WOMPI_SETTLE_SECONDS
 
 BOGOTA = ZoneInfo("America/Bogota")
@@ -39,8 +39,7 @@ async def test_a_wompi_card_payment_ends_in_a_paid_order_through_the_signed_even
 ) -> None:
     buyer = Actor.buyer(live)
     order = await buyer.create_order("65000.00")
-    card = await wompi_card_token(live)
-    paid = await buyer.pay(core, order["id"], "65000.00", method="CARD", card={"token": card})
+    paid = await buyer.pay(core, order["id"], "65000.00", "wompi")
     assert paid.status_code in (200, 201), paid.text
     assert paid.json()["transaction"]["status"] == "pending"
     await advance_clock(live, "wompi", WOMPI_SETTLE_SECONDS)  # past the simulator's PENDING → final delay
@@ -58,10 +57,7 @@ async def test_a_payu_card_approved_at_once_is_paid_once_even_after_the_confirma
 ) -> None:
     buyer = Actor.buyer(live)
     order = await buyer.create_order("65000.00")
-    card = {"number": "4037997623271984", "cvc": "777", "exp_month": 5, "exp_year": 2030, "holder": "APPROVED",
-            "brand": "VISA"}
-    payer = {"full_name": "Ana Pérez", "phone": "3001234567", "dni_number": "1020304050"}
-    paid = await buyer.pay(core, order["id"], "65000.00", method="CARD", gateway="payu", card=card, payer=payer)
+    paid = await buyer.pay(core, order["id"], "65000.00", "payu", card_holder="APPROVED")
     assert paid.status_code in (200, 201), paid.text
     assert paid.json()["order_status"] == "paid"
     # PayU also POSTs the confirmation to the core's notifyUrl: recorded, not applied a second time.
@@ -81,7 +77,7 @@ async def test_a_nequi_payment_ends_as_the_sandbox_decides(
 ) -> None:
     buyer = Actor.buyer(live)
     order = await buyer.create_order("20000.00")
-    paid = await buyer.pay(core, order["id"], "20000.00", method="NEQUI", nequi_phone=phone)
+    paid = await buyer.pay(core, order["id"], "20000.00", "wompi.nequi", nequi_phone=phone)
     assert paid.status_code in (200, 201), paid.text
     await advance_clock(live, "wompi", WOMPI_SETTLE_SECONDS)
     await _settle(buyer, order["id"], until=status)
@@ -91,9 +87,7 @@ async def test_a_nequi_payment_ends_as_the_sandbox_decides(
 async def test_a_pse_payment_gives_a_bank_redirect_and_ends_paid(live: Live, core: httpx.AsyncClient) -> None:
     buyer = Actor.buyer(live)
     order = await buyer.create_order("150000.00")
-    paid = await buyer.pay(core, order["id"], "150000.00", method="PSE",
-                           pse={"bank_code": "1", "user_type": 0, "legal_id_type": "CC", "legal_id": "1020304050"},
-                           payer={"full_name": "Ana Pérez", "phone": "3001234567", "dni_number": "1020304050"})
+    paid = await buyer.pay(core, order["id"], "150000.00", "wompi.pse", pse_bank="1")
     assert paid.json()["redirect_url"], paid.text  # the payer finishes at the bank
     assert paid.status_code in (200, 201), paid.text
     await advance_clock(live, "wompi", WOMPI_SETTLE_SECONDS)
@@ -102,7 +96,7 @@ async def test_a_pse_payment_gives_a_bank_redirect_and_ends_paid(live: Live, cor
 
 async def _efecty_voucher(live: Live, core: httpx.AsyncClient, buyer: Actor, amount: str) -> tuple[dict, dict]:
     order = await buyer.create_order(amount)
-    response = await buyer.pay(core, order["id"], amount, method="EFECTY")
+    response = await buyer.pay(core, order["id"], amount, "efecty")
     assert response.status_code in (200, 201), response.text
     voucher = response.json()["efecty"]
     assert voucher["payment_code"].split("-")[1] == str(order["id"])

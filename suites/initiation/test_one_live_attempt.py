@@ -22,10 +22,8 @@ import pytest
 
 from harness.target.target import Target
 from suites.conftest import Live
-from suites.support.api import Actor, advance_clock, wompi_card_token
+from suites.support.api import Actor, advance_clock
 from suites.support.faults import (
-    PAYU_CARD,
-    PAYU_PAYER,
     WOMPI_TRANSACTIONS,
     charges,
     pinned_core,
@@ -40,19 +38,18 @@ PENDING_METHODS = ("wompi-card", "nequi", "pse", "efecty")  # the sandbox leaves
 GATEWAY = {"wompi-card": "wompi", "nequi": "wompi", "pse": "wompi", "payu-card": "payu", "efecty": "efecty"}
 
 
-async def fields(live: Live, method: str, *, outcome: str = "approved") -> dict[str, Any]:
-    """The body a payer's checkout page sends for ``method`` (sandbox values deciding ``outcome``)."""
+def fields(method: str, *, outcome: str = "approved") -> dict[str, str]:
+    """``how`` and the payer's choices for ``method`` through the core's profile (sandbox values deciding
+    ``outcome``), for ``Actor.pay(core, order_id, amount, **fields(method))``."""
     if method == "wompi-card":
-        number = "4242424242424242" if outcome == "approved" else "4111111111111111"
-        return {"method": "CARD", "card": {"token": await wompi_card_token(live, number)}}
+        return {"how": "wompi", "card_number": "4242424242424242" if outcome == "approved" else "4111111111111111"}
     if method == "payu-card":
-        return {"method": "CARD", "gateway": "payu", "card": PAYU_CARD, "payer": PAYU_PAYER}
+        return {"how": "payu", "card_holder": "APPROVED"}
     if method == "nequi":
-        return {"method": "NEQUI", "nequi_phone": "3991111111" if outcome == "approved" else "3992222222"}
+        return {"how": "wompi.nequi", "nequi_phone": "3991111111" if outcome == "approved" else "3992222222"}
     if method == "pse":
-        bank = "1" if outcome == "approved" else "2"
-        return {"method": "PSE", "pse": {"bank_code": bank, "legal_id": "1020304050"}, "payer": PAYU_PAYER}
-    return {"method": "EFECTY"}
+        return {"how": "wompi.pse", "pse_bank": "1" if outcome == "approved" else "2"}
+    return {"how": "efecty"}
 
 
 async def charges_for(live: Live, order: dict[str, Any]) -> list[tuple[str, str]]:
@@ -97,7 +94,7 @@ async def test_ten_requests_at_once_with_fresh_keys_charge_the_order_once(
 ) -> None:
     buyer = Actor.buyer(live)
     order = await buyer.create_order(AMOUNT)
-    body = await fields(live, method)
+    body = fields(method)
     answers = await asyncio.gather(*(buyer.pay(wide_core, order["id"], AMOUNT, **body) for _ in range(10)))
     won = [a for a in answers if a.status_code == 200]
     assert len(won) == 1, [a.text for a in answers]
@@ -119,11 +116,11 @@ async def test_while_an_attempt_is_pending_no_method_can_charge_the_order_again(
 ) -> None:
     buyer = Actor.buyer(live)
     order = await buyer.create_order(AMOUNT)
-    pending = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, first))
+    pending = await buyer.pay(core, order["id"], AMOUNT, **fields(first))
     assert pending.status_code == 200 and pending.json()["transaction"]["status"] == "pending", pending.text
     attempt = pending.json()["transaction"]
     for second in METHODS:  # the same method again (a retry with a new key) and every other one
-        assert_refused_naming(await buyer.pay(core, order["id"], AMOUNT, **await fields(live, second)), attempt)
+        assert_refused_naming(await buyer.pay(core, order["id"], AMOUNT, **fields(second)), attempt)
     assert await charges_for(live, order) == [(GATEWAY[first], attempt["reference"])]
     view = await assert_money_within_total(core, buyer, order)
     assert [t["status"] for t in view["transactions"]] == ["pending"]
@@ -136,16 +133,16 @@ async def test_once_the_pending_attempt_has_failed_a_new_one_may_charge_and_then
 ) -> None:
     buyer = Actor.buyer(live)
     order = await buyer.create_order(AMOUNT)
-    failing = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, first, outcome="declined"))
+    failing = await buyer.pay(core, order["id"], AMOUNT, **fields(first, outcome="declined"))
     assert failing.status_code == 200, failing.text
     await advance_clock(live, "wompi", WOMPI_SETTLE_SECONDS)  # the sandbox declines; its signed event reaches the core
     for _ in range(50):
         if (await buyer.order(order["id"]))["status"] == "failed":
             break
         await asyncio.sleep(0.1)
-    paid = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, "payu-card"))
+    paid = await buyer.pay(core, order["id"], AMOUNT, **fields("payu-card"))
     assert paid.status_code == 200 and paid.json()["transaction"]["status"] == "approved", paid.text
-    late = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, "nequi"))
+    late = await buyer.pay(core, order["id"], AMOUNT, **fields("nequi"))
     assert (late.status_code, late.json()["error"]["code"]) == (409, "order_not_payable")
     references = [failing.json()["transaction"]["reference"], paid.json()["transaction"]["reference"]]
     assert sorted(r for _, r in await charges_for(live, order)) == sorted(references)
@@ -159,9 +156,9 @@ async def test_an_expired_efecty_voucher_frees_the_order_for_a_card(
 ) -> None:
     buyer, admin = Actor.buyer(live), Actor.admin(live)
     order = await buyer.create_order(AMOUNT)
-    voucher = await buyer.pay(core, order["id"], AMOUNT, method="EFECTY")
+    voucher = await buyer.pay(core, order["id"], AMOUNT, "efecty")
     code = voucher.json()["efecty"]["payment_code"]
-    assert_refused_naming(await buyer.pay(core, order["id"], AMOUNT, **await fields(live, "payu-card")),
+    assert_refused_naming(await buyer.pay(core, order["id"], AMOUNT, **fields("payu-card")),
                           voucher.json()["transaction"])
     # Time passes: past its expiry for the core, expired at the network; the sweep closes the attempt.
     await core_db.execute("UPDATE efecty_payments SET expires_at = now() - interval '2 days' WHERE payment_code = $1",
@@ -171,7 +168,7 @@ async def test_an_expired_efecty_voucher_frees_the_order_for_a_card(
     yesterday = (await core_db.fetchval("SELECT (now() AT TIME ZONE 'America/Bogota')::date - 1")).isoformat()
     swept = await core.post("/admin/reconcile", params={"date": yesterday}, headers=admin.headers)
     assert swept.status_code == 200 and swept.json()["vouchers_expired"] == 1, swept.text
-    paid = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, "payu-card"))
+    paid = await buyer.pay(core, order["id"], AMOUNT, **fields("payu-card"))
     assert paid.status_code == 200 and paid.json()["order_status"] == "paid", paid.text
     assert len(await charges_for(live, order)) == 2  # the voucher (never paid) and the card
     assert (await assert_money_within_total(core, buyer, order))["approved_amount"] == AMOUNT
@@ -184,9 +181,9 @@ async def test_a_charge_whose_answer_was_lost_blocks_a_new_key(live: Live, core_
     async with pinned_core(live) as core:
         buyer = Actor.buyer(live)
         order = await buyer.create_order(AMOUNT)
-        lost = await buyer.pay(core, order["id"], AMOUNT, key="lost-answer-0001", **await fields(live, "nequi"))
-        again = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, "payu-card"))
-        same_key = await buyer.pay(core, order["id"], AMOUNT, key="lost-answer-0001", **await fields(live, "nequi"))
+        lost = await buyer.pay(core, order["id"], AMOUNT, key="lost-answer-0001", **fields("nequi"))
+        again = await buyer.pay(core, order["id"], AMOUNT, **fields("payu-card"))
+        same_key = await buyer.pay(core, order["id"], AMOUNT, key="lost-answer-0001", **fields("nequi"))
         attempts = await charges_for(live, order)
     assert lost.status_code in (200, 502), lost.text
     attempt = await core_db.fetchrow(
@@ -207,10 +204,10 @@ async def test_a_gateway_answer_that_cannot_be_stored_leaves_no_key_in_progress_
     # must answer at once on a retry and a new key must not charge again.
     buyer = Actor.buyer(live)
     order = await buyer.create_order(AMOUNT)
-    body = {**await fields(live, "nequi"), "customer_email": "comprador\u0000@example.com"}
+    body = {**fields("nequi"), "customer_email": "comprador\u0000@example.com"}
     first = await buyer.pay(core, order["id"], AMOUNT, key="nul-email-00001", **body)
     retry = await buyer.pay(core, order["id"], AMOUNT, key="nul-email-00001", **body)
-    other = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, "payu-card"))
+    other = await buyer.pay(core, order["id"], AMOUNT, **fields("payu-card"))
     assert first.status_code in (422, 502), first.text
     assert "\\u0000" not in first.text and "asyncpg" not in first.text
     if first.status_code == 502:

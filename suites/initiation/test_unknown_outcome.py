@@ -55,11 +55,11 @@ async def test_a_charge_the_gateway_refused_with_503_no_longer_blocks_the_order(
     async with pinned_core(live) as core:
         buyer = Actor.buyer(live)
         order = await buyer.create_order(AMOUNT)
-        first = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, method))
+        first = await buyer.pay(core, order["id"], AMOUNT, **fields(method))
         assert (first.status_code, first.json()["error"]["code"]) == (502, "payment_outcome_unknown"), first.text
         reference = first.json()["error"]["transaction_reference"]
         assert await charges_for(live, order) == []  # b01/b02 reproduced: nothing was created
-        second = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, method))
+        second = await buyer.pay(core, order["id"], AMOUNT, **fields(method))
         view = await buyer.order(order["id"])
         attempts = await charges_for(live, order)
     assert second.status_code == 200, second.text
@@ -83,14 +83,14 @@ async def test_a_charge_the_gateway_holds_is_adopted_and_not_charged_again(
     async with pinned_core(live) as core:
         buyer = Actor.buyer(live)
         order = await buyer.create_order(AMOUNT)
-        first = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, "wompi-card"))
+        first = await buyer.pay(core, order["id"], AMOUNT, **fields("wompi-card"))
         assert (first.status_code, first.json()["error"]["code"]) == (502, "payment_outcome_unknown"), first.text
         reference = first.json()["error"]["transaction_reference"]
         [held] = await wompi_by_reference(live, reference)
         async with client(base_url=live.urls["wompi"]) as http:
             done = await http.post(f"/__admin/wompi/transactions/{held['id']}/finalize", json={"status": "APPROVED"})
             assert done.status_code == 200, done.text
-        paid = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, "payu-card"))
+        paid = await buyer.pay(core, order["id"], AMOUNT, **fields("payu-card"))
         view = await buyer.order(order["id"])
         attempts = await charges_for(live, order)
     # Approved at Wompi: adopted, the order is paid, and the new request is refused without a charge.
@@ -114,10 +114,10 @@ async def test_when_the_gateway_cannot_be_asked_the_attempt_stays_live(
     async with pinned_core(live) as core:
         buyer = Actor.buyer(live)
         order = await buyer.create_order(AMOUNT)
-        first = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, "wompi-card"))
+        first = await buyer.pay(core, order["id"], AMOUNT, **fields("wompi-card"))
         assert first.status_code == 502, first.text
         reference = first.json()["error"]["transaction_reference"]
-        second = await buyer.pay(core, order["id"], AMOUNT, **await fields(live, "payu-card"))
+        second = await buyer.pay(core, order["id"], AMOUNT, **fields("payu-card"))
         attempts = await charges_for(live, order)
     assert (second.status_code, second.json()["error"]["code"]) == (409, "payment_attempt_live"), second.text
     assert second.json()["error"]["live_attempt"]["reference"] == reference

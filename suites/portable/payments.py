@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from harness.target.target import Answer, Target
+from harness.target.target import Answer, Target, User
 from suites.support.events import form_body, payu_confirmation, wompi_event_dict
 
 CENTS = Decimal(100)
@@ -39,14 +39,14 @@ class Payment:
     gateway_id: str  # the gateway's transaction id: from the pay answer, else one made up for the events
 
 
-async def new_order(target: Target, total: Decimal, user: str = "buyer") -> str:
+async def new_order(target: Target, total: Decimal, user: User = "buyer") -> str:
     order = await target.create_order(total, user=user)
     assert 200 <= order.status < 300 and order.order_id is not None, (
         f"creating an order of {total} answered {order.status}: {order.text[:200]}")
     return order.order_id
 
 
-async def pay_patiently(target: Target, gateway: str, order_id: str, total: Decimal) -> Answer:
+async def pay_patiently(target: Target, gateway: str, order_id: str, total: Decimal, user: User = "buyer") -> Answer:
     """Start a payment as setup for a scenario: a 429 is waited out (its Retry-After, up to 15 s in all).
 
     A service with a card-testing limit is right to refuse a burst; a scenario about webhooks or money
@@ -54,7 +54,7 @@ async def pay_patiently(target: Target, gateway: str, order_id: str, total: Deci
     """
     waited = 0.0
     while True:
-        answer = await target.pay(gateway, order_id, total)
+        answer = await target.pay(gateway, order_id, total, user=user)
         wait = _retry_after(answer)
         if answer.status != 429 or wait is None or waited + wait > PATIENCE_S:
             return answer
@@ -69,10 +69,13 @@ def _retry_after(answer: Answer) -> float | None:
         return None
 
 
-async def pending_payment(target: Target, gateway: str, total: Decimal) -> Payment:
-    """An order of ``total`` with a ``gateway`` payment started and not yet settled (the events will settle it)."""
-    order_id = await new_order(target, total)
-    paid = await pay_patiently(target, gateway, order_id, total)
+async def pending_payment(target: Target, gateway: str, total: Decimal, user: User = "buyer") -> Payment:
+    """An order of ``total`` with a ``gateway`` payment started and not yet settled (the events will settle it).
+
+    ``user``: the profile's buyer, or the headers of an identity the caller holds (``harness.target.target.User``).
+    """
+    order_id = await new_order(target, total, user)
+    paid = await pay_patiently(target, gateway, order_id, total, user)
     assert 200 <= paid.status < 300 and paid.reference, (
         f"starting a {gateway} payment of order {order_id} answered {paid.status}: {paid.text[:200]}")
     # The payment must wait for the scenario's events, or every verdict after this would lie. Checked only

@@ -87,7 +87,7 @@ async def test_any_amount_survives_api_db_gateway_webhook_db_exactly(
     assert created.status == 201, created.text
     order = _no_floats(created.text)
     assert Decimal(order["amount"]) == amount
-    paid = await buyer.pay(core, order["id"], str(amount), method="NEQUI", nequi_phone="3991111111")
+    paid = await buyer.pay(core, order["id"], str(amount), "wompi.nequi", nequi_phone="3991111111")
     assert paid.status_code in (200, 201), paid.text
     _no_floats(paid.text)
     await advance_clock(live, "wompi", WOMPI_SETTLE_SECONDS)

@@ -3,6 +3,12 @@
 Each test names the guard it attacks: the write guarded by `SELECT … FOR UPDATE` of the order and the
 transaction, and `INSERT … ON CONFLICT DO NOTHING` on the event identity (core/webhooks/store.py), and the
 state machine's refusal to regress (core/payments/statemachine.py).
+
+The first two reach the core only through its profile (``target``): payments started through
+``[api.pay.wompi]``, signed events posted to its webhook path, and the outcome read through its observe
+queries. What a profile cannot say stays on ``CoreOnly``, each named where it is used: the core's own answer
+words (``applied`` / ``duplicate``), its refund flag and its anomaly log. The third needs an attempt the core
+closed as ``error`` beside a live one, which no request can leave behind: it is seeded by SQL.
 """
 
 from __future__ import annotations
@@ -16,81 +22,94 @@ import asyncpg
 import httpx
 import pytest
 
+from harness.target.target import Target
 from suites.conftest import Live, seed_transaction
+from suites.portable.payments import Payment, event, pending_payment
+from suites.support.api import Actor
+from suites.support.core_target import CoreOnly
 from suites.support.events import wompi_event
 
 pytestmark = pytest.mark.scenario("WH-RACE")
 AMOUNT = Decimal("50000.00")
 
 
-async def _fire(core: httpx.AsyncClient, requests: list[tuple[bytes, dict[str, str]]]) -> list[httpx.Response]:
-    async def post(body: bytes, headers: dict[str, str]) -> httpx.Response:
-        return await core.post("/webhooks/wompi", content=body, headers=headers)
+async def _fire(target: Target, requests: list[tuple[bytes, dict[str, str]]]) -> list[httpx.Response]:
+    # A Target of its own: a client with no connection kept from the setup's requests opens one per request
+    # (64 at most), so the burst lands on both workers at once. Fired on the setup's client, whose kept-alive
+    # connections queue the first requests behind each other, the missing row lock went unseen (tried).
+    async with Target(target.run) as fresh:
+        return list(await asyncio.gather(*(fresh.post_webhook("wompi", b, h) for b, h in requests)))
 
-    return list(await asyncio.gather(*(post(b, h) for b, h in requests)))
+
+async def _anomalies(core_only: CoreOnly, kind: str) -> int:
+    async with core_only.schema() as db:  # the core's anomaly log: no profile observes it
+        return int(await db.fetchval("SELECT count(*) FROM payment_anomalies WHERE kind = $1", kind))
+
+
+async def _flagged(core_only: CoreOnly, payment: Payment) -> bool:
+    async with core_only.schema() as db:  # the core's refund flag: no profile observes it
+        return bool(await db.fetchval("SELECT flagged_for_refund FROM orders WHERE id = $1", int(payment.order_id)))
+
+
+@pytest.mark.scenario("DB-CONCURRENT-INSERTS")
+async def test_duplicate_webhooks_create_one_event_and_one_state_change_when_fifty_race(
+    live: Live, target: Target, core_only: CoreOnly
+) -> None:
+    payment = await pending_payment(target, "wompi", AMOUNT, user=Actor.buyer(live).headers)
+    responses = await _fire(target, [event(target, payment, status="APPROVED")] * 50)
+    assert Counter(r.status_code for r in responses) == {200: 50}
+    assert Counter(r.json()["status"] for r in responses) == {"applied": 1, "duplicate": 49}  # the core's words
+    assert await target.webhook_events(payment.gateway_id) == 1
+    rows = await target.transactions(payment.order_id)
+    assert [(r["gateway_id"], r["status"], r["amount"]) for r in rows] == [(payment.gateway_id, "approved", AMOUNT)]
+    assert (await target.order_state(payment.order_id), await target.amount_paid(payment.order_id)) == (
+        "paid", AMOUNT)
+    assert await _flagged(core_only, payment) is False
+
+
+async def test_conflicting_statuses_racing_end_in_one_final_state_without_regression(
+    live: Live, target: Target, core_only: CoreOnly
+) -> None:
+    # Six orders at once, each with its PENDING, APPROVED and DECLINED racing: with one live attempt per order
+    # this is the race a missing row lock loses (two final statuses both applied), and one order alone hit
+    # the window only in some runs.
+    buyer = Actor.buyer(live)
+    payments = [await pending_payment(target, "wompi", AMOUNT, user=buyer.headers) for _ in range(6)]
+    batch, of = [], []
+    for payment in payments:
+        batch += [event(target, payment, status=s) for s in ("PENDING", "APPROVED", "DECLINED")] * 5
+        of += [payment] * 15
+    responses = await _fire(target, batch)
+    assert {r.status_code for r in responses} == {200}
+    # Exactly one final status applied per transaction (PENDING on a pending transaction is "same"): the
+    # core's answer words.
+    applied = Counter(p.gateway_id for p, r in zip(of, responses, strict=True) if r.json()["status"] == "applied")
+    assert sorted(applied.values()) == [1] * 6, applied
+    for payment in payments:
+        [row] = await target.transactions(payment.order_id)
+        assert row["status"] in ("approved", "declined"), row
+        expected = ("paid", AMOUNT) if row["status"] == "approved" else ("failed", Decimal("0"))
+        observed = (await target.order_state(payment.order_id), await target.amount_paid(payment.order_id))
+        assert observed == expected, payment
+    # The other final status, refused once per transaction (its copies are duplicates).
+    assert await _anomalies(core_only, "state_regression_refused") == 6
 
 
 @pytest.fixture
 async def racing_core(live: Live) -> AsyncIterator[httpx.AsyncClient]:
-    # Enough connections that all 50 requests are in flight at once.
+    # Enough connections that every request is in flight at once.
     async with httpx.AsyncClient(base_url=live.urls["core"], timeout=30,
                                  limits=httpx.Limits(max_connections=64)) as client:
         yield client
 
 
-@pytest.mark.scenario("DB-CONCURRENT-INSERTS")
-async def test_duplicate_webhooks_create_one_event_and_one_state_change_when_fifty_race(
-    live: Live, racing_core: httpx.AsyncClient, core_db: asyncpg.Connection
-) -> None:
-    seeded = await seed_transaction(core_db, gateway="wompi", gateway_transaction_id="118437-2-00001")
-    event = wompi_event(tx_id="118437-2-00001", status="APPROVED", amount_in_cents=5_000_000,
-                        reference=str(seeded["reference"]), secret=live.creds["wompi"]["events_secret"])
-    responses = await _fire(racing_core, [event] * 50)
-    assert Counter(r.status_code for r in responses) == {200: 50}
-    assert Counter(r.json()["status"] for r in responses) == {"applied": 1, "duplicate": 49}
-    assert await core_db.fetchval("SELECT count(*) FROM webhook_events") == 1
-    order = await core_db.fetchrow("SELECT status, approved_amount, flagged_for_refund FROM orders")
-    assert dict(order) == {"status": "paid", "approved_amount": AMOUNT, "flagged_for_refund": False}
-
-
-async def test_conflicting_statuses_racing_end_in_one_final_state_without_regression(
-    live: Live, racing_core: httpx.AsyncClient, core_db: asyncpg.Connection
-) -> None:
-    # Six orders at once, each with its PENDING, APPROVED and DECLINED racing: with one live attempt per order
-    # this is the race a missing row lock loses (two final statuses both applied), and one order alone hit
-    # the window only in some runs.
-    secret, batch, tx_of, by_tx = live.creds["wompi"]["events_secret"], [], [], {}
-    for n in range(6):
-        tx_id = f"118437-2-1000{n}"
-        seeded = await seed_transaction(core_db, gateway="wompi", gateway_transaction_id=tx_id)
-        by_tx[tx_id] = seeded["order_id"]
-        events = [wompi_event(tx_id=tx_id, status=status, amount_in_cents=5_000_000,
-                              reference=str(seeded["reference"]), secret=secret)
-                  for status in ("PENDING", "APPROVED", "DECLINED")]
-        batch.extend(events * 5)
-        tx_of.extend([tx_id] * 15)
-    responses = await _fire(racing_core, batch)
-    assert {r.status_code for r in responses} == {200}
-    finals = dict(await core_db.fetch("SELECT gateway_transaction_id, status::text FROM order_transactions"))
-    assert set(finals.values()) <= {"approved", "declined"}, finals
-    applied = Counter(tx for tx, r in zip(tx_of, responses, strict=True) if r.json()["status"] == "applied")
-    # Exactly one final status applied per transaction (PENDING on a pending transaction is "same").
-    assert sorted(applied.values()) == [1] * 6, applied
-    for tx_id, order_id in by_tx.items():
-        order = await core_db.fetchrow("SELECT status, approved_amount FROM orders WHERE id = $1", order_id)
-        expected = ("paid", AMOUNT) if finals[tx_id] == "approved" else ("failed", Decimal("0.00"))
-        assert (order["status"], order["approved_amount"]) == expected, tx_id
-    refused = await core_db.fetchval("SELECT count(*) FROM payment_anomalies WHERE kind = 'state_regression_refused'")
-    assert refused == 6  # the other final status, once per transaction (its copies are duplicates)
-
-
 async def test_a_settled_attempts_late_approval_racing_the_live_ones_counts_the_money_once(
     live: Live, racing_core: httpx.AsyncClient, core_db: asyncpg.Connection
 ) -> None:
-    # This test raced two *pending* approved attempts of one order. An order can no longer hold two pending
-    # attempts (migration 0004), so the second attempt is now the one that really coexists with a live one:
-    # an earlier attempt the core had closed as ``error`` (gateway unreachable) that the gateway approves
-    # after all. Several orders at once, so a missing row lock shows up on at least one of them.
+    # Core-only: seeded by SQL. An order can hold only one live attempt (migration 0004), so the second
+    # attempt that really coexists with a live one is an earlier attempt the core closed as ``error``
+    # (gateway unreachable) that the gateway approves after all — a state no request to the core leaves
+    # behind on demand. Several orders at once, so a missing row lock shows up on at least one of them.
     secret, batch, orders = live.creds["wompi"]["events_secret"], [], []
     for n in range(6):
         first = await seed_transaction(core_db, gateway="wompi", gateway_transaction_id=f"118437-4-{n}a")
@@ -102,7 +121,8 @@ async def test_a_settled_attempts_late_approval_racing_the_live_ones_counts_the_
         for suffix in ("a", "b"):
             batch.append(wompi_event(tx_id=f"118437-4-{n}{suffix}", status="APPROVED", amount_in_cents=5_000_000,
                                      reference="unsigned-and-ignored", secret=secret))
-    responses = await _fire(racing_core, batch * 4)
+    responses = await asyncio.gather(*(racing_core.post("/webhooks/wompi", content=b, headers=h)
+                                       for b, h in batch * 4))
     assert {r.status_code for r in responses} == {200}
     assert await core_db.fetchval("SELECT count(*) FROM order_transactions WHERE status = 'approved'") == 6
     rows = await core_db.fetch("SELECT status, approved_amount, flagged_for_refund FROM orders ORDER BY id")

@@ -3,95 +3,96 @@
 Invariant: no forged event — one asking the core to act on data no genuine event carried — changes an
 order's status, its approved amount, its refund flag or a transaction's status, or answers 5xx; and the
 genuine event the attacker captured early is still applied when it arrives.
+
+The core is reached through its profile (``target``): each example's two orders (the victim's and the
+attacker's own) are paid through ``[api.pay.<gateway>]`` and left pending, the events go to its webhook paths,
+and the snapshot is read through its observe queries. Core-only (``CoreOnly``): the fresh buyers' tokens, the
+refund flag (no profile observes it) and the core's answer word ``applied``.
 """
 
 from __future__ import annotations
 
-import itertools
+from decimal import Decimal
 from typing import Any
 
-import asyncpg
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from suites.conftest import Live, seed_transaction
+from harness.target.target import Target
+from suites.conftest import Live
+from suites.portable.payments import Payment, encode, event_fields, pending_payment
 from suites.signature_scope.forgery import Forgery, payu_acted, payu_forgeries, wompi_acted, wompi_attacks
-from suites.support.events import form_body, payu_confirmation, wompi_event_dict
+from suites.support.api import Actor
+from suites.support.core_target import CoreOnly
 
 pytestmark = pytest.mark.scenario("WH-SIGNATURE-SCOPE", "WH-PROPERTY-LIST", "WH-REJECTED-NO-IDENTITY")
-CENTS = 5_000_000
-_examples = itertools.count(1)  # fresh gateway ids per example: the database is reset per test, not per example
+TOTAL = Decimal("50000.00")
 LIVE_FIXTURES = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
-async def _snapshot(db: asyncpg.Connection, *order_ids: object) -> list[tuple[Any, ...]]:
-    rows = await db.fetch(
-        "SELECT o.id, o.status, o.approved_amount, o.flagged_for_refund, t.id, t.status FROM orders o"
-        " JOIN order_transactions t ON t.order_id = o.id WHERE o.id = ANY($1::bigint[]) ORDER BY t.id", list(order_ids))
-    return [tuple(r) for r in rows]
+async def _snapshot(target: Target, core_only: CoreOnly, payments: tuple[Payment, ...]) -> list[tuple[Any, ...]]:
+    seen = []
+    async with core_only.schema() as db:
+        for p in payments:
+            rows = sorted((r["gateway_id"], r["status"]) for r in await target.transactions(p.order_id))
+            flagged = await db.fetchval("SELECT flagged_for_refund FROM orders WHERE id = $1", int(p.order_id))
+            seen.append((p.order_id, await target.order_status(p.order_id), await target.amount_paid(p.order_id),
+                         flagged, rows))
+    return seen
 
 
-async def _attack(core: httpx.AsyncClient, db: asyncpg.Connection, path: str, forgeries: list[Forgery],
-                  genuine: set[tuple[Any, ...]], order_ids: tuple[object, ...]) -> None:
-    before = await _snapshot(db, *order_ids)
+async def _attack(target: Target, core_only: CoreOnly, gateway: str, forgeries: list[Forgery],
+                  genuine: set[tuple[Any, ...]], payments: tuple[Payment, ...]) -> None:
+    before = await _snapshot(target, core_only, payments)
     for forged in forgeries:
         if forged.acted in genuine:
             continue  # the data of a genuine event, however re-packed: applying it is not a forgery
-        response = await core.post(path, content=forged.body, headers=forged.headers)
+        response = await target.post_webhook(gateway, forged.body, forged.headers)
         assert response.status_code < 500, (response.status_code, response.text, forged.how)
-        assert await _snapshot(db, *order_ids) == before, (response.status_code, response.text, forged.how)
+        assert await _snapshot(target, core_only, payments) == before, (response.status_code, response.text,
+                                                                        forged.how)
+
+
+async def _two_pending(live: Live, target: Target, gateway: str) -> tuple[Payment, Payment]:
+    """The victim's pending payment and the attacker's own, each by a buyer of its own."""
+    theirs = await pending_payment(target, gateway, TOTAL, user=Actor.buyer(live).headers)
+    own = await pending_payment(target, gateway, TOTAL, user=Actor.buyer(live).headers)
+    return theirs, own
+
+
+async def _genuine_applies(target: Target, payment: Payment, fields: dict[str, Any], outcome: str) -> None:
+    applied = await target.post_webhook(payment.gateway, *encode(payment, fields))
+    assert applied.status_code == 200 and applied.json()["status"] == "applied", applied.text  # the core's word
+    assert [r["status"] for r in await target.transactions(payment.order_id)] == [outcome.lower()]
 
 
 @LIVE_FIXTURES
 @given(data=st.data(), outcome=st.sampled_from(["APPROVED", "DECLINED"]))
 async def test_no_event_built_from_captured_wompi_events_moves_money_and_the_genuine_one_still_applies(
-    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection, data: st.DataObject, outcome: str
+    live: Live, target: Target, core_only: CoreOnly, data: st.DataObject, outcome: str
 ) -> None:
-    n, secret = next(_examples), live.creds["wompi"]["events_secret"]
-    target = await seed_transaction(core_db, gateway="wompi", gateway_transaction_id=f"118437-8-{n:05d}")
-    own = await seed_transaction(core_db, gateway="wompi", gateway_transaction_id=f"118437-9-{n:05d}",
-                                 buyer_id="attacker")
+    theirs, own = await _two_pending(live, target, "wompi")
     # The attacker's own paid order, and the target's genuine event, sniffed before it reached the core.
-    own_event = wompi_event_dict(tx_id=f"118437-9-{n:05d}", status="APPROVED", amount_in_cents=CENTS,
-                                 reference=str(own["reference"]), secret=secret)
-    assert (await core.post("/webhooks/wompi", json=own_event)).status_code == 200
-    target_event = wompi_event_dict(tx_id=f"118437-8-{n:05d}", status=outcome, amount_in_cents=CENTS,
-                                    reference=str(target["reference"]), secret=secret)
+    own_event = event_fields(target, own, status="APPROVED")
+    assert (await target.post_webhook("wompi", *encode(own, own_event))).status_code == 200
+    target_event = event_fields(target, theirs, status=outcome)
     captured = [own_event, target_event]
-    forgeries = data.draw(st.lists(wompi_attacks(captured, ids=[f"118437-8-{n:05d}", f"118437-9-{n:05d}"]),
+    forgeries = data.draw(st.lists(wompi_attacks(captured, ids=[theirs.gateway_id, own.gateway_id]),
                                    min_size=1, max_size=4))
-    await _attack(core, core_db, "/webhooks/wompi", forgeries, {wompi_acted(e) for e in captured},
-                  (target["order_id"], own["order_id"]))
-    applied = await core.post("/webhooks/wompi", json=target_event)
-    assert applied.status_code == 200 and applied.json()["status"] == "applied", applied.text
-    assert await core_db.fetchval("SELECT status FROM order_transactions WHERE id = $1",
-                                  target["transaction_id"]) == outcome.lower()
+    await _attack(target, core_only, "wompi", forgeries, {wompi_acted(e) for e in captured}, (theirs, own))
+    await _genuine_applies(target, theirs, target_event, outcome)
 
 
 @LIVE_FIXTURES
 @given(data=st.data(), outcome=st.sampled_from(["APPROVED", "DECLINED"]))
 async def test_no_confirmation_built_from_captured_payu_ones_moves_money_and_the_genuine_one_still_applies(
-    live: Live, core: httpx.AsyncClient, core_db: asyncpg.Connection, data: st.DataObject, outcome: str
+    live: Live, target: Target, core_only: CoreOnly, data: st.DataObject, outcome: str
 ) -> None:
-    n, creds = next(_examples), live.creds["payu"]
-    target = await seed_transaction(core_db, gateway="payu", gateway_transaction_id=f"aa2f50b2-8-{n:05d}")
-    own = await seed_transaction(core_db, gateway="payu", gateway_transaction_id=f"aa2f50b2-9-{n:05d}",
-                                 buyer_id="attacker")
-
-    def confirmation(seeded: dict[str, Any], status: str) -> dict[str, str]:
-        return payu_confirmation(reference_sale=str(seeded["reference"]), value=seeded["amount"], status=status,
-                                 api_key=creds["api_key"], merchant_id=creds["merchant_id"],
-                                 transaction_id=str(seeded["gateway_transaction_id"]))
-
-    own_form, target_form = confirmation(own, "APPROVED"), confirmation(target, outcome)
-    body, headers = form_body(own_form)
-    assert (await core.post("/webhooks/payu", content=body, headers=headers)).status_code == 200
+    theirs, own = await _two_pending(live, target, "payu")
+    own_form, target_form = event_fields(target, own, status="APPROVED"), event_fields(target, theirs, status=outcome)
+    assert (await target.post_webhook("payu", *encode(own, own_form))).status_code == 200
     captured = [own_form, target_form]
     forgeries = data.draw(st.lists(payu_forgeries(captured), min_size=1, max_size=4))
-    await _attack(core, core_db, "/webhooks/payu", forgeries, {payu_acted(f) for f in captured},
-                  (target["order_id"], own["order_id"]))
-    body, headers = form_body(target_form)
-    applied = await core.post("/webhooks/payu", content=body, headers=headers)
-    assert applied.status_code == 200 and applied.json()["status"] == "applied", applied.text
+    await _attack(target, core_only, "payu", forgeries, {payu_acted(f) for f in captured}, (theirs, own))
+    await _genuine_applies(target, theirs, target_form, outcome)

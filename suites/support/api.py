@@ -4,7 +4,7 @@ Usage::
 
     buyer = Actor.buyer(live)                       # a fresh buyer id and token
     order = await buyer.create_order("50000.00")
-    paid = await buyer.pay(core, order["id"], "50000.00", method="NEQUI", nequi_phone="3991111111")
+    paid = await buyer.pay(core, order["id"], "50000.00", "wompi.nequi", nequi_phone="3991111111")
 """
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ def token(live: Live, subject: str, role: str) -> str:
 
 @dataclass(frozen=True)
 class Actor:
-    """Someone using the core: orders are made and read through the core's profile (``Target``), payments not.
+    """Someone using the core through its profile (``Target``): orders made and read, payments started.
 
-    A payment is sent here as the core's API takes it (any method, any field, on the client the test picks:
-    pinned to one worker, a restarted core): more than a profile's ``[api.pay.<gateway>]`` templates express.
+    Only the identity is core-only: a fresh buyer or an admin, minted with the core's secret (``CoreOnly.token``).
     """
 
     subject: str
@@ -55,12 +54,22 @@ class Actor:
         assert answer.status == 201, answer.text
         return dict(answer.body)
 
-    async def pay(self, core: httpx.AsyncClient, order_id: int, amount: str, *, method: str,
-                  key: str | None = None, **fields: Any) -> httpx.Response:
-        body = {"order_id": order_id, "amount": amount, "currency": "COP", "method": method,
-                "customer_email": "comprador@example.com", **fields}
-        headers = {**self.headers, "idempotency-key": key or secrets.token_hex(8)}
-        return await core.post("/payments/process", json=body, headers=headers)
+    async def pay(self, core: httpx.AsyncClient, order_id: int | str, amount: str, how: str, *,
+                  key: str | None = None, **values: str) -> httpx.Response:
+        """Start a payment through the profile's ``[api.pay.<gateway>]`` or ``[api.pay.<gateway>.<method>]``.
+
+        ``how``: ``"payu"``, ``"efecty"``, ``"wompi"`` (a tokenised card), ``"wompi.nequi"``, ``"wompi.pse"``;
+        ``values``: what the payer chose (``card_holder``, ``card_number``, ``nequi_phone``, ``pse_bank``,
+        ``customer_email``), refused if the template never sends it; ``key``: the Idempotency-Key. Sent on
+        ``core``, the client the test picks (one pinned to a uvicorn worker, many connections for a burst).
+        """
+        gateway, _, method = how.partition(".")
+        chosen = {**values, **({"idempotency_key": key} if key is not None else {})}
+        async with Target(self.run, http=core) as target:
+            answer = await target.pay(gateway, str(order_id), amount, method=method or None, user=self.headers,
+                                      values=chosen)
+        assert answer.response is not None
+        return answer.response
 
     async def order(self, order_id: int) -> dict[str, Any]:
         """The order as its buyer reads it, through the profile's ``[api.get_order]``."""

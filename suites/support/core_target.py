@@ -5,8 +5,8 @@ amount paid, transactions, stored events, order count) goes through a ``harness.
 ``harness/target/core.toml``, the profile ``payharness audit --target`` uses on the core. That is the
 portable scenarios' path on any service. Things no profile of someone else's service could give are on
 ``CoreOnly``, which says so in its name: minting tokens with the core's secret (any buyer, an admin),
-SQL on the core's own schema, and (through the ``stack`` fixture) restarting the core or cutting its
-database off.
+SQL on the core's own schema, a payment body with a field no profile placeholder carries, and (through the
+``stack`` fixture) restarting the core or cutting its database off.
 
 Usage::
 
@@ -22,8 +22,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
+import httpx
 from pydantic import SecretStr
 
 from core.auth import mint_token
@@ -53,6 +55,14 @@ class CoreOnly:
         """A bearer token for anyone, signed with the core's own secret."""
         auth = AuthSettings(token_secret=SecretStr(self.live.core_env[TOKEN_SECRET]))
         return mint_token(auth, subject, role)
+
+    async def pay_in_core_shape(self, core: httpx.AsyncClient, headers: dict[str, str], order_id: int | str,
+                                amount: str, *, key: str, **fields: Any) -> httpx.Response:
+        """A payment in the core's own request body, for a field no profile placeholder carries (Wompi's
+        ``acceptance_token`` a payer's browser fetched); everything else goes through ``Actor.pay``."""
+        body = {"order_id": order_id, "amount": amount, "currency": "COP",
+                "customer_email": "comprador@example.com", **fields}
+        return await core.post("/payments/process", json=body, headers={**headers, "idempotency-key": key})
 
     @asynccontextmanager
     async def schema(self) -> AsyncIterator[asyncpg.Connection]:

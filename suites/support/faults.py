@@ -24,7 +24,8 @@ from typing import Any
 import httpx
 
 from suites.conftest import Live
-from suites.support.api import Actor, wompi_card_token
+from suites.support.api import Actor
+from suites.support.core_target import CoreOnly
 from suites.support.http import client
 from suites.support.target import RESILIENCE
 
@@ -166,31 +167,41 @@ async def pinned_core(
             await calm_breakers(http, live, gateways=calm)
 
 
+# How each gateway's happy path is started through the core's profile (harness/target/core.toml), and the
+# values the payer chooses: PayU's sandbox approves a card whose holder is APPROVED, Wompi's a Nequi phone.
+HOW = {"payu": "payu", "wompi": "wompi.nequi", "wompi-card": "wompi", "efecty": "efecty"}
+CHOSEN: dict[str, dict[str, str]] = {"payu": {"card_holder": "APPROVED"},
+                                     "wompi.nequi": {"nequi_phone": NEQUI_APPROVES}}
+
+
 async def pay(
-    core: httpx.AsyncClient, live: Live, gateway: str, *, amount: str = "65000.00", key: str | None = None, **extra: Any
+    core: httpx.AsyncClient, live: Live, gateway: str, *, amount: str = "65000.00", key: str | None = None,
+    how: str | None = None, acceptance_token: str | None = None, **values: str,
 ) -> tuple[Actor, dict[str, Any], httpx.Response]:
-    """A fresh buyer, an order, and one payment attempt through ``gateway`` (card for PayU, Nequi for Wompi)."""
+    """A fresh buyer, an order, and one payment attempt through ``gateway`` (card for PayU, Nequi for Wompi).
+
+    Started through the core's profile (``Actor.pay``; ``how`` and ``values`` as there). An
+    ``acceptance_token`` (the payer's, so the core skips its own merchant lookup) is a field of the core's own
+    body that no profile template carries: that Nequi payment goes through ``CoreOnly.pay_in_core_shape``.
+    """
     buyer = Actor.buyer(live)
     order = await buyer.create_order(amount)
-    fields: dict[str, Any]
-    if gateway == "payu":
-        fields = {"method": "CARD", "gateway": "payu", "card": PAYU_CARD, "payer": PAYU_PAYER}
-    elif gateway == "wompi":
-        fields = {"method": "NEQUI", "nequi_phone": NEQUI_APPROVES}
-    elif gateway == "wompi-card":
-        fields = {"method": "CARD", "card": {"token": await wompi_card_token(live)}}
-    else:
-        fields = {"method": "EFECTY"}
-    response = await buyer.pay(core, order["id"], amount, key=key, **{**fields, **extra})
+    if acceptance_token is not None:
+        response = await CoreOnly(live).pay_in_core_shape(
+            core, buyer.headers, order["id"], amount, key=key or secrets.token_hex(8), method="NEQUI",
+            nequi_phone=NEQUI_APPROVES, acceptance_token=acceptance_token)
+        return buyer, order, response
+    how = how or HOW[gateway]
+    response = await buyer.pay(core, order["id"], amount, how, key=key, **{**CHOSEN.get(how, {}), **values})
     return buyer, order, response
 
 
 # Requests each gateway refuses (4xx: "gateway alive") without creating anything that would later send the
 # core a webhook: a PSE bank Wompi does not know, a card number failing PayU's Luhn check. Efecty has no
 # webhook by default, so a plain voucher does.
-_CALMING: dict[str, dict[str, Any]] = {
-    "wompi": {"method": "PSE", "pse": {"bank_code": "999", "legal_id": "1020304050"}, "payer": PAYU_PAYER},
-    "payu": {"card": {**PAYU_CARD, "number": "4037997623271985"}},
+_CALMING: dict[str, dict[str, str]] = {
+    "wompi": {"how": "wompi.pse", "pse_bank": "999"},
+    "payu": {"card_number": "4037997623271985"},
     "efecty": {},
 }
 _CALM = {"wompi": (422, "gateway_refused"), "payu": (422, "gateway_refused"), "efecty": (200, None)}

@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from harness.paths import repo_root
-from harness.target.applicability import WEBHOOK, WEBHOOK_GATEWAYS, why_not
+from harness.target.applicability import (
+    FAMILIES,
+    MODULES,
+    WEBHOOK,
+    WEBHOOK_GATEWAYS,
+    not_runnable_families,
+    why_not,
+    why_not_family,
+)
 from harness.target.profile import Profile, load_profile
 
 CORE = repo_root() / "harness" / "target" / "core.toml"
@@ -58,3 +66,18 @@ def test_non_webhook_scenarios_ignore_the_gateway() -> None:
     profile = load_profile(TINY)
     for gateway in WEBHOOK_GATEWAYS:
         assert why_not(profile, "T-API-VALIDATION", gateway) is None
+
+
+def test_every_built_in_suite_family_says_whether_it_runs_against_a_foreign_target_and_why_not() -> None:
+    # A folder or top-level module added to suites/ without an entry would be left out of a target run silently.
+    suites = repo_root() / "suites"
+    found = {p.name for p in suites.iterdir() if (p.is_dir() and (p / "__init__.py").exists())
+             or (p.name.startswith("test_") and p.suffix == ".py")} - {"support"}  # helpers, not tests
+    assert found == set(FAMILIES) | set(MODULES)
+    assert why_not_family("portable") is None
+    for schema_level in ("constraints", "stateful", "hostile"):
+        reason = why_not_family(schema_level)
+        assert reason and "core's" in reason, schema_level
+    assert set(not_runnable_families()) == found - {"portable"}
+    with pytest.raises(KeyError, match=r"add it to harness\.target\.applicability\.FAMILIES"):
+        why_not_family("webhooks")
