@@ -118,11 +118,12 @@ FAMILIES: dict[str, str | None] = {
     "precision": "reads the amounts the core stored beside the gateway's response from its tables; " + _TOKENS,
     "faults": "restarts the core, cuts its database off and opens its per-worker breakers; " + _TOKENS,
 }
-# Test modules at the top of suites/ (not families): the core's own profile checked against its schema, and
-# the per-test reset of the suites' own stack.
+# Test modules at the top of suites/ (not families): the core's own profile checked against its schema, the
+# per-test reset of the suites' own stack, and the options of a stack the suites can target.
 MODULES: dict[str, str] = {
     "test_core_target.py": "compares the core's profile with the core's schema",
     "test_live_reset.py": "checks the suites' own per-test reset of the core's stack",
+    "test_up_args.py": "checks the options `payharness up` starts the reference core's simulators with",
 }
 
 

@@ -104,8 +104,11 @@ def test_a_spent_budget_stops_mutmut_leaves_no_process_and_counts_nothing_as_kil
     doc = summarise(read_verdicts(work / "mutants", files), modules=["tiny/fee.py"], equivalents=[],
                     run=RunFacts("mutmut", "x", None, "", 0.5, 0.5, stopped))
     # Whatever mutmut finished before the stop may count (on one CI rehearsal it had killed 2); what it did not
-    # run must stay "not run", never "killed".
-    assert not doc["complete"] and doc["totals"]["not_run"] > 0
+    # run must stay "not run", never "killed". On a slow machine the stop can come before mutmut has listed any
+    # mutant (a rehearsal on 2026-12-04: 0 of 0): nothing to count then, and the run is still incomplete.
+    totals = doc["totals"]
+    assert not doc["complete"]
+    assert totals["total"] == 0 or totals["not_run"] > 0, totals
 
 
 TAX = '''
