@@ -165,14 +165,13 @@ def _outcomes(path: Path) -> dict[str, str] | str:
         return f"{path.name} is unreadable ({type(exc).__name__})"
 
 
-def _rederived(row: DefectRow, root: Path, clean_junit: str | None) -> DefectRow:
+def _rederived(row: DefectRow, root: Path, clean: dict[str, str] | str) -> DefectRow:
     """A "caught" row is re-derived from its JUnit evidence, not taken on defects.json's word: at least one of
     the tests it names failed in its own run's file and passed in the clean run's. If a file is gone or
     unreadable, or neither shows it, nothing in the folder proves the catch: inconclusive, saying why."""
     if row.outcome != "caught" or not row.junit:  # a catch by the load audit alone has no JUnit to read
         return row
     own = _outcomes(root / row.junit)
-    clean = _outcomes(root / clean_junit) if clean_junit else "the clean run names no JUnit file"
     why = next((o for o in (own, clean) if isinstance(o, str)), "")
     if not why:
         assert isinstance(own, dict) and isinstance(clean, dict)
@@ -186,14 +185,16 @@ def _rederived(row: DefectRow, root: Path, clean_junit: str | None) -> DefectRow
 def _defects(path: Path, source: Source) -> DefectMatrix:
     data = read_json(path, "defects")
     clean = data.get("clean") or {}
-    clean_junit = str(clean["junit"]) if clean.get("junit") else None
+    # The clean run's file is read once for every row (a whole suite's JUnit, against one file per defect).
+    clean_outcomes = _outcomes(path.parent / str(clean["junit"])) if clean.get("junit") else \
+        "the clean run names no JUnit file"
     return DefectMatrix(
         source,
         mode=str(data.get("mode", "")),
         clean_passed=int(clean.get("passed", 0)),
         clean_failed=tuple(str(t) for t in clean.get("failed", ())),
         clean_errors=tuple(str(t) for t in clean.get("errors", ())),
-        defects=tuple(_rederived(_defect(d), path.parent, clean_junit) for d in data["defects"]),
+        defects=tuple(_rederived(_defect(d), path.parent, clean_outcomes) for d in data["defects"]),
     )
 
 
