@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from reports.capacity import CapacityModel, capacity_model
 from reports.findings import Issue, derive_issues, is_inconclusive
+from reports.floor import Floor, floor_profile
 from reports.model import (
     Artefacts,
     Coverage,
@@ -85,6 +86,7 @@ class ReportData:
     artefacts: tuple[Source, ...]
     seed: SeedSection | None = None  # "the seed said / payharness measured" (an audit with seed findings)
     stalls: tuple[StallRun, ...] = ()  # the load run's stall analysis, then bench-load phases'
+    floor: Floor | None = None  # each part's CPU per webhook against its own bare minimum (reports/floor.py)
 
     @property
     def critical_count(self) -> int:
@@ -138,5 +140,6 @@ def analyse(a: Artefacts, *, now: datetime | None = None) -> ReportData:
         recommendations=recommend(a, issues, security),
         artefacts=tuple(a.sources().values()),
         seed=seed_section(a.seed_findings, a.scenarios, a.junit),
+        floor=floor_profile(a.capacity),
         stalls=a.stalls,
     )

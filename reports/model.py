@@ -502,6 +502,15 @@ class CeilingRun:
     load1: float | None = None
     sustained: float | None = None
     sustained_is_lower_bound: bool = False
+    # What each part costs at its own bare minimum, in the same run (the floor, reports/floor.py): the bare
+    # endpoint's unpaced ceiling (the core's statements behind bare Starlette, its median round) and Locust
+    # against a null endpoint (the generator phase).
+    bare_ceiling: float | None = None
+    bare_cost_ms: tuple[tuple[str, float], ...] = ()
+    null_generator_ms: float | None = None
+    sustained_unconfirmed: bool = False
+    ratio_sustained_to_bare: float | None = None
+    target_rate: float | None = None
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,16 @@ def cpu_count(text: str | None) -> int | None:
     return len(found)
 
 
+def _costs(phase: dict[str, Any]) -> tuple[tuple[str, float], ...]:
+    """A phase's CPU milliseconds per answered request by part, sorted by part."""
+    return tuple(sorted((str(k), float(v)) for k, v in (phase.get("cpu_ms_per_request") or {}).items()))
+
+
 def ceiling_run(data: dict[str, Any], source: Source, label: str) -> CeilingRun:
     """One bench.json as a ``CeilingRun`` (a benchmark without a core ceiling gives ``ceiling`` None)."""
     machine = data.get("machine") or {}
     ceiling = data.get("core_ceiling") or {}
+    bare = data.get("bare_ceiling") or {}
     result = data.get("result") or {}
     cpus = data.get("cpus") or {}
     load = machine.get("load_average") or [None]
@@ -61,11 +67,17 @@ def ceiling_run(data: dict[str, Any], source: Source, label: str) -> CeilingRun:
         generator_cpus=cpu_count(cpus.get("generator")),
         locust_processes=max(1, int(ceiling.get("locust_workers") or 0)),
         ceiling=_float(ceiling.get("achieved")) or None,
-        cost_ms=tuple(sorted((str(k), float(v)) for k, v in (ceiling.get("cpu_ms_per_request") or {}).items())),
+        cost_ms=_costs(ceiling),
         others_cores=_float(ceiling.get("others_cores")),
         load1=load1 if load1 is not None else _float(load[0]),
         sustained=_float(result.get("sustained_rate")),
         sustained_is_lower_bound=bool(result.get("sustained_is_lower_bound")),
+        bare_ceiling=_float(bare.get("achieved")) or None,
+        bare_cost_ms=_costs(bare),
+        null_generator_ms=dict(_costs(data.get("generator") or {})).get("generator"),
+        sustained_unconfirmed=bool(result.get("sustained_unconfirmed")),
+        ratio_sustained_to_bare=_float(result.get("ratio_sustained_to_bare")),
+        target_rate=_float((result.get("target") or {}).get("rate")),
     )
 
 

@@ -1,0 +1,147 @@
+"""Where the floor is: each part's CPU per webhook at the core's ceiling against its own bare minimum.
+
+Issue 16 asks for 1,000 webhooks/s at p99 < 100 ms on two cores, or, where two cores cannot get there, the
+profile that proves where the floor is. Everything here is a figure of one ``bench.json`` (the reference run
+of the capacity model), all measured in the same run:
+
+* the **core** at its unpaced ceiling against the **bare endpoint** at its own (the core's statements behind
+  bare Starlette, with the same workers, pool and session settings): what the core's own code adds;
+* **Postgres** serving the core against Postgres serving the bare endpoint's same statements;
+* the **generator** sending to the core against Locust sending to a null endpoint (the benchmark's
+  generator phase): the cost of sending alone.
+
+The path's CPU per webhook over the machine's CPUs bounds the unpaced rate (``cpus · 1000 / ms``); the same
+with every part at its minimum bounds what *any* implementation of these statements could reach on this
+machine with this generator on it. When even that bound, times the share of the ceiling the reference held
+at p99 < 100 ms, is under the target, the target is beyond this machine, not only beyond the core.
+
+Usage::
+
+    floor = floor_profile(parse_capacity(Path("artefacts/audit-1")))
+    [(r.part, r.measured_ms, r.minimum_ms) for r in floor.rows], floor.limit_at_minimum
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reports.model import CapacityRuns, Source
+
+# (part, its role at the core's ceiling, where its minimum comes from, what that minimum is)
+PARTS = (
+    ("core", "core", "bare", "the core's statements behind a bare Starlette endpoint (bare ceiling)"),
+    ("Postgres", "postgres", "postgres", "Postgres serving the bare endpoint's same statements (bare ceiling)"),
+    ("generator", "generator", "null", "Locust sending to a null endpoint (generator phase)"),
+)
+# Measured at the ceiling but on no webhook's path: the simulators idle (the benchmark sends Wompi events
+# only), "other" is the benchmark's own process and its meters.
+OFF_PATH = ("simulators", "other")
+
+
+@dataclass(frozen=True)
+class FloorRow:
+    part: str
+    measured_ms: float  # CPU ms per webhook at the core's unpaced ceiling
+    minimum_ms: float | None  # the same part at its own bare minimum; None: none measured
+    minimum_is: str
+    JSON_PROPERTIES = ("excess_ms",)
+
+    @property
+    def excess_ms(self) -> float | None:
+        return None if self.minimum_ms is None else round(self.measured_ms - self.minimum_ms, 3)
+
+
+@dataclass(frozen=True)
+class Floor:
+    source: Source
+    machine_cpus: int
+    rows: tuple[FloorRow, ...]
+    off_path_ms: float  # simulators and the benchmark's own process, at the core's ceiling
+    core_ceiling: float
+    bare_ceiling: float | None
+    headroom: float | None  # sustained ÷ core ceiling in this run (None: no confirmed sustained rate)
+    sustained: float | None
+    sustained_note: str  # "" | "unconfirmed" | "lower bound"
+    ratio_sustained_to_bare: float | None
+    target_rate: float | None
+    JSON_PROPERTIES = ("path_ms", "minimum_path_ms", "limit_at_measured", "limit_at_minimum", "held_at_minimum",
+                       "budget_ms", "verdict")
+
+    @property
+    def path_ms(self) -> float:
+        return round(sum(r.measured_ms for r in self.rows), 3)
+
+    @property
+    def minimum_path_ms(self) -> float | None:
+        """The path with every part at its minimum; None when a part's minimum was not measured."""
+        if any(r.minimum_ms is None for r in self.rows):
+            return None
+        return round(sum(r.minimum_ms or 0.0 for r in self.rows), 3)
+
+    def limit(self, ms: float | None) -> float | None:
+        """The unpaced rate the machine's CPUs allow at ``ms`` of CPU per webhook."""
+        return None if not ms else round(self.machine_cpus * 1000.0 / ms, 1)
+
+    @property
+    def limit_at_measured(self) -> float | None:
+        return self.limit(self.path_ms)
+
+    @property
+    def limit_at_minimum(self) -> float | None:
+        return self.limit(self.minimum_path_ms)
+
+    @property
+    def held_at_minimum(self) -> float | None:
+        """The minimum's limit times the share of the ceiling this run held at p99 < 100 ms."""
+        limit = self.limit_at_minimum
+        return None if limit is None or self.headroom is None else round(limit * self.headroom, 1)
+
+    @property
+    def budget_ms(self) -> float | None:
+        """CPU per webhook the whole path may cost for the target rate on these CPUs, with no headroom."""
+        return None if not self.target_rate else round(self.machine_cpus * 1000.0 / self.target_rate, 3)
+
+    @property
+    def verdict(self) -> str:
+        """Whether the target is beyond this machine even at every part's minimum, from the figures above."""
+        target, limit, held = self.target_rate, self.limit_at_minimum, self.held_at_minimum
+        if not target or limit is None:
+            return "not decided: a part's bare minimum or the target was not measured in this run"
+        if limit < target:
+            return (f"beyond this machine: even with every part at its bare minimum its {self.machine_cpus} CPUs "
+                    f"allow {limit:g}/s unpaced, under the target {target:g}/s")
+        if held is not None and held < target:
+            return (f"beyond this machine at p99 < 100 ms: at every part's minimum the CPUs allow {limit:g}/s "
+                    f"unpaced, and this run held {self.headroom:g} of its ceiling ({held:g}/s), under {target:g}/s")
+        at_held = f", {held:g}/s at the share of the ceiling this run held" if held is not None else ""
+        return (f"within this machine's CPUs at the bare minimum ({limit:g}/s unpaced{at_held}): the gap is the "
+                "parts' cost above their minimum")
+
+
+def floor_profile(runs: CapacityRuns | None) -> Floor | None:
+    """The floor from the reference ``bench.json``; None without a core ceiling with CPU by part."""
+    ref = runs.reference if runs else None
+    if runs is None or ref is None or not ref.ceiling:
+        return None
+    cost, bare = dict(ref.cost_ms), dict(ref.bare_cost_ms)
+    if not cost.get("core") or not cost.get("postgres"):
+        return None
+    minimum = {"bare": bare.get("bare"), "postgres": bare.get("postgres"), "null": ref.null_generator_ms}
+    rows = tuple(FloorRow(part, cost[role], minimum[key], what)
+                 for part, role, key, what in PARTS if cost.get(role) is not None)
+    confirmed = ref.sustained if ref.sustained and not ref.sustained_is_lower_bound \
+        and not ref.sustained_unconfirmed else None
+    note = "lower bound" if ref.sustained_is_lower_bound else "unconfirmed" if ref.sustained_unconfirmed else ""
+    return Floor(
+        source=ref.source,
+        machine_cpus=ref.machine_cpus,
+        rows=rows,
+        off_path_ms=round(sum(cost.get(role, 0.0) for role in OFF_PATH), 3),
+        core_ceiling=ref.ceiling,
+        bare_ceiling=ref.bare_ceiling,
+        headroom=round(confirmed / ref.ceiling, 3) if confirmed else None,
+        sustained=ref.sustained,
+        sustained_note=note,
+        ratio_sustained_to_bare=ref.ratio_sustained_to_bare,
+        target_rate=ref.target_rate,
+    )

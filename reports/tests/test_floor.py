@@ -1,0 +1,95 @@
+"""Where the floor is: each part at the core's ceiling against its own bare minimum, from one bench.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reports.build import build_report
+from reports.floor import Floor, floor_profile
+from reports.parse_capacity import parse_capacity
+from reports.tests.test_render import _trace
+
+
+def bench(core: dict[str, float], bare: dict[str, float], null_generator: float | None = 0.1,
+          **result: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "machine": {"cpus": 2, "load_average": [0.5, 0.4, 0.3]}, "core_workers": 2,
+        "core_ceiling": {"achieved": 800.0, "cpu_ms_per_request": core, "locust_workers": 0},
+        "bare_ceiling": {"achieved": 1000.0, "cpu_ms_per_request": bare},
+        "result": {"sustained_rate": 400.0, "sustained_is_lower_bound": False, "ratio_sustained_to_bare": 0.4,
+                   "target": {"rate": 1000, "ratio": 0.8}, **result},
+    }
+    if null_generator is not None:
+        data["generator"] = {"achieved": 3000.0, "cpu_ms_per_request": {"generator": null_generator, "bare": 0.05}}
+    return data
+
+
+CORE = {"core": 1.0, "postgres": 0.6, "generator": 0.4, "simulators": 0.05, "other": 0.02}
+BARE = {"bare": 0.7, "postgres": 0.5, "generator": 0.35}
+
+
+def write(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+def floor_of(tmp_path: Path, data: dict[str, Any]) -> Floor | None:
+    write(tmp_path / "bench.json", data)
+    return floor_profile(parse_capacity(tmp_path))
+
+
+def test_each_part_is_set_against_its_own_minimum_from_the_same_run(tmp_path: Path) -> None:
+    floor = floor_of(tmp_path, bench(CORE, BARE))
+    assert floor is not None
+    rows = {r.part: (r.measured_ms, r.minimum_ms, r.excess_ms) for r in floor.rows}
+    # the core against the bare endpoint, Postgres against Postgres under the bare endpoint, the generator
+    # against Locust sending to the null endpoint (not the generator at the bare ceiling, 0.35)
+    assert rows == {"core": (1.0, 0.7, 0.3), "Postgres": (0.6, 0.5, 0.1), "generator": (0.4, 0.1, 0.3)}
+    assert (floor.path_ms, floor.minimum_path_ms, floor.off_path_ms) == (2.0, 1.3, 0.07)
+    assert floor.limit_at_measured == 1000.0  # 2 CPUs x 1000 / 2.0 ms
+    assert floor.limit_at_minimum == pytest.approx(1538.5)
+    assert floor.budget_ms == 2.0  # 2 CPUs at 1,000/s
+    assert floor.headroom == 0.5  # sustained 400 / core ceiling 800
+    assert floor.held_at_minimum == pytest.approx(769.2, abs=0.1)
+    # 1,538/s unpaced at the minimum, but at this run's held share 769/s: beyond the machine at p99 < 100 ms
+    assert floor.verdict.startswith("beyond this machine at p99 < 100 ms")
+
+
+def test_the_verdict_follows_the_figures(tmp_path: Path) -> None:
+    cheap = floor_of(tmp_path, bench(CORE, {"bare": 0.3, "postgres": 0.3, "generator": 0.2}, null_generator=0.1))
+    assert cheap is not None and cheap.limit_at_minimum == pytest.approx(2857.1)
+    # 2,857/s unpaced at the minimum, 1,428.6/s at this run's held share 0.5: the target is within reach
+    assert cheap.held_at_minimum == pytest.approx(1428.6, abs=0.1)
+    assert cheap.verdict.startswith("within this machine's CPUs at the bare minimum")
+    costly = floor_of(tmp_path, bench(CORE, {"bare": 1.5, "postgres": 0.8, "generator": 0.3}, null_generator=0.3))
+    assert costly is not None and costly.verdict.startswith("beyond this machine: even with every part")
+    unknown = floor_of(tmp_path, bench(CORE, BARE, null_generator=None))
+    assert unknown is not None and unknown.minimum_path_ms is None
+    assert unknown.verdict.startswith("not decided")
+
+
+def test_no_floor_without_a_core_ceiling_with_cpu(tmp_path: Path) -> None:
+    assert floor_of(tmp_path, bench({}, BARE)) is None
+    assert floor_profile(parse_capacity(tmp_path / "absent")) is None
+
+
+def test_the_report_shows_the_floor_and_traces_its_numbers_to_bench_json(artefacts: Path, tmp_path: Path) -> None:
+    write(artefacts / "bench.json", bench(CORE, BARE))
+    out = tmp_path / "report"
+    build_report(artefacts, out)
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "### Where the floor is" in md
+    assert "| core | 1 | 0.7 | 0.3 | the core's statements behind a bare Starlette endpoint (bare ceiling) |" in md
+    assert "| **the path** | 2 | 1.3 |" in md
+    assert "allow at most 1000 webhooks/s unpaced at the measured path and 1538.5/s" in md
+    assert "**The target is beyond this machine at p99 < 100 ms" in md
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert '<h3 id="floor">Where the floor is</h3>' in html and "<b>The target is beyond this machine" in html
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    found: list[tuple[str, tuple[str, ...]]] = []
+    _trace(data["floor"], (), "$.floor", found)
+    assert found and all(trace == ("bench.json",) for _, trace in found)
