@@ -29,7 +29,7 @@ from reports.model import (
     StallRun,
 )
 from reports.perf import PerfRow, performance_rows
-from reports.points import PointSummary, summarise_points
+from reports.points import NotRunnableHere, PointSummary, not_runnable_here, summarise_points
 from reports.recommend import Recommendation, recommend
 from reports.score import HealthScore, health_score, inputs_from
 from reports.security import AttackOutcome, security_outcomes
@@ -85,6 +85,7 @@ class ReportData:
     artefacts: tuple[Source, ...]
     seed: SeedSection | None = None  # "the seed said / payharness measured" (an audit with seed findings)
     stalls: tuple[StallRun, ...] = ()  # the load run's stall analysis, then bench-load phases'
+    not_runnable_here: NotRunnableHere | None = None  # a target audit: the core's catalog scenarios it cannot run
 
     @property
     def critical_count(self) -> int:
@@ -124,7 +125,7 @@ def analyse(a: Artefacts, *, now: datetime | None = None) -> ReportData:
         run=a.run,
         score=health_score(inputs_from(a, perf), critical, inconclusive),
         tests=_tests(a),
-        points=summarise_points(a.scenarios, by_gateway=bool(a.run.target)),
+        points=summarise_points(a.scenarios, by_gateway=bool(a.run.target), builtin=a.builtin),
         issues=issues,
         coverage=a.coverage,
         mutation=a.mutation,
@@ -139,4 +140,5 @@ def analyse(a: Artefacts, *, now: datetime | None = None) -> ReportData:
         artefacts=tuple(a.sources().values()),
         seed=seed_section(a.seed_findings, a.scenarios, a.junit),
         stalls=a.stalls,
+        not_runnable_here=not_runnable_here(a.builtin, a.scenarios),
     )
