@@ -30,7 +30,7 @@ from reports.model import (
     StallRun,
 )
 from reports.perf import PerfRow, performance_rows
-from reports.points import PointSummary, summarise_points
+from reports.points import NotRunnableHere, PointSummary, not_runnable_here, summarise_points
 from reports.recommend import Recommendation, recommend
 from reports.score import HealthScore, health_score, inputs_from
 from reports.security import AttackOutcome, security_outcomes
@@ -87,6 +87,7 @@ class ReportData:
     seed: SeedSection | None = None  # "the seed said / payharness measured" (an audit with seed findings)
     stalls: tuple[StallRun, ...] = ()  # the load run's stall analysis, then bench-load phases'
     floor: Floor | None = None  # each part's CPU per webhook against its own bare minimum (reports/floor.py)
+    not_runnable_here: NotRunnableHere | None = None  # a target audit: the core's catalog scenarios it cannot run
 
     @property
     def critical_count(self) -> int:
@@ -126,7 +127,7 @@ def analyse(a: Artefacts, *, now: datetime | None = None) -> ReportData:
         run=a.run,
         score=health_score(inputs_from(a, perf), critical, inconclusive),
         tests=_tests(a),
-        points=summarise_points(a.scenarios, by_gateway=bool(a.run.target)),
+        points=summarise_points(a.scenarios, by_gateway=bool(a.run.target), builtin=a.builtin),
         issues=issues,
         coverage=a.coverage,
         mutation=a.mutation,
@@ -142,4 +143,5 @@ def analyse(a: Artefacts, *, now: datetime | None = None) -> ReportData:
         seed=seed_section(a.seed_findings, a.scenarios, a.junit),
         floor=floor_profile(a.capacity),
         stalls=a.stalls,
+        not_runnable_here=not_runnable_here(a.builtin, a.scenarios),
     )

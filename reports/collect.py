@@ -19,7 +19,7 @@ from reports.parse_measure import parse_coverage, parse_load, parse_run
 from reports.parse_mutants import parse_mutants
 from reports.parse_seed import parse_seed_findings
 from reports.parse_stalls import parse_stalls
-from reports.parse_tests import parse_defects, parse_junit, parse_scenarios
+from reports.parse_tests import parse_builtin, parse_defects, parse_junit, parse_scenarios
 
 
 def collect(artefacts: Path) -> Artefacts:
@@ -44,7 +44,7 @@ def collect(artefacts: Path) -> Artefacts:
         capacity=parse_capacity(artefacts),
         stalls=parse_stalls(artefacts),
     )
-    return for_target(found) if found.run.target else found
+    return for_target(replace(found, builtin=parse_builtin(artefacts))) if found.run.target else found
 
 
 # Artefacts field → the name of its source (CORE_ONLY's keys).

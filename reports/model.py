@@ -37,6 +37,8 @@ ARTEFACTS: dict[str, tuple[str, str]] = {
 # Artefacts only some runs have: absent, they are not "not measured" (a core audit has no seed findings).
 OPTIONAL_ARTEFACTS: dict[str, tuple[str, str]] = {
     "seed_findings": ("seed_findings.toml", "payharness audit --target FILE (its findings.toml, or --findings)"),
+    "builtin_scenarios": ("builtin_scenarios.json", "payharness audit --target FILE (the core's catalog, each "
+                          "scenario with the suite families its tests live in and why they cannot run here)"),
 }
 # Artefacts only the reference core's audit can produce: they measure the core's own code, so an audit of a
 # foreign service (payharness audit --target) shows them as not applicable, with this reason, never as
@@ -132,6 +134,21 @@ class Scenario:
 class Scenarios:
     source: Source
     scenarios: tuple[Scenario, ...] = ()
+
+
+@dataclass(frozen=True)
+class BuiltinScenarios:
+    """The core's own catalog in an audit of a foreign service (``builtin_scenarios.json``).
+
+    Each scenario's status is decided from where its tests live: "not runnable" with the reason of every
+    family they live in when none of those families runs against a foreign target.
+    """
+
+    source: Source
+    catalog: str = ""
+    reasons: tuple[tuple[str, str], ...] = ()  # (family, why it cannot run here) for each family that cannot
+    scenarios: tuple[Scenario, ...] = ()
+    families: dict[str, tuple[str, ...]] = field(default_factory=dict)  # scenario id → where its tests live
 
 
 # ------------------------------------------------------------------------------------------- coverage
@@ -588,6 +605,7 @@ class Artefacts:
     run: RunInfo
     mutation: Mutation
     seed_findings: SeedFindings | None = None  # only an audit of a profiled service has them
+    builtin: BuiltinScenarios | None = None  # only an audit of a profiled service reads them
     capacity: CapacityRuns | None = None
     # The load run's stall analysis first (absent: not measured), then any bench-load phase's that exists.
     stalls: tuple[StallRun, ...] = ()
@@ -612,6 +630,8 @@ class Artefacts:
         found[self.load_html.name] = self.load_html
         if self.seed_findings is not None:
             found["seed_findings"] = self.seed_findings.source
+        if self.builtin is not None:
+            found["builtin_scenarios"] = self.builtin.source
         for run in self.stalls:
             if run.source.name == "load_stalls":
                 found[run.source.name] = run.source

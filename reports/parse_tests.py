@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from reports.model import (
+    BuiltinScenarios,
     CaseResult,
     DefectMatrix,
     DefectRow,
@@ -125,6 +126,35 @@ def _scenarios(path: Path, source: Source) -> Scenarios:
 
 def parse_scenarios(artefacts: Path) -> Scenarios:
     return guarded(artefacts, "scenarios", Scenarios, _scenarios)
+
+
+def _builtin_scenario(raw: dict[str, Any], reasons: dict[str, str | None]) -> Scenario:
+    """Not runnable (with each family's reason) when no family its tests live in runs here; a scenario with
+    no test, or with a test in a family that runs, is not covered (its verdict would be in scenarios.json)."""
+    locations = [str(loc) for loc in raw.get("locations", ())]
+    status, reason = "not covered", ""
+    if raw.get("runnable", True) is False:
+        status, reason = "not runnable", str(raw.get("reason", ""))
+    elif locations and all(reasons[loc] for loc in locations):
+        status = "not runnable"
+        reason = "; ".join(f"{loc}: {reasons[loc]}" for loc in locations)
+    return Scenario(id=str(raw["id"]), point=str(raw["point"]), title=str(raw.get("title", "")),
+                    origin=str(raw.get("source", "")), runnable=status != "not runnable",
+                    reason=reason, status=status)
+
+
+def _builtin(path: Path, source: Source) -> BuiltinScenarios:
+    data = read_json(path, "catalog", "locations", "scenarios")
+    reasons = {str(k): (str(v) if v else None) for k, v in data["locations"].items()}
+    families = {str(s["id"]): tuple(str(loc) for loc in s.get("locations", ())) for s in data["scenarios"]}
+    return BuiltinScenarios(source, str(data["catalog"]),
+                            tuple((k, v) for k, v in reasons.items() if v is not None),
+                            tuple(_builtin_scenario(s, reasons) for s in data["scenarios"]), families)
+
+
+def parse_builtin(artefacts: Path) -> BuiltinScenarios:
+    """The core's catalog as a target audit wrote it; its scenarios' status is decided here, from the file."""
+    return guarded(artefacts, "builtin_scenarios", BuiltinScenarios, _builtin)
 
 
 # ------------------------------------------------------------------------------------------- defects

@@ -127,6 +127,14 @@ MODULES: dict[str, str] = {
 }
 
 
+# The other test roots of the core's audit (harness.audit.SUITES): they import the reference core or start its
+# stack themselves, so none of them reaches a service given only by a profile.
+ROOTS: dict[str, str] = {
+    "core/tests": "unit tests of the reference core's own modules, imported in-process",
+    "load/tests": "runs Locust against the reference core's own stack (a target audit's load is its load step)",
+}
+
+
 def why_not_family(name: str) -> str | None:
     """None when the built-in family ``name`` runs against a foreign target; otherwise why it cannot."""
     if name in FAMILIES:

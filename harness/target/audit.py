@@ -5,9 +5,10 @@ brought up, every field used once; a failure exits 2 with one line naming the fi
 else), then ``pytest suites/portable --target-profile FILE`` (junit.xml, scenarios.json: not-runnable
 scenarios carry their reason), then a short Locust webhook load with its consistency audit through the
 observe queries (``load.target``: every approval answered 2xx paid once, its event stored once; skip it
-with ``--no-load``), then the report. The seed's findings (``findings.toml`` beside the
-profile, or ``--findings``) are copied in as ``seed_findings.toml``, and the report sets each beside what
-its scenarios measured.
+with ``--no-load``), then the report. ``builtin_scenarios.json`` carries the core's own catalog, each
+scenario with the suite families its tests live in and each family's reason for not running here. The
+seed's findings (``findings.toml`` beside the profile, or ``--findings``) are copied in as
+``seed_findings.toml``, and the report sets each beside what its scenarios measured.
 
 Usage::
 
@@ -30,6 +31,7 @@ from rich.console import Console
 from harness.audit import Step, _git_commit, _report, _run
 from harness.stack import ARTEFACTS_ENV
 from harness.target.applicability import not_runnable_families
+from harness.target.builtin import write_builtin_scenarios
 from harness.target.preflight import PreflightFailed, check_profile
 from harness.target.profile import ProfileError, load_profile
 
@@ -91,6 +93,9 @@ def audit_target(profile_path: Path, out: Path, findings: str | None, console: C
                       "builtin_not_runnable": not_runnable_families()},
            "steps": [vars(s) for s in steps]}
     (out / "run.json").write_text(json.dumps(run, indent=2))
+    # The core's catalog, each scenario with the families its tests live in and why they cannot run here: the
+    # report lists them under their points as not runnable rather than leaving them out.
+    write_builtin_scenarios(out)
     _report(out, console)
     console.print(f"report: {out / 'report' / 'report.html'}")
     _summary(out, console)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.paths import repo_root
+from harness.target.applicability import FAMILIES
 
 TINY = Path(__file__).with_name("tiny_shop.toml")
 FINDINGS = """
@@ -65,6 +66,9 @@ def test_the_clean_shop_passes_and_what_it_cannot_support_is_not_runnable_with_i
     assert load["audit"]["ok"] and load["thresholds"]["requests"] > 40, load
     assert "`T-EFECTY-CODE-UNIQUE` not runnable: the profile gives no [api.pay.efecty]" in report
     assert "| `S1` | Race condition in webhook processing" in report and "**not reproduced**" in report
+    # The core's own catalog is listed, not dropped: a schema scenario is not runnable with its family's reason.
+    assert (out / "builtin_scenarios.json").is_file()
+    assert f"`DB-CONSTRAINTS` (not runnable: suites/constraints: {FAMILIES['constraints']})" in report
 
 
 @pytest.mark.slow
