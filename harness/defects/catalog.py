@@ -216,6 +216,20 @@ def _payu_list_unread() -> None:
     replace_everywhere(payu._payu_says, payu_says)
 
 
+def _second_approval_same() -> None:
+    """A PayU approval of another transaction under the attempt's reference applied as the attempt's own (the
+    core before b206eea, while the attempt held no PayU id): money taken twice reads as one payment, nothing
+    flagged for a refund."""
+    from dataclasses import replace
+
+    from core.webhooks import payu
+
+    def with_status(event: Any, status: Any, *, foreign: bool = False) -> Any:
+        return replace(event, status=status, foreign_charge=False)
+
+    replace_everywhere(payu._with_status, with_status)
+
+
 # -- app patches ----------------------------------------------------------------------------------
 
 
@@ -415,5 +429,9 @@ DEFECTS: tuple[Defect, ...] = (
            "A decline of any PayU transaction under the reference ends an attempt that holds no PayU id yet",
            "added (attack of 2026-12-04, ATTACK-PAYU-UNNAMED-ATTEMPT): the order payable again while its charge "
            "was live at PayU — charged twice", "high", "code", patch=_payu_list_unread,
+           quick=("suites/attacker",)),
+    Defect("payu_second_approval_same", "A second approved PayU transaction under one reference counts as the same",
+           "added (attacks of 2026-12-04, ATTACK-PAYU-FOREIGN-ATTEMPT and ATTACK-PAYU-UNNAMED-ATTEMPT): money taken "
+           "twice, the order not flagged for a refund", "high", "code", patch=_second_approval_same,
            quick=("suites/attacker",)),
 )
