@@ -1,9 +1,10 @@
 """PayU confirmations while the attempt does not hold PayU's id for its charge yet (the submit's answer not stored).
 
-PayU may hold several transactions under one ``reference_sale`` (one per attempt of a sale, gateways.md §4),
-and its sandbox cannot make a second one under a reference (the live suites' simulator refuses the duplicate
-reference), so this is driven through HTTP against the core with PayU's Queries API faked. The foreign-attempt
-rules must hold while the attempt's id is empty too:
+PayU may hold several transactions under one ``reference_sale`` (one per attempt of a sale, gateways.md §4).
+Here PayU's Queries API is faked, so any list of them in any states can be drawn and the core driven through
+HTTP; suites/attacker/test_payu_unnamed_attempt.py drives the same holes end to end against the PayU simulator
+holding a buyer's retry under the reference. The foreign-attempt rules must hold while the attempt's id is empty
+too:
 
 - PayU lists another transaction under the reference that is not failed (pending, approved, no state): a failure
   of one transaction does not end the attempt (its own charge may still take the money);

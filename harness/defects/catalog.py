@@ -199,6 +199,37 @@ def _payload_stored_raw() -> None:
     replace_everywhere(store.dumps, dumps)
 
 
+def _payu_list_unread() -> None:
+    """PayU's answer for a reference read for the named transaction only (the core before b206eea): while the
+    attempt holds no PayU id, a failure of any transaction PayU lists under its reference ends it, though
+    another one of them — its own charge — is still pending and may take the money."""
+    from core.webhooks import payu
+
+    async def payu_says(services: Any, reference: str, transaction_id: str) -> Any:
+        # Nothing remembered of the others: the webhook's "every listed transaction failed" rule sees none.
+        for order in await services.payu.order_by_reference(reference):
+            for attempt in order.transactions:
+                if attempt.id == transaction_id and attempt.response is not None:
+                    return payu.PAYU_STATE.get(attempt.response.state.upper())
+        return None
+
+    replace_everywhere(payu._payu_says, payu_says)
+
+
+def _second_approval_same() -> None:
+    """A PayU approval of another transaction under the attempt's reference applied as the attempt's own (the
+    core before b206eea, while the attempt held no PayU id): money taken twice reads as one payment, nothing
+    flagged for a refund."""
+    from dataclasses import replace
+
+    from core.webhooks import payu
+
+    def with_status(event: Any, status: Any, *, foreign: bool = False) -> Any:
+        return replace(event, status=status, foreign_charge=False)
+
+    replace_everywhere(payu._with_status, with_status)
+
+
 # -- app patches ----------------------------------------------------------------------------------
 
 
@@ -394,4 +425,13 @@ DEFECTS: tuple[Defect, ...] = (
            "issue 13 §1 high: text Postgres cannot store (NUL, a payload that re-serialises past the cap)",
            "high", "code", patch=_payload_stored_raw,
            quick=("suites/replay",)),
+    Defect("payu_unnamed_attempt_ended_by_any_failure",
+           "A decline of any PayU transaction under the reference ends an attempt that holds no PayU id yet",
+           "added (attack of 2026-12-04, ATTACK-PAYU-UNNAMED-ATTEMPT): the order payable again while its charge "
+           "was live at PayU — charged twice", "high", "code", patch=_payu_list_unread,
+           quick=("suites/attacker",)),
+    Defect("payu_second_approval_same", "A second approved PayU transaction under one reference counts as the same",
+           "added (attacks of 2026-12-04, ATTACK-PAYU-FOREIGN-ATTEMPT and ATTACK-PAYU-UNNAMED-ATTEMPT): money taken "
+           "twice, the order not flagged for a refund", "high", "code", patch=_second_approval_same,
+           quick=("suites/attacker",)),
 )

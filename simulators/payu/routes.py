@@ -270,6 +270,22 @@ def admin_router() -> APIRouter:
         gateway.journal.record("admin", action="payu.final", transaction_id=tx.id, state=state)
         return json_response({"transactionResponse": transaction_response(tx)})
 
+    @router.post("/references/{reference}/transactions")
+    async def retry(request: Request, reference: str, body: dict[str, Any] = Body(...)) -> Response:
+        """The buyer pays the reference's latest order again: another transaction under the same reference."""
+        gateway = _gateway(request)
+        order = gateway.store.latest_order(reference)
+        if order is None:
+            raise HTTPException(404, {"code": "NOT_FOUND", "message": f"no order with referenceCode {reference}"})
+        state = str(body.get("state", "")).upper()
+        code = body.get("response_code")
+        try:
+            tx = gateway.retry(order, state, None if code is None else str(code))
+        except ValueError as exc:
+            raise _conflict(exc) from exc
+        gateway.journal.record("admin", action="payu.retry", reference=reference, transaction_id=tx.id, state=state)
+        return json_response({"transactionResponse": transaction_response(tx)})
+
     @router.post("/vouchers/{key}/pay")
     async def pay(request: Request, key: str) -> Response:
         gateway = _gateway(request)

@@ -273,6 +273,50 @@ class PayUGateway:
         self._journal_state(tx, "final")
         self._confirm(self.store.order_of(tx), tx)
 
+    def retry(self, order: Order, state: str, response_code: str | None = None) -> Transaction:
+        """The buyer pays ``order`` again with the same card: another transaction in the same order (PayU lists
+        both under the reference and confirms each with the order's ``reference_pol``), ``state`` at once and
+        confirmed, or ``PENDING`` until ``finalize``. ValueError, before anything is stored, when not allowed.
+
+        Usage: ``gateway.retry(gateway.store.latest_order("ORD-1-a"), "DECLINED")``
+        """
+        first = order.transactions[0]
+        if first.kind != "CARD":
+            raise ValueError(f"order {order.id} is paid by {first.payment_method}: only card orders are retried")
+        if state != "PENDING":
+            check_final(state, response_code)
+        elif response_code is not None:
+            raise ValueError("a PENDING transaction takes no response_code")
+        now = self.clock.now()
+        tx = Transaction(
+            id=self.store.new_uuid(),
+            order_id=order.id,
+            payment_method=first.payment_method,
+            payment_country=first.payment_country,
+            type=first.type,
+            state="PENDING",
+            response_code="PENDING_TRANSACTION_CONFIRMATION",
+            created_at=now,
+            operation_date=epoch_ms(now),
+            payment_network=first.payment_network,
+            pending_reason="PENDING_REVIEW",
+            trazability_code=f"CRED - {self.store.digits(9)}",
+            extra_parameters=dict(first.extra_parameters),
+            request_extra=dict(first.request_extra),
+            card=first.card,
+            payer=dict(first.payer),
+            installments=first.installments,
+            ip_address=first.ip_address,
+            device_session_id=first.device_session_id,
+        )
+        self.store.add_retry(order, tx)
+        self._journal_state(tx, "created")
+        if state == "PENDING":
+            self._auto_finalize(tx, self.config.pending_card_delay_seconds, self.config.pending_card_final_state)
+        else:
+            self.finalize(tx, state, response_code)
+        return tx
+
     def pay_voucher(self, tx: Transaction) -> None:
         """A customer pays the cash voucher; PayU confirms after the configured lag."""
         if tx.is_final or tx.paid_at is not None:

@@ -1,7 +1,8 @@
 """The PayU simulator's memory: orders, their transactions, cash vouchers, and the moves between states.
 
-One order per SUBMIT_TRANSACTION (as PayU's API does), one transaction per order here. Ids are drawn
-from a seeded RNG so a run with the same seed gives the same orderIds and transactionIds.
+One order per SUBMIT_TRANSACTION (as PayU's API does), with its transaction; a buyer's retry of the order
+(``/__admin/payu/references/{reference}/transactions``) adds another transaction to it. Ids are drawn from a
+seeded RNG so a run with the same seed gives the same orderIds and transactionIds.
 
 Usage: ``store = PayUStore(seed=0); order = store.new_order(...); store.finalize(tx, "APPROVED", "APPROVED", now)``
 """
@@ -108,8 +109,15 @@ class Order:
 
     @property
     def status(self) -> str:
+        # UNCONFIRMED how PayU sums up an order holding several transactions; chosen: money taken by any of them
+        # makes it CAPTURED, one still undecided keeps it IN_PROGRESS, otherwise the latest transaction decides.
         if not self.transactions:
             return "NEW"
+        states = {tx.state for tx in self.transactions}
+        if "APPROVED" in states:
+            return "CAPTURED"
+        if states & {"PENDING", "SUBMITTED"}:
+            return "IN_PROGRESS"
         return ORDER_STATUS.get(self.transactions[-1].state, "IN_PROGRESS")
 
 
@@ -152,6 +160,15 @@ class PayUStore:
         self.orders[order.id] = order
         self.by_reference.setdefault(order.reference_code, []).append(order)
         self.transactions[tx.id] = tx
+
+    def add_retry(self, order: Order, tx: Transaction) -> None:
+        """Another transaction of an order already stored (the buyer paid again under its reference)."""
+        order.transactions.append(tx)
+        self.transactions[tx.id] = tx
+
+    def latest_order(self, reference: str) -> Order | None:
+        orders = self.by_reference.get(reference)
+        return orders[-1] if orders else None
 
     def reference_taken(self, reference: str) -> bool:
         return reference in self.by_reference
