@@ -48,8 +48,10 @@ from supervise import run as supervised
 from supervise.run import TIMED_OUT as RUN_TIMED_OUT
 
 REPO = repo_root()
+# Every suite a defect's quick run may name, and the flows; a --full run never runs less than a quick one
+# (harness/tests/test_defects_matrix.py checks it over the whole catalog).
 FULL_SUITES = ("suites/constraints", "suites/replay", "suites/races", "suites/faults", "suites/api",
-               "suites/flows", "suites/precision", "suites/initiation", "suites/signature_scope")
+               "suites/flows", "suites/precision", "suites/initiation", "suites/signature_scope", "suites/attacker")
 FINISHED = (0, 1)  # pytest: all passed, some failed; 2–5 are an interrupt, an internal or usage error, no tests
 TIMED_OUT = -1
 

@@ -11,7 +11,8 @@ import pytest
 
 from harness.defects import REGISTRY, Defect, Seeding, applied_parts
 from harness.defects import matrix as matrix_module
-from harness.defects.matrix import TIMED_OUT, SuitesRun, judge, read_run, run_defect, run_suites
+from harness.defects.catalog import DEFECTS
+from harness.defects.matrix import FULL_SUITES, TIMED_OUT, SuitesRun, _targets, judge, read_run, run_defect, run_suites
 from reports.model import CaseResult
 
 SCHEMA = REGISTRY["efecty_codes_not_unique"]  # parts: schema
@@ -139,3 +140,12 @@ def test_an_inconclusive_runs_log_names_its_cause(tmp_path: Path) -> None:
     log.write_text("collected 0 items\n\nno tests ran in 0.01s\n")
     assert log_cause(log) == "no tests ran in 0.01s"
     assert log_cause(tmp_path / "missing.log") == ""
+
+
+def test_a_full_run_covers_every_suite_a_quick_run_names() -> None:
+    """--full runs "every suite": a defect caught only by a suite outside it would read missed there."""
+    for defect in DEFECTS:
+        full = _targets(defect, quick=False)
+        assert full == FULL_SUITES
+        outside = [q for q in defect.quick if not any(q == f or q.startswith(f + "/") for f in full)]
+        assert not outside, f"{defect.name}: its quick suites {outside} are not in FULL_SUITES"
