@@ -51,7 +51,6 @@ from core.payments.ledger import apply_status, lock_order, read_transaction, rec
 from core.services import Services
 
 log = logging.getLogger("payharness.core.resolve")
-FAILED_STATES = frozenset({"DECLINED", "EXPIRED", "ERROR"})
 txns_t = cast(Table, OrderTransaction.__table__)
 keys_t = cast(Table, IdempotencyKey.__table__)
 efecty_t = cast(Table, EfectyPayment.__table__)
@@ -134,14 +133,13 @@ async def _ask(services: Services, gateway: Gateway, reference: str, amount: Dec
                          held_kind=AnomalyKind.AMOUNT_MISMATCH)
         # An approved charge anywhere in the order is money taken, whatever a later attempt of it says; two are
         # money taken twice, for a person to refund one (held: nothing applied, the anomaly says why).
-        approved = [t for t in order.transactions if t.response is not None and t.response.state == "APPROVED"]
+        approved = order.approved()
         if len(approved) > 1:
             return _Word(None, held=f"{len(approved)} approved PayU transactions share the reference",
                          held_kind=AnomalyKind.DOUBLE_PAYMENT)
         # Without one, a failure ends the attempt only when no charge of the order may still take the money: a
         # decline of one transaction says nothing of another still pending (PayU may hold several per reference).
-        undecided = [t for t in order.charges() if t.response is None or t.response.state.upper() not in FAILED_STATES]
-        payment = approved[0] if approved else (undecided[0] if undecided else order.latest_payment())
+        payment = order.deciding_charge()
         if payment is None or payment.response is None:
             # The order exists at PayU, its charge has no result yet: it may still take the money.
             pending = ChargeResult(TransactionStatus.PENDING, None, {"payu_order": order.id})

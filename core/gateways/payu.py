@@ -304,7 +304,18 @@ class PayUClient(GatewayClientBase[PayUConfig]):
                 retryable=False,
                 outcome_unknown=True,
             ) from cause
-        payment = orders[0].latest_payment()
+        approved = orders[0].approved()
+        if len(approved) > 1:
+            # Money taken twice under the reference: which is ours is a person's call, never a guess here.
+            raise PayUNetworkError(
+                f"{len(approved)} approved transactions share reference; needs review",
+                operation=SUBMIT,
+                retryable=False,
+                outcome_unknown=True,
+            ) from cause
+        # The last transaction may be another charge of the same reference (a buyer paying again): its decline
+        # says nothing of ours while any charge is still undecided (the same rule as the webhook and the lookup).
+        payment = orders[0].deciding_charge()
         if payment is None or payment.response is None:
             raise PayUNetworkError(
                 "order exists but has no transaction result yet",

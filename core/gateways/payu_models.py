@@ -265,6 +265,26 @@ class PayUOrder:
         charges = self.charges()
         return charges[-1] if charges else None
 
+    def approved(self) -> list[PayUOrderTransaction]:
+        """Every approved transaction, refunds and voids included: more than one is for a person to look at."""
+        return [t for t in self.transactions if t.response is not None and t.response.state.upper() == "APPROVED"]
+
+    def deciding_charge(self) -> PayUOrderTransaction | None:
+        """The charge whose word settles an attempt that does not know its own PayU id, or None while none may.
+
+        PayU can hold several charges under one reference (a buyer paying again), and the one asked about may
+        not be the last: an approved charge is money taken, whatever a later one says (more than one is for a
+        person to refund: ``approved``); else one still undecided may yet take the money, so no
+        failure ends the attempt; only when every charge failed does the latest failure."""
+        charges = self.charges()
+        approved = [t for t in charges if t.response is not None and t.response.state.upper() == "APPROVED"]
+        if approved:
+            return approved[0]
+        undecided = [t for t in charges if t.response is None or t.response.state.upper() not in FAILED_STATES]
+        if undecided:
+            return undecided[0]
+        return charges[-1] if charges else None
+
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> PayUOrder:
         order_id = int(raw["id"])
