@@ -391,6 +391,13 @@ async def _outcome_unknown(services: Services, attempt: Attempt, exc: GatewayErr
     )
     error.status = 502
     async with services.engine.begin() as conn:
+        # Kept on the attempt: whether the gateway may still be carrying the charge out (no answer came), which
+        # decides when a lookup by reference may believe "not found" (core/api/resolve.py ``eligible``).
+        await conn.execute(
+            update(txns_t)
+            .where(txns_t.c.id == attempt.transaction_id, txns_t.c.status == TransactionStatus.PENDING)
+            .values(gateway_response={"outcome_unknown": {**exc.log_context(), "unanswered": exc.unanswered}})
+        )
         await store_answer(
             conn,
             attempt.key_id,

@@ -108,7 +108,8 @@ async def eligible(
     """Whether the attempt may be asked about. Never while the request that created it may still be calling
     the gateway (its key is open and not stale), however old the attempt: a create call can outlast the grace
     period (retries honour a ``Retry-After`` of up to ``resilience.max_delay``), and "not found" would then
-    mean "not yet". Otherwise: pending past the grace period, or without a gateway id. ``on_demand`` (an
+    mean "not yet". Otherwise: pending past the grace period, or without a gateway id when the gateway answered
+    the create (a create left unanswered waits the grace period: the charge may still land). ``on_demand`` (an
     admin) also asks about a young attempt with a gateway id: the gateway's word on a charge it named is safe."""
     open_keys = (
         await conn.execute(
@@ -123,7 +124,12 @@ async def eligible(
         return False
     if datetime.now(UTC) - created_at >= timedelta(seconds=grace_seconds):
         return True
-    return gateway_id is None or on_demand  # a gateway id a moment ago: its webhook settles it
+    if gateway_id is not None:
+        return on_demand  # the gateway answered with its id a moment ago: its webhook settles it
+    # No id: asked at once only if the gateway answered the create (it is done with it). A create that went
+    # unanswered may still be carried out: its charge may not show in the gateway's records yet.
+    response = (await conn.execute(select(txns_t.c.gateway_response).where(txns_t.c.id == transaction_id))).scalar()
+    return not ((response or {}).get("outcome_unknown") or {}).get("unanswered", False)
 
 
 async def _ask(services: Services, gateway: Gateway, reference: str, amount: Decimal, currency: str) -> _Word:

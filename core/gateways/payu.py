@@ -279,39 +279,25 @@ class PayUClient(GatewayClientBase[PayUConfig]):
 
     async def _recover_submit(self, reference: str, cause: PayUNetworkError) -> PayUTransactionResult:
         # The charge may or may not exist at PayU. Re-sending could charge twice, so ask instead.
+        def unknown(message: str) -> PayUNetworkError:
+            # Whether the submit itself went unanswered is the submit's to say, not the lookup's.
+            error = PayUNetworkError(message, operation=SUBMIT, retryable=False, outcome_unknown=True)
+            error.unanswered = cause.unanswered
+            return error
+
         try:
             orders = await self.order_by_reference(reference)
         except GatewayError as exc:
             # Any failure here — PayU's, or our breaker opening on the lookup — leaves the charge's fate
             # unknown: it must never read as "not charged" (the caller would then free the retry).
-            raise PayUNetworkError(
-                "submit outcome unknown and the reference lookup failed",
-                operation=SUBMIT,
-                retryable=False,
-                outcome_unknown=True,
-            ) from exc
+            raise unknown("submit outcome unknown and the reference lookup failed") from exc
         if not orders:
-            raise PayUNetworkError(
-                "submit outcome unknown: no order for the reference yet",
-                operation=SUBMIT,
-                retryable=False,
-                outcome_unknown=True,
-            ) from cause
+            raise unknown("submit outcome unknown: no order for the reference yet") from cause
         if len(orders) > 1:
-            raise PayUNetworkError(
-                f"{len(orders)} orders share reference; needs review",
-                operation=SUBMIT,
-                retryable=False,
-                outcome_unknown=True,
-            ) from cause
+            raise unknown(f"{len(orders)} orders share reference; needs review") from cause
         payment = orders[0].latest_payment()
         if payment is None or payment.response is None:
-            raise PayUNetworkError(
-                "order exists but has no transaction result yet",
-                operation=SUBMIT,
-                retryable=False,
-                outcome_unknown=True,
-            ) from cause
+            raise unknown("order exists but has no transaction result yet") from cause
         return payment.response
 
     async def submit_card(

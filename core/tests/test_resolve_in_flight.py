@@ -15,7 +15,8 @@ charge goes out. The grace period is 0 here to stand for a request that has run 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import httpx
@@ -73,3 +74,87 @@ async def test_an_attempt_whose_request_is_still_running_is_never_closed_nor_cha
     assert answered.status_code == 200 and answered.json()["order_status"] == "paid", answered.text
     assert [(a["reference"], a["status"]) for a in attempts] == [(reference, "approved")]
     assert flagged is False
+
+
+# A create the gateway may still be carrying out: the core sent it and got no answer (a read timeout, the
+# connection dropped), so a lookup by reference a moment later can say "not found" for a charge still on its
+# way. The hole (attack4): the attempt's key held a 502 at once, so the next payment asked straight away, closed
+# the attempt as not found and charged again; the first charge landed after. A gateway *answer* (a 5xx) is the
+# gateway done with the call: that case is still asked about at once (test_api_resolve_attempt.py).
+UNANSWERED: dict[str, list[Exception | None]] = {
+    "read-timeout": [httpx.ReadTimeout("no answer")],
+    "dropped": [httpx.RemoteProtocolError("server disconnected")],
+    "timeout-then-503": [httpx.ReadTimeout("no answer"), None],  # the retry's 503 does not speak for the first
+}
+
+
+class LateLanding(FakeGateways):
+    """Wompi receives each create and answers per ``script`` (an exception: no answer; None: 503); the first
+    charge lands — becomes visible to a lookup — only when the test calls ``land``."""
+
+    script: list[Exception | None]
+    pending: dict[str, Any]
+
+    def land(self) -> None:
+        self.created.update(self.pending)
+
+    async def _wompi(self, request: httpx.Request, path: str) -> httpx.Response:
+        if path == "/transactions" and request.method == "POST" and self.script:
+            self.calls["create"] += 1
+            outcome = self.script.pop(0)
+            body = json.loads(request.content)
+            self.pending.setdefault(body["reference"], {
+                "id": "wompi-late-1", "reference": body["reference"], "amount_in_cents": body["amount_in_cents"],
+                "currency": body["currency"], "status": "APPROVED", "status_message": None,
+                "payment_method_type": "CARD", "customer_email": body["customer_email"],
+                "payment_method": {"type": "CARD", "extra": {}},
+            })
+            if outcome is None:
+                return httpx.Response(503, json={"error": {"type": "SERVICE_UNAVAILABLE"}})
+            raise outcome
+        return await super()._wompi(request, path)
+
+
+@pytest.mark.parametrize("how", list(UNANSWERED))
+@pytest.mark.parametrize("asker", ["new-payment", "admin"])
+async def test_a_create_left_unanswered_is_not_closed_by_a_lookup_inside_the_grace_period(
+    database: Database, conn: asyncpg.Connection, asker: str, how: str
+) -> None:
+    gateways = LateLanding()
+    gateways.script, gateways.pending = list(UNANSWERED[how]), {}
+    attempts = len(UNANSWERED[how])
+    settings = make_settings(database.url, resilience={"attempts": attempts, "initial_delay": 0.0,
+                                                       "breaker_failures": 5, "breaker_reset_seconds": 60})
+    async with running_core(settings, gateways) as core:
+        order = await core.create_order("buyer-1")
+        first = await core.client.post("/payments/process", json=card_body(order),
+                                       headers=core.auth("buyer-1", **key(1)))
+        reference = first.json()["error"]["transaction_reference"]
+        other = await _second_word(core, order["id"], reference, asker)
+        gateways.land()  # the first charge reaches Wompi's records only now
+        status = await conn.fetchval("SELECT status FROM order_transactions WHERE reference = $1", reference)
+        count = await conn.fetchval("SELECT count(*) FROM order_transactions")
+    assert (first.status_code, first.json()["error"]["code"]) == (502, "payment_outcome_unknown"), first.text
+    assert gateways.calls["create"] == attempts, "a second charge went out while the first may still land"
+    assert gateways.calls["find"] == 0
+    if asker == "admin":
+        assert other.status_code == 200 and other.json()["found"] == "in_flight", other.text
+    else:
+        assert (other.status_code, other.json()["error"]["code"]) == (409, "payment_attempt_live"), other.text
+    assert (status, count) == ("pending", 1)
+
+
+async def test_past_the_grace_period_an_unanswered_create_follows_the_gateway(
+    database: Database, conn: asyncpg.Connection
+) -> None:
+    gateways = LateLanding()
+    gateways.script, gateways.pending = [httpx.ReadTimeout("no answer")], {}
+    async with running_core(make_settings(database.url, live_attempt_grace_seconds=0), gateways) as core:
+        order = await core.create_order("buyer-1")
+        first = await core.client.post("/payments/process", json=card_body(order),
+                                       headers=core.auth("buyer-1", **key(1)))
+        gateways.land()
+        second = await _second_word(core, order["id"], first.json()["error"]["transaction_reference"], "new-payment")
+        view = await core.client.get(f"/orders/{order['id']}", headers=core.auth("buyer-1"))
+    assert (second.status_code, second.json()["error"]["code"]) == (409, "order_not_payable"), second.text
+    assert view.json()["status"] == "paid" and gateways.calls["create"] == 1
