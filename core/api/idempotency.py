@@ -61,6 +61,10 @@ class CheckoutOptions:
     idempotency_wait_seconds: float = 10.0
     idempotency_poll_seconds: float = 0.05
     stale_key_seconds: float = STALE_KEY_SECONDS
+    # The longest the gateway calls of one payment may run (acceptance tokens, the create, a read-back; each
+    # with its retries, which honour a Retry-After of up to a minute). Past it the call is abandoned as
+    # outcome unknown, so a key is never open longer than STALE_KEY_SECONDS while its request still runs.
+    charge_budget_seconds: float = STALE_KEY_SECONDS / 2
 
 
 async def get_checkout_options() -> CheckoutOptions:  # async: no worker-thread hop (core/deps.py)

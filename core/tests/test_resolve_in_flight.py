@@ -22,6 +22,7 @@ import asyncpg
 import httpx
 import pytest
 
+from core.api.idempotency import CheckoutOptions, get_checkout_options
 from core.tests.apikit import Core, FakeGateways, make_settings, running_core
 from core.tests.test_api_process import card_body, key
 
@@ -158,3 +159,24 @@ async def test_past_the_grace_period_an_unanswered_create_follows_the_gateway(
         view = await core.client.get(f"/orders/{order['id']}", headers=core.auth("buyer-1"))
     assert (second.status_code, second.json()["error"]["code"]) == (409, "order_not_payable"), second.text
     assert view.json()["status"] == "paid" and gateways.calls["create"] == 1
+
+
+async def test_a_payment_call_outlasting_its_budget_ends_as_unanswered_and_is_not_charged_again(
+    database: Database, conn: asyncpg.Connection
+) -> None:
+    # The gateway never answers: the request must end (502, the key settled) before its key could pass for a
+    # dead request's, and the attempt must wait out the grace period as a create left unanswered.
+    gateways = FakeGateways(create_gate=asyncio.Event())
+    async with running_core(make_settings(database.url), gateways) as core:
+        core.app.dependency_overrides[get_checkout_options] = lambda: CheckoutOptions(charge_budget_seconds=0.3)
+        order = await core.create_order("buyer-1")
+        first = await asyncio.wait_for(core.client.post("/payments/process", json=card_body(order),
+                                                        headers=core.auth("buyer-1", **key(1))), timeout=5)
+        second = await _second_word(core, order["id"], "", "new-payment")
+        stored = await conn.fetchval("SELECT status_code FROM idempotency_keys WHERE key = $1",
+                                     key(1)["Idempotency-Key"])
+        status = await conn.fetchval("SELECT status FROM order_transactions")
+    assert (first.status_code, first.json()["error"]["code"]) == (502, "payment_outcome_unknown"), first.text
+    assert stored == 502 and status == "pending"
+    assert (second.status_code, second.json()["error"]["code"]) == (409, "payment_attempt_live"), second.text
+    assert gateways.calls["create"] == 1 and gateways.calls["find"] == 0
