@@ -149,13 +149,20 @@ async def _ask(services: Services, gateway: Gateway, reference: str, amount: Dec
                          held_kind=AnomalyKind.AMOUNT_MISMATCH)
         # An approved charge anywhere in the order is money taken, whatever a later attempt of it says; two are
         # money taken twice, for a person to refund one (held: nothing applied, the anomaly says why).
-        approved = [t for t in order.transactions if t.response is not None and t.response.state == "APPROVED"]
+        charges = order.charges()
+        # A refund or void PayU made of a charge is money going back, not a charge: whether the order is paid is
+        # then a person's call (held: nothing applied), never a second charge to refund.
+        returned = [t for t in order.transactions
+                    if t not in charges and t.response is not None and t.response.state == "APPROVED"]
+        if returned:
+            return _Word(None, held=f"PayU lists an approved {returned[0].type} under the reference")
+        approved = [t for t in charges if t.response is not None and t.response.state == "APPROVED"]
         if len(approved) > 1:
             return _Word(None, held=f"{len(approved)} approved PayU transactions share the reference",
                          held_kind=AnomalyKind.DOUBLE_PAYMENT)
         # Without one, a failure ends the attempt only when no charge of the order may still take the money: a
         # decline of one transaction says nothing of another still pending (PayU may hold several per reference).
-        undecided = [t for t in order.charges() if t.response is None or t.response.state.upper() not in FAILED_STATES]
+        undecided = [t for t in charges if t.response is None or t.response.state.upper() not in FAILED_STATES]
         payment = approved[0] if approved else (undecided[0] if undecided else order.latest_payment())
         if payment is None or payment.response is None:
             # The order exists at PayU, its charge has no result yet: it may still take the money.
