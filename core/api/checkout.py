@@ -29,6 +29,7 @@ Usage: ``POST /payments/process`` with ``Idempotency-Key: <uuid>`` and a Process
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
@@ -302,6 +303,24 @@ async def _call_gateway(
     )
 
 
+async def _charge_within(
+    budget: float, services: Services, body: ProcessPaymentIn, attempt: Attempt, client: ClientInfo
+) -> ChargeResult:
+    """``_call_gateway``, abandoned after ``budget`` seconds as a call that went unanswered: the gateway may
+    have the charge (outcome unknown), and may still be carrying it out."""
+    deadline = asyncio.timeout(budget)
+    try:
+        async with deadline:
+            return await _call_gateway(services, body, attempt, client)
+    except TimeoutError:
+        if not deadline.expired():
+            raise  # not the budget's
+        error = GatewayError(f"no answer within the payment's {budget:g} s budget", operation="charge",
+                             outcome_unknown=True)
+        error.gateway = attempt.gateway.value
+        raise error from None
+
+
 async def _answer(
     conn: AsyncConnection, attempt: Attempt, *, redirect_url: str | None = None, message: str | None = None
 ) -> dict[str, Any]:
@@ -391,6 +410,13 @@ async def _outcome_unknown(services: Services, attempt: Attempt, exc: GatewayErr
     )
     error.status = 502
     async with services.engine.begin() as conn:
+        # Kept on the attempt: whether the gateway may still be carrying the charge out (no answer came), which
+        # decides when a lookup by reference may believe "not found" (core/api/resolve.py ``eligible``).
+        await conn.execute(
+            update(txns_t)
+            .where(txns_t.c.id == attempt.transaction_id, txns_t.c.status == TransactionStatus.PENDING)
+            .values(gateway_response={"outcome_unknown": {**exc.log_context(), "unanswered": exc.unanswered}})
+        )
         await store_answer(
             conn,
             attempt.key_id,
@@ -484,7 +510,7 @@ async def process_payment(
     # without the gateway's word.
     try:
         try:
-            result = await _call_gateway(services, body, attempt, client)
+            result = await _charge_within(options.charge_budget_seconds, services, body, attempt, client)
         except GatewayError as exc:
             log.warning(
                 "payment attempt %s failed at the gateway: %s", attempt.reference, exc, extra=exc.log_context()

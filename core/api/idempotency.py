@@ -48,6 +48,10 @@ log = logging.getLogger("payharness.core.checkout")
 keys_t = cast(Table, IdempotencyKey.__table__)
 HEADER = "Idempotency-Key"
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{8,255}$")
+# Far beyond the longest a request can run (gateway timeouts of 15 s, statement timeouts of 15 s, retries): a
+# key still open after this belongs to a request that will never answer. The reference lookup relies on it too
+# (core/api/resolve.py): it never asks about the attempt of a key open for less.
+STALE_KEY_SECONDS = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +60,11 @@ class CheckoutOptions:
 
     idempotency_wait_seconds: float = 10.0
     idempotency_poll_seconds: float = 0.05
-    # Far beyond the longest a request can run (gateway timeouts of 15 s, statement timeouts of 15 s): a key
-    # still open after this belongs to a request that will never answer.
-    stale_key_seconds: float = 300.0
+    stale_key_seconds: float = STALE_KEY_SECONDS
+    # The longest the gateway calls of one payment may run (acceptance tokens, the create, a read-back; each
+    # with its retries, which honour a Retry-After of up to a minute). Past it the call is abandoned as
+    # outcome unknown, so a key is never open longer than STALE_KEY_SECONDS while its request still runs.
+    charge_budget_seconds: float = STALE_KEY_SECONDS / 2
 
 
 async def get_checkout_options() -> CheckoutOptions:  # async: no worker-thread hop (core/deps.py)

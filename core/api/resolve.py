@@ -11,9 +11,11 @@ come to end it. So when a payment meets such an attempt, and on demand through
 - the lookup fails (timeout, 5xx, 429, breaker open), or the gateway's record does not fit the attempt
   (another amount, another id, several orders) → nothing changes: the gateway may hold the money.
 
-Only an attempt whose creating request is over is asked about: its key has a stored answer (or it has
-none), or it is older than ``Settings.live_attempt_grace_seconds``. An attempt of a request still calling
-the gateway is not: "not found" could only mean "not yet", and closing it would let a second charge through.
+Only an attempt whose creating request is over is asked about: its key has a stored answer, or has been open
+longer than any request runs (``STALE_KEY_SECONDS``, the idempotency rule for a request that died). An
+attempt of a request still calling the gateway is not, however old: "not found" could only mean "not yet",
+and closing it would let a second charge through. Of the others, one with a gateway id is asked about once
+older than ``Settings.live_attempt_grace_seconds`` (or on demand); its webhook normally settles it first.
 
 The HTTP call is made with no database transaction open; the change is then made under the order's row
 lock through the ledger, and only if the attempt is still the pending one that was asked about.
@@ -33,10 +35,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.api.charges import ChargeResult, _from_payu, _from_wompi, jsonable
+from core.api.idempotency import STALE_KEY_SECONDS
 from core.db.models import (
     AnomalyKind,
     EfectyPayment,
@@ -101,19 +104,31 @@ async def eligible(
     *,
     on_demand: bool = False,
 ) -> bool:
-    """Whether the attempt may be asked about: pending past the grace period, or without a gateway id once
-    the request that created it is over (so "not found" cannot mean "not yet"). ``on_demand`` (an admin)
-    also asks about a young attempt with a gateway id: the gateway's word on a charge it named is safe."""
-    if datetime.now(UTC) - created_at >= timedelta(seconds=grace_seconds):
-        return True
-    if gateway_id is not None and not on_demand:
-        return False  # the gateway answered with its id a moment ago: its webhook settles it
+    """Whether the attempt may be asked about. Never while the request that created it may still be calling
+    the gateway (its key is open and not stale), however old the attempt: a create call can outlast the grace
+    period (retries honour a ``Retry-After`` of up to ``resilience.max_delay``), and "not found" would then
+    mean "not yet". Otherwise: pending past the grace period, or without a gateway id when the gateway answered
+    the create (a create left unanswered waits the grace period: the charge may still land). ``on_demand`` (an
+    admin) also asks about a young attempt with a gateway id: the gateway's word on a charge it named is safe."""
     open_keys = (
         await conn.execute(
-            select(keys_t.c.id).where(keys_t.c.transaction_id == transaction_id, keys_t.c.status_code.is_(None))
+            select(keys_t.c.id).where(
+                keys_t.c.transaction_id == transaction_id,
+                keys_t.c.status_code.is_(None),
+                keys_t.c.created_at > func.now() - timedelta(seconds=STALE_KEY_SECONDS),
+            )
         )
     ).first()
-    return open_keys is None
+    if open_keys is not None:
+        return False
+    if datetime.now(UTC) - created_at >= timedelta(seconds=grace_seconds):
+        return True
+    if gateway_id is not None:
+        return on_demand  # the gateway answered with its id a moment ago: its webhook settles it
+    # No id: asked at once only if the gateway answered the create (it is done with it). A create that went
+    # unanswered may still be carried out: its charge may not show in the gateway's records yet.
+    response = (await conn.execute(select(txns_t.c.gateway_response).where(txns_t.c.id == transaction_id))).scalar()
+    return not ((response or {}).get("outcome_unknown") or {}).get("unanswered", False)
 
 
 async def _ask(services: Services, gateway: Gateway, reference: str, amount: Decimal, currency: str) -> _Word:
@@ -133,7 +148,14 @@ async def _ask(services: Services, gateway: Gateway, reference: str, amount: Dec
                          held_kind=AnomalyKind.AMOUNT_MISMATCH)
         # An approved charge anywhere in the order is money taken, whatever a later attempt of it says; two are
         # money taken twice, for a person to refund one (held: nothing applied, the anomaly says why).
-        approved = order.approved()
+        charges = order.charges()
+        # A refund or void PayU made of a charge is money going back, not a charge: whether the order is paid is
+        # then a person's call (held: nothing applied), never a second charge to refund.
+        returned = [t for t in order.transactions
+                    if t not in charges and t.response is not None and t.response.state == "APPROVED"]
+        if returned:
+            return _Word(None, held=f"PayU lists an approved {returned[0].type} under the reference")
+        approved = [t for t in charges if t.response is not None and t.response.state == "APPROVED"]
         if len(approved) > 1:
             return _Word(None, held=f"{len(approved)} approved PayU transactions share the reference",
                          held_kind=AnomalyKind.DOUBLE_PAYMENT)

@@ -94,6 +94,10 @@ class GatewayError(Exception):
         self.error_code = error_code
         self.retryable = self.default_retryable if retryable is None else retryable
         self.outcome_unknown = outcome_unknown
+        # The request may have reached the gateway and no answer came back (a read timeout, a dropped
+        # connection), on this try or an earlier one of the same call: the gateway may still be carrying it
+        # out, so its records may not show it yet. A gateway's own answer (a 5xx) is the gateway done with it.
+        self.unanswered = outcome_unknown and status_code is None
         self.retry_after = retry_after
         # Field-level messages from the gateway (e.g. Wompi's per-field validation list).
         self.details = details or {}

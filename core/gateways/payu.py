@@ -279,50 +279,36 @@ class PayUClient(GatewayClientBase[PayUConfig]):
 
     async def _recover_submit(self, reference: str, cause: PayUNetworkError) -> PayUTransactionResult:
         # The charge may or may not exist at PayU. Re-sending could charge twice, so ask instead.
+        def unknown(message: str) -> PayUNetworkError:
+            # Whether the submit itself went unanswered is the submit's to say, not the lookup's.
+            error = PayUNetworkError(message, operation=SUBMIT, retryable=False, outcome_unknown=True)
+            error.unanswered = cause.unanswered
+            return error
+
         try:
             orders = await self.order_by_reference(reference)
         except GatewayError as exc:
             # Any failure here — PayU's, or our breaker opening on the lookup — leaves the charge's fate
             # unknown: it must never read as "not charged" (the caller would then free the retry).
-            raise PayUNetworkError(
-                "submit outcome unknown and the reference lookup failed",
-                operation=SUBMIT,
-                retryable=False,
-                outcome_unknown=True,
-            ) from exc
+            raise unknown("submit outcome unknown and the reference lookup failed") from exc
         if not orders:
-            raise PayUNetworkError(
-                "submit outcome unknown: no order for the reference yet",
-                operation=SUBMIT,
-                retryable=False,
-                outcome_unknown=True,
-            ) from cause
+            raise unknown("submit outcome unknown: no order for the reference yet") from cause
         if len(orders) > 1:
-            raise PayUNetworkError(
-                f"{len(orders)} orders share reference; needs review",
-                operation=SUBMIT,
-                retryable=False,
-                outcome_unknown=True,
-            ) from cause
+            raise unknown(f"{len(orders)} orders share reference; needs review") from cause
+        charges = orders[0].charges()
         approved = orders[0].approved()
+        returned = [t for t in approved if t not in charges]
+        # A refund or void of a charge, or money taken twice, under the reference: which charge is ours and
+        # whether it still stands is a person's call (as for the lookup), never a guess here.
+        if returned:
+            raise unknown(f"PayU lists an approved {returned[0].type} under the reference; needs review") from cause
         if len(approved) > 1:
-            # Money taken twice under the reference: which is ours is a person's call, never a guess here.
-            raise PayUNetworkError(
-                f"{len(approved)} approved transactions share reference; needs review",
-                operation=SUBMIT,
-                retryable=False,
-                outcome_unknown=True,
-            ) from cause
+            raise unknown(f"{len(approved)} approved transactions share reference; needs review") from cause
         # The last transaction may be another charge of the same reference (a buyer paying again): its decline
         # says nothing of ours while any charge is still undecided (the same rule as the webhook and the lookup).
         payment = orders[0].deciding_charge()
         if payment is None or payment.response is None:
-            raise PayUNetworkError(
-                "order exists but has no transaction result yet",
-                operation=SUBMIT,
-                retryable=False,
-                outcome_unknown=True,
-            ) from cause
+            raise unknown("order exists but has no transaction result yet") from cause
         return payment.response
 
     async def submit_card(

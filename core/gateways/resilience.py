@@ -169,6 +169,7 @@ async def call_with_retry(
         return await retrying(tracked)
     except CircuitOpenError as exc:
         if uncertain:
+            uncertain[-1].unanswered = any(e.unanswered for e in uncertain)
             # An earlier attempt may have reached the gateway. "The breaker refused; nothing was sent" would
             # tell the caller the charge cannot exist, and free it to charge again: report the uncertainty.
             raise uncertain[-1] from exc
@@ -182,6 +183,8 @@ async def call_with_retry(
             # be resent blindly.
             exc.outcome_unknown = True
             exc.retryable = False
+        # Whether any try went unanswered: the last try's answer does not speak for an earlier one's request.
+        exc.unanswered = exc.unanswered or any(e.unanswered for e in uncertain)
         raise
 
 

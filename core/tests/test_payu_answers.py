@@ -30,7 +30,7 @@ class PayU:
     async def order_by_reference(self, reference: str) -> list[Any]:
         self.calls += 1
         attempts = [SimpleNamespace(id=tid, response=SimpleNamespace(state=s)) for tid, s in self.states.items()]
-        return [SimpleNamespace(transactions=attempts)]
+        return [SimpleNamespace(transactions=attempts, charges=lambda: attempts)]
 
 
 def services(payu: PayU, clock: Clock, **limits: Any) -> Services:

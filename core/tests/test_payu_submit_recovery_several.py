@@ -83,3 +83,25 @@ def test_the_recovery_never_reads_another_charges_decline_as_ours(states: list[s
 @pytest.mark.parametrize("states", [["PENDING", "DECLINED"], ["APPROVED", "DECLINED"], [None, "ERROR"]])
 def test_a_declined_retry_listed_last_is_not_our_charges_word(states: list[str | None]) -> None:
     assert not isinstance(recover(states), PayUTransactionError)
+
+
+@pytest.mark.scenario("ATTACK-PAYU-UNNAMED-ATTEMPT")
+@pytest.mark.parametrize("kind", ["REFUND", "VOID"])
+@pytest.mark.parametrize("charge", ["APPROVED", "PENDING", "DECLINED"])
+def test_an_approved_refund_or_void_under_the_reference_leaves_the_outcome_for_a_person(kind: str,
+                                                                                       charge: str) -> None:
+    order = order_with([charge])
+    order["transactions"] = [*order["transactions"],  # type: ignore[misc]
+                             {"id": "back-1", "type": kind, "paymentMethod": "VISA",
+                              "transactionResponse": tx_response("APPROVED", transactionId="back-1", orderId=None)}]
+    rec = Recorder(sequence(httpx.ReadTimeout("slow"), ok(result={"payload": [order]})))
+
+    async def go() -> PayUTransactionResult:
+        payu, http = client(rec, FakeSleep())
+        async with http:
+            return await payu.submit_card(reference=REF, description="x", amount=Decimal(65000), buyer=BUYER,
+                                          card=CARD, device=DEVICE)
+
+    with pytest.raises(PayUNetworkError, match=f"approved {kind}") as info:
+        asyncio.run(go())
+    assert info.value.outcome_unknown and not info.value.retryable
