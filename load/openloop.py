@@ -13,7 +13,7 @@ tests drive this with a fake client and gevent alone.
 
 Usage (inside a FastHttpUser)::
 
-    loop = OpenLoop(rate=5.0, cap=10, refuse=lambda d, n, cap: not_sent(events.request, d, in_flight=n, cap=cap))
+    loop = OpenLoop(rate=250.0, cap=250, refuse=lambda d, n, cap: not_sent(events.request, d, in_flight=n, cap=cap))
     loop.start(signed.steps, lambda delivery, request, at: deliver(client, delivery, request, ctx, scheduled=at))
     gevent.sleep(loop.wait()); …; loop.stop()
     late_figures(read_ledger(folder))   # after the run: how late the first tries started, p50/p99/max in ms
@@ -42,8 +42,8 @@ class OpenLoop:
     """A user's schedule, its cap of requests in flight, and the greenlets of its stories in flight."""
 
     def __init__(self, rate: float, cap: int, refuse: Refuse, *, clock: Callable[[], float] = time.perf_counter,
-                 rng: random.Random | None = None) -> None:
-        self.schedule = Schedule(rate, clock=clock, rng=rng)
+                 rng: random.Random | None = None, factor: Callable[[float], float] | None = None) -> None:
+        self.schedule = Schedule(rate, clock=clock, rng=rng, factor=factor)
         self.in_flight = InFlight(cap)
         self.greenlets = Group()
         self._refuse = refuse
