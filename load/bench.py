@@ -355,10 +355,11 @@ def cpu_text(m: Measure) -> str:
     return f"; CPU ms/request {parts} ({sum(m.cpu_cores.values()):.2f} cores busy{shares})"
 
 
-def bare_server(mode: str, *, dsn: str, workers: int, log_dir: Path) -> Service:
+def bare_server(mode: str, *, dsn: str, workers: int, log_dir: Path, null_delay_ms: float = 0.0) -> Service:
     argv = [sys.executable, "-m", "supervise.asgi", "load.bare:app_from_env", "--factory", "--workers", str(workers),
             "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS)]
-    env = {**os.environ, "PAYHARNESS_BARE_DSN": dsn, "PAYHARNESS_BARE_MODE": mode}
+    env = {**os.environ, "PAYHARNESS_BARE_DSN": dsn, "PAYHARNESS_BARE_MODE": mode,
+           "PAYHARNESS_BARE_NULL_DELAY_MS": f"{null_delay_ms:g}"}
     return Service(f"bare-{mode}", argv, log_dir=log_dir, env=env, cwd=REPO).start()
 
 

@@ -56,7 +56,7 @@ from load.payloads import (
     sign_story,
 )
 from load.shapes import OPEN, Pacer, Stage, open_rate, stage_at, users_for, webhook_stages
-from load.state import state_of
+from load.state import LoadState, state_of
 
 _user_ids = itertools.count(1)
 
@@ -154,18 +154,22 @@ class _WebhookUser(_LoadUser):
             self.bursts.spawn(deliver, self.client, delivery, request, ctx)
         self.bursts.join()
 
-    @task
-    def story(self) -> None:
-        state, ctx = state_of(self.environment), self._ctx()
+    def _steps(self, state: LoadState) -> tuple[tuple[tuple[Delivery, SignedRequest], ...], ...]:
         index = state.next_index(self.pool)
         signed = _PRESIGNED.get((state.run_id, self.pool, index))
         if signed is None:  # a run started from the web UI with another mix, or a pool that wrapped around
             signed = sign_story(plan_story(state.run_id, self.pool, index, self.mix), self.render)
-        steps = signed.steps
-        if self.open:  # played in its own greenlet, each step timed from its scheduled instant
+        return signed.steps
+
+    @task
+    def story(self) -> None:
+        state, ctx = state_of(self.environment), self._ctx()
+        if self.open:  # each story played in its own greenlet, each step timed from its scheduled instant
             client = self.client
-            self.open.start(steps, lambda delivery, request, at: deliver(client, delivery, request, ctx, scheduled=at))
+            self.open.start_due(lambda: self._steps(state),
+                                lambda delivery, request, at: deliver(client, delivery, request, ctx, scheduled=at))
             return
+        steps = self._steps(state)
         for n, step in enumerate(steps):
             if n:
                 gevent.sleep(self.pacer.after(len(steps[n - 1])))

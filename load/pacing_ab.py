@@ -4,7 +4,8 @@ Two ways of carrying one rate open-loop, alternating at each rate so they meet t
 ⌈rate / 5⌉ users of 5 events/s each with 10 in flight (how ``--pacing open`` split the rate before
 ``--open-users``), and ``new``, ``OPEN_USERS`` users per process with ``MAX_IN_FLIGHT`` each. The endpoint
 answers at once (load/bare.py, ``null`` mode, as bench-load's generator phase), so how late the sends start
-(``late_ms``) and the generator's CPU per request are the generator's alone. On a shared machine the load
+(``late_ms``) and the generator's CPU per request are the generator's alone; ``--answer-ms`` delays each answer
+(without CPU), so each mode holds requests in flight as against a slow server. On a shared machine the load
 average is kept beside every figure: compare within one run only.
 
 Usage::
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.argtypes import plain, positive_float, positive_int
+from harness.argtypes import non_negative_float, plain, positive_float, positive_int
 from harness.stack import Stack
 from load.bench import _rank, _steady, bare_server, locust_run, postmaster_pid
 from load.ledger import read_ledger
@@ -54,7 +55,8 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     with Stack.start(with_simulators=False, with_core=False, log_dir=out / "logs") as stack:
         postmaster = postmaster_pid(stack.postgres)
         roots = (os.getpid(),) if postmaster is None else (os.getpid(), postmaster)
-        null = bare_server("null", dsn=stack.urls["database"], workers=args.null_workers, log_dir=stack.log_dir)
+        null = bare_server("null", dsn=stack.urls["database"], workers=args.null_workers, log_dir=stack.log_dir,
+                           null_delay_ms=args.answer_ms)
         try:
             for n in range(1, args.rounds + 1):
                 for k, rate in enumerate(args.rates):
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         finally:
             null.stop()
     (out / "pacing_ab.json").write_text(json.dumps({"rates": args.rates, "seconds": args.seconds,
-                                                    "rows": rows}, indent=2))
+                                                    "answer_ms": args.answer_ms, "rows": rows}, indent=2))
     return rows
 
 
@@ -98,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--rates", type=_rates, default=[150.0, 300.0, 600.0], help="events/s, comma-separated")
     p.add_argument("--seconds", type=positive_float, default=10.0, help="seconds of each run")
     p.add_argument("--rounds", type=positive_int, default=2, help="old and new at every rate, this many times")
+    p.add_argument("--answer-ms", type=non_negative_float, default=0.0,
+                   help="the null endpoint answers this many ms late (0: at once), so requests stay in flight")
     p.add_argument("--null-workers", type=positive_int, default=2, help="uvicorn workers of the null endpoint")
     p.add_argument("--artefacts", default=str(REPO / "artefacts" / "pacing-ab"), help="folder for pacing_ab.json")
     args = p.parse_args(argv)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import random
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -16,10 +15,10 @@ from typing import Any
 import gevent
 import pytest
 
-from load import bench, runner
+from load import bench
 from load.actions import Context, deliver, not_sent
 from load.ledger import LedgerWriter, read_ledger
-from load.openloop import OpenLoop
+from load.openloop import CATCH_UP, OpenLoop
 from load.pacing_ab import splits
 from load.shapes import (
     CLOSED,
@@ -116,15 +115,6 @@ def test_the_default_cap_per_process_is_bounded_and_the_old_split_is_kept_for_co
         open_users(0, 1)
 
 
-@pytest.mark.parametrize("main", [runner.main, bench.main])
-def test_a_user_rate_given_with_open_pacing_is_refused_naming_open_users(
-        main: Callable[[Sequence[str] | None], int], capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        main(["--pacing", "open", "--user-rate", "25"])
-    assert exit_.value.code == 2
-    assert "--user-rate" in capsys.readouterr().err
-
-
 def test_open_runs_record_what_carried_the_rate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """bench-load's Locust command names the users and their cap, and no --user-rate (a report would read it)."""
     seen: list[list[str]] = []
@@ -149,3 +139,20 @@ def test_open_runs_record_what_carried_the_rate(tmp_path: Path, monkeypatch: pyt
     assert open_cmd[open_cmd.index("--max-in-flight") + 1] == "250"
     assert "--user-rate" not in open_cmd
     assert closed_cmd[closed_cmd.index("--user-rate") + 1] == "5" and "--open-users" not in closed_cmd
+
+
+def test_a_user_behind_its_schedule_starts_every_due_story_in_one_turn() -> None:
+    """Starved for half a second at 100/s, a user has about 50 stories due: one task call starts them all (each
+    greenlet then sends at once, timed from its instant), not one per turn of the hub."""
+    clock, stories = FakeClock(), iter(_stories(400))
+    loop = OpenLoop(100.0, MAX_IN_FLIGHT, lambda *_: None, clock=clock, rng=random.Random(4))
+    clock.now += loop.wait() + 0.5
+    try:
+        behind = loop.start_due(lambda: next(stories), lambda *_: None)
+        assert 50 <= behind <= 51 and loop.wait() > 0
+        clock.now += loop.wait()
+        assert loop.start_due(lambda: next(stories), lambda *_: None) == 1  # on time: one story per turn
+        clock.now += 5.0
+        assert loop.start_due(lambda: next(stories), lambda *_: None) == CATCH_UP  # bounded, the rest next turn
+    finally:
+        loop.stop()
