@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import pytest
@@ -46,24 +45,3 @@ def test_an_embedded_server_runs_with_them_before_and_after_a_crash() -> None:
         assert _show(pg.dsn, "max_wal_size", "checkpoint_timeout") == ["3GB", "20min"]
     finally:
         pg.stop()
-
-
-def test_bench_load_starts_its_stack_with_them(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from load import bench
-
-    given: dict[str, Any] = {}
-
-    class Started(Exception):
-        pass
-
-    def start(**kwargs: Any) -> None:
-        given.update(kwargs)
-        raise Started
-
-    monkeypatch.setattr(bench.Stack, "start", start)
-    args = bench.build_parser().parse_args(["--artefacts", str(tmp_path)])
-    with pytest.raises(Started):
-        bench.run(args, bench.search_plan(args))
-    assert given["postgres_settings"] == bench.POSTGRES_SETTINGS
-    assert bench.POSTGRES_SETTINGS["max_wal_size"] == "4GB"
