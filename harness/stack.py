@@ -111,7 +111,8 @@ class Stack:
     def start(cls, *, database: str | None = None, with_simulators: bool = True, with_core: bool = True,
               core_workers: int = 2, postgres: PostgresHandle | None = None,
               core_extra_env: dict[str, str] | None = None, seeding: Seeding | None = None,
-              log_dir: Path | None = None, sim_args: dict[str, list[str]] | None = None) -> Iterator[Stack]:
+              log_dir: Path | None = None, sim_args: dict[str, list[str]] | None = None,
+              postgres_settings: dict[str, str] | None = None) -> Iterator[Stack]:
         """Start what is asked for; ``postgres`` reuses a running server instead of providing one.
 
         ``seeding``: defects for the database this creates and for every core it starts (none by default).
@@ -119,10 +120,11 @@ class Stack:
         is dropped on exit, so nothing a run did to its schema (a seeded schema defect) outlives it, also
         on a server the user gave (``PAYHARNESS_DATABASE_URL``). Service logs go to ``log_dir`` (default: a
         new folder under the artefacts' ``logs/``). ``sim_args``: more options for a simulator's command line,
-        by name (``{"wompi": ["--finalize-delay", "30"]}``).
+        by name (``{"wompi": ["--finalize-delay", "30"]}``). ``postgres_settings``: server settings for an
+        embedded Postgres this starts (``harness.postgres.provide_postgres``).
         """
         with contextlib.ExitStack() as exit_stack:
-            pg = postgres or exit_stack.enter_context(provide_postgres())
+            pg = postgres or exit_stack.enter_context(provide_postgres(settings=postgres_settings))
             name = database or f"{DB_PREFIX}{secrets.token_hex(4)}"
             stack = cls(postgres=pg, database=name, log_dir=log_dir or logs_folder(), seeding=seeding or Seeding())
             drop = False

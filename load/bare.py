@@ -6,7 +6,9 @@ and, when it was not, the read of the order and the transaction by the Wompi id 
 that inserts the event and updates transaction and order) through bare
 asyncpg (one pool per worker, sized and set like the core's), with no signature check, no framework, no state
 machine and no validation. What the core adds on top of this is what the benchmark's ratio measures.
-``null`` mode answers 200 at once: how fast one Locust process can offer requests on this machine.
+``null`` mode answers 200 at once: how fast one Locust process can offer requests on this machine; with a delay
+(``PAYHARNESS_BARE_NULL_DELAY_MS``) it answers that much later without using CPU meanwhile, so a generator can be
+watched holding requests in flight (load/pacing_ab.py).
 
 Usage::
 
@@ -16,6 +18,7 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator
@@ -68,8 +71,9 @@ async def apply_event(pool: asyncpg.Pool, body: bytes) -> int:
     return 200
 
 
-def create_app(*, dsn: str, mode: str = "sql", pool_size: int = WEBHOOK_POOL_SIZE) -> Starlette:
-    """``mode``: ``sql`` (the webhook path's SQL) or ``null`` (answer at once)."""
+def create_app(*, dsn: str, mode: str = "sql", pool_size: int = WEBHOOK_POOL_SIZE,
+               null_delay_ms: float = 0.0) -> Starlette:
+    """``mode``: ``sql`` (the webhook path's SQL) or ``null`` (answer at once, or after ``null_delay_ms``)."""
     state: dict[str, Any] = {}
 
     @asynccontextmanager
@@ -85,6 +89,8 @@ def create_app(*, dsn: str, mode: str = "sql", pool_size: int = WEBHOOK_POOL_SIZ
 
     async def webhook(request: Request) -> Response:
         body = await request.body()
+        if mode == "null" and null_delay_ms:
+            await asyncio.sleep(null_delay_ms / 1000)
         status = 200 if mode == "null" else await apply_event(state["pool"], body)
         return Response(OK if status == 200 else b"{}", status_code=status, media_type="application/json")
 
@@ -92,9 +98,11 @@ def create_app(*, dsn: str, mode: str = "sql", pool_size: int = WEBHOOK_POOL_SIZ
 
 
 def app_from_env() -> Starlette:
-    """uvicorn factory: PAYHARNESS_BARE_DSN, PAYHARNESS_BARE_MODE (sql|null), PAYHARNESS_BARE_POOL."""
+    """uvicorn factory: PAYHARNESS_BARE_DSN, PAYHARNESS_BARE_MODE (sql|null), PAYHARNESS_BARE_POOL,
+    PAYHARNESS_BARE_NULL_DELAY_MS."""
     return create_app(
         dsn=os.environ.get("PAYHARNESS_BARE_DSN", ""),
         mode=os.environ.get("PAYHARNESS_BARE_MODE", "sql"),
         pool_size=int(os.environ.get("PAYHARNESS_BARE_POOL", str(WEBHOOK_POOL_SIZE))),
+        null_delay_ms=float(os.environ.get("PAYHARNESS_BARE_NULL_DELAY_MS", "0")),
     )

@@ -69,7 +69,7 @@ from load.ledger import read_ledger
 from load.locust_proc import Plan, locust_plan, run_locust
 from load.runner import LOAD_CORE_ENV, REPO, redact
 from load.samples import copy_window, stack_sampler, window_means
-from load.shapes import CLOSED, MAX_IN_FLIGHT, PACINGS
+from load.shapes import CLOSED, MAX_IN_FLIGHT, OPEN_USERS, PACINGS
 from load.stalls import analyse_phase
 from load.thresholds import NOT_SENT, STEP_LIMITS
 from supervise import Service, run_scratch
@@ -78,6 +78,12 @@ P99_LIMIT_MS = STEP_LIMITS.p99_ms
 ERROR_LIMIT = STEP_LIMITS.max_error_ratio
 ACHIEVED_SHARE = STEP_LIMITS.achieved_share
 CEILING_USERS = 64
+USER_RATE = 5.0  # closed pacing's events/s per paced user unless --user-rate says otherwise
+# The benchmark's throw-away embedded server: at ~2,500 writes/s the default max_wal_size (1GB) requested a
+# checkpoint inside every 60 s hold, and on 2 cores its work was a stall (load/README.md, "Issue 16, the next
+# round"). Room for the whole benchmark's WAL between checkpoints, and no timed one within a run; the data
+# directory is in RAM (/dev/shm) when it fits, so the WAL costs memory, at most about this much.
+POSTGRES_SETTINGS = {"max_wal_size": "4GB", "checkpoint_timeout": "30min"}
 WARMUP_SECONDS = 3  # the history's first seconds include spawning
 TASKSET = ("taskset", "-c")
 # A step's wall time beyond its --step-seconds (seeding, Locust starting and stopping, settling): the search's
@@ -231,12 +237,13 @@ def locust_run(
     core_gc: Path | None = None,
     pacing: str = CLOSED,
     max_in_flight: int = MAX_IN_FLIGHT,
+    open_users: int = OPEN_USERS,
 ) -> Measure:
     """One headless Locust run of WompiWebhookUser (plain stories: one new APPROVED event each); ``cpus``
     pins Locust's processes to those CPUs (``taskset -c``); ``core_gc`` is the folder the core writes its GC
     counters into, whose lines of this run are copied into ``out/gc``; ``pacing`` (load/shapes.py) is how a
     paced run's users send — an unpaced one (offered 0) is closed whatever it says: it measures how fast
-    answers come back."""
+    answers come back; open, ``open_users`` users per Locust process carry the rate, ``max_in_flight`` each."""
     # A phase folder reused from an earlier run must not lend it ledger lines, samples, GC lines or analyses.
     shutil.rmtree(out / "ledger", ignore_errors=True)
     shutil.rmtree(out / "gc", ignore_errors=True)
@@ -245,6 +252,10 @@ def locust_run(
     out.mkdir(parents=True, exist_ok=True)
     # Unpaced (offered 0): CEILING_USERS users, each asking for far more than any answer allows.
     rate = offered or CEILING_USERS * user_rate
+    pacing = pacing if offered else CLOSED
+    # Each pacing's own knobs only: a command line (kept in bench.json) names what set the users.
+    users = (["--open-users", str(open_users), "--max-in-flight", str(max_in_flight)] if pacing != CLOSED
+             else ["--user-rate", f"{user_rate:g}"])
     opts = [
         "--headless",
         "--host",
@@ -255,12 +266,9 @@ def locust_run(
         "none",
         "--rate",
         f"{rate:g}",
-        "--user-rate",
-        f"{user_rate:g}",
         "--pacing",
-        pacing if offered else CLOSED,
-        "--max-in-flight",
-        str(max_in_flight),
+        pacing,
+        *users,
         "--duration",
         f"{seconds:g}",
         "-t",
@@ -295,7 +303,7 @@ def locust_run(
         run_locust(plan, log_dir=out, timeout=seconds + 120, name="locust")
     if core_gc is not None:
         copy_window(core_gc, out / "gc", began, time.time())
-    m = _measure(name, out, offered, seconds, workers, argv, meter, pacing=pacing if offered else CLOSED)
+    m = _measure(name, out, offered, seconds, workers, argv, meter, pacing=pacing)
     m.missed_seconds = analyse_phase(out, offered)
     return m
 
@@ -352,10 +360,11 @@ def cpu_text(m: Measure) -> str:
     return f"; CPU ms/request {parts} ({sum(m.cpu_cores.values()):.2f} cores busy{shares})"
 
 
-def bare_server(mode: str, *, dsn: str, workers: int, log_dir: Path) -> Service:
+def bare_server(mode: str, *, dsn: str, workers: int, log_dir: Path, null_delay_ms: float = 0.0) -> Service:
     argv = [sys.executable, "-m", "supervise.asgi", "load.bare:app_from_env", "--factory", "--workers", str(workers),
             "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS)]
-    env = {**os.environ, "PAYHARNESS_BARE_DSN": dsn, "PAYHARNESS_BARE_MODE": mode}
+    env = {**os.environ, "PAYHARNESS_BARE_DSN": dsn, "PAYHARNESS_BARE_MODE": mode,
+           "PAYHARNESS_BARE_NULL_DELAY_MS": f"{null_delay_ms:g}"}
     return Service(f"bare-{mode}", argv, log_dir=log_dir, env=env, cwd=REPO).start()
 
 
@@ -422,9 +431,10 @@ def _search(run: Run) -> None:
             out=out / f"step-{rate:g}",
             offered=rate,
             seconds=args.step_seconds,
-            user_rate=args.user_rate,
+            user_rate=args.user_rate or USER_RATE,
             pacing=args.pacing,
             max_in_flight=args.max_in_flight,
+            open_users=args.open_users,
             audit=False,
             workers=run.workers_for(rate),
             cpu_roots=run.cpu_roots,
@@ -459,9 +469,10 @@ def _holds(run: Run) -> None:
             out=out / f"hold-{rate:g}",
             offered=rate,
             seconds=args.hold,
-            user_rate=args.user_rate,
+            user_rate=args.user_rate or USER_RATE,
             pacing=args.pacing,
             max_in_flight=args.max_in_flight,
+            open_users=args.open_users,
             audit=True,
             workers=run.workers_for(rate),
             cpu_roots=run.cpu_roots,
@@ -566,10 +577,12 @@ def run(args: argparse.Namespace, plan: SearchPlan) -> dict[str, Any]:
         "core_workers": args.core_workers,
         # Each paced Locust user waits for its answer, so this sets how many requests can be in flight at a rate
         # and, with it, how an overload shows: as latency (few events/s per user) or as fewer sent (many).
-        "user_rate": args.user_rate,
-        # closed: that wait; open: each user sends on a fixed schedule, latency counted from each scheduled instant
-        # and a send past --max-in-flight a miss (load/shapes.py). The unpaced ceilings are closed either way.
+        "user_rate": (args.user_rate or USER_RATE) if args.pacing == CLOSED else None,
+        # closed: that wait; open: --open-users users per Locust process carry the rate whatever it is, each on a
+        # fixed schedule, latency counted from each scheduled instant and a send past --max-in-flight a miss
+        # (load/shapes.py). The unpaced ceilings are closed either way.
         "pacing": args.pacing,
+        "open_users": args.open_users if args.pacing != CLOSED else None,
         "max_in_flight": args.max_in_flight if args.pacing != CLOSED else None,
         "limits": {"p99_ms": P99_LIMIT_MS, "error_ratio": ERROR_LIMIT, "achieved_share": ACHIEVED_SHARE},
         "started": time.strftime("%FT%T%z"),
@@ -583,8 +596,11 @@ def run(args: argparse.Namespace, plan: SearchPlan) -> dict[str, Any]:
     core_gc = out / "gc"
     shutil.rmtree(core_gc, ignore_errors=True)
     core_env = {**LOAD_CORE_ENV, GC_STATS_ENV: str(core_gc)}
-    with Stack.start(core_workers=args.core_workers, core_extra_env=core_env, log_dir=out / "logs") as stack:
+    with Stack.start(core_workers=args.core_workers, core_extra_env=core_env, log_dir=out / "logs",
+                     postgres_settings=POSTGRES_SETTINGS) as stack:
         report["postgres"] = stack.postgres.kind
+        # Only a server the harness started takes them (harness/postgres.py); another is as its owner set it.
+        report["postgres_settings"] = POSTGRES_SETTINGS if stack.postgres.kind == "embedded" else None
         postmaster = postmaster_pid(stack.postgres)
         roots = (os.getpid(),) if postmaster is None else (os.getpid(), postmaster)
         bench = Run(args, plan, out, stack, report, cpu_roots=roots, core_gc=core_gc)
@@ -615,10 +631,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds of each unpaced run that measures the core's and the bare apps' ceilings")
     p.add_argument("--ceiling-rounds", type=positive_int, default=3,
                    help="core and bare ceilings, alternating, this many times each; the median round counts")
-    p.add_argument("--user-rate", type=positive_float, default=5.0, help="events/s per paced user")
+    p.add_argument("--user-rate", type=positive_float, default=None,
+                   help=f"closed pacing: events/s per paced user (default {USER_RATE:g}); refused with --pacing open, "
+                        f"where --open-users carry the rate")
     p.add_argument("--pacing", choices=PACINGS, default=CLOSED,
                    help="how the search's steps and the holds send: closed (each user waits for its answer) or "
                         "open (a fixed schedule, latency from each scheduled instant; load/README.md)")
+    p.add_argument("--open-users", type=positive_int, default=OPEN_USERS,
+                   help="open pacing: users per Locust process, whatever the rate; they share it evenly")
     p.add_argument("--max-in-flight", type=positive_int, default=MAX_IN_FLIGHT,
                    help="open pacing: requests in flight per user; a send past it is not sent, and the step missed")
     p.add_argument("--pool-rate", type=positive_float, default=4000.0, help="rate the unpaced pools are sized for")
@@ -664,6 +684,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for ``payharness bench-load``; 0 when the target is met (or with --exit-zero)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.pacing != CLOSED and args.user_rate is not None:
+        parser.error("argument --user-rate: closed pacing only; with --pacing open a fixed number of users per "
+                     "Locust process carries the rate (--open-users)")
     try:
         plan = search_plan(args)
     except ValueError as error:  # before anything starts

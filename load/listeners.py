@@ -37,7 +37,7 @@ from load.db import run_sync, seed_run, take_snapshot
 from load.ledger import read_ledger, write_lines
 from load.payloads import Mix
 from load.settle import settle_wompi_simulator
-from load.shapes import CLOSED, MAX_IN_FLIGHT, PACINGS
+from load.shapes import CLOSED, MAX_IN_FLIGHT, OPEN_USERS, PACINGS
 from load.state import LoadState, pool_sizes, state_of
 from load.thresholds import Thresholds, evaluate, not_sent_count, samples_from_stats
 
@@ -82,10 +82,14 @@ def add_arguments(parser: Any, **_: Any) -> None:
         help="the core's PAYHARNESS_AUTH__TOKEN_SECRET (checkout and Efecty users mint tokens with it)",
     )
     g.add_argument("--rate", type=float, default=100.0, help="webhook events per second offered, overall")
-    g.add_argument("--user-rate", type=float, default=5.0, help="events per second each webhook user offers")
+    g.add_argument("--user-rate", type=float, default=5.0,
+                   help="closed pacing: events per second each webhook user offers (open pacing ignores it: "
+                        "--open-users carry the rate)")
     g.add_argument("--pacing", choices=list(PACINGS), default=CLOSED,
                    help="closed: a webhook user waits for its answer before the next; open: it sends on a fixed "
                         "schedule, timed from each scheduled instant (load/README.md)")
+    g.add_argument("--open-users", type=int, default=OPEN_USERS,
+                   help="open pacing: webhook users per Locust process, whatever the rate; they share it evenly")
     g.add_argument("--max-in-flight", type=int, default=MAX_IN_FLIGHT,
                    help="open pacing: requests one webhook user may have in flight; a send past it is not sent "
                         "and counted as a failure")
@@ -263,8 +267,12 @@ def on_quitting(environment: Environment, **_: Any) -> None:
 def pacing_record(opts: Any, stats: Any) -> dict[str, Any]:
     """How the webhook users were paced, and (open pacing) how many scheduled sends the cap refused — every
     worker's, as the master's statistics hold them."""
-    return {"mode": opts.pacing, "user_rate": opts.user_rate,
-            "max_in_flight": opts.max_in_flight if opts.pacing != CLOSED else None,
+    if opts.pacing == CLOSED:
+        return {"mode": opts.pacing, "user_rate": opts.user_rate, "max_in_flight": None,
+                "not_sent": not_sent_count(samples_from_stats(stats))}
+    # Open: the rate is carried by a fixed number of users per process, so --user-rate played no part.
+    return {"mode": opts.pacing, "user_rate": None, "users_per_process": opts.open_users,
+            "max_in_flight": opts.max_in_flight, "in_flight_per_process": opts.open_users * opts.max_in_flight,
             "not_sent": not_sent_count(samples_from_stats(stats))}
 
 

@@ -2,8 +2,9 @@
 
 Thin users; what they send is built in ``load.payloads``, done in ``load.actions``, and audited by
 ``load.listeners`` when Locust quits. The shape (``--shape steady|ramp|spike``) turns ``--rate`` events/s
-into users paced at ``--user-rate`` each, closed-loop (each waits for its answer) or open-loop (each sends on
-a fixed schedule, ``--pacing open``; load/shapes.py).
+into users paced at ``--user-rate`` each, closed-loop (each waits for its answer), or (``--pacing open``) into
+``--open-users`` users per Locust process whatever the rate, each sending its share on a fixed schedule
+(load/shapes.py).
 
 Usage::
 
@@ -54,8 +55,8 @@ from load.payloads import (
     secrets_from,
     sign_story,
 )
-from load.shapes import OPEN, Pacer, Stage, build_stages, stage_at, users_for
-from load.state import state_of
+from load.shapes import OPEN, Pacer, Stage, open_rate, stage_at, users_for, webhook_stages
+from load.state import LoadState, state_of
 
 _user_ids = itertools.count(1)
 
@@ -63,6 +64,16 @@ _user_ids = itertools.count(1)
 def _opts(environment: Any) -> Any:
     """Parsed options with the custom ones (payharness load adds them to Locust's parser at start-up)."""
     return environment.parsed_options
+
+
+def _duration(opts: Any) -> float:
+    """The shape's length: ``--duration``, else ``--run-time``; steady runs until stopped when neither is set."""
+    return float(opts.duration or opts.run_time or (60.0 if opts.shape != "steady" else 10.0**9))
+
+
+# Open pacing: when this process's first webhook user of each run started, the origin of the shape's rate factor
+# (a worker has no shape of its own; its users start when the master's shape clock does, within a tick).
+_OPEN_STARTED: dict[str, float] = {}
 
 
 def _credentials() -> dict[str, dict[str, str]]:
@@ -107,10 +118,16 @@ class _WebhookUser(_LoadUser):
         opts = _opts(self.environment)
         self.mix = Mix.parse(opts.mix)
         self.render = Renderer(secrets_from(_credentials()))
-        # ⌈rate / user-rate⌉ users share the rate exactly (rounding up the users must not raise the rate).
-        rate = opts.rate / users_for(opts.rate, opts.user_rate)
-        self.pacer = Pacer(rate)
-        self.open = OpenLoop(rate, opts.max_in_flight, self._refuse) if opts.pacing == OPEN else None
+        self.open: OpenLoop | None = None
+        if opts.pacing == OPEN:
+            state = state_of(self.environment)
+            # --rate shared by --open-users users on each process (--user-rate plays no part), the shape on the rate.
+            rate, factor = open_rate(opts.shape, rate=opts.rate, per_process=opts.open_users, processes=state.workers,
+                                     duration=_duration(opts),
+                                     started=_OPEN_STARTED.setdefault(state.run_id, time.perf_counter()))
+            self.open = OpenLoop(rate, opts.max_in_flight, self._refuse, factor=factor)
+        # Closed: ⌈rate / user-rate⌉ users share the rate exactly (rounding up the users must not raise the rate).
+        self.pacer = Pacer(opts.rate / users_for(opts.rate, opts.user_rate))
         self.bursts = Group()
         self.delay = 0.0
         # A gateway keeps no cookies, and the cookie jar's bookkeeping was ~6 % of this process's samples
@@ -137,18 +154,22 @@ class _WebhookUser(_LoadUser):
             self.bursts.spawn(deliver, self.client, delivery, request, ctx)
         self.bursts.join()
 
-    @task
-    def story(self) -> None:
-        state, ctx = state_of(self.environment), self._ctx()
+    def _steps(self, state: LoadState) -> tuple[tuple[tuple[Delivery, SignedRequest], ...], ...]:
         index = state.next_index(self.pool)
         signed = _PRESIGNED.get((state.run_id, self.pool, index))
         if signed is None:  # a run started from the web UI with another mix, or a pool that wrapped around
             signed = sign_story(plan_story(state.run_id, self.pool, index, self.mix), self.render)
-        steps = signed.steps
-        if self.open:  # played in its own greenlet, each step timed from its scheduled instant
+        return signed.steps
+
+    @task
+    def story(self) -> None:
+        state, ctx = state_of(self.environment), self._ctx()
+        if self.open:  # each story played in its own greenlet, each step timed from its scheduled instant
             client = self.client
-            self.open.start(steps, lambda delivery, request, at: deliver(client, delivery, request, ctx, scheduled=at))
+            self.open.start_due(lambda: self._steps(state),
+                                lambda delivery, request, at: deliver(client, delivery, request, ctx, scheduled=at))
             return
+        steps = self._steps(state)
         for n, step in enumerate(steps):
             if n:
                 gevent.sleep(self.pacer.after(len(steps[n - 1])))
@@ -319,11 +340,12 @@ class RateShape(LoadTestShape):
         runner = self.runner
         assert runner is not None
         opts = _opts(runner.environment)
-        duration = opts.duration or opts.run_time or (60.0 if opts.shape != "steady" else 10.0**9)
         self._webhooks = any(issubclass(u, _WebhookUser) for u in runner.user_classes)
-        users = users_for(opts.rate, opts.user_rate)
         self._fixed = sum(u.fixed_count for u in runner.user_classes)
-        self._stages = build_stages(opts.shape, users=users, duration=duration)
+        processes = runner.worker_count if isinstance(runner, MasterRunner) else 1
+        self._stages = webhook_stages(opts.pacing, opts.shape, rate=opts.rate, user_rate=opts.user_rate,
+                                      open_per_process=opts.open_users, processes=max(1, processes),
+                                      duration=_duration(opts))
 
     def tick(self) -> tuple[int, float] | None:
         if getattr(self, "_stages", None) is None:

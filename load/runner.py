@@ -45,7 +45,7 @@ from load.locust_proc import CONFIG, LOCUSTFILE, REPO, Plan, locust_plan, run_lo
 from load.openloop import late_figures
 from load.payloads import Mix
 from load.samples import stack_sampler
-from load.shapes import CLOSED, MAX_IN_FLIGHT, OPEN, PACINGS
+from load.shapes import CLOSED, MAX_IN_FLIGHT, OPEN, OPEN_USERS, PACINGS
 from load.stalls import print_after_run
 from supervise import run_scratch
 
@@ -88,11 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shape", choices=["steady", "ramp", "spike"], default="steady",
                    help="steady rate, a ramp up to --rate, or a spike in the middle (default: steady)")
     p.add_argument("--user-rate", type=positive_float, default=None,
-                   help="events/s per webhook user (default: locust.conf)")
+                   help="closed pacing: events/s per webhook user (default: locust.conf); refused with --pacing "
+                        "open, where --open-users carry the rate")
     p.add_argument("--pacing", choices=PACINGS, default=None,
                    help="closed: each webhook user waits for its answer before its next request; open: each sends "
                         "on a fixed schedule and latency counts from the scheduled instant (default: locust.conf, "
                         "closed; load/README.md)")
+    p.add_argument("--open-users", type=positive_int, default=None, metavar="N",
+                   help=f"open pacing: webhook users per Locust process, whatever the rate; they share it evenly "
+                        f"(default: {OPEN_USERS})")
     p.add_argument("--max-in-flight", type=positive_int, default=None, metavar="N",
                    help=f"open pacing: requests in flight per webhook user; a scheduled send past it is not sent "
                         f"and counts as a failure (default: {MAX_IN_FLIGHT})")
@@ -131,6 +135,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse and cross-check: every error here exits 2 before anything starts."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.pacing == OPEN and args.user_rate is not None:
+        parser.error("argument --user-rate: closed pacing only; with --pacing open a fixed number of users per "
+                     "Locust process carries the rate (--open-users)")
     for flag, at in [("--restart-core-at", args.restart_core_at)] + [
         ("--kill-db-connections-at", t) for t in args.kill_db_connections_at
     ] + [("--crash-postgres-at", t) for t in args.crash_postgres_at]:
@@ -183,6 +190,7 @@ def locust_commands(args: argparse.Namespace, stack: Stack, artefacts: Path) -> 
         ("--mix", args.mix),
         ("--user-rate", args.user_rate),
         ("--pacing", args.pacing),
+        ("--open-users", args.open_users),
         ("--max-in-flight", args.max_in_flight),
         ("--check-p95", args.check_p95),
         ("--check-p99", args.check_p99),
@@ -356,6 +364,9 @@ def _write_run(artefacts: Path, args: argparse.Namespace, plan: Plan, code: int,
         "mix": args.mix,
         "shape": args.shape,
         "pacing": args.pacing or CLOSED,
+        # Open: what carried the rate (the users per Locust process and each one's cap), as audit.json's pacing.
+        "open_users": (args.open_users or OPEN_USERS) if args.pacing == OPEN else None,
+        "max_in_flight": (args.max_in_flight or MAX_IN_FLIGHT) if args.pacing == OPEN else None,
         "restart_core_at": args.restart_core_at,
         "restart_mode": args.restart_mode,
         "crash_postgres_at": args.crash_postgres_at,

@@ -1,21 +1,25 @@
 """Load shapes whose stages are data (steady, ramp, spike), and how a user's rate is paced: closed or open.
 
-A rate of R events/s is R / r users each paced at r requests/s, in one of two ``PACINGS``:
+A rate of R events/s is paced in one of two ``PACINGS``:
 
-* ``closed`` (``Pacer``): a user waits for its answer before the next request. A slow answer delays that
-  user's next request, so under overload the offered rate falls (achieved < offered) and the latency of
-  the requests that were never sent is not measured (coordinated omission); many modest users keep that
-  small, not nil.
-* ``open`` (``Schedule`` + ``InFlight``): a user's requests start at fixed instants whatever the answers;
-  each is timed *from its scheduled instant*, so a late start counts as latency, and a request that would
-  exceed the user's cap of requests in flight is not sent and counted as a failure ("not sent on time").
+* ``closed`` (``Pacer``): R / r users each paced at r requests/s (``users_for``); a user waits for its answer
+  before the next request. A slow answer delays that user's next request, so under overload the offered rate
+  falls (achieved < offered) and the latency of the requests that were never sent is not measured
+  (coordinated omission); many modest users keep that small, not nil. The shape varies the users.
+* ``open`` (``Schedule`` + ``InFlight``): a fixed number of users per Locust process (``OPEN_USERS``,
+  ``open_users``), whatever the rate, share it; a user's requests start at fixed instants whatever the
+  answers; each is timed *from its scheduled instant*, so a late start counts as latency, and a request that
+  would exceed the user's cap of requests in flight is not sent and counted as a failure ("not sent on
+  time"). The shape varies each user's rate (``rate_factor``), not the users: what grows with the rate is
+  only what is in flight.
 
 Usage::
 
     stages = build_stages("spike", users=100, duration=60)    # (Stage(until=24.0, users=100, …), …)
     pacer = Pacer(rate=5.0); delay = pacer.after(requests=2)   # closed: seconds to wait before the next request
     schedule = Schedule(rate=5.0); at = schedule.take(2)       # open: the instant of the next two requests
-    cap = InFlight(10); cap.admit(2) and …; cap.done(1)        # open: at most 10 in flight, refusals counted
+    cap = InFlight(250); cap.admit(2) and …; cap.done(1)       # open: at most 250 in flight, refusals counted
+    users = open_users(OPEN_USERS, processes=2)                # open: 8 users carry any rate on 2 processes
 """
 
 from __future__ import annotations
@@ -29,8 +33,16 @@ from dataclasses import dataclass
 CLOSED = "closed"
 OPEN = "open"
 PACINGS = (CLOSED, OPEN)
-# Open pacing's default cap of requests in flight per user: reached when answers take 2 s at 5 events/s per user.
-MAX_IN_FLIGHT = 10
+# Open pacing's webhook users per Locust process, whatever the rate: a user's cost to the generator (its greenlet,
+# its timers, its connection pool) no longer grows with the rate, and the figure no longer depends on how the rate
+# is split (at 5 events/s per user, 150/s was 30 users and 2,800/s 560). Four keep Wompi:PayU at their 3:1 weights.
+OPEN_USERS = 4
+# Open pacing's default cap of requests in flight per user: OPEN_USERS x 250 = 1,000 per Locust process, reached
+# when answers take 1 s at 1,000 events/s per process (ten times the benchmark's p99 limit). The pool opens a
+# connection only when every open one is busy, so the cap costs nothing until answers slow.
+MAX_IN_FLIGHT = 250
+# Open pacing builds its shape in hundredths of the rate: a stage of 50 of them runs each user at half its rate.
+PROFILE_UNITS = 100
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,39 @@ def users_for(rate: float, user_rate: float) -> int:
     return max(1, math.ceil(rate / user_rate))
 
 
+def open_users(per_process: int, processes: int) -> int:
+    """How many open-loop users carry the rate: ``per_process`` on each Locust process, whatever the rate."""
+    if per_process < 1 or processes < 1:
+        raise ValueError("open pacing needs at least one user on at least one process")
+    return per_process * processes
+
+
+def webhook_stages(pacing: str, shape: str, *, rate: float, user_rate: float, open_per_process: int,
+                   processes: int, duration: float) -> tuple[Stage, ...]:
+    """The webhook users over the run. Closed: ⌈rate / user_rate⌉ users, the shape varying their number. Open:
+    ``open_per_process`` users on each Locust process for the whole run, whatever the rate — the shape varies
+    each one's rate instead (``open_rate``)."""
+    if pacing == OPEN:
+        return steady(open_users(open_per_process, processes), duration)
+    return build_stages(shape, users=users_for(rate, user_rate), duration=duration)
+
+
+def open_rate(shape: str, *, rate: float, per_process: int, processes: int, duration: float,
+              started: float) -> tuple[float, Callable[[float], float]]:
+    """One open-loop user's base rate (its share of ``rate``) and the shape's factor at an instant, the run
+    having ``started`` at that clock's instant."""
+    base = rate / open_users(per_process, processes)
+    stages = build_stages(shape, users=PROFILE_UNITS, duration=duration)
+    return base, lambda at: rate_factor(stages, at - started)
+
+
+def rate_factor(stages: tuple[Stage, ...], elapsed: float) -> float:
+    """Open pacing: the share of the base rate in force ``elapsed`` seconds into the run (the stage's users over
+    the last stage's, which is the base: ramp and spike end at it); after the last stage, the last one's."""
+    stage = stage_at(stages, elapsed) or stages[-1]
+    return stage.users / stages[-1].users
+
+
 class Pacer:
     """Paces one user at ``rate`` requests/s, counting every request of a burst.
 
@@ -127,21 +172,23 @@ class Schedule:
     Nothing an answer does moves an instant: a user that fell behind (its loop starved of CPU) gets instants
     in the past, which it sends at once and times from the instant — the lateness is latency, not a gap.
     The first instant is at a random phase so users do not fire in lockstep. ``clock`` is the one the sends
-    are timed with (``time.perf_counter``, as Locust's own timer).
+    are timed with (``time.perf_counter``, as Locust's own timer). ``factor(instant)`` scales the rate at an
+    instant (a shape's ramp or spike, ``rate_factor``); the gap after an instant is at the rate in force then.
     """
 
     def __init__(self, rate: float, *, clock: Callable[[], float] = time.perf_counter,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, factor: Callable[[float], float] | None = None) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.period = 1.0 / rate
         self._clock = clock
+        self._factor = factor
         self._next = clock() + (rng or random.Random()).random() * self.period
 
     def take(self, requests: int = 1) -> float:
         """The instant the next ``requests`` requests (sent together) are due; the schedule moves past them."""
         at = self._next
-        self._next += requests * self.period
+        self._next += requests * self.period / (self._factor(at) if self._factor else 1.0)
         return at
 
     def wait(self) -> float:

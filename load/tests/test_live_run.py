@@ -51,9 +51,11 @@ def test_a_short_open_loop_run_keeps_its_schedule_and_its_audit_clean(tmp_path: 
     result = json.loads((tmp_path / "audit.json").read_text())
     assert result["audit"]["ok"], result["audit"]["anomaly_counts"]
     assert code == 0
-    assert result["pacing"] == {"mode": "open", "user_rate": 5.0, "max_in_flight": 10, "not_sent": 0}
+    assert result["pacing"] == {"mode": "open", "user_rate": None, "users_per_process": 4, "max_in_flight": 250,
+                                "in_flight_per_process": 1000, "not_sent": 0}
     lines = [json.loads(line) for path in (tmp_path / "ledger").rglob("*.jsonl")
              for line in path.read_text().splitlines() if line]
     assert len(lines) >= 0.8 * 60 * 5  # stories with bursts and forgeries: more requests than events
     assert all("late_ms" in line and line["ms"] >= line["late_ms"] for line in lines)
-    assert json.loads((tmp_path / "run.json").read_text())["pacing"] == "open"
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert (run["pacing"], run["open_users"], run["max_in_flight"]) == ("open", 4, 250)

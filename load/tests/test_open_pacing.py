@@ -215,7 +215,8 @@ def test_a_bench_step_that_refused_a_send_is_a_miss_even_with_a_good_p99(tmp_pat
                                  attempt="a", status="APPROVED", role="event", signature="", expect=200, code=200,
                                  ms=5.0, late_ms=1.0))
     writer.close()
-    pacing: dict[str, Any] = {"mode": "open", "user_rate": 5.0, "max_in_flight": 10, "not_sent": 1}
+    pacing: dict[str, Any] = {"mode": "open", "user_rate": None, "users_per_process": 4, "max_in_flight": 250,
+                              "in_flight_per_process": 1000, "not_sent": 1}
     result = {"thresholds": {"requests": 5001, "failures": 1, "p50_ms": 5, "p95_ms": 5, "p99_ms": 5},
               "pacing": pacing}
     (out / "audit.json").write_text(json.dumps(result))
