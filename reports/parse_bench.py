@@ -127,15 +127,17 @@ def _user_rate(data: dict[str, Any]) -> float | None:
 
 def _pacing_note(data: dict[str, Any]) -> str:
     """How the load was paced: the figure depends on it (load/README, "Issue 16, this round", and "Open-loop
-    pacing"). An artefact without ``pacing`` is older than the open mode, so closed."""
-    rate = _user_rate(data)
-    if not rate:
-        return ""
+    pacing"). An artefact without ``pacing`` is older than the open mode, so closed. Open runs carry the rate
+    with ``open_users`` users per Locust process (older open runs: ``user_rate`` events/s per user)."""
+    cap = data.get("max_in_flight")
     if data.get("pacing") == "open":
-        cap = data.get("max_in_flight")
-        return (f"paced open-loop at {rate:g} events/s per Locust user on a fixed schedule, latency from each "
-                f"scheduled instant{f', at most {cap} in flight per user' if cap else ''}")
-    return f"paced at {rate:g} events/s per Locust user, each waiting for its answer"
+        users, rate = data.get("open_users"), _user_rate(data)
+        split = (f"{users} Locust users per process sharing the rate" if users
+                 else f"{rate:g} events/s per Locust user" if rate else "")
+        return ("paced open-loop on a fixed schedule" + (f", {split}" if split else "")
+                + f", latency from each scheduled instant{f', at most {cap} in flight per user' if cap else ''}")
+    rate = _user_rate(data)
+    return f"paced at {rate:g} events/s per Locust user, each waiting for its answer" if rate else ""
 
 
 def _bench(path: Path, source: Source) -> Bench:

@@ -136,6 +136,18 @@ def test_an_open_loop_bench_says_so_beside_the_sustained_rate(artefacts: Path, e
 
     edit("bench.json", open_loop)
     note = {f.operation: f for f in parse_bench(artefacts).figures}[SUSTAINED].note
-    assert "paced open-loop at 5 events/s per Locust user on a fixed schedule" in note
+    assert "paced open-loop on a fixed schedule, 5 events/s per Locust user" in note
     assert "latency from each scheduled instant, at most 10 in flight per user" in note
     assert "waiting for its answer" not in note
+
+
+def test_an_open_loop_bench_with_fixed_users_names_them_not_a_user_rate(artefacts: Path, edit: Editor) -> None:
+    """Open runs carry any rate with --open-users users per Locust process; bench.json's user_rate is null."""
+    def open_loop(d: dict[str, Any]) -> None:
+        d["user_rate"], d["pacing"], d["max_in_flight"], d["open_users"] = None, "open", 250, 4
+
+    edit("bench.json", open_loop)
+    note = {f.operation: f for f in parse_bench(artefacts).figures}[SUSTAINED].note
+    assert ("paced open-loop on a fixed schedule, 4 Locust users per process sharing the rate, latency from each "
+            "scheduled instant, at most 250 in flight per user") in note
+    assert "events/s per Locust user" not in note
