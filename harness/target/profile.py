@@ -82,8 +82,19 @@ def _path(value: str) -> str:
     return value
 
 
+def _route(value: str) -> str:
+    # Joined to the service's address as text (base_url + path): without the slash it is another host name.
+    if not value.startswith("/"):
+        raise ValueError(f"a path on the service starts with /: {value!r}")
+    return value
+
+
 JsonPath = Annotated[str, AfterValidator(_path)]
+Route = Annotated[str, AfterValidator(_route)]
 Templated = Annotated[Any, AfterValidator(_only(REQUEST_PLACEHOLDERS))]
+TemplatedRoute = Annotated[str, AfterValidator(_route), AfterValidator(_only(REQUEST_PLACEHOLDERS))]
+# Header and form values are sent as text: a number or a table there would fail only when the request is made.
+TemplatedTexts = Annotated[dict[str, str], AfterValidator(_only(REQUEST_PLACEHOLDERS))]
 
 
 class _Model(BaseModel):
@@ -97,7 +108,7 @@ class Service(_Model):
     env: Annotated[dict[str, str], AfterValidator(_only(SERVICE_PLACEHOLDERS))] = {}
     # Commands run to their end before the service starts (a schema migration), in the same environment.
     setup: Annotated[list[list[str]], AfterValidator(_only(SERVICE_PLACEHOLDERS))] = []
-    ready_path: str = "/health"
+    ready_path: Route = "/health"
     ready_timeout: float = Field(default=30.0, gt=0, le=600)
     base_url: str | None = None
 
@@ -119,7 +130,7 @@ class Login(_Model):
     """A login request made once the service is ready; ``value`` is where its answer carries the token."""
 
     method: Literal["GET", "POST"] = "POST"
-    path: str
+    path: Route
     json_body: dict[str, Any] | None = Field(default=None, alias="json")
     form: dict[str, str] | None = None
     value: JsonPath
@@ -147,10 +158,10 @@ class Auth(_Model):
 
 class Request(_Model):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
-    path: Templated
+    path: TemplatedRoute
     json_body: Templated = Field(default=None, alias="json")
-    form: Templated = None
-    headers: Templated = {}
+    form: TemplatedTexts | None = None
+    headers: TemplatedTexts = {}
 
     @model_validator(mode="after")
     def _one_body(self) -> Request:
@@ -207,10 +218,10 @@ class PayMethod(_Model):
     (``json`` or ``form``) given here replaces the gateway's whole; ``values`` add to its defaults."""
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] | None = None
-    path: Templated = None
+    path: TemplatedRoute | None = None
     json_body: Templated = Field(default=None, alias="json")
-    form: Templated = None
-    headers: Templated = None
+    form: TemplatedTexts | None = None
+    headers: TemplatedTexts | None = None
     reference: JsonPath | None = None
     gateway_id: JsonPath | None = None
     code: JsonPath | None = None
@@ -278,7 +289,7 @@ class HttpRead(_Model):
     """An observation by HTTP: the request, and where the value is in its JSON answer (read as buyer)."""
 
     method: Literal["GET", "POST"] = "GET"
-    path: Templated
+    path: TemplatedRoute
     value: JsonPath
 
 
@@ -317,7 +328,7 @@ class Profile(_Model):
     database: Database = Database()
     auth: Auth = Auth()
     api: Api
-    webhooks: dict[Gateway, str] = {}
+    webhooks: dict[Gateway, Route] = {}
     observe: Observe = Observe()
     source: Path | None = None  # the file it was read from (set by load_profile)
 

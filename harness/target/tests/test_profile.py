@@ -41,6 +41,20 @@ def test_the_tiny_shop_profile_loads_with_its_paths_and_placeholders() -> None:
     (lambda t: t.replace('ready_path = "/health"', 'base_url = "http://127.0.0.1:1"'),
      "tiny_shop.toml: service: give either command (payharness starts it) or base_url"),
     (lambda t: t + "\n[[", "tiny_shop.toml: not TOML:"),
+    # A template's path, headers and form are text: another type would fail only when the request is made.
+    (lambda t: t.replace('path = "/api/orders"\n', "path = 5\n"),
+     "tiny_shop.toml: api.create_order.path: Input should be a valid string"),
+    (lambda t: t.replace('order_id = "$.id"', 'order_id = "$.id"\nheaders = { X-Try = 1 }'),
+     "tiny_shop.toml: api.create_order.headers.X-Try: Input should be a valid string"),
+    (lambda t: t.replace('reference = "$.reference"', 'reference = "$.reference"\nheaders = "X-Try: 1"'),
+     "tiny_shop.toml: api.pay.wompi.headers: Input should be a valid dictionary"),
+    # A path is joined to the service's address as text: without its slash it names another host.
+    (lambda t: t.replace('ready_path = "/health"', 'ready_path = "health"'),
+     "tiny_shop.toml: service.ready_path: a path on the service starts with /: 'health'"),
+    (lambda t: t.replace('path = "/api/orders"\n', 'path = ""\n'),
+     "tiny_shop.toml: api.create_order.path: a path on the service starts with /: ''"),
+    (lambda t: t.replace('wompi = "/webhooks/wompi"', 'wompi = "webhooks/wompi"'),
+     "tiny_shop.toml: webhooks.wompi: a path on the service starts with /"),
 ])
 def test_a_mistake_is_one_line_naming_the_field(edit: object, line: str) -> None:
     text = edit(TINY.read_text())  # type: ignore[operator]
