@@ -49,15 +49,28 @@ class ProfileError(ValueError):
 
 def _placeholders(text: str) -> set[str]:
     try:
-        return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text)
+                  if name is not None]
     except ValueError as exc:  # an unbalanced brace
         raise ValueError(f"{text!r}: {exc}") from None
+    for name, spec, conversion in fields:
+        # Every value is filled as text: a format spec or conversion fails (or changes the value) only at fill time.
+        if spec or conversion:
+            raise ValueError(f"{text!r}: a placeholder is {{{name}}} alone, with no format spec or conversion")
+    return {name for name, _, _ in fields}
+
+
+def _unknown(text: str, allowed: frozenset[str] | set[str], where: str) -> set[str]:
+    try:
+        return _placeholders(text) - allowed
+    except ValueError as exc:
+        raise PydanticCustomError("placeholder", "{why}", {"sub": where, "why": str(exc)}) from None
 
 
 def _only(allowed: frozenset[str]) -> Any:
     def check(value: Any) -> Any:
         for where, text in _strings(value):
-            unknown = _placeholders(text) - allowed
+            unknown = _unknown(text, allowed, where)
             if unknown:
                 # The key inside the value travels in the error's context: the line names the whole field.
                 raise PydanticCustomError("placeholder", "unknown placeholder {name} (known: {known})",
@@ -149,10 +162,12 @@ class Auth(_Model):
         allowed = SERVICE_PLACEHOLDERS | set(self.run) | set(self.login)
         for user, headers in self.users.items():
             for header, value in headers.items():
-                unknown = _placeholders(value) - allowed
+                where = f"users.{user}.{header}"
+                unknown = _unknown(value, allowed, where)
                 if unknown:
-                    raise ValueError(f"users.{user}.{header}: unknown placeholder {{{sorted(unknown)[0]}}} "
-                                     f"(name it under [auth.run] or [auth.login], or use a fixed value)")
+                    raise PydanticCustomError("placeholder", "unknown placeholder {name} (name it under [auth.run] "
+                                              "or [auth.login], or use a fixed value)",
+                                              {"sub": where, "name": f"{{{sorted(unknown)[0]}}}"})
         return self
 
 

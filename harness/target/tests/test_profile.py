@@ -55,6 +55,15 @@ def test_the_tiny_shop_profile_loads_with_its_paths_and_placeholders() -> None:
      "tiny_shop.toml: api.create_order.path: a path on the service starts with /: ''"),
     (lambda t: t.replace('wompi = "/webhooks/wompi"', 'wompi = "webhooks/wompi"'),
      "tiny_shop.toml: webhooks.wompi: a path on the service starts with /"),
+    # Values are filled as text: a format spec fails (or a conversion changes the value) only at fill time.
+    (lambda t: t.replace('path = "/api/orders"\n', 'path = "/api/orders?n={amount:>{nope}}"\n'),
+     "tiny_shop.toml: api.create_order.path: '/api/orders?n={amount:>{nope}}': a placeholder is {amount} alone"),
+    (lambda t: t.replace('total = "{amount}"', 'total = "{amount!r}"'),
+     "tiny_shop.toml: api.create_order.json.total: '{amount!r}': a placeholder is {amount} alone"),
+    (lambda t: t.replace('"Bearer buyer-token"', '"Bearer {buyer_token"'),
+     "tiny_shop.toml: auth.users.buyer.Authorization: 'Bearer {buyer_token': expected '}'"),
+    (lambda t: t.replace('"Bearer buyer-token"', '"Bearer {buyer_token}"'),
+     "tiny_shop.toml: auth.users.buyer.Authorization: unknown placeholder {buyer_token}"),
 ])
 def test_a_mistake_is_one_line_naming_the_field(edit: object, line: str) -> None:
     text = edit(TINY.read_text())  # type: ignore[operator]
