@@ -19,7 +19,16 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from harness.target import jsonpath
@@ -308,7 +317,13 @@ class HttpRead(_Model):
     value: JsonPath
 
 
-Observation = str | HttpRead
+def _observation_kind(value: Any) -> str:
+    return "an HTTP read" if isinstance(value, dict | HttpRead) else "an SQL query"
+
+
+# A table is an HTTP read and anything else a query: one mistake then gives one line, not one per reading.
+Observation = Annotated[Annotated[str, Tag("an SQL query")] | Annotated[HttpRead, Tag("an HTTP read")],
+                        Discriminator(_observation_kind)]
 
 
 class StatusMap(_Model):
@@ -357,8 +372,8 @@ class Profile(_Model):
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
-    # Union members add their type to the location (observe.order_status.str); a field name never has those.
-    parts = [str(p) for p in loc if not (isinstance(p, str) and (p in ("str", "HttpRead") or "[" in p))]
+    # Union members add their type or tag to the location (observe.order_status.an SQL query); no field is named so.
+    parts = [str(p) for p in loc if not (isinstance(p, str) and (p == "str" or " " in p or "[" in p))]
     if parts[:2] == ["api", "pay"] and parts[3:4] == ["methods"]:
         del parts[3]  # a method's table is written [api.pay.<gateway>.<method>]
     return ".".join(parts)

@@ -98,3 +98,17 @@ def test_json_paths_read_members_and_indexes(path: str, document: object, value:
 def test_a_json_path_that_finds_nothing_names_the_step() -> None:
     with pytest.raises(jsonpath.PathError, match=r"^\$\.data\.missing: not in the answer"):
         jsonpath.read(jsonpath.parse("$.data.missing.id"), {"data": {}})
+
+
+@pytest.mark.parametrize(("new", "line"), [
+    ('{ path = "/api/orders/{order_id}" }', "tiny_shop.toml: observe.order_count.value: missing"),
+    ('{ path = "/api/orders/{order_id}", value = "$.n", sql = "x" }',
+     "tiny_shop.toml: observe.order_count.sql: not a profile field (a typo?)"),
+    ("5", "tiny_shop.toml: observe.order_count: Input should be a valid string"),
+])
+def test_an_observation_that_is_neither_query_nor_read_is_one_line(new: str, line: str) -> None:
+    """A table is read as an HTTP read, anything else as SQL: the other reading adds no second line."""
+    text = TINY.read_text().replace('order_count = "SELECT count(*) FROM orders"', f"order_count = {new}")
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(text, "tiny_shop.toml")
+    assert str(caught.value) == line
