@@ -111,7 +111,16 @@ def _route(value: str) -> str:
     return value
 
 
+def _filled(value: str) -> str:
+    if not value.strip():
+        raise ValueError("empty")
+    return value
+
+
 JsonPath = Annotated[str, AfterValidator(_path)]
+Filled = Annotated[str, AfterValidator(_filled)]
+# A command's argv: its first item is the program, so an empty one has nothing to run.
+Argv = Annotated[list[str], Field(min_length=1)]
 Route = Annotated[str, AfterValidator(_route)]
 Templated = Annotated[Any, AfterValidator(_only(REQUEST_PLACEHOLDERS))]
 TemplatedRoute = Annotated[str, AfterValidator(_route), AfterValidator(_only(REQUEST_PLACEHOLDERS))]
@@ -129,7 +138,7 @@ class Service(_Model):
     command: Annotated[list[str], AfterValidator(_only(SERVICE_PLACEHOLDERS))] | None = None
     env: Annotated[dict[str, str], AfterValidator(_only(SERVICE_PLACEHOLDERS))] = {}
     # Commands run to their end before the service starts (a schema migration), in the same environment.
-    setup: Annotated[list[list[str]], AfterValidator(_only(SERVICE_PLACEHOLDERS))] = []
+    setup: Annotated[list[Argv], AfterValidator(_only(SERVICE_PLACEHOLDERS))] = []
     ready_path: Route = "/health"
     ready_timeout: float = Field(default=30.0, gt=0, le=600)
     base_url: str | None = None
@@ -144,7 +153,7 @@ class Service(_Model):
 
 
 class Database(_Model):
-    reset: list[str] = []
+    reset: list[Filled] = []
     url: str | None = None
 
 
@@ -163,7 +172,7 @@ class Auth(_Model):
     from a login request's answer — both usable as placeholders in the headers."""
 
     users: dict[str, dict[str, str]] = {}
-    run: Annotated[dict[str, list[str]], AfterValidator(_only(SERVICE_PLACEHOLDERS))] = {}
+    run: Annotated[dict[str, Argv], AfterValidator(_only(SERVICE_PLACEHOLDERS))] = {}
     login: dict[str, Login] = {}
 
     @model_validator(mode="after")
@@ -322,12 +331,12 @@ def _observation_kind(value: Any) -> str:
 
 
 # A table is an HTTP read and anything else a query: one mistake then gives one line, not one per reading.
-Observation = Annotated[Annotated[str, Tag("an SQL query")] | Annotated[HttpRead, Tag("an HTTP read")],
+Observation = Annotated[Annotated[Filled, Tag("an SQL query")] | Annotated[HttpRead, Tag("an HTTP read")],
                         Discriminator(_observation_kind)]
 
 
 class StatusMap(_Model):
-    paid: list[str]
+    paid: list[str] = Field(min_length=1)  # with no word for paid, no payment could ever be seen to succeed
     pending: list[str] = []
     failed: list[str] = []
 
@@ -352,7 +361,7 @@ class Observe(_Model):
 
 
 class Profile(_Model):
-    name: str
+    name: Filled
     description: str = ""
     service: Service
     database: Database = Database()
@@ -373,10 +382,11 @@ class Profile(_Model):
 
 def _where(loc: tuple[int | str, ...]) -> str:
     # Union members add their type or tag to the location (observe.order_status.an SQL query); no field is named so.
-    parts = [str(p) for p in loc if not (isinstance(p, str) and (p == "str" or " " in p or "[" in p))]
+    parts = [p for p in loc if not (isinstance(p, str) and (p == "str" or " " in p or "[" in p))]
     if parts[:2] == ["api", "pay"] and parts[3:4] == ["methods"]:
         del parts[3]  # a method's table is written [api.pay.<gateway>.<method>]
-    return ".".join(parts)
+    # An item of a list is written as the preflight writes it: service.setup[0], database.reset[1].
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
 
 
 def _lines(exc: ValidationError) -> list[str]:

@@ -64,6 +64,17 @@ def test_the_tiny_shop_profile_loads_with_its_paths_and_placeholders() -> None:
      "tiny_shop.toml: auth.users.buyer.Authorization: 'Bearer {buyer_token': expected '}'"),
     (lambda t: t.replace('"Bearer buyer-token"', '"Bearer {buyer_token}"'),
      "tiny_shop.toml: auth.users.buyer.Authorization: unknown placeholder {buyer_token}"),
+    # Empty where a run needs something: a name, a query, a statement, a program, a word for paid.
+    (lambda t: t.replace('name = "tiny-shop"', 'name = " "'), "tiny_shop.toml: name: empty"),
+    (lambda t: t.replace('order_count = "SELECT count(*) FROM orders"', 'order_count = ""'),
+     "tiny_shop.toml: observe.order_count: empty"),
+    (lambda t: t.replace('reset = ["TRUNCATE', 'reset = ["", "TRUNCATE'), "tiny_shop.toml: database.reset[0]: empty"),
+    (lambda t: t.replace('ready_path = "/health"', 'ready_path = "/health"\nsetup = [[]]'),
+     "tiny_shop.toml: service.setup[0]: List should have at least 1 item"),
+    (lambda t: t.replace("[auth]", "[auth]\nrun = { token = [] }"),
+     "tiny_shop.toml: auth.run.token: List should have at least 1 item"),
+    (lambda t: t.replace('paid = ["PAID"]', "paid = []"),
+     "tiny_shop.toml: observe.status_map.paid: List should have at least 1 item"),
 ])
 def test_a_mistake_is_one_line_naming_the_field(edit: object, line: str) -> None:
     text = edit(TINY.read_text())  # type: ignore[operator]
