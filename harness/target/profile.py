@@ -17,6 +17,7 @@ import re
 import string
 import tomllib
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -117,6 +118,19 @@ def _filled(value: str) -> str:
     return value
 
 
+def _url(schemes: tuple[str, ...]) -> Any:
+    def check(value: str) -> str:
+        try:
+            parts = urlsplit(value)
+            usable = parts.scheme in schemes and bool(parts.hostname)
+        except ValueError:  # an unclosed [ of an IPv6 address
+            usable = False
+        if not usable:
+            raise ValueError(f"not a {' or '.join(schemes)} URL with a host: {value!r}")
+        return value
+    return check
+
+
 JsonPath = Annotated[str, AfterValidator(_path)]
 Filled = Annotated[str, AfterValidator(_filled)]
 # A command's argv: its first item is the program, so an empty one has nothing to run.
@@ -141,7 +155,7 @@ class Service(_Model):
     setup: Annotated[list[Argv], AfterValidator(_only(SERVICE_PLACEHOLDERS))] = []
     ready_path: Route = "/health"
     ready_timeout: float = Field(default=30.0, gt=0, le=600)
-    base_url: str | None = None
+    base_url: Annotated[str, AfterValidator(_url(("http", "https")))] | None = None
 
     @model_validator(mode="after")
     def _one_way(self) -> Service:
@@ -154,7 +168,7 @@ class Service(_Model):
 
 class Database(_Model):
     reset: list[Filled] = []
-    url: str | None = None
+    url: Annotated[str, AfterValidator(_url(("postgresql", "postgres", "postgresql+asyncpg")))] | None = None
 
 
 class Login(_Model):

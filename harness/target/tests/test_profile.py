@@ -123,3 +123,28 @@ def test_an_observation_that_is_neither_query_nor_read_is_one_line(new: str, lin
     with pytest.raises(ProfileError) as caught:
         parse_profile(text, "tiny_shop.toml")
     assert str(caught.value) == line
+
+
+@pytest.mark.parametrize(("url", "database", "line"), [
+    ("nope", "postgresql://127.0.0.1/shop", "tiny_shop.toml: service.base_url: not a http or https URL with a host: 'nope'"),
+    ("127.0.0.1:8000", "postgresql://127.0.0.1/shop", "tiny_shop.toml: service.base_url: not a http or https URL"),
+    ("http://", "postgresql://127.0.0.1/shop", "tiny_shop.toml: service.base_url: not a http or https URL"),
+    ("http://[::1", "postgresql://127.0.0.1/shop", "tiny_shop.toml: service.base_url: not a http or https URL"),
+    ("http://127.0.0.1:8000", "127.0.0.1/shop", "tiny_shop.toml: database.url: not a postgresql or postgres"),
+])
+def test_a_url_that_is_no_url_is_refused_naming_its_field(url: str, database: str, line: str) -> None:
+    text = TINY.read_text().replace('command = ["{python}", "-m", "harness.target.tests.tiny_shop", "--port", '
+                                    '"{port}"]', f'base_url = "{url}"')
+    text = _without(text, 'env = { DATABASE_URL = "{database_url}", WOMPI_EVENTS_SECRET = "{wompi_events_secret}" }\n')
+    text = text.replace("[database]", f'[database]\nurl = "{database}"')
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(text, "tiny_shop.toml")
+    assert str(caught.value).startswith(line) and "\n" not in str(caught.value), str(caught.value)
+
+
+def test_a_running_service_at_an_http_url_with_its_database_loads() -> None:
+    text = TINY.read_text().replace('command = ["{python}", "-m", "harness.target.tests.tiny_shop", "--port", '
+                                    '"{port}"]', 'base_url = "https://shop.example:8443/"')
+    text = _without(text, 'env = { DATABASE_URL = "{database_url}", WOMPI_EVENTS_SECRET = "{wompi_events_secret}" }\n')
+    profile = parse_profile(text.replace("[database]", '[database]\nurl = "postgres://shop@db/shop"'), "t.toml")
+    assert profile.service.base_url == "https://shop.example:8443/"
