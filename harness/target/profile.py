@@ -17,8 +17,8 @@ import re
 import string
 import tomllib
 from pathlib import Path
-from urllib.parse import urlsplit
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -49,8 +49,6 @@ CHOSEN_PLACEHOLDERS = frozenset({"card_holder", "card_number", "nequi_phone", "p
 # What payharness fills in a request template, per request.
 REQUEST_PLACEHOLDERS = frozenset({"amount", "currency", "order_id", "wompi_card_token", "idempotency_key",
                                   "customer_email"}) | CHOSEN_PLACEHOLDERS
-# A pay table's keys whose values are tables; any other table under [api.pay.<gateway>] is a payment method.
-PAY_TABLES = frozenset({"json", "form", "headers", "values", "methods"})
 
 
 class ProfileError(ValueError):
@@ -276,7 +274,8 @@ class PayMethod(_Model):
 
 
 class GatewayPay(Pay):
-    """``[api.pay.<gateway>]``: the gateway's default payment, and its other methods as sub-tables."""
+    """``[api.pay.<gateway>]``: the gateway's default payment, and its other methods as sub-tables (any table
+    under it whose key is not one of its fields)."""
 
     methods: dict[MethodName, PayMethod] = {}
 
@@ -285,7 +284,9 @@ class GatewayPay(Pay):
     def _method_tables(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        methods = {k: v for k, v in data.items() if isinstance(v, dict) and k not in PAY_TABLES}
+        # A table under one of the pay table's own keys (reference = { … }) is that field's mistake, not a method.
+        fields = {info.alias or name for name, info in cls.model_fields.items()}
+        methods = {k: v for k, v in data.items() if isinstance(v, dict) and k not in fields}
         if not methods:
             return data
         return {**{k: v for k, v in data.items() if k not in methods}, "methods": {**data.get("methods", {}),

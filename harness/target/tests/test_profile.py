@@ -111,6 +111,20 @@ def test_a_json_path_that_finds_nothing_names_the_step() -> None:
         jsonpath.read(jsonpath.parse("$.data.missing.id"), {"data": {}})
 
 
+@pytest.mark.parametrize(("old", "new", "line"), [
+    ('reference = "$.reference"', 'reference = { x = "$.reference" }',
+     "tiny_shop.toml: api.pay.wompi.reference: Input should be a valid string"),
+    ('path = "/api/orders/{order_id}/pay"', 'path = { x = "/pay" }',
+     "tiny_shop.toml: api.pay.wompi.path: Input should be a valid string"),
+])
+def test_a_table_given_for_a_pay_field_is_that_field_mistake_not_a_payment_method(old: str, new: str,
+                                                                                 line: str) -> None:
+    """Only a key that is no field of the pay table names a method: [api.pay.wompi.nequi], not reference = {…}."""
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(TINY.read_text().replace(old, new), "tiny_shop.toml")
+    assert str(caught.value) == line
+
+
 @pytest.mark.parametrize(("new", "line"), [
     ('{ path = "/api/orders/{order_id}" }', "tiny_shop.toml: observe.order_count.value: missing"),
     ('{ path = "/api/orders/{order_id}", value = "$.n", sql = "x" }',
@@ -126,7 +140,8 @@ def test_an_observation_that_is_neither_query_nor_read_is_one_line(new: str, lin
 
 
 @pytest.mark.parametrize(("url", "database", "line"), [
-    ("nope", "postgresql://127.0.0.1/shop", "tiny_shop.toml: service.base_url: not a http or https URL with a host: 'nope'"),
+    ("nope", "postgresql://127.0.0.1/shop",
+     "tiny_shop.toml: service.base_url: not a http or https URL with a host: 'nope'"),
     ("127.0.0.1:8000", "postgresql://127.0.0.1/shop", "tiny_shop.toml: service.base_url: not a http or https URL"),
     ("http://", "postgresql://127.0.0.1/shop", "tiny_shop.toml: service.base_url: not a http or https URL"),
     ("http://[::1", "postgresql://127.0.0.1/shop", "tiny_shop.toml: service.base_url: not a http or https URL"),
