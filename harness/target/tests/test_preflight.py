@@ -110,6 +110,13 @@ def test_observations_may_be_http_reads_instead_of_sql(check: Check) -> None:
      'tiny_shop.toml: observe.order_status: syntax error at or near "SELEC"'),
     ("RESTART IDENTITY CASCADE", "RESTART IDENTITY CASCADE;;; TRUNCATE",
      "tiny_shop.toml: database.reset[0]: syntax error at end of input"),
+    ("SELECT status FROM orders WHERE id = :order_id", "SELECT NULL::text FROM orders WHERE id = :order_id",
+     "tiny_shop.toml: observe.order_status: returned NULL for {'order_id': "),
+    ('order_count = "SELECT count(*) FROM orders"', "order_count = \"SELECT 'many' FROM orders LIMIT 1\"",
+     "tiny_shop.toml: observe.order_count: not a count: 'many'"),
+    ('webhook_events = "SELECT count(*) FROM webhook_logs WHERE event_id = :event_id"',
+     "webhook_events = \"SELECT 'x' WHERE :event_id::text IS NOT NULL\"",
+     "tiny_shop.toml: observe.webhook_events: not a count: 'x'"),
     ("amount_paid::text FROM", "'lots'::text FROM",
      "tiny_shop.toml: observe.amount_paid: not a number: 'lots'"),
     # A request the service does not know.
