@@ -67,7 +67,8 @@ def test_a_login_the_service_refuses_names_the_field(check: Check) -> None:
     def unknown_user(text: str) -> str:
         return _login(text).replace('json = { user = "buyer" }', 'json = { user = "nobody" }')
 
-    with pytest.raises(PreflightFailed, match=r"^tiny_shop.toml: auth.login.buyer_token: POST /api/login answered 401$"):
+    with pytest.raises(PreflightFailed,
+                       match=r"^tiny_shop.toml: auth.login.buyer_token: POST /api/login answered 401$"):
         check(unknown_user)
 
 
@@ -120,7 +121,8 @@ def test_observations_may_be_http_reads_instead_of_sql(check: Check) -> None:
     ("amount_paid::text FROM", "'lots'::text FROM",
      "tiny_shop.toml: observe.amount_paid: not a number: 'lots'"),
     # A request the service does not know.
-    ('path = "/api/orders"\n', 'path = "/api/order"\n', "tiny_shop.toml: api.create_order: POST /api/order answered 404"),
+    ('path = "/api/orders"\n', 'path = "/api/order"\n',
+     "tiny_shop.toml: api.create_order: POST /api/order answered 404"),
     ('path = "/api/orders/{order_id}/pay"', 'path = "/api/orders/{order_id}/payment"',
      "tiny_shop.toml: api.pay.wompi: POST /api/orders/{order_id}/payment answered 404"),
     # A database that refuses connections (the profile's own url wins over the run's fresh database).
@@ -142,6 +144,7 @@ def test_a_base_url_that_refuses_connections_is_named(check: Check) -> None:
     def running(text: str) -> str:
         text = text.replace('command = ["{python}", "-m", "harness.target.tests.tiny_shop", "--port", "{port}"]',
                             f'base_url = "{url}"')
+        text = text.replace('"{wompi_card_token}"', '"tok_test"')  # no simulator is started for a running service
         return text.replace("[database]", '[database]\nurl = "postgresql://127.0.0.1:1/none"')
 
     with pytest.raises(PreflightFailed, match=rf"^tiny_shop.toml: service.base_url: {url}: ConnectError"):

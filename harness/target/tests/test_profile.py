@@ -88,6 +88,7 @@ def test_a_running_service_with_sql_observations_must_name_its_database() -> Non
     text = TINY.read_text().replace('command = ["{python}", "-m", "harness.target.tests.tiny_shop", "--port", '
                                     '"{port}"]', 'base_url = "http://127.0.0.1:8000"')
     text = _without(text, 'env = { DATABASE_URL = "{database_url}", WOMPI_EVENTS_SECRET = "{wompi_events_secret}" }\n')
+    text = text.replace('"{wompi_card_token}"', '"tok_test"')  # no simulator tokenises a card for a running service
     with pytest.raises(ProfileError, match=r"^tiny_shop.toml: database.url: missing"):
         parse_profile(text, "tiny_shop.toml")
 
@@ -151,7 +152,7 @@ def test_a_url_that_is_no_url_is_refused_naming_its_field(url: str, database: st
     text = TINY.read_text().replace('command = ["{python}", "-m", "harness.target.tests.tiny_shop", "--port", '
                                     '"{port}"]', f'base_url = "{url}"')
     text = _without(text, 'env = { DATABASE_URL = "{database_url}", WOMPI_EVENTS_SECRET = "{wompi_events_secret}" }\n')
-    text = text.replace("[database]", f'[database]\nurl = "{database}"')
+    text = text.replace("[database]", f'[database]\nurl = "{database}"').replace('"{wompi_card_token}"', '"tok"')
     with pytest.raises(ProfileError) as caught:
         parse_profile(text, "tiny_shop.toml")
     assert str(caught.value).startswith(line) and "\n" not in str(caught.value), str(caught.value)
@@ -161,5 +162,30 @@ def test_a_running_service_at_an_http_url_with_its_database_loads() -> None:
     text = TINY.read_text().replace('command = ["{python}", "-m", "harness.target.tests.tiny_shop", "--port", '
                                     '"{port}"]', 'base_url = "https://shop.example:8443/"')
     text = _without(text, 'env = { DATABASE_URL = "{database_url}", WOMPI_EVENTS_SECRET = "{wompi_events_secret}" }\n')
+    text = text.replace('"{wompi_card_token}"', '"tok_test"')
     profile = parse_profile(text.replace("[database]", '[database]\nurl = "postgres://shop@db/shop"'), "t.toml")
     assert profile.service.base_url == "https://shop.example:8443/"
+
+
+def _running(text: str) -> str:
+    text = text.replace('command = ["{python}", "-m", "harness.target.tests.tiny_shop", "--port", "{port}"]',
+                        'base_url = "http://127.0.0.1:8000"')
+    text = _without(text, 'env = { DATABASE_URL = "{database_url}", WOMPI_EVENTS_SECRET = "{wompi_events_secret}" }\n')
+    return text.replace("[database]", '[database]\nurl = "postgresql://127.0.0.1/shop"')
+
+
+@pytest.mark.parametrize(("edit", "line"), [
+    (lambda t: t.replace("[auth]", '[auth]\nrun = { token = ["{python}", "mint.py", "{token_secret}"] }'),
+     "tiny_shop.toml: auth.run.token[2]: {token_secret} is not filled for a service already running"),
+    (lambda t: t.replace('"Bearer buyer-token"', '"Bearer {wompi_public_key}"'),
+     "tiny_shop.toml: auth.users.buyer.Authorization: {wompi_public_key} is not filled for a service already"),
+    (lambda t: t, "tiny_shop.toml: api.pay.wompi: {wompi_card_token} needs the Wompi simulator"),
+])
+def test_a_running_service_gets_only_the_values_payharness_has_for_it(edit: object, line: str) -> None:
+    """No port, database or simulators are started for a base_url: what needs them was a KeyError in the run."""
+    text = edit(_running(TINY.read_text()))  # type: ignore[operator]
+    if "wompi_card_token" not in line:
+        text = text.replace('"{wompi_card_token}"', '"tok_test"')
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(text, "tiny_shop.toml")
+    assert str(caught.value).startswith(line) and "\n" not in str(caught.value), str(caught.value)
