@@ -43,6 +43,8 @@ SERVICE_PLACEHOLDERS = frozenset({
     "wompi_private_key", "wompi_events_secret", "wompi_integrity_secret", "efecty_merchant_api_key",
     "efecty_convenio",
 })
+# What payharness fills for a service already running (base_url): it starts no database or simulators for it.
+RUNNING_PLACEHOLDERS = frozenset({"python", "base_url"})
 # What a caller may choose per payment (a PayU sandbox card's holder decides its outcome, a number failing Luhn
 # is refused, Nequi's sandbox phone and PSE's bank code decide theirs); a pay template gives defaults in `values`.
 CHOSEN_PLACEHOLDERS = frozenset({"card_holder", "card_number", "nequi_phone", "pse_bank"})
@@ -387,6 +389,32 @@ class Profile(_Model):
     source: Path | None = None  # the file it was read from (set by load_profile)
 
     @model_validator(mode="after")
+    def _running_values(self) -> Profile:
+        if self.service.base_url is None:
+            return self
+        # Checked against what a started service has when the tables load; here the run has far less to give.
+        allowed = RUNNING_PLACEHOLDERS | set(self.auth.run) | set(self.auth.login)
+        texts = [(f"auth.run.{name}{where}", text) for name, argv in self.auth.run.items()
+                 for where, text in _strings(argv)]
+        texts += [(f"auth.users.{user}.{header}", value) for user, headers in self.auth.users.items()
+                  for header, value in headers.items()]
+        for where, text in texts:
+            unknown = _placeholders(text) - allowed
+            if unknown:
+                raise PydanticCustomError("placeholder", "{name} is not filled for a service already running "
+                                          "(service.base_url: only {known})",
+                                          {"sub": where, "name": f"{{{sorted(unknown)[0]}}}",
+                                           "known": ", ".join(f"{{{n}}}" for n in sorted(allowed))})
+        for gateway, pay in self.api.pay.items():
+            for method in (None, *pay.methods):
+                if "wompi_card_token" in template_placeholders(pay.template(method)):
+                    where = f"api.pay.{gateway}" + (f".{method}" if method else "")
+                    raise PydanticCustomError("placeholder", "{name} needs the Wompi simulator, which payharness "
+                                              "starts only for service.command, not for service.base_url",
+                                              {"sub": where, "name": "{wompi_card_token}"})
+        return self
+
+    @model_validator(mode="after")
     def _database_reachable(self) -> Profile:
         if self.service.base_url is not None and self.database.url is None and (
                 self.database.reset or self.observe.uses_sql()):
@@ -410,7 +438,7 @@ def _lines(exc: ValidationError) -> list[str]:
         where = _where(error["loc"])
         sub = (error.get("ctx") or {}).get("sub")
         if sub:
-            where = f"{where}{'' if sub.startswith('[') else '.'}{sub}"
+            where = f"{where}{'' if sub.startswith('[') or not where else '.'}{sub}"
         message = "missing" if error["type"] == "missing" else str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "not a profile field (a typo?)"
