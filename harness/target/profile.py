@@ -446,11 +446,38 @@ def _lines(exc: ValidationError) -> list[str]:
     return list(lines.values())
 
 
+TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+TOML_HEADER = re.compile(r"^\[+\s*([^\]]+?)\s*\]+")
+TOML_KEY = re.compile(r"^([A-Za-z0-9_.\-\s\"']+?)\s*=")
+
+
+def _toml_field(text: str, message: str) -> str | None:
+    """The key or table at the line tomllib names (it names lines, not keys): webhooks.wompi for a repeated key."""
+    at = TOML_LINE.search(message)
+    lines = text.splitlines()
+    if at is None or int(at.group(1)) > len(lines):
+        return None
+    number = int(at.group(1))
+
+    def name(raw: str) -> str:
+        return ".".join(part.strip().strip("\"'") for part in raw.split("."))
+
+    header = TOML_HEADER.match(lines[number - 1].strip())
+    if header:
+        return name(header.group(1))
+    key = TOML_KEY.match(lines[number - 1].strip())
+    if key is None:
+        return None
+    table = next((m.group(1) for line in reversed(lines[: number - 1]) if (m := TOML_HEADER.match(line.strip()))), "")
+    return ".".join(p for p in (name(table) if table else "", name(key.group(1))) if p)
+
+
 def parse_profile(text: str, source: str = "profile.toml") -> Profile:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{source}: not TOML: {exc}") from None
+        field = _toml_field(text, str(exc))
+        raise ProfileError(f"{source}: {field + ': ' if field else ''}not TOML: {exc}") from None
     try:
         return Profile.model_validate(raw)
     except ValidationError as exc:

@@ -41,6 +41,15 @@ def test_the_tiny_shop_profile_loads_with_its_paths_and_placeholders() -> None:
     (lambda t: t.replace('ready_path = "/health"', 'base_url = "http://127.0.0.1:1"'),
      "tiny_shop.toml: service: give either command (payharness starts it) or base_url"),
     (lambda t: t + "\n[[", "tiny_shop.toml: not TOML:"),
+    # tomllib names a line; the line names the key or table given twice (a gateway's path, a gateway's table).
+    (lambda t: t.replace('wompi = "/webhooks/wompi"', 'wompi = "/webhooks/wompi"\nwompi = "/webhooks/wompi2"'),
+     "tiny_shop.toml: webhooks.wompi: not TOML: Cannot overwrite a value (at line 33"),
+    (lambda t: t + '\n[api.pay.wompi]\npath = "/pay"\n',
+     "tiny_shop.toml: api.pay.wompi: not TOML: Cannot declare ('api', 'pay', 'wompi') twice"),
+    (lambda t: t.replace('[api.get_order]\n', '[api.get_order]\n"path" = "/a"\n'),
+     "tiny_shop.toml: api.get_order.path: not TOML: Cannot overwrite a value"),
+    (lambda t: t.replace("[auth]\nusers = {", "[auth]\nusers = { buyer = 1 }\nusers = {"),
+     "tiny_shop.toml: auth.users: not TOML: Cannot overwrite a value"),
     # A template's path, headers and form are text: another type would fail only when the request is made.
     (lambda t: t.replace('path = "/api/orders"\n', "path = 5\n"),
      "tiny_shop.toml: api.create_order.path: Input should be a valid string"),
