@@ -106,6 +106,8 @@ def test_observations_may_be_http_reads_instead_of_sql(check: Check) -> None:
      "tiny_shop.toml: auth.run.token: printed nothing"),
     ('env = { DATABASE_URL', 'env = { TINY_BROKEN = "start", DATABASE_URL',
      "tiny_shop.toml: service.command: exited with 3 before /health answered"),
+    ('command = ["{python}", "-m"', 'command = ["/nonexistent/shop", "{python}", "-m"',
+     "tiny_shop.toml: service.command: No such file or directory: /nonexistent/shop"),
     # A query that does not parse, or answers nothing a run can read.
     ("SELECT status FROM orders WHERE id = :order_id", "SELEC status FROM orders WHERE id = :order_id",
      'tiny_shop.toml: observe.order_status: syntax error at or near "SELEC"'),
