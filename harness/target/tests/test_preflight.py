@@ -122,6 +122,8 @@ def test_observations_may_be_http_reads_instead_of_sql(check: Check) -> None:
      "tiny_shop.toml: observe.webhook_events: not a count: 'x'"),
     ("amount_paid::text FROM", "'lots'::text FROM",
      "tiny_shop.toml: observe.amount_paid: not a number: 'lots'"),
+    # A JSON path that finds an object or a list where an id is wanted.
+    ('order_id = "$.id"', 'order_id = "$"', "tiny_shop.toml: api.create_order.order_id: $: an object in the answer"),
     # A request the service does not know.
     ('path = "/api/orders"\n', 'path = "/api/order"\n',
      "tiny_shop.toml: api.create_order: POST /api/order answered 404"),
