@@ -227,6 +227,29 @@ def template_placeholders(request: Request) -> set[str]:
     return {name for _, text in texts for name in _placeholders(text)}
 
 
+# What every request is given; each template adds what its step has (an order's id exists only once it is made).
+EVERY_REQUEST = frozenset({"currency", "idempotency_key", "customer_email"})
+STEP_PLACEHOLDERS = {
+    "create_order": EVERY_REQUEST | {"amount"},
+    "get_order": EVERY_REQUEST | {"order_id"},
+    "order_status": EVERY_REQUEST | {"order_id"},
+    "amount_paid": EVERY_REQUEST | {"order_id"},
+    "transactions": EVERY_REQUEST | {"order_id"},
+    "webhook_events": EVERY_REQUEST | {"event_id"},
+    "order_count": EVERY_REQUEST,
+}
+
+
+def _step_fills(step: str, where: str, parts: dict[str, Any]) -> None:
+    allowed = STEP_PLACEHOLDERS[step]
+    for sub, text in _strings(parts):
+        unknown = _placeholders(text) - allowed
+        if unknown:
+            raise PydanticCustomError("placeholder", "{name} is not filled for {step} (it is given only {known})",
+                                      {"sub": f"{where}.{sub}", "name": f"{{{sorted(unknown)[0]}}}", "step": step,
+                                       "known": ", ".join(f"{{{n}}}" for n in sorted(allowed))})
+
+
 def _check_values(values: dict[str, str], used: set[str], where: str) -> None:
     for name in values:
         if name not in CHOSEN_PLACEHOLDERS:
@@ -325,6 +348,15 @@ class Api(_Model):
     pay: dict[Gateway, GatewayPay] = {}
     get_order: GetOrder | None = None
 
+    @model_validator(mode="after")
+    def _steps_fill(self) -> Api:
+        for step in ("create_order", "get_order"):
+            spec = getattr(self, step)
+            if spec is not None:
+                _step_fills(step, step, {"path": spec.path, "json": spec.json_body, "form": spec.form,
+                                         "headers": spec.headers})
+        return self
+
     def pay_template(self, gateway: str, method: str | None = None) -> Pay:
         """The request that starts a ``gateway`` payment by ``method``; ProfileError naming what is missing."""
         if gateway not in self.pay:
@@ -339,7 +371,7 @@ class HttpRead(_Model):
     """An observation by HTTP: the request, and where the value is in its JSON answer (read as buyer)."""
 
     method: Literal["GET", "POST"] = "GET"
-    path: TemplatedRoute
+    path: Annotated[str, AfterValidator(_route), AfterValidator(_only(REQUEST_PLACEHOLDERS | {"event_id"}))]
     value: JsonPath
 
 
@@ -365,6 +397,14 @@ class Observe(_Model):
     webhook_events: Observation | None = None
     order_count: Observation | None = None  # rows of orders in all: "nothing written" for refused input
     status_map: StatusMap | None = None
+
+    @model_validator(mode="after")
+    def _reads_fill(self) -> Observe:
+        for name in ("order_status", "amount_paid", "transactions", "webhook_events", "order_count"):
+            read = getattr(self, name)
+            if isinstance(read, HttpRead):
+                _step_fills(name, name, {"path": read.path})
+        return self
 
     @model_validator(mode="after")
     def _status_words(self) -> Observe:

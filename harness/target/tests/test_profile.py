@@ -73,6 +73,14 @@ def test_the_tiny_shop_profile_loads_with_its_paths_and_placeholders() -> None:
      "tiny_shop.toml: auth.users.buyer.Authorization: 'Bearer {buyer_token': expected '}'"),
     (lambda t: t.replace('"Bearer buyer-token"', '"Bearer {buyer_token}"'),
      "tiny_shop.toml: auth.users.buyer.Authorization: unknown placeholder {buyer_token}"),
+    # Each step is given only what exists at that step: no order id before the order, no card token for a read.
+    (lambda t: t.replace('total = "{amount}"', 'total = "{amount}", token = "{wompi_card_token}"'),
+     "tiny_shop.toml: api.create_order.json.token: {wompi_card_token} is not filled for create_order"),
+    (lambda t: t.replace('path = "/api/orders/{order_id}"\n', 'path = "/api/orders/{order_id}?total={amount}"\n'),
+     "tiny_shop.toml: api.get_order.path: {amount} is not filled for get_order"),
+    (lambda t: t.replace('order_count = "SELECT count(*) FROM orders"',
+                         'order_count = { path = "/api/orders/{order_id}", value = "$.count" }'),
+     "tiny_shop.toml: observe.order_count.path: {order_id} is not filled for order_count"),
     # Empty where a run needs something: a name, a query, a statement, a program, a word for paid.
     (lambda t: t.replace('name = "tiny-shop"', 'name = " "'), "tiny_shop.toml: name: empty"),
     (lambda t: t.replace('order_count = "SELECT count(*) FROM orders"', 'order_count = ""'),
@@ -198,3 +206,10 @@ def test_a_running_service_gets_only_the_values_payharness_has_for_it(edit: obje
     with pytest.raises(ProfileError) as caught:
         parse_profile(text, "tiny_shop.toml")
     assert str(caught.value).startswith(line) and "\n" not in str(caught.value), str(caught.value)
+
+
+def test_an_http_read_of_webhook_events_is_given_the_event_id() -> None:
+    text = TINY.read_text().replace('webhook_events = "SELECT count(*) FROM webhook_logs WHERE event_id = :event_id"',
+                                    'webhook_events = { path = "/api/events/{event_id}", value = "$.count" }')
+    read = parse_profile(text, "tiny_shop.toml").observe.webhook_events
+    assert read is not None and not isinstance(read, str) and read.path == "/api/events/{event_id}"

@@ -126,7 +126,8 @@ def mutations(draw: st.DrawFn) -> tuple[str, dict[str, Any], Path_, str]:
         return name, edited(doc, (*path, key), "x"), (*path, key), kind
     if kind == "placeholder":
         path = draw(st.sampled_from(strings))
-        suffix = draw(st.sampled_from(["{nope}", "{amount:>9}", "{order_id!r}"]))
+        # Unknown, formatted, or known but not filled at every step (no order id before the order exists).
+        suffix = draw(st.sampled_from(["{nope}", "{amount:>9}", "{order_id!r}", "{order_id}", "{wompi_card_token}"]))
         return name, edited(doc, path, at(doc, path) + suffix), path, kind
     if kind == "jsonpath":
         path = draw(st.sampled_from([p for p in strings if p[-1] in JSON_PATH_KEYS and not FREE & set(p[:-1])]))
@@ -138,17 +139,26 @@ def mutations(draw: st.DrawFn) -> tuple[str, dict[str, Any], Path_, str]:
 
 
 # -- is an accepted profile usable? --------------------------------------------------------------------------
-def _requests(profile: Profile) -> list[tuple[str, Request | HttpRead]]:
+EVERY = {"currency": "COP", "idempotency_key": "k", "customer_email": "a@b.co"}  # Target.request's own
+ORDER = {**EVERY, "order_id": "1"}
+
+
+def _requests(profile: Profile) -> list[tuple[str, Request | HttpRead, dict[str, str]]]:
+    """Every request a run makes, with the values a run has at that step (Target's create_order, pay, reads)."""
     api = profile.api
-    found: list[tuple[str, Request | HttpRead]] = [("api.create_order", api.create_order)]
+    found: list[tuple[str, Request | HttpRead, dict[str, str]]] = [
+        ("api.create_order", api.create_order, {**EVERY, "amount": "1"})]
     if api.get_order is not None:
-        found.append(("api.get_order", api.get_order))
+        found.append(("api.get_order", api.get_order, ORDER))
     for gateway, pay in api.pay.items():
-        found += [(f"api.pay.{gateway}.{m or ''}", api.pay_template(gateway, m)) for m in [None, *pay.methods]]
-    for name in ("order_status", "amount_paid", "transactions", "webhook_events", "order_count"):
+        found += [(f"api.pay.{gateway}.{m or ''}", api.pay_template(gateway, m),
+                   {n: "1" for n in REQUEST_PLACEHOLDERS}) for m in [None, *pay.methods]]
+    reads = {"order_status": ORDER, "amount_paid": ORDER, "transactions": ORDER,
+             "webhook_events": {**EVERY, "event_id": "e"}, "order_count": EVERY}
+    for name, values in reads.items():
         read = getattr(profile.observe, name)
         if isinstance(read, HttpRead):
-            found.append((f"observe.{name}", read))
+            found.append((f"observe.{name}", read, values))
     return found
 
 
@@ -163,11 +173,10 @@ def _argv(argv: Any, values: dict[str, str]) -> None:
 
 def unusable(profile: Profile) -> str | None:
     """Why a run could not use ``profile`` (a placeholder nobody fills, a path a request cannot take…), or None."""
-    request_values = {n: "1" for n in REQUEST_PLACEHOLDERS}
     service_values = {n: "1" for n in SERVICE_PLACEHOLDERS}
     try:
         _need(profile.name.strip(), "name")
-        for where, spec in _requests(profile):
+        for where, spec, request_values in _requests(profile):
             path = fill(spec.path, request_values)
             _need(isinstance(path, str) and path.startswith("/"), f"{where}.path {path!r}")
             if isinstance(spec, HttpRead):
@@ -193,7 +202,7 @@ def unusable(profile: Profile) -> str | None:
             _need(url.scheme in ("http", "https") and url.host, f"service.base_url {service.base_url!r}")
             # Nothing is started for a running service: no port, database, token secret or simulators to fill in.
             service_values = {"python": "1", "base_url": "1"}
-            for where, spec in _requests(profile):
+            for where, spec, _ in _requests(profile):
                 _need("{wompi_card_token}" not in json.dumps(spec.model_dump(by_alias=True)), f"{where} card token")
         if profile.database.url is not None:
             scheme = httpx.URL(profile.database.url).scheme
