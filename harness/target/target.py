@@ -224,7 +224,9 @@ class Target:
         if read is None:
             raise ObserveFailed(f"{field}: missing")
         if isinstance(read, HttpRead):
-            response = await self.request(Request(method=read.method, path=read.path), params)
+            # Checked when the profile loaded, against what this read is given ({event_id} here, not in a Request).
+            spec = Request.model_construct(method=read.method, path=read.path, json_body=None, form=None, headers={})
+            response = await self.request(spec, params)
             if not response.is_success:
                 raise ObserveFailed(f"{field}: {read.method} {response.request.url.path} answered "
                                     f"{response.status_code}")

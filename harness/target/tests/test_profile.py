@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
 from harness.target import jsonpath
 from harness.target.profile import ProfileError, fill, load_profile, parse_profile
+from harness.target.run import TargetRun
+from harness.target.target import Target
 
 TINY = Path(__file__).with_name("tiny_shop.toml")
 
@@ -213,3 +216,20 @@ def test_an_http_read_of_webhook_events_is_given_the_event_id() -> None:
                                     'webhook_events = { path = "/api/events/{event_id}", value = "$.count" }')
     read = parse_profile(text, "tiny_shop.toml").observe.webhook_events
     assert read is not None and not isinstance(read, str) and read.path == "/api/events/{event_id}"
+
+
+async def test_an_http_read_of_webhook_events_sends_the_event_id_it_names(tmp_path: Path) -> None:
+    text = TINY.read_text().replace('webhook_events = "SELECT count(*) FROM webhook_logs WHERE event_id = :event_id"',
+                                    'webhook_events = { path = "/api/events/{event_id}", value = "$.count" }')
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"count": 2})
+
+    http = httpx.AsyncClient(base_url="http://shop.invalid", transport=httpx.MockTransport(answer))
+    run = TargetRun(parse_profile(text, "tiny_shop.toml"), "http://shop.invalid", None, {}, log_dir=tmp_path)
+    async with Target(run, http=http) as target:
+        assert await target.webhook_events("evt-9") == 2
+    await http.aclose()
+    assert [r.url.path for r in seen] == ["/api/events/evt-9"]
