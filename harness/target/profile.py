@@ -518,6 +518,8 @@ def parse_profile(text: str, source: str = "profile.toml") -> Profile:
     except tomllib.TOMLDecodeError as exc:
         field = _toml_field(text, str(exc))
         raise ProfileError(f"{source}: {field + ': ' if field else ''}not TOML: {exc}") from None
+    if "source" in raw:  # set by load_profile to the file's own path; a profile that gives one has a typo
+        raise ProfileError(f"{source}: source: not a profile field (a typo?)")
     try:
         return Profile.model_validate(raw)
     except ValidationError as exc:

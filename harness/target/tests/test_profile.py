@@ -76,6 +76,9 @@ def test_the_tiny_shop_profile_loads_with_its_paths_and_placeholders() -> None:
      "tiny_shop.toml: auth.users.buyer.Authorization: 'Bearer {buyer_token': expected '}'"),
     (lambda t: t.replace('"Bearer buyer-token"', '"Bearer {buyer_token}"'),
      "tiny_shop.toml: auth.users.buyer.Authorization: unknown placeholder {buyer_token}"),
+    # The file's own path is payharness's to set: a profile's `source` is no field of it.
+    (lambda t: t.replace('name = "tiny-shop"', 'name = "tiny-shop"\nsource = "/etc/shop.toml"'),
+     "tiny_shop.toml: source: not a profile field (a typo?)"),
     # Each step is given only what exists at that step: no order id before the order, no card token for a read.
     (lambda t: t.replace('total = "{amount}"', 'total = "{amount}", token = "{wompi_card_token}"'),
      "tiny_shop.toml: api.create_order.json.token: {wompi_card_token} is not filled for create_order"),
