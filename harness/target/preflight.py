@@ -62,6 +62,7 @@ async def _checks(target: Target) -> list[str]:
         raise _Failed(f"api.create_order: {spec.method} {spec.path} answered {order.status}: {order.text[:120]!r}")
     if order.order_id is None:
         raise _Failed(f"api.create_order.order_id: {spec.order_id}: not in the answer {order.text[:120]!r}")
+    _an_id("api.create_order.order_id", spec.order_id, order.order_id)
     done.append(f"create_order answers an id ({order.order_id})")
     done += await _observe(target, order.order_id)
     for gateway, pay_spec in profile.api.pay.items():
@@ -75,6 +76,8 @@ async def _checks(target: Target) -> list[str]:
             path = getattr(pay_spec, name)
             if path is not None and getattr(paid, name) is None:
                 raise _Failed(f"api.pay.{gateway}.{name}: {path}: not in the answer {paid.text[:120]!r}")
+            if path is not None:
+                _an_id(f"api.pay.{gateway}.{name}", path, getattr(paid, name))
         done.append(f"pay.{gateway} answers a reference ({paid.reference})")
     for gateway, path in profile.webhooks.items():
         answer = await target.http.post(path, content=b"{}", headers={"content-type": "application/json"})
@@ -83,6 +86,13 @@ async def _checks(target: Target) -> list[str]:
         done.append(f"webhooks.{gateway} exists (an empty event: {answer.status_code})")
     await target.reset()
     return done
+
+
+def _an_id(field: str, path: str, value: object) -> None:
+    # An id is filled into paths and queries as text: an object's or a list's text is no id of the service's.
+    if isinstance(value, dict | list):
+        kind = "an object" if isinstance(value, dict) else "a list"
+        raise _Failed(f"{field}: {path}: {kind} in the answer, not an id: {str(value)[:80]}")
 
 
 async def _observe(target: Target, order_id: str) -> list[str]:

@@ -18,8 +18,18 @@ import string
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from harness.target import jsonpath
@@ -33,14 +43,14 @@ SERVICE_PLACEHOLDERS = frozenset({
     "wompi_private_key", "wompi_events_secret", "wompi_integrity_secret", "efecty_merchant_api_key",
     "efecty_convenio",
 })
+# What payharness fills for a service already running (base_url): it starts no database or simulators for it.
+RUNNING_PLACEHOLDERS = frozenset({"python", "base_url"})
 # What a caller may choose per payment (a PayU sandbox card's holder decides its outcome, a number failing Luhn
 # is refused, Nequi's sandbox phone and PSE's bank code decide theirs); a pay template gives defaults in `values`.
 CHOSEN_PLACEHOLDERS = frozenset({"card_holder", "card_number", "nequi_phone", "pse_bank"})
 # What payharness fills in a request template, per request.
 REQUEST_PLACEHOLDERS = frozenset({"amount", "currency", "order_id", "wompi_card_token", "idempotency_key",
                                   "customer_email"}) | CHOSEN_PLACEHOLDERS
-# A pay table's keys whose values are tables; any other table under [api.pay.<gateway>] is a payment method.
-PAY_TABLES = frozenset({"json", "form", "headers", "values", "methods"})
 
 
 class ProfileError(ValueError):
@@ -49,15 +59,28 @@ class ProfileError(ValueError):
 
 def _placeholders(text: str) -> set[str]:
     try:
-        return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text)
+                  if name is not None]
     except ValueError as exc:  # an unbalanced brace
         raise ValueError(f"{text!r}: {exc}") from None
+    for name, spec, conversion in fields:
+        # Every value is filled as text: a format spec or conversion fails (or changes the value) only at fill time.
+        if spec or conversion:
+            raise ValueError(f"{text!r}: a placeholder is {{{name}}} alone, with no format spec or conversion")
+    return {name for name, _, _ in fields}
+
+
+def _unknown(text: str, allowed: frozenset[str] | set[str], where: str) -> set[str]:
+    try:
+        return _placeholders(text) - allowed
+    except ValueError as exc:
+        raise PydanticCustomError("placeholder", "{why}", {"sub": where, "why": str(exc)}) from None
 
 
 def _only(allowed: frozenset[str]) -> Any:
     def check(value: Any) -> Any:
         for where, text in _strings(value):
-            unknown = _placeholders(text) - allowed
+            unknown = _unknown(text, allowed, where)
             if unknown:
                 # The key inside the value travels in the error's context: the line names the whole field.
                 raise PydanticCustomError("placeholder", "unknown placeholder {name} (known: {known})",
@@ -82,8 +105,41 @@ def _path(value: str) -> str:
     return value
 
 
+def _route(value: str) -> str:
+    # Joined to the service's address as text (base_url + path): without the slash it is another host name.
+    if not value.startswith("/"):
+        raise ValueError(f"a path on the service starts with /: {value!r}")
+    return value
+
+
+def _filled(value: str) -> str:
+    if not value.strip():
+        raise ValueError("empty")
+    return value
+
+
+def _url(schemes: tuple[str, ...]) -> Any:
+    def check(value: str) -> str:
+        try:
+            parts = urlsplit(value)
+            usable = parts.scheme in schemes and bool(parts.hostname)
+        except ValueError:  # an unclosed [ of an IPv6 address
+            usable = False
+        if not usable:
+            raise ValueError(f"not a {' or '.join(schemes)} URL with a host: {value!r}")
+        return value
+    return check
+
+
 JsonPath = Annotated[str, AfterValidator(_path)]
+Filled = Annotated[str, AfterValidator(_filled)]
+# A command's argv: its first item is the program, so an empty one has nothing to run.
+Argv = Annotated[list[str], Field(min_length=1)]
+Route = Annotated[str, AfterValidator(_route)]
 Templated = Annotated[Any, AfterValidator(_only(REQUEST_PLACEHOLDERS))]
+TemplatedRoute = Annotated[str, AfterValidator(_route), AfterValidator(_only(REQUEST_PLACEHOLDERS))]
+# Header and form values are sent as text: a number or a table there would fail only when the request is made.
+TemplatedTexts = Annotated[dict[str, str], AfterValidator(_only(REQUEST_PLACEHOLDERS))]
 
 
 class _Model(BaseModel):
@@ -96,10 +152,10 @@ class Service(_Model):
     command: Annotated[list[str], AfterValidator(_only(SERVICE_PLACEHOLDERS))] | None = None
     env: Annotated[dict[str, str], AfterValidator(_only(SERVICE_PLACEHOLDERS))] = {}
     # Commands run to their end before the service starts (a schema migration), in the same environment.
-    setup: Annotated[list[list[str]], AfterValidator(_only(SERVICE_PLACEHOLDERS))] = []
-    ready_path: str = "/health"
+    setup: Annotated[list[Argv], AfterValidator(_only(SERVICE_PLACEHOLDERS))] = []
+    ready_path: Route = "/health"
     ready_timeout: float = Field(default=30.0, gt=0, le=600)
-    base_url: str | None = None
+    base_url: Annotated[str, AfterValidator(_url(("http", "https")))] | None = None
 
     @model_validator(mode="after")
     def _one_way(self) -> Service:
@@ -111,15 +167,15 @@ class Service(_Model):
 
 
 class Database(_Model):
-    reset: list[str] = []
-    url: str | None = None
+    reset: list[Filled] = []
+    url: Annotated[str, AfterValidator(_url(("postgresql", "postgres", "postgresql+asyncpg")))] | None = None
 
 
 class Login(_Model):
     """A login request made once the service is ready; ``value`` is where its answer carries the token."""
 
     method: Literal["GET", "POST"] = "POST"
-    path: str
+    path: Route
     json_body: dict[str, Any] | None = Field(default=None, alias="json")
     form: dict[str, str] | None = None
     value: JsonPath
@@ -130,7 +186,7 @@ class Auth(_Model):
     from a login request's answer — both usable as placeholders in the headers."""
 
     users: dict[str, dict[str, str]] = {}
-    run: Annotated[dict[str, list[str]], AfterValidator(_only(SERVICE_PLACEHOLDERS))] = {}
+    run: Annotated[dict[str, Argv], AfterValidator(_only(SERVICE_PLACEHOLDERS))] = {}
     login: dict[str, Login] = {}
 
     @model_validator(mode="after")
@@ -138,19 +194,21 @@ class Auth(_Model):
         allowed = SERVICE_PLACEHOLDERS | set(self.run) | set(self.login)
         for user, headers in self.users.items():
             for header, value in headers.items():
-                unknown = _placeholders(value) - allowed
+                where = f"users.{user}.{header}"
+                unknown = _unknown(value, allowed, where)
                 if unknown:
-                    raise ValueError(f"users.{user}.{header}: unknown placeholder {{{sorted(unknown)[0]}}} "
-                                     f"(name it under [auth.run] or [auth.login], or use a fixed value)")
+                    raise PydanticCustomError("placeholder", "unknown placeholder {name} (name it under [auth.run] "
+                                              "or [auth.login], or use a fixed value)",
+                                              {"sub": where, "name": f"{{{sorted(unknown)[0]}}}"})
         return self
 
 
 class Request(_Model):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
-    path: Templated
+    path: TemplatedRoute
     json_body: Templated = Field(default=None, alias="json")
-    form: Templated = None
-    headers: Templated = {}
+    form: TemplatedTexts | None = None
+    headers: TemplatedTexts = {}
 
     @model_validator(mode="after")
     def _one_body(self) -> Request:
@@ -167,6 +225,29 @@ def template_placeholders(request: Request) -> set[str]:
     """Every ``{name}`` a request template fills: in its path, body and headers."""
     texts = _strings([request.path, request.json_body, request.form, request.headers])
     return {name for _, text in texts for name in _placeholders(text)}
+
+
+# What every request is given; each template adds what its step has (an order's id exists only once it is made).
+EVERY_REQUEST = frozenset({"currency", "idempotency_key", "customer_email"})
+STEP_PLACEHOLDERS = {
+    "create_order": EVERY_REQUEST | {"amount"},
+    "get_order": EVERY_REQUEST | {"order_id"},
+    "order_status": EVERY_REQUEST | {"order_id"},
+    "amount_paid": EVERY_REQUEST | {"order_id"},
+    "transactions": EVERY_REQUEST | {"order_id"},
+    "webhook_events": EVERY_REQUEST | {"event_id"},
+    "order_count": EVERY_REQUEST,
+}
+
+
+def _step_fills(step: str, where: str, parts: dict[str, Any]) -> None:
+    allowed = STEP_PLACEHOLDERS[step]
+    for sub, text in _strings(parts):
+        unknown = _placeholders(text) - allowed
+        if unknown:
+            raise PydanticCustomError("placeholder", "{name} is not filled for {step} (it is given only {known})",
+                                      {"sub": f"{where}.{sub}", "name": f"{{{sorted(unknown)[0]}}}", "step": step,
+                                       "known": ", ".join(f"{{{n}}}" for n in sorted(allowed))})
 
 
 def _check_values(values: dict[str, str], used: set[str], where: str) -> None:
@@ -207,10 +288,10 @@ class PayMethod(_Model):
     (``json`` or ``form``) given here replaces the gateway's whole; ``values`` add to its defaults."""
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] | None = None
-    path: Templated = None
+    path: TemplatedRoute | None = None
     json_body: Templated = Field(default=None, alias="json")
-    form: Templated = None
-    headers: Templated = None
+    form: TemplatedTexts | None = None
+    headers: TemplatedTexts | None = None
     reference: JsonPath | None = None
     gateway_id: JsonPath | None = None
     code: JsonPath | None = None
@@ -218,7 +299,8 @@ class PayMethod(_Model):
 
 
 class GatewayPay(Pay):
-    """``[api.pay.<gateway>]``: the gateway's default payment, and its other methods as sub-tables."""
+    """``[api.pay.<gateway>]``: the gateway's default payment, and its other methods as sub-tables (any table
+    under it whose key is not one of its fields)."""
 
     methods: dict[MethodName, PayMethod] = {}
 
@@ -227,7 +309,9 @@ class GatewayPay(Pay):
     def _method_tables(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        methods = {k: v for k, v in data.items() if isinstance(v, dict) and k not in PAY_TABLES}
+        # A table under one of the pay table's own keys (reference = { … }) is that field's mistake, not a method.
+        fields = {info.alias or name for name, info in cls.model_fields.items()}
+        methods = {k: v for k, v in data.items() if isinstance(v, dict) and k not in fields}
         if not methods:
             return data
         return {**{k: v for k, v in data.items() if k not in methods}, "methods": {**data.get("methods", {}),
@@ -264,6 +348,15 @@ class Api(_Model):
     pay: dict[Gateway, GatewayPay] = {}
     get_order: GetOrder | None = None
 
+    @model_validator(mode="after")
+    def _steps_fill(self) -> Api:
+        for step in ("create_order", "get_order"):
+            spec = getattr(self, step)
+            if spec is not None:
+                _step_fills(step, step, {"path": spec.path, "json": spec.json_body, "form": spec.form,
+                                         "headers": spec.headers})
+        return self
+
     def pay_template(self, gateway: str, method: str | None = None) -> Pay:
         """The request that starts a ``gateway`` payment by ``method``; ProfileError naming what is missing."""
         if gateway not in self.pay:
@@ -278,15 +371,21 @@ class HttpRead(_Model):
     """An observation by HTTP: the request, and where the value is in its JSON answer (read as buyer)."""
 
     method: Literal["GET", "POST"] = "GET"
-    path: Templated
+    path: Annotated[str, AfterValidator(_route), AfterValidator(_only(REQUEST_PLACEHOLDERS | {"event_id"}))]
     value: JsonPath
 
 
-Observation = str | HttpRead
+def _observation_kind(value: Any) -> str:
+    return "an HTTP read" if isinstance(value, dict | HttpRead) else "an SQL query"
+
+
+# A table is an HTTP read and anything else a query: one mistake then gives one line, not one per reading.
+Observation = Annotated[Annotated[Filled, Tag("an SQL query")] | Annotated[HttpRead, Tag("an HTTP read")],
+                        Discriminator(_observation_kind)]
 
 
 class StatusMap(_Model):
-    paid: list[str]
+    paid: list[str] = Field(min_length=1)  # with no word for paid, no payment could ever be seen to succeed
     pending: list[str] = []
     failed: list[str] = []
 
@@ -300,6 +399,14 @@ class Observe(_Model):
     status_map: StatusMap | None = None
 
     @model_validator(mode="after")
+    def _reads_fill(self) -> Observe:
+        for name in ("order_status", "amount_paid", "transactions", "webhook_events", "order_count"):
+            read = getattr(self, name)
+            if isinstance(read, HttpRead):
+                _step_fills(name, name, {"path": read.path})
+        return self
+
+    @model_validator(mode="after")
     def _status_words(self) -> Observe:
         if self.order_status is not None and self.status_map is None:
             raise ValueError("order_status needs [observe.status_map] (the service's words for paid, pending, failed)")
@@ -311,15 +418,41 @@ class Observe(_Model):
 
 
 class Profile(_Model):
-    name: str
+    name: Filled
     description: str = ""
     service: Service
     database: Database = Database()
     auth: Auth = Auth()
     api: Api
-    webhooks: dict[Gateway, str] = {}
+    webhooks: dict[Gateway, Route] = {}
     observe: Observe = Observe()
     source: Path | None = None  # the file it was read from (set by load_profile)
+
+    @model_validator(mode="after")
+    def _running_values(self) -> Profile:
+        if self.service.base_url is None:
+            return self
+        # Checked against what a started service has when the tables load; here the run has far less to give.
+        allowed = RUNNING_PLACEHOLDERS | set(self.auth.run) | set(self.auth.login)
+        texts = [(f"auth.run.{name}{where}", text) for name, argv in self.auth.run.items()
+                 for where, text in _strings(argv)]
+        texts += [(f"auth.users.{user}.{header}", value) for user, headers in self.auth.users.items()
+                  for header, value in headers.items()]
+        for where, text in texts:
+            unknown = _placeholders(text) - allowed
+            if unknown:
+                raise PydanticCustomError("placeholder", "{name} is not filled for a service already running "
+                                          "(service.base_url: only {known})",
+                                          {"sub": where, "name": f"{{{sorted(unknown)[0]}}}",
+                                           "known": ", ".join(f"{{{n}}}" for n in sorted(allowed))})
+        for gateway, pay in self.api.pay.items():
+            for method in (None, *pay.methods):
+                if "wompi_card_token" in template_placeholders(pay.template(method)):
+                    where = f"api.pay.{gateway}" + (f".{method}" if method else "")
+                    raise PydanticCustomError("placeholder", "{name} needs the Wompi simulator, which payharness "
+                                              "starts only for service.command, not for service.base_url",
+                                              {"sub": where, "name": "{wompi_card_token}"})
+        return self
 
     @model_validator(mode="after")
     def _database_reachable(self) -> Profile:
@@ -331,11 +464,12 @@ class Profile(_Model):
 
 
 def _where(loc: tuple[int | str, ...]) -> str:
-    # Union members add their type to the location (observe.order_status.str); a field name never has those.
-    parts = [str(p) for p in loc if not (isinstance(p, str) and (p in ("str", "HttpRead") or "[" in p))]
+    # Union members add their type or tag to the location (observe.order_status.an SQL query); no field is named so.
+    parts = [p for p in loc if not (isinstance(p, str) and (p == "str" or " " in p or "[" in p))]
     if parts[:2] == ["api", "pay"] and parts[3:4] == ["methods"]:
         del parts[3]  # a method's table is written [api.pay.<gateway>.<method>]
-    return ".".join(parts)
+    # An item of a list is written as the preflight writes it: service.setup[0], database.reset[1].
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
 
 
 def _lines(exc: ValidationError) -> list[str]:
@@ -344,7 +478,7 @@ def _lines(exc: ValidationError) -> list[str]:
         where = _where(error["loc"])
         sub = (error.get("ctx") or {}).get("sub")
         if sub:
-            where = f"{where}{'' if sub.startswith('[') else '.'}{sub}"
+            where = f"{where}{'' if sub.startswith('[') or not where else '.'}{sub}"
         message = "missing" if error["type"] == "missing" else str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "not a profile field (a typo?)"
@@ -352,11 +486,40 @@ def _lines(exc: ValidationError) -> list[str]:
     return list(lines.values())
 
 
+TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+TOML_HEADER = re.compile(r"^\[+\s*([^\]]+?)\s*\]+")
+TOML_KEY = re.compile(r"^([A-Za-z0-9_.\-\s\"']+?)\s*=")
+
+
+def _toml_field(text: str, message: str) -> str | None:
+    """The key or table at the line tomllib names (it names lines, not keys): webhooks.wompi for a repeated key."""
+    at = TOML_LINE.search(message)
+    lines = text.splitlines()
+    if at is None or int(at.group(1)) > len(lines):
+        return None
+    number = int(at.group(1))
+
+    def name(raw: str) -> str:
+        return ".".join(part.strip().strip("\"'") for part in raw.split("."))
+
+    header = TOML_HEADER.match(lines[number - 1].strip())
+    if header:
+        return name(header.group(1))
+    key = TOML_KEY.match(lines[number - 1].strip())
+    if key is None:
+        return None
+    table = next((m.group(1) for line in reversed(lines[: number - 1]) if (m := TOML_HEADER.match(line.strip()))), "")
+    return ".".join(p for p in (name(table) if table else "", name(key.group(1))) if p)
+
+
 def parse_profile(text: str, source: str = "profile.toml") -> Profile:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{source}: not TOML: {exc}") from None
+        field = _toml_field(text, str(exc))
+        raise ProfileError(f"{source}: {field + ': ' if field else ''}not TOML: {exc}") from None
+    if "source" in raw:  # set by load_profile to the file's own path; a profile that gives one has a typo
+        raise ProfileError(f"{source}: source: not a profile field (a typo?)")
     try:
         return Profile.model_validate(raw)
     except ValidationError as exc:

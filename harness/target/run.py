@@ -106,7 +106,10 @@ class TargetRun:
                               log_dir=log_dir, env=env, cwd=REPO)
                 run.service = child
                 stack.callback(child.stop)
-                child.start()
+                try:
+                    child.start()
+                except OSError as exc:  # no such program, or not one that may be run
+                    raise TargetFailed(f"service.command: {exc.strerror}: {child.argv[0]}") from None
                 try:
                     run._wait_ready(child)
                     break

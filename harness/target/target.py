@@ -170,7 +170,11 @@ class Target:
     # -- observations --------------------------------------------------------------------------------------
     async def order_status(self, order_id: str) -> str:
         """The service's own word for the order's status."""
-        return str(await self._one("order_status", {"order_id": order_id}))
+        params = {"order_id": order_id}
+        word = await self._one("order_status", params)
+        if word is None:  # str() would make it the word 'None', blamed on the status map
+            raise ObserveFailed(f"observe.order_status: returned NULL for {params}")
+        return str(word)
 
     async def order_state(self, order_id: str) -> str:
         """``paid``, ``pending``, ``failed`` through the profile's status map, or ``other: <word>``."""
@@ -192,10 +196,10 @@ class Target:
                            if "amount" in row else {})} for row in rows]
 
     async def webhook_events(self, event_id: str) -> int:
-        return int(await self._one("webhook_events", {"event_id": event_id}) or 0)
+        return _count("observe.webhook_events", await self._one("webhook_events", {"event_id": event_id}))
 
     async def order_count(self) -> int:
-        return int(await self._one("order_count", {}) or 0)
+        return _count("observe.order_count", await self._one("order_count", {}))
 
     async def reset(self) -> None:
         """The profile's reset statements, then the simulators' state (between scenarios)."""
@@ -220,7 +224,9 @@ class Target:
         if read is None:
             raise ObserveFailed(f"{field}: missing")
         if isinstance(read, HttpRead):
-            response = await self.request(Request(method=read.method, path=read.path), params)
+            # Checked when the profile loaded, against what this read is given ({event_id} here, not in a Request).
+            spec = Request.model_construct(method=read.method, path=read.path, json_body=None, form=None, headers={})
+            response = await self.request(spec, params)
             if not response.is_success:
                 raise ObserveFailed(f"{field}: {read.method} {response.request.url.path} answered "
                                     f"{response.status_code}")
@@ -340,6 +346,13 @@ def _decimal(field: str, value: Any) -> Decimal:
         return Decimal(str(value))
     except InvalidOperation:
         raise ObserveFailed(f"{field}: not a number: {value!r}") from None
+
+
+def _count(field: str, value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        raise ObserveFailed(f"{field}: not a count: {value!r}") from None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -54,6 +54,23 @@ def test_a_profile_mistake_stops_the_audit_at_the_preflight_in_one_line(tmp_path
     assert not (out / "scenarios.json").exists()  # nothing ran after the preflight
 
 
+@pytest.mark.parametrize(("old", "new", "line"), [
+    ('order_id = "$.id"\n', "", "shop.toml: api.create_order.order_id: missing"),
+    ('"{port}"]', '"{prot}"]', "shop.toml: service.command[4]: unknown placeholder {prot}"),
+    ('command = ["{python}", "-m", "harness.target.tests.tiny_shop", "--port", "{port}"]', 'base_url = "127.0.0.1:1"',
+     "shop.toml: service.base_url: not a http or https URL with a host: '127.0.0.1:1'"),
+    ("[webhooks]", '[webhooks]\nwompi = "/w"', "shop.toml: webhooks.wompi: not TOML: Cannot overwrite a value"),
+])
+def test_a_profile_the_loader_refuses_exits_2_in_one_line_before_anything_starts(tmp_path: Path, old: str, new: str,
+                                                                                 line: str) -> None:
+    profile = TINY.read_text()
+    assert old in profile
+    done, out = _audit(tmp_path, profile.replace(old, new))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(line) and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert not (out / "logs").exists()  # no simulator, database or service was started
+
+
 @pytest.mark.slow
 def test_the_clean_shop_passes_and_what_it_cannot_support_is_not_runnable_with_its_reason(tmp_path: Path) -> None:
     done, out = _audit(tmp_path, TINY.read_text())

@@ -63,6 +63,15 @@ def test_a_login_answer_without_the_token_names_the_field(check: Check) -> None:
         check(lambda text: _login(text, "$.session.jwt"))
 
 
+def test_a_login_the_service_refuses_names_the_field(check: Check) -> None:
+    def unknown_user(text: str) -> str:
+        return _login(text).replace('json = { user = "buyer" }', 'json = { user = "nobody" }')
+
+    with pytest.raises(PreflightFailed,
+                       match=r"^tiny_shop.toml: auth.login.buyer_token: POST /api/login answered 401$"):
+        check(unknown_user)
+
+
 def test_observations_may_be_http_reads_instead_of_sql(check: Check) -> None:
     done = check(lambda text: text.replace(
         'order_status = "SELECT status FROM orders WHERE id = :order_id"',
@@ -97,6 +106,32 @@ def test_observations_may_be_http_reads_instead_of_sql(check: Check) -> None:
      "tiny_shop.toml: auth.run.token: printed nothing"),
     ('env = { DATABASE_URL', 'env = { TINY_BROKEN = "start", DATABASE_URL',
      "tiny_shop.toml: service.command: exited with 3 before /health answered"),
+    ('command = ["{python}", "-m"', 'command = ["/nonexistent/shop", "{python}", "-m"',
+     "tiny_shop.toml: service.command: No such file or directory: /nonexistent/shop"),
+    # A query that does not parse, or answers nothing a run can read.
+    ("SELECT status FROM orders WHERE id = :order_id", "SELEC status FROM orders WHERE id = :order_id",
+     'tiny_shop.toml: observe.order_status: syntax error at or near "SELEC"'),
+    ("RESTART IDENTITY CASCADE", "RESTART IDENTITY CASCADE;;; TRUNCATE",
+     "tiny_shop.toml: database.reset[0]: syntax error at end of input"),
+    ("SELECT status FROM orders WHERE id = :order_id", "SELECT NULL::text FROM orders WHERE id = :order_id",
+     "tiny_shop.toml: observe.order_status: returned NULL for {'order_id': "),
+    ('order_count = "SELECT count(*) FROM orders"', "order_count = \"SELECT 'many' FROM orders LIMIT 1\"",
+     "tiny_shop.toml: observe.order_count: not a count: 'many'"),
+    ('webhook_events = "SELECT count(*) FROM webhook_logs WHERE event_id = :event_id"',
+     "webhook_events = \"SELECT 'x' WHERE :event_id::text IS NOT NULL\"",
+     "tiny_shop.toml: observe.webhook_events: not a count: 'x'"),
+    ("amount_paid::text FROM", "'lots'::text FROM",
+     "tiny_shop.toml: observe.amount_paid: not a number: 'lots'"),
+    # A JSON path that finds an object or a list where an id is wanted.
+    ('order_id = "$.id"', 'order_id = "$"', "tiny_shop.toml: api.create_order.order_id: $: an object in the answer"),
+    # A request the service does not know.
+    ('path = "/api/orders"\n', 'path = "/api/order"\n',
+     "tiny_shop.toml: api.create_order: POST /api/order answered 404"),
+    ('path = "/api/orders/{order_id}/pay"', 'path = "/api/orders/{order_id}/payment"',
+     "tiny_shop.toml: api.pay.wompi: POST /api/orders/{order_id}/payment answered 404"),
+    # A database that refuses connections (the profile's own url wins over the run's fresh database).
+    ("[database]", '[database]\nurl = "postgresql://127.0.0.1:1/none"',
+     "tiny_shop.toml: database.reset: cannot connect to the database:"),
 ])
 def test_a_broken_field_stops_the_preflight_in_one_line_naming_it(check: Check, old: str, new: str,
                                                                    line: str) -> None:
@@ -113,6 +148,7 @@ def test_a_base_url_that_refuses_connections_is_named(check: Check) -> None:
     def running(text: str) -> str:
         text = text.replace('command = ["{python}", "-m", "harness.target.tests.tiny_shop", "--port", "{port}"]',
                             f'base_url = "{url}"')
+        text = text.replace('"{wompi_card_token}"', '"tok_test"')  # no simulator is started for a running service
         return text.replace("[database]", '[database]\nurl = "postgresql://127.0.0.1:1/none"')
 
     with pytest.raises(PreflightFailed, match=rf"^tiny_shop.toml: service.base_url: {url}: ConnectError"):
