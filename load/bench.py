@@ -535,6 +535,61 @@ def _ceilings(run: Run) -> None:
         print(f"{key.replace('_', ' ')}: median of {len(measured)} rounds {run.report[key]['achieved']:g}/s ({each})")
 
 
+def _bare_paced(run: Run) -> None:
+    """With ``--bare-paced``: the bare endpoint searched and held as the core was (same plan, pacing and limits).
+
+    The target ratio compares the core's *paced* rate with the bare endpoint's *unpaced* ceiling; what share of
+    its own ceiling the bare endpoint itself holds paced, on the same machine with the same generator, is the
+    floor of that ratio for any implementation of these statements (reports/floor.py)."""
+    args, stack, out = run.args, run.stack, run.out
+    if not args.bare_paced:
+        return
+    found_steps: list[dict[str, Any]] = []
+    holds: list[dict[str, Any]] = []
+    bare = bare_server("sql", dsn=stack.urls["database"], workers=args.core_workers, log_dir=stack.log_dir)
+
+    def paced(name: str, rate: float, seconds: float) -> Measure:
+        return locust_run(
+            name,
+            host=_url(bare),
+            stack=stack,
+            out=out / name,
+            offered=rate,
+            seconds=seconds,
+            user_rate=args.user_rate or USER_RATE,
+            pacing=args.pacing,
+            max_in_flight=args.max_in_flight,
+            open_users=args.open_users,
+            audit=False,
+            workers=run.workers_for(rate),
+            cpu_roots=run.cpu_roots,
+            cpus=args.generator_cpus,
+            core_gc=run.core_gc,
+        )
+
+    def step(rate: float) -> bool:
+        m = paced(f"bare-step-{rate:g}", rate, args.step_seconds)
+        found_steps.append(asdict(m))
+        print(f"bare step {rate:>6g}/s: achieved {m.achieved:g}/s, steady p99 {m.steady_p99_ms:g} ms, failures "
+              f"{m.failures}{open_text(m)} -> {'held' if m.held else 'NOT held'}{cpu_text(m)}")
+        return m.held
+
+    try:
+        found = search(step, run.plan, first_cost=args.step_seconds + STEP_OVERHEAD_SECONDS)
+        for rate in hold_rates([s["offered"] for s in found_steps if s["held"]]) if args.hold > 0 else []:
+            hold = paced(f"bare-hold-{rate:g}", rate, args.hold)
+            holds.append(asdict(hold))
+            verdict_text = "held" if hold.held else "NOT held"
+            print(f"bare hold {rate:g}/s for {args.hold:g} s: achieved {hold.achieved:g}/s, steady p99 "
+                  f"{hold.steady_p99_ms:g} ms{open_text(hold)} -> {verdict_text}{cpu_text(hold)}")
+            if hold.held:
+                break
+    finally:
+        bare.stop()
+    run.report["bare_paced"] = {"search": found.to_dict(), "steps": found_steps, "holds": holds}
+    print(f"bare search: {search_text(run.report['bare_paced']['search'])}")
+
+
 def _pgbench(run: Run) -> None:
     """pgbench running the core's own statements: the database's ceiling for the same work."""
     run.report["pgbench"] = run_pgbench(run.stack, seconds=run.args.ceiling_seconds, clients=16, threads=2, out=run.out)
@@ -547,6 +602,7 @@ PHASES: tuple[tuple[str, Callable[[Run], None]], ...] = (
     ("holds", _holds),
     ("ceilings", _ceilings),
     ("pgbench", _pgbench),
+    ("bare_paced", _bare_paced),
 )
 
 
@@ -631,6 +687,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds of each unpaced run that measures the core's and the bare apps' ceilings")
     p.add_argument("--ceiling-rounds", type=positive_int, default=3,
                    help="core and bare ceilings, alternating, this many times each; the median round counts")
+    p.add_argument("--bare-paced", action="store_true",
+                   help="last: the same search and hold against the bare endpoint (no audit: it keeps no ledger), "
+                        "so the ratio's yardstick says what share of its own ceiling it holds paced")
     p.add_argument("--user-rate", type=positive_float, default=None,
                    help=f"closed pacing: events/s per paced user (default {USER_RATE:g}); refused with --pacing open, "
                         f"where --open-users carry the rate")

@@ -47,6 +47,10 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
     # Holds were run and none held: the best short step stands as the figure, marked unconfirmed, and no ratio
     # is drawn from it (a rate that does not last its audited hold is not a sustained rate).
     unconfirmed = bool(report.get("holds")) and not confirmed
+    # --bare-paced: the rate the bare endpoint itself held for the hold, paced the same way (None: not run, or
+    # no hold of it held) — what share of its own ceiling the yardstick sustains on this machine.
+    bare_holds = (report.get("bare_paced") or {}).get("holds") or []
+    bare_paced = max((h["offered"] for h in bare_holds if h["held"]), default=None)
     return {
         "search_outcome": (report.get("search") or {}).get("outcome"),
         "sustained_rate": sustained,
@@ -60,6 +64,8 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
         "ratio_sustained_to_bare": None if lower_bound or unconfirmed else ratio,
         "ratio_sustained_to_bare_lower_bound": ratio if lower_bound else None,
         "ratio_core_ceiling_to_bare": round(core_ceiling / bare, 3) if bare else None,
+        "bare_paced_sustained": bare_paced,
+        "ratio_bare_paced_to_bare": round(bare_paced / bare, 3) if bare_paced and bare else None,
         "ratio_bare_to_pgbench": round(bare / pgb, 3) if pgb else None,
         # A ceiling near what the generator itself can offer measures the generator, not the server.
         "generator_capacity": report["generator"]["achieved"],
@@ -104,5 +110,10 @@ def print_table(report: dict[str, Any], path: Path) -> None:
         f"ratio sustained/bare asyncpg: {ratio}; core ceiling/bare: "
         f"{r['ratio_core_ceiling_to_bare']}; bare/pgbench: {r['ratio_bare_to_pgbench']}"
     )
+    if report.get("bare_paced") is not None:
+        held = r.get("bare_paced_sustained")
+        share = r["ratio_bare_paced_to_bare"]
+        print("bare endpoint paced the same way: "
+              + (f"held {held:g}/s for the hold, {share} of its own ceiling" if held else "no hold held"))
     target = f">= {TARGET_RATE:g}/s, p99 < {STEP_LIMITS.p99_ms:g} ms, >= {TARGET_RATIO:g} of bare"
     print(f"target ({target}): {'met' if r['target_met'] else 'NOT met'}; {path}")

@@ -64,8 +64,11 @@ class Floor:
     sustained_note: str  # "" | "unconfirmed" | "lower bound"
     ratio_sustained_to_bare: float | None
     target_rate: float | None
+    target_ratio: float | None = None
+    bare_paced_sustained: float | None = None  # bench-load --bare-paced: the bare endpoint's own held rate
+    ratio_bare_paced_to_bare: float | None = None
     JSON_PROPERTIES = ("path_ms", "minimum_path_ms", "limit_at_measured", "limit_at_minimum", "held_at_minimum",
-                       "budget_ms", "verdict")
+                       "budget_ms", "verdict", "ratio_verdict")
 
     @property
     def path_ms(self) -> float:
@@ -118,6 +121,20 @@ class Floor:
                 "parts' cost above their minimum")
 
 
+    @property
+    def ratio_verdict(self) -> str:
+        """Whether the ratio target (the core's paced rate ÷ the bare endpoint's unpaced ceiling) is within what
+        the bare endpoint itself holds paced on this machine — the ratio's own floor."""
+        if self.target_ratio is None or self.ratio_bare_paced_to_bare is None:
+            return ("not measured: the bare endpoint was not paced in this run (`payharness bench-load --bare-paced`)"
+                    if self.bare_paced_sustained is None else "not decided: no target ratio in the run")
+        share, target = self.ratio_bare_paced_to_bare, self.target_ratio
+        if share < target:
+            return (f"beyond the floor: the bare endpoint itself, paced the same way, held {share:g} of its own "
+                    f"ceiling, under the target {target:g}")
+        return f"within the floor: the bare endpoint itself, paced the same way, held {share:g} of its own ceiling"
+
+
 def floor_profile(runs: CapacityRuns | None) -> Floor | None:
     """The floor from the reference ``bench.json``; None without a core ceiling with CPU by part."""
     ref = runs.reference if runs else None
@@ -144,4 +161,7 @@ def floor_profile(runs: CapacityRuns | None) -> Floor | None:
         sustained_note=note,
         ratio_sustained_to_bare=ref.ratio_sustained_to_bare,
         target_rate=ref.target_rate,
+        target_ratio=ref.target_ratio,
+        bare_paced_sustained=ref.bare_paced_sustained,
+        ratio_bare_paced_to_bare=ref.ratio_bare_paced_to_bare,
     )

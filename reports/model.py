@@ -528,6 +528,10 @@ class CeilingRun:
     sustained_unconfirmed: bool = False
     ratio_sustained_to_bare: float | None = None
     target_rate: float | None = None
+    target_ratio: float | None = None
+    # bench-load --bare-paced: what the bare endpoint itself held paced the same way (None: not run or none held)
+    bare_paced_sustained: float | None = None
+    ratio_bare_paced_to_bare: float | None = None
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,9 @@ def ceiling_run(data: dict[str, Any], source: Source, label: str) -> CeilingRun:
         sustained_unconfirmed=bool(result.get("sustained_unconfirmed")),
         ratio_sustained_to_bare=_float(result.get("ratio_sustained_to_bare")),
         target_rate=_float((result.get("target") or {}).get("rate")),
+        target_ratio=_float((result.get("target") or {}).get("ratio")),
+        bare_paced_sustained=_float(result.get("bare_paced_sustained")),
+        ratio_bare_paced_to_bare=_float(result.get("ratio_bare_paced_to_bare")),
     )
 
 

@@ -73,3 +73,15 @@ def test_the_ceilings_are_the_median_round_not_the_best_or_the_last() -> None:
     assert median_round(rounds)["n"] == 3
     assert median_round(rounds[:2])["n"] == 2  # an even count: the lower middle one
     assert median_round(rounds[:1])["n"] == 1
+
+
+def test_the_bare_endpoint_paced_gives_its_own_held_share_only_from_a_hold_that_held() -> None:
+    """--bare-paced: the yardstick searched and held as the core was; its held rate ÷ its own unpaced ceiling."""
+    run = _run([(1500, True)], [(1500, True)], 2000)
+    assert verdict(run)["bare_paced_sustained"] is None and verdict(run)["ratio_bare_paced_to_bare"] is None
+    run["bare_paced"] = {"steps": [{"offered": 1800, "held": True}],
+                         "holds": [{"offered": 1800, "held": False}, {"offered": 1620, "held": True}]}
+    result = verdict(run)
+    assert result["bare_paced_sustained"] == 1620 and result["ratio_bare_paced_to_bare"] == 0.81
+    run["bare_paced"]["holds"] = [{"offered": 1800, "held": False}]  # a step is not a held rate
+    assert verdict(run)["bare_paced_sustained"] is None

@@ -93,3 +93,14 @@ def test_the_report_shows_the_floor_and_traces_its_numbers_to_bench_json(artefac
     found: list[tuple[str, tuple[str, ...]]] = []
     _trace(data["floor"], (), "$.floor", found)
     assert found and all(trace == ("bench.json",) for _, trace in found)
+
+
+def test_the_ratio_verdict_needs_the_bare_endpoint_paced(tmp_path: Path) -> None:
+    floor = floor_of(tmp_path, bench(CORE, BARE))
+    assert floor is not None and floor.ratio_verdict.startswith("not measured")
+    below = floor_of(tmp_path, bench(CORE, BARE, bare_paced_sustained=700.0, ratio_bare_paced_to_bare=0.7))
+    assert below is not None
+    assert below.ratio_verdict == ("beyond the floor: the bare endpoint itself, paced the same way, held 0.7 of its "
+                                   "own ceiling, under the target 0.8")
+    above = floor_of(tmp_path, bench(CORE, BARE, bare_paced_sustained=850.0, ratio_bare_paced_to_bare=0.85))
+    assert above is not None and above.ratio_verdict.startswith("within the floor")
