@@ -38,6 +38,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import statistics
 import sys
@@ -84,6 +85,16 @@ USER_RATE = 5.0  # closed pacing's events/s per paced user unless --user-rate sa
 # round"). Room for the whole benchmark's WAL between checkpoints, and no timed one within a run; the data
 # directory is in RAM (/dev/shm) when it fits, so the WAL costs memory, at most about this much.
 POSTGRES_SETTINGS = {"max_wal_size": "4GB", "checkpoint_timeout": "30min"}
+SETTING_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def postgres_setting(text: str) -> tuple[str, str]:
+    """``--postgres-setting NAME=VALUE``: one more server setting for the benchmark's throw-away Postgres."""
+    name, sep, value = text.partition("=")
+    if not sep or not SETTING_NAME.fullmatch(name) or not value or any(c.isspace() for c in value):
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE (a Postgres setting, e.g. autovacuum_max_workers=1), "
+                                         f"got {text!r}")
+    return name, value
 WARMUP_SECONDS = 3  # the history's first seconds include spawning
 TASKSET = ("taskset", "-c")
 # A step's wall time beyond its --step-seconds (seeding, Locust starting and stopping, settling): the search's
@@ -625,6 +636,7 @@ def postmaster_pid(postgres: PostgresHandle) -> int | None:
 
 
 def run(args: argparse.Namespace, plan: SearchPlan) -> dict[str, Any]:
+    settings = {**POSTGRES_SETTINGS, **dict(args.postgres_setting or ())}
     out = Path(args.artefacts).resolve()
     out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
@@ -653,10 +665,10 @@ def run(args: argparse.Namespace, plan: SearchPlan) -> dict[str, Any]:
     shutil.rmtree(core_gc, ignore_errors=True)
     core_env = {**LOAD_CORE_ENV, GC_STATS_ENV: str(core_gc)}
     with Stack.start(core_workers=args.core_workers, core_extra_env=core_env, log_dir=out / "logs",
-                     postgres_settings=POSTGRES_SETTINGS) as stack:
+                     postgres_settings=settings) as stack:
         report["postgres"] = stack.postgres.kind
         # Only a server the harness started takes them (harness/postgres.py); another is as its owner set it.
-        report["postgres_settings"] = POSTGRES_SETTINGS if stack.postgres.kind == "embedded" else None
+        report["postgres_settings"] = settings if stack.postgres.kind == "embedded" else None
         postmaster = postmaster_pid(stack.postgres)
         roots = (os.getpid(),) if postmaster is None else (os.getpid(), postmaster)
         bench = Run(args, plan, out, stack, report, cpu_roots=roots, core_gc=core_gc)
@@ -687,6 +699,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds of each unpaced run that measures the core's and the bare apps' ceilings")
     p.add_argument("--ceiling-rounds", type=positive_int, default=3,
                    help="core and bare ceilings, alternating, this many times each; the median round counts")
+    p.add_argument("--postgres-setting", type=postgres_setting, action="append", metavar="NAME=VALUE",
+                   help="a further setting for the benchmark's embedded Postgres (repeatable; over "
+                        f"{', '.join(f'{k}={v}' for k, v in POSTGRES_SETTINGS.items())}); kept in bench.json")
     p.add_argument("--bare-paced", action="store_true",
                    help="last: the same search and hold against the bare endpoint (no audit: it keeps no ledger), "
                         "so the ratio's yardstick says what share of its own ceiling it holds paced")

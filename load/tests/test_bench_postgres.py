@@ -27,3 +27,30 @@ def test_bench_load_starts_its_stack_with_them(tmp_path: Path,
         bench.run(args, bench.search_plan(args))
     assert given["postgres_settings"] == bench.POSTGRES_SETTINGS
     assert bench.POSTGRES_SETTINGS["max_wal_size"] == "4GB"
+
+
+def test_a_setting_given_on_the_command_line_joins_them_and_wins(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    given: dict[str, Any] = {}
+
+    class Started(Exception):
+        pass
+
+    def start(**kwargs: Any) -> None:
+        given.update(kwargs)
+        raise Started
+
+    monkeypatch.setattr(bench.Stack, "start", start)
+    args = bench.build_parser().parse_args(["--artefacts", str(tmp_path), "--postgres-setting",
+                                            "autovacuum_max_workers=1", "--postgres-setting", "max_wal_size=1GB"])
+    with pytest.raises(Started):
+        bench.run(args, bench.search_plan(args))
+    assert given["postgres_settings"] == {**bench.POSTGRES_SETTINGS, "autovacuum_max_workers": "1",
+                                         "max_wal_size": "1GB"}
+
+
+@pytest.mark.parametrize("text", ["autovacuum_max_workers", "=1", "Bad-Name=1", "work_mem=", "a=b c"])
+def test_a_malformed_setting_is_refused_before_anything_starts(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        bench.build_parser().parse_args(["--postgres-setting", text])
+    assert exit_.value.code == 2 and "expected NAME=VALUE" in capsys.readouterr().err
