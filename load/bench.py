@@ -402,6 +402,29 @@ class Run:
             return int(self.args.workers)
         return 0 if self.generator_rate >= 1.5 * rate else 2
 
+    def paced(self, name: str, host: str, rate: float, seconds: float, *, audit: bool,
+              folder: str | None = None) -> Measure:
+        """A paced phase (a step or a hold) at ``rate`` against ``host``, with the run's pacing and generator;
+        its files in ``folder`` (default: its name) under the benchmark's artefacts."""
+        args = self.args
+        return locust_run(
+            name,
+            host=host,
+            stack=self.stack,
+            out=self.out / (folder or name),
+            offered=rate,
+            seconds=seconds,
+            user_rate=args.user_rate or USER_RATE,
+            pacing=args.pacing,
+            max_in_flight=args.max_in_flight,
+            open_users=args.open_users,
+            audit=audit,
+            workers=self.workers_for(rate),
+            cpu_roots=self.cpu_roots,
+            cpus=args.generator_cpus,
+            core_gc=self.core_gc,
+        )
+
 
 def _generator(run: Run) -> None:
     """What one Locust process can offer on this machine, against a null endpoint."""
@@ -431,27 +454,11 @@ def _generator(run: Run) -> None:
 
 def _search(run: Run) -> None:
     """Steps up until one fails, then bisects (load/bench_search.py), within ``--budget`` seconds."""
-    args, stack, out = run.args, run.stack, run.out
+    args, stack = run.args, run.stack
     run.report["steps"] = []
 
     def step(rate: float) -> bool:
-        m = locust_run(
-            f"step-{rate:g}",
-            host=stack.urls["core"],
-            stack=stack,
-            out=out / f"step-{rate:g}",
-            offered=rate,
-            seconds=args.step_seconds,
-            user_rate=args.user_rate or USER_RATE,
-            pacing=args.pacing,
-            max_in_flight=args.max_in_flight,
-            open_users=args.open_users,
-            audit=False,
-            workers=run.workers_for(rate),
-            cpu_roots=run.cpu_roots,
-            cpus=args.generator_cpus,
-            core_gc=run.core_gc,
-        )
+        m = run.paced(f"step-{rate:g}", stack.urls["core"], rate, args.step_seconds, audit=False)
         run.report["steps"].append(asdict(m))
         print(
             f"step {rate:>6g}/s ({m.locust_workers or 1} Locust process(es)):"
@@ -469,27 +476,11 @@ def _search(run: Run) -> None:
 
 def _holds(run: Run) -> None:
     """The best held rate for ``--hold`` seconds, audited; if it does not hold that long, the rates below it."""
-    args, stack, out = run.args, run.stack, run.out
+    args, stack = run.args, run.stack
     run.report["holds"] = []
     held_rates = hold_rates([s["offered"] for s in run.report["steps"] if s["held"]])
     for rate in held_rates if args.hold > 0 else []:
-        hold = locust_run(
-            "hold",
-            host=stack.urls["core"],
-            stack=stack,
-            out=out / f"hold-{rate:g}",
-            offered=rate,
-            seconds=args.hold,
-            user_rate=args.user_rate or USER_RATE,
-            pacing=args.pacing,
-            max_in_flight=args.max_in_flight,
-            open_users=args.open_users,
-            audit=True,
-            workers=run.workers_for(rate),
-            cpu_roots=run.cpu_roots,
-            cpus=args.generator_cpus,
-            core_gc=run.core_gc,
-        )
+        hold = run.paced("hold", stack.urls["core"], rate, args.hold, audit=True, folder=f"hold-{rate:g}")
         run.report["holds"].append(asdict(hold))
         print(
             f"hold {hold.offered:g}/s for {args.hold:g} s: achieved {hold.achieved:g}/s, steady p99"
@@ -552,34 +543,15 @@ def _bare_paced(run: Run) -> None:
     The target ratio compares the core's *paced* rate with the bare endpoint's *unpaced* ceiling; what share of
     its own ceiling the bare endpoint itself holds paced, on the same machine with the same generator, is the
     floor of that ratio for any implementation of these statements (reports/floor.py)."""
-    args, stack, out = run.args, run.stack, run.out
+    args, stack = run.args, run.stack
     if not args.bare_paced:
         return
     found_steps: list[dict[str, Any]] = []
     holds: list[dict[str, Any]] = []
     bare = bare_server("sql", dsn=stack.urls["database"], workers=args.core_workers, log_dir=stack.log_dir)
 
-    def paced(name: str, rate: float, seconds: float) -> Measure:
-        return locust_run(
-            name,
-            host=_url(bare),
-            stack=stack,
-            out=out / name,
-            offered=rate,
-            seconds=seconds,
-            user_rate=args.user_rate or USER_RATE,
-            pacing=args.pacing,
-            max_in_flight=args.max_in_flight,
-            open_users=args.open_users,
-            audit=False,
-            workers=run.workers_for(rate),
-            cpu_roots=run.cpu_roots,
-            cpus=args.generator_cpus,
-            core_gc=run.core_gc,
-        )
-
     def step(rate: float) -> bool:
-        m = paced(f"bare-step-{rate:g}", rate, args.step_seconds)
+        m = run.paced(f"bare-step-{rate:g}", _url(bare), rate, args.step_seconds, audit=False)
         found_steps.append(asdict(m))
         print(f"bare step {rate:>6g}/s: achieved {m.achieved:g}/s, steady p99 {m.steady_p99_ms:g} ms, failures "
               f"{m.failures}{open_text(m)} -> {'held' if m.held else 'NOT held'}{cpu_text(m)}")
@@ -588,7 +560,7 @@ def _bare_paced(run: Run) -> None:
     try:
         found = search(step, run.plan, first_cost=args.step_seconds + STEP_OVERHEAD_SECONDS)
         for rate in hold_rates([s["offered"] for s in found_steps if s["held"]]) if args.hold > 0 else []:
-            hold = paced(f"bare-hold-{rate:g}", rate, args.hold)
+            hold = run.paced(f"bare-hold-{rate:g}", _url(bare), rate, args.hold, audit=False)
             holds.append(asdict(hold))
             verdict_text = "held" if hold.held else "NOT held"
             print(f"bare hold {rate:g}/s for {args.hold:g} s: achieved {hold.achieved:g}/s, steady p99 "

@@ -51,6 +51,9 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
     # no hold of it held) — what share of its own ceiling the yardstick sustains on this machine.
     bare_holds = (report.get("bare_paced") or {}).get("holds") or []
     bare_paced = max((h["offered"] for h in bare_holds if h["held"]), default=None)
+    # As for the core: only a rate that failed above it makes the held rate the bare endpoint's limit.
+    bare_tried = [*((report.get("bare_paced") or {}).get("steps") or []), *bare_holds]
+    bare_bound = bare_paced is not None and not any(not m["held"] and m["offered"] > bare_paced for m in bare_tried)
     return {
         "search_outcome": (report.get("search") or {}).get("outcome"),
         "sustained_rate": sustained,
@@ -66,6 +69,7 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
         "ratio_core_ceiling_to_bare": round(core_ceiling / bare, 3) if bare else None,
         "bare_paced_sustained": bare_paced,
         "ratio_bare_paced_to_bare": round(bare_paced / bare, 3) if bare_paced and bare else None,
+        "bare_paced_is_lower_bound": bare_bound,
         "ratio_bare_to_pgbench": round(bare / pgb, 3) if pgb else None,
         # A ceiling near what the generator itself can offer measures the generator, not the server.
         "generator_capacity": report["generator"]["achieved"],
@@ -113,7 +117,8 @@ def print_table(report: dict[str, Any], path: Path) -> None:
     if report.get("bare_paced") is not None:
         held = r.get("bare_paced_sustained")
         share = r["ratio_bare_paced_to_bare"]
+        bound = " (a lower bound: no rate above it failed)" if r.get("bare_paced_is_lower_bound") else ""
         print("bare endpoint paced the same way: "
-              + (f"held {held:g}/s for the hold, {share} of its own ceiling" if held else "no hold held"))
+              + (f"held {held:g}/s for the hold, {share} of its own ceiling{bound}" if held else "no hold held"))
     target = f">= {TARGET_RATE:g}/s, p99 < {STEP_LIMITS.p99_ms:g} ms, >= {TARGET_RATIO:g} of bare"
     print(f"target ({target}): {'met' if r['target_met'] else 'NOT met'}; {path}")

@@ -67,6 +67,7 @@ class Floor:
     target_ratio: float | None = None
     bare_paced_sustained: float | None = None  # bench-load --bare-paced: the bare endpoint's own held rate
     ratio_bare_paced_to_bare: float | None = None
+    bare_paced_is_lower_bound: bool = False  # its search ended before a rate failed: the share is at least that
     JSON_PROPERTIES = ("path_ms", "minimum_path_ms", "limit_at_measured", "limit_at_minimum", "held_at_minimum",
                        "budget_ms", "verdict", "ratio_verdict")
 
@@ -129,6 +130,9 @@ class Floor:
             return ("not measured: the bare endpoint was not paced in this run (`payharness bench-load --bare-paced`)"
                     if self.bare_paced_sustained is None else "not decided: no target ratio in the run")
         share, target = self.ratio_bare_paced_to_bare, self.target_ratio
+        if self.bare_paced_is_lower_bound and share < target:
+            return (f"not decided: the bare endpoint held at least {share:g} of its own ceiling paced (its search "
+                    "ended before a rate failed)")
         if share < target:
             return (f"beyond the floor: the bare endpoint itself, paced the same way, held {share:g} of its own "
                     f"ceiling, under the target {target:g}")
@@ -164,4 +168,5 @@ def floor_profile(runs: CapacityRuns | None) -> Floor | None:
         target_ratio=ref.target_ratio,
         bare_paced_sustained=ref.bare_paced_sustained,
         ratio_bare_paced_to_bare=ref.ratio_bare_paced_to_bare,
+        bare_paced_is_lower_bound=ref.bare_paced_is_lower_bound,
     )

@@ -532,6 +532,7 @@ class CeilingRun:
     # bench-load --bare-paced: what the bare endpoint itself held paced the same way (None: not run or none held)
     bare_paced_sustained: float | None = None
     ratio_bare_paced_to_bare: float | None = None
+    bare_paced_is_lower_bound: bool = False
 
 
 @dataclass(frozen=True)

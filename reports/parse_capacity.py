@@ -81,6 +81,7 @@ def ceiling_run(data: dict[str, Any], source: Source, label: str) -> CeilingRun:
         target_ratio=_float((result.get("target") or {}).get("ratio")),
         bare_paced_sustained=_float(result.get("bare_paced_sustained")),
         ratio_bare_paced_to_bare=_float(result.get("ratio_bare_paced_to_bare")),
+        bare_paced_is_lower_bound=bool(result.get("bare_paced_is_lower_bound")),
     )
 
 

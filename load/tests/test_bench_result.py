@@ -83,5 +83,8 @@ def test_the_bare_endpoint_paced_gives_its_own_held_share_only_from_a_hold_that_
                          "holds": [{"offered": 1800, "held": False}, {"offered": 1620, "held": True}]}
     result = verdict(run)
     assert result["bare_paced_sustained"] == 1620 and result["ratio_bare_paced_to_bare"] == 0.81
+    assert result["bare_paced_is_lower_bound"] is False  # its hold at 1,800/s failed above it
+    run["bare_paced"]["holds"] = [{"offered": 1800, "held": True}]  # every step and hold held: a lower bound
+    assert verdict(run)["bare_paced_is_lower_bound"] is True
     run["bare_paced"]["holds"] = [{"offered": 1800, "held": False}]  # a step is not a held rate
     assert verdict(run)["bare_paced_sustained"] is None

@@ -86,9 +86,9 @@ def test_the_report_shows_the_floor_and_traces_its_numbers_to_bench_json(artefac
     assert "| core | 1 | 0.7 | 0.3 | the core's statements behind a bare Starlette endpoint (bare ceiling) |" in md
     assert "| **the path** | 2 | 1.3 |" in md
     assert "allow at most 1000 webhooks/s unpaced at the measured path and 1538.5/s" in md
-    assert "**The target is beyond this machine at p99 < 100 ms" in md
+    assert "**The rate target is beyond this machine at p99 < 100 ms" in md
     html = (out / "report.html").read_text(encoding="utf-8")
-    assert '<h3 id="floor">Where the floor is</h3>' in html and "<b>The target is beyond this machine" in html
+    assert '<h3 id="floor">Where the floor is</h3>' in html and "<b>The rate target is beyond this machine" in html
     data = json.loads((out / "report.json").read_text(encoding="utf-8"))
     found: list[tuple[str, tuple[str, ...]]] = []
     _trace(data["floor"], (), "$.floor", found)
@@ -102,5 +102,8 @@ def test_the_ratio_verdict_needs_the_bare_endpoint_paced(tmp_path: Path) -> None
     assert below is not None
     assert below.ratio_verdict == ("beyond the floor: the bare endpoint itself, paced the same way, held 0.7 of its "
                                    "own ceiling, under the target 0.8")
+    bound = floor_of(tmp_path, bench(CORE, BARE, bare_paced_sustained=700.0, ratio_bare_paced_to_bare=0.7,
+                                     bare_paced_is_lower_bound=True))
+    assert bound is not None and bound.ratio_verdict.startswith("not decided: the bare endpoint held at least 0.7")
     above = floor_of(tmp_path, bench(CORE, BARE, bare_paced_sustained=850.0, ratio_bare_paced_to_bare=0.85))
     assert above is not None and above.ratio_verdict.startswith("within the floor")
