@@ -13,6 +13,7 @@ from typing import Any, cast
 import pytest
 
 from core.db.models import AnomalyKind, EventOutcome, Gateway, OrderStatus, TransactionStatus
+from core.gateways.payu_models import PayUOrder, PayUOrderTransaction, PayUTransactionResult
 from core.payments.ledger import LockedOrder, TransactionRow, change_for
 from core.services import Services
 from core.webhooks import storable, store
@@ -172,12 +173,15 @@ class PayUByReference:
     def __init__(self, listings: dict[str, list[list[tuple[str, str | None]]]]) -> None:
         self.listings = listings
 
-    async def order_by_reference(self, reference: str) -> list[Any]:
-        def attempt(tid: str, state: str | None) -> Any:
-            return SimpleNamespace(id=tid, response=None if state is None else SimpleNamespace(state=state))
+    async def order_by_reference(self, reference: str) -> list[PayUOrder]:
+        def attempt(tid: str, state: str | None) -> PayUOrderTransaction:
+            # A charge (no type, as PayU lists a card payment's transaction) with only the state the webhook reads.
+            response = None if state is None else cast(PayUTransactionResult, SimpleNamespace(state=state))
+            return PayUOrderTransaction(id=tid, type=None, payment_method=None, response=response)
 
-        return [SimpleNamespace(transactions=[attempt(t, s) for t, s in order])
-                for order in self.listings.get(reference, [])]
+        return [PayUOrder(id=n, reference_code=reference, status="", amount=None, currency=None,
+                          transactions=tuple(attempt(t, s) for t, s in order))
+                for n, order in enumerate(self.listings.get(reference, []), start=1)]
 
 
 def _services(payu: PayUByReference) -> Services:
