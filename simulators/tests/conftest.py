@@ -1,7 +1,7 @@
 """Fixtures for the simulators' contract tests: real servers on 127.0.0.1 and webhook receivers."""
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -9,6 +9,7 @@ import pytest
 
 from simulators.common import clock
 from simulators.common.receiver import WebhookReceiver
+from simulators.payu.testing import InProcessPayU
 
 
 @pytest.fixture
@@ -47,3 +48,11 @@ def frozen_wall(monkeypatch: pytest.MonkeyPatch) -> float:
     stopped = time.time()
     monkeypatch.setattr(clock, "time", SimpleNamespace(time=lambda: stopped))
     return stopped
+
+
+@pytest.fixture
+async def payu() -> AsyncIterator[InProcessPayU]:
+    """An in-process PayU simulator, closed after the test (the PayU test modules share it)."""
+    sim = InProcessPayU()
+    yield sim
+    await sim.close()

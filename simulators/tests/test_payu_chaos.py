@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
-
-import pytest
+from collections.abc import Callable
 
 from simulators.common.chaos import ChaosRule, ReplayLater, TamperUnsigned, WebhookChaosPlan
 from simulators.common.receiver import WebhookReceiver
@@ -14,13 +12,6 @@ from simulators.payu.signing import Algorithm, verify_confirmation
 from simulators.payu.testing import SANDBOX, InProcessPayU, card_request, form_fields
 
 StartReceiver = Callable[..., tuple[WebhookReceiver, str]]
-
-
-@pytest.fixture
-async def payu() -> AsyncIterator[InProcessPayU]:
-    sim = InProcessPayU()
-    yield sim
-    await sim.close()
 
 
 def ref() -> str:

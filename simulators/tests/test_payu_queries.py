@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
 from simulators.payu import PayUConfig
 from simulators.payu.routes import QUERIES_PATH
 from simulators.payu.testing import SANDBOX, InProcessPayU, card_request, cash_request, command
-
-
-@pytest.fixture
-async def payu() -> AsyncIterator[InProcessPayU]:
-    sim = InProcessPayU()
-    yield sim
-    await sim.close()
 
 
 def ref() -> str:

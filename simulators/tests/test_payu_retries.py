@@ -7,7 +7,7 @@ PayU confirms every payment attempt of a sale with the same ``reference_sale`` a
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -19,13 +19,6 @@ from simulators.payu.signing import verify_confirmation
 from simulators.payu.testing import SANDBOX, InProcessPayU, card_request, cash_request, command
 
 StartReceiver = Callable[..., tuple[WebhookReceiver, str]]
-
-
-@pytest.fixture
-async def payu() -> AsyncIterator[InProcessPayU]:
-    sim = InProcessPayU()
-    yield sim
-    await sim.close()
 
 
 def ref() -> str:
