@@ -101,12 +101,18 @@ def test_a_server_that_outlives_its_stop_is_killed_before_its_data_goes(tmp_path
     """Only a process whose command line names the data directory is ours to kill (a stale pid is not)."""
     data = tmp_path / "data"
     data.mkdir()
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "-D", str(data)])
-    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    # Each prints a line once it runs: Popen can return before the kernel has set the new program's command
+    # line (it read empty right after a vfork'd exec, 4 times in 5 here), and an empty one is nobody's to kill.
+    up = "import time; print('up', flush=True); time.sleep(60)"
+    sleeper = subprocess.Popen([sys.executable, "-c", up, "-D", str(data)], stdout=subprocess.PIPE)
+    stranger = subprocess.Popen([sys.executable, "-c", up], stdout=subprocess.PIPE)
     try:
+        for proc in (sleeper, stranger):
+            assert proc.stdout is not None and proc.stdout.readline() == b"up\n"
         (data / "postmaster.pid").write_text(f"{stranger.pid}\n")
         provider._kill_postmaster(data)
-        assert stranger.poll() is None  # not ours: left alone
+        with pytest.raises(subprocess.TimeoutExpired):  # not ours: left alone (a kill takes a moment to show)
+            stranger.wait(timeout=1)
         (data / "postmaster.pid").write_text(f"{sleeper.pid}\n{data}\n")
         provider._kill_postmaster(data)
         assert sleeper.wait(timeout=10) == -signal.SIGKILL
@@ -114,6 +120,8 @@ def test_a_server_that_outlives_its_stop_is_killed_before_its_data_goes(tmp_path
         for proc in (sleeper, stranger):
             proc.kill()
             proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
 
 
 @pytest.mark.parametrize("when", ["initdb", "server started"])
