@@ -148,14 +148,11 @@ async def _ask(services: Services, gateway: Gateway, reference: str, amount: Dec
                          held_kind=AnomalyKind.AMOUNT_MISMATCH)
         # An approved charge anywhere in the order is money taken, whatever a later attempt of it says; two are
         # money taken twice, for a person to refund one (held: nothing applied, the anomaly says why).
-        charges = order.charges()
         # A refund or void PayU made of a charge is money going back, not a charge: whether the order is paid is
         # then a person's call (held: nothing applied), never a second charge to refund.
-        returned = [t for t in order.transactions
-                    if t not in charges and t.response is not None and t.response.state == "APPROVED"]
-        if returned:
+        if returned := order.returned():
             return _Word(None, held=f"PayU lists an approved {returned[0].type} under the reference")
-        approved = [t for t in charges if t.response is not None and t.response.state == "APPROVED"]
+        approved = order.approved_charges()
         if len(approved) > 1:
             return _Word(None, held=f"{len(approved)} approved PayU transactions share the reference",
                          held_kind=AnomalyKind.DOUBLE_PAYMENT)

@@ -295,12 +295,10 @@ class PayUClient(GatewayClientBase[PayUConfig]):
             raise unknown("submit outcome unknown: no order for the reference yet") from cause
         if len(orders) > 1:
             raise unknown(f"{len(orders)} orders share reference; needs review") from cause
-        charges = orders[0].charges()
-        approved = orders[0].approved()
-        returned = [t for t in approved if t not in charges]
+        approved = orders[0].approved_charges()
         # A refund or void of a charge, or money taken twice, under the reference: which charge is ours and
         # whether it still stands is a person's call (as for the lookup), never a guess here.
-        if returned:
+        if returned := orders[0].returned():
             raise unknown(f"PayU lists an approved {returned[0].type} under the reference; needs review") from cause
         if len(approved) > 1:
             raise unknown(f"{len(approved)} approved transactions share reference; needs review") from cause

@@ -202,7 +202,7 @@ class PayUTransactionResult:
         if raw_order is None:
             raw_order = order_id
         return cls(
-            state=state,
+            state=state.upper(),  # one case wherever it is compared: PayU writes upper case; lower is no new state
             order_id=int(raw_order) if raw_order is not None else None,
             transaction_id=_opt_str(raw.get("transactionId")),
             response_code=_opt_str(raw.get("responseCode")),
@@ -229,7 +229,7 @@ class PayUOrderTransaction:
         response = raw.get("transactionResponse")
         return cls(
             id=str(raw["id"]),
-            type=_opt_str(raw.get("type")),
+            type=None if (kind := _opt_str(raw.get("type"))) is None else kind.upper(),
             payment_method=_opt_str(raw.get("paymentMethod")),
             response=PayUTransactionResult.parse(response, order_id=order_id) if response else None,
         )
@@ -267,7 +267,19 @@ class PayUOrder:
 
     def approved(self) -> list[PayUOrderTransaction]:
         """Every approved transaction, refunds and voids included: more than one is for a person to look at."""
-        return [t for t in self.transactions if t.response is not None and t.response.state.upper() == "APPROVED"]
+        return [t for t in self.transactions if t.response is not None and t.response.approved]
+
+    def approved_charges(self) -> list[PayUOrderTransaction]:
+        """The approved charges: money taken (more than one is money taken twice, for a person to refund one)."""
+        charges = self.charges()
+        return [t for t in self.approved() if any(t is c for c in charges)]
+
+    def returned(self) -> list[PayUOrderTransaction]:
+        """Approved transactions that are not charges (a refund, a void, a capture): money going back or a charge
+        moved on, so which charge stands is a person's call — for the webhook's lookup and the submit's recovery
+        alike, never a charge of its own."""
+        charges = self.charges()
+        return [t for t in self.approved() if not any(t is c for c in charges)]
 
     def deciding_charge(self) -> PayUOrderTransaction | None:
         """The charge whose word settles an attempt that does not know its own PayU id, or None while none may.
@@ -277,10 +289,10 @@ class PayUOrder:
         person to refund: ``approved``); else one still undecided may yet take the money, so no
         failure ends the attempt; only when every charge failed does the latest failure."""
         charges = self.charges()
-        approved = [t for t in charges if t.response is not None and t.response.state.upper() == "APPROVED"]
+        approved = [t for t in charges if t.response is not None and t.response.approved]
         if approved:
             return approved[0]
-        undecided = [t for t in charges if t.response is None or t.response.state.upper() not in FAILED_STATES]
+        undecided = [t for t in charges if t.response is None or t.response.state not in FAILED_STATES]
         if undecided:
             return undecided[0]
         return charges[-1] if charges else None

@@ -8,6 +8,7 @@ ended our attempt as declined — the order payable again with our charge still 
 from __future__ import annotations
 
 import asyncio
+import json
 from decimal import Decimal
 
 import httpx
@@ -16,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.gateways.errors import PayUNetworkError, PayUTransactionError
-from core.gateways.payu_models import PayUTransactionResult
+from core.gateways.payu_models import PayUOrder, PayUTransactionResult
 from core.tests.support import FakeSleep, Recorder, sequence
 from core.tests.test_gateway_payu import BUYER, CARD, DEVICE, REF, client, ok, order_payload, tx_response
 
@@ -103,5 +104,29 @@ def test_an_approved_refund_or_void_under_the_reference_leaves_the_outcome_for_a
                                           card=CARD, device=DEVICE)
 
     with pytest.raises(PayUNetworkError, match=f"approved {kind}") as info:
+        asyncio.run(go())
+    assert info.value.outcome_unknown and not info.value.retryable
+
+
+@pytest.mark.scenario("ATTACK-PAYU-UNNAMED-ATTEMPT")
+@pytest.mark.parametrize(("kind", "state"), [("refund", "approved"), ("Void", "Approved")])
+def test_a_refund_or_void_written_in_another_case_is_still_left_for_a_person(kind: str, state: str) -> None:
+    """The lookup and the recovery read one rule (``PayUOrder.returned``): before, one compared the state in
+    upper case and the other as written, and a lower-case type read an approved refund as a charge."""
+    order = order_with(["PENDING"])
+    order["transactions"] = [*order["transactions"],  # type: ignore[misc]
+                             {"id": "back-1", "type": kind, "paymentMethod": "VISA",
+                              "transactionResponse": tx_response(state, transactionId="back-1", orderId=None)}]
+    parsed = PayUOrder.parse(json.loads(json.dumps(order), parse_float=Decimal))  # as PayU's client decodes it
+    assert [t.id for t in parsed.returned()] == ["back-1"] and parsed.approved_charges() == []
+    rec = Recorder(sequence(httpx.ReadTimeout("slow"), ok(result={"payload": [order]})))
+
+    async def go() -> PayUTransactionResult:
+        payu, http = client(rec, FakeSleep())
+        async with http:
+            return await payu.submit_card(reference=REF, description="x", amount=Decimal(65000), buyer=BUYER,
+                                          card=CARD, device=DEVICE)
+
+    with pytest.raises(PayUNetworkError, match=f"approved {kind.upper()}") as info:
         asyncio.run(go())
     assert info.value.outcome_unknown and not info.value.retryable

@@ -119,7 +119,7 @@ async def _payu_says(services: Services, reference: str, transaction_id: str) ->
         # Charges only: a refund, void or capture PayU made of one is listed with its own id and state, and an
         # approved refund is money going back, not a second charge (nor the attempt's charge to adopt).
         for attempt in order.charges():
-            state = PAYU_STATE.get(attempt.response.state.upper()) if attempt.response is not None else None
+            state = PAYU_STATE.get(attempt.response.state) if attempt.response is not None else None
             if states.get(attempt.id) is None:
                 states[attempt.id] = state
     services.payu_answers.remember(reference, states)
