@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.defects import Defect
-from harness.defects.patching import replace_everywhere
+from harness.defects.patching import replace_everywhere, replace_method
 
 # -- code patches ---------------------------------------------------------------------------------
 
@@ -230,6 +230,15 @@ def _second_approval_same() -> None:
     replace_everywhere(payu._with_status, with_status)
 
 
+def _payu_last_listed_charge_decides() -> None:
+    """The charge that settles an attempt without its PayU id is the last one PayU lists under the reference (the
+    submit's recovery before 297a609): a buyer's declined retry listed after our pending charge ends our attempt
+    as declined — the order payable again while our charge may still take the money."""
+    from core.gateways.payu_models import PayUOrder
+
+    replace_method(PayUOrder, "deciding_charge", PayUOrder.latest_payment)
+
+
 # -- app patches ----------------------------------------------------------------------------------
 
 
@@ -434,4 +443,9 @@ DEFECTS: tuple[Defect, ...] = (
            "added (attacks of 2026-12-04, ATTACK-PAYU-FOREIGN-ATTEMPT and ATTACK-PAYU-UNNAMED-ATTEMPT): money taken "
            "twice, the order not flagged for a refund", "high", "code", patch=_second_approval_same,
            quick=("suites/attacker",)),
+    Defect("payu_last_listed_charge_decides",
+           "The last transaction PayU lists under a reference decides an attempt that holds no PayU id yet",
+           "added (2026-12-04, the submit's recovery, 297a609): a lost submit's answer recovered from a declined "
+           "retry listed after our pending charge — the order payable again, charged twice", "high", "code",
+           patch=_payu_last_listed_charge_decides, quick=("suites/attacker",)),
 )

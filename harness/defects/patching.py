@@ -45,3 +45,16 @@ def replace_everywhere(original: Callable[..., Any], replacement: Callable[..., 
     if count == 0:
         raise StalePatch(f"{original.__qualname__} is bound nowhere: the defect patch is stale")
     return count
+
+
+def replace_method(owner: type, name: str, replacement: Callable[..., Any]) -> None:
+    """Rebind the method ``owner.name`` — every caller reaches it through the class — to ``replacement``.
+
+    Refuses (``StalePatch``) a method that is gone and a replacement called another way, as
+    ``replace_everywhere`` does for functions.
+    """
+    original = getattr(owner, name, None)
+    if not callable(original):
+        raise StalePatch(f"{owner.__qualname__}.{name} is gone: the defect patch is stale")
+    check_fits(original, replacement)
+    setattr(owner, name, replacement)

@@ -14,7 +14,7 @@ import pytest
 
 from harness.defects import catalog
 from harness.defects.catalog import DEFECTS
-from harness.defects.patching import StalePatch, check_fits, replace_everywhere, shape
+from harness.defects.patching import StalePatch, check_fits, replace_everywhere, replace_method, shape
 
 CODE_PATCHED = [d for d in DEFECTS if d.patch is not None]
 
@@ -27,7 +27,11 @@ def _replacements(patch: Callable[[], None], monkeypatch: pytest.MonkeyPatch) ->
         pairs.append((original, replacement))
         return 1
 
+    def record_method(owner: type, name: str, replacement: Any) -> None:
+        pairs.append((getattr(owner, name), replacement))
+
     monkeypatch.setattr(catalog, "replace_everywhere", record)
+    monkeypatch.setattr(catalog, "replace_method", record_method)
     patch()
     return pairs
 
@@ -65,3 +69,23 @@ def test_a_replacement_with_another_signature_is_refused_before_anything_is_rebo
             replace_everywhere(original, wrong)
         assert wompi.check_fresh is original
     check_fits(original, lambda timestamp, *, max_age, max_future, now=None: None)
+
+
+def test_a_method_patch_refuses_a_gone_method_and_another_signature_and_rebinds_a_fitting_one() -> None:
+    class Order:
+        def deciding(self) -> int:
+            return 1
+
+        def latest(self) -> int:
+            return 2
+
+        def other(self, extra: int) -> int:
+            return extra
+
+    with pytest.raises(StalePatch, match="gone"):
+        replace_method(Order, "renamed", Order.latest)
+    with pytest.raises(StalePatch, match="stale"):
+        replace_method(Order, "deciding", Order.other)
+    assert Order().deciding() == 1  # nothing rebound by a refused patch
+    replace_method(Order, "deciding", Order.latest)
+    assert Order().deciding() == 2

@@ -26,6 +26,7 @@ from simulators.payu.testing import command
 from suites.conftest import Live
 from suites.support.api import Actor
 from suites.support.faults import (
+    LOOKUP,
     PAYU_PAYMENTS,
     PAYU_REPORTS,
     SUBMIT,
@@ -167,3 +168,59 @@ async def test_two_approved_transactions_under_an_attempt_without_its_payu_id_fl
                                                     order["id"])]
     assert kinds == ["double_payment"]
 
+
+
+async def submitted_reference(live: Live, order_reference: str, *, budget: float = 10.0) -> str:
+    """The reference of the order's PayU submit, once PayU has taken it (its journal's summary)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + budget
+    mine = f"{order_reference}-"
+    while not (made := [e for e in await charges(live, "payu") if str(e["reference"]).startswith(mine)]):
+        assert loop.time() < deadline, f"PayU took no submit for {order_reference} in {budget} s"
+        await asyncio.sleep(0.05)
+    return str(made[0]["reference"])
+
+
+@pytest.mark.scenario("ATTACK-PAYU-UNNAMED-ATTEMPT")
+async def test_a_declined_retry_listed_after_a_lost_submits_charge_is_not_the_submits_answer(
+    live: Live, core_db: asyncpg.Connection
+) -> None:
+    """The submit's own recovery (core/gateways/payu.py): its answer lost, the core asks PayU by reference at
+    once — and PayU lists, after our pending charge, the buyer's declined retry. Read as the last-listed
+    transaction, that decline ended our attempt: the order payable again, our charge still able to take the money.
+    The lookup is held 3 s by PayU (a latency fault) while the retry is made, so it answers with both."""
+    await put_faults(live, "payu", rule({"type": "malformed"}, path=PAYU_PAYMENTS, command=SUBMIT, count=1),
+                     rule({"type": "latency", "ms": 3000}, path=PAYU_REPORTS, command=LOOKUP, count=1))
+    async with pinned_core(live) as core:
+        buyer = Actor.buyer(live)
+        order = await buyer.create_order(AMOUNT)
+        paying = asyncio.create_task(buyer.pay(core, order["id"], AMOUNT, "payu", card_holder="PENDING"))
+        try:
+            reference = await submitted_reference(live, order["reference"])
+            declined = await buyer_pays_again_at_payu(live, reference, "DECLINED")
+            first = await paying
+        finally:
+            paying.cancel()
+            await clear_faults(live, "payu")
+        [held] = await payu_by_reference(live, reference)
+        assert [t["transactionResponse"]["state"] for t in held["transactions"]] == ["PENDING", "DECLINED"], held
+        ours = str(held["transactions"][0]["id"])
+        # Our charge is pending at PayU: the payment is pending under our charge's id (PayU's word for ours). With
+        # the last-listed read it answered 200 "declined" under the retry's id, the order "failed".
+        assert first.status_code == 200, first.text
+        answered = first.json()
+        assert (answered["order_status"], answered["transaction"]["status"]) == ("pending", "pending"), first.text
+        assert answered["transaction"]["gateway_transaction_id"] == ours, first.text
+        await delivered(live, reference, declined, "DECLINED")
+        attempt = await core_db.fetchval("SELECT status::text FROM order_transactions WHERE reference = $1",
+                                         reference)
+        assert attempt == "pending"
+        again = await buyer.pay(core, order["id"], AMOUNT, "payu", card_holder="APPROVED")
+        refused = (again.status_code, again.json().get("error", {}).get("code"))
+        assert refused == (409, "payment_attempt_live"), again.text  # a 200 is the buyer charged twice
+        await payu_finalises(live, ours, "APPROVED")
+        await delivered(live, reference, ours, "APPROVED")
+    assert await order_row(core_db, order["id"]) == {"status": "paid", "approved_amount": Decimal(AMOUNT),
+                                                     "flagged_for_refund": False}
+    submits = [e for e in await charges(live, "payu") if str(e["reference"]).startswith(f"{order['reference']}-")]
+    assert [e["reference"] for e in submits] == [reference]
