@@ -338,8 +338,10 @@ def _pick(path: str, body: Any, field: str = "") -> Any:
 
 
 def _decimal(field: str, value: Any) -> Decimal:
+    # NULL is no amount: read as 0 it let a query that misses (a wrong column, an outer join) pass every check
+    # that expects nothing paid. A sum over no rows is NULL in SQL: coalesce(sum(...), 0) says 0 on purpose.
     if value is None:
-        return Decimal("0")
+        raise ObserveFailed(f"{field}: NULL, not an amount; write coalesce(..., 0) if nothing paid reads 0")
     if isinstance(value, float):  # a float has already lost the exact amount: say so, never convert it
         raise ObserveFailed(f"{field}: a float ({value!r}); read it as text (amount::text)")
     try:
@@ -349,8 +351,10 @@ def _decimal(field: str, value: Any) -> Decimal:
 
 
 def _count(field: str, value: Any) -> int:
+    if value is None:  # count(*) is never NULL: a NULL is a query that does not count (as for amounts)
+        raise ObserveFailed(f"{field}: NULL, not a count")
     try:
-        return int(value or 0)
+        return int(value)
     except (TypeError, ValueError):
         raise ObserveFailed(f"{field}: not a count: {value!r}") from None
 

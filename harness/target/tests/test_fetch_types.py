@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
 
 from harness.postgres import PostgresHandle
-from harness.target.target import fetch
+from harness.target.target import ObserveFailed, _count, _decimal, fetch
 
 TABLE = "fetch_probe"
 
@@ -44,3 +45,12 @@ async def test_a_numeric_parameter_is_a_decimal(conn: asyncpg.Connection) -> Non
 async def test_a_non_number_for_an_integer_column_is_a_value_error(conn: asyncpg.Connection) -> None:
     with pytest.raises(ValueError):
         await fetch(conn, f"SELECT 1 FROM {TABLE} WHERE int_id = $1", ["ab12"])
+
+
+@pytest.mark.parametrize(("read", "field"), [(_decimal, "observe.amount_paid"), (_count, "observe.order_count")])
+def test_a_null_observation_is_no_zero(read: Any, field: str) -> None:
+    """A query that misses (a wrong column, an outer join) answers NULL: read as 0 it passed every check that
+    expects nothing paid or nothing stored."""
+    with pytest.raises(ObserveFailed, match=f"^{field}: NULL"):
+        read(field, None)
+    assert read(field, "0") == 0
