@@ -42,6 +42,9 @@ async def preflight(target: Target) -> list[str]:
                               f"({exc or 'no answer'})") from None
     except _Failed as exc:
         raise PreflightFailed(f"{source}: {exc}") from None
+    except Exception as exc:  # fail closed: any other failure stops the audit in one line too
+        raise PreflightFailed(f"{source}: the preflight stopped on {type(exc).__name__}: "
+                              f"{(str(exc).strip().splitlines() or ['no message'])[0][:200]}") from None
 
 
 class _Failed(Exception):

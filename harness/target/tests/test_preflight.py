@@ -153,3 +153,19 @@ def test_a_base_url_that_refuses_connections_is_named(check: Check) -> None:
 
     with pytest.raises(PreflightFailed, match=rf"^tiny_shop.toml: service.base_url: {url}: ConnectError"):
         check(running)
+
+
+def test_an_unexpected_failure_inside_a_check_stops_the_preflight_in_one_line(
+    check: Check, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only the failures the preflight knows: any exception is one line naming the profile, no traceback."""
+    from harness.target.target import Target
+
+    async def broken(self: Target, order_id: str) -> str:
+        raise KeyError("status\nsecond line")
+
+    monkeypatch.setattr(Target, "order_state", broken)
+    with pytest.raises(PreflightFailed) as info:
+        check(lambda text: text)
+    assert str(info.value).startswith("tiny_shop.toml: the preflight stopped on KeyError: ")
+    assert "\n" not in str(info.value)
