@@ -14,7 +14,7 @@ Checks, each an anomaly kind:
 | duplicate_transaction | one gateway transaction (id or reference) stored more than once, or not at all |
 | forged_accepted | a request with a forged signature got something other than 401 |
 | forged_recorded | an event row carries a signature only a forger used: a 401 wrote something |
-| refused_event | a genuine event answered 409/422 |
+| refused_event | a genuine event answered anything but 200 below 500 (401, 404, 409, 422, 429, 202, …) |
 | phantom_event | an event row in this run's scope that nobody sent |
 | misattributed_event | an event row linked to a transaction its identity does not name |
 | event_rejected | a genuine event recorded as rejected |
@@ -25,7 +25,8 @@ Checks, each an anomaly kind:
 | double_payment_unflagged | an order holds more than one approved payment, or more than its total, unflagged |
 | conflict_recorded | an identity conflict was recorded although every sender resent identical bytes |
 | anomaly_log_mismatch | the core's own anomaly log disagrees with the model's conflicts and double payments |
-| undelivered_event | the simulator gave up on (or still holds) an event after its retries ran |
+| undelivered_event | the simulator gave up on (or still holds) an event after its retries ran; a load sender |
+|  | ran out of tries on 5xx and the event is not in the database |
 | sim_state_mismatch | a transaction paid through the simulator ends in another state than the simulator's |
 | api_state_mismatch | a checkout or Efecty payment the load completed is not in the state it should reach |
 | idempotency_broken | a checkout retried with the same Idempotency-Key got a different answer |
@@ -187,7 +188,8 @@ class AuditReport:
 
 
 def _ledger_checks(
-    ledger: Sequence[LedgerEntry], recorded: set[tuple[str, str]], forged_signatures: set[str]
+    ledger: Sequence[LedgerEntry], recorded: set[tuple[str, str]], forged_signatures: set[str],
+    max_tries: int | None = None,
 ) -> list[Anomaly]:
     found: list[Anomaly] = []
     for e in ledger:
@@ -199,8 +201,35 @@ def _ledger_checks(
             continue
         if e.code == 200 and (e.gateway, e.key) not in recorded:
             found.append(Anomaly("lost_event", e.key, f"answered 200 ({e.answer}) but no webhook_events row"))
-        elif e.code in (409, 422):
+        elif e.code is not None and e.code != 200 and e.code < 500:
+            # Every answer but 200 (a 5xx, or none, is retried) ends the gateway's deliveries: a genuine event
+            # answered 401 (a stale clock), 404, 429 or 202 is never sent again, whatever the core kept of it.
             found.append(Anomaly("refused_event", e.key, f"genuine {e.role} answered {e.code} ({e.answer})"))
+    found.extend(_given_up(ledger, recorded, max_tries))
+    return found
+
+
+def _given_up(ledger: Sequence[LedgerEntry], recorded: set[tuple[str, str]], max_tries: int | None,
+              ) -> list[Anomaly]:
+    """Genuine identities no try got a 200 for, a sender of which ran out of tries on a 5xx (its try
+    ``max_tries`` was answered 5xx), and which are not in the database: the gateway stops there, as the
+    simulator's ``exhausted`` does. A sender stopped by the end of the run in its back-off is cut off, not
+    out of tries. ``max_tries`` None (unknown): not checked."""
+    if max_tries is None:
+        return []
+    tries: dict[tuple[str, str], list[LedgerEntry]] = defaultdict(list)
+    for e in ledger:
+        if e.role in WEBHOOK_ROLES and e.expect != 401:
+            tries[(e.gateway, e.key)].append(e)
+    found: list[Anomaly] = []
+    for identity, sent in tries.items():
+        if identity in recorded or any(e.code == 200 for e in sent):
+            continue
+        out = [e for e in sent if e.try_no >= max_tries and e.code is not None and e.code >= 500]
+        if out:
+            found.append(Anomaly("undelivered_event", identity[1],
+                                 f"{len(sent)} tries, none answered 200, try {out[0].try_no} {out[0].code}"
+                                 f" ({out[0].answer}); no webhook_events row"))
     return found
 
 
@@ -447,8 +476,10 @@ def sim_view_of_run(sim: SimView, ledger: Sequence[LedgerEntry]) -> SimView:
     return SimView(deliveries=deliveries, transactions=txs)
 
 
-def audit(ledger: Sequence[LedgerEntry], snapshot: Snapshot, *, sim: SimView | None = None) -> AuditReport:
-    """Every check above; an empty ``anomalies`` list is a clean run."""
+def audit(ledger: Sequence[LedgerEntry], snapshot: Snapshot, *, sim: SimView | None = None,
+          max_tries: int | None = None) -> AuditReport:
+    """Every check above; an empty ``anomalies`` list is a clean run. ``max_tries``: the senders' tries per
+    delivery (``--max-tries``), to tell an event given up on after 5xx from one cut off by the run's end."""
     sim = sim or SimView()
     recorded = {(ev.gateway, ev.key) for ev in snapshot.events}
     forged = {e.signature for e in ledger if e.expect == 401}
@@ -458,7 +489,7 @@ def audit(ledger: Sequence[LedgerEntry], snapshot: Snapshot, *, sim: SimView | N
     sim_keys = {str(d.get("event_key")) for d in sim.deliveries}
     txs = {t.id: t for t in snapshot.transactions}
     anomalies = [
-        *_ledger_checks(ledger, recorded, forged),
+        *_ledger_checks(ledger, recorded, forged, max_tries),
         *_event_row_checks(snapshot, ledger_keys, sim_keys, forged, txs),
         *_transaction_checks(snapshot, ledger),
     ]
