@@ -20,7 +20,8 @@ Checks, each an anomaly kind:
 | event_rejected | a genuine event recorded as rejected |
 | outcome_mismatch | an event row's outcome (applied/recorded) is not what the model decides |
 | state_mismatch | a transaction's status is not what the model reaches |
-| order_mismatch | an order's status, approved amount or refund flag is not what the model reaches |
+| order_mismatch | an order's status, approved amount or refund flag is not what the model reaches (any order: |
+|  | not paid while it holds an approved transaction) |
 | approved_drift | an order's approved amount differs from the sum of its approved transactions |
 | double_payment_unflagged | an order holds more than one approved payment, or more than its total, unflagged |
 | conflict_recorded | an identity conflict was recorded although every sender resent identical bytes |
@@ -389,6 +390,11 @@ def _money_checks(order: OrderRow, txs: list[TxRow]) -> list[Anomaly]:
         )
     if order.status == "paid" and not approved_txs:
         found.append(Anomaly("approved_drift", order.reference, "paid without an approved transaction"))
+    elif approved_txs and order.status != "paid":
+        # The one check of a checkout or Efecty order's status (no event log to replay): money approved for
+        # an order left pending would have the shop still waiting for a payment it holds.
+        found.append(Anomaly("order_mismatch", order.reference,
+                             f"order is {order.status} but holds {len(approved_txs)} approved transaction(s)"))
     return found
 
 
