@@ -23,6 +23,7 @@ Checks, each an anomaly kind:
 | order_mismatch | an order's status, approved amount or refund flag is not what the model reaches (any order: |
 |  | not paid while it holds an approved transaction) |
 | approved_drift | an order's approved amount differs from the sum of its approved transactions |
+| amount_mismatch | a seeded order's total or an attempt's amount is not what the seed wrote |
 | double_payment_unflagged | an order holds more than one approved payment, or more than its total, unflagged |
 | conflict_recorded | an identity conflict was recorded although every sender resent identical bytes |
 | anomaly_log_mismatch | the core's own anomaly log disagrees with the model's conflicts and double payments |
@@ -47,7 +48,7 @@ from decimal import Decimal
 from typing import Any
 
 from load.ledger import LedgerEntry
-from load.payloads import seeded_status
+from load.payloads import planned_amount, seeded_status
 
 # ------------------------------------------------------------------------------------------ the model
 
@@ -341,6 +342,7 @@ def _order_checks(snapshot: Snapshot) -> tuple[list[Anomaly], dict[str, int]]:
         found.extend(_money_checks(order, txs))
         if order.origin != "seeded":
             continue  # the checkout also applies gateway answers that leave no event row: no replay
+        found.extend(_plan_checks(order, txs))
         model, mismatches = _replay_order(order, txs, events_of[order.id])
         found.extend(mismatches)
         totals["conflicts"] += model.conflicts
@@ -365,6 +367,20 @@ def _order_checks(snapshot: Snapshot) -> tuple[list[Anomaly], dict[str, int]]:
                 )
             )
     return found, dict(totals)
+
+
+def _plan_checks(order: OrderRow, txs: list[TxRow]) -> list[Anomaly]:
+    """A seeded order's total and its attempts' amounts are what the seed wrote (``payloads.planned_amount``):
+    every other money check compares the database with itself, so an amount the core rewrote (rounded,
+    truncated, taken from an event) would pass them as long as the approved amount followed it."""
+    planned = planned_amount(order.reference)
+    if planned is None:
+        return []
+    found = [Anomaly("amount_mismatch", order.reference, f"total {order.total}; the seed wrote {planned}")
+             ] if order.total != planned else []
+    found += [Anomaly("amount_mismatch", t.reference, f"amount {t.amount}; the seed wrote {planned}")
+              for t in txs if t.amount != planned]
+    return found
 
 
 def _money_checks(order: OrderRow, txs: list[TxRow]) -> list[Anomaly]:
