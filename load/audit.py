@@ -14,18 +14,21 @@ Checks, each an anomaly kind:
 | duplicate_transaction | one gateway transaction (id or reference) stored more than once, or not at all |
 | forged_accepted | a request with a forged signature got something other than 401 |
 | forged_recorded | an event row carries a signature only a forger used: a 401 wrote something |
-| refused_event | a genuine event answered 409/422 |
+| refused_event | a genuine event answered anything but 200 below 500 (401, 404, 409, 422, 429, 202, …) |
 | phantom_event | an event row in this run's scope that nobody sent |
 | misattributed_event | an event row linked to a transaction its identity does not name |
 | event_rejected | a genuine event recorded as rejected |
 | outcome_mismatch | an event row's outcome (applied/recorded) is not what the model decides |
 | state_mismatch | a transaction's status is not what the model reaches |
-| order_mismatch | an order's status, approved amount or refund flag is not what the model reaches |
+| order_mismatch | an order's status, approved amount or refund flag is not what the model reaches (any order: |
+|  | not paid while it holds an approved transaction) |
 | approved_drift | an order's approved amount differs from the sum of its approved transactions |
+| amount_mismatch | a seeded order's total or an attempt's amount is not what the seed wrote |
 | double_payment_unflagged | an order holds more than one approved payment, or more than its total, unflagged |
 | conflict_recorded | an identity conflict was recorded although every sender resent identical bytes |
 | anomaly_log_mismatch | the core's own anomaly log disagrees with the model's conflicts and double payments |
-| undelivered_event | the simulator gave up on (or still holds) an event after its retries ran |
+| undelivered_event | the simulator gave up on (or still holds) an event after its retries ran; a load sender |
+|  | ran out of tries on 5xx and the event is not in the database |
 | sim_state_mismatch | a transaction paid through the simulator ends in another state than the simulator's |
 | api_state_mismatch | a checkout or Efecty payment the load completed is not in the state it should reach |
 | idempotency_broken | a checkout retried with the same Idempotency-Key got a different answer |
@@ -45,7 +48,7 @@ from decimal import Decimal
 from typing import Any
 
 from load.ledger import LedgerEntry
-from load.payloads import seeded_status
+from load.payloads import planned_amount, seeded_status
 
 # ------------------------------------------------------------------------------------------ the model
 
@@ -187,7 +190,8 @@ class AuditReport:
 
 
 def _ledger_checks(
-    ledger: Sequence[LedgerEntry], recorded: set[tuple[str, str]], forged_signatures: set[str]
+    ledger: Sequence[LedgerEntry], recorded: set[tuple[str, str]], forged_signatures: set[str],
+    max_tries: int | None = None,
 ) -> list[Anomaly]:
     found: list[Anomaly] = []
     for e in ledger:
@@ -199,8 +203,35 @@ def _ledger_checks(
             continue
         if e.code == 200 and (e.gateway, e.key) not in recorded:
             found.append(Anomaly("lost_event", e.key, f"answered 200 ({e.answer}) but no webhook_events row"))
-        elif e.code in (409, 422):
+        elif e.code is not None and e.code != 200 and e.code < 500:
+            # Every answer but 200 (a 5xx, or none, is retried) ends the gateway's deliveries: a genuine event
+            # answered 401 (a stale clock), 404, 429 or 202 is never sent again, whatever the core kept of it.
             found.append(Anomaly("refused_event", e.key, f"genuine {e.role} answered {e.code} ({e.answer})"))
+    found.extend(_given_up(ledger, recorded, max_tries))
+    return found
+
+
+def _given_up(ledger: Sequence[LedgerEntry], recorded: set[tuple[str, str]], max_tries: int | None,
+              ) -> list[Anomaly]:
+    """Genuine identities no try got a 200 for, a sender of which ran out of tries on a 5xx (its try
+    ``max_tries`` was answered 5xx), and which are not in the database: the gateway stops there, as the
+    simulator's ``exhausted`` does. A sender stopped by the end of the run in its back-off is cut off, not
+    out of tries. ``max_tries`` None (unknown): not checked."""
+    if max_tries is None:
+        return []
+    tries: dict[tuple[str, str], list[LedgerEntry]] = defaultdict(list)
+    for e in ledger:
+        if e.role in WEBHOOK_ROLES and e.expect != 401:
+            tries[(e.gateway, e.key)].append(e)
+    found: list[Anomaly] = []
+    for identity, sent in tries.items():
+        if identity in recorded or any(e.code == 200 for e in sent):
+            continue
+        out = [e for e in sent if e.try_no >= max_tries and e.code is not None and e.code >= 500]
+        if out:
+            found.append(Anomaly("undelivered_event", identity[1],
+                                 f"{len(sent)} tries, none answered 200, try {out[0].try_no} {out[0].code}"
+                                 f" ({out[0].answer}); no webhook_events row"))
     return found
 
 
@@ -311,6 +342,7 @@ def _order_checks(snapshot: Snapshot) -> tuple[list[Anomaly], dict[str, int]]:
         found.extend(_money_checks(order, txs))
         if order.origin != "seeded":
             continue  # the checkout also applies gateway answers that leave no event row: no replay
+        found.extend(_plan_checks(order, txs))
         model, mismatches = _replay_order(order, txs, events_of[order.id])
         found.extend(mismatches)
         totals["conflicts"] += model.conflicts
@@ -337,6 +369,20 @@ def _order_checks(snapshot: Snapshot) -> tuple[list[Anomaly], dict[str, int]]:
     return found, dict(totals)
 
 
+def _plan_checks(order: OrderRow, txs: list[TxRow]) -> list[Anomaly]:
+    """A seeded order's total and its attempts' amounts are what the seed wrote (``payloads.planned_amount``):
+    every other money check compares the database with itself, so an amount the core rewrote (rounded,
+    truncated, taken from an event) would pass them as long as the approved amount followed it."""
+    planned = planned_amount(order.reference)
+    if planned is None:
+        return []
+    found = [Anomaly("amount_mismatch", order.reference, f"total {order.total}; the seed wrote {planned}")
+             ] if order.total != planned else []
+    found += [Anomaly("amount_mismatch", t.reference, f"amount {t.amount}; the seed wrote {planned}")
+              for t in txs if t.amount != planned]
+    return found
+
+
 def _money_checks(order: OrderRow, txs: list[TxRow]) -> list[Anomaly]:
     """Model-free invariants that hold for every order, however it was paid."""
     found: list[Anomaly] = []
@@ -360,6 +406,11 @@ def _money_checks(order: OrderRow, txs: list[TxRow]) -> list[Anomaly]:
         )
     if order.status == "paid" and not approved_txs:
         found.append(Anomaly("approved_drift", order.reference, "paid without an approved transaction"))
+    elif approved_txs and order.status != "paid":
+        # The one check of a checkout or Efecty order's status (no event log to replay): money approved for
+        # an order left pending would have the shop still waiting for a payment it holds.
+        found.append(Anomaly("order_mismatch", order.reference,
+                             f"order is {order.status} but holds {len(approved_txs)} approved transaction(s)"))
     return found
 
 
@@ -447,8 +498,10 @@ def sim_view_of_run(sim: SimView, ledger: Sequence[LedgerEntry]) -> SimView:
     return SimView(deliveries=deliveries, transactions=txs)
 
 
-def audit(ledger: Sequence[LedgerEntry], snapshot: Snapshot, *, sim: SimView | None = None) -> AuditReport:
-    """Every check above; an empty ``anomalies`` list is a clean run."""
+def audit(ledger: Sequence[LedgerEntry], snapshot: Snapshot, *, sim: SimView | None = None,
+          max_tries: int | None = None) -> AuditReport:
+    """Every check above; an empty ``anomalies`` list is a clean run. ``max_tries``: the senders' tries per
+    delivery (``--max-tries``), to tell an event given up on after 5xx from one cut off by the run's end."""
     sim = sim or SimView()
     recorded = {(ev.gateway, ev.key) for ev in snapshot.events}
     forged = {e.signature for e in ledger if e.expect == 401}
@@ -458,7 +511,7 @@ def audit(ledger: Sequence[LedgerEntry], snapshot: Snapshot, *, sim: SimView | N
     sim_keys = {str(d.get("event_key")) for d in sim.deliveries}
     txs = {t.id: t for t in snapshot.transactions}
     anomalies = [
-        *_ledger_checks(ledger, recorded, forged),
+        *_ledger_checks(ledger, recorded, forged, max_tries),
         *_event_row_checks(snapshot, ledger_keys, sim_keys, forged, txs),
         *_transaction_checks(snapshot, ledger),
     ]

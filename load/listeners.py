@@ -285,7 +285,7 @@ def run_audit(environment: Environment) -> dict[str, Any]:
     sim = sim_view_of_run(sim, ledger)
     sim_keys = {str(d.get("event_key")) for d in sim.deliveries}
     snapshot = run_sync(lambda: take_snapshot(opts.database_url, state.run_ids, extra_keys=sim_keys))
-    report = audit(ledger, snapshot, sim=sim).to_dict()
+    report = audit(ledger, snapshot, sim=sim, max_tries=opts.max_tries).to_dict()
     if state.incomplete:
         report["ok"] = False
         report["anomaly_counts"]["ledger_incomplete"] = len(state.incomplete)

@@ -158,6 +158,20 @@ def order_reference(run_id: str, pool: str, index: int) -> str:
     return f"LOAD-{run_id}-{pool}{index}"
 
 
+def planned_amount(order_ref: str) -> Decimal | None:
+    """What the seed charged for a load order, from its reference alone (``None``: not a load order's reference).
+
+    The amount is a story's first draw (``plan_story``, ``plan_sim_story``), so the audit can check the database's
+    amounts against the plan instead of trusting them."""
+    head, sep, tail = order_ref.rpartition("-")
+    if not head.startswith("LOAD-") or not sep or tail[:1] not in _POOLS or not tail[1:].isdigit():
+        return None
+    return _amount(_rng(head.removeprefix("LOAD-"), _POOLS[tail[0]], int(tail[1:])))
+
+
+_POOLS = {"w": "wompi", "p": "payu", "s": "s"}  # order_reference's pool letter -> plan_story's rng pool
+
+
 def _rng(run_id: str, pool: str, index: int) -> random.Random:
     seed = hashlib.sha256(f"{run_id}/{pool}/{index}".encode()).digest()
     return random.Random(int.from_bytes(seed[:8], "big"))

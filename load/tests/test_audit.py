@@ -168,6 +168,8 @@ PLANTED = {
         m,
     ),
     "order_mismatch": lambda led, s, m: (led, replace(s, orders=_edit(list(s.orders), 2, status="pending")), m),
+    "amount_mismatch": lambda led, s, m: (  # O1 renamed a load order's reference: 100.00 is not its planned amount
+        led, replace(s, orders=_edit(list(s.orders), 0, reference="LOAD-ab12cd-w0")), m),
     "approved_drift": lambda led, s, m: (led, replace(s, orders=_edit(list(s.orders), 0, approved=D("200.00"))), m),
     "double_payment_unflagged": lambda led, s, m: (
         led,
