@@ -38,9 +38,15 @@ OBSERVED: dict[str, tuple[str, ...]] = {
     "T-MONEY-AMOUNT-MISMATCH": ("order_status", "amount_paid"),
     "T-DB-UNIQUE-GATEWAY-ID": ("transactions",),
     "T-API-OWNERSHIP": ("transactions",),
+    "T-API-PAID-AGAIN": ("order_status", "amount_paid"),
+    "T-EFECTY-CASH-REACHES-ORDER": ("order_status", "amount_paid"),
 }
-SCENARIOS = (*WEBHOOK, "T-EFECTY-CODE-UNIQUE", "T-API-VALIDATION", "T-API-OWNERSHIP", "T-API-RATE-LIMIT",
-             "T-API-ERROR-SHAPE")
+SCENARIOS = (*WEBHOOK, "T-EFECTY-CODE-UNIQUE", "T-EFECTY-CASH-REACHES-ORDER", "T-API-VALIDATION", "T-API-OWNERSHIP",
+             "T-API-PAID-AGAIN", "T-API-RATE-LIMIT", "T-API-ERROR-SHAPE")
+# Scenarios that read or drive the gateway simulators themselves (a charge counted in Wompi's or PayU's journal,
+# cash taken at Efecty's counter): payharness has them only when it starts the service (service.command).
+SIMULATED = {"T-API-PAID-AGAIN": "counts the charges that reached the gateway simulators",
+             "T-EFECTY-CASH-REACHES-ORDER": "pays the voucher at the Efecty simulator's counter"}
 
 
 def webhook_gateway(profile: Profile) -> str | None:
@@ -74,11 +80,14 @@ def why_not(profile: Profile, scenario: str, gateway: str | None = None) -> str 
         reason = why_not_gateway(profile, gateway, scenario)
         if reason is not None:
             return reason
+    if scenario in SIMULATED and profile.service.command is None:
+        return (f"the scenario {SIMULATED[scenario]}, which payharness starts only for service.command, not for "
+                f"service.base_url")
     missing = [f"observe.{name}" for name in OBSERVED.get(scenario, ()) if getattr(profile.observe, name) is None]
-    if scenario in WEBHOOK and webhook_gateway(profile) is None:
+    if (scenario in WEBHOOK or scenario == "T-API-PAID-AGAIN") and webhook_gateway(profile) is None:
         missing.insert(0, "a gateway with both [api.pay.<gateway>] and [webhooks] <gateway> (wompi or payu: "
                           "the events payharness signs)")
-    if scenario == "T-EFECTY-CODE-UNIQUE":
+    if scenario in ("T-EFECTY-CODE-UNIQUE", "T-EFECTY-CASH-REACHES-ORDER"):
         if "efecty" not in profile.api.pay:
             missing.append("[api.pay.efecty]")
         elif profile.api.pay["efecty"].code is None:
@@ -97,7 +106,7 @@ def why_not(profile: Profile, scenario: str, gateway: str | None = None) -> str 
 # --target`` list it as "not runnable against a foreign target" with that reason instead of leaving it out
 # silently. Schema-level families are core-only by nature; the others reach the core through its profile as
 # far as a profile goes (README "Audit your own service") and still need a power no profile gives.
-_TOKENS = "fresh buyers and admins minted with the core's own token secret (a profile names two users)"
+_TOKENS = "fresh buyers and admins minted with the core's own token secret (a profile names a few fixed users)"
 FAMILIES: dict[str, str | None] = {
     "portable": None,
     "constraints": "attacks the core's schema itself (constraints, indexes and migrations by name) on a fresh "

@@ -44,8 +44,15 @@ EQUIVALENT: dict[str, tuple[str, ...]] = {
     "T-DB-UNIQUE-GATEWAY-ID": (
         "suites/constraints/test_schema_constraints.py::test_one_gateway_transaction_id_is_stored_once_per_gateway",),
     "T-EFECTY-CODE-UNIQUE": ("suites/constraints/test_schema_constraints.py::test_efecty_payment_code_is_unique",),
+    # Cash paid at the counter, then the day's reconciliation: the order paid (the portable run makes the same
+    # reconciliation request, through core.toml's [efecty.reconcile]).
+    "T-EFECTY-CASH-REACHES-ORDER": (
+        "suites/flows/test_payment_flows.py::test_efecty_cash_paid_at_a_point_is_confirmed_by_reconciliation_once",),
     "T-API-VALIDATION": ("suites/api/test_api_abuse.py::test_amounts_outside_the_range_or_not_exact_are_refused",),
     "T-API-OWNERSHIP": ("suites/api/test_api_abuse.py::test_orders_need_a_valid_buyer_token_and_stay_private",),
+    # A paid order paid again by its buyer: 409 order_not_payable, no third charge, the amount paid unchanged.
+    "T-API-PAID-AGAIN": ("suites/initiation/test_one_live_attempt.py::"
+                         "test_once_the_pending_attempt_has_failed_a_new_one_may_charge_and_then_the_order_is_done",),
     "T-API-RATE-LIMIT": (
         "suites/api/test_api_abuse.py::test_payment_attempts_are_rate_limited_per_buyer_with_retry_after",),
     "T-API-ERROR-SHAPE": ("suites/api/test_api_abuse.py::test_concurrent_bad_requests_never_leak_internals",),

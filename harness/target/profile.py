@@ -240,6 +240,32 @@ STEP_PLACEHOLDERS = {
 }
 
 
+# What a reconciliation request is given: {today}, the collection day in Bogota (UTC-5, no DST), as Efecty's
+# feed counts days (YYYY-MM-DD).
+RECONCILE_PLACEHOLDERS = EVERY_REQUEST | {"today"}
+
+
+class Reconcile(_Model):
+    """``[efecty.reconcile]``: the request the service's own scheduled reconciliation answers (an operator's
+    daily job, say); payharness plays the scheduler and makes it once after a cash payment, as ``user``."""
+
+    method: Literal["GET", "POST"] = "POST"
+    path: Annotated[str, AfterValidator(_route), AfterValidator(_only(RECONCILE_PLACEHOLDERS))]
+    user: Filled = "buyer"
+
+
+class EfectyConfirm(_Model):
+    """``[efecty]``: how soon a voucher paid at an Efecty counter must reach its order (seed S15), and the
+    reconciliation request that brings it there when the service learns by a scheduled job, not by itself.
+
+    ``confirm_within``: seconds from the cash payment to the order paid; 10 by default (a poller of a few
+    seconds fits), at most 120 (a scenario must end; a service whose job runs daily names it in ``reconcile``).
+    """
+
+    confirm_within: float = Field(default=10.0, gt=0, le=120)
+    reconcile: Reconcile | None = None
+
+
 def _step_fills(step: str, where: str, parts: dict[str, Any]) -> None:
     allowed = STEP_PLACEHOLDERS[step]
     for sub, text in _strings(parts):
@@ -426,6 +452,7 @@ class Profile(_Model):
     api: Api
     webhooks: dict[Gateway, Route] = {}
     observe: Observe = Observe()
+    efecty: EfectyConfirm = EfectyConfirm()
     source: Path | None = None  # the file it was read from (set by load_profile)
 
     @model_validator(mode="after")
@@ -452,6 +479,15 @@ class Profile(_Model):
                     raise PydanticCustomError("placeholder", "{name} needs the Wompi simulator, which payharness "
                                               "starts only for service.command, not for service.base_url",
                                               {"sub": where, "name": "{wompi_card_token}"})
+        return self
+
+    @model_validator(mode="after")
+    def _reconcile_user(self) -> Profile:
+        reconcile = self.efecty.reconcile
+        if reconcile is not None and reconcile.user not in self.auth.users:
+            raise PydanticCustomError("user", "{user} is not a user under [auth] users (known: {known})",
+                                      {"sub": "efecty.reconcile.user", "user": repr(reconcile.user),
+                                       "known": ", ".join(sorted(self.auth.users)) or "none"})
         return self
 
     @model_validator(mode="after")

@@ -20,6 +20,7 @@ import secrets
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import Any, Self
@@ -38,6 +39,7 @@ User = str | Mapping[str, str]
 # and the built-in suites open a Target per order they make.
 TLS = ssl.create_default_context()
 DEFAULT_CARD = "4242424242424242"  # Wompi's sandbox card that approves
+BOGOTA_OFFSET = timedelta(hours=-5)  # Colombia keeps UTC-5 all year: Efecty's collection days are Bogota's
 PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")  # :order_id, not the ::text of a cast
 
 
@@ -157,6 +159,16 @@ class Target:
     async def post_webhook(self, gateway: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
         """Deliver ``body`` to the service's webhook path for ``gateway``, as the gateway would."""
         return await self.http.post(self.profile.webhooks[gateway], content=body, headers=headers)  # type: ignore[index]
+
+    async def reconcile_efecty(self) -> httpx.Response | None:
+        """The profile's ``[efecty.reconcile]`` request for today (Bogota), as its scheduled job would make it;
+        None when the profile names none (the service learns of cash payments by itself, or not at all)."""
+        spec = self.profile.efecty.reconcile
+        if spec is None:
+            return None
+        today = (datetime.now(UTC) + BOGOTA_OFFSET).date().isoformat()
+        request = Request.model_construct(method=spec.method, path=spec.path, json_body=None, form=None, headers={})
+        return await self.request(request, {"today": today}, spec.user)
 
     async def wompi_card_token(self, number: str = DEFAULT_CARD) -> str:
         """A card token from the Wompi simulator, as the payer's browser would get it (public key)."""

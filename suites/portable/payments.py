@@ -26,6 +26,8 @@ from suites.support.events import form_body, payu_confirmation, wompi_event_dict
 
 CENTS = Decimal(100)
 PATIENCE_S = 15.0
+# What each gateway simulator's journal names a charge: a card payment that reached the gateway.
+CHARGE = {"wompi": "CREATE_TRANSACTION", "payu": "SUBMIT_TRANSACTION"}
 
 
 @dataclass(frozen=True)
@@ -150,3 +152,23 @@ def approved_rows(target: Target, rows: list[dict[str, Any]]) -> list[dict[str, 
     words = {"APPROVED", "PAID"} | {w.upper() for w in (target.profile.observe.status_map.paid
                                                         if target.profile.observe.status_map else [])}
     return [r for r in rows if str(r.get("status", "")).upper() in words]
+
+
+async def charges(target: Target, gateway: str) -> list[dict[str, Any]]:
+    """The charges that reached ``gateway``'s simulator since the test's reset: its journal's requests named
+    ``CHARGE[gateway]``, each as its summary (reference, amount, status)."""
+    url = target.run.values[f"{gateway}_url"]
+    response = await target.sims.get(f"{url}/__admin/journal", params={"kind": "request"})
+    response.raise_for_status()
+    summaries = [entry.get("summary") or {} for entry in response.json()["entries"]]
+    return [s for s in summaries if CHARGE[gateway] in (s.get("operation"), s.get("command"))]
+
+
+async def pay_at_counter(target: Target, code: str) -> dict[str, Any]:
+    """Cash paid at an Efecty counter for voucher ``code`` (the simulator's cashier, with the voucher's amount);
+    its receipt."""
+    response = await target.sims.post(f"{target.run.values['efecty_url']}/__admin/vouchers/{code}/pay", json={})
+    assert response.is_success, f"the Efecty simulator's cashier refused code {code}: {response.status_code} " \
+                                f"{response.text[:200]}"
+    body: dict[str, Any] = response.json()
+    return dict(body.get("receipt", body))

@@ -14,7 +14,7 @@ import pytest
 
 from harness.target.applicability import webhook_gateway
 from harness.target.target import Answer, Target
-from suites.portable.payments import new_order
+from suites.portable.payments import charges, event, new_order, pending_payment
 
 BAD_TOTALS = ("-100.00", "0", "0.00", "abc", "", "NaN", "Infinity", "1e400", "99999999999999999999999.99")
 ATTEMPTS = 40
@@ -49,6 +49,28 @@ async def test_another_user_can_neither_pay_nor_read_a_buyers_order(target: Targ
         f"user 'other' on user 'buyer''s order {order}: {answers} (403 or 404 expected); "
         f"pay answered {paid.text[:120]}")
     assert before == after, f"other's attempt changed the order's transactions: {before} → {after}"
+
+
+@pytest.mark.scenario("T-API-PAID-AGAIN")
+async def test_a_paid_order_cannot_be_paid_again_by_its_own_buyer(target: Target) -> None:
+    gateway = webhook_gateway(target.profile)
+    assert gateway is not None  # applicability runs this scenario only with a signed gateway
+    payment = await pending_payment(target, gateway, Decimal("50000.00"))
+    approved = await target.post_webhook(gateway, *event(target, payment))
+    state, paid = await target.order_state(payment.order_id), await target.amount_paid(payment.order_id)
+    assert (state, paid) == ("paid", payment.total), (
+        f"a signed {gateway} approval (answered {approved.status_code}) left order {payment.order_id} {state}, "
+        f"amount paid {paid}: the scenario needs a paid order to start from")
+    before = await charges(target, gateway)
+    again = await target.pay(gateway, payment.order_id, payment.total)
+    after = await charges(target, gateway)
+    paid_after = await target.amount_paid(payment.order_id)
+    seen = (f"order {payment.order_id}, paid {payment.total}: the buyer's second payment answered {again.status} "
+            f"{again.text[:160]!r}; {gateway} charges {len(before)} before it, {len(after)} after "
+            f"({after[len(before):]}); amount paid {paid_after}")
+    assert 400 <= again.status < 500, f"a paid order was not refused: {seen}"
+    assert len(after) == len(before), f"a second charge reached {gateway}: {seen}"
+    assert paid_after == payment.total, f"the amount paid changed: {seen}"
 
 
 @pytest.mark.scenario("T-API-RATE-LIMIT")

@@ -45,6 +45,7 @@ class Settings:
     users: dict[str, int] = field(default_factory=lambda: {"buyer-token": 1, "other-token": 2})
     pay_rate_limit: tuple[int, int] = (20, 60)  # card payment attempts per user per seconds (hardened only)
     max_body_bytes: int = 1_048_576  # hardened only
+    efecty_reconcile_seconds: float = 60.0  # how often pending Efecty vouchers are read back (hardened only, S15)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -71,6 +72,7 @@ class Settings:
             efecty_code_prefix=env.get("EFECTY_CODE_PREFIX", "MST"),
             users=_users(env.get("SHOP_USERS", "buyer-token=1,other-token=2")),
             pay_rate_limit=(int(attempts), int(seconds or 60)),
+            efecty_reconcile_seconds=float(env.get("EFECTY_RECONCILE_SECONDS", "60")),
         )
         settings.check()
         return settings
@@ -85,6 +87,8 @@ class Settings:
                                                 ("WOMPI_API_URL", self.wompi_api_url)) if not value]
             if self.payu_api_url and not self.payu_api_key:
                 missing.append("PAYU_API_KEY")
+            if not 0 < self.efecty_reconcile_seconds <= 3600:
+                raise ConfigurationError("EFECTY_RECONCILE_SECONDS must be over 0 and at most 3600")
             if missing:
                 raise ConfigurationError("missing settings: " + ", ".join(missing))
 

@@ -5,6 +5,8 @@ Usage: ``app = create_app(Settings.from_env())``, served by uvicorn (``python -m
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -23,6 +25,7 @@ from examples.seed_shop.app.api import payments, webhooks
 from examples.seed_shop.app.config import Settings
 from examples.seed_shop.app.database import create_schema, make_engine
 from examples.seed_shop.app.models import build_tables
+from examples.seed_shop.app.reconcile import reconcile_forever
 from examples.seed_shop.app.services.efecty_service import EfectyService
 from examples.seed_shop.app.services.payu_service import PayUService
 from examples.seed_shop.app.services.wompi_service import WompiService
@@ -46,7 +49,18 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.wompi = WompiService(settings, http)
             app.state.payu = PayUService(settings, http)
             app.state.efecty = EfectyService(settings, http)
-            yield
+            reconciler = None
+            if settings.hardened:
+                # Fix for seed S15: pending Efecty vouchers are read back on a schedule and paid ones pay their order.
+                reconciler = asyncio.create_task(reconcile_forever(app.state, settings.efecty_reconcile_seconds))
+            # Weak: seed S15, cash paid at an Efecty counter waits for someone to confirm it by hand.
+            try:
+                yield
+            finally:
+                if reconciler is not None:
+                    reconciler.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await reconciler
         await engine.dispose()
 
     app = FastAPI(title="seed shop", debug=settings.debug, lifespan=lifespan)  # seed S13: debug tracebacks (weak)

@@ -4,6 +4,8 @@ Every test runs both variants with the same steps; only the expected outcome dif
 findings in ../findings.toml.
 """
 
+import time
+
 import httpx
 import pytest
 
@@ -265,3 +267,25 @@ def test_efecty_codes_follow_the_seeds_format_and_only_the_hardened_schema_makes
         shop.rows(repeat, order_id, code)
         [n] = shop.rows("SELECT count(*) AS n FROM order_transactions WHERE gateway_reference = $1", code)
         assert n["n"] == 2
+
+
+@BOTH
+def test_cash_paid_at_an_efecty_counter_pays_the_order_only_in_the_hardened_shop(start_shop, efecty_sim, hardened):
+    """S15: the seed's shop confirms Efecty payments by hand; the hardened one reads its vouchers back."""
+    shop = start_shop(hardened=hardened, efecty_reconcile_seconds=0.2)
+    order_id = shop.create_order("65000.00")
+    code = shop.post(f"/api/orders/{order_id}/pay", json={"gateway": "efecty"}).json()["payment_code"]
+
+    httpx.post(f"{efecty_sim.url}/__admin/vouchers/{code}/pay", json={}).raise_for_status()
+
+    deadline = time.monotonic() + 3  # fifteen rounds of the hardened shop's reconciliation
+    while True:
+        [order] = shop.rows("SELECT status, amount_paid::text AS paid FROM orders WHERE id = $1", order_id)
+        if order["status"] == "PAID" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    [txn] = shop.rows("SELECT status FROM order_transactions WHERE gateway_reference = $1", code)
+    if hardened:
+        assert (order["status"], order["paid"], txn["status"]) == ("PAID", "65000.00", "APPROVED")
+    else:
+        assert (order["status"], order["paid"], txn["status"]) == ("PENDING", "0", "PENDING")

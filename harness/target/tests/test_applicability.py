@@ -56,6 +56,31 @@ def test_efecty_is_not_runnable_with_or_without_a_webhook_path_and_says_why() ->
     assert reason is not None and reason.startswith("payharness signs no Efecty events"), reason
 
 
+def test_the_paid_order_and_efecty_cash_scenarios_run_on_every_started_profile_with_the_fields_they_need() -> None:
+    for path in (CORE, SEED, SEED.with_name("target-fixed.toml")):
+        for scenario in ("T-API-PAID-AGAIN", "T-EFECTY-CASH-REACHES-ORDER"):
+            assert why_not(load_profile(path), scenario) is None, (path.name, scenario)
+    tiny = load_profile(TINY)  # pays through Wompi only, with no Efecty payment and no amount paid observed
+    assert why_not(tiny, "T-EFECTY-CASH-REACHES-ORDER") == "the profile gives no [api.pay.efecty]"
+    seed = load_profile(SEED)
+    no_code = seed.model_copy(update={"api": seed.api.model_copy(update={"pay": {
+        **seed.api.pay, "efecty": seed.api.pay["efecty"].model_copy(update={"code": None})}})})
+    assert why_not(no_code, "T-EFECTY-CASH-REACHES-ORDER") == (
+        "the profile gives no api.pay.efecty.code (where the answer carries the payment code)")
+    no_hooks = seed.model_copy(update={"webhooks": {}})
+    reason = why_not(no_hooks, "T-API-PAID-AGAIN")
+    assert reason is not None and reason.startswith("the profile gives no a gateway with both"), reason
+
+
+def test_scenarios_that_drive_the_simulators_are_not_runnable_for_a_service_already_running() -> None:
+    seed = load_profile(SEED)
+    running = seed.model_copy(update={"service": seed.service.model_copy(
+        update={"command": None, "base_url": "http://127.0.0.1:9"})})
+    for scenario in ("T-API-PAID-AGAIN", "T-EFECTY-CASH-REACHES-ORDER"):
+        reason = why_not(running, scenario)
+        assert reason is not None and "only for service.command" in reason, reason
+
+
 def test_exact_decimal_totals_are_not_runnable_through_payu_whose_colombian_amounts_are_whole_pesos() -> None:
     reason = why_not(load_profile(CORE), "T-MONEY-DECIMAL", "payu")
     assert reason is not None and "whole pesos" in reason

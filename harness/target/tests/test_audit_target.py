@@ -77,6 +77,7 @@ def test_the_clean_shop_passes_and_what_it_cannot_support_is_not_runnable_with_i
     assert done.returncode == 0, done.stderr[-2000:]
     statuses = _statuses(out)
     assert statuses.pop("T-EFECTY-CODE-UNIQUE") == "not runnable"
+    assert statuses.pop("T-EFECTY-CASH-REACHES-ORDER") == "not runnable"
     assert set(statuses.values()) == {"passed"}, statuses
     report = (out / "report" / "report.md").read_text()
     load = json.loads((out / "load" / "audit.json").read_text())

@@ -98,6 +98,18 @@ def test_the_tiny_shop_profile_loads_with_its_paths_and_placeholders() -> None:
      "tiny_shop.toml: auth.run.token: List should have at least 1 item"),
     (lambda t: t.replace('paid = ["PAID"]', "paid = []"),
      "tiny_shop.toml: observe.status_map.paid: List should have at least 1 item"),
+    # [efecty]: a bound a scenario can wait out, and a reconciliation request as one of the named users.
+    (lambda t: t + "\n[efecty]\nconfirm_within = 0\n",
+     "tiny_shop.toml: efecty.confirm_within: Input should be greater than 0"),
+    (lambda t: t + "\n[efecty]\nconfirm_within = 86400\n",
+     "tiny_shop.toml: efecty.confirm_within: Input should be less than or equal to 120"),
+    (lambda t: t + "\n[efecty]\nconfirm_in = 5\n", "tiny_shop.toml: efecty.confirm_in: not a profile field"),
+    (lambda t: t + '\n[efecty.reconcile]\npath = "/reconcile"\nuser = "admin"\n',
+     "tiny_shop.toml: efecty.reconcile.user: 'admin' is not a user under [auth] users (known: buyer, other)"),
+    (lambda t: t + '\n[efecty.reconcile]\npath = "/reconcile?day={day}"\n',
+     "tiny_shop.toml: efecty.reconcile.path: unknown placeholder {day}"),
+    (lambda t: t + '\n[efecty.reconcile]\npath = "reconcile"\n',
+     "tiny_shop.toml: efecty.reconcile.path: a path on the service starts with /"),
 ])
 def test_a_mistake_is_one_line_naming_the_field(edit: object, line: str) -> None:
     text = edit(TINY.read_text())  # type: ignore[operator]
@@ -105,6 +117,14 @@ def test_a_mistake_is_one_line_naming_the_field(edit: object, line: str) -> None
         parse_profile(text, "tiny_shop.toml")
     first = str(caught.value).splitlines()[0]
     assert first.startswith(line), str(caught.value)
+
+
+def test_efecty_confirmation_defaults_to_ten_seconds_and_no_reconciliation_request() -> None:
+    assert load_profile(TINY).efecty.confirm_within == 10.0
+    assert load_profile(TINY).efecty.reconcile is None
+    text = TINY.read_text() + '\n[efecty]\nconfirm_within = 2.5\nreconcile = { path = "/ops/reconcile?date={today}" }\n'
+    efecty = parse_profile(text).efecty
+    assert (efecty.confirm_within, efecty.reconcile and efecty.reconcile.user) == (2.5, "buyer")
 
 
 def test_a_running_service_with_sql_observations_must_name_its_database() -> None:

@@ -18,9 +18,11 @@ SHOP = repo_root() / "examples" / "seed_shop"
 # replay is caught by its checksum-derived event id, Efecty's missing constraint is latent, the seed's shop
 # does check the buyer).
 WEAK_FAILS = {"T-WEBHOOK-RACE", "T-WEBHOOK-CONFLICT", "T-WEBHOOK-FORGED", "T-WEBHOOK-TAMPERED", "T-WEBHOOK-LARGE",
-              "T-MONEY-DECIMAL", "T-MONEY-AMOUNT-MISMATCH", "T-DB-UNIQUE-GATEWAY-ID", "T-API-VALIDATION",
-              "T-API-RATE-LIMIT", "T-API-ERROR-SHAPE"}
+              "T-MONEY-DECIMAL", "T-MONEY-AMOUNT-MISMATCH", "T-DB-UNIQUE-GATEWAY-ID", "T-EFECTY-CASH-REACHES-ORDER",
+              "T-API-VALIDATION", "T-API-PAID-AGAIN", "T-API-RATE-LIMIT", "T-API-ERROR-SHAPE"}
 SEED_HIGH = ("S1", "S2", "S3")  # the seed's three high-priority findings: race, isolation, float money
+# Confirmed too since their own scenarios: a paid order charged again, cash at Efecty that never reaches its order.
+SEED_CONFIRMED = (*SEED_HIGH, "S12", "S15")
 # The weak shop's PayU confirmation handler, attacked on its own: it checks PayU's sign (with ==) but answers 200
 # to anything, stores a second transaction row, applies any amount and takes no lock. An exact replay is caught
 # (its event id is PayU's transaction id), and PayU charges whole pesos, so exact decimals are not runnable.
@@ -46,7 +48,7 @@ def test_the_weak_shop_reproduces_the_seeds_findings_and_the_hardened_one_is_cle
     assert payu["T-MONEY-DECIMAL"] == "not runnable", payu
     seed_rows = {line.split("|")[1].strip(" `"): line for line in report.splitlines()
                  if line.startswith("| `S") and line.count("|") > 6}
-    for finding in SEED_HIGH:
+    for finding in SEED_CONFIRMED:
         assert seed_rows[finding].rstrip(" |").endswith("**confirmed**"), seed_rows[finding]
 
     code, statuses, report, payu = _audit(SHOP / "target-fixed.toml", tmp_path / "fixed")

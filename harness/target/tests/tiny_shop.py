@@ -120,9 +120,11 @@ def create_app(database_url: str, events_secret: str, weak: set[str]) -> FastAPI
         if len(window) >= 20:
             return error(429, "rate_limited")
         window.append(now)
-        order = await pool["db"].fetchrow("SELECT owner, total FROM orders WHERE id = $1", order_id)
+        order = await pool["db"].fetchrow("SELECT owner, total, status FROM orders WHERE id = $1", order_id)
         if order is None or order["owner"] != user:
             return error(404, "order_not_found")
+        if order["status"] == "PAID":  # a paid order is never charged again
+            return error(409, "order_not_payable")
         reference = f"TINY-{order_id}-{secrets.token_hex(4)}"
         await pool["db"].execute("INSERT INTO payments (order_id, reference, status, amount) VALUES ($1, $2, "
                                  "'PENDING', $3)", order_id, reference, order["total"])

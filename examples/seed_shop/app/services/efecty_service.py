@@ -1,4 +1,5 @@
-"""Efecty cash payments: the shop makes the payment code and registers it as a voucher; confirmation is manual."""
+"""Efecty cash payments: the shop makes the payment code and registers it as a voucher, and reads it back (the
+hardened shop's reconciliation, seed S15; the weak shop confirms by hand)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,20 @@ class EfectyService:
             raise GatewayUnavailable(f"efecty answered {response.status_code}")
         if response.status_code == 409:
             raise DuplicateCode(code)
+        if response.status_code >= 400:
+            raise GatewayRefused(f"efecty answered {response.status_code}: {response.text[:300]}")
+        voucher: dict[str, Any] = response.json()["voucher"]
+        return voucher
+
+    async def voucher(self, code: str) -> dict[str, Any]:
+        """The voucher as Efecty holds it now (``status``: PENDING, PAID or EXPIRED; ``amount``)."""
+        auth = {"Authorization": f"Bearer {self.settings.efecty_merchant_api_key}"}
+        try:
+            response = await self.http.get(f"{self.settings.efecty_api_url}/api/v1/vouchers/{code}", headers=auth)
+        except httpx.TransportError as exc:
+            raise GatewayUnavailable(f"efecty: {type(exc).__name__}") from exc
+        if response.status_code >= 500 or response.status_code == 429:
+            raise GatewayUnavailable(f"efecty answered {response.status_code}")
         if response.status_code >= 400:
             raise GatewayRefused(f"efecty answered {response.status_code}: {response.text[:300]}")
         voucher: dict[str, Any] = response.json()["voucher"]
