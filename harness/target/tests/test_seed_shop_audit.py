@@ -19,13 +19,13 @@ SHOP = repo_root() / "examples" / "seed_shop"
 # does check the buyer).
 WEAK_FAILS = {"T-WEBHOOK-RACE", "T-WEBHOOK-CONFLICT", "T-WEBHOOK-FORGED", "T-WEBHOOK-TAMPERED", "T-WEBHOOK-LARGE",
               "T-MONEY-DECIMAL", "T-MONEY-AMOUNT-MISMATCH", "T-DB-UNIQUE-GATEWAY-ID", "T-API-VALIDATION",
-              "T-API-RATE-LIMIT", "T-API-ERROR-SHAPE"}
+              "T-API-RATE-LIMIT", "T-API-ERROR-SHAPE", "T-DB-EFECTY-CODE-REFUSED", "T-DB-EVENT-LINKED"}
 SEED_HIGH = ("S1", "S2", "S3")  # the seed's three high-priority findings: race, isolation, float money
 # The weak shop's PayU confirmation handler, attacked on its own: it checks PayU's sign (with ==) but answers 200
 # to anything, stores a second transaction row, applies any amount and takes no lock. An exact replay is caught
 # (its event id is PayU's transaction id), and PayU charges whole pesos, so exact decimals are not runnable.
 PAYU_WEAK_FAILS = {"T-WEBHOOK-RACE", "T-WEBHOOK-CONFLICT", "T-WEBHOOK-FORGED", "T-WEBHOOK-TAMPERED", "T-WEBHOOK-LARGE",
-                   "T-MONEY-AMOUNT-MISMATCH", "T-DB-UNIQUE-GATEWAY-ID"}
+                   "T-MONEY-AMOUNT-MISMATCH", "T-DB-UNIQUE-GATEWAY-ID", "T-DB-EVENT-LINKED"}
 
 
 def _audit(profile: Path, out: Path) -> tuple[int, dict[str, str], str, dict[str, str]]:
