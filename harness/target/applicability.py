@@ -26,7 +26,13 @@ WEBHOOK_GATEWAYS = ("wompi", "payu", "efecty")
 UNSIGNED_REASON = {"efecty": "payharness signs no Efecty events for these scenarios (Efecty has no public webhook; "
                              "the simulator's push is a payment.created of its own format, with no decline)"}
 WEBHOOK = ("T-WEBHOOK-RACE", "T-WEBHOOK-CONFLICT", "T-WEBHOOK-REPLAY", "T-WEBHOOK-FORGED", "T-WEBHOOK-TAMPERED",
-           "T-WEBHOOK-LARGE", "T-MONEY-DECIMAL", "T-MONEY-AMOUNT-MISMATCH", "T-DB-UNIQUE-GATEWAY-ID")
+           "T-WEBHOOK-LARGE", "T-MONEY-DECIMAL", "T-MONEY-AMOUNT-MISMATCH", "T-DB-UNIQUE-GATEWAY-ID",
+           "T-DB-EVENT-LINKED")
+# Database evidence (harness.target.evidence): each needs its [evidence] field, which names what only the
+# service's schema and stored rows show.
+EVIDENCE = {"T-DB-EFECTY-CODE-REFUSED": ("efecty_code", "the codes' column and the statement that repeats one, "
+                                                       "run rolled back"),
+            "T-DB-EVENT-LINKED": ("event_transaction", "the query naming a stored event's transaction")}
 OBSERVED: dict[str, tuple[str, ...]] = {
     "T-WEBHOOK-RACE": ("transactions", "amount_paid"),
     "T-WEBHOOK-CONFLICT": ("order_status", "amount_paid", "transactions"),
@@ -37,12 +43,13 @@ OBSERVED: dict[str, tuple[str, ...]] = {
     "T-MONEY-DECIMAL": ("amount_paid",),
     "T-MONEY-AMOUNT-MISMATCH": ("order_status", "amount_paid"),
     "T-DB-UNIQUE-GATEWAY-ID": ("transactions",),
+    "T-DB-EVENT-LINKED": ("amount_paid",),
     "T-API-OWNERSHIP": ("transactions",),
     "T-API-PAID-AGAIN": ("order_status", "amount_paid"),
     "T-EFECTY-CASH-REACHES-ORDER": ("order_status", "amount_paid"),
 }
 SCENARIOS = (*WEBHOOK, "T-EFECTY-CODE-UNIQUE", "T-EFECTY-CASH-REACHES-ORDER", "T-API-VALIDATION", "T-API-OWNERSHIP",
-             "T-API-PAID-AGAIN", "T-API-RATE-LIMIT", "T-API-ERROR-SHAPE")
+             "T-API-PAID-AGAIN", "T-API-RATE-LIMIT", "T-API-ERROR-SHAPE", "T-DB-EFECTY-CODE-REFUSED")
 # Scenarios that read or drive the gateway simulators themselves (a charge counted in Wompi's or PayU's journal,
 # cash taken at Efecty's counter): payharness has them only when it starts the service (service.command).
 SIMULATED = {"T-API-PAID-AGAIN": "counts the charges that reached the gateway simulators",
@@ -87,7 +94,9 @@ def why_not(profile: Profile, scenario: str, gateway: str | None = None) -> str 
     if (scenario in WEBHOOK or scenario == "T-API-PAID-AGAIN") and webhook_gateway(profile) is None:
         missing.insert(0, "a gateway with both [api.pay.<gateway>] and [webhooks] <gateway> (wompi or payu: "
                           "the events payharness signs)")
-    if scenario in ("T-EFECTY-CODE-UNIQUE", "T-EFECTY-CASH-REACHES-ORDER"):
+    if scenario in EVIDENCE and getattr(profile.evidence, EVIDENCE[scenario][0]) is None:
+        missing.append("evidence.{} ({})".format(*EVIDENCE[scenario]))
+    if scenario in ("T-EFECTY-CODE-UNIQUE", "T-EFECTY-CASH-REACHES-ORDER", "T-DB-EFECTY-CODE-REFUSED"):
         if "efecty" not in profile.api.pay:
             missing.append("[api.pay.efecty]")
         elif profile.api.pay["efecty"].code is None:

@@ -1,8 +1,9 @@
 """The preflight: before any scenario or load, every part of the profile is used once, or the run stops.
 
 Each check exercises one field the scenarios will lean on — the service answers, an order can be created
-and its id found, each observe query answers for that order, each gateway's payment answers with the
-paths the profile names, each webhook path exists, the reset runs — and the first that fails stops the
+and its id found, each observe query answers for that order, each [evidence] field is understood by the
+database, each gateway's payment answers with the paths the profile names, each webhook path exists, the
+reset runs — and the first that fails stops the
 run with one line naming the field: ``shop.toml: observe.amount_paid: returned no row for {'order_id': '1'}``.
 
 Usage: ``await preflight(target)`` (raises PreflightFailed) or ``payharness audit --target shop.toml``.
@@ -15,12 +16,14 @@ import secrets
 from decimal import Decimal
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from harness.postgres import PostgresHandle
+from harness.target.evidence import event_links, locate
 from harness.target.profile import load_profile
 from harness.target.run import TargetFailed, TargetRun
-from harness.target.target import ObserveFailed, Target
+from harness.target.target import ObserveFailed, Target, sql_params
 
 AMOUNT = Decimal("50000.00")
 
@@ -68,6 +71,7 @@ async def _checks(target: Target) -> list[str]:
     _an_id("api.create_order.order_id", spec.order_id, order.order_id)
     done.append(f"create_order answers an id ({order.order_id})")
     done += await _observe(target, order.order_id)
+    done += await _evidence(target)
     for gateway, pay_spec in profile.api.pay.items():
         fresh = await target.create_order(AMOUNT)
         assert fresh.order_id is not None
@@ -115,6 +119,33 @@ async def _observe(target: Target, order_id: str) -> list[str]:
     if observe.order_count is not None:
         done.append(f"order_count: {await target.order_count()}")
     return done
+
+
+async def _evidence(target: Target) -> list[str]:
+    """Each [evidence] field is understood by the database: the query answers, the column exists and the probe
+    statement prepares (prepared only, never run: the probe runs in its scenario, rolled back)."""
+    evidence, done = target.profile.evidence, []
+    if evidence.event_transaction is not None:
+        links = await event_links(target, secrets.token_hex(6))
+        done.append(f"evidence.event_transaction of an unknown transaction: {len(links)} events")
+    spec = evidence.efecty_code
+    if spec is not None:
+        async with target.database("evidence.efecty_code") as conn:
+            column = await locate(conn, spec)
+            try:
+                async with conn.transaction():
+                    await conn.prepare(sql_params(spec.repeat)[0])
+                    raise _RolledBack
+            except _RolledBack:
+                pass
+            except asyncpg.PostgresError as exc:
+                raise _Failed(f"evidence.efecty_code.repeat: {str(exc).strip().splitlines()[0]}") from None
+        done.append(f"evidence.efecty_code: {column.table}.{column.name} exists, the repeat statement prepares")
+    return done
+
+
+class _RolledBack(Exception):
+    """Raised inside a transaction to leave it by rollback."""
 
 
 def check_profile(path: Path, *, postgres: PostgresHandle | None = None, log_dir: Path | None = None) -> list[str]:

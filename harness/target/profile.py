@@ -443,6 +443,61 @@ class Observe(_Model):
         return any(isinstance(r, str) for r in reads)
 
 
+# ``:name`` parameters of an SQL field (not the ``::text`` of a cast); harness.target.target fills them.
+SQL_PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_$]*"
+
+
+def _sql_using(*names: str) -> Any:
+    """An SQL text whose ``:name`` parameters are exactly ``names``: any other is never filled, and a query
+    without them would read or change rows that are not the scenario's."""
+    def check(value: str) -> str:
+        used = set(SQL_PARAM.findall(value))
+        if used - set(names):
+            raise ValueError(f"unknown parameter :{sorted(used - set(names))[0]} (it is given only "
+                             f"{', '.join(':' + n for n in names)})")
+        if set(names) - used:
+            raise ValueError(f"never uses :{sorted(set(names) - used)[0]} (it must use "
+                             f"{', '.join(':' + n for n in names)})")
+        return value
+    return check
+
+
+def _column(value: str) -> str:
+    if not re.fullmatch(rf"{IDENTIFIER}(\.{IDENTIFIER}){{1,2}}", value):
+        raise ValueError(f"not table.column (or schema.table.column) as the catalog spells them: {value!r}")
+    return value
+
+
+def _a_write(value: str) -> str:
+    # Run inside a transaction that is always rolled back: a data change, never DDL, COMMIT or a function call.
+    if not re.match(r"\s*(UPDATE|INSERT)\b", value, re.IGNORECASE):
+        raise ValueError("an UPDATE (or INSERT) that gives one payment the code another holds")
+    return value
+
+
+class EfectyCode(_Model):
+    """``[evidence.efecty_code]``: where the service keeps Efecty payment codes, and the statement that gives
+    one payment (``:own``, its code) the code another already holds (``:taken``); run only inside a
+    transaction that is always rolled back."""
+
+    column: Annotated[str, AfterValidator(_column)]
+    repeat: Annotated[str, AfterValidator(_filled), AfterValidator(_a_write),
+                      AfterValidator(_sql_using("taken", "own"))]
+
+
+class Evidence(_Model):
+    """``[evidence]``: what only the service's database shows (README "Database evidence"); SQL on its database."""
+
+    efecty_code: EfectyCode | None = None
+    # One row per stored event about the gateway transaction :gateway_id; its first column the gateway
+    # transaction id of the transaction row the event is linked to (NULL when it links none).
+    event_transaction: Annotated[str, AfterValidator(_filled), AfterValidator(_sql_using("gateway_id"))] | None = None
+
+    def uses_sql(self) -> bool:
+        return self.efecty_code is not None or self.event_transaction is not None
+
+
 class Profile(_Model):
     name: Filled
     description: str = ""
@@ -453,6 +508,7 @@ class Profile(_Model):
     webhooks: dict[Gateway, Route] = {}
     observe: Observe = Observe()
     efecty: EfectyConfirm = EfectyConfirm()
+    evidence: Evidence = Evidence()
     source: Path | None = None  # the file it was read from (set by load_profile)
 
     @model_validator(mode="after")
@@ -493,9 +549,9 @@ class Profile(_Model):
     @model_validator(mode="after")
     def _database_reachable(self) -> Profile:
         if self.service.base_url is not None and self.database.url is None and (
-                self.database.reset or self.observe.uses_sql()):
+                self.database.reset or self.observe.uses_sql() or self.evidence.uses_sql()):
             raise ValueError("database.url: missing (a service already running needs its database named "
-                             "for [database] reset and SQL observe queries)")
+                             "for [database] reset, SQL observe queries and [evidence])")
         return self
 
 

@@ -15,10 +15,11 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import secrets
 import ssl
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -29,7 +30,15 @@ import asyncpg
 import httpx
 
 from harness.target import jsonpath
-from harness.target.profile import HttpRead, Observation, ProfileError, Request, fill, template_placeholders
+from harness.target.profile import (
+    SQL_PARAM,
+    HttpRead,
+    Observation,
+    ProfileError,
+    Request,
+    fill,
+    template_placeholders,
+)
 from harness.target.run import TargetRun
 
 # A user the profile's [auth] names ("buyer", "other"), or the headers of an identity the caller holds (the
@@ -40,7 +49,7 @@ User = str | Mapping[str, str]
 TLS = ssl.create_default_context()
 DEFAULT_CARD = "4242424242424242"  # Wompi's sandbox card that approves
 BOGOTA_OFFSET = timedelta(hours=-5)  # Colombia keeps UTC-5 all year: Efecty's collection days are Bogota's
-PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")  # :order_id, not the ::text of a cast
+PARAM = SQL_PARAM  # :order_id, not the ::text of a cast
 
 
 class ObserveFailed(RuntimeError):
@@ -294,6 +303,16 @@ class Target:
             except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 conn.terminate()
 
+    @contextlib.asynccontextmanager
+    async def database(self, field: str) -> AsyncIterator[asyncpg.Connection]:
+        """A connection of the caller's own on the service's database, closed on exit (``[evidence]`` probes open
+        transactions, which the shared observer connection must never hold); ObserveFailed naming ``field``."""
+        conn = await self._connect(field)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
     async def _one(self, name: str, params: dict[str, str]) -> Any:
         rows = await self._rows(name, params)
         if not rows:
@@ -321,6 +340,11 @@ async def fetch(conn: asyncpg.Connection, query: str, values: list[str]) -> list
     from the look of the value.
     """
     statement = await conn.prepare(query)
+    return await statement.fetch(*typed_args(statement, values))
+
+
+def typed_args(statement: asyncpg.prepared_stmt.PreparedStatement, values: list[str]) -> list[Any]:
+    """``values`` (text) as the types Postgres inferred for the prepared ``statement``'s parameters."""
     args: list[Any] = []
     for value, kind in zip(values, statement.get_parameters(), strict=True):
         if kind.name in INTEGER_TYPES:
@@ -329,7 +353,7 @@ async def fetch(conn: asyncpg.Connection, query: str, values: list[str]) -> list
             args.append(Decimal(value))
         else:
             args.append(value)
-    return await statement.fetch(*args)
+    return args
 
 
 def _json(response: httpx.Response) -> Any:

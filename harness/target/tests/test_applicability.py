@@ -16,7 +16,7 @@ from harness.target.applicability import (
     why_not,
     why_not_family,
 )
-from harness.target.profile import Profile, load_profile
+from harness.target.profile import Evidence, Profile, load_profile
 
 CORE = repo_root() / "harness" / "target" / "core.toml"
 SEED = repo_root() / "examples" / "seed_shop" / "target.toml"
@@ -85,6 +85,27 @@ def test_exact_decimal_totals_are_not_runnable_through_payu_whose_colombian_amou
     reason = why_not(load_profile(CORE), "T-MONEY-DECIMAL", "payu")
     assert reason is not None and "whole pesos" in reason
     assert why_not(load_profile(CORE), "T-MONEY-AMOUNT-MISMATCH", "payu") is None
+
+
+@pytest.mark.parametrize("path", [CORE, SEED], ids=["core", "seed-shop"])
+def test_database_evidence_runs_where_the_profile_gives_its_evidence_fields(path: Path) -> None:
+    profile = load_profile(path)
+    assert why_not(profile, "T-DB-EFECTY-CODE-REFUSED") is None
+    for gateway in ("wompi", "payu"):
+        assert why_not(profile, "T-DB-EVENT-LINKED", gateway) is None
+
+
+def test_database_evidence_without_its_field_is_not_runnable_naming_it() -> None:
+    profile = load_profile(SEED)
+    bare = profile.model_copy(update={"evidence": Evidence()})
+    assert why_not(bare, "T-DB-EFECTY-CODE-REFUSED") == (
+        "the profile gives no evidence.efecty_code (the codes' column and the statement that repeats one, run "
+        "rolled back)")
+    assert why_not(bare, "T-DB-EVENT-LINKED", "wompi") == (
+        "the profile gives no evidence.event_transaction (the query naming a stored event's transaction)")
+    no_efecty = profile.model_copy(update={"api": profile.api.model_copy(update={
+        "pay": {g: p for g, p in profile.api.pay.items() if g != "efecty"}})})
+    assert why_not(no_efecty, "T-DB-EFECTY-CODE-REFUSED") == "the profile gives no [api.pay.efecty]"
 
 
 def test_non_webhook_scenarios_ignore_the_gateway() -> None:

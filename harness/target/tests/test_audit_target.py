@@ -78,11 +78,14 @@ def test_the_clean_shop_passes_and_what_it_cannot_support_is_not_runnable_with_i
     statuses = _statuses(out)
     assert statuses.pop("T-EFECTY-CODE-UNIQUE") == "not runnable"
     assert statuses.pop("T-EFECTY-CASH-REACHES-ORDER") == "not runnable"
+    # The tiny shop's profile gives no [evidence]: the database-evidence scenarios say so, they do not pass.
+    assert statuses.pop("T-DB-EFECTY-CODE-REFUSED") == statuses.pop("T-DB-EVENT-LINKED") == "not runnable"
     assert set(statuses.values()) == {"passed"}, statuses
     report = (out / "report" / "report.md").read_text()
     load = json.loads((out / "load" / "audit.json").read_text())
     assert load["audit"]["ok"] and load["thresholds"]["requests"] > 40, load
     assert "`T-EFECTY-CODE-UNIQUE` not runnable: the profile gives no [api.pay.efecty]" in report
+    assert "`T-DB-EFECTY-CODE-REFUSED` (not runnable: the profile gives no evidence.efecty_code" in report
     assert "| `S1` | Race condition in webhook processing" in report and "**not reproduced**" in report
     # The core's own catalog is listed, not dropped: a schema scenario is not runnable with its family's reason.
     assert (out / "builtin_scenarios.json").is_file()

@@ -142,6 +142,35 @@ def test_a_broken_field_stops_the_preflight_in_one_line_naming_it(check: Check, 
     assert str(caught.value).startswith(line), str(caught.value)
 
 
+EVIDENCE = ('\n[evidence]\nevent_transaction = "SELECT p.gateway_transaction_id FROM webhook_logs e '
+            'LEFT JOIN payments p ON p.gateway_transaction_id = e.event_id '
+            'WHERE e.event_id = :gateway_id"\n[evidence.efecty_code]\n'
+            'column = "payments.reference"\n'
+            'repeat = "UPDATE payments SET reference = :taken WHERE reference = :own"\n')
+
+
+def test_the_evidence_fields_are_checked_by_the_database(check: Check) -> None:
+    done = check(lambda text: text + EVIDENCE)
+    assert "evidence.event_transaction of an unknown transaction: 0 events" in done
+    assert "evidence.efecty_code: public.payments.reference exists, the repeat statement prepares" in done
+
+
+@pytest.mark.parametrize(("old", "new", "line"), [
+    ("LEFT JOIN payments p", "LEFT JOIN paymentz p", 'tiny_shop.toml: evidence.event_transaction: relation "paymentz"'),
+    ('"payments.reference"', '"payments.code"', "tiny_shop.toml: evidence.efecty_code.column: table public.payments "
+                                                "has no column code"),
+    ('"payments.reference"', '"vouchers.code"', "tiny_shop.toml: evidence.efecty_code.column: no table vouchers"),
+    ("SET reference = :taken", "SET referense = :taken",
+     'tiny_shop.toml: evidence.efecty_code.repeat: column "referense" of relation "payments" does not exist'),
+])
+def test_a_broken_evidence_field_stops_the_preflight_in_one_line_naming_it(check: Check, old: str, new: str,
+                                                                          line: str) -> None:
+    with pytest.raises(PreflightFailed) as caught:
+        check(lambda text: text + EVIDENCE.replace(old, new))
+    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith(line), str(caught.value)
+
+
 def test_a_base_url_that_refuses_connections_is_named(check: Check) -> None:
     url = f"http://127.0.0.1:{free_port()}"  # free now: nothing listens, the connection is refused
 

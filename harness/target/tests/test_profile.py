@@ -127,6 +127,53 @@ def test_efecty_confirmation_defaults_to_ten_seconds_and_no_reconciliation_reque
     assert (efecty.confirm_within, efecty.reconcile and efecty.reconcile.user) == (2.5, "buyer")
 
 
+EVIDENCE = ('\n[evidence]\nevent_transaction = "SELECT t.gateway_transaction_id FROM webhook_logs e '
+            'LEFT JOIN payments t '
+            'ON t.id = e.payment_id WHERE e.event_id = :gateway_id"\n'
+            '[evidence.efecty_code]\ncolumn = "payments.reference"\n'
+            'repeat = "UPDATE payments SET reference = :taken WHERE reference = :own"\n')
+
+
+def test_the_evidence_fields_load() -> None:
+    profile = parse_profile(TINY.read_text() + EVIDENCE, "tiny_shop.toml")
+    assert profile.evidence.efecty_code is not None and profile.evidence.efecty_code.column == "payments.reference"
+    assert profile.evidence.event_transaction is not None and profile.evidence.uses_sql()
+
+
+@pytest.mark.parametrize(("old", "new", "line"), [
+    (":gateway_id", ":event_id", "tiny_shop.toml: evidence.event_transaction: unknown parameter :event_id (it is "
+                                 "given only :gateway_id)"),
+    ("WHERE e.event_id = :gateway_id", "", "tiny_shop.toml: evidence.event_transaction: never uses :gateway_id"),
+    ('"SELECT t.gateway_transaction_id FROM webhook_logs e LEFT JOIN payments t ON t.id = e.payment_id WHERE '
+     'e.event_id = :gateway_id"', '" "', "tiny_shop.toml: evidence.event_transaction: empty"),
+    ("WHERE reference = :own", "WHERE true", "tiny_shop.toml: evidence.efecty_code.repeat: never uses :own"),
+    (":taken", ":code", "tiny_shop.toml: evidence.efecty_code.repeat: unknown parameter :code"),
+    ('repeat = "UPDATE payments', 'repeat = "SELECT 1; UPDATE payments',
+     "tiny_shop.toml: evidence.efecty_code.repeat: an UPDATE (or INSERT) that gives one payment the code"),
+    ('"payments.reference"', '"reference"', "tiny_shop.toml: evidence.efecty_code.column: not table.column"),
+    ('"payments.reference"', '"payments.reference; DROP TABLE orders"',
+     "tiny_shop.toml: evidence.efecty_code.column: not table.column"),
+    ('column = "payments.reference"\n', "", "tiny_shop.toml: evidence.efecty_code.column: missing"),
+    ("[evidence.efecty_code]", "[evidence.efecty_codes]", "tiny_shop.toml: evidence.efecty_codes: not a profile field"),
+])
+def test_an_evidence_mistake_is_one_line_naming_the_field(old: str, new: str, line: str) -> None:
+    assert old in EVIDENCE, old
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(TINY.read_text() + EVIDENCE.replace(old, new, 1), "tiny_shop.toml")
+    assert len(str(caught.value).splitlines()) == 1 and str(caught.value).startswith(line), str(caught.value)
+
+
+def test_a_running_service_with_evidence_must_name_its_database() -> None:
+    text = TINY.read_text().replace('command = ["{python}", "-m", "harness.target.tests.tiny_shop", "--port", '
+                                    '"{port}"]', 'base_url = "http://127.0.0.1:8000"')
+    text = _without(text, 'env = { DATABASE_URL = "{database_url}", WOMPI_EVENTS_SECRET = "{wompi_events_secret}" }\n')
+    text = text.replace('"{wompi_card_token}"', '"tok_test"')
+    text = text[:text.index("[observe]")] + EVIDENCE  # no SQL observe query, no reset: only the evidence needs it
+    text = text.replace('reset = ["TRUNCATE orders, payments, webhook_logs RESTART IDENTITY CASCADE"]', "")
+    with pytest.raises(ProfileError, match=r"^tiny_shop.toml: database.url: missing .*\[evidence\]"):
+        parse_profile(text, "tiny_shop.toml")
+
+
 def test_a_running_service_with_sql_observations_must_name_its_database() -> None:
     text = TINY.read_text().replace('command = ["{python}", "-m", "harness.target.tests.tiny_shop", "--port", '
                                     '"{port}"]', 'base_url = "http://127.0.0.1:8000"')

@@ -2,8 +2,9 @@
 anything else in one line naming the field, before `payharness audit --target` starts anything.
 
 The profiles are core.toml, the seed shop's two and the tiny shop's; a mutation drops a key, changes a value's
-type, empties a string, adds an unknown key, a placeholder nobody fills or a malformed JSON path, or swaps
-the command for a bad ``base_url``. Whether an accepted profile is usable is decided here on its own terms
+type, empties a string, adds an unknown key, a placeholder nobody fills or a malformed JSON path, gives an
+[evidence] query a parameter it is not given (or takes one away) or a malformed column, or swaps the command
+for a bad ``base_url``. Whether an accepted profile is usable is decided here on its own terms
 (every template filled with every known value, every path parsed), not by asking the loader again.
 """
 
@@ -49,6 +50,8 @@ JSON_PATH_KEYS = frozenset({"order_id", "reference", "gateway_id", "code", "valu
 # Values of other types than the one they replace: a string, an int, a list, a table, a boolean.
 OTHER_TYPES: tuple[Any, ...] = ("text", 7, ["text"], {"x": "text"}, True)
 BAD_JSON_PATHS = ("id", "$..id", "$.a[", "$[-1]", "$.a b", "")
+BAD_COLUMNS = ("codes", "a.b.c.d", "a b.c", "t.c;--", "t.", ".c", "t.c ")
+SQL_PARAMS = ("gateway_id", "taken", "own")  # what [evidence] SQL is given
 BAD_URLS = ("", "nope", "127.0.0.1:8000", "ftp://127.0.0.1:8000", "http://", "http:///x", "http://[::1")
 Path_ = tuple[str | int, ...]
 
@@ -109,7 +112,18 @@ def mutations(draw: st.DrawFn) -> tuple[str, dict[str, Any], Path_, str]:
     doc = PROFILES[name]
     paths = key_paths(doc)
     strings = [p for p in paths if isinstance(at(doc, p), str)]
-    kind = draw(st.sampled_from(["drop", "retype", "empty", "unknown", "placeholder", "jsonpath", "url"]))
+    kind = draw(st.sampled_from(["drop", "retype", "empty", "unknown", "placeholder", "jsonpath", "url", "sql"]))
+    if kind == "sql":  # an [evidence] field's SQL parameters or column, mistaken
+        name = draw(st.sampled_from(sorted(n for n, d in PROFILES.items() if "evidence" in d)))
+        doc = PROFILES[name]
+        path = draw(st.sampled_from([p for p in key_paths(doc)
+                                     if p[:1] == ("evidence",) and isinstance(at(doc, p), str)]))
+        text = at(doc, path)
+        wrong = BAD_COLUMNS if path[-1] == "column" else [
+            *(text.replace(f":{n}", f":{n}x") for n in SQL_PARAMS if f":{n}" in text),
+            *(text.replace(f":{n}", "'x'") for n in SQL_PARAMS if f":{n}" in text),
+            text + " AND :nope IS NULL", *(["SELECT 1; " + text] if path[-1] == "repeat" else [])]
+        return name, edited(doc, path, draw(st.sampled_from(wrong))), path, kind
     if kind == "drop":
         path = draw(st.sampled_from(paths))
         return name, edited(doc, path, drop=True), path, kind
@@ -160,6 +174,10 @@ def _requests(profile: Profile) -> list[tuple[str, Request | HttpRead, dict[str,
         if isinstance(read, HttpRead):
             found.append((f"observe.{name}", read, values))
     return found
+
+
+def _sql_names(query: str) -> set[str]:
+    return set(re.findall(r"(?<![:\w]):([A-Za-z_]\w*)", query))
 
 
 def _need(condition: object, why: str) -> None:
@@ -216,6 +234,14 @@ def unusable(profile: Profile) -> str | None:
         for login in profile.auth.login.values():
             _need(login.path.startswith("/"), "auth.login path")
         _need(all(p.startswith("/") for p in profile.webhooks.values()), "webhooks")
+        evidence = profile.evidence
+        if evidence.event_transaction is not None:
+            _need(_sql_names(evidence.event_transaction) == {"gateway_id"}, "evidence.event_transaction parameters")
+        if evidence.efecty_code is not None:
+            code = evidence.efecty_code
+            _need(_sql_names(code.repeat) == {"taken", "own"}, "evidence.efecty_code.repeat parameters")
+            _need(code.repeat.split()[0].upper() in ("UPDATE", "INSERT"), "evidence.efecty_code.repeat: not a write")
+            _need(re.fullmatch(r"[A-Za-z_][\w$]*(\.[A-Za-z_][\w$]*){1,2}", code.column), "evidence.efecty_code.column")
         observe = profile.observe
         for name in ("order_status", "amount_paid", "transactions", "webhook_events", "order_count"):
             read = getattr(observe, name)
@@ -274,7 +300,7 @@ def test_a_mutated_profile_is_either_usable_or_refused_in_one_line_naming_the_fi
         assert_one_line_naming(str(exc), name, document, path, kind)
         return
     # An unknown key and a malformed JSON path or URL are always mistakes; anything else accepted must be usable.
-    assert kind not in ("unknown", "jsonpath", "url"), f"{kind} at {dotted(path)} accepted"
+    assert kind not in ("unknown", "jsonpath", "url", "sql"), f"{kind} at {dotted(path)} accepted"
     why = unusable(profile)
     assert why is None, f"{kind} at {dotted(path)} accepted but not usable: {why}"
 

@@ -19,7 +19,8 @@ SHOP = repo_root() / "examples" / "seed_shop"
 # does check the buyer).
 WEAK_FAILS = {"T-WEBHOOK-RACE", "T-WEBHOOK-CONFLICT", "T-WEBHOOK-FORGED", "T-WEBHOOK-TAMPERED", "T-WEBHOOK-LARGE",
               "T-MONEY-DECIMAL", "T-MONEY-AMOUNT-MISMATCH", "T-DB-UNIQUE-GATEWAY-ID", "T-EFECTY-CASH-REACHES-ORDER",
-              "T-API-VALIDATION", "T-API-PAID-AGAIN", "T-API-RATE-LIMIT", "T-API-ERROR-SHAPE"}
+              "T-API-VALIDATION", "T-API-PAID-AGAIN", "T-API-RATE-LIMIT", "T-API-ERROR-SHAPE",
+              "T-DB-EFECTY-CODE-REFUSED", "T-DB-EVENT-LINKED"}
 SEED_HIGH = ("S1", "S2", "S3")  # the seed's three high-priority findings: race, isolation, float money
 # Confirmed too since their own scenarios: a paid order charged again, cash at Efecty that never reaches its order.
 SEED_CONFIRMED = (*SEED_HIGH, "S12", "S15")
@@ -27,7 +28,7 @@ SEED_CONFIRMED = (*SEED_HIGH, "S12", "S15")
 # to anything, stores a second transaction row, applies any amount and takes no lock. An exact replay is caught
 # (its event id is PayU's transaction id), and PayU charges whole pesos, so exact decimals are not runnable.
 PAYU_WEAK_FAILS = {"T-WEBHOOK-RACE", "T-WEBHOOK-CONFLICT", "T-WEBHOOK-FORGED", "T-WEBHOOK-TAMPERED", "T-WEBHOOK-LARGE",
-                   "T-MONEY-AMOUNT-MISMATCH", "T-DB-UNIQUE-GATEWAY-ID"}
+                   "T-MONEY-AMOUNT-MISMATCH", "T-DB-UNIQUE-GATEWAY-ID", "T-DB-EVENT-LINKED"}
 
 
 def _audit(profile: Path, out: Path) -> tuple[int, dict[str, str], str, dict[str, str]]:
