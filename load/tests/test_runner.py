@@ -59,7 +59,12 @@ def test_the_defect_record_reaches_the_stacks_seeding(tmp_path: Path, monkeypatc
     from load import runner
 
     seen: list[Any] = []
-    monkeypatch.setattr(runner, "_run", lambda args, artefacts, env, seeding: seen.append(seeding) or 0)
+
+    def started(args: Any, artefacts: Path, env: dict[str, str], seeding: Any) -> int:
+        seen.append(seeding)
+        return 0
+
+    monkeypatch.setattr(runner, "_run", started)
     args = build_parser().parse_args(["--defect", "no_row_lock", "--defect-record", str(tmp_path / "applied"),
                                       "--artefacts", str(tmp_path / "run")])
     assert runner.run(args) == 0
