@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="extra environment for the core (e.g. a seeded defect); repeatable")
     p.add_argument("--defect", type=defect_name, action="append", default=[], metavar="NAME",
                    help="start the core with this seeded defect (payharness defects lists them); repeatable")
+    p.add_argument("--defect-record", default=None, metavar="DIR",
+                   help="folder where the schema step and each core worker record the defects they applied "
+                        "(harness.defects.applied_parts reads it; payharness defects --load passes one)")
     p.add_argument("--check-p95", type=non_negative_float, default=None, metavar="MS",
                    help="fail when the webhooks' p95 exceeds this many ms; 0 = off (default: locust.conf)")
     p.add_argument("--check-p99", type=non_negative_float, default=None, metavar="MS",
@@ -250,7 +253,8 @@ def run(args: argparse.Namespace) -> int:
     extra_env = {**LOAD_CORE_ENV, GC_STATS_ENV: str(artefacts / "gc"), **defect_environment(args)}
     # Seeded defects are a value the stack applies (schema and core); their names leave the core's environment.
     try:
-        seeding = Seeding.named(extra_env.pop(DEFECTS_ENV, "").split(","))
+        record = Path(args.defect_record).resolve() if args.defect_record else None
+        seeding = Seeding.named(extra_env.pop(DEFECTS_ENV, "").split(","), record=record)
     except KeyError as exc:
         raise SystemExit(f"payharness load: {exc.args[0]}") from None
     return _run(args, artefacts, extra_env, seeding)

@@ -300,6 +300,11 @@ class DefectRow:
     junit: str | None = None  # its own JUnit file, relative to the artefacts folder
     reason: str = ""
     caught_by: tuple[str, ...] = ()  # tests that pass on the clean core and fail with the defect
+    # The matrix's load part (``payharness defects --load``), None when no load ran for this defect: its verdict
+    # (caught | missed | inconclusive), why, and its load/audit.json relative to the artefacts folder.
+    load_outcome: str | None = None
+    load_reason: str = ""
+    load_audit: str | None = None
 
     @property
     def detected(self) -> bool:

@@ -163,12 +163,29 @@ def parse_builtin(artefacts: Path) -> BuiltinScenarios:
 DEFECT_OUTCOMES = ("caught", "missed", "inconclusive")
 
 
+def _load_verdict(raw: Any) -> tuple[str | None, str, str | None]:
+    """A row's load part: (outcome, reason, audit path); ``None`` when no load ran. A load without a verdict of
+    the three, or not an object, is inconclusive."""
+    if raw is None:
+        return None, "", None
+    if not isinstance(raw, dict):
+        return "inconclusive", "the load part of defects.json is not an object", None
+    outcome, reason = str(raw.get("outcome", "")), str(raw.get("reason", ""))
+    if outcome not in DEFECT_OUTCOMES:
+        outcome, reason = "inconclusive", f"no load verdict in defects.json (outcome {outcome or 'absent'})"
+    return outcome, reason, str(raw["audit"]) if raw.get("audit") else None
+
+
 def _defect(raw: dict[str, Any]) -> DefectRow:
     # Fail closed: a row without a verdict (a matrix from before runs were confirmed, or a hand-edited one)
     # has not shown that its run finished with the defect applied, whatever its "detected" says.
     outcome, reason = str(raw.get("outcome", "")), str(raw.get("reason", ""))
     if outcome not in DEFECT_OUTCOMES:
         outcome, reason = "inconclusive", f"no verdict in defects.json (outcome {outcome or 'absent'})"
+    load_outcome, load_reason, load_audit = _load_verdict(raw.get("load"))
+    # A row with a load is no better than its load, whatever its own outcome says (the matrix writes the worse).
+    if load_outcome is not None and DEFECT_OUTCOMES.index(load_outcome) > DEFECT_OUTCOMES.index(outcome):
+        outcome, reason = load_outcome, f"load: {load_reason}"
     return DefectRow(
         name=str(raw["name"]),
         title=str(raw.get("title", "")),
@@ -182,6 +199,9 @@ def _defect(raw: dict[str, Any]) -> DefectRow:
         junit=str(raw["junit"]) if raw.get("junit") else None,
         reason=reason,
         caught_by=tuple(str(t) for t in raw.get("caught_by", ())),
+        load_outcome=load_outcome,
+        load_reason=load_reason,
+        load_audit=load_audit,
     )
 
 
@@ -193,6 +213,55 @@ def _outcomes(path: Path) -> dict[str, str] | str:
         return {c.nodeid: c.outcome for c in read_junit(path)}
     except (ET.ParseError, OSError, ValueError) as exc:
         return f"{path.name} is unreadable ({type(exc).__name__})"
+
+
+# The load's own anomaly kinds: a gap in what the load saw, never the core's doing (harness/defects/loadrun.py).
+LOAD_OWN_KINDS = frozenset({"ledger_incomplete"})
+
+
+def load_counts(path: Path) -> dict[str, int] | str:
+    """A load's audit.json as anomaly kind → count, or why it cannot vouch for anything (absent, unreadable, no
+    audit section, or an ``ok`` that disagrees with its counts)."""
+    if not path.is_file():
+        return f"{path.name} is absent"
+    try:
+        audit = json.loads(path.read_text(encoding="utf-8"))["audit"]
+        counts = {str(k): int(n) for k, n in audit["anomaly_counts"].items() if int(n)}
+        ok = audit["ok"]
+    except PARSE_ERRORS as exc:
+        return f"{path.name} is unreadable or has no audit ({type(exc).__name__})"
+    if ok is not (not counts):
+        return f"{path.name} says ok={ok} with anomalies {counts}"
+    return counts
+
+
+def load_caught(row_audit: Path | None, clean_audit: Path | None) -> str:
+    """Pure over two files: "" when they show a load catch — the clean core's load audit clean, the defect's
+    naming an anomaly of the core's — else why not."""
+    if row_audit is None or clean_audit is None:
+        return "the row or the clean run names no load audit.json"
+    clean, own = load_counts(clean_audit), load_counts(row_audit)
+    if isinstance(clean, str):
+        return f"the clean core's load: {clean}"
+    if clean:
+        return f"the clean core's load audit is not clean: {clean}"
+    if isinstance(own, str):
+        return own
+    if not set(own) - LOAD_OWN_KINDS:
+        return "its load audit names no anomaly of the core"
+    return ""
+
+
+def _load_rederived(row: DefectRow, root: Path, clean_audit: str | None) -> DefectRow:
+    """A load "caught" is re-derived from the two audit.json files, not taken on defects.json's word."""
+    if row.load_outcome != "caught":
+        return row
+    why = load_caught(root / row.load_audit if row.load_audit else None,
+                      root / clean_audit if clean_audit else None)
+    if not why:
+        return row
+    reason = f"its load evidence does not show the catch: {why}"
+    return replace(row, outcome="inconclusive", reason=reason, load_outcome="inconclusive", load_reason=reason)
 
 
 def _rederived(row: DefectRow, root: Path, clean: dict[str, str] | str) -> DefectRow:
@@ -224,7 +293,8 @@ def _defects(path: Path, source: Source) -> DefectMatrix:
         clean_passed=int(clean.get("passed", 0)),
         clean_failed=tuple(str(t) for t in clean.get("failed", ())),
         clean_errors=tuple(str(t) for t in clean.get("errors", ())),
-        defects=tuple(_rederived(_defect(d), path.parent, clean_outcomes) for d in data["defects"]),
+        defects=tuple(_load_rederived(_rederived(_defect(d), path.parent, clean_outcomes), path.parent,
+                                      (clean.get("load") or {}).get("audit")) for d in data["defects"]),
     )
 
 

@@ -20,6 +20,10 @@ Usage::
 
 By default each defect runs the suites that target it (``Defect.quick``); ``--full`` runs every suite
 for every defect (about four times longer), which shows every test a defect trips.
+
+``--load`` (on with ``--full``) also runs a short load on the clean core, then on each selected defect the
+catalog marks ``load=True``, one at a time, and judges each by the load's consistency audit
+(``harness/defects/loadrun.py``); such a row is caught only when its suites and its load both caught it.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from typing import Any
 
 from harness.argtypes import comma_list, defect_name, plain, positive_float, positive_int
 from harness.defects import REGISTRY, Defect, applied_parts
+from harness.defects.loadrun import LOAD_ARGS, LoadRun, combine, judge_load, run_load, run_record
 from harness.paths import repo_root
 from reports.model import CaseResult
 from reports.parse_tests import PARSE_ERRORS, read_junit
@@ -166,9 +171,47 @@ def run_defect(defect: Defect, out: Path, clean: Mapping[str, str] | None, quick
             "failed_tests": [n for n, o in outcomes.items() if o in ("failed", "error")],
             "passed_tests": sum(1 for o in outcomes.values() if o == "passed"),
             "parts": sorted(defect.parts), "applied": sorted(applied.get(defect.name, set())),
-            "load_anomalies": [], "exit_code": run.exit_code, "duration_s": round(run.duration_s, 1),
+            "load_anomalies": [], "load": None, "exit_code": run.exit_code, "duration_s": round(run.duration_s, 1),
             "junit": _relative(junit, out.parent), "record": _relative(record, out.parent),
             "log": _relative(log, out.parent)}
+
+
+def load_summary(run: LoadRun, folder: Path, root: Path) -> dict[str, Any]:
+    """A load run as defects.json holds it (the clean core's, or a defect's before its verdict is added)."""
+    return {"exit_code": run.exit_code, "duration_s": round(run.duration_s, 1),
+            "anomalies": run.anomalies, "error": run.unfinished(), "examples": run.examples,
+            "audit": _relative(folder / "audit.json", root), "log": _relative(folder / "load.log", root),
+            "args": list(LOAD_ARGS)}
+
+
+def add_load(row: dict[str, Any], defect: Defect, out: Path, baseline: LoadRun | None, timeout: float) -> None:
+    """Run ``defect``'s load, judge it against the baseline, and fold its verdict into ``row``."""
+    folder = out / "load" / defect.name
+    run = run_load(folder, defect, timeout)
+    applied = applied_parts(run_record(folder))
+    verdict = judge_load(defect, run, baseline, applied)
+    row["outcome"], row["reason"] = combine(row["outcome"], row["reason"], verdict)
+    row["detected"] = row["outcome"] == "caught"
+    row["load_anomalies"] = [f"{k} × {n}" for k, n in sorted((run.anomalies or {}).items())]
+    row["load"] = {**load_summary(run, folder, out.parent), "outcome": verdict.outcome, "reason": verdict.reason,
+                   "applied": sorted(applied.get(defect.name, set()))}
+
+
+def run_loads(rows: list[dict[str, Any]], out: Path, timeout: float) -> dict[str, Any] | None:
+    """The clean core's load, then each load=True defect's, one at a time (never two loads on the machine)."""
+    wanted = [(row, REGISTRY[row["name"]]) for row in rows if REGISTRY[row["name"]].load]
+    if not wanted:
+        return None
+    folder = out / "load" / "clean"
+    baseline = run_load(folder, None, timeout)
+    clean = load_summary(baseline, folder, out.parent)
+    state = baseline.unfinished() or (f"anomalies {baseline.anomalies}" if baseline.anomalies else "clean")
+    print(f"  load on the clean core: {state} ({baseline.duration_s:.0f} s)", flush=True)
+    for row, defect in wanted:
+        add_load(row, defect, out, baseline, timeout)
+        print(f"  load {row['name']:<29} {row['load']['outcome'].upper():<12} {row['load']['reason']} "
+              f"({row['load']['duration_s']} s)", flush=True)
+    return clean
 
 
 def log_cause(log: Path, width: int = 240) -> str:
@@ -191,7 +234,11 @@ def _relative(path: Path, root: Path) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="payharness defects", description=plain(__doc__))
-    parser.add_argument("--full", action="store_true", help="every suite for every defect (slow)")
+    parser.add_argument("--full", action="store_true", help="every suite for every defect (slow); implies --load")
+    parser.add_argument("--load", action="store_true",
+                        help="also a short load per load=True defect, and one on the clean core, judged by the "
+                             "load's consistency audit (about a minute each)")
+    parser.add_argument("--load-timeout", type=positive_float, default=300.0, help="seconds per load run")
     parser.add_argument("--only", type=comma_list(defect_name), default="", metavar="NAME,…",
                         help="comma-separated defect names (default: all; harness/defects/catalog.py)")
     parser.add_argument("--artefacts", default=str(REPO / "artefacts"),
@@ -231,10 +278,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  {row['name']:<34} {row['outcome'].upper():<12} {row['reason']} ({row['duration_s']} s)",
                   flush=True)
             rows.append(row)
+        clean_load = run_loads(rows, out, args.load_timeout) if args.load or args.full else None
     matrix = {"generated_at": datetime.now(UTC).isoformat(), "mode": "full" if args.full else "targeted",
               "clean": {"passed": clean_passed, "failed": clean_failed, "errors": clean_errors,
                         "suites": clean_targets, "junit": _relative(clean_xml, artefacts),
-                        "exit_code": clean_run.exit_code, "baseline": clean_broken or "usable"},
+                        "exit_code": clean_run.exit_code, "baseline": clean_broken or "usable", "load": clean_load},
               "defects": rows, "duration_s": round(time.monotonic() - started, 1)}
     (artefacts / "defects.json").write_text(json.dumps(matrix, indent=2))
     counts = {k: sum(1 for r in rows if r["outcome"] == k) for k in ("caught", "missed", "inconclusive")}

@@ -52,3 +52,22 @@ def test_a_token_secret_that_begins_with_a_dash_reaches_locust_whole(tmp_path: P
     assert parser.parse_known_args(plan.master)[0].token_secret == secret
     kept = " ".join(redact(plan.master))  # what run.json records
     assert secret not in kept and "postgresql://" not in kept and "--token-secret=<secret>" in kept
+
+
+def test_the_defect_record_reaches_the_stacks_seeding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """payharness defects --load reads what the core and the schema step applied from this folder."""
+    from load import runner
+
+    seen: list[Any] = []
+
+    def started(args: Any, artefacts: Path, env: dict[str, str], seeding: Any) -> int:
+        seen.append(seeding)
+        return 0
+
+    monkeypatch.setattr(runner, "_run", started)
+    args = build_parser().parse_args(["--defect", "no_row_lock", "--defect-record", str(tmp_path / "applied"),
+                                      "--artefacts", str(tmp_path / "run")])
+    assert runner.run(args) == 0
+    assert (seen[0].names, seen[0].record) == (("no_row_lock",), (tmp_path / "applied").resolve())
+    runner.run(build_parser().parse_args(["--artefacts", str(tmp_path / "run")]))
+    assert seen[1].record is None
