@@ -1,0 +1,125 @@
+"""The portable-vs-built-in comparison on a core with seeded defects: both paths must fail alike, not only pass.
+
+One run of ``python -m harness.target.compare --seed-defects A,B`` writes, under ``<artefacts>/compare/A+B/``:
+
+* ``core+defects.toml``: the core's profile serving the defects' factory (``core_profile_with_defects``),
+  recording into ``portable.applied/``;
+* ``portable.json``: ``pytest suites/portable --target-profile core+defects.toml`` (log ``portable.log``);
+* ``builtin.json``: the built-in tests of ``EQUIVALENT`` with ``--seed-defects A,B --seed-record
+  builtin.applied`` (log ``builtin.log``);
+
+and compares them. A row says "same" or "DIFFERENT" only when both runs finished and every part of every
+defect is confirmed applied on both sides (the record folders, as the defect matrix reads them); otherwise
+each row is "inconclusive", with the reason: a defect that never took effect proves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.defects import Seeding, applied_parts
+from harness.paths import repo_root
+from harness.target.compare import EQUIVALENT, Row, _statuses, _tests, compare, core_profile_with_defects
+from supervise import run as supervised
+from supervise.run import TIMED_OUT
+
+REPO = repo_root()
+FINISHED = (0, 1)  # pytest: all passed, some failed
+
+
+@dataclass(frozen=True)
+class Side:
+    """One path's run: how pytest ended, and what its processes recorded they applied."""
+
+    name: str  # portable | built-in
+    exit_code: int
+    scenarios_json: Path
+    applied: Mapping[str, set[str]]
+
+    def why_inconclusive(self, seeding: Seeding) -> list[str]:
+        """Why this run cannot vouch for a comparison with these defects ([] when it can)."""
+        reasons = []
+        if self.exit_code == TIMED_OUT:
+            reasons.append(f"{self.name}: the run timed out")
+        elif self.exit_code not in FINISHED:
+            reasons.append(f"{self.name}: pytest exited {self.exit_code}")
+        if not self.scenarios_json.exists():
+            reasons.append(f"{self.name}: {self.scenarios_json.name} was not written")
+        for defect in seeding.defects:
+            missing = sorted(defect.parts - self.applied.get(defect.name, set()))
+            if missing:
+                reasons.append(f"{self.name}: {defect.name} not confirmed applied: {', '.join(missing)}")
+        return reasons
+
+
+def mark(row: Row, reasons: Sequence[str]) -> str:
+    """A row's word: "inconclusive" whenever a side cannot vouch, never "same" on a defect that did not apply."""
+    if reasons:
+        return "inconclusive"
+    return {True: "same", False: "DIFFERENT", None: "-"}[row.agree]
+
+
+def builtin_targets() -> list[str]:
+    """The built-in test functions of ``EQUIVALENT`` (pytest runs every parametrised case of each)."""
+    return sorted({t for tests in EQUIVALENT.values() for t in tests})
+
+
+def _pytest(args: Sequence[str], log: Path, timeout: float) -> int:
+    env = {**os.environ, "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci")}
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
+    with log.open("wb") as out:
+        return supervised(cmd, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout)
+
+
+def run_seeded(names: Sequence[str], artefacts: Path, timeout: float) -> int:
+    """Both paths with ``names`` seeded, compared; 0 all compared rows same, 1 a difference, 3 inconclusive."""
+    seeding = Seeding.named(names)
+    out = (artefacts / "compare" / "+".join(seeding.names)).resolve()
+    shutil.rmtree(out, ignore_errors=True)  # a record left by an earlier run must not confirm this one
+    out.mkdir(parents=True)
+    portable_record, builtin_record = out / "portable.applied", out / "builtin.applied"
+    profile = out / "core+defects.toml"
+    profile.write_text(core_profile_with_defects(Seeding(seeding.defects, portable_record)))
+
+    print(f"portable: pytest suites/portable --target-profile {profile}", flush=True)
+    code = _pytest(["suites/portable", "--target-profile", str(profile),
+                    "--scenarios-json", str(out / "portable.json")], out / "portable.log", timeout)
+    portable = Side("portable", code, out / "portable.json", applied_parts(portable_record))
+    print(f"built-in: pytest <EQUIVALENT tests> --seed-defects {','.join(seeding.names)}", flush=True)
+    code = _pytest([*builtin_targets(), "--seed-defects", ",".join(seeding.names), "--seed-record", str(builtin_record),
+                    "--scenarios-json", str(out / "builtin.json")], out / "builtin.log", timeout)
+    builtin = Side("built-in", code, out / "builtin.json", applied_parts(builtin_record))
+
+    reasons = portable.why_inconclusive(seeding) + builtin.why_inconclusive(seeding)
+    rows = compare(_read(_statuses, portable.scenarios_json), _read(_tests, builtin.scenarios_json))
+    return report(seeding, rows, reasons)
+
+
+def report(seeding: Seeding, rows: Sequence[Row], reasons: Sequence[str]) -> int:
+    """Print the table and the verdict; the exit code (0 same, 1 a difference, 3 inconclusive)."""
+    marks = [mark(row, reasons) for row in rows]
+    for row, word in zip(rows, marks, strict=True):
+        print(f"{row.scenario:<24} portable {row.portable:<12} built-in {row.builtin:<10} {word:<12} "
+              f"({row.builtin_tests})")
+    for reason in reasons:
+        print(f"INCONCLUSIVE: {reason}")
+    different = [r.scenario for r, w in zip(rows, marks, strict=True) if w == "DIFFERENT"]
+    compared = sum(w in ("same", "DIFFERENT") for w in marks)
+    print(f"with {','.join(seeding.names)}: {compared} compared, {len(different)} different"
+          + (f": {', '.join(different)}" if different else "")
+          + (" — INCONCLUSIVE, nothing compared" if reasons else ""))
+    return 3 if reasons else 1 if different else 0
+
+
+def _read(reader: Callable[[Path], dict[str, str]], path: Path) -> dict[str, str]:
+    """A run that crashed leaves no file, or half of one: its side then has no verdicts (and is inconclusive)."""
+    try:
+        return reader(path)
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
