@@ -85,7 +85,7 @@ def _fake_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, applied: dict[st
     def fake(args: list[str], log: Path, timeout: float) -> int:
         out = Path(args[args.index("--scenarios-json") + 1])
         side = "portable" if args[0] == "suites/portable" else "builtin"
-        Seeding(record=out.parent / f"{side}.applied").write_record("core", applied[side])
+        Seeding(record=out.parent / f"{side}.applied").write_record("core", {k: v for k, v in applied[side].items()})
         status = portable if side == "portable" else builtin
         out.write_text(json.dumps({"scenarios": [{"id": "T-MONEY-AMOUNT-MISMATCH", "status": status,
                                                    "tests": [{"nodeid": nodeid, "outcome": status}]}]}))
