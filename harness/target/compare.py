@@ -10,6 +10,16 @@ Usage::
     pytest $(python -c 'from harness.target.compare import BUILTIN_FILES; print(*BUILTIN_FILES)') \
         --scenarios-json builtin.json
     python -m harness.target.compare portable.json builtin.json
+
+Two paths that both always pass agree trivially, so the comparison is also made on a core that is wrong:
+``--seed-defects A,B`` runs both paths itself on the core with those seeded defects (``harness.defects``) —
+the portable scenarios through a derived profile written under ``artefacts/compare/A+B/`` (the core's
+profile serving the defects' factory, with their environment, and their schema SQL after the migrations),
+the built-in tests of ``EQUIVALENT`` with ``--seed-defects`` — and compares them (``compare_seeded``). It
+says "inconclusive" (exit 3), never "same", unless both runs finished and both record folders confirm every
+part of every defect took effect; exit 1 on a difference::
+
+    python -m harness.target.compare --seed-defects no_amount_check [--artefacts artefacts] [--timeout 900]
 """
 
 from __future__ import annotations

@@ -123,3 +123,15 @@ def test_a_run_that_did_not_finish_is_inconclusive(tmp_path: Path) -> None:
     assert side.why_inconclusive(seeding) == ["portable: pytest exited 2", "portable: absent.json was not written"]
     row = compare({"T-WEBHOOK-RACE": "passed"}, {EQUIVALENT["T-WEBHOOK-RACE"][0]: "passed"})[0]
     assert compare_seeded.mark(row, []) == "same" and compare_seeded.mark(row, ["x"]) == "inconclusive"
+
+
+def test_a_schema_level_difference_is_expected_only_for_its_defect_and_direction() -> None:
+    decimal, = EQUIVALENT["T-MONEY-DECIMAL"]
+    row = compare({"T-MONEY-DECIMAL": "passed"}, {decimal: "failed"})[6]
+    assert row.scenario == "T-MONEY-DECIMAL" and row.agree is False
+    assert compare_seeded.mark(row, [], ["float_amounts"]) == "expected"
+    assert compare_seeded.mark(row, [], ["no_amount_check"]) == "DIFFERENT"  # another defect: a finding
+    assert compare_seeded.mark(row, ["x"], ["float_amounts"]) == "inconclusive"
+    # The portable scenario failing where the built-in test passes is never the expected direction.
+    reverse = compare({"T-MONEY-DECIMAL": "failed"}, {decimal: "passed"})[6]
+    assert compare_seeded.mark(reverse, [], ["float_amounts"]) == "DIFFERENT"
