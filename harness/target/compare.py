@@ -10,17 +10,34 @@ Usage::
     pytest $(python -c 'from harness.target.compare import BUILTIN_FILES; print(*BUILTIN_FILES)') \
         --scenarios-json builtin.json
     python -m harness.target.compare portable.json builtin.json
+
+Two paths that both always pass agree trivially, so the comparison is also made on a core that is wrong:
+``--seed-defects A,B`` runs both paths itself on the core with those seeded defects (``harness.defects``) —
+the portable scenarios through a derived profile written under ``artefacts/compare/A+B/`` (the core's
+profile serving the defects' factory, with their environment, and their schema SQL after the migrations),
+the built-in tests of ``EQUIVALENT`` with ``--seed-defects`` — and compares them (``compare_seeded``). It
+says "inconclusive" (exit 3), never "same", unless both runs finished and both record folders confirm every
+part of every defect took effect; exit 1 on a difference::
+
+    python -m harness.target.compare --seed-defects no_amount_check [--artefacts artefacts] [--timeout 900]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from core.httpserver import HTTP_PROTOCOL
+from harness.argtypes import comma_list, defect_name, positive_float
+from harness.defects import Seeding
+from harness.paths import repo_root
+from harness.target.profile import parse_profile
 
 # portable scenario → the built-in tests that check the same thing from inside (a test function: every
 # parametrised case of it counts). Tests, not catalog scenarios: a built-in scenario such as WH-REPLAY
@@ -111,20 +128,48 @@ def compare(portable: dict[str, str], builtin_tests: dict[str, str]) -> list[Row
 
 CORE_PROFILE = Path(__file__).with_name("core.toml")
 CORE_COMMAND = 'command = ["{python}", "-m", "core.serve", "--port", "{port}", "--workers", "1"]'
+# core.serve's uvicorn settings (its head-limited protocol, no Server header), with the defects' factory.
+SEEDED_COMMAND = ('command = ["{python}", "-m", "uvicorn", "harness.defects.app:app_from_env", "--factory", '
+                  '"--host", "127.0.0.1", "--port", "{port}", "--workers", "1", '
+                  f'"--http", "{HTTP_PROTOCOL}", "--no-server-header"]')
+# After the core's migrations: the schema defects' SQL, recorded where the factory records its parts.
+SCHEMA_SETUP = ["{python}", "-m", "harness.defects.schema", "{database_url}"]
 
 
-def core_profile_with_defects(names: Sequence[str]) -> str:
-    """The core's profile serving the core with seeded code defects (``harness.defects``), as TOML text.
+def core_profile_with_defects(seeding: Seeding | Sequence[str]) -> str:
+    """The core's profile serving the core with seeded defects (``harness.defects``), as TOML text.
 
-    The same defects the built-in suites take with ``--seed-defects``: both sides must then fail alike.
+    The same defects the built-in suites take with ``--seed-defects``, applied the same three ways: the
+    command runs the defects' uvicorn factory (code and app parts), the environment carries the defects'
+    names, their record folder and their settings (config part, replacing the core's own value), and
+    ``setup`` applies the schema part after the migrations. Checked by loading the result: a change to
+    ``core.toml`` that the rewrite no longer fits is an error here, not a profile silently without a part.
     """
+    if not isinstance(seeding, Seeding):
+        seeding = Seeding.named(seeding)
     text = CORE_PROFILE.read_text()
-    assert CORE_COMMAND in text, "harness/target/core.toml's command changed: update CORE_COMMAND"
-    seeded = ('command = ["{python}", "-m", "uvicorn", "harness.defects.app:app_from_env", "--factory", '
-              '"--host", "127.0.0.1", "--port", "{port}", "--workers", "1"]')
-    text = text.replace(CORE_COMMAND, seeded)
-    text = text.replace('name = "reference-core"', f'name = "reference-core+{"+".join(names)}"')
-    return text.replace("[service.env]\n", f'[service.env]\nPAYHARNESS_DEFECTS = "{",".join(names)}"\n')
+    if CORE_COMMAND not in text:
+        raise ValueError("harness/target/core.toml's command changed: update CORE_COMMAND")
+    text = text.replace(CORE_COMMAND, SEEDED_COMMAND)
+    text = text.replace('name = "reference-core"', f'name = "reference-core+{"+".join(seeding.names)}"')
+    env = seeding.env()
+    for key, value in env.items():
+        line = f"{key} = {json.dumps(value)}"
+        key_line = re.compile(rf"^{re.escape(key)} = .*$", re.MULTILINE)
+        text, replaced = key_line.subn(line.replace("\\", "\\\\"), text, count=1)  # a template: \ escaped
+        if not replaced:
+            text = text.replace("[service.env]\n", f"[service.env]\n{line}\n", 1)
+    if any(d.schema_sql for d in seeding.defects):
+        text, replaced = re.subn(r"^setup = \[(.*)\]$", lambda m: f"setup = [{m[1]}, {json.dumps(SCHEMA_SETUP)}]",
+                                 text, count=1, flags=re.MULTILINE)
+        if not replaced:
+            raise ValueError("harness/target/core.toml has no one-line setup = [...] to append the schema defects to")
+    profile = parse_profile(text, "core+defects.toml")
+    if not (profile.service.command and "harness.defects.app:app_from_env" in profile.service.command
+            and all(profile.service.env.get(k) == v for k, v in env.items())
+            and (SCHEMA_SETUP in profile.service.setup) == any(d.schema_sql for d in seeding.defects)):
+        raise ValueError("the core's profile with seeded defects did not come out as written: check core.toml")
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -133,7 +178,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("builtin", type=Path, nargs="?", help="scenarios.json of the built-in suites on the core")
     parser.add_argument("--core-profile-with-defects", default=None, metavar="A,B",
                         help="print the core's profile with these seeded code defects, and exit")
+    parser.add_argument("--seed-defects", type=comma_list(defect_name), default="", metavar="A,B",
+                        help="run both paths on the core with these seeded defects and compare them "
+                             "(harness.target.compare_seeded); no scenarios.json to give")
+    parser.add_argument("--artefacts", type=Path, default=repo_root() / "artefacts",
+                        help="with --seed-defects: the runs go under ARTEFACTS/compare/ (default: artefacts/)")
+    parser.add_argument("--timeout", type=positive_float, default=900.0, help="with --seed-defects: seconds per run")
     args = parser.parse_args(argv)
+    if args.seed_defects:
+        if args.portable or args.builtin:
+            parser.error("--seed-defects runs both paths itself: give no scenarios.json")
+        from harness.target.compare_seeded import run_seeded
+
+        return run_seeded(args.seed_defects.split(","), args.artefacts, args.timeout)
     if args.core_profile_with_defects:
         print(core_profile_with_defects(args.core_profile_with_defects.split(",")), end="")
         return 0

@@ -83,3 +83,23 @@ def test_pytest_refuses_an_unknown_seeded_defect_before_starting_anything(tmp_pa
     )
     assert result.returncode == pytest.ExitCode.USAGE_ERROR
     assert "--seed-defects: no defect named 'nope'" in result.stderr
+
+
+def test_the_schema_command_of_a_profiles_setup_takes_its_defects_and_record_from_the_environment(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # `python -m harness.defects.schema DSN` in a profile's setup, beside the factory: the same two variables.
+    from harness.defects import schema
+
+    seen: list[tuple[str, Seeding]] = []
+
+    async def apply(dsn: str, seeding: Seeding) -> list[str]:
+        seen.append((dsn, seeding))
+        return ["ALTER …"]
+
+    monkeypatch.setattr(schema, "apply_schema_defects", apply)
+    monkeypatch.setenv(ENV, "float_amounts,no_amount_check")
+    monkeypatch.setenv(RECORD_ENV, str(tmp_path))
+    assert schema.main([UNREACHABLE]) == 0
+    assert seen == [(UNREACHABLE, Seeding.named(["float_amounts", "no_amount_check"], tmp_path))]
+    assert schema.main([]) == 2  # no database named: a usage error, nothing applied
+    assert len(seen) == 1

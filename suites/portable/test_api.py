@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -42,13 +43,32 @@ async def test_another_user_can_neither_pay_nor_read_a_buyers_order(target: Targ
     before = await target.transactions(order)
     paid = await target.pay(_gateway(target), order, total, user="other")
     answers = {"pay": paid.status}
+    missing, probe = _missing_order_id(order), None
     if target.profile.api.get_order is not None:
         answers["read"] = (await target.get_order(order, user="other")).status_code
+        if missing is not None:
+            probe = (await target.get_order(missing, user="other")).status_code
     after = await target.transactions(order)
     assert all(code in (403, 404) for code in answers.values()), (
         f"user 'other' on user 'buyer''s order {order}: {answers} (403 or 404 expected); "
         f"pay answered {paid.text[:120]}")
     assert before == after, f"other's attempt changed the order's transactions: {before} → {after}"
+    # A read that tells another's order from a missing one lets ids be probed and counted. Only the read: the
+    # seed's shops answer another's payment 403 and a missing order's 404: a leak this scenario leaves alone.
+    assert probe not in (403, 404) or probe == answers["read"], (
+        f"user 'other' reading user 'buyer''s order {order} got {answers['read']}, reading order {missing} "
+        f"(none such) got {probe}: the answer tells an existing order from a missing one")
+
+
+def _missing_order_id(order_id: str) -> str | None:
+    """An id of the same form that no order has (None for a form we cannot extend safely)."""
+    if order_id.isdigit():
+        return str(int(order_id) + 1_000_000)  # far past every order these scenarios create
+    try:
+        uuid.UUID(order_id)
+    except ValueError:
+        return None
+    return str(uuid.uuid4())
 
 
 @pytest.mark.scenario("T-API-PAID-AGAIN")

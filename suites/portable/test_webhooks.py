@@ -72,6 +72,17 @@ async def test_approved_and_declined_at_once_leave_status_money_and_transactions
             assert paid == payment.total and len(approved) == 1, f"paid order disagrees with its money or rows: {seen}"
         else:
             assert paid == 0 and not approved, f"unpaid order with money or an approved row: {seen}"
+    # Not at once but one after the other: a DECLINED arriving after the approval must not undo a paid order
+    # (a status that only moves forward; the race above can end either way and so cannot show it), and is
+    # acknowledged: a 5xx to a correctly signed event makes the gateway deliver it again and again.
+    payment = await pending_payment(target, gateway, TOTAL)
+    answers = [await _post(target, payment.gateway, *event(target, payment, status=status))
+               for status in ("APPROVED", "DECLINED")]
+    state, paid = await target.order_state(payment.order_id), await target.amount_paid(payment.order_id)
+    late = (f"APPROVED then DECLINED (answers {answers}) left the order {state} with {paid} paid; "
+            f"transactions {await target.transactions(payment.order_id)}")
+    assert (state, paid) == ("paid", payment.total), late
+    assert all(isinstance(a, int) and 200 <= a < 300 for a in answers), f"not acknowledged with a 2xx: {late}"
 
 
 @pytest.mark.scenario("T-WEBHOOK-REPLAY")
