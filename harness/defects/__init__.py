@@ -116,6 +116,16 @@ class Seeding:
             env.update(defect.core_env)
         return env
 
+    def write_patch_error(self, defect: str, error: str) -> None:
+        """Record that ``defect``'s patch raised its own programming error (``patching.patch_bug``)."""
+        if self.record is None:
+            return
+        self.record.mkdir(parents=True, exist_ok=True)
+        target = self.record / f"{defect}-{os.getpid()}-{os.urandom(3).hex()}.patch-error"
+        partial = target.with_suffix(".part")
+        partial.write_text(json.dumps({"defect": defect, "pid": os.getpid(), "error": error}))
+        partial.replace(target)
+
     def write_record(self, by: str, applied: dict[str, Iterable[str]]) -> None:
         """Record ``{defect: parts}`` applied by one process (``by``: core, schema); one file per writer."""
         if self.record is None or not applied:
@@ -127,6 +137,20 @@ class Seeding:
         partial = target.with_suffix(".part")
         partial.write_text(json.dumps(body))
         partial.replace(target)
+
+
+def patch_errors(record: Path) -> dict[str, str]:
+    """``{defect: error}``: defects whose patch's own code raised (``Seeding.write_patch_error``)."""
+    found: dict[str, str] = {}
+    if not record.is_dir():
+        return found
+    for path in sorted(record.glob("*.patch-error")):
+        try:
+            body = json.loads(path.read_text())
+            found.setdefault(str(body["defect"]), str(body["error"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            found.setdefault(path.stem, "an unreadable patch-error record")
+    return found
 
 
 def applied_parts(record: Path) -> dict[str, set[str]]:
@@ -141,4 +165,7 @@ def applied_parts(record: Path) -> dict[str, set[str]]:
             continue
         for name, parts in applied.items():
             merged.setdefault(str(name), set()).update(str(p) for p in parts)
+    # A code patch that raised its own error did not put the defect back: the core failed for another reason.
+    for name in patch_errors(record):
+        merged.get(name, set()).discard("code")
     return merged

@@ -12,12 +12,12 @@ import importlib
 import logging
 import os
 import pkgutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from harness.defects import ENV, RECORD_ENV, Seeding
+from harness.defects import ENV, RECORD_ENV, Seeding, patching
 
 log = logging.getLogger("payharness.defects")
 
@@ -42,9 +42,20 @@ def build(seeding: Seeding, env: Mapping[str, str]) -> FastAPI:
 
     applied: dict[str, set[str]] = {d.name: set() for d in seeding.defects}
     _import_core()
+    reported: set[str] = set()
+
+    def reporter(name: str) -> Callable[[str], None]:
+        def report(error: str) -> None:
+            if name not in reported:  # once per defect and process: the first error says it
+                reported.add(name)
+                log.error("seeded defect %s: its patch raised %s", name, error)
+                seeding.write_patch_error(name, error)
+        return report
+
     for defect in seeding.defects:
         if defect.patch:
-            defect.patch()
+            with patching.reporting(reporter(defect.name)):
+                defect.patch()
             applied[defect.name].add("code")
     app = core_factory()
     for defect in seeding.defects:

@@ -101,7 +101,8 @@ def _trust_unsigned_reference() -> None:
     from core.webhooks.store import TransactionMatch
 
     def ours(incoming: Any) -> Any:
-        reference = incoming.identity_data["reference"]  # unsigned
+        # The event as received: the core no longer keeps the unsigned reference among the fields it acts on.
+        reference = incoming.payload["data"]["transaction"]["reference"]  # unsigned
         return TransactionMatch(Gateway.WOMPI, "reference", reference)
 
     replace_everywhere(wompi.ours, ours)

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.argtypes import comma_list, defect_name, plain, positive_float, positive_int
-from harness.defects import REGISTRY, Defect, applied_parts
+from harness.defects import REGISTRY, Defect, applied_parts, patch_errors
 from harness.defects.loadrun import LOAD_ARGS, LoadRun, combine, judge_load, run_load, run_record
 from harness.paths import repo_root
 from reports.model import CaseResult
@@ -161,6 +161,9 @@ def run_defect(defect: Defect, out: Path, clean: Mapping[str, str] | None, quick
     run = run_suites(targets, junit, defect, record, timeout)
     applied = applied_parts(record)
     verdict = judge(defect, run, clean, applied)
+    if (error := patch_errors(record).get(defect.name)) is not None:
+        verdict = Verdict("inconclusive", f"its patch's own code raised {error}: the core failed for a reason "
+                                          f"that is not the defect")
     log = junit.with_suffix(".log")
     if verdict.outcome == "inconclusive" and (cause := log_cause(log)):
         verdict = Verdict(verdict.outcome, f"{verdict.reason}: {cause}", verdict.caught_by)
