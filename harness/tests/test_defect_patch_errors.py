@@ -19,7 +19,12 @@ from harness.defects import Seeding, applied_parts, catalog, patch_errors, patch
 def _replacement_of(patch: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The replacement a catalog patch binds, captured without touching the core."""
     made: list[Any] = []
-    monkeypatch.setattr(catalog, "replace_everywhere", lambda original, replacement: made.append(replacement) or 1)
+
+    def capture(original: Any, replacement: Any) -> int:
+        made.append(replacement)
+        return 1
+
+    monkeypatch.setattr(catalog, "replace_everywhere", capture)
     patch()
     (replacement,) = made
     return replacement
