@@ -115,6 +115,27 @@ async def order_row(core_db: asyncpg.Connection, order_id: int) -> dict[str, Any
     return dict(row)
 
 
+async def refused_then_ours_approved(live: Live, core: httpx.AsyncClient, buyer: Actor, order: dict[str, Any],
+                                     reference: str, ours: str) -> None:
+    """The buyer pays again while the attempt is live: refused (a 200 is the buyer charged twice); then PayU
+    approves the attempt's own charge and its confirmation reaches the core."""
+    again = await buyer.pay(core, order["id"], AMOUNT, "payu", card_holder="APPROVED")
+    # A new payment first asks PayU by the attempt's reference (core/api/resolve.py): the same answer.
+    refused = (again.status_code, again.json().get("error", {}).get("code"))
+    assert refused == (409, "payment_attempt_live"), again.text
+    await payu_finalises(live, ours, "APPROVED")
+    await delivered(live, reference, ours, "APPROVED")
+
+
+async def paid_once_by_one_submit(live: Live, core_db: asyncpg.Connection, order: dict[str, Any],
+                                  reference: str) -> None:
+    """The order paid once, nothing flagged, and at PayU one submit for it, under the attempt's reference."""
+    assert await order_row(core_db, order["id"]) == {"status": "paid", "approved_amount": Decimal(AMOUNT),
+                                                     "flagged_for_refund": False}
+    submits = [e for e in await charges(live, "payu") if str(e["reference"]).startswith(f"{order['reference']}-")]
+    assert [e["reference"] for e in submits] == [reference]
+
+
 @pytest.mark.scenario("ATTACK-PAYU-UNNAMED-ATTEMPT")
 async def test_a_declined_retry_at_payu_never_ends_an_attempt_without_its_payu_id_nor_lets_the_buyer_pay_twice(
     live: Live, core_db: asyncpg.Connection
@@ -129,17 +150,8 @@ async def test_a_declined_retry_at_payu_never_ends_an_attempt_without_its_payu_i
         assert attempt == "pending"
         assert await order_row(core_db, order["id"]) == {"status": "pending", "approved_amount": Decimal("0.00"),
                                                          "flagged_for_refund": False}
-        again = await buyer.pay(core, order["id"], AMOUNT, "payu", card_holder="APPROVED")
-        # A new payment first asks PayU by the attempt's reference (core/api/resolve.py): the same answer.
-        refused = (again.status_code, again.json().get("error", {}).get("code"))
-        assert refused == (409, "payment_attempt_live"), again.text  # a 200 is the buyer charged twice
-        await payu_finalises(live, ours, "APPROVED")
-        await delivered(live, reference, ours, "APPROVED")
-    assert await order_row(core_db, order["id"]) == {"status": "paid", "approved_amount": Decimal(AMOUNT),
-                                                     "flagged_for_refund": False}
-    # At PayU: one submit for the order, and one approved transaction under its only reference.
-    submits = [e for e in await charges(live, "payu") if str(e["reference"]).startswith(f"{order['reference']}-")]
-    assert [e["reference"] for e in submits] == [reference]
+        await refused_then_ours_approved(live, core, buyer, order, reference, ours)
+    await paid_once_by_one_submit(live, core_db, order, reference)
     [held] = await payu_by_reference(live, reference)
     states = {t["id"]: t["transactionResponse"]["state"] for t in held["transactions"]}
     assert states == {ours: "APPROVED", declined: "DECLINED"}
@@ -215,12 +227,5 @@ async def test_a_declined_retry_listed_after_a_lost_submits_charge_is_not_the_su
         attempt = await core_db.fetchval("SELECT status::text FROM order_transactions WHERE reference = $1",
                                          reference)
         assert attempt == "pending"
-        again = await buyer.pay(core, order["id"], AMOUNT, "payu", card_holder="APPROVED")
-        refused = (again.status_code, again.json().get("error", {}).get("code"))
-        assert refused == (409, "payment_attempt_live"), again.text  # a 200 is the buyer charged twice
-        await payu_finalises(live, ours, "APPROVED")
-        await delivered(live, reference, ours, "APPROVED")
-    assert await order_row(core_db, order["id"]) == {"status": "paid", "approved_amount": Decimal(AMOUNT),
-                                                     "flagged_for_refund": False}
-    submits = [e for e in await charges(live, "payu") if str(e["reference"]).startswith(f"{order['reference']}-")]
-    assert [e["reference"] for e in submits] == [reference]
+        await refused_then_ours_approved(live, core, buyer, order, reference, ours)
+    await paid_once_by_one_submit(live, core_db, order, reference)
