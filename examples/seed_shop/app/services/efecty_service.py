@@ -35,29 +35,24 @@ class EfectyService:
         expires = (datetime.now(UTC) + timedelta(hours=hours)).isoformat(timespec="seconds").replace("+00:00", "Z")
         body = {"payment_code": code, "amount": amount, "currency": "COP", "expires_at": expires,
                 "reference": reference, "description": f"Pedido {reference}"}
-        auth = {"Authorization": f"Bearer {self.settings.efecty_merchant_api_key}"}
-        try:
-            response = await self.http.post(self.settings.efecty_api_url + "/api/v1/vouchers", json=body, headers=auth)
-        except httpx.TransportError as exc:
-            raise GatewayUnavailable(f"efecty: {type(exc).__name__}") from exc
-        if response.status_code >= 500 or response.status_code == 429:
-            raise GatewayUnavailable(f"efecty answered {response.status_code}")
-        if response.status_code == 409:
-            raise DuplicateCode(code)
-        if response.status_code >= 400:
-            raise GatewayRefused(f"efecty answered {response.status_code}: {response.text[:300]}")
-        voucher: dict[str, Any] = response.json()["voucher"]
-        return voucher
+        return await self._voucher_call("POST", "/api/v1/vouchers", body, duplicate=code)
 
     async def voucher(self, code: str) -> dict[str, Any]:
         """The voucher as Efecty holds it now (``status``: PENDING, PAID or EXPIRED; ``amount``)."""
+        return await self._voucher_call("GET", f"/api/v1/vouchers/{code}")
+
+    async def _voucher_call(self, method: str, path: str, body: dict[str, Any] | None = None, *,
+                            duplicate: str | None = None) -> dict[str, Any]:
+        """One call to Efecty's voucher API; a 409 is ``DuplicateCode(duplicate)`` when registering."""
         auth = {"Authorization": f"Bearer {self.settings.efecty_merchant_api_key}"}
         try:
-            response = await self.http.get(f"{self.settings.efecty_api_url}/api/v1/vouchers/{code}", headers=auth)
+            response = await self.http.request(method, self.settings.efecty_api_url + path, json=body, headers=auth)
         except httpx.TransportError as exc:
             raise GatewayUnavailable(f"efecty: {type(exc).__name__}") from exc
         if response.status_code >= 500 or response.status_code == 429:
             raise GatewayUnavailable(f"efecty answered {response.status_code}")
+        if response.status_code == 409 and duplicate is not None:
+            raise DuplicateCode(duplicate)
         if response.status_code >= 400:
             raise GatewayRefused(f"efecty answered {response.status_code}: {response.text[:300]}")
         voucher: dict[str, Any] = response.json()["voucher"]
