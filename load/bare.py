@@ -4,7 +4,8 @@
 new event, with the core's own statements (core/webhooks/store.py: the one statement for an untouched attempt
 and, when it was not, the read of the order and the transaction by the Wompi id and then the guarded statement
 that inserts the event and updates transaction and order) through bare
-asyncpg (one pool per worker, sized and set like the core's), with no signature check, no framework, no state
+asyncpg (one pool per worker, sized, set and released as the core's: core.db.session.webhook_pool_options),
+with no signature check, no framework, no state
 machine and no validation. What the core adds on top of this is what the benchmark's ratio measures.
 ``null`` mode answers 200 at once: how fast one Locust process can offer requests on this machine; with a delay
 (``PAYHARNESS_BARE_NULL_DELAY_MS``) it answers that much later without using CPU meanwhile, so a generator can be
@@ -32,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.db.session import WEBHOOK_SESSION
+from core.db.session import webhook_pool_options
 from core.settings import DatabaseSettings
 from core.webhooks.store import FRESH_WRITE, GUARDED_WRITE, READ
 
@@ -71,6 +72,13 @@ async def apply_event(pool: asyncpg.Pool, body: bytes) -> int:
     return 200
 
 
+def pool_options(dsn: str, pool_size: int) -> dict[str, Any]:
+    """The core's webhook pool options (its session settings, and no reset round trip on release), named as
+    the bare endpoint's in ``pg_stat_activity``."""
+    options = webhook_pool_options(DatabaseSettings(url=dsn, webhook_pool_size=pool_size))
+    return options | {"server_settings": options["server_settings"] | {"application_name": "payharness-bare"}}
+
+
 def create_app(*, dsn: str, mode: str = "sql", pool_size: int = WEBHOOK_POOL_SIZE,
                null_delay_ms: float = 0.0) -> Starlette:
     """``mode``: ``sql`` (the webhook path's SQL) or ``null`` (answer at once, or after ``null_delay_ms``)."""
@@ -79,8 +87,7 @@ def create_app(*, dsn: str, mode: str = "sql", pool_size: int = WEBHOOK_POOL_SIZ
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if mode == "sql":
-            state["pool"] = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size,
-                                                      server_settings=WEBHOOK_SESSION)
+            state["pool"] = await asyncpg.create_pool(dsn, min_size=1, **pool_options(dsn, pool_size))
         try:
             yield
         finally:

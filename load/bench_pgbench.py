@@ -19,7 +19,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from core.db.session import WEBHOOK_SESSION
+from core.db.session import webhook_pool_options
+from core.settings import DatabaseSettings
 from core.webhooks.store import FRESH_WRITE, GUARDED_WRITE, READ
 from harness.stack import Stack, simulator_credentials
 from load.db import run_sync, seed_run
@@ -118,7 +119,9 @@ def run_pgbench(stack: Stack, *, seconds: float, clients: int, threads: int, out
         dsn,
     ]
     # The session the core's webhook pool runs these statements in (core/db/session.py).
-    options = " ".join(f"-c {name}={value}" for name, value in WEBHOOK_SESSION.items())
+    session = webhook_pool_options(DatabaseSettings(url=dsn))["server_settings"] | {
+        "application_name": "payharness-pgbench"}
+    options = " ".join(f"-c {name}={value}" for name, value in session.items())
     result = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False,
                             env={**os.environ, "PGOPTIONS": options})
     (out / "pgbench.log").write_text(result.stdout + result.stderr)

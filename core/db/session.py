@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 from sqlalchemy import make_url
@@ -77,9 +78,15 @@ async def make_pool(db: DatabaseSettings, *, prime: Prime | None = None) -> asyn
         if prime is not None:
             await prime(conn)
 
-    return await asyncpg.create_pool(dsn, min_size=0, max_size=db.webhook_pool_size,
-                                     server_settings=_server_settings(db) | WEBHOOK_SESSION,
-                                     init=init, reset=_keep_session)
+    return await asyncpg.create_pool(dsn, min_size=0, init=init, **webhook_pool_options(db))
+
+
+def webhook_pool_options(db: DatabaseSettings) -> dict[str, Any]:
+    """The webhook pool's size, session settings and release, for the core and for whatever measures itself
+    against it (the benchmark's bare endpoint, load/bare.py), which must pay per connection and per release
+    exactly what the core pays."""
+    return {"max_size": db.webhook_pool_size, "server_settings": _server_settings(db) | WEBHOOK_SESSION,
+            "reset": keep_session}
 
 
 # asyncpg learns a type it has no codec for (our enums) by an introspection query, per connection, on
@@ -113,7 +120,7 @@ async def warm_pool(pool: asyncpg.Pool, connections: int) -> int:
     return len(held)
 
 
-async def _keep_session(conn: asyncpg.Connection) -> None:
+async def keep_session(conn: asyncpg.Connection) -> None:
     """Nothing to reset on release. asyncpg's default reset (advisory unlock, CLOSE ALL, UNLISTEN, RESET
     ALL) is one more round trip per webhook; the hot path never sets session state, and asyncpg itself
     still rolls back a transaction left open before this is called."""

@@ -11,6 +11,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from core.db import session
+from core.settings import DatabaseSettings
 from harness.postgres import PostgresHandle
 from load import bare
 from load.bench_pgbench import script
@@ -82,3 +84,38 @@ async def test_pgbench_runs_the_cores_transaction(
     assert result.returncode == 0, result.stderr
     assert "number of failed transactions: 0" in result.stdout
     assert await _state(conn) == [("approved", "paid", Decimal("50000.00"), 3)]
+
+
+async def test_the_bare_endpoints_pool_is_sized_set_and_released_as_the_cores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The yardstick pays per connection and per release what the core pays: a reset round trip on every
+    release (asyncpg's default) or a session without the core's statement timeout would make the ratio compare
+    unlike work."""
+    created: dict[str, dict[str, Any]] = {}
+
+    class Pool:
+        async def close(self) -> None:
+            return None
+
+    def recorder(name: str) -> Any:
+        async def create_pool(dsn: str, **options: Any) -> Pool:
+            created[name] = options
+            return Pool()
+        return create_pool
+
+    dsn = "postgresql://u@127.0.0.1:1/db"
+    monkeypatch.setattr(bare.asyncpg, "create_pool", recorder("bare"))
+    app = bare.create_app(dsn=dsn, mode="sql")
+    async with app.router.lifespan_context(app):
+        pass
+    monkeypatch.setattr(session.asyncpg, "create_pool", recorder("core"))
+    await session.make_pool(DatabaseSettings(url=dsn))
+
+    core, yardstick = created["core"], created["bare"]
+    assert yardstick["reset"] is core["reset"] is session.keep_session
+    assert yardstick["max_size"] == core["max_size"]
+    names = {"application_name"}
+    assert {k: v for k, v in yardstick["server_settings"].items() if k not in names} == {
+        k: v for k, v in core["server_settings"].items() if k not in names}
+    assert yardstick["server_settings"]["application_name"] != core["server_settings"]["application_name"]
