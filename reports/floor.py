@@ -15,6 +15,12 @@ with every part at its minimum bounds what *any* implementation of these stateme
 machine with this generator on it. When even that bound, times the share of the ceiling the reference held
 at p99 < 100 ms, is under the target, the target is beyond this machine, not only beyond the core.
 
+The ratio target (the core's paced rate ÷ the bare endpoint's unpaced ceiling) is two factors of the same run: the
+core's ceiling ÷ the bare endpoint's (``ceiling_ratio``) times the share of its own ceiling the core holds paced
+(``headroom``). With ``--bare-paced`` the bare endpoint is searched and held paced too: the share *it* holds is
+that second factor's floor, and its search's steps set beside the core's at the same offered rates (``paced``)
+give each part's CPU per webhook where neither is batched by an overload, as the ceilings are.
+
 Usage::
 
     floor = floor_profile(parse_capacity(Path("artefacts/audit-1")))
@@ -25,7 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reports.model import CapacityRuns, Source
+from reports.model import CapacityRuns, PacedPair, Source
 
 # (part, its role at the core's ceiling, where its minimum comes from, what that minimum is)
 PARTS = (
@@ -52,6 +58,38 @@ class FloorRow:
 
 
 @dataclass(frozen=True)
+class PacedRow:
+    """The core and the bare endpoint at one offered rate, paced: each part's CPU ms per webhook, the app
+    (the core or the bare endpoint), Postgres under it and the generator sending to it."""
+
+    rate: float
+    app_ms: tuple[float | None, float | None]  # (core, bare endpoint)
+    postgres_ms: tuple[float | None, float | None]
+    generator_ms: tuple[float | None, float | None]
+    held: tuple[bool, bool]
+    JSON_PROPERTIES = ("path_ms", "app_excess_ms")
+
+    @property
+    def path_ms(self) -> tuple[float | None, float | None]:
+        """The three parts together, for the core and for the bare endpoint (None when one was not measured)."""
+        def total(i: int) -> float | None:
+            parts = (self.app_ms[i], self.postgres_ms[i], self.generator_ms[i])
+            return None if any(p is None for p in parts) else round(sum(p or 0.0 for p in parts), 3)
+        return total(0), total(1)
+
+    @property
+    def app_excess_ms(self) -> float | None:
+        core, bare = self.app_ms
+        return None if core is None or bare is None else round(core - bare, 3)
+
+
+def paced_row(pair: PacedPair) -> PacedRow:
+    core, bare = dict(pair.core_cost_ms), dict(pair.bare_cost_ms)
+    return PacedRow(pair.rate, (core.get("core"), bare.get("bare")), (core.get("postgres"), bare.get("postgres")),
+                    (core.get("generator"), bare.get("generator")), (pair.core_held, pair.bare_held))
+
+
+@dataclass(frozen=True)
 class Floor:
     source: Source
     machine_cpus: int
@@ -68,8 +106,9 @@ class Floor:
     bare_paced_sustained: float | None = None  # bench-load --bare-paced: the bare endpoint's own held rate
     ratio_bare_paced_to_bare: float | None = None
     bare_paced_is_lower_bound: bool = False  # its search ended before a rate failed: the share is at least that
+    paced: tuple[PacedRow, ...] = ()  # the core and the bare endpoint paced at the same rates (--bare-paced)
     JSON_PROPERTIES = ("path_ms", "minimum_path_ms", "limit_at_measured", "limit_at_minimum", "held_at_minimum",
-                       "budget_ms", "verdict", "ratio_verdict")
+                       "budget_ms", "verdict", "ceiling_ratio", "share_needed", "ratio_verdict")
 
     @property
     def path_ms(self) -> float:
@@ -123,6 +162,19 @@ class Floor:
 
 
     @property
+    def ceiling_ratio(self) -> float | None:
+        """The core's unpaced ceiling ÷ the bare endpoint's. The ratio target is this times the share of its own
+        ceiling the core holds paced (``headroom``)."""
+        return None if not self.bare_ceiling else round(self.core_ceiling / self.bare_ceiling, 3)
+
+    @property
+    def share_needed(self) -> float | None:
+        """The share of its own ceiling the core would have to hold paced to meet the ratio target, its ceiling
+        ratio being what it is in this run."""
+        ratio = self.ceiling_ratio
+        return None if self.target_ratio is None or not ratio else round(self.target_ratio / ratio, 3)
+
+    @property
     def ratio_verdict(self) -> str:
         """Whether the ratio target (the core's paced rate ÷ the bare endpoint's unpaced ceiling) is within what
         the bare endpoint itself holds paced on this machine — the ratio's own floor."""
@@ -136,7 +188,11 @@ class Floor:
         if share < target:
             return (f"beyond the floor: the bare endpoint itself, paced the same way, held {share:g} of its own "
                     f"ceiling, under the target {target:g}")
-        return f"within the floor: the bare endpoint itself, paced the same way, held {share:g} of its own ceiling"
+        needed, held = self.share_needed, self.headroom
+        core = (f"; the core, at {self.ceiling_ratio:g} of the bare ceiling unpaced, would have to hold {needed:g} of "
+                f"its own ceiling paced" + (f" and held {held:g}" if held is not None else "")) if needed else ""
+        return (f"within the floor: the bare endpoint itself, paced the same way, held {share:g} of its own "
+                f"ceiling{core}")
 
 
 def floor_profile(runs: CapacityRuns | None) -> Floor | None:
@@ -169,4 +225,5 @@ def floor_profile(runs: CapacityRuns | None) -> Floor | None:
         bare_paced_sustained=ref.bare_paced_sustained,
         ratio_bare_paced_to_bare=ref.ratio_bare_paced_to_bare,
         bare_paced_is_lower_bound=ref.bare_paced_is_lower_bound,
+        paced=tuple(paced_row(pair) for pair in ref.paced_pairs),
     )

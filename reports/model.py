@@ -504,6 +504,18 @@ class Bench:
 
 
 @dataclass(frozen=True)
+class PacedPair:
+    """The core and the bare endpoint paced at the same offered rate in one run (``bench-load --bare-paced``):
+    each part's CPU per webhook where neither is batched by an overload, as the ceilings are."""
+
+    rate: float
+    core_cost_ms: tuple[tuple[str, float], ...]
+    bare_cost_ms: tuple[tuple[str, float], ...]
+    core_held: bool
+    bare_held: bool
+
+
+@dataclass(frozen=True)
 class CeilingRun:
     """One ``bench.json``: how the machine was split, and the core's unpaced ceiling with its CPU per webhook.
 
@@ -538,6 +550,8 @@ class CeilingRun:
     bare_paced_sustained: float | None = None
     ratio_bare_paced_to_bare: float | None = None
     bare_paced_is_lower_bound: bool = False
+    # The search's steps at rates both the core and the bare endpoint were offered, in the order run
+    paced_pairs: tuple[PacedPair, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from reports.model import CapacityRuns, CeilingRun, Source, source_for
+from reports.model import CapacityRuns, CeilingRun, PacedPair, Source, source_for
 from reports.parse_tests import PARSE_ERRORS, read_json
 
 # The runs the model is checked against, one folder each (not one of the catalogue's artefacts: any number).
@@ -47,6 +47,26 @@ def cpu_count(text: str | None) -> int | None:
 def _costs(phase: dict[str, Any]) -> tuple[tuple[str, float], ...]:
     """A phase's CPU milliseconds per answered request by part, sorted by part."""
     return tuple(sorted((str(k), float(v)) for k, v in (phase.get("cpu_ms_per_request") or {}).items()))
+
+
+def paced_pairs(data: dict[str, Any]) -> tuple[PacedPair, ...]:
+    """The core's search steps and the bare endpoint's (``bare_paced``) at the same offered rate, each with CPU by
+    part; the first step at a rate counts when a search came back to it."""
+    bare_steps: dict[float, dict[str, Any]] = {}
+    for step in (data.get("bare_paced") or {}).get("steps") or []:
+        rate = _float(step.get("offered"))
+        if rate and step.get("cpu_ms_per_request"):
+            bare_steps.setdefault(rate, step)
+    pairs: list[PacedPair] = []
+    seen: set[float] = set()
+    for step in data.get("steps") or []:
+        rate = _float(step.get("offered"))
+        if not rate or rate in seen or rate not in bare_steps or not step.get("cpu_ms_per_request"):
+            continue
+        seen.add(rate)
+        bare = bare_steps[rate]
+        pairs.append(PacedPair(rate, _costs(step), _costs(bare), bool(step.get("held")), bool(bare.get("held"))))
+    return tuple(pairs)
 
 
 def ceiling_run(data: dict[str, Any], source: Source, label: str) -> CeilingRun:
@@ -82,6 +102,7 @@ def ceiling_run(data: dict[str, Any], source: Source, label: str) -> CeilingRun:
         bare_paced_sustained=_float(result.get("bare_paced_sustained")),
         ratio_bare_paced_to_bare=_float(result.get("ratio_bare_paced_to_bare")),
         bare_paced_is_lower_bound=bool(result.get("bare_paced_is_lower_bound")),
+        paced_pairs=paced_pairs(data),
     )
 
 

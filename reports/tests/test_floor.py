@@ -107,3 +107,35 @@ def test_the_ratio_verdict_needs_the_bare_endpoint_paced(tmp_path: Path) -> None
     assert bound is not None and bound.ratio_verdict.startswith("not decided: the bare endpoint held at least 0.7")
     above = floor_of(tmp_path, bench(CORE, BARE, bare_paced_sustained=850.0, ratio_bare_paced_to_bare=0.85))
     assert above is not None and above.ratio_verdict.startswith("within the floor")
+    # core ceiling 800 / bare 1,000 = 0.8 unpaced; the target 0.8 needs the core to hold all of its own ceiling
+    assert (above.ceiling_ratio, above.share_needed, above.headroom) == (0.8, 1.0, 0.5)
+    assert above.ratio_verdict.endswith("would have to hold 1 of its own ceiling paced and held 0.5")
+
+
+def _step(rate: float, held: bool, **cost: float) -> dict[str, Any]:
+    return {"offered": rate, "held": held, "cpu_ms_per_request": cost}
+
+
+def test_the_core_and_the_bare_endpoint_are_set_side_by_side_at_the_same_paced_rates(artefacts: Path,
+                                                                                      tmp_path: Path) -> None:
+    data = bench(CORE, BARE, bare_paced_sustained=850.0, ratio_bare_paced_to_bare=0.85)
+    data["steps"] = [_step(600, True, core=0.55, postgres=0.3, generator=0.3),
+                     _step(900, False, core=0.5, postgres=0.29, generator=0.25),
+                     _step(750, True, core=0.52, postgres=0.3, generator=0.27),  # the bare endpoint never ran 750
+                     _step(600, True, core=9.0, postgres=9.0, generator=9.0)]  # a search back at 600: the first counts
+    data["bare_paced"] = {"steps": [_step(900, True, bare=0.3, postgres=0.28, generator=0.24),
+                                    _step(600, True, bare=0.35, postgres=0.31, generator=0.3)]}
+    floor = floor_of(tmp_path, data)
+    assert floor is not None
+    rows = [(p.rate, p.app_ms, p.postgres_ms, p.generator_ms, p.held, p.app_excess_ms, p.path_ms) for p in floor.paced]
+    assert rows == [(600.0, (0.55, 0.35), (0.3, 0.31), (0.3, 0.3), (True, True), 0.2, (1.15, 0.96)),
+                    (900.0, (0.5, 0.3), (0.29, 0.28), (0.25, 0.24), (False, True), 0.2, (1.04, 0.82))]
+    write(artefacts / "bench.json", data)
+    out = tmp_path / "report"
+    build_report(artefacts, out)
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "| 900 | 0.5 · 0.3 | 0.2 | 0.29 · 0.28 | 0.25 · 0.24 | 1.04 · 0.82 | no · yes |" in md
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<td class=\"n\">1.04 · 0.82</td><td>no · yes</td>" in html
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert [row["rate"] for row in report["floor"]["paced"]] == [600.0, 900.0]
