@@ -9,6 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.db.models import Gateway, TransactionStatus
 from core.errors import Unauthorized, Unprocessable
@@ -62,6 +64,34 @@ def test_a_body_sixteen_levels_deep_is_accepted_and_seventeen_is_refused() -> No
     with pytest.raises(Unprocessable) as caught:
         wompi.parse_body(_nested(17))
     assert (caught.value.code, caught.value.message) == ("malformed_json", "the body nests deeper than 16 levels")
+
+
+@st.composite
+def _chains(draw: st.DrawFn) -> tuple[bytes, int]:
+    """A JSON object whose deepest branch is a chain of objects and lists around a scalar, beside shallow siblings
+    whose strings may hold brackets; with its depth as ``_depth`` counts it (the top object is level 1)."""
+    kinds = draw(st.lists(st.booleans(), min_size=0, max_size=20))  # True: an object, False: a list
+    value: Any = draw(st.one_of(st.integers(), st.text(alphabet="{[]}a\"\\", max_size=5)))
+    for is_object in kinds:
+        value = {"k": value} if is_object else [value]
+    siblings = draw(st.lists(st.text(alphabet="{[a", max_size=8), max_size=3))
+    body = {"deep": value, **{f"s{i}": text for i, text in enumerate(siblings)}}
+    encoding = draw(st.sampled_from(["utf-8", "utf-16", "utf-32"]))
+    return json.dumps(body, ensure_ascii=draw(st.booleans())).encode(encoding), len(kinds) + 2
+
+
+@settings(max_examples=400)
+@given(_chains())
+def test_a_body_is_refused_for_depth_exactly_when_it_is_too_deep(chain: tuple[bytes, int]) -> None:
+    # The parse skips the depth walk when the body has too few brackets to be too deep: that shortcut must never
+    # let a deep body through, in any encoding json accepts, whatever brackets its strings hold.
+    raw, depth = chain
+    if depth > wompi.MAX_DEPTH:
+        with pytest.raises(Unprocessable) as caught:
+            wompi.parse_body(raw)
+        assert caught.value.message == "the body nests deeper than 16 levels"
+    else:
+        assert wompi.parse_body(raw)["deep"] is not None
 
 
 def test_lists_count_as_levels_and_the_deepest_branch_decides() -> None:

@@ -64,6 +64,17 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+def _may_nest_too_deep(raw: bytes) -> bool:
+    """Whether the body has enough opening brackets to nest deeper than ``MAX_DEPTH``; if not, the walk is skipped.
+
+    Every object or list in a JSON text opens with a ``{`` or ``[`` character, whose byte is there in whatever
+    encoding ``json.loads`` accepts (UTF-8, -16, -32), and the deepest value sits under at most all of them: depth
+    <= brackets + 1. Brackets inside strings, or bytes of other characters, only overcount. A real event has 5 or 6
+    brackets; counting them is two C scans of the body, where the walk took 11 of the parse's 18 µs (in process).
+    """
+    return raw.count(b"{") + raw.count(b"[") + 1 > MAX_DEPTH
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # NaN and Infinity: Python accepts them, JSON does not
 
@@ -78,7 +89,7 @@ def parse_body(raw: bytes) -> dict[str, Any]:
         raise Unprocessable("malformed_json", "the body is not JSON (or repeats a key)") from exc
     if not isinstance(event, dict):
         raise Unprocessable("malformed_event", "the body is not a JSON object")
-    if _depth(event) > MAX_DEPTH:
+    if _may_nest_too_deep(raw) and _depth(event) > MAX_DEPTH:
         raise Unprocessable("malformed_json", f"the body nests deeper than {MAX_DEPTH} levels")
     return event
 
