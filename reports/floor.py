@@ -177,7 +177,13 @@ class Floor:
     @property
     def ratio_verdict(self) -> str:
         """Whether the ratio target (the core's paced rate ÷ the bare endpoint's unpaced ceiling) is within what
-        the bare endpoint itself holds paced on this machine — the ratio's own floor."""
+        the bare endpoint itself holds paced on this machine — the ratio's own floor. First, whether the core's own
+        unpaced ceiling is already under the target: no paced rate holds more than the ceiling."""
+        needed = self.share_needed
+        if needed is not None and needed > 1:
+            return (f"beyond the core's own ceiling: unpaced, the core reached {self.ceiling_ratio:g} of the bare "
+                    f"ceiling, under the target {self.target_ratio:g}; the target would need it to hold {needed:g} of "
+                    "that ceiling paced, and no paced rate holds more than the ceiling")
         if self.target_ratio is None or self.ratio_bare_paced_to_bare is None:
             return ("not measured: the bare endpoint was not paced in this run (`payharness bench-load --bare-paced`)"
                     if self.bare_paced_sustained is None else "not decided: no target ratio in the run")
@@ -188,7 +194,7 @@ class Floor:
         if share < target:
             return (f"beyond the floor: the bare endpoint itself, paced the same way, held {share:g} of its own "
                     f"ceiling, under the target {target:g}")
-        needed, held = self.share_needed, self.headroom
+        held = self.headroom
         core = (f"; the core, at {self.ceiling_ratio:g} of the bare ceiling unpaced, would have to hold {needed:g} of "
                 f"its own ceiling paced" + (f" and held {held:g}" if held is not None else "")) if needed else ""
         return (f"within the floor: the bare endpoint itself, paced the same way, held {share:g} of its own "

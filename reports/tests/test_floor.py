@@ -139,3 +139,14 @@ def test_the_core_and_the_bare_endpoint_are_set_side_by_side_at_the_same_paced_r
     assert "<td class=\"n\">1.04 · 0.82</td><td>no · yes</td>" in html
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert [row["rate"] for row in report["floor"]["paced"]] == [600.0, 900.0]
+
+
+def test_a_core_whose_own_ceiling_is_under_the_target_ratio_is_beyond_it_whatever_the_bare_endpoint_held(
+        tmp_path: Path) -> None:
+    data = bench(CORE, BARE, bare_paced_sustained=1000.0, ratio_bare_paced_to_bare=0.9)
+    data["bare_ceiling"]["achieved"] = 1100.0  # the core's ceiling 800 is 0.727 of it, under 0.8
+    floor = floor_of(tmp_path, data)
+    assert floor is not None and (floor.ceiling_ratio, floor.share_needed) == (0.727, 1.1)
+    assert floor.ratio_verdict == (
+        "beyond the core's own ceiling: unpaced, the core reached 0.727 of the bare ceiling, under the target 0.8; "
+        "the target would need it to hold 1.1 of that ceiling paced, and no paced rate holds more than the ceiling")
