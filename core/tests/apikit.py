@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +30,7 @@ import httpx
 from core.app import create_app
 from core.auth import mint_token
 from core.settings import Settings
+from core.signing.wompi import event_checksum
 
 PAYU_URL = "http://payu.test"
 WOMPI_URL = "http://wompi.test/v1"
@@ -336,3 +338,18 @@ async def running_core(
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(client_ip, 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://core.test") as client:
             yield Core(app, client, settings, gateways)
+
+
+def signed_wompi_event(**change: Any) -> bytes:
+    """A Wompi ``transaction.updated`` event signed with the test core's events secret, timestamped now, with
+    ``change`` set over its top-level fields afterwards (e.g. a forged ``signature``)."""
+    event: dict[str, Any] = {
+        "event": "transaction.updated",
+        "data": {"transaction": {"id": "12345-1700000000-00001", "status": "APPROVED", "amount_in_cents": 6500000,
+                                 "currency": "COP", "reference": "ORD-1"}},
+        "signature": {"properties": ["transaction.id", "transaction.status", "transaction.amount_in_cents"]},
+        "timestamp": int(time.time()),
+    }
+    event["signature"]["checksum"] = event_checksum(event, SECRETS["wompi_events"])
+    event.update(change)
+    return json.dumps(event).encode()

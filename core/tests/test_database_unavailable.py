@@ -3,31 +3,16 @@ Retry-After — never 200, and not the 500 of a bug — so the gateway delivers 
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
 import asyncpg
 import pytest
 from sqlalchemy.exc import DBAPIError
 
-from core.signing.wompi import event_checksum
-from core.tests.apikit import SECRETS, make_settings, running_core
+from core.tests.apikit import make_settings, running_core, signed_wompi_event
 
 # Nothing listens on the discard port: every connection attempt is refused, as while Postgres is down.
 DOWN = "postgresql+asyncpg://nobody@127.0.0.1:9/payharness"
-
-
-def _signed_wompi_event() -> bytes:
-    event: dict[str, Any] = {
-        "event": "transaction.updated",
-        "data": {"transaction": {"id": "12345-1700000000-00001", "status": "APPROVED", "amount_in_cents": 6500000,
-                                 "currency": "COP", "reference": "ORD-1"}},
-        "signature": {"properties": ["transaction.id", "transaction.status", "transaction.amount_in_cents"]},
-        "timestamp": int(time.time()),
-    }
-    event["signature"]["checksum"] = event_checksum(event, SECRETS["wompi_events"])
-    return json.dumps(event).encode()
 
 
 def _is_database_unavailable(response: Any) -> None:
@@ -40,7 +25,7 @@ def _is_database_unavailable(response: Any) -> None:
 
 async def test_a_signed_webhook_while_the_database_is_down_is_a_503_to_retry() -> None:
     async with running_core(make_settings(DOWN)) as core:
-        response = await core.client.post("/webhooks/wompi", content=_signed_wompi_event(),
+        response = await core.client.post("/webhooks/wompi", content=signed_wompi_event(),
                                           headers={"content-type": "application/json"})
     _is_database_unavailable(response)
 
@@ -64,7 +49,7 @@ async def test_a_server_restarting_or_gone_mid_session_is_a_503(error: Exception
 
     monkeypatch.setattr(wompi, "record_and_apply", fails)
     async with running_core(make_settings(DOWN)) as core:
-        response = await core.client.post("/webhooks/wompi", content=_signed_wompi_event(),
+        response = await core.client.post("/webhooks/wompi", content=signed_wompi_event(),
                                           headers={"content-type": "application/json"})
     _is_database_unavailable(response)
 

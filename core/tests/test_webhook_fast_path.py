@@ -8,9 +8,7 @@ body, the database out of reach, an unexpected error, another method.
 
 from __future__ import annotations
 
-import json
 import re
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,31 +18,17 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.app import CoreApp
-from core.signing.wompi import event_checksum
-from core.tests.apikit import SECRETS, make_settings, running_core
+from core.tests.apikit import make_settings, running_core, signed_wompi_event
 
 DOWN = "postgresql+asyncpg://nobody@127.0.0.1:9/payharness"  # nothing listens: the database is out of reach
-
-
-def _wompi(**change: Any) -> bytes:
-    event: dict[str, Any] = {
-        "event": "transaction.updated",
-        "data": {"transaction": {"id": "12345-1700000000-00001", "status": "APPROVED", "amount_in_cents": 6500000,
-                                 "currency": "COP", "reference": "ORD-1"}},
-        "signature": {"properties": ["transaction.id", "transaction.status", "transaction.amount_in_cents"]},
-        "timestamp": int(time.time()),
-    }
-    event["signature"]["checksum"] = event_checksum(event, SECRETS["wompi_events"])
-    event.update(change)
-    return json.dumps(event).encode()
 
 
 JSON = {"content-type": "application/json"}
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 # (name, method, path, body, headers)
 CASES: list[tuple[str, str, str, bytes, dict[str, str]]] = [
-    ("signed, database down", "POST", "/webhooks/wompi", _wompi(), JSON),
-    ("bad signature", "POST", "/webhooks/wompi", _wompi(signature={
+    ("signed, database down", "POST", "/webhooks/wompi", signed_wompi_event(), JSON),
+    ("bad signature", "POST", "/webhooks/wompi", signed_wompi_event(signature={
         "checksum": "0" * 64, "properties": ["transaction.id", "transaction.status", "transaction.amount_in_cents"]}),
      JSON),
     ("malformed JSON", "POST", "/webhooks/wompi", b'{"event": ', JSON),
@@ -94,7 +78,7 @@ async def test_an_unexpected_error_is_the_same_sanitized_500_on_both(monkeypatch
     async def breaks(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("a bug")
 
-    fast, full = await _both(DOWN, "POST", "/webhooks/wompi", _wompi(), JSON,
+    fast, full = await _both(DOWN, "POST", "/webhooks/wompi", signed_wompi_event(), JSON,
                              patch=lambda: monkeypatch.setattr(wompi, "record_and_apply", breaks))
     assert fast == full
     assert fast[0] == 500 and "SUP-…" in fast[3] and "a bug" not in fast[3]
@@ -112,7 +96,7 @@ async def test_a_webhook_post_does_not_enter_fastapis_stack_and_the_api_does() -
             await stack(scope, receive, send)
 
         app.middleware_stack = counting
-        await core.client.post("/webhooks/wompi", content=_wompi(), headers=JSON)
+        await core.client.post("/webhooks/wompi", content=signed_wompi_event(), headers=JSON)
         await core.client.post("/webhooks/payu", content=b"reference_sale=R-1", headers=FORM)
         await core.client.get("/webhooks/wompi")
         await core.client.get("/health")
