@@ -72,13 +72,6 @@ async def apply_event(pool: asyncpg.Pool, body: bytes) -> int:
     return 200
 
 
-def pool_options(dsn: str, pool_size: int) -> dict[str, Any]:
-    """The core's webhook pool options (its session settings, and no reset round trip on release), named as
-    the bare endpoint's in ``pg_stat_activity``."""
-    options = webhook_pool_options(DatabaseSettings(url=dsn, webhook_pool_size=pool_size))
-    return options | {"server_settings": options["server_settings"] | {"application_name": "payharness-bare"}}
-
-
 def create_app(*, dsn: str, mode: str = "sql", pool_size: int = WEBHOOK_POOL_SIZE,
                null_delay_ms: float = 0.0) -> Starlette:
     """``mode``: ``sql`` (the webhook path's SQL) or ``null`` (answer at once, or after ``null_delay_ms``)."""
@@ -87,7 +80,8 @@ def create_app(*, dsn: str, mode: str = "sql", pool_size: int = WEBHOOK_POOL_SIZ
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if mode == "sql":
-            state["pool"] = await asyncpg.create_pool(dsn, min_size=1, **pool_options(dsn, pool_size))
+            state["pool"] = await asyncpg.create_pool(dsn, min_size=1, **webhook_pool_options(
+                DatabaseSettings(url=dsn, webhook_pool_size=pool_size), application_name="payharness-bare"))
         try:
             yield
         finally:

@@ -119,8 +119,7 @@ def run_pgbench(stack: Stack, *, seconds: float, clients: int, threads: int, out
         dsn,
     ]
     # The session the core's webhook pool runs these statements in (core/db/session.py).
-    session = webhook_pool_options(DatabaseSettings(url=dsn))["server_settings"] | {
-        "application_name": "payharness-pgbench"}
+    session = webhook_pool_options(DatabaseSettings(url=dsn), application_name="payharness-pgbench")["server_settings"]
     options = " ".join(f"-c {name}={value}" for name, value in session.items())
     result = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=False,
                             env={**os.environ, "PGOPTIONS": options})

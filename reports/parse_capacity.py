@@ -49,24 +49,22 @@ def _costs(phase: dict[str, Any]) -> tuple[tuple[str, float], ...]:
     return tuple(sorted((str(k), float(v)) for k, v in (phase.get("cpu_ms_per_request") or {}).items()))
 
 
-def paced_pairs(data: dict[str, Any]) -> tuple[PacedPair, ...]:
-    """The core's search steps and the bare endpoint's (``bare_paced``) at the same offered rate, each with CPU by
-    part; the first step at a rate counts when a search came back to it."""
-    bare_steps: dict[float, dict[str, Any]] = {}
-    for step in (data.get("bare_paced") or {}).get("steps") or []:
+def _first_by_rate(steps: list[dict[str, Any]]) -> dict[float, dict[str, Any]]:
+    """Paced steps with CPU by part, by offered rate, in the order run; the first counts when a search came back."""
+    found: dict[float, dict[str, Any]] = {}
+    for step in steps:
         rate = _float(step.get("offered"))
         if rate and step.get("cpu_ms_per_request"):
-            bare_steps.setdefault(rate, step)
-    pairs: list[PacedPair] = []
-    seen: set[float] = set()
-    for step in data.get("steps") or []:
-        rate = _float(step.get("offered"))
-        if not rate or rate in seen or rate not in bare_steps or not step.get("cpu_ms_per_request"):
-            continue
-        seen.add(rate)
-        bare = bare_steps[rate]
-        pairs.append(PacedPair(rate, _costs(step), _costs(bare), bool(step.get("held")), bool(bare.get("held"))))
-    return tuple(pairs)
+            found.setdefault(rate, step)
+    return found
+
+
+def paced_pairs(data: dict[str, Any]) -> tuple[PacedPair, ...]:
+    """The core's search steps and the bare endpoint's (``bare_paced``) at the same offered rate, each with CPU by
+    part, in the order the core ran them."""
+    bare = _first_by_rate((data.get("bare_paced") or {}).get("steps") or [])
+    return tuple(PacedPair(rate, _costs(step), _costs(bare[rate]), bool(step.get("held")), bool(bare[rate].get("held")))
+                 for rate, step in _first_by_rate(data.get("steps") or []).items() if rate in bare)
 
 
 def ceiling_run(data: dict[str, Any], source: Source, label: str) -> CeilingRun:

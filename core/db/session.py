@@ -63,6 +63,7 @@ def make_engine(db: DatabaseSettings) -> AsyncEngine:
 #   that five-CTE statement on every execution. Measured with pgbench on the webhook script, one client:
 #   1,030 transactions/s by default, 1,290 with generic plans, 700 with custom plans forced.
 WEBHOOK_SESSION = {"jit": "off", "plan_cache_mode": "force_generic_plan"}
+APPLICATION_NAME = "payharness-core"  # how the core's sessions show in pg_stat_activity
 
 
 async def make_pool(db: DatabaseSettings, *, prime: Prime | None = None) -> asyncpg.Pool:
@@ -81,12 +82,12 @@ async def make_pool(db: DatabaseSettings, *, prime: Prime | None = None) -> asyn
     return await asyncpg.create_pool(dsn, min_size=0, init=init, **webhook_pool_options(db))
 
 
-def webhook_pool_options(db: DatabaseSettings) -> dict[str, Any]:
+def webhook_pool_options(db: DatabaseSettings, *, application_name: str = APPLICATION_NAME) -> dict[str, Any]:
     """The webhook pool's size, session settings and release, for the core and for whatever measures itself
-    against it (the benchmark's bare endpoint, load/bare.py), which must pay per connection and per release
-    exactly what the core pays."""
-    return {"max_size": db.webhook_pool_size, "server_settings": _server_settings(db) | WEBHOOK_SESSION,
-            "reset": keep_session}
+    against it (the benchmark's bare endpoint, load/bare.py, under its own ``application_name``), which must pay
+    per connection and per release exactly what the core pays."""
+    return {"max_size": db.webhook_pool_size,
+            "server_settings": _server_settings(db, application_name) | WEBHOOK_SESSION, "reset": keep_session}
 
 
 # asyncpg learns a type it has no codec for (our enums) by an introspection query, per connection, on
@@ -126,5 +127,5 @@ async def keep_session(conn: asyncpg.Connection) -> None:
     still rolls back a transaction left open before this is called."""
 
 
-def _server_settings(db: DatabaseSettings) -> dict[str, str]:
-    return {"statement_timeout": str(db.statement_timeout_ms), "application_name": "payharness-core"}
+def _server_settings(db: DatabaseSettings, application_name: str = APPLICATION_NAME) -> dict[str, str]:
+    return {"statement_timeout": str(db.statement_timeout_ms), "application_name": application_name}
