@@ -7,6 +7,14 @@ that inserts the event and updates transaction and order) through bare
 asyncpg (one pool per worker, sized, set and released as the core's: core.db.session.webhook_pool_options),
 with no signature check, no framework, no state
 machine and no validation. What the core adds on top of this is what the benchmark's ratio measures.
+``verified`` mode is the core's own webhook work without its HTTP layer: the checks no receiver may skip
+(``core.webhooks.wompi.verified_event``: strict JSON, checksum, timestamp window, the event's shape) and the core's
+recording (``core.webhooks.recording.record_and_apply``: state machine, dedupe, the stored payload and its hash,
+the retry on a dead connection) on the core's own pool (primed as the core primes it), answered with the core's
+body — only FastAPI, the core's middleware and its services are left out. Between ``sql`` and ``verified`` lies
+what a correct receiver does above its SQL; between ``verified`` and the core, the framework's and the core's
+HTTP layer (load/README.md, "Issue 16, the receiver's floor"). It needs the Wompi events secret
+(``PAYHARNESS_BARE_EVENTS_SECRET``) and refuses to start without it.
 ``null`` mode answers 200 at once: how fast one Locust process can offer requests on this machine; with a delay
 (``PAYHARNESS_BARE_NULL_DELAY_MS``) it answers that much later without using CPU meanwhile, so a generator can be
 watched holding requests in flight (load/pacing_ab.py).
@@ -33,9 +41,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.db.session import webhook_pool_options
-from core.settings import DatabaseSettings
+from core.db.session import make_pool, webhook_pool_options
+from core.errors import CoreError
+from core.settings import DatabaseSettings, WompiSettings
+from core.webhooks import store
+from core.webhooks.recording import record_and_apply, record_unmatched
 from core.webhooks.store import FRESH_WRITE, GUARDED_WRITE, READ
+from core.webhooks.wompi import ours, verified_event
 
 OK = b'{"status":"applied"}'
 WEBHOOK_POOL_SIZE: int = DatabaseSettings.model_fields["webhook_pool_size"].default  # the core's, per worker
@@ -72,16 +84,44 @@ async def apply_event(pool: asyncpg.Pool, body: bytes) -> int:
     return 200
 
 
+async def apply_verified(pool: asyncpg.Pool, body: bytes, header: str | None, wompi: WompiSettings,
+                         ) -> tuple[int, bytes]:
+    """The core's own work for one event, called without its HTTP layer: (status, body)."""
+    try:
+        incoming = verified_event(body, header, wompi)
+    except CoreError as exc:
+        return exc.status, json.dumps({"error": exc.code}).encode()
+    result = await record_and_apply(pool, incoming, match=ours(incoming))
+    if result is None:  # the core would ask Wompi first; the benchmark's events are all about known attempts
+        result = await record_unmatched(pool, incoming, "no transaction of ours has this Wompi id")
+    return result.status_code, json.dumps(result.body).encode()
+
+
+MODES = ("sql", "verified", "null")
+APPLICATION_NAME = "payharness-bare"
+
+
 def create_app(*, dsn: str, mode: str = "sql", pool_size: int = WEBHOOK_POOL_SIZE,
-               null_delay_ms: float = 0.0) -> Starlette:
-    """``mode``: ``sql`` (the webhook path's SQL) or ``null`` (answer at once, or after ``null_delay_ms``)."""
+               null_delay_ms: float = 0.0, events_secret: str = "") -> Starlette:
+    """``mode``: ``sql`` (the webhook path's SQL), ``verified`` (the core's work without its HTTP layer; needs
+    ``events_secret``) or ``null`` (answer at once, or after ``null_delay_ms``)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}: one of {', '.join(MODES)}")
+    if mode == "verified" and not events_secret:
+        raise ValueError("the verified mode checks signatures: give it the Wompi events secret")
     state: dict[str, Any] = {}
+    db = DatabaseSettings(url=dsn, webhook_pool_size=pool_size)
+    # Only the checks read these; the keys the core uses to call Wompi are never used here.
+    wompi = WompiSettings.model_validate({"public_key": "-", "private_key": "-", "integrity_secret": "-",
+                                          "events_secret": events_secret or "-"})
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if mode == "sql":
             state["pool"] = await asyncpg.create_pool(dsn, min_size=1, **webhook_pool_options(
-                DatabaseSettings(url=dsn, webhook_pool_size=pool_size), application_name="payharness-bare"))
+                db, application_name=APPLICATION_NAME))
+        elif mode == "verified":
+            state["pool"] = await make_pool(db, prime=store.prime, application_name=APPLICATION_NAME)
         try:
             yield
         finally:
@@ -92,6 +132,9 @@ def create_app(*, dsn: str, mode: str = "sql", pool_size: int = WEBHOOK_POOL_SIZ
         body = await request.body()
         if mode == "null" and null_delay_ms:
             await asyncio.sleep(null_delay_ms / 1000)
+        if mode == "verified":
+            status, answer = await apply_verified(state["pool"], body, request.headers.get("x-event-checksum"), wompi)
+            return Response(answer, status_code=status, media_type="application/json")
         status = 200 if mode == "null" else await apply_event(state["pool"], body)
         return Response(OK if status == 200 else b"{}", status_code=status, media_type="application/json")
 
@@ -99,11 +142,12 @@ def create_app(*, dsn: str, mode: str = "sql", pool_size: int = WEBHOOK_POOL_SIZ
 
 
 def app_from_env() -> Starlette:
-    """uvicorn factory: PAYHARNESS_BARE_DSN, PAYHARNESS_BARE_MODE (sql|null), PAYHARNESS_BARE_POOL,
-    PAYHARNESS_BARE_NULL_DELAY_MS."""
+    """uvicorn factory: PAYHARNESS_BARE_DSN, PAYHARNESS_BARE_MODE (sql|verified|null), PAYHARNESS_BARE_POOL,
+    PAYHARNESS_BARE_NULL_DELAY_MS, PAYHARNESS_BARE_EVENTS_SECRET."""
     return create_app(
         dsn=os.environ.get("PAYHARNESS_BARE_DSN", ""),
         mode=os.environ.get("PAYHARNESS_BARE_MODE", "sql"),
         pool_size=int(os.environ.get("PAYHARNESS_BARE_POOL", str(WEBHOOK_POOL_SIZE))),
         null_delay_ms=float(os.environ.get("PAYHARNESS_BARE_NULL_DELAY_MS", "0")),
+        events_secret=os.environ.get("PAYHARNESS_BARE_EVENTS_SECRET", ""),
     )

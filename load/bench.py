@@ -18,8 +18,11 @@ Phases, all on this machine, against one Postgres:
    sustained rate is the one a hold confirmed;
 4. ceilings, unpaced (64 users sending as fast as answers come back): the core and the core's own
    statements through bare asyncpg behind a bare endpoint (``load.bare``), alternating for
-   ``--ceiling-rounds`` rounds each, the median round counting; then pgbench running them with 16 clients;
-5. ratios, ``bench.json``, a table. Every phase also gets its CPU by part of the stack over its steady
+   ``--ceiling-rounds`` rounds each, the median round counting (with ``--verified``, also the verified endpoint:
+   the core's checks and recording without its HTTP layer); then pgbench running them with 16 clients;
+5. with ``--bare-paced``, the bare endpoint searched and held as the core was, and with ``--verified`` too, the
+   verified endpoint: what share of the bare ceiling each yardstick itself sustains here;
+6. ratios, ``bench.json``, a table. Every phase also gets its CPU by part of the stack over its steady
    window (load/cpu.py), counting only our processes.
 
 ``PHASES`` is that list as data; ``run`` starts the stack and runs them in order.
@@ -60,7 +63,7 @@ from harness.argtypes import (
     positive_int,
 )
 from harness.postgres import PostgresHandle
-from harness.stack import KEEP_ALIVE_SECONDS, Stack
+from harness.stack import KEEP_ALIVE_SECONDS, Stack, simulator_credentials
 from load.bench_pgbench import run_pgbench
 from load.bench_result import median_round, print_table, search_text, verdict
 from load.bench_search import SearchPlan, hold_rates, search
@@ -376,6 +379,8 @@ def bare_server(mode: str, *, dsn: str, workers: int, log_dir: Path, null_delay_
             "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS)]
     env = {**os.environ, "PAYHARNESS_BARE_DSN": dsn, "PAYHARNESS_BARE_MODE": mode,
            "PAYHARNESS_BARE_NULL_DELAY_MS": f"{null_delay_ms:g}"}
+    if mode == "verified":  # it checks the events' signatures as the core does: the stack's secret
+        env["PAYHARNESS_BARE_EVENTS_SECRET"] = simulator_credentials()["wompi"]["events_secret"]
     return Service(f"bare-{mode}", argv, log_dir=log_dir, env=env, cwd=REPO).start()
 
 
@@ -520,21 +525,62 @@ def _ceilings(run: Run) -> None:
         print(f"{name}: {m.achieved:g}/s, p50 {m.p50_ms:g} p99 {m.p99_ms:g} ms, failures {m.failures}{cpu_text(m)}")
         return asdict(m)
 
-    bare = bare_server("sql", dsn=stack.urls["database"], workers=args.core_workers, log_dir=stack.log_dir)
-    rounds: dict[str, list[dict[str, Any]]] = {"core_ceiling": [], "bare_ceiling": []}
-    hosts = {"core_ceiling": stack.urls["core"], "bare_ceiling": _url(bare)}
+    yardsticks = [bare_server(mode, dsn=stack.urls["database"], workers=args.core_workers, log_dir=stack.log_dir)
+                  for mode in ("sql", "verified")[:2 if args.verified else 1]]
+    hosts = {"core_ceiling": stack.urls["core"], "bare_ceiling": _url(yardsticks[0])}
+    if args.verified:
+        hosts["verified_ceiling"] = _url(yardsticks[1])
+    rounds: dict[str, list[dict[str, Any]]] = {key: [] for key in hosts}
     try:
         for n in range(1, max(1, args.ceiling_rounds) + 1):
-            order = ("core_ceiling", "bare_ceiling") if n % 2 else ("bare_ceiling", "core_ceiling")
-            for key in order:
+            for key in ceiling_order(list(hosts), n):
                 rounds[key].append(ceiling(f"{key.replace('_', '-')}-{n}", hosts[key]))
     finally:
-        bare.stop()
+        for server in yardsticks:
+            server.stop()
     for key, measured in rounds.items():
         run.report[f"{key}_rounds"] = measured
         run.report[key] = median_round(measured)
         each = ", ".join(f"{m['achieved']:g}" for m in measured)
         print(f"{key.replace('_', ' ')}: median of {len(measured)} rounds {run.report[key]['achieved']:g}/s ({each})")
+
+
+def ceiling_order(keys: list[str], n: int) -> list[str]:
+    """Round ``n``'s order of the ceilings: each round starts one later, so none always runs first (or last)."""
+    shift = (n - 1) % len(keys)
+    return keys[shift:] + keys[:shift]
+
+
+def _paced_yardstick(run: Run, mode: str, key: str) -> None:
+    """The yardstick ``mode`` of load/bare.py searched and held as the core was (same plan, pacing and limits);
+    no audit (``sql`` keeps no ledger of its own; ``verified``'s is the core's, but it is not the core)."""
+    args = run.args
+    found_steps: list[dict[str, Any]] = []
+    holds: list[dict[str, Any]] = []
+    server = bare_server(mode, dsn=run.stack.urls["database"], workers=args.core_workers, log_dir=run.stack.log_dir)
+    label = "bare" if mode == "sql" else mode
+
+    def step(rate: float) -> bool:
+        m = run.paced(f"{label}-step-{rate:g}", _url(server), rate, args.step_seconds, audit=False)
+        found_steps.append(asdict(m))
+        print(f"{label} step {rate:>6g}/s: achieved {m.achieved:g}/s, steady p99 {m.steady_p99_ms:g} ms, failures "
+              f"{m.failures}{open_text(m)} -> {'held' if m.held else 'NOT held'}{cpu_text(m)}")
+        return m.held
+
+    try:
+        found = search(step, run.plan, first_cost=args.step_seconds + STEP_OVERHEAD_SECONDS)
+        for rate in hold_rates([s["offered"] for s in found_steps if s["held"]]) if args.hold > 0 else []:
+            hold = run.paced(f"{label}-hold-{rate:g}", _url(server), rate, args.hold, audit=False)
+            holds.append(asdict(hold))
+            verdict_text = "held" if hold.held else "NOT held"
+            print(f"{label} hold {rate:g}/s for {args.hold:g} s: achieved {hold.achieved:g}/s, steady p99 "
+                  f"{hold.steady_p99_ms:g} ms{open_text(hold)} -> {verdict_text}{cpu_text(hold)}")
+            if hold.held:
+                break
+    finally:
+        server.stop()
+    run.report[key] = {"search": found.to_dict(), "steps": found_steps, "holds": holds}
+    print(f"{label} search: {search_text(run.report[key]['search'])}")
 
 
 def _bare_paced(run: Run) -> None:
@@ -543,34 +589,16 @@ def _bare_paced(run: Run) -> None:
     The target ratio compares the core's *paced* rate with the bare endpoint's *unpaced* ceiling; what share of
     its own ceiling the bare endpoint itself holds paced, on the same machine with the same generator, is the
     floor of that ratio for any implementation of these statements (reports/floor.py)."""
-    args, stack = run.args, run.stack
-    if not args.bare_paced:
-        return
-    found_steps: list[dict[str, Any]] = []
-    holds: list[dict[str, Any]] = []
-    bare = bare_server("sql", dsn=stack.urls["database"], workers=args.core_workers, log_dir=stack.log_dir)
+    if run.args.bare_paced:
+        _paced_yardstick(run, "sql", "bare_paced")
 
-    def step(rate: float) -> bool:
-        m = run.paced(f"bare-step-{rate:g}", _url(bare), rate, args.step_seconds, audit=False)
-        found_steps.append(asdict(m))
-        print(f"bare step {rate:>6g}/s: achieved {m.achieved:g}/s, steady p99 {m.steady_p99_ms:g} ms, failures "
-              f"{m.failures}{open_text(m)} -> {'held' if m.held else 'NOT held'}{cpu_text(m)}")
-        return m.held
 
-    try:
-        found = search(step, run.plan, first_cost=args.step_seconds + STEP_OVERHEAD_SECONDS)
-        for rate in hold_rates([s["offered"] for s in found_steps if s["held"]]) if args.hold > 0 else []:
-            hold = run.paced(f"bare-hold-{rate:g}", _url(bare), rate, args.hold, audit=False)
-            holds.append(asdict(hold))
-            verdict_text = "held" if hold.held else "NOT held"
-            print(f"bare hold {rate:g}/s for {args.hold:g} s: achieved {hold.achieved:g}/s, steady p99 "
-                  f"{hold.steady_p99_ms:g} ms{open_text(hold)} -> {verdict_text}{cpu_text(hold)}")
-            if hold.held:
-                break
-    finally:
-        bare.stop()
-    run.report["bare_paced"] = {"search": found.to_dict(), "steps": found_steps, "holds": holds}
-    print(f"bare search: {search_text(run.report['bare_paced']['search'])}")
+def _verified_paced(run: Run) -> None:
+    """With ``--verified`` and ``--bare-paced``: the verified endpoint (the core's work without its HTTP layer)
+    searched and held the same way — what share of the bare ceiling a receiver that does every check and records
+    every event holds here, whatever web framework carries it."""
+    if run.args.verified and run.args.bare_paced:
+        _paced_yardstick(run, "verified", "verified_paced")
 
 
 def _pgbench(run: Run) -> None:
@@ -586,6 +614,7 @@ PHASES: tuple[tuple[str, Callable[[Run], None]], ...] = (
     ("ceilings", _ceilings),
     ("pgbench", _pgbench),
     ("bare_paced", _bare_paced),
+    ("verified_paced", _verified_paced),
 )
 
 
@@ -674,6 +703,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--postgres-setting", type=postgres_setting, action="append", metavar="NAME=VALUE",
                    help="a further setting for the benchmark's embedded Postgres (repeatable; over "
                         f"{', '.join(f'{k}={v}' for k, v in POSTGRES_SETTINGS.items())}); kept in bench.json")
+    p.add_argument("--verified", action="store_true",
+                   help="also the verified endpoint (load.bare's verified mode: the core's checks and recording "
+                        "without its HTTP layer): its ceiling in the alternating rounds and, with --bare-paced, "
+                        "its own paced search and hold")
     p.add_argument("--bare-paced", action="store_true",
                    help="last: the same search and hold against the bare endpoint (no audit: it keeps no ledger), "
                         "so the ratio's yardstick says what share of its own ceiling it holds paced")

@@ -47,13 +47,10 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
     # Holds were run and none held: the best short step stands as the figure, marked unconfirmed, and no ratio
     # is drawn from it (a rate that does not last its audited hold is not a sustained rate).
     unconfirmed = bool(report.get("holds")) and not confirmed
-    # --bare-paced: the rate the bare endpoint itself held for the hold, paced the same way (None: not run, or
-    # no hold of it held) — what share of its own ceiling the yardstick sustains on this machine.
-    bare_holds = (report.get("bare_paced") or {}).get("holds") or []
-    bare_paced = max((h["offered"] for h in bare_holds if h["held"]), default=None)
-    # As for the core: only a rate that failed above it makes the held rate the bare endpoint's limit.
-    bare_tried = [*((report.get("bare_paced") or {}).get("steps") or []), *bare_holds]
-    bare_bound = bare_paced is not None and not any(not m["held"] and m["offered"] > bare_paced for m in bare_tried)
+    bare_paced, bare_bound = paced_yardstick(report.get("bare_paced"))
+    verified_paced, verified_bound = paced_yardstick(report.get("verified_paced"))
+    verified_ceiling = (report.get("verified_ceiling") or {}).get("achieved")
+    verified_share = round(verified_paced / bare, 3) if verified_paced and bare else None
     return {
         "search_outcome": (report.get("search") or {}).get("outcome"),
         "sustained_rate": sustained,
@@ -70,6 +67,14 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
         "bare_paced_sustained": bare_paced,
         "ratio_bare_paced_to_bare": round(bare_paced / bare, 3) if bare_paced and bare else None,
         "bare_paced_is_lower_bound": bare_bound,
+        # --verified: the core's work without its HTTP layer, as a yardstick (load/bare.py).
+        "verified_ceiling": verified_ceiling,
+        "ratio_verified_ceiling_to_bare": round(verified_ceiling / bare, 3) if verified_ceiling and bare else None,
+        "verified_paced_sustained": verified_paced,
+        "ratio_verified_paced_to_bare": verified_share,
+        "verified_paced_is_lower_bound": verified_bound,
+        "receiver_floor_below_target": receiver_floor_below_target(verified_share, verified_bound,
+                                                                   ran=report.get("verified_paced") is not None),
         "ratio_bare_to_pgbench": round(bare / pgb, 3) if pgb else None,
         # A ceiling near what the generator itself can offer measures the generator, not the server.
         "generator_capacity": report["generator"]["achieved"],
@@ -83,6 +88,28 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
         # meets the target proves it as well as a measured rate would.
         "target_met": bool(confirmed) and sustained >= TARGET_RATE and bare > 0 and sustained / bare >= TARGET_RATIO,
     }
+
+
+def paced_yardstick(phase: dict[str, Any] | None) -> tuple[float | None, bool]:
+    """A yardstick's paced phase (``bare_paced``, ``verified_paced``): the rate it held for the hold (None: not
+    run, or no hold held) and whether that is only a lower bound — as for the core, only a rate that failed above
+    it makes it the yardstick's limit."""
+    holds = (phase or {}).get("holds") or []
+    held = max((h["offered"] for h in holds if h["held"]), default=None)
+    tried = [*((phase or {}).get("steps") or []), *holds]
+    return held, held is not None and not any(not m["held"] and m["offered"] > held for m in tried)
+
+
+def receiver_floor_below_target(share: float | None, lower_bound: bool, *, ran: bool) -> bool | None:
+    """Whether a receiver doing the core's checks and recording, with no HTTP layer at all, held less than the
+    target share of the bare ceiling: then no framework or tuning of ours brings the core to the target here, and
+    the floor is the receiver's work. None when that is not known: not run, or it held more than the share only
+    as a lower bound, or it held nothing (a measurement that failed proves no floor)."""
+    if not ran or share is None:
+        return None
+    if share >= TARGET_RATIO:
+        return False
+    return None if lower_bound else True
 
 
 def search_text(found: dict[str, Any]) -> str:
@@ -120,5 +147,16 @@ def print_table(report: dict[str, Any], path: Path) -> None:
         bound = " (a lower bound: no rate above it failed)" if r.get("bare_paced_is_lower_bound") else ""
         print("bare endpoint paced the same way: "
               + (f"held {held:g}/s for the hold, {share} of its own ceiling{bound}" if held else "no hold held"))
+    if r.get("verified_ceiling") is not None:
+        print(f"verified endpoint (the core's work without its HTTP layer): ceiling {r['verified_ceiling']:g}/s, "
+              f"{r['ratio_verified_ceiling_to_bare']} of bare's")
+    if report.get("verified_paced") is not None:
+        held = r.get("verified_paced_sustained")
+        bound = " (a lower bound: no rate above it failed)" if r.get("verified_paced_is_lower_bound") else ""
+        floor = {True: "below the target: the floor is the receiver's own work, not its HTTP layer",
+                 False: "not below the target", None: "not decided"}[r.get("receiver_floor_below_target")]
+        print("verified endpoint paced the same way: "
+              + (f"held {held:g}/s for the hold, {r['ratio_verified_paced_to_bare']} of the bare ceiling{bound}"
+                 if held else "no hold held") + f" — {floor}")
     target = f">= {TARGET_RATE:g}/s, p99 < {STEP_LIMITS.p99_ms:g} ms, >= {TARGET_RATIO:g} of bare"
     print(f"target ({target}): {'met' if r['target_met'] else 'NOT met'}; {path}")

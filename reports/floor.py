@@ -67,7 +67,10 @@ class PacedRow:
     postgres_ms: tuple[float | None, float | None]
     generator_ms: tuple[float | None, float | None]
     held: tuple[bool, bool]
-    JSON_PROPERTIES = ("path_ms", "app_excess_ms")
+    # With --verified: the verified endpoint's own CPU at this rate (the core's work without its HTTP layer)
+    verified_app_ms: float | None = None
+    verified_held: bool | None = None
+    JSON_PROPERTIES = ("path_ms", "app_excess_ms", "http_layer_ms", "receiver_work_ms")
 
     @property
     def path_ms(self) -> tuple[float | None, float | None]:
@@ -83,10 +86,27 @@ class PacedRow:
         return None if core is None or bare is None else round(core - bare, 3)
 
 
+    @property
+    def http_layer_ms(self) -> float | None:
+        """Of the core's excess, what its HTTP layer costs (FastAPI, the core's middleware): core − verified."""
+        core = self.app_ms[0]
+        return None if core is None or self.verified_app_ms is None else round(core - self.verified_app_ms, 3)
+
+    @property
+    def receiver_work_ms(self) -> float | None:
+        """Of the core's excess, the receiver's own work above the SQL (checks, state machine, recording):
+        verified − bare."""
+        bare = self.app_ms[1]
+        return None if bare is None or self.verified_app_ms is None else round(self.verified_app_ms - bare, 3)
+
+
 def paced_row(pair: PacedPair) -> PacedRow:
     core, bare = dict(pair.core_cost_ms), dict(pair.bare_cost_ms)
+    # The verified endpoint's processes are load.bare's too: the CPU meter counts them as "bare"
+    verified = dict(pair.verified_cost_ms).get("bare")
     return PacedRow(pair.rate, (core.get("core"), bare.get("bare")), (core.get("postgres"), bare.get("postgres")),
-                    (core.get("generator"), bare.get("generator")), (pair.core_held, pair.bare_held))
+                    (core.get("generator"), bare.get("generator")), (pair.core_held, pair.bare_held),
+                    verified, pair.verified_held)
 
 
 @dataclass(frozen=True)
@@ -107,8 +127,14 @@ class Floor:
     ratio_bare_paced_to_bare: float | None = None
     bare_paced_is_lower_bound: bool = False  # its search ended before a rate failed: the share is at least that
     paced: tuple[PacedRow, ...] = ()  # the core and the bare endpoint paced at the same rates (--bare-paced)
+    # --verified: the core's checks and recording without its HTTP layer (load/bare.py), as a yardstick
+    verified_ceiling: float | None = None
+    verified_paced_sustained: float | None = None
+    ratio_verified_paced_to_bare: float | None = None
+    verified_paced_is_lower_bound: bool = False
+    receiver_floor_below_target: bool | None = None
     JSON_PROPERTIES = ("path_ms", "minimum_path_ms", "limit_at_measured", "limit_at_minimum", "held_at_minimum",
-                       "budget_ms", "verdict", "ceiling_ratio", "share_needed", "ratio_verdict")
+                       "budget_ms", "verdict", "ceiling_ratio", "share_needed", "ratio_verdict", "receiver_verdict")
 
     @property
     def path_ms(self) -> float:
@@ -201,6 +227,29 @@ class Floor:
                 f"ceiling{core}")
 
 
+    @property
+    def receiver_verdict(self) -> str:
+        """Whether a receiver doing all the core does for an event but with no HTTP layer (the verified endpoint)
+        holds the ratio target here: below it, the floor is the receiver's own work, whatever carries it."""
+        if self.verified_paced_sustained is None and self.receiver_floor_below_target is None:
+            return ("not measured: the verified endpoint was not paced in this run "
+                    "(`payharness bench-load --verified --bare-paced`), or none of its holds held")
+        share, target = self.ratio_verified_paced_to_bare, self.target_ratio
+        if share is None or target is None:
+            return "not decided: no bare ceiling or no target ratio in this run"
+        ceiling = (f" (unpaced, its ceiling was {self.verified_ceiling / self.bare_ceiling:.3f} of the bare one)"
+                   if self.verified_ceiling and self.bare_ceiling else "")
+        if self.receiver_floor_below_target is True:
+            return (f"below the target: the core's own checks and recording with no HTTP layer held {share:g} of the "
+                    f"bare ceiling paced, under {target:g}{ceiling} — no framework or middleware of ours can be cut to "
+                    "reach it on this machine; the floor is the receiver's work")
+        if self.receiver_floor_below_target is False:
+            return (f"not below the target: with no HTTP layer the core's checks and recording held {share:g} of the "
+                    f"bare ceiling paced{ceiling} — the gap to the target is the core's HTTP layer, or this run's noise")
+        bound = " at least" if self.verified_paced_is_lower_bound else ""
+        return f"not decided: the verified endpoint held{bound} {share:g} of the bare ceiling paced{ceiling}"
+
+
 def floor_profile(runs: CapacityRuns | None) -> Floor | None:
     """The floor from the reference ``bench.json``; None without a core ceiling with CPU by part."""
     ref = runs.reference if runs else None
@@ -232,4 +281,9 @@ def floor_profile(runs: CapacityRuns | None) -> Floor | None:
         ratio_bare_paced_to_bare=ref.ratio_bare_paced_to_bare,
         bare_paced_is_lower_bound=ref.bare_paced_is_lower_bound,
         paced=tuple(paced_row(pair) for pair in ref.paced_pairs),
+        verified_ceiling=ref.verified_ceiling,
+        verified_paced_sustained=ref.verified_paced_sustained,
+        ratio_verified_paced_to_bare=ref.ratio_verified_paced_to_bare,
+        verified_paced_is_lower_bound=ref.verified_paced_is_lower_bound,
+        receiver_floor_below_target=ref.receiver_floor_below_target,
     )

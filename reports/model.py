@@ -513,6 +513,9 @@ class PacedPair:
     bare_cost_ms: tuple[tuple[str, float], ...]
     core_held: bool
     bare_held: bool
+    # With --verified: the verified endpoint (the core's work without its HTTP layer) at the same rate, if it ran it
+    verified_cost_ms: tuple[tuple[str, float], ...] = ()
+    verified_held: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -550,6 +553,13 @@ class CeilingRun:
     bare_paced_sustained: float | None = None
     ratio_bare_paced_to_bare: float | None = None
     bare_paced_is_lower_bound: bool = False
+    # bench-load --verified: the core's checks and recording without its HTTP layer, unpaced and (with --bare-paced)
+    # paced; whether it held under the target share of the bare ceiling (None: not known)
+    verified_ceiling: float | None = None
+    verified_paced_sustained: float | None = None
+    ratio_verified_paced_to_bare: float | None = None
+    verified_paced_is_lower_bound: bool = False
+    receiver_floor_below_target: bool | None = None
     # The search's steps at rates both the core and the bare endpoint were offered, in the order run
     paced_pairs: tuple[PacedPair, ...] = ()
 

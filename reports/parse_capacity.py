@@ -44,6 +44,11 @@ def cpu_count(text: str | None) -> int | None:
     return len(found)
 
 
+def _decided(value: Any) -> bool | None:
+    """A yes/no the benchmark decided, or None (not decided, or not a boolean at all)."""
+    return value if isinstance(value, bool) else None
+
+
 def _costs(phase: dict[str, Any]) -> tuple[tuple[str, float], ...]:
     """A phase's CPU milliseconds per answered request by part, sorted by part."""
     return tuple(sorted((str(k), float(v)) for k, v in (phase.get("cpu_ms_per_request") or {}).items()))
@@ -63,7 +68,10 @@ def paced_pairs(data: dict[str, Any]) -> tuple[PacedPair, ...]:
     """The core's search steps and the bare endpoint's (``bare_paced``) at the same offered rate, each with CPU by
     part, in the order the core ran them."""
     bare = _first_by_rate((data.get("bare_paced") or {}).get("steps") or [])
-    return tuple(PacedPair(rate, _costs(step), _costs(bare[rate]), bool(step.get("held")), bool(bare[rate].get("held")))
+    verified = _first_by_rate((data.get("verified_paced") or {}).get("steps") or [])
+    return tuple(PacedPair(rate, _costs(step), _costs(bare[rate]), bool(step.get("held")), bool(bare[rate].get("held")),
+                           _costs(verified.get(rate) or {}),
+                           bool(verified[rate].get("held")) if rate in verified else None)
                  for rate, step in _first_by_rate(data.get("steps") or []).items() if rate in bare)
 
 
@@ -100,6 +108,11 @@ def ceiling_run(data: dict[str, Any], source: Source, label: str) -> CeilingRun:
         bare_paced_sustained=_float(result.get("bare_paced_sustained")),
         ratio_bare_paced_to_bare=_float(result.get("ratio_bare_paced_to_bare")),
         bare_paced_is_lower_bound=bool(result.get("bare_paced_is_lower_bound")),
+        verified_ceiling=_float(result.get("verified_ceiling")),
+        verified_paced_sustained=_float(result.get("verified_paced_sustained")),
+        ratio_verified_paced_to_bare=_float(result.get("ratio_verified_paced_to_bare")),
+        verified_paced_is_lower_bound=bool(result.get("verified_paced_is_lower_bound")),
+        receiver_floor_below_target=_decided(result.get("receiver_floor_below_target")),
         paced_pairs=paced_pairs(data),
     )
 

@@ -66,7 +66,8 @@ WEBHOOK_SESSION = {"jit": "off", "plan_cache_mode": "force_generic_plan"}
 APPLICATION_NAME = "payharness-core"  # how the core's sessions show in pg_stat_activity
 
 
-async def make_pool(db: DatabaseSettings, *, prime: Prime | None = None) -> asyncpg.Pool:
+async def make_pool(db: DatabaseSettings, *, prime: Prime | None = None,
+                    application_name: str = APPLICATION_NAME) -> asyncpg.Pool:
     """The webhook path's pool. No ping: a ping (three round trips) was a third of the path's database time;
     the path retries its transaction once on a dead connection instead (core/webhooks/recording.py), which
     costs nothing until an outage. Connections open on demand (min_size 0), so the core starts, as with
@@ -79,7 +80,8 @@ async def make_pool(db: DatabaseSettings, *, prime: Prime | None = None) -> asyn
         if prime is not None:
             await prime(conn)
 
-    return await asyncpg.create_pool(dsn, min_size=0, init=init, **webhook_pool_options(db))
+    return await asyncpg.create_pool(dsn, min_size=0, init=init,
+                                     **webhook_pool_options(db, application_name=application_name))
 
 
 def webhook_pool_options(db: DatabaseSettings, *, application_name: str = APPLICATION_NAME) -> dict[str, Any]:

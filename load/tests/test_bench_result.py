@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from load.bench import ceiling_order
 from load.bench_result import median_round, verdict
 
 
@@ -88,3 +89,31 @@ def test_the_bare_endpoint_paced_gives_its_own_held_share_only_from_a_hold_that_
     assert verdict(run)["bare_paced_is_lower_bound"] is True
     run["bare_paced"]["holds"] = [{"offered": 1800, "held": False}]  # a step is not a held rate
     assert verdict(run)["bare_paced_sustained"] is None
+
+
+def test_the_verified_endpoint_decides_the_receivers_floor_only_from_a_measured_limit() -> None:
+    """--verified: the core's work without its HTTP layer. Its held share of the bare ceiling below the target
+    proves the floor only when a rate above it failed; a lower bound under the target proves nothing."""
+    run = _run([(1500, True)], [(1500, True)], 2000)
+    assert verdict(run)["receiver_floor_below_target"] is None  # not run
+    run["verified_ceiling"] = {"achieved": 1700.0}
+    run["verified_paced"] = {"steps": [{"offered": 1500, "held": True}, {"offered": 1600, "held": False}],
+                             "holds": [{"offered": 1500, "held": True}]}
+    result = verdict(run)
+    assert result["ratio_verified_ceiling_to_bare"] == 0.85
+    assert result["verified_paced_sustained"] == 1500 and result["ratio_verified_paced_to_bare"] == 0.75
+    assert result["verified_paced_is_lower_bound"] is False and result["receiver_floor_below_target"] is True
+    run["verified_paced"]["steps"][1]["held"] = True  # nothing failed above 1,500/s: it might hold more
+    assert verdict(run)["receiver_floor_below_target"] is None
+    run["verified_paced"]["holds"] = [{"offered": 1650, "held": True}]  # 0.825 of bare's, even as a lower bound
+    assert verdict(run)["receiver_floor_below_target"] is False
+    run["verified_paced"]["holds"] = [{"offered": 1500, "held": False}]  # it held nothing: no floor proven
+    assert verdict(run)["receiver_floor_below_target"] is None
+
+
+def test_each_ceiling_round_starts_with_another_app() -> None:
+    keys = ["core_ceiling", "bare_ceiling", "verified_ceiling"]
+    firsts = [ceiling_order(keys, n)[0] for n in range(1, 4)]
+    assert sorted(firsts) == sorted(keys)
+    assert all(sorted(ceiling_order(keys, n)) == sorted(keys) for n in range(1, 7))
+    assert [ceiling_order(keys[:2], n) for n in (1, 2)] == [keys[:2], keys[1::-1]]  # two apps: alternating

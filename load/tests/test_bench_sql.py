@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
 from core.db import session
@@ -119,3 +121,50 @@ async def test_the_bare_endpoints_pool_is_sized_set_and_released_as_the_cores(
     assert {k: v for k, v in yardstick["server_settings"].items() if k not in names} == {
         k: v for k, v in core["server_settings"].items() if k not in names}
     assert yardstick["server_settings"]["application_name"] != core["server_settings"]["application_name"]
+
+
+async def _post(app: Any, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://bare") as client:
+        return await client.post("/webhooks/wompi", content=body, headers=headers)
+
+
+async def test_the_verified_endpoint_checks_and_records_as_the_core_does(
+    conn: asyncpg.Connection, database: Any
+) -> None:
+    """The verified yardstick is the core's own work minus its HTTP layer: a forged, stale or malformed event is
+    refused and writes nothing, a genuine one is applied once and answered as the core answers it."""
+    prefix = f"{WOMPI_MERCHANT_NUMBER}-verified-"
+    await _seed(conn, 1, prefix)
+    attempt = Attempt("wompi", "a", "O-0", "R-0", f"{prefix}000000", Decimal("50000.00"))
+    app = bare.create_app(dsn=database.dsn, mode="verified", events_secret=SECRET)
+
+    forged = wompi_event(attempt, "APPROVED", secret="not_the_events_secret")
+    stale = wompi_event(attempt, "APPROVED", secret=SECRET, timestamp=int(time.time()) - 7 * 24 * 3600)
+    repeated_key = wompi_event(attempt, "APPROVED", secret=SECRET)
+    refusals = [
+        (forged.body, forged.headers, 401),
+        (stale.body, stale.headers, 401),
+        (repeated_key.body[:-1] + b', "event": "transaction.updated"}', repeated_key.headers, 422),
+    ]
+    for body, headers, status in refusals:
+        answer = await _post(app, body, headers)
+        assert answer.status_code == status, answer.text
+    assert await _state(conn) == [("pending", "pending", Decimal("0.00"), 0)]
+    assert await conn.fetchval("SELECT count(*) FROM webhook_events") == 0
+
+    genuine = wompi_event(attempt, "APPROVED", secret=SECRET)
+    first = await _post(app, genuine.body, genuine.headers)
+    again = await _post(app, genuine.body, genuine.headers)
+    assert (first.status_code, first.json()["status"]) == (200, "applied")
+    assert (again.status_code, again.json()["status"]) == (200, "duplicate")
+    assert await _state(conn) == [("approved", "paid", Decimal("50000.00"), 1)]
+    stored = await conn.fetchrow("SELECT event_key, payload_sha256, payload->>'event' FROM webhook_events")
+    assert stored[0] == f"{prefix}000000:APPROVED" and stored[1] != "0" * 64 and stored[2] == "transaction.updated"
+
+
+def test_the_verified_endpoint_refuses_to_start_without_the_events_secret() -> None:
+    with pytest.raises(ValueError, match="events secret"):
+        bare.create_app(dsn="postgresql://u@127.0.0.1:1/db", mode="verified")
+    with pytest.raises(ValueError, match="unknown mode"):
+        bare.create_app(dsn="postgresql://u@127.0.0.1:1/db", mode="verify")

@@ -134,7 +134,7 @@ def test_the_core_and_the_bare_endpoint_are_set_side_by_side_at_the_same_paced_r
     out = tmp_path / "report"
     build_report(artefacts, out)
     md = (out / "report.md").read_text(encoding="utf-8")
-    assert "| 900 | 0.5 · 0.3 | 0.2 | 0.29 · 0.28 | 0.25 · 0.24 | 1.04 · 0.82 | no · yes |" in md
+    assert "| 900 | 0.5 · 0.3 | 0.2 | — · — | 0.29 · 0.28 | 0.25 · 0.24 | 1.04 · 0.82 | no · yes |" in md
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "<td class=\"n\">1.04 · 0.82</td><td>no · yes</td>" in html
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
@@ -150,3 +150,44 @@ def test_a_core_whose_own_ceiling_is_under_the_target_ratio_is_beyond_it_whateve
     assert floor.ratio_verdict == (
         "beyond the core's own ceiling: unpaced, the core reached 0.727 of the bare ceiling, under the target 0.8; "
         "the target would need it to hold 1.1 of that ceiling paced, and no paced rate holds more than the ceiling")
+
+
+def test_the_verified_endpoint_splits_the_cores_excess_and_decides_the_receivers_floor(artefacts: Path,
+                                                                                     tmp_path: Path) -> None:
+    """--verified: the core's checks and recording without its HTTP layer. At a paced rate it splits the core's
+    excess over the bare endpoint in two (core − verified: the HTTP layer; verified − bare: the receiver's work),
+    and its held share of the bare ceiling decides whether any HTTP layer of ours stands between the core and the
+    ratio target."""
+    data = bench(CORE, BARE, bare_paced_sustained=850.0, ratio_bare_paced_to_bare=0.85, verified_ceiling=900.0,
+                 verified_paced_sustained=750.0, ratio_verified_paced_to_bare=0.75,
+                 verified_paced_is_lower_bound=False, receiver_floor_below_target=True)
+    data["steps"] = [_step(600, True, core=0.55, postgres=0.3, generator=0.3)]
+    data["bare_paced"] = {"steps": [_step(600, True, bare=0.35, postgres=0.31, generator=0.3)]}
+    data["verified_paced"] = {"steps": [_step(600, True, bare=0.5, postgres=0.3, generator=0.3)]}
+    floor = floor_of(tmp_path, data)
+    assert floor is not None
+    [row] = floor.paced
+    assert (row.verified_app_ms, row.http_layer_ms, row.receiver_work_ms, row.verified_held) == (0.5, 0.05, 0.15, True)
+    assert floor.receiver_verdict.startswith(
+        "below the target: the core's own checks and recording with no HTTP layer held 0.75 of the bare ceiling "
+        "paced, under 0.8 (unpaced, its ceiling was 0.900 of the bare one)")
+    write(artefacts / "bench.json", data)
+    out = tmp_path / "report"
+    build_report(artefacts, out)
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "| 600 | 0.55 · 0.35 | 0.2 | 0.05 · 0.15 | 0.3 · 0.31 |" in md
+    assert "held 750/s for the hold): below the target" in md
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert '<td class="n">0.05 · 0.15</td>' in html
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["floor"]["receiver_verdict"].startswith("below the target")
+
+    undecided = dict(data["result"], receiver_floor_below_target=None, verified_paced_is_lower_bound=True)
+    floor = floor_of(tmp_path, {**data, "result": undecided})
+    assert floor is not None and floor.receiver_verdict.startswith("not decided: the verified endpoint held at least 0.75")
+    above = dict(data["result"], receiver_floor_below_target=False, verified_paced_sustained=820.0,
+                 ratio_verified_paced_to_bare=0.82)
+    floor = floor_of(tmp_path, {**data, "result": above})
+    assert floor is not None and floor.receiver_verdict.startswith("not below the target")
+    absent = floor_of(tmp_path, bench(CORE, BARE))
+    assert absent is not None and absent.receiver_verdict.startswith("not measured")
