@@ -47,24 +47,38 @@ class CoreApp(FastAPI):
 
     _webhooks: dict[str, ASGIApp] | None = None
 
+    def build_middleware_stack(self) -> ASGIApp:
+        """FastAPI's stack, and the webhooks' built beside it from the same middleware and handlers: Starlette
+        builds its stack once, on the first request whichever it is, and refuses ``add_middleware`` afterwards."""
+        self._webhooks = self._guarded_webhooks()
+        return super().build_middleware_stack()
+
     def webhook(self, path: str) -> ASGIApp | None:
-        """The guarded endpoint of the webhook at ``path``, or None; built on first use, after every middleware
-        and handler was added (as Starlette builds its own stack)."""
+        """The guarded endpoint of the webhook at ``path``, or None; built with FastAPI's stack, on first use."""
         if self._webhooks is None:
-            handlers = {key: handler for key, handler in self.exception_handlers.items()
-                        if key not in (500, Exception)}  # the server-error layer's, as Starlette splits them
-            built: dict[str, ASGIApp] = {}
-            for route in self.router.routes:
-                if isinstance(route, Route) and route.name.endswith(SERVED) and route.methods == {"POST"}:
-                    app: ASGIApp = ExceptionMiddleware(route.app, handlers=handlers, debug=self.debug)
-                    for middleware in reversed(self.user_middleware):
-                        app = middleware.cls(app, *middleware.args, **middleware.kwargs)
-                    built[route.path] = app
-            self._webhooks = built
+            if self.middleware_stack is None:
+                self.middleware_stack = self.build_middleware_stack()  # the app has started: as Starlette marks it
+            else:
+                self._webhooks = self._guarded_webhooks()  # a stack set by hand (tests)
+        assert self._webhooks is not None
         return self._webhooks.get(path)
 
+    def _guarded_webhooks(self) -> dict[str, ASGIApp]:
+        handlers = {key: handler for key, handler in self.exception_handlers.items()
+                    if key not in (500, Exception)}  # the server-error layer's, as Starlette splits them
+        built: dict[str, ASGIApp] = {}
+        for route in self.router.routes:
+            if isinstance(route, Route) and route.name.endswith(SERVED) and route.methods == {"POST"}:
+                app: ASGIApp = ExceptionMiddleware(route.app, handlers=handlers, debug=self.debug)
+                for middleware in reversed(self.user_middleware):
+                    app = middleware.cls(app, *middleware.args, **middleware.kwargs)
+                built[route.path] = app
+        return built
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
+        # Under a root_path (uvicorn --root-path, a Mount) the router matches the path without it: that is
+        # FastAPI's to do, not an exact match on scope["path"] (a Mount at /webhooks would serve /webhooks/wompi).
+        if scope["type"] == "http" and scope["method"] == "POST" and not (self.root_path or scope.get("root_path")):
             served = self.webhook(scope["path"])
             if served is not None:
                 scope["app"] = self
@@ -142,6 +156,8 @@ def _plain(route: APIRoute) -> Route:
     params = list(inspect.signature(route.endpoint).parameters)
     if params != ["request"]:
         raise TypeError(f"{route.path}: a webhook endpoint takes only the request, not {params}")
+    if route.dependant.dependencies:  # e.g. its router's: a plain route would never run them
+        raise TypeError(f"{route.path}: a webhook route has no dependencies, not {route.dependencies}")
     return Route(route.path, route.endpoint, methods=sorted(route.methods or ()), name=f"{route.name}{SERVED}",
                  include_in_schema=False)
 
