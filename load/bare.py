@@ -41,7 +41,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from core.db.session import make_pool, webhook_pool_options
+from core.db.session import make_pool, warm_pool, webhook_pool_options
 from core.errors import CoreError
 from core.settings import DatabaseSettings, WompiSettings
 from core.webhooks import store
@@ -110,18 +110,20 @@ def create_app(*, dsn: str, mode: str = "sql", pool_size: int = WEBHOOK_POOL_SIZ
     if mode == "verified" and not events_secret:
         raise ValueError("the verified mode checks signatures: give it the Wompi events secret")
     state: dict[str, Any] = {}
-    db = DatabaseSettings(url=dsn, webhook_pool_size=pool_size)
     # Only the checks read these; the keys the core uses to call Wompi are never used here.
     wompi = WompiSettings.model_validate({"public_key": "-", "private_key": "-", "integrity_secret": "-",
                                           "events_secret": events_secret or "-"})
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if mode == "sql":
-            state["pool"] = await asyncpg.create_pool(dsn, min_size=1, **webhook_pool_options(
-                db, application_name=APPLICATION_NAME))
-        elif mode == "verified":
-            state["pool"] = await make_pool(db, prime=store.prime, application_name=APPLICATION_NAME)
+        if mode != "null":  # the null endpoint touches no database (and may be given none)
+            db = DatabaseSettings(url=dsn, webhook_pool_size=pool_size)
+            if mode == "sql":
+                state["pool"] = await asyncpg.create_pool(dsn, min_size=1, **webhook_pool_options(
+                    db, application_name=APPLICATION_NAME))
+            else:
+                state["pool"] = await make_pool(db, prime=store.prime, application_name=APPLICATION_NAME)
+                await warm_pool(state["pool"], db.warm_connections)  # as the core warms its own, before the load
         try:
             yield
         finally:

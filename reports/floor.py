@@ -245,7 +245,8 @@ class Floor:
                     "reach it on this machine; the floor is the receiver's work")
         if self.receiver_floor_below_target is False:
             return (f"not below the target: with no HTTP layer the core's checks and recording held {share:g} of the "
-                    f"bare ceiling paced{ceiling} — the gap to the target is the core's HTTP layer, or this run's noise")
+                    f"bare ceiling paced{ceiling} — the gap to the target is the core's HTTP layer, or this run's "
+                    "noise")
         bound = " at least" if self.verified_paced_is_lower_bound else ""
         return f"not decided: the verified endpoint held{bound} {share:g} of the bare ceiling paced{ceiling}"
 

@@ -184,7 +184,8 @@ def test_the_verified_endpoint_splits_the_cores_excess_and_decides_the_receivers
 
     undecided = dict(data["result"], receiver_floor_below_target=None, verified_paced_is_lower_bound=True)
     floor = floor_of(tmp_path, {**data, "result": undecided})
-    assert floor is not None and floor.receiver_verdict.startswith("not decided: the verified endpoint held at least 0.75")
+    assert floor is not None
+    assert floor.receiver_verdict.startswith("not decided: the verified endpoint held at least 0.75")
     above = dict(data["result"], receiver_floor_below_target=False, verified_paced_sustained=820.0,
                  ratio_verified_paced_to_bare=0.82)
     floor = floor_of(tmp_path, {**data, "result": above})
