@@ -235,14 +235,21 @@ class Floor:
             return ("not measured: the verified endpoint was not paced in this run "
                     "(`payharness bench-load --verified --bare-paced`), or none of its holds held")
         share, target = self.ratio_verified_paced_to_bare, self.target_ratio
+        ceiling_share = (round(self.verified_ceiling / self.bare_ceiling, 3)
+                         if self.verified_ceiling and self.bare_ceiling else None)
+        ceiling = f" (unpaced, its ceiling was {ceiling_share:.3f} of the bare one)" if ceiling_share else ""
+        if self.receiver_floor_below_target is True and target is not None and ceiling_share is not None \
+                and ceiling_share < target and (share is None or share >= target):
+            return (f"below the target: unpaced, the core's own checks and recording with no HTTP layer reached "
+                    f"{ceiling_share:g} of the bare ceiling, under {target:g}, and no paced rate holds more than "
+                    "its ceiling — no framework or middleware of ours stands between the core and the target on this "
+                    "machine; the gap is the receiver's own work")
         if share is None or target is None:
             return "not decided: no bare ceiling or no target ratio in this run"
-        ceiling = (f" (unpaced, its ceiling was {self.verified_ceiling / self.bare_ceiling:.3f} of the bare one)"
-                   if self.verified_ceiling and self.bare_ceiling else "")
         if self.receiver_floor_below_target is True:
             return (f"below the target: the core's own checks and recording with no HTTP layer held {share:g} of the "
-                    f"bare ceiling paced, under {target:g}{ceiling} — no framework or middleware of ours can be cut to "
-                    "reach it on this machine; the floor is the receiver's work")
+                    f"bare ceiling paced, under {target:g}{ceiling} — no framework or middleware of ours stands "
+                    "between the core and the target on this machine; the gap is the receiver's own work")
         if self.receiver_floor_below_target is False:
             return (f"not below the target: with no HTTP layer the core's checks and recording held {share:g} of the "
                     f"bare ceiling paced{ceiling} — the gap to the target is the core's HTTP layer, or this run's "

@@ -111,6 +111,18 @@ def test_the_verified_endpoint_decides_the_receivers_floor_only_from_a_measured_
     assert verdict(run)["receiver_floor_below_target"] is None
 
 
+def test_a_verified_ceiling_under_the_target_share_decides_the_floor_without_a_hold() -> None:
+    """A paced rate costs more per webhook than the ceiling's batched one: a verified endpoint whose own unpaced
+    ceiling is under the target share of the bare one cannot hold the target paced, whatever its holds did."""
+    run = _run([(1500, True)], [(1500, True)], 2000)
+    run["verified_ceiling"] = {"achieved": 1580.0}  # 0.79 of the bare ceiling
+    assert verdict(run)["receiver_floor_below_target"] is True  # even with no paced phase run
+    run["verified_paced"] = {"steps": [{"offered": 1500, "held": True}], "holds": []}  # held nothing for a hold
+    assert verdict(run)["receiver_floor_below_target"] is True
+    run["verified_ceiling"] = {"achieved": 1600.0}  # 0.8: the ceiling no longer decides; the holds do not either
+    assert verdict(run)["receiver_floor_below_target"] is None
+
+
 def test_each_ceiling_round_starts_with_another_app() -> None:
     keys = ["core_ceiling", "bare_ceiling", "verified_ceiling"]
     firsts = [ceiling_order(keys, n)[0] for n in range(1, 4)]

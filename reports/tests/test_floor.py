@@ -190,5 +190,11 @@ def test_the_verified_endpoint_splits_the_cores_excess_and_decides_the_receivers
                  ratio_verified_paced_to_bare=0.82)
     floor = floor_of(tmp_path, {**data, "result": above})
     assert floor is not None and floor.receiver_verdict.startswith("not below the target")
+    ceiling_only = dict(data["result"], receiver_floor_below_target=True, verified_paced_sustained=None,
+                        ratio_verified_paced_to_bare=None, verified_ceiling=780.0)
+    floor = floor_of(tmp_path, {**data, "result": ceiling_only})
+    assert floor is not None and floor.receiver_verdict.startswith(
+        "below the target: unpaced, the core's own checks and recording with no HTTP layer reached 0.78 of the bare "
+        "ceiling, under 0.8, and no paced rate holds more than its ceiling")
     absent = floor_of(tmp_path, bench(CORE, BARE))
     assert absent is not None and absent.receiver_verdict.startswith("not measured")
