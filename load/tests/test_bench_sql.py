@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import subprocess
 import time
 from decimal import Decimal
@@ -17,6 +18,7 @@ from core.db import session
 from core.settings import DatabaseSettings
 from harness.postgres import PostgresHandle
 from load import bare
+from load.bench import empty_written_tables
 from load.bench_pgbench import script
 from load.payloads import WOMPI_MERCHANT_NUMBER, Attempt, wompi_event
 
@@ -170,3 +172,32 @@ async def test_the_verified_endpoint_refuses_to_start_without_the_events_secret(
         bare.create_app(dsn="postgresql://u@127.0.0.1:1/db", mode="verify")
     null = bare.create_app(dsn="", mode="null")  # the null endpoint needs no database, nor a DSN
     assert (await _post(null, b"{}", {})).status_code == 200
+
+
+async def test_a_yardsticks_paced_phase_starts_from_empty_tables(conn: asyncpg.Connection, database: Any) -> None:
+    """Every table the phases write is emptied (identities restarted), the schema's version kept; a database the
+    benchmark did not create is refused, not emptied."""
+    prefix = f"{WOMPI_MERCHANT_NUMBER}-empty-"
+    await _seed(conn, 2, prefix)
+    attempt = Attempt("wompi", "a", "O-0", "R-0", f"{prefix}000000", Decimal("50000.00"))
+    pool = await asyncpg.create_pool(database.dsn, min_size=1, max_size=2)
+    try:
+        assert await bare.apply_event(pool, wompi_event(attempt, "APPROVED", secret=SECRET).body) == 200
+    finally:
+        await pool.close()
+    version = await conn.fetchval("SELECT version_num FROM alembic_version")
+    emptied = await empty_written_tables(database.dsn)
+    assert {"orders", "order_transactions", "webhook_events"} <= set(emptied) and "alembic_version" not in emptied
+    for table in ("orders", "order_transactions", "webhook_events"):
+        assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0
+    assert await conn.fetchval("SELECT version_num FROM alembic_version") == version
+    await _seed(conn, 1, prefix)  # identities restarted: the first order is 1 again
+    assert await conn.fetchval("SELECT min(id) FROM orders") == 1
+
+    other = f"bench_other_{secrets.token_hex(3)}"
+    await conn.execute(f"CREATE DATABASE {other}")
+    try:
+        with pytest.raises(RuntimeError, match="did not create"):
+            await empty_written_tables(database.dsn.rsplit("/", 1)[0] + "/" + other)
+    finally:
+        await conn.execute(f"DROP DATABASE {other}")
