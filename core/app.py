@@ -167,17 +167,24 @@ def app_from_env() -> FastAPI:
     settings = Settings()  # type: ignore[call-arg]
     logging.basicConfig(level=settings.log_level)
     app = create_app(settings)
-    # Everything built so far (modules, framework, routes, models) lives as long as the worker: move it out
-    # of the cyclic collector's sight. Under load a full collection in a worker took 90-250 ms — a pause
-    # every request in flight waits out — and about 8 ms once start-up objects were frozen (measured at
-    # 350 webhooks/s). Objects made afterwards are collected as usual.
-    gc.collect()
-    gc.freeze()
-    # Young collections 14x rarer (Python's default is 700, 10, 10): each request leaves a few tracked objects
-    # behind (asyncpg records, futures, exceptions' cycles) and the default ran ~8 young and ~0.07 full
-    # collections per worker-second at 500/s; the full ones paused a worker 25-120 ms each under load. With
-    # 10,000: 4-8 young collections per 60 s run (both workers), none older, GC CPU 11-37 ms per run instead
-    # of 590-730, peak RSS unchanged (load/README.md, "Stalls").
-    gc.set_threshold(*GC_THRESHOLDS)
+    tune_collector()
     gcstats.install_from_env()  # per-second collection counts for a load run's samples; off unless asked
     return app
+
+
+def tune_collector() -> None:
+    """The worker's cyclic garbage collector as the core runs it, once its app is built (the benchmark's
+    yardsticks run theirs the same way, load/bare.py, so they differ from the core only in code).
+
+    Everything built so far (modules, framework, routes, models) lives as long as the worker: it is moved out
+    of the collector's sight. Under load a full collection in a worker took 90-250 ms — a pause every request in
+    flight waits out — and about 8 ms once start-up objects were frozen (measured at 350 webhooks/s). Objects
+    made afterwards are collected as usual. Young collections are 14x rarer (Python's default is 700, 10, 10):
+    each request leaves a few tracked objects behind (asyncpg records, futures, exceptions' cycles) and the
+    default ran ~8 young and ~0.07 full collections per worker-second at 500/s; the full ones paused a worker
+    25-120 ms each under load. With 10,000: 4-8 young collections per 60 s run (both workers), none older, GC
+    CPU 11-37 ms per run instead of 590-730, peak RSS unchanged (load/README.md, "Stalls").
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)

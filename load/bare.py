@@ -13,7 +13,9 @@ recording (``core.webhooks.recording.record_and_apply``: state machine, dedupe, 
 the retry on a dead connection) on the core's own pool (primed as the core primes it), answered with the core's
 body — only FastAPI, the core's middleware and its services are left out. Between ``sql`` and ``verified`` lies
 what a correct receiver does above its SQL; between ``verified`` and the core, the framework's and the core's
-HTTP layer (load/README.md, "Issue 16, the receiver's floor"). It needs the Wompi events secret
+HTTP layer (load/README.md, "Issue 16, the receiver's floor"). Every mode runs with the core's collector settings
+(``core.app.tune_collector``) and is served as the core is (load/bench.py ``bare_server``: the same HTTP protocol and
+keep-alive), so a yardstick differs from the core in its app only. It needs the Wompi events secret
 (``PAYHARNESS_BARE_EVENTS_SECRET``) and refuses to start without it.
 ``null`` mode answers 200 at once: how fast one Locust process can offer requests on this machine; with a delay
 (``PAYHARNESS_BARE_NULL_DELAY_MS``) it answers that much later without using CPU meanwhile, so a generator can be
@@ -41,6 +43,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from core.app import tune_collector
 from core.db.session import make_pool, warm_pool, webhook_pool_options
 from core.errors import CoreError
 from core.settings import DatabaseSettings, WompiSettings
@@ -146,10 +149,12 @@ def create_app(*, dsn: str, mode: str = "sql", pool_size: int = WEBHOOK_POOL_SIZ
 def app_from_env() -> Starlette:
     """uvicorn factory: PAYHARNESS_BARE_DSN, PAYHARNESS_BARE_MODE (sql|verified|null), PAYHARNESS_BARE_POOL,
     PAYHARNESS_BARE_NULL_DELAY_MS, PAYHARNESS_BARE_EVENTS_SECRET."""
-    return create_app(
+    app = create_app(
         dsn=os.environ.get("PAYHARNESS_BARE_DSN", ""),
         mode=os.environ.get("PAYHARNESS_BARE_MODE", "sql"),
         pool_size=int(os.environ.get("PAYHARNESS_BARE_POOL", str(WEBHOOK_POOL_SIZE))),
         null_delay_ms=float(os.environ.get("PAYHARNESS_BARE_NULL_DELAY_MS", "0")),
         events_secret=os.environ.get("PAYHARNESS_BARE_EVENTS_SECRET", ""),
     )
+    tune_collector()  # the core's collector settings: the yardsticks differ from the core in code only
+    return app

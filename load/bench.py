@@ -57,6 +57,7 @@ import asyncpg
 import psutil
 
 from core.gcstats import ENV as GC_STATS_ENV
+from core.httpserver import HTTP_PROTOCOL
 from harness.argtypes import (
     non_negative_float,
     plain,
@@ -377,8 +378,10 @@ def cpu_text(m: Measure) -> str:
 
 
 def bare_server(mode: str, *, dsn: str, workers: int, log_dir: Path, null_delay_ms: float = 0.0) -> Service:
+    # Served as the core is (harness/stack.py): the same server, HTTP protocol and keep-alive; only the app differs.
     argv = [sys.executable, "-m", "supervise.asgi", "load.bare:app_from_env", "--factory", "--workers", str(workers),
-            "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS)]
+            "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS),
+            "--http", HTTP_PROTOCOL]
     env = {**os.environ, "PAYHARNESS_BARE_DSN": dsn, "PAYHARNESS_BARE_MODE": mode,
            "PAYHARNESS_BARE_NULL_DELAY_MS": f"{null_delay_ms:g}"}
     if mode == "verified":  # it checks the events' signatures as the core does: the stack's secret

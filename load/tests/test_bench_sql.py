@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import subprocess
+import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -14,10 +16,12 @@ import asyncpg
 import httpx
 import pytest
 
+from core.app import GC_THRESHOLDS
 from core.db import session
+from core.httpserver import HTTP_PROTOCOL
 from core.settings import DatabaseSettings
 from harness.postgres import PostgresHandle
-from load import bare
+from load import bare, bench
 from load.bench import empty_written_tables
 from load.bench_pgbench import script
 from load.payloads import WOMPI_MERCHANT_NUMBER, Attempt, wompi_event
@@ -201,3 +205,28 @@ async def test_a_yardsticks_paced_phase_starts_from_empty_tables(conn: asyncpg.C
             await empty_written_tables(database.dsn.rsplit("/", 1)[0] + "/" + other)
     finally:
         await conn.execute(f"DROP DATABASE {other}")
+
+
+def test_the_yardsticks_are_served_and_collected_as_the_core_is(monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    """The yardsticks differ from the core in their app only: the same HTTP protocol (the core's head limits) and
+    the core's collector settings (frozen start-up objects, rarer young collections)."""
+    started: dict[str, list[str]] = {}
+
+    class Recorded:
+        def __init__(self, name: str, argv: list[str], **_: Any) -> None:
+            started[name] = argv
+
+        def start(self) -> Recorded:
+            return self
+
+    monkeypatch.setattr(bench, "Service", Recorded)
+    bench.bare_server("sql", dsn="postgresql://u@127.0.0.1:1/db", workers=2, log_dir=tmp_path)
+    argv = started["bare-sql"]
+    assert argv[argv.index("--http") + 1] == HTTP_PROTOCOL
+
+    probe = ("import gc; from load.bare import app_from_env; app_from_env(); "
+             "print(gc.get_threshold()[0], gc.get_freeze_count() > 0)")
+    out = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "PAYHARNESS_BARE_MODE": "null"},
+                         capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.split() == [str(GC_THRESHOLDS[0]), "True"]
