@@ -347,8 +347,7 @@ def _measure(name: str, out: Path, offered: float, seconds: float, workers: int,
         if span and answered:
             m.cpu_cores = {role: round(value / span, 3) for role, value in cpu.items() if value}
             m.cpu_ms_per_request = {role: round(1000 * value / answered, 3) for role, value in cpu.items() if value}
-        m.worker_cpu_shares = meter.worker_shares("core", steady.start, steady.end) or meter.worker_shares(
-            "bare", steady.start, steady.end)
+        m.worker_cpu_shares = meter.serving_shares(steady.start, steady.end)
     if steady.window_seconds:
         machine = window_means(out / "samples.jsonl", steady.start, steady.end)
         m.others_cores, m.load1 = machine.get("others"), machine.get("load1")

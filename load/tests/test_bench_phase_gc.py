@@ -84,7 +84,7 @@ def test_a_bench_phase_keeps_its_gc_slice_and_explains_its_stall_with_it(tmp_pat
         def between(self, start: float, end: float) -> tuple[dict[str, float], float]:
             return {}, 0.0
 
-        def worker_shares(self, role: str, start: float, end: float) -> list[float]:
+        def serving_shares(self, start: float, end: float) -> list[float]:
             return []
 
         def __exit__(self, *exc: object) -> None:

@@ -44,6 +44,19 @@ def test_worker_shares_are_each_workers_part_of_their_cpu_inside_the_window_larg
     assert meter.worker_shares("core", 2.5, 3.0) == []  # one sample: no window
 
 
+def test_the_split_shown_is_the_serving_apps_not_the_idle_core_beside_a_yardstick() -> None:
+    """A bare endpoint's phase: the core idles beside it (a few hundredths of a second, unevenly), the bare
+    endpoint's two workers do the work evenly — the split shown must be the bare endpoint's."""
+    meter = CpuMeter()
+    meter.workers = [(1.0, {"core 11": 0.04, "core 12": 0.03, "bare 21": 0.5, "bare 22": 0.5}),
+                     (2.0, {"core 11": 0.06, "core 12": 0.04, "bare 21": 2.5, "bare 22": 2.5})]
+    assert meter.serving_shares(1.0, 2.0) == [0.5, 0.5]
+    meter.workers = [(1.0, {"core 11": 0.5, "core 12": 0.5, "bare 21": 0.01}),
+                     (2.0, {"core 11": 2.9, "core 12": 2.1, "bare 21": 0.02})]
+    assert meter.serving_shares(1.0, 2.0) == [0.6, 0.4]
+    assert meter.serving_shares(5.0, 6.0) == []  # no samples in the window
+
+
 @pytest.mark.skipif(not CpuMeter.available(), reason="needs a process table psutil can read")
 def test_cpu_burnt_by_a_process_born_inside_the_phase_is_counted_for_its_role() -> None:
     burn = "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass"
