@@ -12,6 +12,7 @@ from reports.build import build_report
 from reports.capacity import Group, capacity_model, check, machines, placement, predict
 from reports.model import CeilingRun, Source
 from reports.parse_capacity import cpu_count, parse_capacity
+from reports.tests.support import built
 from reports.tests.test_render import _trace
 
 COST = {"core": 1.0, "postgres": 0.5, "generator": 0.4, "simulators": 0.1}
@@ -117,14 +118,11 @@ def test_no_model_without_a_ceiling_with_cpu_by_part(tmp_path: Path) -> None:
 def test_the_report_shows_the_model_and_traces_its_numbers_to_bench_json(artefacts: Path, tmp_path: Path) -> None:
     write(artefacts / "bench.json", bench({"core": 1.0, "postgres": 0.5, "generator": 0.4}, 900.0))
     write(artefacts / "capacity" / "w1" / "bench.json", bench({"core": 1.2}, 700.0, core_workers=1))
-    out = tmp_path / "report"
-    build_report(artefacts, out)
-    md = (out / "report.md").read_text(encoding="utf-8")
-    assert "### Capacity model" in md
-    assert "| w1 | 1 core worker, all on 2 CPUs | 1000 (1 core process) |" in md
-    html = (out / "report.html").read_text(encoding="utf-8")
-    assert '/capacity/w1/bench.json">capacity/w1/bench.json</a>' in html
-    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    report = built(artefacts, tmp_path / "report")
+    assert "### Capacity model" in report.md
+    assert "| w1 | 1 core worker, all on 2 CPUs | 1000 (1 core process) |" in report.md
+    assert '/capacity/w1/bench.json">capacity/w1/bench.json</a>' in report.html
+    data = report.data
     found: list[tuple[str, tuple[str, ...]]] = []
     _trace(data["capacity"], (), "$.capacity", found)
     assert found and all(trace and set(trace) <= {"bench.json", "capacity/w1/bench.json"} for _, trace in found)

@@ -11,6 +11,7 @@ import pytest
 from reports.build import build_report
 from reports.floor import Floor, floor_profile
 from reports.parse_capacity import parse_capacity
+from reports.tests.support import built
 from reports.tests.test_render import _trace
 
 
@@ -131,14 +132,10 @@ def test_the_core_and_the_bare_endpoint_are_set_side_by_side_at_the_same_paced_r
     assert rows == [(600.0, (0.55, 0.35), (0.3, 0.31), (0.3, 0.3), (True, True), 0.2, (1.15, 0.96)),
                     (900.0, (0.5, 0.3), (0.29, 0.28), (0.25, 0.24), (False, True), 0.2, (1.04, 0.82))]
     write(artefacts / "bench.json", data)
-    out = tmp_path / "report"
-    build_report(artefacts, out)
-    md = (out / "report.md").read_text(encoding="utf-8")
-    assert "| 900 | 0.5 · 0.3 | 0.2 | — · — | 0.29 · 0.28 | 0.25 · 0.24 | 1.04 · 0.82 | no · yes |" in md
-    html = (out / "report.html").read_text(encoding="utf-8")
-    assert "<td class=\"n\">1.04 · 0.82</td><td>no · yes</td>" in html
-    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    assert [row["rate"] for row in report["floor"]["paced"]] == [600.0, 900.0]
+    report = built(artefacts, tmp_path / "report")
+    assert "| 900 | 0.5 · 0.3 | 0.2 | — · — | 0.29 · 0.28 | 0.25 · 0.24 | 1.04 · 0.82 | no · yes |" in report.md
+    assert "<td class=\"n\">1.04 · 0.82</td><td>no · yes</td>" in report.html
+    assert [row["rate"] for row in report.data["floor"]["paced"]] == [600.0, 900.0]
 
 
 def test_a_core_whose_own_ceiling_is_under_the_target_ratio_is_beyond_it_whatever_the_bare_endpoint_held(
@@ -172,15 +169,11 @@ def test_the_verified_endpoint_splits_the_cores_excess_and_decides_the_receivers
         "below the target: the core's own checks and recording with no HTTP layer held 0.75 of the bare ceiling "
         "paced, under 0.8 (unpaced, its ceiling was 0.900 of the bare one)")
     write(artefacts / "bench.json", data)
-    out = tmp_path / "report"
-    build_report(artefacts, out)
-    md = (out / "report.md").read_text(encoding="utf-8")
-    assert "| 600 | 0.55 · 0.35 | 0.2 | 0.05 · 0.15 | 0.3 · 0.31 |" in md
-    assert "held 750/s for the hold): below the target" in md
-    html = (out / "report.html").read_text(encoding="utf-8")
-    assert '<td class="n">0.05 · 0.15</td>' in html
-    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    assert report["floor"]["receiver_verdict"].startswith("below the target")
+    report = built(artefacts, tmp_path / "report")
+    assert "| 600 | 0.55 · 0.35 | 0.2 | 0.05 · 0.15 | 0.3 · 0.31 |" in report.md
+    assert "held 750/s for the hold): below the target" in report.md
+    assert '<td class="n">0.05 · 0.15</td>' in report.html
+    assert report.data["floor"]["receiver_verdict"].startswith("below the target")
 
     undecided = dict(data["result"], receiver_floor_below_target=None, verified_paced_is_lower_bound=True)
     floor = floor_of(tmp_path, {**data, "result": undecided})
