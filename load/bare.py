@@ -11,12 +11,12 @@ machine and no validation. What the core adds on top of this is what the benchma
 (``core.webhooks.wompi.verified_event``: strict JSON, checksum, timestamp window, the event's shape) and the core's
 recording (``core.webhooks.recording.record_and_apply``: state machine, dedupe, the stored payload and its hash,
 the retry on a dead connection) on the core's own pool (primed as the core primes it), answered with the core's
-body (a refusal with its status and code only) — only FastAPI, the core's middleware and its services are left out. Between ``sql`` and ``verified`` lies
-what a correct receiver does above its SQL; between ``verified`` and the core, the framework's and the core's
-HTTP layer (load/README.md, "Issue 16, the receiver's floor"). Every mode runs with the core's collector settings
-(``core.app.tune_collector``) and is served as the core is (load/bench.py ``bare_server``: the same HTTP protocol and
-keep-alive), so a yardstick differs from the core in its app only. It needs the Wompi events secret
-(``PAYHARNESS_BARE_EVENTS_SECRET``) and refuses to start without it.
+body (a refusal with its status and code only) — only FastAPI, the core's middleware and its services are left
+out. Between ``sql`` and ``verified`` lies what a correct receiver does above its SQL; between ``verified`` and
+the core, the framework's and the core's HTTP layer (load/README.md, "Issue 16, the receiver's floor"). Every mode
+runs with the core's collector settings (``core.app.tune_collector``) and is served as the core is (load/bench.py
+``bare_server``: the same HTTP protocol and keep-alive), so a yardstick differs from the core in its app only. It
+needs the Wompi events secret (``PAYHARNESS_BARE_EVENTS_SECRET``) and refuses to start without it.
 ``null`` mode answers 200 at once: how fast one Locust process can offer requests on this machine; with a delay
 (``PAYHARNESS_BARE_NULL_DELAY_MS``) it answers that much later without using CPU meanwhile, so a generator can be
 watched holding requests in flight (load/pacing_ab.py).
