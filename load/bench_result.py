@@ -104,9 +104,10 @@ def paced_yardstick(phase: dict[str, Any] | None) -> tuple[float | None, bool]:
 def receiver_floor_below_target(share: float | None, lower_bound: bool, *, ran: bool,
                                 ceiling_share: float | None = None) -> bool | None:
     """Whether a receiver doing the core's checks and recording, with no HTTP layer at all, held less than the
-    target share of the bare ceiling: then no framework or tuning of ours brings the core to the target here, and
-    the floor is the receiver's work. Its own unpaced ceiling under the target share (``ceiling_share``) decides
-    it too: a paced rate costs more per webhook than a ceiling's batched one and holds no more than the ceiling.
+    target share of the bare ceiling: then no framework or middleware of ours stands between the core and the
+    target here; the gap is the receiver's work. Its own unpaced ceiling under the target share (``ceiling_share``)
+    decides it too: a paced rate costs more per webhook than a ceiling's batched one and holds no more than the
+    ceiling.
     None when it is not known: not run, or it held more than the share only as a lower bound, or it held nothing
     (a measurement that failed proves no floor)."""
     if ceiling_share is not None and ceiling_share < TARGET_RATIO:
