@@ -158,3 +158,10 @@ def app_from_env() -> Starlette:
     )
     tune_collector()  # the core's collector settings: the yardsticks differ from the core in code only
     return app
+
+
+def verified_from_env() -> Starlette:
+    """uvicorn factory of the ``verified`` mode, whatever PAYHARNESS_BARE_MODE says: a command line of its own, so
+    the CPU meter (load/cpu.py) tells its processes from the ``sql`` yardstick's running beside them."""
+    os.environ["PAYHARNESS_BARE_MODE"] = "verified"
+    return app_from_env()

@@ -378,7 +378,8 @@ def cpu_text(m: Measure) -> str:
 
 def bare_server(mode: str, *, dsn: str, workers: int, log_dir: Path, null_delay_ms: float = 0.0) -> Service:
     # Served as the core is (harness/stack.py): the same server, HTTP protocol and keep-alive; only the app differs.
-    argv = [sys.executable, "-m", "supervise.asgi", "load.bare:app_from_env", "--factory", "--workers", str(workers),
+    factory = "load.bare:verified_from_env" if mode == "verified" else "load.bare:app_from_env"
+    argv = [sys.executable, "-m", "supervise.asgi", factory, "--factory", "--workers", str(workers),
             "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS),
             "--http", HTTP_PROTOCOL]
     env = {**os.environ, "PAYHARNESS_BARE_DSN": dsn, "PAYHARNESS_BARE_MODE": mode,
@@ -529,13 +530,15 @@ def _ceilings(run: Run) -> None:
         print(f"{name}: {m.achieved:g}/s, p50 {m.p50_ms:g} p99 {m.p99_ms:g} ms, failures {m.failures}{cpu_text(m)}")
         return asdict(m)
 
-    yardsticks = [bare_server(mode, dsn=stack.urls["database"], workers=args.core_workers, log_dir=stack.log_dir)
-                  for mode in ("sql", "verified")[:2 if args.verified else 1]]
-    hosts = {"core_ceiling": stack.urls["core"], "bare_ceiling": _url(yardsticks[0])}
-    if args.verified:
-        hosts["verified_ceiling"] = _url(yardsticks[1])
-    rounds: dict[str, list[dict[str, Any]]] = {key: [] for key in hosts}
-    try:
+    modes = {"bare_ceiling": "sql", **({"verified_ceiling": "verified"} if args.verified else {})}
+    hosts = {"core_ceiling": stack.urls["core"]}
+    rounds: dict[str, list[dict[str, Any]]] = {key: [] for key in ("core_ceiling", *modes)}
+    yardsticks: list[Service] = []
+    try:  # a yardstick that fails to start stops the ones already started
+        for key, mode in modes.items():
+            yardsticks.append(bare_server(mode, dsn=stack.urls["database"], workers=args.core_workers,
+                                          log_dir=stack.log_dir))
+            hosts[key] = _url(yardsticks[-1])
         for n in range(1, max(1, args.ceiling_rounds) + 1):
             for key in ceiling_order(list(hosts), n):
                 rounds[key].append(ceiling(f"{key.replace('_', '-')}-{n}", hosts[key]))

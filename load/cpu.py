@@ -34,6 +34,7 @@ import psutil
 ROLES: tuple[tuple[str, str], ...] = (
     ("core", "core.app:app_from_env"),
     ("bare", "load.bare:app_from_env"),
+    ("verified", "load.bare:verified_from_env"),
     ("generator", "-m locust"),
     ("simulators", "-m simulators"),
     ("generator", "/pgbench "),
@@ -153,28 +154,27 @@ class CpuMeter:
     def worker_shares(self, role: str, start: float, end: float) -> list[float]:
         """Each ``role`` worker's share of the CPU all of them used between ``start`` and ``end``, largest first:
         [0.5, 0.5] when the load fell evenly on two workers; [] without two samples in the window."""
-        inside = [s for s in self.workers if start <= s[0] <= end]
-        if len(inside) < 2:
-            return []
-        first, last = inside[0][1], inside[-1][1]
-        used = {key: last[key] - first.get(key, 0.0) for key in last if key.split(" ")[0] == role}
+        used = self._worker_use(role, start, end)
         total = sum(used.values())
         return sorted((round(value / total, 3) for value in used.values()), reverse=True) if total > 0 else []
 
-    def serving_shares(self, start: float, end: float, roles: Sequence[str] = ("core", "bare")) -> list[float]:
+    def serving_shares(self, start: float, end: float, roles: Sequence[str] = ("core", "bare", "verified"),
+                       ) -> list[float]:
         """``worker_shares`` of whichever of ``roles`` served the window: the one whose workers used the most CPU
         in it. Both servers run through a yardstick's phase — the core idles beside it — so the first role that
         has workers at all is not the one that served: taken so, a bare endpoint's phase showed the idle core's
         split of a few hundredths of a second (0.67/0.33, 1.00/0.00) while its own two workers were even."""
-        def used(role: str) -> float:
-            inside = [s for s in self.workers if start <= s[0] <= end]
-            if len(inside) < 2:
-                return 0.0
-            first, last = inside[0][1], inside[-1][1]
-            return sum(last[key] - first.get(key, 0.0) for key in last if key.split(" ")[0] == role)
-
-        busiest = max(roles, key=used, default=None)
+        busiest = max(roles, key=lambda role: sum(self._worker_use(role, start, end).values()), default=None)
         return self.worker_shares(busiest, start, end) if busiest is not None else []
+
+    def _worker_use(self, role: str, start: float, end: float) -> dict[str, float]:
+        """CPU seconds each ``role`` worker used between the first and last samples inside the window ({} without
+        two samples)."""
+        inside = [s for s in self.workers if start <= s[0] <= end]
+        if len(inside) < 2:
+            return {}
+        first, last = inside[0][1], inside[-1][1]
+        return {key: last[key] - first.get(key, 0.0) for key in last if key.split(" ")[0] == role}
 
     def between(self, start: float, end: float) -> tuple[dict[str, float], float]:
         """CPU seconds by role between the samples nearest to ``start`` and ``end`` (epoch seconds), and the

@@ -102,8 +102,9 @@ class PacedRow:
 
 def paced_row(pair: PacedPair) -> PacedRow:
     core, bare = dict(pair.core_cost_ms), dict(pair.bare_cost_ms)
-    # The verified endpoint's processes are load.bare's too: the CPU meter counts them as "bare"
-    verified = dict(pair.verified_cost_ms).get("bare")
+    # Its own role since 2026-12-05's third round; in the runs before, the CPU meter counted it as "bare"
+    verified_cost = dict(pair.verified_cost_ms)
+    verified = verified_cost.get("verified", verified_cost.get("bare"))
     return PacedRow(pair.rate, (core.get("core"), bare.get("bare")), (core.get("postgres"), bare.get("postgres")),
                     (core.get("generator"), bare.get("generator")), (pair.core_held, pair.bare_held),
                     verified, pair.verified_held)
@@ -230,7 +231,7 @@ class Floor:
     @property
     def receiver_verdict(self) -> str:
         """Whether a receiver doing all the core does for an event but with no HTTP layer (the verified endpoint)
-        holds the ratio target here: below it, the floor is the receiver's own work, whatever carries it."""
+        holds the ratio target here: below it, the gap is the receiver's own work, whatever carries it."""
         if self.verified_paced_sustained is None and self.receiver_floor_below_target is None:
             return ("not measured: the verified endpoint was not paced in this run "
                     "(`payharness bench-load --verified --bare-paced`), or none of its holds held")

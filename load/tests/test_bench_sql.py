@@ -22,8 +22,8 @@ from core.httpserver import HTTP_PROTOCOL
 from core.settings import DatabaseSettings
 from harness.postgres import PostgresHandle
 from load import bare, bench
-from load.bench import empty_written_tables
 from load.bench_pgbench import script
+from load.cpu import role_of
 from load.payloads import WOMPI_MERCHANT_NUMBER, Attempt, wompi_event
 
 SECRET = "test_events_secret"
@@ -190,7 +190,7 @@ async def test_a_yardsticks_paced_phase_starts_from_empty_tables(conn: asyncpg.C
     finally:
         await pool.close()
     version = await conn.fetchval("SELECT version_num FROM alembic_version")
-    emptied = await empty_written_tables(database.dsn)
+    emptied = await bench.empty_written_tables(database.dsn)
     assert {"orders", "order_transactions", "webhook_events"} <= set(emptied) and "alembic_version" not in emptied
     for table in ("orders", "order_transactions", "webhook_events"):
         assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0
@@ -202,7 +202,7 @@ async def test_a_yardsticks_paced_phase_starts_from_empty_tables(conn: asyncpg.C
     await conn.execute(f"CREATE DATABASE {other}")
     try:
         with pytest.raises(RuntimeError, match="did not create"):
-            await empty_written_tables(database.dsn.rsplit("/", 1)[0] + "/" + other)
+            await bench.empty_written_tables(database.dsn.rsplit("/", 1)[0] + "/" + other)
     finally:
         await conn.execute(f"DROP DATABASE {other}")
 
@@ -224,6 +224,10 @@ def test_the_yardsticks_are_served_and_collected_as_the_core_is(monkeypatch: pyt
     bench.bare_server("sql", dsn="postgresql://u@127.0.0.1:1/db", workers=2, log_dir=tmp_path)
     argv = started["bare-sql"]
     assert argv[argv.index("--http") + 1] == HTTP_PROTOCOL
+    bench.bare_server("verified", dsn="postgresql://u@127.0.0.1:1/db", workers=2, log_dir=tmp_path)
+    verified = started["bare-verified"]
+    assert "load.bare:verified_from_env" in verified and verified[verified.index("--http") + 1] == HTTP_PROTOCOL
+    assert role_of(1, {1: (0, 0.0, " ".join(verified))}) == "verified"  # the CPU meter tells it from sql's
 
     probe = ("import gc; from load.bare import app_from_env; app_from_env(); "
              "print(gc.get_threshold()[0], gc.get_freeze_count() > 0)")

@@ -160,11 +160,15 @@ def test_the_verified_endpoint_splits_the_cores_excess_and_decides_the_receivers
                  verified_paced_is_lower_bound=False, receiver_floor_below_target=True)
     data["steps"] = [_step(600, True, core=0.55, postgres=0.3, generator=0.3)]
     data["bare_paced"] = {"steps": [_step(600, True, bare=0.35, postgres=0.31, generator=0.3)]}
-    data["verified_paced"] = {"steps": [_step(600, True, bare=0.5, postgres=0.3, generator=0.3)]}
+    data["verified_paced"] = {"steps": [_step(600, True, verified=0.5, postgres=0.3, generator=0.3)]}
     floor = floor_of(tmp_path, data)
     assert floor is not None
     [row] = floor.paced
     assert (row.verified_app_ms, row.http_layer_ms, row.receiver_work_ms, row.verified_held) == (0.5, 0.05, 0.15, True)
+    # a bench.json from before the verified endpoint had a role of its own: its CPU was counted as "bare"
+    older = {**data, "verified_paced": {"steps": [_step(600, True, bare=0.5, postgres=0.3, generator=0.3)]}}
+    older_floor = floor_of(tmp_path, older)
+    assert older_floor is not None and older_floor.paced[0].verified_app_ms == 0.5
     assert floor.receiver_verdict.startswith(
         "below the target: the core's own checks and recording with no HTTP layer held 0.75 of the bare ceiling "
         "paced, under 0.8 (unpaced, its ceiling was 0.900 of the bare one)")
