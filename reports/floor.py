@@ -205,7 +205,10 @@ class Floor:
     def ratio_verdict(self) -> str:
         """Whether the ratio target (the core's paced rate ÷ the bare endpoint's unpaced ceiling) is within what
         the bare endpoint itself holds paced on this machine — the ratio's own floor. First, whether the core's own
-        unpaced ceiling is already under the target: no paced rate holds more than the ceiling."""
+        unpaced ceiling is already under the target: no paced rate holds more than the ceiling. Then, the target
+        being ``ceiling_ratio`` times the share of its own ceiling the core holds, whether that share would have to
+        exceed the one the bare endpoint — the same statements with nothing of the core's on top — held of its own:
+        the leaner app's headroom is the floor of what the core's can be, the machine and pacing being the same."""
         needed = self.share_needed
         if needed is not None and needed > 1:
             return (f"beyond the core's own ceiling: unpaced, the core reached {self.ceiling_ratio:g} of the bare "
@@ -222,6 +225,11 @@ class Floor:
             return (f"beyond the floor: the bare endpoint itself, paced the same way, held {share:g} of its own "
                     f"ceiling, under the target {target:g}")
         held = self.headroom
+        held_text = f" (it held {held:g})" if held is not None else ""
+        if needed is not None and needed > share:
+            return (f"beyond the floor: at {self.ceiling_ratio:g} of the bare ceiling unpaced, the core would have to "
+                    f"hold {needed:g} of its own ceiling paced{held_text}, more than the bare endpoint itself, paced "
+                    f"the same way, held of its own ({share:g})")
         core = (f"; the core, at {self.ceiling_ratio:g} of the bare ceiling unpaced, would have to hold {needed:g} of "
                 f"its own ceiling paced" + (f" and held {held:g}" if held is not None else "")) if needed else ""
         return (f"within the floor: the bare endpoint itself, paced the same way, held {share:g} of its own "

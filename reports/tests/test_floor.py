@@ -107,10 +107,19 @@ def test_the_ratio_verdict_needs_the_bare_endpoint_paced(tmp_path: Path) -> None
                                      bare_paced_is_lower_bound=True))
     assert bound is not None and bound.ratio_verdict.startswith("not decided: the bare endpoint held at least 0.7")
     above = floor_of(tmp_path, bench(CORE, BARE, bare_paced_sustained=850.0, ratio_bare_paced_to_bare=0.85))
-    assert above is not None and above.ratio_verdict.startswith("within the floor")
-    # core ceiling 800 / bare 1,000 = 0.8 unpaced; the target 0.8 needs the core to hold all of its own ceiling
-    assert (above.ceiling_ratio, above.share_needed, above.headroom) == (0.8, 1.0, 0.5)
-    assert above.ratio_verdict.endswith("would have to hold 1 of its own ceiling paced and held 0.5")
+    # core ceiling 800 / bare 1,000 = 0.8 unpaced; the target 0.8 needs the core to hold all of its own ceiling,
+    # more than the bare endpoint held of its own (0.85): beyond the floor although the bare endpoint cleared 0.8
+    assert above is not None and (above.ceiling_ratio, above.share_needed, above.headroom) == (0.8, 1.0, 0.5)
+    assert above.ratio_verdict == (
+        "beyond the floor: at 0.8 of the bare ceiling unpaced, the core would have to hold 1 of its own ceiling paced "
+        "(it held 0.5), more than the bare endpoint itself, paced the same way, held of its own (0.85)")
+    data = bench(CORE, BARE, bare_paced_sustained=900.0, ratio_bare_paced_to_bare=0.9)
+    data["bare_ceiling"]["achieved"] = 900.0  # the core's ceiling 800 is 0.889 of it: it needs 0.9 of its own
+    within = floor_of(tmp_path, data)
+    assert within is not None and (within.ceiling_ratio, within.share_needed) == (0.889, 0.9)
+    assert within.ratio_verdict == ("within the floor: the bare endpoint itself, paced the same way, held 0.9 of its "
+                                    "own ceiling; the core, at 0.889 of the bare ceiling unpaced, would have to hold "
+                                    "0.9 of its own ceiling paced and held 0.5")
 
 
 def _step(rate: float, held: bool, **cost: float) -> dict[str, Any]:
