@@ -107,13 +107,14 @@ def test_the_audit_gives_the_benchmark_options_it_accepts_and_a_search_that_can_
 
 def test_a_failed_hold_steps_down_by_tenths_of_the_best_step_before_the_next_held_step() -> None:
     """The run that fell back 2,280 → 2,025 → 1,350/s: now 2,280, 2,050, 1,825, then 1,350 as the safety net."""
-    assert hold_rates([600.0, 900.0, 1350.0, 2025.0, 2280.0]) == [2280.0, 2050.0, 1825.0, 1350.0]
+    assert hold_rates([600.0, 900.0, 1350.0, 2025.0, 2280.0]) == [2280.0, 2050.0, 1825.0, 1350.0, 900.0, 600.0]
 
 
 def test_hold_rates_are_on_the_grain_without_repeats_and_only_held_steps_below_are_added() -> None:
     assert hold_rates([20.0]) == [20.0, 15.0]  # 18 and 16 round to the grain: 20 (a repeat) and 15
     assert hold_rates([850.0, 1000.0]) == [1000.0, 900.0, 800.0]  # 850 is not below 800: tried already, higher
     assert hold_rates([500.0, 1000.0]) == [1000.0, 900.0, 800.0, 500.0]
+    assert hold_rates([500.0, 600.0, 600.0, 1000.0]) == [1000.0, 900.0, 800.0, 600.0, 500.0]  # every one below, once
 
 
 def test_no_held_step_means_no_hold() -> None:
