@@ -195,6 +195,7 @@ PLANTED = {
         m,
     ),
     "idempotency_broken": lambda led, s, m: (_edit(led, 10, answer="idempotency_mismatch"), s, m),
+    "nothing_answered": lambda led, s, m: ([replace(e, code=None) for e in led], s, m),
 }
 
 
