@@ -156,3 +156,13 @@ def test_a_step_whose_core_stopped_answering_midway_does_not_hold(tmp_path: Path
     assert m.steady_p99_ms == 5.0 and m.failures == 0
     assert m.achieved < 0.95 * 500 and not m.held
 
+
+def test_the_target_is_not_met_against_a_bare_ceiling_that_measured_the_generator() -> None:
+    """A bare ceiling near what the generator itself can offer is the generator's limit, not bare asyncpg's: the
+    ratio to it is an upper bound, and meeting the target share of it proves nothing."""
+    run = _run([(1000, True)], [(1000, True)], 1250)
+    run["generator"] = {"achieved": 1400.0}  # bare's 1,250/s is 0.89 of what one Locust process offers
+    result = verdict(run)
+    assert "bare_ceiling" in result["generator_bound"] and result["target_met"] is False
+    run["generator"] = {"achieved": 0.0}  # the generator was not measured: nothing says bare was not bound
+    assert verdict(run)["target_met"] is False
