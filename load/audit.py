@@ -32,6 +32,7 @@ Checks, each an anomaly kind:
 | sim_state_mismatch | a transaction paid through the simulator ends in another state than the simulator's |
 | api_state_mismatch | a checkout or Efecty payment the load completed is not in the state it should reach |
 | idempotency_broken | a checkout retried with the same Idempotency-Key got a different answer |
+| nothing_answered | no request of the run got an answer: an empty history agrees with any empty database |
 
 Usage::
 
@@ -520,6 +521,9 @@ def audit(ledger: Sequence[LedgerEntry], snapshot: Snapshot, *, sim: SimView | N
     anomalies.extend(_anomaly_log_checks(snapshot, totals))
     anomalies.extend(_sim_checks(sim, snapshot, recorded))
     anomalies.extend(_api_checks(ledger, snapshot))
+    if not any(e.code is not None for e in ledger):
+        anomalies.append(Anomaly("nothing_answered", "ledger", f"{len(ledger)} requests, none answered: nothing "
+                                 "the core did was checked"))
     return AuditReport(anomalies, ledger_stats(ledger, snapshot, sim)
                        | {"model": totals, "after_errors": after_errors(ledger, recorded)})
 

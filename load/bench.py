@@ -209,16 +209,19 @@ def _rank(values: Sequence[float], share: float) -> float:
     return values[max(0, math.ceil(share * len(values)) - 1)]
 
 
-def _steady(ledger_dir: Path, *, trim: float = 2.0) -> Steady:
+def _steady(ledger_dir: Path, *, trim: float = 2.0, seconds: float = 0.0) -> Steady:
     """Answered requests/s and latency percentiles between the first and last ``trim`` seconds (spawning,
     stopping).
 
     From the ledger's own send times and latencies: Locust's rates average over a sliding window that is
-    still filling during a short run, and its percentiles include the warm-up."""
+    still filling during a short run, and its percentiles include the warm-up. The window runs to the phase's
+    end (``seconds`` after the first answer, less the trim) even when the answers stopped before it: requests
+    cut off when the phase stops are no failures and carry no latency, so a core that stopped answering midway
+    shows only in the rate over the seconds it was silent."""
     entries = [e for e in read_ledger(ledger_dir) if e.code is not None] if ledger_dir.exists() else []
     if len(entries) < 10:
         return Steady()
-    start, end = entries[0].at + trim, entries[-1].at - trim / 2
+    start, end = entries[0].at + trim, max(entries[-1].at, entries[0].at + seconds - trim / 2) - trim / 2
     window = [e for e in entries if start <= e.at <= end]
     if end <= start or not window:
         return Steady()
@@ -337,7 +340,7 @@ def _measure(name: str, out: Path, offered: float, seconds: float, workers: int,
         if "audit" in result:
             m.audit_ok, m.audit_counts = result["audit"]["ok"], result["audit"]["anomaly_counts"]
         m.not_sent = int((result.get("pacing") or {}).get("not_sent") or 0)
-    steady = _steady(out / "ledger")
+    steady = _steady(out / "ledger", seconds=seconds)
     m.achieved, m.window_seconds = steady.rate, steady.window_seconds
     m.steady_p50_ms, m.steady_p95_ms, m.steady_p99_ms = steady.p50_ms, steady.p95_ms, steady.p99_ms
     m.steady_late_p99_ms = steady.late_p99_ms

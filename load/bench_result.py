@@ -51,6 +51,10 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
     verified_paced, verified_bound = paced_yardstick(report.get("verified_paced"))
     verified_ceiling = (report.get("verified_ceiling") or {}).get("achieved")
     verified_share = round(verified_paced / bare, 3) if verified_paced and bare else None
+    # A ceiling near what the generator itself can offer measures the generator, not the server.
+    generator = report["generator"]["achieved"] or 0.0
+    generator_bound = [name for name in ("core_ceiling", "bare_ceiling")
+                       if report[name]["achieved"] >= 0.8 * (generator or 1e9)]
     return {
         "search_outcome": (report.get("search") or {}).get("outcome"),
         "sustained_rate": sustained,
@@ -77,17 +81,14 @@ def verdict(report: dict[str, Any]) -> dict[str, Any]:
             verified_share, verified_bound, ran=report.get("verified_paced") is not None,
             ceiling_share=verified_ceiling / bare if verified_ceiling and bare else None),
         "ratio_bare_to_pgbench": round(bare / pgb, 3) if pgb else None,
-        # A ceiling near what the generator itself can offer measures the generator, not the server.
         "generator_capacity": report["generator"]["achieved"],
-        "generator_bound": [
-            name
-            for name in ("core_ceiling", "bare_ceiling")
-            if report[name]["achieved"] >= 0.8 * (report["generator"]["achieved"] or 1e9)
-        ],
+        "generator_bound": generator_bound,
         "target": {"rate": TARGET_RATE, "p99_ms": STEP_LIMITS.p99_ms, "ratio": TARGET_RATIO},
         # A hold with an unclean audit confirms nothing: the target needs a confirmed rate. A lower bound that
-        # meets the target proves it as well as a measured rate would.
-        "target_met": bool(confirmed) and sustained >= TARGET_RATE and bare > 0 and sustained / bare >= TARGET_RATIO,
+        # meets the target proves it as well as a measured rate would. A bare ceiling the generator bounded (or
+        # one no generator capacity was measured beside) is only a lower bound of bare's: no share of it is met.
+        "target_met": bool(confirmed) and sustained >= TARGET_RATE and bare > 0 and sustained / bare >= TARGET_RATIO
+        and generator > 0 and "bare_ceiling" not in generator_bound,
     }
 
 

@@ -195,6 +195,7 @@ PLANTED = {
         m,
     ),
     "idempotency_broken": lambda led, s, m: (_edit(led, 10, answer="idempotency_mismatch"), s, m),
+    "nothing_answered": lambda led, s, m: ([replace(e, code=None) for e in led], s, m),
 }
 
 
@@ -218,6 +219,14 @@ def test_an_unanswered_request_may_or_may_not_have_landed() -> None:
     # The request killed in flight (code None) left no trace: not lost, since nobody was told 200.
     ledger = [*ledger, entry(12, "W1:ERROR", role="late", status="ERROR", code=None, answer=None)]
     assert audit(ledger, snapshot, sim=sim).ok
+
+
+def test_an_audit_of_a_run_nothing_was_answered_in_is_not_clean() -> None:
+    """No request sent, or none answered (every one cut off): an empty history agrees with an empty database,
+    and a clean audit of it would vouch for a run that proved nothing."""
+    assert not audit([], Snapshot([], [], [])).ok
+    cut_off = [entry(1, "W1:APPROVED", code=None, answer=None, attempt="")]
+    assert not audit(cut_off, Snapshot([], [], [])).ok
 
 
 def test_lost_updates_without_the_row_lock_are_caught() -> None:

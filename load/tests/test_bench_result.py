@@ -3,11 +3,14 @@ and a lower bound when no rate above it failed."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from load.bench import ceiling_order
+from load.bench import _measure, ceiling_order
 from load.bench_result import median_round, verdict
+from load.ledger import LedgerEntry, LedgerWriter
 
 
 def _run(steps: Sequence[tuple[float, bool]], holds: Sequence[tuple[float, bool]], bare: float,
@@ -129,3 +132,37 @@ def test_each_ceiling_round_starts_with_another_app() -> None:
     assert sorted(firsts) == sorted(keys)
     assert all(sorted(ceiling_order(keys, n)) == sorted(keys) for n in range(1, 7))
     assert [ceiling_order(keys[:2], n) for n in (1, 2)] == [keys[:2], keys[1::-1]]  # two apps: alternating
+
+
+def test_a_step_whose_core_stopped_answering_midway_does_not_hold(tmp_path: Path) -> None:
+    """Requests cut off at the end of a phase are no Locust failures and carry no latency: a core that stopped
+    answering 4 s into a 15 s step shows only as answers that stop, and the rate must count the silent seconds."""
+    out = tmp_path / "step-500"
+    writer = LedgerWriter(out / "ledger", node="n")
+    base = 1_700_000_000.0
+
+    def sent(i: int, at: float, code: int | None) -> LedgerEntry:
+        return LedgerEntry(id=writer.next_id(), at=at, gateway="wompi", key=f"k{i}", order="o", attempt="a",
+                           status="APPROVED", role="event", signature="", expect=200, code=code, ms=5.0)
+
+    for i in range(2000):  # 500/s, every answer in 5 ms, for the first 4 s
+        writer.write(sent(i, base + i / 500, 200))
+    for i in range(2000, 2100):  # then in flight, unanswered, until the step stopped them
+        writer.write(sent(i, base + i / 500, None))
+    writer.close()
+    thresholds = {"requests": 2000, "failures": 0, "p50_ms": 5, "p95_ms": 5, "p99_ms": 5}
+    (out / "audit.json").write_text(json.dumps({"thresholds": thresholds}))
+    m = _measure("step-500", out, 500.0, 15.0, 0, ["locust"])
+    assert m.steady_p99_ms == 5.0 and m.failures == 0
+    assert m.achieved < 0.95 * 500 and not m.held
+
+
+def test_the_target_is_not_met_against_a_bare_ceiling_that_measured_the_generator() -> None:
+    """A bare ceiling near what the generator itself can offer is the generator's limit, not bare asyncpg's: the
+    ratio to it is an upper bound, and meeting the target share of it proves nothing."""
+    run = _run([(1000, True)], [(1000, True)], 1250)
+    run["generator"] = {"achieved": 1400.0}  # bare's 1,250/s is 0.89 of what one Locust process offers
+    result = verdict(run)
+    assert "bare_ceiling" in result["generator_bound"] and result["target_met"] is False
+    run["generator"] = {"achieved": 0.0}  # the generator was not measured: nothing says bare was not bound
+    assert verdict(run)["target_met"] is False

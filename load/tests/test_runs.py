@@ -83,3 +83,28 @@ def test_files_beside_the_folders_are_skipped_but_a_missing_path_is_an_error(
     assert captured.out.endswith("1 of 1 passed\n") and "skipped" in captured.err
     assert main([str(log)]) == 2
     assert main([str(run), str(tmp_path / "run-02")]) == 2
+
+
+@pytest.mark.parametrize("record", [
+    {"crash_postgres_at": [25.0], "events": {"postgres_crashes": [{"at": 25.0, "error": "pg_ctl failed"}]}},
+    {"crash_postgres_at": [25.0, 40.0], "events": {"postgres_crashes": [
+        {"at": 25.0, "killed_at": 1.0, "gone_at": 1.1, "back_at": 2.0, "first_200_at": 2.5}]}},
+    {"crash_postgres_at": [25.0], "events": {}},  # the crash never came: the run ended first
+    {"crash_postgres_at": [25.0], "events": {"postgres_crashes": [
+        {"at": 25.0, "killed_at": 1.0, "gone_at": 1.1, "back_at": 2.0, "first_200_at": None}]}},
+    {"restart_core_at": 12.0, "events": {}},  # the restart failed before it was timed
+])
+def test_a_chaos_run_whose_fault_did_not_happen_or_was_not_survived_is_no_pass(tmp_path: Path,
+                                                                                record: dict[str, Any]) -> None:
+    folder = _run(tmp_path / "run")
+    (folder / "run.json").write_text(json.dumps({"exit_code": 0, **record}))
+    assert row(folder).verdict != "passed"
+
+
+def test_a_chaos_run_whose_every_fault_happened_and_was_survived_passes(tmp_path: Path) -> None:
+    folder = _run(tmp_path / "run")
+    crash = {"at": 25.0, "killed_at": 1.0, "gone_at": 1.1, "back_at": 2.0, "first_200_at": 2.5}
+    record = {"exit_code": 0, "crash_postgres_at": [25.0], "restart_core_at": 12.0,
+              "events": {"postgres_crashes": [crash], "restart_seconds": 1.2}}
+    (folder / "run.json").write_text(json.dumps(record))
+    assert row(folder).verdict == "passed"
