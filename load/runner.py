@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import signal
+import shutil
 import sys
 import threading
 import time
@@ -246,9 +247,34 @@ def defect_environment(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+# What stands for a run's result in its folder: an earlier run's, left in a folder given again, would be read as
+# this run's when this one ends before writing its own (a stack that fails to start writes neither JSON), and an
+# earlier ledger would be audited with this run's.
+RESULT_FILES = ("audit.json", "run.json", "stalls.json", "samples.jsonl")
+RESULT_FOLDERS = ("ledger", "gc")
+
+
+def clear_earlier_run(artefacts: Path) -> list[str]:
+    """Remove an earlier run's results from ``artefacts`` (see ``RESULT_FILES``); returns the names removed."""
+    removed = []
+    for name in RESULT_FILES:
+        if (artefacts / name).is_file():
+            (artefacts / name).unlink()
+            removed.append(name)
+    for name in RESULT_FOLDERS:
+        if (artefacts / name).is_dir():
+            shutil.rmtree(artefacts / name)
+            removed.append(f"{name}/")
+    return removed
+
+
 def run(args: argparse.Namespace) -> int:
     artefacts = Path(args.artefacts or REPO / "artefacts" / f"load-{time.strftime('%Y%m%d-%H%M%S')}").resolve()
     artefacts.mkdir(parents=True, exist_ok=True)
+    removed = clear_earlier_run(artefacts)
+    if removed:
+        print(f"payharness load: {artefacts} held an earlier run's results; removed {', '.join(removed)}",
+              file=sys.stderr)
     # The core's workers count their garbage collections per second for the samples (core/gcstats.py).
     extra_env = {**LOAD_CORE_ENV, GC_STATS_ENV: str(artefacts / "gc"), **defect_environment(args)}
     # Seeded defects are a value the stack applies (schema and core); their names leave the core's environment.

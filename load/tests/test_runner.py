@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -71,3 +72,28 @@ def test_the_defect_record_reaches_the_stacks_seeding(tmp_path: Path, monkeypatc
     assert (seen[0].names, seen[0].record) == (("no_row_lock",), (tmp_path / "applied").resolve())
     runner.run(build_parser().parse_args(["--artefacts", str(tmp_path / "run")]))
     assert seen[1].record is None
+
+
+def test_a_folder_given_again_loses_the_earlier_runs_results_before_the_run_starts(tmp_path: Path,
+                                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                                    ) -> None:
+    """A run that ends before writing its own audit.json and run.json (a stack that fails to start) must not leave
+    an earlier run's passing ones to be read as its result, nor an earlier ledger to be audited with its own."""
+    from load import runner
+    from load.runs import row
+
+    folder = tmp_path / "run"
+    (folder / "ledger").mkdir(parents=True)
+    (folder / "ledger" / "w-1.jsonl").write_text("{}\n")
+    (folder / "audit.json").write_text(json.dumps({"thresholds": {"ok": True, "breaches": [], "requests": 1}}))
+    (folder / "run.json").write_text(json.dumps({"exit_code": 0}))
+    (folder / "locust.log").write_text("kept\n")
+
+    def failed_to_start(args: Any, artefacts: Path, env: dict[str, str], seeding: Any) -> int:
+        raise RuntimeError("postgres did not start")
+
+    monkeypatch.setattr(runner, "_run", failed_to_start)
+    with pytest.raises(RuntimeError):
+        runner.run(build_parser().parse_args(["--artefacts", str(folder)]))
+    assert sorted(p.name for p in folder.iterdir()) == ["locust.log"]
+    assert row(folder).verdict == "inconclusive"
