@@ -149,6 +149,9 @@ class Measure:
     # Seconds of a paced phase whose webhooks missed p99 or the offered rate (load/stalls.py, its stalls.json
     # beside the phase's samples.jsonl and its slice of the core's GC counters in gc/); None: not analysed.
     missed_seconds: int | None = None
+    # Locust's count of exceptions in our users' code (audit.json's ``exceptions``); None: not recorded. A phase
+    # with any is not held: the generator did not send what the phase meant.
+    generator_exceptions: int | None = None
     held: bool = False
     audit_ok: bool | None = None
     audit_counts: dict[str, int] = field(default_factory=dict)
@@ -340,6 +343,7 @@ def _measure(name: str, out: Path, offered: float, seconds: float, workers: int,
         if "audit" in result:
             m.audit_ok, m.audit_counts = result["audit"]["ok"], result["audit"]["anomaly_counts"]
         m.not_sent = int((result.get("pacing") or {}).get("not_sent") or 0)
+        m.generator_exceptions = result.get("exceptions")
     steady = _steady(out / "ledger", seconds=seconds)
     m.achieved, m.window_seconds = steady.rate, steady.window_seconds
     m.steady_p50_ms, m.steady_p95_ms, m.steady_p99_ms = steady.p50_ms, steady.p95_ms, steady.p99_ms
@@ -357,7 +361,8 @@ def _measure(name: str, out: Path, offered: float, seconds: float, workers: int,
     m.achieved_overall = _aggregated_rps(out / "locust_stats.csv")
     m.median_rps = _history_median(out / "locust_stats_history.csv")
     m.held = STEP_LIMITS.holds(requests=m.requests, failures=m.failures, steady_p99_ms=m.steady_p99_ms,
-                               offered=offered, achieved=m.achieved, not_sent=m.not_sent)
+                               offered=offered, achieved=m.achieved, not_sent=m.not_sent) \
+        and m.generator_exceptions == 0
     return m
 
 

@@ -17,8 +17,8 @@ import argparse
 import contextlib
 import json
 import os
-import signal
 import shutil
+import signal
 import sys
 import threading
 import time

@@ -218,7 +218,7 @@ def test_a_bench_step_that_refused_a_send_is_a_miss_even_with_a_good_p99(tmp_pat
     pacing: dict[str, Any] = {"mode": "open", "user_rate": None, "users_per_process": 4, "max_in_flight": 250,
                               "in_flight_per_process": 1000, "not_sent": 1}
     result = {"thresholds": {"requests": 5001, "failures": 1, "p50_ms": 5, "p95_ms": 5, "p99_ms": 5},
-              "pacing": pacing}
+              "pacing": pacing, "exceptions": 0}
     (out / "audit.json").write_text(json.dumps(result))
     m = _measure("step-500", out, 500.0, 10.0, 0, ["locust"], pacing="open")
     assert m.steady_p99_ms == 5.0 and m.achieved >= 475 and m.steady_late_p99_ms == 1.0
@@ -226,6 +226,10 @@ def test_a_bench_step_that_refused_a_send_is_a_miss_even_with_a_good_p99(tmp_pat
     pacing["not_sent"] = 0
     (out / "audit.json").write_text(json.dumps(result))
     assert _measure("step-500", out, 500.0, 10.0, 0, ["locust"], pacing="open").held
+    # an exception in our users' code, or none recorded at all: the generator did not send what was meant
+    for exceptions in (3, None):
+        (out / "audit.json").write_text(json.dumps({**result, "exceptions": exceptions}))
+        assert not _measure("step-500", out, 500.0, 10.0, 0, ["locust"], pacing="open").held
 
 
 def test_the_generators_share_counts_first_tries_of_webhooks_only() -> None:
