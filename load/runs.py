@@ -7,8 +7,8 @@ exit code), ``stalls.json`` (missed seconds) and ``samples.jsonl`` (other jobs' 
 A run *passed* only when all of these hold: its exit code was 0, its thresholds held, its audit was clean and,
 with ``--crash-postgres-at``, a webhook got a 200 from the restarted server after each crash. A folder without
 ``audit.json`` or ``run.json`` (a run that crashed, was interrupted or never ran), or whose ``run.json`` lacks a
-fault it asked for (a Postgres crash that failed or never came, a core restart that never ran), is *inconclusive*,
-never a pass, and the count says so.
+fault it asked for (a Postgres crash that failed or never came, a core restart or a kill of the database sessions
+that never ran), is *inconclusive*, never a pass, and the count says so.
 
 Usage::
 
@@ -84,6 +84,11 @@ def _fault_missing(record: dict[str, Any]) -> str | None:
     events = record.get("events")
     if record.get("restart_core_at") is not None and not (isinstance(events, dict) and "restart_seconds" in events):
         return "the core restart never ran"
+    kills_asked = len(record.get("kill_db_connections_at") or [])
+    kills = events.get("db_connections_killed") if isinstance(events, dict) else None
+    kills_done = len(kills) if isinstance(kills, list) else 0
+    if kills_done < kills_asked:
+        return f"{kills_done} of {kills_asked} kills of the database sessions happened"
     return None
 
 

@@ -93,6 +93,7 @@ def test_files_beside_the_folders_are_skipped_but_a_missing_path_is_an_error(
     {"crash_postgres_at": [25.0], "events": {"postgres_crashes": [
         {"at": 25.0, "killed_at": 1.0, "gone_at": 1.1, "back_at": 2.0, "first_200_at": None}]}},
     {"restart_core_at": 12.0, "events": {}},  # the restart failed before it was timed
+    {"kill_db_connections_at": [10.0, 20.0], "events": {"db_connections_killed": [12]}},  # the second never came
 ])
 def test_a_chaos_run_whose_fault_did_not_happen_or_was_not_survived_is_no_pass(tmp_path: Path,
                                                                                 record: dict[str, Any]) -> None:
@@ -104,7 +105,7 @@ def test_a_chaos_run_whose_fault_did_not_happen_or_was_not_survived_is_no_pass(t
 def test_a_chaos_run_whose_every_fault_happened_and_was_survived_passes(tmp_path: Path) -> None:
     folder = _run(tmp_path / "run")
     crash = {"at": 25.0, "killed_at": 1.0, "gone_at": 1.1, "back_at": 2.0, "first_200_at": 2.5}
-    record = {"exit_code": 0, "crash_postgres_at": [25.0], "restart_core_at": 12.0,
-              "events": {"postgres_crashes": [crash], "restart_seconds": 1.2}}
+    record = {"exit_code": 0, "crash_postgres_at": [25.0], "restart_core_at": 12.0, "kill_db_connections_at": [8.0],
+              "events": {"postgres_crashes": [crash], "restart_seconds": 1.2, "db_connections_killed": [0]}}
     (folder / "run.json").write_text(json.dumps(record))
     assert row(folder).verdict == "passed"
