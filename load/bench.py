@@ -14,7 +14,7 @@ Phases, all on this machine, against one Postgres:
    miss. When the budget ends before any step failed, the best held rate is a lower bound, and so is its
    ratio: ``bench.json`` says so rather than report them as measured (load/bench_result.py);
 3. hold: the best held rate for ``--hold`` seconds, with the consistency audit; if it does not hold that
-   long, 90 % and 80 % of it, then each held step below those, highest first (``bench_search.hold_rates``); the
+   long, 90 %, 80 % … of it down to the lowest held step, then that step (``bench_search.hold_rates``); the
    sustained rate is the one a hold confirmed;
 4. ceilings, unpaced (64 users sending as fast as answers come back): the core and the core's own
    statements through bare asyncpg behind a bare endpoint (``load.bare``), alternating for

@@ -139,26 +139,28 @@ def search(step: Callable[[float], bool], plan: SearchPlan, *, first_cost: float
     return SearchResult(outcome, held, failed, tuple(trials), budget_ended, clock() - began, plan)
 
 
-HOLD_FRACTIONS = (1.0, 0.9, 0.8)  # of the best held step, tried in order until a hold is confirmed
-
-
-def hold_rates(held_steps: list[float], fractions: tuple[float, ...] = HOLD_FRACTIONS) -> list[float]:
-    """The rates the hold tries, in order: ``fractions`` of the best held step, then every held step below.
+def hold_rates(held_steps: list[float]) -> list[float]:
+    """The rates the hold tries, in order: tenths of the best held step (100 %, 90 %, 80 % …) while at or above the
+    lowest held step, then that lowest held step.
 
     A 10 s step that holds can still miss a minute (a checkpoint, autovacuum, another job). Falling back to
     the search's previous held step threw away a third of the rate at once (2,280 → 2,025 → 1,350/s on one
-    run, the third confirmed), so the hold steps down by tenths of the best first; the held steps below those
-    are the safety net, all of them: with only the highest, one run tried 1,940, 1,745, 1,550 and 1,350/s, each
-    missing on a few seconds of autovacuum, and ended with no rate confirmed although 900/s had held in its
-    step. Rates are on the search's grain, highest first, without repeats.
+    run, the third confirmed), so the hold steps down by tenths of the best; the lowest held step is the safety
+    net. With only three tenths and then the held steps, one run tried 1,690, 1,520 and 1,350/s, each missing on
+    a few seconds of autovacuum, and confirmed 900/s, the next held step: the rates between were never tried.
+    The tries are bounded (ten at most) and the first that holds ends them. Rates are on the search's grain,
+    highest first, without repeats.
     """
     if not held_steps:
         return []
-    best = max(held_steps)
-    rates = []
-    for fraction in fractions:
-        rate = _on_grain(best * fraction)
+    best, lowest = max(held_steps), min(held_steps)
+    rates: list[float] = []
+    for tenths in range(10, 0, -1):
+        if best * tenths / 10 < lowest:
+            break
+        rate = _on_grain(best * tenths / 10)
         if rate not in rates:
             rates.append(rate)
-    rates += sorted({r for r in held_steps if r < min(rates)}, reverse=True)
+    if lowest not in rates:
+        rates.append(lowest)
     return rates

@@ -105,16 +105,19 @@ def test_the_audit_gives_the_benchmark_options_it_accepts_and_a_search_that_can_
     assert chosen.budget_s == args.budget and chosen.start == 300
 
 
-def test_a_failed_hold_steps_down_by_tenths_of_the_best_step_before_the_next_held_step() -> None:
-    """The run that fell back 2,280 → 2,025 → 1,350/s: now 2,280, 2,050, 1,825, then 1,350 as the safety net."""
-    assert hold_rates([600.0, 900.0, 1350.0, 2025.0, 2280.0]) == [2280.0, 2050.0, 1825.0, 1350.0, 900.0, 600.0]
+def test_a_failed_hold_steps_down_by_tenths_of_the_best_step_to_the_lowest_held_step() -> None:
+    """The run that fell back 2,280 → 2,025 → 1,350/s, and the one that missed 1,690, 1,520 and 1,350/s and then
+    confirmed only 900/s: every tenth of the best is tried before a lower held step."""
+    assert hold_rates([600.0, 900.0, 1350.0, 2025.0, 2280.0]) == [
+        2280.0, 2050.0, 1825.0, 1595.0, 1370.0, 1140.0, 910.0, 685.0, 600.0]
+    assert hold_rates([600.0, 900.0, 1350.0, 1690.0]) == [
+        1690.0, 1520.0, 1350.0, 1185.0, 1015.0, 845.0, 675.0, 600.0]
 
 
-def test_hold_rates_are_on_the_grain_without_repeats_and_only_held_steps_below_are_added() -> None:
-    assert hold_rates([20.0]) == [20.0, 15.0]  # 18 and 16 round to the grain: 20 (a repeat) and 15
-    assert hold_rates([850.0, 1000.0]) == [1000.0, 900.0, 800.0]  # 850 is not below 800: tried already, higher
-    assert hold_rates([500.0, 1000.0]) == [1000.0, 900.0, 800.0, 500.0]
-    assert hold_rates([500.0, 600.0, 600.0, 1000.0]) == [1000.0, 900.0, 800.0, 600.0, 500.0]  # every one below, once
+def test_hold_rates_are_on_the_grain_without_repeats_and_never_below_the_lowest_held_step() -> None:
+    assert hold_rates([20.0]) == [20.0]  # 18 rounds to 20 (a repeat); 16 is below the only held step
+    assert hold_rates([850.0, 1000.0]) == [1000.0, 900.0, 850.0]  # 800 is below 850, the lowest held step
+    assert hold_rates([500.0, 1000.0]) == [1000.0, 900.0, 800.0, 700.0, 600.0, 500.0]
 
 
 def test_no_held_step_means_no_hold() -> None:
