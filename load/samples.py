@@ -51,6 +51,9 @@ FROM pg_stat_activity WHERE pid <> pg_backend_pid()
 GROUP BY 1, 2, 3
 """
 VACUUM_SQL = "SELECT relid::regclass::text AS rel, phase FROM pg_stat_progress_vacuum"
+# An autovacuum worker analyzing a table is not in pg_stat_progress_vacuum: without this, the stalls it made showed
+# as "autovacuum (?)". The phase says which it is ("analyze: acquiring sample rows"). PostgreSQL 13+.
+ANALYZE_SQL = "SELECT relid::regclass::text AS rel, 'analyze: ' || phase AS phase FROM pg_stat_progress_analyze"
 # Cumulative counters; the sampler writes their change per second. pg_stat_checkpointer is PostgreSQL 17+.
 COUNTERS_SQL = {
     "checkpointer": "SELECT num_timed, num_requested, write_time, sync_time, buffers_written FROM pg_stat_checkpointer",
@@ -209,8 +212,10 @@ class Sampler:
             await asyncio.sleep(max(0.0, deadline - (n - 1) / ACTIVITY_PER_SECOND - time.monotonic()))
         if conn is None:
             return None
-        pg: dict[str, Any] = {**activity_summary(activity),
-                              "vacuuming": [dict(r) for r in await conn.fetch(VACUUM_SQL)]}
+        vacuuming = [dict(r) for r in await conn.fetch(VACUUM_SQL)]
+        with contextlib.suppress(asyncpg.UndefinedTableError):  # an older server: vacuums only
+            vacuuming += [dict(r) for r in await conn.fetch(ANALYZE_SQL)]
+        pg: dict[str, Any] = {**activity_summary(activity), "vacuuming": vacuuming}
         for name, sql in counters.items():
             row = {k: float(v or 0) for k, v in dict(await conn.fetchrow(sql) or {}).items()}
             pg[name] = _deltas(row, before.get(name, row))

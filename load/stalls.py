@@ -141,7 +141,8 @@ def suspects(sample: dict[str, Any] | None, gc: dict[str, Any] | None) -> list[s
         if machine.get("steal", 0) >= 0.1:
             found.append(f"steal {machine['steal']:g} cores")
         if pg.get("autovacuum"):
-            rels = ", ".join(sorted({v["rel"] for v in pg.get("vacuuming", [])})) or "?"
+            rels = ", ".join(sorted({v["rel"] + (" analyze" if str(v.get("phase", "")).startswith("analyze") else "")
+                                     for v in pg.get("vacuuming", [])})) or "?"
             found.append(f"autovacuum ({rels})")
         ckpt = pg.get("checkpointer", {})
         if ckpt.get("buffers_written") or ckpt.get("write_time") or ckpt.get("num_requested"):

@@ -90,3 +90,18 @@ def test_a_sampler_whose_session_is_killed_records_the_error_and_reconnects(post
     errors = [n for n, line in enumerate(lines) if "error" in line.get("pg", {})]
     assert errors and any("clients" in line.get("pg", {}) for line in lines[errors[-1] + 1:])
     assert sampler.error is None
+
+
+def test_the_vacuum_and_analyze_progress_queries_run_on_the_server_the_harness_starts(postgres: PostgresHandle) -> None:
+    """A stall's "autovacuum (…)" names the tables from these two views; a query the server refuses would leave
+    every such stall "(?)" again, silently (the sampler keeps going without it)."""
+    from load.samples import ANALYZE_SQL, VACUUM_SQL
+
+    async def columns() -> list[list[str]]:
+        conn = await asyncpg.connect(plain_dsn(postgres.dsn))
+        try:
+            return [[a.name for a in (await conn.prepare(sql)).get_attributes()] for sql in (VACUUM_SQL, ANALYZE_SQL)]
+        finally:
+            await conn.close()
+
+    assert run_sync(columns) == [["rel", "phase"], ["rel", "phase"]]

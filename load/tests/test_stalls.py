@@ -82,6 +82,8 @@ def test_suspects_name_a_long_gc_pause_autovacuum_a_checkpoint_and_a_busy_machin
     assert "autovacuum (transactions)" in found
     assert any(s.startswith("checkpoint (812 buffers") for s in found)
     assert "pg waits LWLock:WALWrite 9" in found
+    sample["pg"]["vacuuming"].append({"rel": "webhook_events", "phase": "analyze: acquiring sample rows"})
+    assert "autovacuum (transactions, webhook_events analyze)" in suspects(sample, gc)
     quiet = {"machine": {"others": 0.1}, "pg": {"autovacuum": 0, "checkpointer": {"buffers_written": 0.0},
                                                 "waits": {"Client:ClientRead": 90}}}
     assert suspects(quiet, {"count": [9, 0, 0], "pause_ms": [2.0, 0, 0], "max_ms": 0.4, "workers": 2}) == []
