@@ -75,8 +75,9 @@ def _crashes(record: dict[str, Any]) -> list[Any]:
 
 
 def _fault_missing(record: dict[str, Any]) -> str | None:
-    """Why a run did not get a fault it asked for (a crash that failed or never came, a restart that never ran), or
-    None when it got each: without its fault a run tested the steady path only, whatever its audit says."""
+    """Why a run did not get a fault it asked for (a crash that failed or never came, a restart or a kill of the
+    database sessions that never ran), or None when it got each: without its fault a run tested the steady path
+    only, whatever its audit says."""
     asked = len(record.get("crash_postgres_at") or [])
     crashed = sum(1 for c in _crashes(record) if isinstance(c, dict) and "killed_at" in c)
     if crashed < asked:

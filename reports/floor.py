@@ -208,7 +208,7 @@ class Floor:
         unpaced ceiling is already under the target: no paced rate holds more than the ceiling. Then, the target
         being ``ceiling_ratio`` times the share of its own ceiling the core holds, whether that share would have to
         exceed the one the bare endpoint — the same statements with nothing of the core's on top — held of its own:
-        the leaner app's headroom is the floor of what the core's can be, the machine and pacing being the same."""
+        the leaner app's headroom stands for the most the core's can be, on the same machine paced the same way."""
         needed = self.share_needed
         if needed is not None and needed > 1:
             return (f"beyond the core's own ceiling: unpaced, the core reached {self.ceiling_ratio:g} of the bare "
