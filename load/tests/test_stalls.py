@@ -72,8 +72,9 @@ def test_consecutive_missed_seconds_form_one_episode() -> None:
 
 def test_suspects_name_a_long_gc_pause_autovacuum_a_checkpoint_and_a_busy_machine() -> None:
     gc = {"count": [40, 3, 1], "pause_ms": [5.0, 3.0, 120.0], "max_ms": 120.0, "workers": 2}
+    vacuuming = [{"rel": "transactions", "phase": "scanning heap"}]
     sample = {"machine": {"others": 1.2, "load1": 4.5, "psi_some_ms": 10.0, "steal": 0.0},
-              "pg": {"autovacuum": 1, "vacuuming": [{"rel": "transactions", "phase": "scanning heap"}],
+              "pg": {"autovacuum": 1, "vacuuming": vacuuming,
                      "checkpointer": {"buffers_written": 812.0, "write_time": 40.0},
                      "waits": {"LWLock:WALWrite": 9, "Client:ClientRead": 50}}}
     found = suspects(sample, gc)
@@ -82,7 +83,7 @@ def test_suspects_name_a_long_gc_pause_autovacuum_a_checkpoint_and_a_busy_machin
     assert "autovacuum (transactions)" in found
     assert any(s.startswith("checkpoint (812 buffers") for s in found)
     assert "pg waits LWLock:WALWrite 9" in found
-    sample["pg"]["vacuuming"].append({"rel": "webhook_events", "phase": "analyze: acquiring sample rows"})
+    vacuuming.append({"rel": "webhook_events", "phase": "analyze: acquiring sample rows"})
     assert "autovacuum (transactions, webhook_events analyze)" in suspects(sample, gc)
     quiet = {"machine": {"others": 0.1}, "pg": {"autovacuum": 0, "checkpointer": {"buffers_written": 0.0},
                                                 "waits": {"Client:ClientRead": 90}}}
