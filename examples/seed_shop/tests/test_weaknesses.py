@@ -22,27 +22,39 @@ def pay_wompi(shop, wompi_sim, order_id, number="4242424242424242"):
     return response.json()
 
 
+# A race shows when it shows: on a loaded machine the first copy can finish its four commits while the others are
+# still opening their database connections (the weak shop's pool starts empty), and every later copy then reads its
+# event row. The weak shop has the race when any burst shows it; the hardened one must make one row in every burst.
+BURSTS = 3
+
+
 @BOTH
 async def test_twenty_concurrent_copies_of_one_approval_make_one_transaction_only_when_hardened(
         start_shop, wompi_sim, hardened):
     """S1, S2, S4: no row lock, an idempotency SELECT before an unguarded INSERT, no unique constraint."""
     shop = start_shop(hardened=hardened)
     wompi_sim.deliveries.target(None)  # only our copies reach the shop
-    order_id = shop.create_order("65000.00")
-    paid = pay_wompi(shop, wompi_sim, order_id)
-    body = wompi_event(tx_id=paid["transaction_id"], reference=paid["reference"], status="APPROVED",
-                       amount_in_cents=6_500_000, secret=wompi_sim.config.events_secret)
+    counts = []
+    for _ in range(BURSTS):
+        order_id = shop.create_order("65000.00")
+        paid = pay_wompi(shop, wompi_sim, order_id)
+        body = wompi_event(tx_id=paid["transaction_id"], reference=paid["reference"], status="APPROVED",
+                           amount_in_cents=6_500_000, secret=wompi_sim.config.events_secret)
 
-    statuses = await post_all_at_once(shop.url + "/webhooks/wompi", body, copies=20)
+        statuses = await post_all_at_once(shop.url + "/webhooks/wompi", body, copies=20)
 
-    assert set(statuses) == {200}
-    rows = await shop.query("SELECT status FROM order_transactions WHERE order_id = $1", order_id)
+        assert set(statuses) == {200}
+        rows = await shop.query("SELECT status FROM order_transactions WHERE order_id = $1", order_id)
+        counts.append(len(rows))
+        if hardened:
+            [order] = await shop.query("SELECT status, amount_paid::text AS paid FROM orders WHERE id = $1", order_id)
+            assert (order["status"], order["paid"]) == ("PAID", "65000.00")
+        elif len(rows) > 1:
+            break
     if hardened:
-        assert len(rows) == 1
-        [order] = await shop.query("SELECT status, amount_paid::text AS paid FROM orders WHERE id = $1", order_id)
-        assert (order["status"], order["paid"]) == ("PAID", "65000.00")
+        assert counts == [1] * BURSTS
     else:
-        assert len(rows) > 1, "the race did not show: every copy but one saw the first one's event row"
+        assert counts[-1] > 1, f"the race did not show in {BURSTS} bursts: every copy but one saw the first one's row"
 
 
 @BOTH
