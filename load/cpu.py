@@ -154,9 +154,7 @@ class CpuMeter:
     def worker_shares(self, role: str, start: float, end: float) -> list[float]:
         """Each ``role`` worker's share of the CPU all of them used between ``start`` and ``end``, largest first:
         [0.5, 0.5] when the load fell evenly on two workers; [] without two samples in the window."""
-        used = self._worker_use(role, start, end)
-        total = sum(used.values())
-        return sorted((round(value / total, 3) for value in used.values()), reverse=True) if total > 0 else []
+        return _shares(self._worker_use(role, start, end))
 
     def serving_shares(self, start: float, end: float, roles: Sequence[str] = ("core", "bare", "verified"),
                        ) -> list[float]:
@@ -164,8 +162,8 @@ class CpuMeter:
         in it. Both servers run through a yardstick's phase — the core idles beside it — so the first role that
         has workers at all is not the one that served: taken so, a bare endpoint's phase showed the idle core's
         split of a few hundredths of a second (0.67/0.33, 1.00/0.00) while its own two workers were even."""
-        busiest = max(roles, key=lambda role: sum(self._worker_use(role, start, end).values()), default=None)
-        return self.worker_shares(busiest, start, end) if busiest is not None else []
+        uses = [self._worker_use(role, start, end) for role in roles]
+        return _shares(max(uses, key=lambda used: sum(used.values()), default={}))
 
     def _worker_use(self, role: str, start: float, end: float) -> dict[str, float]:
         """CPU seconds each ``role`` worker used between the first and last samples inside the window ({} without
@@ -184,3 +182,9 @@ class CpuMeter:
             return {}, 0.0
         (t0, first), (t1, last) = inside[0], inside[-1]
         return {role: round(last[role] - first.get(role, 0.0), 3) for role in sorted(last)}, t1 - t0
+
+
+def _shares(used: dict[str, float]) -> list[float]:
+    """Each worker's share of the CPU ``used`` holds, largest first; [] when they used none."""
+    total = sum(used.values())
+    return sorted((round(value / total, 3) for value in used.values()), reverse=True) if total > 0 else []

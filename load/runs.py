@@ -68,9 +68,14 @@ def _number(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def _crashes(record: dict[str, Any]) -> list[Any]:
+def _events(record: dict[str, Any], key: str) -> Any:
+    """``run.json``'s ``events[key]`` (the chaos that happened), or None when the file has none."""
     events = record.get("events")
-    crashes = events.get("postgres_crashes") if isinstance(events, dict) else None
+    return events.get(key) if isinstance(events, dict) else None
+
+
+def _crashes(record: dict[str, Any]) -> list[Any]:
+    crashes = _events(record, "postgres_crashes")
     return crashes if isinstance(crashes, list) else []
 
 
@@ -82,11 +87,10 @@ def _fault_missing(record: dict[str, Any]) -> str | None:
     crashed = sum(1 for c in _crashes(record) if isinstance(c, dict) and "killed_at" in c)
     if crashed < asked:
         return f"{crashed} of {asked} Postgres crashes happened"
-    events = record.get("events")
-    if record.get("restart_core_at") is not None and not (isinstance(events, dict) and "restart_seconds" in events):
+    if record.get("restart_core_at") is not None and _events(record, "restart_seconds") is None:
         return "the core restart never ran"
     kills_asked = len(record.get("kill_db_connections_at") or [])
-    kills = events.get("db_connections_killed") if isinstance(events, dict) else None
+    kills = _events(record, "db_connections_killed")
     kills_done = len(kills) if isinstance(kills, list) else 0
     if kills_done < kills_asked:
         return f"{kills_done} of {kills_asked} kills of the database sessions happened"
